@@ -1,0 +1,1 @@
+"""Checks: probe one service on a schedule (or receive pushes) and yield results."""

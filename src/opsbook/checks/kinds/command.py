@@ -1,0 +1,11 @@
+"""The `command` check kind."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from opsbook.checks.spec import CheckSpec
+
+
+class CommandCheck(CheckSpec):
+    kind: Literal["command"]

@@ -1,0 +1,11 @@
+"""The `heartbeat` check kind."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from opsbook.checks.spec import CheckSpec
+
+
+class HeartbeatCheck(CheckSpec):
+    kind: Literal["heartbeat"]

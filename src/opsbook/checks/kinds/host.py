@@ -1,0 +1,11 @@
+"""The `host` check kind."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from opsbook.checks.spec import CheckSpec
+
+
+class HostCheck(CheckSpec):
+    kind: Literal["host"]

@@ -1,0 +1,11 @@
+"""The `http` check kind."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from opsbook.checks.spec import CheckSpec
+
+
+class HttpCheck(CheckSpec):
+    kind: Literal["http"]

@@ -1,0 +1,11 @@
+"""The `tcp` check kind."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from opsbook.checks.spec import CheckSpec
+
+
+class TcpCheck(CheckSpec):
+    kind: Literal["tcp"]

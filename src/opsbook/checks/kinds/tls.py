@@ -1,0 +1,11 @@
+"""The `tls` check kind."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from opsbook.checks.spec import CheckSpec
+
+
+class TlsCheck(CheckSpec):
+    kind: Literal["tls"]

@@ -1,0 +1,51 @@
+"""The base of every check kind's configuration, and what a check is given when it runs.
+
+Each kind lives in one module under `kinds/`: its config fields (a subclass of `CheckSpec`) and its
+`run` method side by side, so a kind's whole behaviour is in one place (as in healthchecks.io).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import ClassVar
+
+from pydantic import Field
+
+from opsbook.checks.result import CheckResult
+from opsbook.clock import Clock
+from opsbook.config.types import Duration, Model, Name
+
+
+@dataclass
+class RunContext:
+    """What the runner hands a check: the injected clock (and nothing global)."""
+
+    clock: Clock
+
+
+class CheckSpec(Model):
+    """Fields every check has, whatever its kind."""
+
+    kind: str
+    name: Name
+    description: str = ""
+    interval: Duration = Field(default=timedelta(seconds=60), description="How often the check runs.")
+    timeout: Duration = Field(default=timedelta(seconds=10), description="A run taking longer fails.")
+    enabled: bool = True
+    labels: dict[str, str] = Field(default_factory=dict)
+
+    push: ClassVar[bool] = False
+    """True for kinds that are not run by the scheduler but receive pushes (heartbeat)."""
+
+    async def run(self, ctx: RunContext) -> CheckResult:
+        """Probe once. Raise nothing for an ordinary failure: return CheckResult.down with a reason."""
+        raise NotImplementedError(f"check kind {self.kind} cannot be run")
+
+    def secrets(self) -> list[str]:
+        """Literal values (passwords, tokens) that must be masked wherever this check's output is shown."""
+        return []
+
+    def target(self) -> str:
+        """What the check probes, for display (secrets already removed)."""
+        return ""

@@ -1,0 +1,1 @@
+"""opsbook.yaml: its schema (pydantic), and a loader whose errors name file, line and field."""

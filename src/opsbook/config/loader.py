@@ -1,0 +1,97 @@
+"""Reads opsbook.yaml: YAML with line numbers, `${ENV}` substitution, pydantic validation.
+
+Every problem becomes `FILE:LINE: field.path: message`; nothing half-valid is ever returned.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+from pydantic import ValidationError
+
+from opsbook.config.schema import OpsbookConfig
+from opsbook.config.yamlpos import ConfigError, ConfigIssue, LoadedYaml, Path, format_path, load_with_lines
+
+DEFAULT_CONFIG = "opsbook.yaml"
+
+
+@dataclass
+class LoadedConfig:
+    """A valid config, the file it came from, and the secrets substituted into it from the environment."""
+
+    config: OpsbookConfig
+    path: str
+    secrets: set[str] = field(default_factory=set)
+
+    def all_secrets(self) -> set[str]:
+        found = set(self.secrets)
+        for check in self.config.checks().values():
+            found.update(check.secrets())
+        return found
+
+
+def config_path(explicit: str | None = None) -> str:
+    return explicit or os.environ.get("OPSBOOK_CONFIG") or DEFAULT_CONFIG
+
+
+def load_config(path: str, env: Mapping[str, str] | None = None) -> LoadedConfig:
+    try:
+        text = FsPath(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigIssue(path, 1, "", f"cannot read the file: {exc.strerror}")]) from None
+    return parse_config(text, path, env)
+
+
+def parse_config(text: str, filename: str, env: Mapping[str, str] | None = None) -> LoadedConfig:
+    loaded = load_with_lines(text, filename, env)
+    if not isinstance(loaded.data, dict):
+        raise ConfigError([ConfigIssue(filename, 1, "", "the file must be a mapping of settings")])
+    try:
+        config = OpsbookConfig.model_validate(loaded.data)
+    except ValidationError as exc:
+        raise ConfigError([_issue(error, loaded, filename) for error in exc.errors()]) from None
+    return LoadedConfig(config=config, path=filename, secrets=loaded.secrets)
+
+
+def _issue(error: Any, loaded: LoadedYaml, filename: str) -> ConfigIssue:
+    """Map a pydantic error's location to the data's real path (dropping union tags) and its line."""
+    real: list[str | int] = []
+    node: Any = loaded.data
+    for part in error["loc"]:
+        if isinstance(node, dict) and part in node:
+            real.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            real.append(part)
+            node = node[part]
+        elif error["type"] in ("missing", "extra_forbidden") and part == error["loc"][-1]:
+            real.append(part)
+        # anything else is a union member's tag, not part of the file
+    if error["type"] == "union_tag_invalid":
+        real.append("kind")
+    path: Path = tuple(real)
+    line = loaded.lines.get(path)
+    probe = path
+    while line is None and probe:
+        probe = probe[:-1]
+        line = loaded.lines.get(probe)
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown field"
+    elif error["type"] == "missing":
+        message = "field required"
+    elif error["type"] == "union_tag_invalid":
+        message = f"unknown kind {error['input'].get('kind')!r}; expected one of {error['ctx']['expected_tags']}"
+    elif error["type"] == "union_tag_not_found":
+        message = f"field 'kind' is required; one of {_tags(error)}"
+    message = message.removeprefix("Value error, ")
+    return ConfigIssue(filename, line or 1, format_path(path), message)
+
+
+def _tags(error: Any) -> str:
+    ctx = error.get("ctx") or {}
+    return str(ctx.get("expected_tags") or ctx.get("discriminator") or "")

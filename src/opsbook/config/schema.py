@@ -1,0 +1,69 @@
+"""The root of opsbook.yaml: settings, services and their checks (later sections join here)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import Field, model_validator
+
+from opsbook.checks.kinds import CheckConfig
+from opsbook.config.types import Duration, Model, Name, TimeZone
+
+
+class Retention(Model):
+    raw: Duration = Field(default=timedelta(hours=48), description="How long raw results are kept.")
+    minute_rollups: Duration = Field(default=timedelta(days=14), description="How long per-minute rollups are kept.")
+    hour_rollups: Duration = Field(default=timedelta(days=400), description="How long per-hour rollups are kept.")
+    state_changes: Duration = Field(default=timedelta(days=400), description="How long up/down changes are kept.")
+
+
+class SchedulerSettings(Model):
+    concurrency: int = Field(default=500, ge=1, description="Checks running at once, at most.")
+    batch_size: int = Field(default=1000, ge=1, description="Results written per database transaction, at most.")
+    flush_interval: Duration = Field(default=timedelta(seconds=1), description="Longest a result waits unwritten.")
+
+
+class Service(Model):
+    name: Name
+    description: str = ""
+    public: bool = Field(default=False, description="Shown on the public status page.")
+    labels: dict[str, str] = Field(default_factory=dict)
+    checks: list[CheckConfig] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_checks(self) -> Service:
+        seen: set[str] = set()
+        for check in self.checks:
+            if check.name in seen:
+                raise ValueError(f"check name {check.name!r} is used twice in service {self.name!r}")
+            seen.add(check.name)
+        return self
+
+
+class OpsbookConfig(Model):
+    """Everything opsbook.yaml declares."""
+
+    version: int = Field(default=1, description="Schema version of this file.")
+    title: str = Field(default="opsbook", description="Shown in the UI and on the status page.")
+    timezone: TimeZone = Field(default="UTC", description="The team's IANA time zone (business hours, reports).")
+    base_url: str = Field(default="http://127.0.0.1:8080", description="Where opsbook is reachable, for links.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; OPSBOOK_DATABASE_URL wins; default sqlite under ./var/."
+    )
+    retention: Retention = Field(default_factory=Retention)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    services: list[Service] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_services(self) -> OpsbookConfig:
+        seen: set[str] = set()
+        for service in self.services:
+            if service.name in seen:
+                raise ValueError(f"service name {service.name!r} is used twice")
+            seen.add(service.name)
+        return self
+
+    def checks(self) -> dict[str, Any]:
+        """Every check by its id `service/check`."""
+        return {f"{s.name}/{c.name}": c for s in self.services for c in s.checks}

@@ -1,0 +1,118 @@
+"""YAML loading that remembers where every value came from, so errors can name file and line.
+
+`load_with_lines` returns the data plus a map from each value's path (a tuple of keys and list
+indices) to its 1-based line. `${VAR}` and `${VAR:-default}` in string scalars are replaced from
+the environment; the values substituted are returned too, so they can be redacted everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+_CONSTRUCTOR = yaml.SafeLoader("")
+Path = tuple[str | int, ...]
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+@dataclass
+class ConfigIssue:
+    """One problem found in a config file."""
+
+    file: str
+    line: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.field}: {self.message}" if self.field else (
+            f"{self.file}:{self.line}: {self.message}"
+        )
+
+
+class ConfigError(Exception):
+    """A config file that cannot be used; `issues` lists every problem found."""
+
+    def __init__(self, issues: list[ConfigIssue]) -> None:
+        self.issues = issues
+        super().__init__("\n".join(str(i) for i in issues))
+
+
+@dataclass
+class LoadedYaml:
+    data: Any
+    lines: dict[Path, int] = field(default_factory=dict)
+    secrets: set[str] = field(default_factory=set)
+
+
+def format_path(path: Path) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def load_with_lines(text: str, filename: str, env: Mapping[str, str] | None = None) -> LoadedYaml:
+    env = os.environ if env is None else env
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ConfigError([ConfigIssue(filename, line, "", f"bad YAML: {exc.problem or exc}")]) from None
+    out = LoadedYaml(data=None)
+    if root is None:
+        out.data = {}
+        return out
+    issues: list[ConfigIssue] = []
+    out.data = _convert(root, (), out, issues, filename, env)
+    if issues:
+        raise ConfigError(issues)
+    return out
+
+
+def _convert(
+    node: yaml.Node, path: Path, out: LoadedYaml, issues: list[ConfigIssue], filename: str, env: Mapping[str, str]
+) -> Any:
+    out.lines[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        _CONSTRUCTOR.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _CONSTRUCTOR.construct_object(key_node)
+            if key in result:
+                issues.append(
+                    ConfigIssue(filename, key_node.start_mark.line + 1, format_path((*path, key)), "duplicate key")
+                )
+                continue
+            child = (*path, key)
+            out.lines[child] = key_node.start_mark.line + 1
+            result[key] = _convert(value_node, child, out, issues, filename, env)
+            out.lines[child] = key_node.start_mark.line + 1
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _convert(item, (*path, i), out, issues, filename, env) for i, item in enumerate(node.value)
+        ]
+    value = _CONSTRUCTOR.construct_object(node)
+    if isinstance(value, str) and "${" in value:
+        def substitute(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env:
+                out.secrets.add(env[name])
+                return env[name]
+            if default is not None:
+                return default
+            issues.append(
+                ConfigIssue(filename, node.start_mark.line + 1, format_path(path),
+                            f"environment variable {name} is not set")
+            )
+            return ""
+
+        value = _ENV.sub(substitute, value)
+    return value

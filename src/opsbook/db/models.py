@@ -1,0 +1,7 @@
+"""Imports every domain's tables so `Base.metadata` is complete (for Alembic and for tests)."""
+
+from opsbook.auth import models as auth_models
+from opsbook.checks import models as checks_models
+from opsbook.db.base import Base
+
+__all__ = ["Base", "auth_models", "checks_models"]

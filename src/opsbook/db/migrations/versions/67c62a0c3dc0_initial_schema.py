@@ -1,8 +1,8 @@
-"""initial: checks and tokens
+"""initial schema
 
-Revision ID: 56519b40dc1c
+Revision ID: 67c62a0c3dc0
 Revises: 
-Create Date: 2026-11-22 18:19:05.342878
+Create Date: 2026-11-22 18:20:03.635556
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import opsbook.db.base
 import opsbook.db.types
 from sqlalchemy.dialects import postgresql
 
-revision = '56519b40dc1c'
+revision = '67c62a0c3dc0'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -32,6 +32,16 @@ def upgrade() -> None:
     sa.Column('revoked_at', opsbook.db.base.UtcDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_tokens')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_tokens_token_hash'))
+    )
+    op.create_table('audit_log',
+    sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
+    sa.Column('ts', opsbook.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('actor', sa.String(length=100), nullable=False),
+    sa.Column('action', sa.String(length=100), nullable=False),
+    sa.Column('target', sa.String(length=300), nullable=False),
+    sa.Column('source', sa.String(length=100), nullable=False),
+    sa.Column('detail', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_audit_log'))
     )
     op.create_table('check_results',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
@@ -115,5 +125,6 @@ def downgrade() -> None:
         batch_op.drop_index('ix_check_results_check_ts')
 
     op.drop_table('check_results')
+    op.drop_table('audit_log')
     op.drop_table('api_tokens')
     # ### end Alembic commands ###

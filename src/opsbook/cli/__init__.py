@@ -1,0 +1,1 @@
+"""The `opsbook` command line (Typer + Rich), one module per command group."""

@@ -1,0 +1,33 @@
+"""What every command shares: the --config option, opening the runtime, printing config errors."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from opsbook.config.yamlpos import ConfigError
+from opsbook.runtime import Runtime, open_runtime
+
+console = Console()
+err_console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    str | None,
+    typer.Option("--config", "-c", envvar="OPSBOOK_CONFIG", help="opsbook.yaml to use (default ./opsbook.yaml)."),
+]
+
+
+def runtime_or_exit(config: str | None) -> Runtime:
+    """Open the runtime, or print every config error as FILE:LINE: field: message and exit 2."""
+    try:
+        return open_runtime(config)
+    except ConfigError as exc:
+        print_config_error(exc)
+        raise typer.Exit(2) from None
+
+
+def print_config_error(exc: ConfigError) -> None:
+    for issue in exc.issues:
+        err_console.print(str(issue), markup=False, highlight=False)

@@ -1,0 +1,49 @@
+"""What a running opsbook is made of: the loaded config, the store and the clock, opened in one place.
+
+The CLI commands and `opsbook serve` both start from `open_runtime`, so they agree on which config
+file and which database they use (OPSBOOK_CONFIG / OPSBOOK_DATABASE_URL win over defaults).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from opsbook.clock import Clock, SystemClock
+from opsbook.config.loader import LoadedConfig, config_path, load_config
+from opsbook.config.schema import OpsbookConfig
+from opsbook.db.engine import database_url, make_engine, make_sessionmaker
+from opsbook.db.migrate import upgrade
+from opsbook.redact import redact
+
+
+@dataclass
+class Runtime:
+    loaded: LoadedConfig
+    engine: Engine
+    sessions: sessionmaker[Session]
+    clock: Clock = field(default_factory=SystemClock)
+
+    @property
+    def config(self) -> OpsbookConfig:
+        return self.loaded.config
+
+    def redact(self, text: str) -> str:
+        """Mask every secret this configuration knows of, plus DSN passwords and URL tokens."""
+        return redact(text, self.loaded.all_secrets())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_runtime(
+    path: str | None = None, *, clock: Clock | None = None, migrate: bool = True, db_url: str | None = None
+) -> Runtime:
+    """Load and validate the config (raising ConfigError), open the database and migrate it to head."""
+    loaded = load_config(config_path(path))
+    engine = make_engine(db_url or database_url(loaded.config.database_url))
+    if migrate:
+        upgrade(engine)
+    return Runtime(loaded=loaded, engine=engine, sessions=make_sessionmaker(engine), clock=clock or SystemClock())

@@ -1,0 +1,1 @@
+"""HTTP: FastAPI app assembly, authentication, the API routers of every domain, UI and status page."""

@@ -1,0 +1,1 @@
+"""Alerts: the live state of rules (pending, firing, resolved) and of events from other tools."""

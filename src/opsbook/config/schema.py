@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 
 from opsbook.checks.kinds import CheckConfig
 from opsbook.config.types import Duration, Model, Name, TimeZone
+from opsbook.oncall.config import EscalationPolicies, Schedules, Users
 
 
 class Retention(Model):
@@ -54,6 +55,9 @@ class OpsbookConfig(Model):
     retention: Retention = Field(default_factory=Retention)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     services: list[Service] = Field(default_factory=list)
+    users: Users = Field(default_factory=list, description="People who can be on call or paged.")
+    schedules: Schedules = Field(default_factory=list, description="On-call schedules (rotation layers).")
+    escalation_policies: EscalationPolicies = Field(default_factory=list, description="Who is paged, in order.")
 
     @model_validator(mode="after")
     def _unique_services(self) -> OpsbookConfig:

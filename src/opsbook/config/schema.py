@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from opsbook.checks.kinds import CheckConfig
 from opsbook.config.types import Duration, Model, Name, TimeZone
 from opsbook.oncall.config import EscalationPolicies, Schedules, Users
+from opsbook.silences.config import MaintenanceWindows
 
 
 class Retention(Model):
@@ -58,6 +59,9 @@ class OpsbookConfig(Model):
     users: Users = Field(default_factory=list, description="People who can be on call or paged.")
     schedules: Schedules = Field(default_factory=list, description="On-call schedules (rotation layers).")
     escalation_policies: EscalationPolicies = Field(default_factory=list, description="Who is paged, in order.")
+    maintenance_windows: MaintenanceWindows = Field(
+        default_factory=list, description="Recurring maintenance windows: cron + duration + time zone."
+    )
 
     @model_validator(mode="after")
     def _unique_services(self) -> OpsbookConfig:

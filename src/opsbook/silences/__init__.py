@@ -1,0 +1,1 @@
+"""Silences and maintenance windows: they mute notifications of matching alerts, never their evaluation."""

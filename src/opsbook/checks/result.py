@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -31,3 +32,16 @@ class CheckResult:
     @classmethod
     def down(cls, message: str, latency_ms: float | None = None, **values: float) -> CheckResult:
         return cls(Status.DOWN, latency_ms, message, values)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResult:
+    """A result with the check it belongs to and the instant its run started."""
+
+    check_id: str
+    ts: datetime
+    result: CheckResult
+
+    @property
+    def status(self) -> Status:
+        return self.result.status

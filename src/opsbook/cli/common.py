@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from opsbook.auth.roles import Principal, Role
 from opsbook.config.yamlpos import ConfigError
 from opsbook.runtime import Runtime, open_runtime
 
@@ -31,3 +32,10 @@ def runtime_or_exit(config: str | None) -> Runtime:
 def print_config_error(exc: ConfigError) -> None:
     for issue in exc.issues:
         err_console.print(str(issue), markup=False, highlight=False)
+
+
+def cli_actor() -> Principal:
+    """Whoever runs the CLI: it has the database, so it acts as an admin, audited under the OS user name."""
+    import getpass
+
+    return Principal(f"cli:{getpass.getuser()}", Role.ADMIN, "cli")

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
+from opsbook.auth.cli import app as token_app
+from opsbook.checks.cli import app as check_app
+from opsbook.checks.cli import status
+from opsbook.cli import config_cmds
+from opsbook.cli.serve import db_app, serve
+
 app = typer.Typer(no_args_is_help=True, help="opsbook: your OPERATIONS.md, running.", add_completion=False)
+app.command()(serve)
+app.command()(status)
+config_cmds.register(app)
+app.add_typer(db_app, name="db")
+app.add_typer(token_app, name="token")
+app.add_typer(check_app, name="check")
 
 # --- command groups of each domain (one add_typer line each) ---
 # --- end of command groups ---

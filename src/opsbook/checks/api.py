@@ -1,0 +1,261 @@
+"""REST routes of the checks domain: services, checks, results, rollups, uptime; and heartbeat pings."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from opsbook.auth.roles import Role
+from opsbook.checks import rollup, store
+from opsbook.checks.histogram import percentile
+from opsbook.checks.models import CheckStateRow
+from opsbook.checks.spec import CheckSpec
+from opsbook.checks.uptime import uptime, uptime_many
+from opsbook.config.types import format_duration, parse_duration
+from opsbook.runtime import Runtime
+from opsbook.web.deps import get_runtime, get_session, require_role
+
+router = APIRouter(prefix="/api/v1", tags=["checks"], dependencies=[Depends(require_role(Role.VIEWER))])
+pings = APIRouter(tags=["heartbeats"])
+
+
+class CheckState(BaseModel):
+    status: str | None
+    since: datetime | None
+    last_run: datetime | None
+    last_latency_ms: float | None
+    last_message: str
+    consecutive_failures: int
+
+
+class CheckOut(BaseModel):
+    id: str
+    service: str
+    name: str
+    kind: str
+    description: str
+    target: str
+    interval: str | None
+    enabled: bool
+    labels: dict[str, str]
+    state: CheckState | None
+    uptime_24h: float | None = None
+
+
+class ServiceOut(BaseModel):
+    name: str
+    description: str
+    public: bool
+    status: str
+    checks: list[CheckOut]
+
+
+def _check_out(runtime: Runtime, check_id: str, spec: CheckSpec, row: CheckStateRow | None) -> CheckOut:
+    service, _, name = check_id.partition("/")
+    state = None
+    if row is not None and row.status is not None:
+        state = CheckState(
+            status=row.status,
+            since=row.since,
+            last_run=row.last_ts,
+            last_latency_ms=row.last_latency_ms,
+            last_message=runtime.redact(row.last_message or ""),
+            consecutive_failures=row.consecutive_failures,
+        )
+    return CheckOut(
+        id=check_id,
+        service=service,
+        name=name,
+        kind=spec.kind,
+        description=spec.description,
+        target=runtime.redact(spec.target()),
+        interval=None if spec.push else format_duration(spec.interval),
+        enabled=spec.enabled,
+        labels=spec.labels,
+        state=state,
+    )
+
+
+def _all_checks(runtime: Runtime, session: Session) -> list[CheckOut]:
+    checks = runtime.config.checks()
+    rows = store.states(session, checks)
+    now = runtime.clock.now()
+    ups = uptime_many(session, list(checks), now - timedelta(hours=24), now)
+    out = []
+    for check_id, spec in checks.items():
+        item = _check_out(runtime, check_id, spec, rows.get(check_id))
+        item.uptime_24h = ups[check_id].percent
+        out.append(item)
+    return out
+
+
+def worst(statuses: list[str | None]) -> str:
+    """A service's status from its checks' statuses: down > degraded > up > unknown."""
+    for status in ("down", "degraded", "up"):
+        if status in statuses:
+            return status
+    return "unknown"
+
+
+@router.get("/services", response_model=list[ServiceOut])
+def list_services(
+    runtime: Runtime = Depends(get_runtime), session: Session = Depends(get_session)
+) -> list[ServiceOut]:
+    checks = _all_checks(runtime, session)
+    out = []
+    for service in runtime.config.services:
+        mine = [c for c in checks if c.service == service.name]
+        out.append(
+            ServiceOut(
+                name=service.name,
+                description=service.description,
+                public=service.public,
+                status=worst([c.state.status if c.state else None for c in mine]),
+                checks=mine,
+            )
+        )
+    return out
+
+
+@router.get("/checks", response_model=list[CheckOut])
+def list_checks(
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    service: str | None = None,
+    status: str | None = None,
+) -> list[CheckOut]:
+    checks = _all_checks(runtime, session)
+    return [
+        c for c in checks
+        if (service is None or c.service == service) and (status is None or (c.state and c.state.status == status))
+    ]
+
+
+def _spec(runtime: Runtime, service: str, check: str) -> CheckSpec:
+    spec = runtime.config.checks().get(f"{service}/{check}")
+    if spec is None:
+        raise HTTPException(404, f"no check {service}/{check}")
+    return spec
+
+
+def _range(runtime: Runtime, start: datetime | None, end: datetime | None, default: timedelta) -> tuple[datetime, datetime]:
+    end = end or runtime.clock.now()
+    start = start or end - default
+    if start.tzinfo is None or end.tzinfo is None:
+        raise HTTPException(400, "start and end need a time zone, e.g. 2026-01-05T09:00:00Z")
+    if start >= end:
+        raise HTTPException(400, "start must be before end")
+    return start, end
+
+
+@router.get("/checks/{service}/{check}", response_model=CheckOut)
+def get_check(
+    service: str, check: str, runtime: Runtime = Depends(get_runtime), session: Session = Depends(get_session)
+) -> CheckOut:
+    spec = _spec(runtime, service, check)
+    check_id = f"{service}/{check}"
+    return _check_out(runtime, check_id, spec, session.get(CheckStateRow, check_id))
+
+
+@router.get("/checks/{service}/{check}/results")
+def get_results(
+    service: str,
+    check: str,
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=10000)] = 500,
+) -> list[dict[str, Any]]:
+    _spec(runtime, service, check)
+    start, end = _range(runtime, start, end, timedelta(hours=1))
+    return [
+        {
+            "ts": r.ts,
+            "status": r.status,
+            "latency_ms": r.latency_ms,
+            "message": runtime.redact(r.message),
+            "values": r.values,
+        }
+        for r in store.results(session, f"{service}/{check}", start, end, limit)
+    ]
+
+
+@router.get("/checks/{service}/{check}/rollups")
+def get_rollups(
+    service: str,
+    check: str,
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    resolution: Literal["1m", "1h"] = "1h",
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> list[dict[str, Any]]:
+    _spec(runtime, service, check)
+    seconds = rollup.MINUTE if resolution == "1m" else rollup.HOUR
+    start, end = _range(runtime, start, end, timedelta(hours=24) if seconds == rollup.MINUTE else timedelta(days=7))
+    out = []
+    for r in rollup.rollups(session, f"{service}/{check}", seconds, start, end):
+        lo, hi = r.latency_min, r.latency_max
+        out.append(
+            {
+                "bucket": r.bucket,
+                "count": r.count,
+                "failures": r.failures,
+                "degraded": r.degraded,
+                "latency_avg_ms": r.latency_sum / r.latency_count if r.latency_count else None,
+                "latency_min_ms": lo,
+                "latency_max_ms": hi,
+                "latency_p50_ms": percentile(r.histogram, 0.50, lo, hi),
+                "latency_p95_ms": percentile(r.histogram, 0.95, lo, hi),
+                "latency_p99_ms": percentile(r.histogram, 0.99, lo, hi),
+            }
+        )
+    return out
+
+
+@router.get("/checks/{service}/{check}/uptime")
+def get_uptime(
+    service: str,
+    check: str,
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    period: str | None = Query(None, description="e.g. 24h, 7d, 30d (instead of start/end)"),
+    start: datetime | None = None,
+    end: datetime | None = None,
+) -> dict[str, Any]:
+    _spec(runtime, service, check)
+    if period is not None:
+        try:
+            length = parse_duration(period)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+        start, end = _range(runtime, None, end, length)
+    else:
+        start, end = _range(runtime, start, end, timedelta(hours=24))
+    up = uptime(session, f"{service}/{check}", start, end)
+    return {
+        "start": start,
+        "end": end,
+        "uptime_percent": up.percent,
+        "up_seconds": up.up_seconds,
+        "down_seconds": up.down_seconds,
+        "unknown_seconds": (end - start).total_seconds() - up.known_seconds,
+    }
+
+
+@pings.api_route("/ping/{token}", methods=["GET", "POST", "HEAD"])
+@pings.api_route("/ping/{token}/{signal}", methods=["GET", "POST", "HEAD"])
+async def ping(token: str, request: Request, signal: str = "") -> dict[str, str]:
+    """Heartbeat: `/ping/<token>` (done), `/start`, `/fail`, or `/<exit code>`; a POST body is kept."""
+    if signal not in ("", "start", "fail") and not (signal.isdigit() and len(signal) <= 3):
+        raise HTTPException(404, "unknown ping path; use /ping/<token>, /start, /fail or /<exit code>")
+    body = (await request.body())[:10_000].decode("utf-8", "replace") if request.method == "POST" else ""
+    outcome = await request.app.state.pipeline.heartbeats.ping(token, signal, body)
+    if outcome is None:
+        raise HTTPException(404, "no heartbeat check has this token")
+    return {"status": outcome}

@@ -1,0 +1,103 @@
+"""`opsbook check list|run` and `opsbook status`: the checks from a terminal, reading the store directly."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from opsbook.checks import store
+from opsbook.checks.heartbeat_watch import ensure_tokens
+from opsbook.checks.kinds.heartbeat import HeartbeatCheck
+from opsbook.checks.runner import run_check
+from opsbook.checks.spec import CheckSpec, RunContext
+from opsbook.checks.uptime import uptime_many
+from opsbook.cli.common import ConfigOption, console, runtime_or_exit
+from opsbook.config.types import format_duration
+from opsbook.runtime import Runtime
+
+app = typer.Typer(help="Checks: list them, run one now.", no_args_is_help=True)
+
+STYLE = {"up": "green", "degraded": "yellow", "down": "bold red"}
+
+
+def _styled(status: str | None) -> str:
+    return f"[{STYLE[status]}]{status}[/]" if status in STYLE else "[dim]no data[/]"
+
+
+def find_check(runtime: Runtime, name: str) -> tuple[str, CheckSpec]:
+    """`service/check`, or a check name that is unique across services."""
+    checks = runtime.config.checks()
+    if name in checks:
+        return name, checks[name]
+    matches = [cid for cid in checks if cid.split("/", 1)[1] == name]
+    if len(matches) == 1:
+        return matches[0], checks[matches[0]]
+    hint = f"; did you mean one of {', '.join(matches)}?" if matches else f"; known: {', '.join(checks) or 'none'}"
+    console.print(f"[red]no single check named {name!r}[/]{hint}", highlight=False)
+    raise typer.Exit(1)
+
+
+@app.command("list")
+def list_checks(config: ConfigOption = None) -> None:
+    """Every check with its kind, target and schedule; heartbeat checks with their ping URL."""
+    runtime = runtime_or_exit(config)
+    checks = runtime.config.checks()
+    beats = {cid: s for cid, s in checks.items() if isinstance(s, HeartbeatCheck)}
+    with runtime.sessions.begin() as session:
+        tokens = {cid: row.ping_token for cid, row in ensure_tokens(session, beats, runtime.clock.now()).items()}
+    table = Table("check", "kind", "target", "every", "enabled")
+    for check_id, spec in checks.items():
+        target = runtime.redact(spec.target())
+        if check_id in tokens:
+            target = f"{runtime.config.base_url.rstrip('/')}/ping/{tokens[check_id]}  ({spec.expectation()})"  # type: ignore[attr-defined]
+        every = "push" if spec.push else format_duration(spec.interval)
+        table.add_row(check_id, spec.kind, target, every, "yes" if spec.enabled else "no")
+    console.print(table)
+
+
+@app.command("run")
+def run(name: Annotated[str, typer.Argument(help="service/check, or a unique check name")], config: ConfigOption = None) -> None:
+    """Run one check once, now, and print its result (nothing is recorded)."""
+    runtime = runtime_or_exit(config)
+    check_id, spec = find_check(runtime, name)
+    if spec.push:
+        console.print(f"{check_id} is a {spec.kind} check: it is pushed to, not run")
+        raise typer.Exit(1)
+    result = asyncio.run(run_check(spec, RunContext(clock=runtime.clock)))
+    latency = f"{result.latency_ms:.1f} ms" if result.latency_ms is not None else "-"
+    console.print(f"{check_id}: {_styled(result.status.value)} in {latency}")
+    if result.message:
+        console.print(runtime.redact(result.message), markup=False, highlight=False)
+    for key, value in result.values.items():
+        console.print(f"  {key} = {value:g}")
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def status(config: ConfigOption = None) -> None:
+    """A table of every service and check: state, last latency, uptime over 24 h, 7 d and 30 d."""
+    runtime = runtime_or_exit(config)
+    checks = runtime.config.checks()
+    now = runtime.clock.now()
+    with runtime.sessions() as session:
+        states = store.states(session, checks)
+        periods = {d: uptime_many(session, list(checks), now - timedelta(days=d), now) for d in (1, 7, 30)}
+    table = Table("service", "check", "state", "since", "latency", "24 h", "7 d", "30 d", "message")
+    for check_id in checks:
+        service, _, check = check_id.partition("/")
+        row = states.get(check_id)
+        ups = [periods[d][check_id].percent for d in (1, 7, 30)]
+        since = format_duration(timedelta(seconds=int((now - row.since).total_seconds()))) if row and row.since else ""
+        table.add_row(
+            service,
+            check,
+            _styled(row.status if row else None),
+            since,
+            f"{row.last_latency_ms:.0f} ms" if row and row.last_latency_ms is not None else "-",
+            *[f"{u:.2f}%" if u is not None else "-" for u in ups],
+            runtime.redact((row.last_message if row else "") or "")[:60],
+        )
+    console.print(table)

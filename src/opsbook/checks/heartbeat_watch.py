@@ -1,0 +1,143 @@
+"""Receives heartbeat pings and records a failure at the moment a ping is overdue.
+
+Deadlines live in memory (rebuilt from the last pings in the database at start), so one loop waits
+for the earliest; a ping moves its check's deadline. Tokens come from the config or are generated
+once and stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from opsbook.checks.kinds.heartbeat import HeartbeatCheck
+from opsbook.checks.models import CheckStateRow
+from opsbook.checks.result import CheckResult, StoredResult
+from opsbook.checks.scheduler import ResultSink
+from opsbook.clock import Clock
+
+
+@dataclass
+class Beat:
+    check_id: str
+    spec: HeartbeatCheck
+    token: str
+    deadline: datetime
+    expected: datetime  # the expected ping time the deadline belongs to
+    started_at: datetime | None = None
+
+
+def ensure_tokens(session: Session, checks: Mapping[str, HeartbeatCheck], now: datetime) -> dict[str, CheckStateRow]:
+    """Give every heartbeat check a state row with its ping token (configured, or generated once)."""
+    rows = {r.check_id: r for r in session.scalars(select(CheckStateRow).where(CheckStateRow.check_id.in_(checks)))}
+    for check_id, spec in checks.items():
+        row = rows.get(check_id)
+        if row is None:
+            row = CheckStateRow(check_id=check_id, consecutive_failures=0, last_message="", since=now)
+            session.add(row)
+            rows[check_id] = row
+        if spec.token and row.ping_token != spec.token:
+            row.ping_token = spec.token
+        elif not spec.token and not row.ping_token:
+            row.ping_token = secrets.token_urlsafe(18)
+        if row.since is None:
+            row.since = now
+    return rows
+
+
+class HeartbeatWatch:
+    def __init__(
+        self, checks: Mapping[str, HeartbeatCheck], clock: Clock, sink: ResultSink, sessions: sessionmaker[Session]
+    ) -> None:
+        self.checks = {cid: spec for cid, spec in checks.items() if spec.enabled}
+        self.clock = clock
+        self.sink = sink
+        self.sessions = sessions
+        self.beats: dict[str, Beat] = {}
+        self.by_token: dict[str, str] = {}
+        self._changed = asyncio.Event()
+
+    def load(self) -> None:
+        """Read tokens and last pings from the store; call once before `run` (blocking I/O)."""
+        now = self.clock.now()
+        with self.sessions.begin() as session:
+            rows = ensure_tokens(session, self.checks, now)
+            for check_id, spec in self.checks.items():
+                row = rows[check_id]
+                assert row.ping_token is not None
+                reference = row.last_ping_at or row.since or now
+                expected = spec.next_expected(reference)
+                while row.last_ts is not None and expected + spec.grace <= row.last_ts:
+                    expected = spec.next_expected(expected)  # that miss was recorded before a restart
+                self.beats[check_id] = Beat(check_id, spec, row.ping_token, expected + spec.grace, expected,
+                                            row.last_start_at)
+                self.by_token[row.ping_token] = check_id
+
+    async def ping(self, token: str, signal: str = "", body: str = "") -> str | None:
+        """Record a ping; `signal` is '', 'start', 'fail' or an exit code. None for an unknown token."""
+        check_id = self.by_token.get(token)
+        if check_id is None:
+            return None
+        beat = self.beats[check_id]
+        now = self.clock.now()
+        detail = f": {body.strip()[:500]}" if body.strip() else ""
+        if signal == "start":
+            beat.started_at = now
+            await asyncio.to_thread(self._persist, check_id, None, now)
+            return "started"
+        values: dict[str, float] = {}
+        if beat.started_at is not None:
+            values["duration_s"] = (now - beat.started_at).total_seconds()
+            beat.started_at = None
+        if signal == "fail" or (signal.isdigit() and int(signal) != 0):
+            reason = "job reported failure" if signal == "fail" else f"job exited with code {signal}"
+            result = CheckResult.down(f"{reason}{detail}", **values)
+        else:
+            result = CheckResult.up(message=f"ping received{detail}", **values)
+        beat.expected = beat.spec.next_expected(now)
+        beat.deadline = beat.expected + beat.spec.grace
+        self.sink(StoredResult(check_id, now, result))
+        self._changed.set()
+        await asyncio.to_thread(self._persist, check_id, now, None)
+        return "ok" if result.ok else "failed"
+
+    def _persist(self, check_id: str, pinged: datetime | None, started: datetime | None) -> None:
+        with self.sessions.begin() as session:
+            row = session.get(CheckStateRow, check_id)
+            if row is None:
+                return
+            if pinged is not None:
+                row.last_ping_at = pinged
+                row.last_start_at = None
+            if started is not None:
+                row.last_start_at = started
+
+    def missed(self, beat: Beat) -> StoredResult:
+        result = CheckResult.down(
+            f"no ping by {beat.deadline:%Y-%m-%d %H:%M:%S} UTC ({beat.spec.expectation()})"
+        )
+        stored = StoredResult(beat.check_id, beat.deadline, result)
+        beat.expected = beat.spec.next_expected(beat.expected)
+        beat.deadline = beat.expected + beat.spec.grace
+        return stored
+
+    async def run(self) -> None:
+        while True:
+            self._changed.clear()
+            if not self.beats:
+                await asyncio.Event().wait()
+            beat = min(self.beats.values(), key=lambda b: b.deadline)
+            if beat.deadline <= self.clock.now():
+                self.sink(self.missed(beat))
+                continue
+            sleeper = asyncio.ensure_future(self.clock.sleep_until(beat.deadline))
+            changed = asyncio.ensure_future(self._changed.wait())
+            await asyncio.wait({sleeper, changed}, return_when=asyncio.FIRST_COMPLETED)
+            sleeper.cancel()
+            changed.cancel()

@@ -1,0 +1,30 @@
+"""Runs one check once: applies its timeout, turns any exception into a DOWN result, redacts messages."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from opsbook.checks.result import CheckResult, Status
+from opsbook.checks.spec import CheckSpec, RunContext
+from opsbook.config.types import format_duration
+from opsbook.redact import redact
+
+log = logging.getLogger(__name__)
+
+
+async def run_check(spec: CheckSpec, ctx: RunContext) -> CheckResult:
+    started = time.perf_counter()
+    try:
+        result = await ctx.clock.wait_for(spec.run(ctx), spec.timeout.total_seconds())
+    except TimeoutError:
+        result = CheckResult.down(f"timed out after {format_duration(spec.timeout)}")
+    except Exception as exc:  # a kind's bug or an unexpected library error must not stop the scheduler
+        log.debug("check %s raised", spec.name, exc_info=True)
+        result = CheckResult.down(f"{type(exc).__name__}: {exc}")
+    if result.latency_ms is None and result.status is not Status.DOWN:
+        result = CheckResult(result.status, (time.perf_counter() - started) * 1000, result.message, result.values)
+    secrets = spec.secrets()
+    if result.message and ("://" in result.message or secrets):
+        result = CheckResult(result.status, result.latency_ms, redact(result.message, secrets), result.values)
+    return result

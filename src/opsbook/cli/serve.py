@@ -1,0 +1,47 @@
+"""`opsbook serve` (API, UI, scheduler and notifier in one process) and `opsbook db upgrade`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from opsbook.auth.tokens import ensure_admin_token
+from opsbook.cli.common import ConfigOption, console, runtime_or_exit
+from opsbook.db.engine import database_url
+from opsbook.logs import setup_logging
+from opsbook.redact import redact
+
+
+def serve(
+    config: ConfigOption = None,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+) -> None:
+    """Run opsbook: checks, API, UI and status page, until stopped."""
+    runtime = runtime_or_exit(config)
+    setup_logging(runtime.redact)
+    from opsbook.web.app import create_app
+
+    with runtime.sessions.begin() as session:
+        token = ensure_admin_token(session, runtime.clock.now())
+    if token:
+        console.print("[bold yellow]First start: an admin API token was created. It is shown only this once:[/]")
+        console.print(f"  {token}", markup=False, highlight=False)
+        console.print("  (use it as 'Authorization: Bearer <token>'; make more with `opsbook token create`)")
+    checks = runtime.config.checks()
+    db = redact(database_url(runtime.config.database_url))
+    console.print(f"opsbook: {len(runtime.config.services)} services, {len(checks)} checks, database {db}")
+    console.print(f"opsbook is serving at [bold]http://{host}:{port}[/] (API docs at /docs)")
+    uvicorn.run(create_app(runtime), host=host, port=port, log_config=None, access_log=False)
+
+
+db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Apply every pending migration (serve does this at start too)."""
+    runtime = runtime_or_exit(config)
+    console.print(f"database {redact(str(runtime.engine.url.render_as_string(hide_password=True)))} is at head")

@@ -1,0 +1,70 @@
+"""Builds the FastAPI application: every domain's router, /health, /metrics, and the pipeline's lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from sqlalchemy import text
+
+from opsbook import __version__
+from opsbook.checks.api import pings
+from opsbook.checks.api import router as checks_router
+from opsbook.pipeline import Pipeline
+from opsbook.runtime import Runtime
+
+
+def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline: bool = True) -> FastAPI:
+    """The whole HTTP side of opsbook; with `run_pipeline`, the checks run for as long as the app serves."""
+    pipeline = pipeline or Pipeline(runtime)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_pipeline:
+            await pipeline.start()
+        try:
+            yield
+        finally:
+            if run_pipeline:
+                await pipeline.stop()
+
+    app = FastAPI(
+        title="opsbook",
+        version=__version__,
+        description="Checks, alerts, incidents, on-call and runbooks from one opsbook.yaml.",
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.state.pipeline = pipeline
+
+    @app.get("/health", tags=["meta"])
+    def health() -> Response:
+        """opsbook's own health: the process answers and its database does."""
+        try:
+            with runtime.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            return JSONResponse(
+                {"status": "down", "version": __version__, "database": runtime.redact(str(exc))[:300]}, 503
+            )
+        return JSONResponse({"status": "ok", "version": __version__, "database": "ok"})
+
+    @app.get("/metrics", tags=["meta"])
+    def metrics() -> Response:
+        return Response(pipeline.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.exception_handler(ValueError)
+    async def value_error(_request: Request, exc: ValueError) -> JSONResponse:
+        return JSONResponse({"detail": runtime.redact(str(exc))}, 400)
+
+    for router in _routers():
+        app.include_router(router)
+    return app
+
+
+def _routers() -> list[Any]:
+    """Every domain's router, in one list (each domain's api.py exposes `router`)."""
+    return [checks_router, pings]

@@ -1,0 +1,313 @@
+"""HTTP API of silences (`/api/v1/silences`) and maintenance windows (`/api/v1/maintenance`).
+
+Reading needs the viewer role; creating, expiring and cancelling need responder and are audit-logged.
+Mount `router` (it holds both). Bad matchers, an empty comment or an end before the start are 400.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy.orm import Session
+
+from opsbook.auth.roles import Principal, Role
+from opsbook.config.types import Duration
+from opsbook.runtime import Runtime
+from opsbook.silences import service
+from opsbook.silences.matchers import MatcherError, matcher_from_json
+from opsbook.silences.models import MaintenanceRow, SilenceRow
+from opsbook.silences.service import AlreadyEnded, NotFound, SilenceError, SilenceState
+from opsbook.web.deps import get_runtime, get_session, require_role
+
+
+class MatcherIn(BaseModel):
+    name: str
+    op: str = Field(default="=", description="=, !=, =~ (regex) or !~")
+    value: str
+
+
+class MatcherOut(BaseModel):
+    name: str
+    op: str
+    value: str
+
+
+class SilenceIn(BaseModel):
+    matchers: list[str | MatcherIn] = Field(
+        description='Every matcher must match: "service=api", "severity=~P[23]" or {"name", "op", "value"}.'
+    )
+    comment: str = Field(description="Why: required, non-empty.")
+    starts_at: AwareDatetime | None = Field(default=None, description="Default: now.")
+    ends_at: AwareDatetime | None = Field(default=None, description="Give ends_at or duration.")
+    duration: Duration | None = Field(default=None, description="From starts_at, e.g. '2h'.")
+
+
+class SilenceOut(BaseModel):
+    id: int
+    matchers: list[MatcherOut]
+    starts_at: datetime
+    ends_at: datetime
+    state: SilenceState
+    created_by: str
+    comment: str
+    created_at: datetime
+    expired_at: datetime | None
+    expired_by: str | None
+
+
+class MaintenanceIn(BaseModel):
+    services: list[str] = Field(min_length=1)
+    title: str
+    description: str = ""
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime | None = Field(default=None, description="Give ends_at or duration.")
+    duration: Duration | None = None
+
+
+class MaintenanceOut(BaseModel):
+    id: int
+    services: list[str]
+    title: str
+    description: str
+    starts_at: datetime
+    ends_at: datetime
+    created_by: str
+    created_at: datetime
+    cancelled_at: datetime | None
+    cancelled_by: str | None
+
+
+class RecurringOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    cron: str
+    duration: str
+    timezone: str
+    services: list[str]
+    match: dict[str, str]
+
+
+class MaintenanceList(BaseModel):
+    one_off: list[MaintenanceOut]
+    recurring: list[RecurringOut]
+
+
+class UpcomingOut(BaseModel):
+    ref: str
+    source: str
+    title: str
+    description: str
+    services: list[str]
+    starts_at: datetime
+    ends_at: datetime
+    in_progress: bool
+
+
+def _end(start: datetime, ends_at: datetime | None, duration: timedelta | None) -> datetime:
+    if (ends_at is None) == (duration is None):
+        raise HTTPException(400, "give exactly one of ends_at and duration")
+    if duration is not None:
+        return start + duration
+    assert ends_at is not None
+    return ends_at
+
+
+def silence_out(row: SilenceRow, now: datetime) -> SilenceOut:
+    return SilenceOut(
+        id=row.id, matchers=[MatcherOut(**m) for m in row.matchers], starts_at=row.starts_at,
+        ends_at=row.ends_at, state=service.silence_state(row, now), created_by=row.created_by,
+        comment=row.comment, created_at=row.created_at, expired_at=row.expired_at, expired_by=row.expired_by,
+    )
+
+
+def maintenance_out(row: MaintenanceRow) -> MaintenanceOut:
+    return MaintenanceOut(
+        id=row.id, services=list(row.services), title=row.title, description=row.description,
+        starts_at=row.starts_at, ends_at=row.ends_at, created_by=row.created_by, created_at=row.created_at,
+        cancelled_at=row.cancelled_at, cancelled_by=row.cancelled_by,
+    )
+
+
+silences_router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
+maintenance_router = APIRouter(prefix="/api/v1/maintenance", tags=["maintenance"])
+
+viewer = require_role(Role.VIEWER)
+responder = require_role(Role.RESPONDER)
+
+
+@silences_router.get("", response_model=list[SilenceOut])
+def list_silences(
+    state: SilenceState | None = Query(default=None, description="active, pending or expired; all if absent"),
+    limit: int = Query(default=500, ge=1, le=5000),
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    _who: Principal = Depends(viewer),
+) -> list[SilenceOut]:
+    now = runtime.clock.now()
+    return [silence_out(row, now) for row in service.list_silences(session, now, state, limit)]
+
+
+@silences_router.get("/{silence_id}", response_model=SilenceOut)
+def get_silence(
+    silence_id: int,
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    _who: Principal = Depends(viewer),
+) -> SilenceOut:
+    try:
+        return silence_out(service.get_silence(session, silence_id), runtime.clock.now())
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@silences_router.post("", response_model=SilenceOut, status_code=201)
+def create_silence(
+    body: SilenceIn,
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    who: Principal = Depends(responder),
+) -> SilenceOut:
+    now = runtime.clock.now()
+    try:
+        matchers = [matcher_from_json(m.model_dump() if isinstance(m, MatcherIn) else m)
+                    for m in body.matchers]
+        start = body.starts_at or now
+        row = service.create_silence(
+            session, now, who, matchers, starts_at=start, ends_at=_end(start, body.ends_at, body.duration),
+            comment=body.comment,
+        )
+    except (MatcherError, SilenceError) as exc:
+        raise HTTPException(400, str(exc)) from None
+    session.commit()
+    return silence_out(row, now)
+
+
+def _expire(silence_id: int, runtime: Runtime, session: Session, who: Principal) -> SilenceOut:
+    now = runtime.clock.now()
+    try:
+        row = service.expire_silence(session, now, who, silence_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except AlreadyEnded as exc:
+        raise HTTPException(409, str(exc)) from None
+    session.commit()
+    return silence_out(row, now)
+
+
+@silences_router.delete("/{silence_id}", response_model=SilenceOut)
+def delete_silence(
+    silence_id: int,
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    who: Principal = Depends(responder),
+) -> SilenceOut:
+    """Expire the silence now (it stays listed as expired)."""
+    return _expire(silence_id, runtime, session, who)
+
+
+@silences_router.post("/{silence_id}/expire", response_model=SilenceOut)
+def expire_silence(
+    silence_id: int,
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    who: Principal = Depends(responder),
+) -> SilenceOut:
+    return _expire(silence_id, runtime, session, who)
+
+
+@maintenance_router.get("", response_model=MaintenanceList)
+def list_maintenance(
+    include_past: bool = False,
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    _who: Principal = Depends(viewer),
+) -> MaintenanceList:
+    """One-off windows (not ended, unless include_past) and the recurring windows of opsbook.yaml."""
+    rows = service.list_maintenance(session, runtime.clock.now(), include_past)
+    recurring = [
+        RecurringOut(**_recurring(cfg.model_dump(mode="json"))) for cfg in runtime.config.maintenance_windows
+    ]
+    return MaintenanceList(one_off=[maintenance_out(r) for r in rows], recurring=recurring)
+
+
+def _recurring(data: dict[str, Any]) -> dict[str, Any]:
+    data["title"] = data["title"] or data["name"]
+    return data
+
+
+@maintenance_router.get("/upcoming", response_model=list[UpcomingOut])
+def upcoming(
+    days: float = Query(default=14, gt=0, le=366),
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    _who: Principal = Depends(viewer),
+) -> list[UpcomingOut]:
+    """Maintenance in progress or starting within `days`, one-off and recurring, soonest first."""
+    found = service.upcoming_maintenance(
+        session, runtime.clock.now(), runtime.config.maintenance_windows, timedelta(days=days)
+    )
+    return [
+        UpcomingOut(ref=m.ref, source=m.source, title=m.title, description=m.description,
+                    services=list(m.services), starts_at=m.starts_at, ends_at=m.ends_at,
+                    in_progress=m.in_progress)
+        for m in found
+    ]
+
+
+@maintenance_router.post("", response_model=MaintenanceOut, status_code=201)
+def create_maintenance(
+    body: MaintenanceIn,
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    who: Principal = Depends(responder),
+) -> MaintenanceOut:
+    now = runtime.clock.now()
+    try:
+        row = service.create_maintenance(
+            session, now, who, body.services, starts_at=body.starts_at,
+            ends_at=_end(body.starts_at, body.ends_at, body.duration), title=body.title,
+            description=body.description, known_services={s.name for s in runtime.config.services},
+        )
+    except SilenceError as exc:
+        raise HTTPException(400, str(exc)) from None
+    session.commit()
+    return maintenance_out(row)
+
+
+@maintenance_router.get("/{window_id}", response_model=MaintenanceOut)
+def get_maintenance(
+    window_id: int,
+    session: Session = Depends(get_session),
+    _who: Principal = Depends(viewer),
+) -> MaintenanceOut:
+    try:
+        return maintenance_out(service.get_maintenance(session, window_id))
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+
+
+@maintenance_router.delete("/{window_id}", response_model=MaintenanceOut)
+def cancel_maintenance(
+    window_id: int,
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    who: Principal = Depends(responder),
+) -> MaintenanceOut:
+    """Cancel a one-off window (one in progress ends now)."""
+    try:
+        row = service.cancel_maintenance(session, runtime.clock.now(), who, window_id)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except AlreadyEnded as exc:
+        raise HTTPException(409, str(exc)) from None
+    session.commit()
+    return maintenance_out(row)
+
+
+router = APIRouter()
+router.include_router(silences_router)
+router.include_router(maintenance_router)

@@ -68,6 +68,8 @@ _CLOCK = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
 
 def parse_weekday(value: Any) -> int:
     """'mon', 'Monday', 'MON' → 0 … 'sun' → 6."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 6:
+        return value
     text = str(value).strip().lower()
     if text in _FULL_DAYS:
         return _FULL_DAYS.index(text)
@@ -78,6 +80,8 @@ def parse_weekday(value: Any) -> int:
 
 def parse_clock(value: Any, *, allow_24: bool = False) -> time:
     """'09:00' → time(9, 0); '24:00' (end of day) only where allowed, returned as time.max."""
+    if isinstance(value, time):
+        return value
     if isinstance(value, int) and not isinstance(value, bool):
         # YAML 1.1 reads an unquoted 09:00 as the sexagesimal number 540
         value = f"{value // 60:02d}:{value % 60:02d}"

@@ -9,6 +9,14 @@ from pydantic import Field, model_validator
 
 from opsbook.checks.kinds import CheckConfig
 from opsbook.config.types import Duration, Model, Name, TimeZone
+from opsbook.notify.config import (
+    BusinessHours,
+    ChannelsSection,
+    Grouping,
+    NotifySettings,
+    Routing,
+    RoutingSection,
+)
 from opsbook.oncall.config import EscalationPolicies, Schedules, Users
 from opsbook.silences.config import MaintenanceWindows
 
@@ -33,15 +41,6 @@ class Service(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     checks: list[CheckConfig] = Field(default_factory=list)
 
-    @model_validator(mode="after")
-    def _unique_checks(self) -> Service:
-        seen: set[str] = set()
-        for check in self.checks:
-            if check.name in seen:
-                raise ValueError(f"check name {check.name!r} is used twice in service {self.name!r}")
-            seen.add(check.name)
-        return self
-
 
 class OpsbookConfig(Model):
     """Everything opsbook.yaml declares."""
@@ -62,15 +61,11 @@ class OpsbookConfig(Model):
     maintenance_windows: MaintenanceWindows = Field(
         default_factory=list, description="Recurring maintenance windows: cron + duration + time zone."
     )
-
-    @model_validator(mode="after")
-    def _unique_services(self) -> OpsbookConfig:
-        seen: set[str] = set()
-        for service in self.services:
-            if service.name in seen:
-                raise ValueError(f"service name {service.name!r} is used twice")
-            seen.add(service.name)
-        return self
+    channels: ChannelsSection = Field(default_factory=list, description="Where messages go: Apprise URLs.")
+    routing: RoutingSection = Field(default_factory=Routing, description="By severity: page, notify or log.")
+    business_hours: BusinessHours = Field(default_factory=BusinessHours, description="When P3 may notify.")
+    grouping: Grouping = Field(default_factory=Grouping, description="One message per service burst.")
+    notifications: NotifySettings = Field(default_factory=NotifySettings, description="Delivery, templates.")
 
     def checks(self) -> dict[str, Any]:
         """Every check by its id `service/check`."""

@@ -1,0 +1,167 @@
+"""Message templates: Jinja2 subject and body for firing, resolved, incident, test and grouped messages.
+
+Each kind has a default below; `notifications.templates.<kind>` in opsbook.yaml may replace its subject,
+its body or both. Templates are checked when the config loads; if a custom one still fails while
+rendering, the default is used and the failure noted, because a page must go out whatever the template.
+
+Variables (all optional; missing ones render empty):
+- firing / resolved: `service`, `check`, `severity`, `summary`, `rule`, `value`, `threshold`, `since`
+  (datetime), `resolved_at` (datetime), `runbook`, `link` (into opsbook), `labels` (dict), `alert_id`
+- incident: `incident_id`, `title`, `status`, `severity`, `summary`, `service`, `link`, `since`
+- test: `channel`, `now`
+- group: `service`, `severity` (the most urgent), `kind`, `count`, `items` (each with `subject`, `body`)
+- always: `opsbook` (the config title), `base_url`, `timezone`
+Filters: `when` formats a datetime in the team's time zone (`{{ since|when }}`), `ago` a duration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from opsbook.notify.config import Templates
+
+SUBJECT_MAX = 250
+
+DEFAULTS: dict[str, tuple[str, str]] = {
+    "firing": (
+        "[{{ severity }}] FIRING: {{ service }}{% if check %}/{{ check }}{% endif %}: {{ summary }}",
+        """{{ summary }}
+
+Service:  {{ service }}
+{% if check %}Check:    {{ check }}
+{% endif %}Severity: {{ severity }}
+{% if value is defined and value is not none %}Value:    {{ value }}
+{%- if threshold is defined and threshold is not none %} (threshold {{ threshold }}){% endif %}
+{% endif %}{% if since %}Since:    {{ since|when }}
+{% endif %}{% if runbook %}Runbook:  {{ runbook }}
+{% endif %}{% if link %}Details:  {{ link }}
+{% endif %}""",
+    ),
+    "resolved": (
+        "[{{ severity }}] RESOLVED: {{ service }}{% if check %}/{{ check }}{% endif %}: {{ summary }}",
+        """Resolved: {{ summary }}
+
+Service:  {{ service }}
+{% if check %}Check:    {{ check }}
+{% endif %}Severity: {{ severity }}
+{% if since %}Since:    {{ since|when }}
+{% endif %}{% if resolved_at %}Resolved: {{ resolved_at|when }}
+{%- if since %} (after {{ (resolved_at - since)|ago }}){% endif %}
+{% endif %}{% if link %}Details:  {{ link }}
+{% endif %}""",
+    ),
+    "incident": (
+        "[{{ severity }}] Incident{% if incident_id %} #{{ incident_id }}{% endif %}"
+        " {{ status }}: {{ title }}",
+        """{{ title }}
+{% if summary %}
+{{ summary }}
+{% endif %}
+Status:   {{ status }}
+Severity: {{ severity }}
+{% if service %}Service:  {{ service }}
+{% endif %}{% if since %}Since:    {{ since|when }}
+{% endif %}{% if link %}Details:  {{ link }}
+{% endif %}""",
+    ),
+    "test": (
+        "{{ opsbook }}: test message for channel {{ channel }}",
+        """This is a test message from {{ opsbook }}
+{%- if base_url %} ({{ base_url }}){% endif %}, sent {{ now|when }}.
+If you can read it, the channel {{ channel }} works.
+""",
+    ),
+    "group": (
+        "[{{ severity }}] {{ count }} alerts {{ kind }} on {{ service }}",
+        """{% for item in items %}{{ loop.index }}. {{ item.subject }}
+{{ item.body|indent(3, first=true) }}
+{% endfor %}""",
+    ),
+}
+KINDS = tuple(DEFAULTS)
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    subject: str
+    body: str
+
+
+def _when(value: Any, tz: str = "UTC") -> str:
+    if isinstance(value, datetime):
+        local = value.astimezone(ZoneInfo(tz))
+        return local.strftime("%Y-%m-%d %H:%M:%S %Z")
+    return "" if value is None else str(value)
+
+
+def _ago(value: Any) -> str:
+    if not isinstance(value, timedelta):
+        return "" if value is None else str(value)
+    seconds = int(value.total_seconds())
+    parts: list[str] = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        if seconds >= size or (unit == "s" and not parts):
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return " ".join(parts[:2])
+
+
+def _environment(tz: str) -> SandboxedEnvironment:
+    env = SandboxedEnvironment(autoescape=False, trim_blocks=False, keep_trailing_newline=False)
+    env.filters["when"] = lambda value: _when(value, tz)
+    env.filters["ago"] = _ago
+    return env
+
+
+_CHECK_ENV = _environment("UTC")
+
+
+def check_template(text: str) -> str | None:
+    """None if `text` is a valid Jinja2 template, else the problem with its line."""
+    try:
+        _CHECK_ENV.parse(text)
+    except TemplateSyntaxError as exc:
+        return f"template line {exc.lineno}: {exc.message}"
+    return None
+
+
+def render(
+    kind: str,
+    context: Mapping[str, Any],
+    templates: Templates | None = None,
+    *,
+    timezone: str = "UTC",
+    opsbook: str = "opsbook",
+    base_url: str = "",
+) -> RenderedMessage:
+    """Render the subject and body of a `kind` message (firing, resolved, incident, test, group)."""
+    if kind not in DEFAULTS:
+        raise ValueError(f"unknown message kind {kind!r}; one of {', '.join(KINDS)}")
+    env = _environment(timezone)
+    values = {"opsbook": opsbook, "base_url": base_url, "timezone": timezone, "kind": kind, **context}
+    default_subject, default_body = DEFAULTS[kind]
+    override = templates.override(kind) if templates else None
+    notes: list[str] = []
+
+    def one(custom: str | None, default: str, what: str) -> str:
+        if custom is not None:
+            try:
+                return env.from_string(custom).render(values)
+            except TemplateError as exc:
+                notes.append(f"(the custom {kind} {what} template failed: {exc}; the default was used)")
+        return env.from_string(default).render(values)
+
+    subject = " ".join(one(override.subject if override else None, default_subject, "subject").split())
+    body = one(override.body if override else None, default_body, "body").strip()
+    if notes:
+        body = body + "\n\n" + "\n".join(notes)
+    if len(subject) > SUBJECT_MAX:
+        subject = subject[: SUBJECT_MAX - 1] + "…"
+    return RenderedMessage(subject=subject, body=body)

@@ -1,0 +1,503 @@
+"""The delivery worker: claims due outbox rows, sends them through Apprise, records every attempt.
+
+Claiming:
+- PostgreSQL: `UPDATE ... WHERE id IN (SELECT ... FOR UPDATE SKIP LOCKED)`, so any number of workers
+  never claim the same row at once;
+- SQLite: the same UPDATE, made atomic by SQLite's single writer.
+A claim sets `status=sending`, `claimed_by` and `lease_until`. A row whose lease expired (its worker died
+mid-send) is due again and claimed by the next worker: delivery is at least once.
+
+Sending: rows of one channel and one `group_key` claimed together go out as one message (the `group`
+template). A channel's rate limit defers rows (back to pending, due when a token arrives) without
+counting an attempt. A failure is retried with exponential backoff and jitter (retry.py); after
+`max_attempts` or `max_age` the row is `failed` and `on_give_up(session, GiveUp)` is called in the same
+transaction, so the alert about it commits with the failure. All waiting uses the injected Clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from opsbook.clock import Clock
+from opsbook.notify import apprise_send
+from opsbook.notify.apprise_send import SendOutcome
+from opsbook.notify.config import Channel, NotifySettings
+from opsbook.notify.models import FAILED, PENDING, SENDING, SENT, AttemptRow, OutboxRow
+from opsbook.notify.ratelimit import RateLimiter
+from opsbook.notify.retry import backoff_delay, should_give_up
+from opsbook.notify.templates import render
+from opsbook.redact import redact
+from opsbook.rules.severity import Severity
+
+if TYPE_CHECKING:
+    from opsbook.runtime import Runtime
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class GiveUp:
+    """A message the worker stopped trying to deliver (passed to `on_give_up`)."""
+
+    outbox_id: int
+    channel: str
+    kind: str
+    severity: str | None
+    subject: str
+    service: str | None
+    check_id: str | None
+    alert_id: int | None
+    incident_id: int | None
+    attempts: int
+    last_error: str
+    created_at: datetime
+    given_up_at: datetime
+
+
+GiveUpHook = Callable[[Session, GiveUp], None]
+"""Called in the transaction that marks the row failed; what it adds to the session commits with it."""
+
+AttemptHook = Callable[[str, bool, float], None]
+"""Called after every attempt with (channel, ok, duration_ms): for metrics."""
+
+
+class Sender(Protocol):
+    def __call__(
+        self, url: str, title: str, body: str, *, notify_type: str, timeout: float, secrets: Iterable[str]
+    ) -> Awaitable[SendOutcome]: ...
+
+
+@dataclass(frozen=True)
+class _Claimed:
+    id: int
+    channel: str
+    kind: str
+    severity: str | None
+    subject: str
+    body: str
+    group_key: str | None
+    service: str | None
+    check_id: str | None
+    alert_id: int | None
+    incident_id: int | None
+    refs: dict[str, Any]
+    attempts: int
+    age_from: datetime
+    created_at: datetime
+
+
+_CLAIM_COLUMNS = (
+    OutboxRow.id,
+    OutboxRow.channel,
+    OutboxRow.kind,
+    OutboxRow.severity,
+    OutboxRow.subject,
+    OutboxRow.body,
+    OutboxRow.group_key,
+    OutboxRow.service,
+    OutboxRow.check_id,
+    OutboxRow.alert_id,
+    OutboxRow.incident_id,
+    OutboxRow.refs,
+    OutboxRow.attempts,
+    OutboxRow.age_from,
+    OutboxRow.created_at,
+)
+
+
+def notify_type_for(kind: str, severity: str | None, refs: dict[str, Any]) -> str:
+    """Apprise's message type: failure for firing P0-P2, warning for P3/P4, success if resolved, else info."""
+    explicit = refs.get("notify_type")
+    if isinstance(explicit, str) and explicit in ("info", "success", "warning", "failure"):
+        return explicit
+    if kind == "resolved":
+        return "success"
+    if kind in ("firing", "incident"):
+        try:
+            urgent = Severity.parse(severity or "P2").rank <= 2
+        except ValueError:
+            urgent = True
+        return "failure" if urgent else "warning"
+    return "info"
+
+
+def _default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+class DeliveryWorker:
+    """Delivers the outbox: `start()` runs the loop as a task; `run_once()` is one claim-send-record pass."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        channels: Sequence[Channel],
+        settings: NotifySettings | None = None,
+        *,
+        on_give_up: GiveUpHook | None = None,
+        on_attempt: AttemptHook | None = None,
+        sender: Sender | None = None,
+        secrets: Iterable[str] = (),
+        worker_id: str | None = None,
+        rng: random.Random | None = None,
+        timezone: str = "UTC",
+        title: str = "opsbook",
+        base_url: str = "",
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.channels = {c.name: c for c in channels}
+        self.settings = settings or NotifySettings()
+        self.on_give_up = on_give_up
+        self.on_attempt = on_attempt
+        self.sender: Sender = sender or apprise_send.send
+        self.worker_id = worker_id or _default_worker_id()
+        self.rng = rng or random.Random()
+        self.timezone = timezone
+        self.title = title
+        self.base_url = base_url
+        self.limiter = RateLimiter()
+        self._secrets = set(secrets)
+        for channel in channels:
+            self._secrets |= channel.secrets()
+        apprise_send.register_secrets(self._secrets)
+        self._task: asyncio.Task[None] | None = None
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+
+    @classmethod
+    def from_runtime(cls, runtime: Runtime, **kwargs: Any) -> DeliveryWorker:
+        """A worker configured from opsbook.yaml (channels, `notifications:`, time zone, title, base URL)."""
+        cfg = runtime.config
+        return cls(
+            runtime.sessions,
+            runtime.clock,
+            cfg.channels,
+            cfg.notifications,
+            secrets=runtime.loaded.all_secrets(),
+            timezone=cfg.timezone,
+            title=cfg.title,
+            base_url=cfg.base_url,
+            **kwargs,
+        )
+
+    def redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+    # ---- the loop -------------------------------------------------------------------------------
+
+    def start(self) -> asyncio.Task[None]:
+        """Run the delivery loop as a task of the running event loop."""
+        if self._task is None or self._task.done():
+            self._stopping = False
+            self._loop = asyncio.get_running_loop()
+            self._wake = asyncio.Event()
+            self._task = asyncio.create_task(self.run(), name=f"notify-worker {self.worker_id}")
+        return self._task
+
+    async def stop(self, *, cancel: bool = False) -> None:
+        """Stop the loop; by default the batch being sent is finished and recorded first."""
+        self._stopping = True
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self.wake()
+        if cancel:
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    def wake(self) -> None:
+        """Look at the outbox now (call after committing an enqueue; safe from any thread)."""
+        if self._wake is None or self._loop is None:
+            return
+        if self._loop.is_closed():
+            return
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is self._loop:
+            self._wake.set()
+        else:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        if self._wake is None:
+            self._loop = asyncio.get_running_loop()
+            self._wake = asyncio.Event()
+        while not self._stopping:
+            handled = 0
+            try:
+                handled = await self.run_once()
+            except Exception:
+                log.exception("notification delivery pass failed; trying again")
+            if self._stopping:
+                break
+            if handled >= self.settings.batch_size:
+                await asyncio.sleep(0)
+                continue
+            await self._idle()
+
+    async def _idle(self) -> None:
+        assert self._wake is not None
+        now = self.clock.now()
+        deadline = now + self.settings.poll_interval
+        try:
+            upcoming = await asyncio.to_thread(self._next_due)
+        except Exception:
+            log.exception("cannot read the outbox; waiting a poll interval")
+            upcoming = None
+        if upcoming is not None:
+            deadline = max(now, min(deadline, upcoming))
+        if self._wake.is_set():
+            self._wake.clear()
+            return
+        sleeper = asyncio.ensure_future(self.clock.sleep_until(deadline))
+        waker = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            waker.cancel()
+            self._wake.clear()
+
+    def _next_due(self) -> datetime | None:
+        with self.sessions() as session:
+            pending: datetime | None = session.scalar(
+                select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.status == PENDING)
+            )
+            lease: datetime | None = session.scalar(
+                select(func.min(OutboxRow.lease_until)).where(OutboxRow.status == SENDING)
+            )
+        found = [t for t in (pending, lease) if t is not None]
+        return min(found) if found else None
+
+    # ---- one pass -------------------------------------------------------------------------------
+
+    async def run_once(self) -> int:
+        """Claim what is due now, send it, record the outcome. Returns how many rows were claimed."""
+        now = self.clock.now()
+        claimed = await asyncio.to_thread(self._claim, now, None)
+        if claimed:
+            await self._deliver(claimed, now, final=False)
+        return len(claimed)
+
+    async def deliver_ids(self, ids: Sequence[int], *, final: bool = True) -> list[SendOutcome]:
+        """Send these pending rows now, whatever their due time (for `opsbook notify test`).
+
+        With `final`, a failure marks the row failed at once (no retries, no give-up hook).
+        """
+        now = self.clock.now()
+        claimed = await asyncio.to_thread(self._claim, now, list(ids))
+        if not claimed:
+            return []
+        return await self._deliver(claimed, now, final=final)
+
+    def _claim(self, now: datetime, ids: list[int] | None) -> list[_Claimed]:
+        with self.sessions.begin() as session:
+            if ids is None:
+                due = or_(
+                    and_(OutboxRow.status == PENDING, OutboxRow.next_attempt_at <= now),
+                    and_(OutboxRow.status == SENDING, OutboxRow.lease_until < now),
+                )
+            else:
+                due = and_(OutboxRow.status == PENDING, OutboxRow.id.in_(ids))
+            pick = select(OutboxRow.id).where(due).order_by(OutboxRow.next_attempt_at, OutboxRow.id)
+            pick = pick.limit(self.settings.batch_size if ids is None else len(ids))
+            if session.get_bind().dialect.name == "postgresql":
+                pick = pick.with_for_update(skip_locked=True)
+            stmt = (
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(pick.scalar_subquery()))
+                .values(status=SENDING, claimed_by=self.worker_id, lease_until=now + self.settings.lease)
+                .returning(*_CLAIM_COLUMNS)
+                .execution_options(synchronize_session=False)
+            )
+            rows = session.execute(stmt).all()
+        claimed = [_Claimed(*row) for row in rows]
+        claimed.sort(key=lambda c: c.id)
+        return claimed
+
+    async def _deliver(self, claimed: list[_Claimed], now: datetime, *, final: bool) -> list[SendOutcome]:
+        groups: dict[tuple[str, str], list[_Claimed]] = {}
+        for row in claimed:
+            groups.setdefault((row.channel, row.group_key or f"#{row.id}"), []).append(row)
+        jobs = [self._deliver_group(rows, now, final=final) for rows in groups.values()]
+        return list(await asyncio.gather(*jobs))
+
+    async def _deliver_group(self, rows: list[_Claimed], now: datetime, *, final: bool) -> SendOutcome:
+        name = rows[0].channel
+        channel = self.channels.get(name)
+        if channel is None:
+            outcome = SendOutcome(False, f"channel {name!r} is not in the configuration (removed, renamed?)")
+        else:
+            retry_at = None if final else self.limiter.acquire(name, channel.rate_limit, now)
+            if retry_at is not None:
+                await asyncio.to_thread(self._defer, rows, retry_at)
+                return SendOutcome(False, f"rate limited until {retry_at.isoformat()}")
+            title, body = self._compose(rows)
+            timeout = self.settings.send_timeout.total_seconds()
+            try:
+                outcome = await self.clock.wait_for(
+                    self.sender(
+                        channel.url,
+                        title,
+                        body,
+                        notify_type=notify_type_for(rows[0].kind, rows[0].severity, rows[0].refs),
+                        timeout=timeout,
+                        secrets=self._secrets,
+                    ),
+                    timeout + 5,
+                )
+            except TimeoutError:
+                outcome = SendOutcome(False, f"no answer within {timeout:g}s", timeout * 1000)
+            except Exception as exc:  # a sender must not raise; treat it as a failed attempt
+                outcome = SendOutcome(False, f"{type(exc).__name__}: {exc}")
+        outcome = SendOutcome(outcome.ok, self.redact(outcome.error), outcome.duration_ms)
+        if self.on_attempt is not None:
+            with contextlib.suppress(Exception):
+                self.on_attempt(name, outcome.ok, outcome.duration_ms)
+        try:
+            await asyncio.to_thread(self._complete, rows, outcome, now, final)
+        except Exception:
+            # the rows stay claimed; when the lease runs out they are sent again (at least once)
+            log.exception("could not record the delivery of notifications %s", [r.id for r in rows])
+        return outcome
+
+    def _compose(self, rows: list[_Claimed]) -> tuple[str, str]:
+        if len(rows) == 1:
+            return rows[0].subject, rows[0].body
+        severities = [r.severity for r in rows if r.severity]
+        most_urgent = min(severities, key=lambda s: Severity.parse(s).rank) if severities else ""
+        services = sorted({r.service for r in rows if r.service})
+        message = render(
+            "group",
+            {
+                "service": ", ".join(services),
+                "severity": most_urgent,
+                "kind": rows[0].kind,
+                "count": len(rows),
+                "items": [{"subject": r.subject, "body": r.body, "severity": r.severity} for r in rows],
+            },
+            self.settings.templates,
+            timezone=self.timezone,
+            opsbook=self.title,
+            base_url=self.base_url,
+        )
+        return message.subject, message.body
+
+    def _defer(self, rows: list[_Claimed], until: datetime) -> None:
+        with self.sessions.begin() as session:
+            session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id.in_([r.id for r in rows]),
+                    OutboxRow.status == SENDING,
+                    OutboxRow.claimed_by == self.worker_id,
+                )
+                .values(status=PENDING, next_attempt_at=until, claimed_by=None, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+
+    def _complete(self, rows: list[_Claimed], outcome: SendOutcome, started: datetime, final: bool) -> None:
+        now = self.clock.now()
+        with self.sessions.begin() as session:
+            give_ups: list[GiveUp] = []
+            for row in rows:
+                session.add(
+                    AttemptRow(
+                        outbox_id=row.id,
+                        ts=started,
+                        duration_ms=outcome.duration_ms,
+                        ok=outcome.ok,
+                        error=outcome.error,
+                        worker=self.worker_id,
+                    )
+                )
+                if outcome.ok:
+                    session.execute(
+                        update(OutboxRow)
+                        .where(OutboxRow.id == row.id, OutboxRow.status.in_([SENDING, PENDING]))
+                        .values(status=SENT, sent_at=now, claimed_by=None, lease_until=None, last_error="")
+                        .execution_options(synchronize_session=False)
+                    )
+                    continue
+                failures = row.attempts + 1
+                give_up = final or should_give_up(failures, now - row.age_from, self.settings.retry)
+                values: dict[str, Any] = {
+                    "attempts": failures,
+                    "last_error": outcome.error,
+                    "claimed_by": None,
+                    "lease_until": None,
+                }
+                if give_up:
+                    values["status"] = FAILED
+                else:
+                    values["status"] = PENDING
+                    delay = backoff_delay(failures, self.settings.retry, self.rng.random())
+                    values["next_attempt_at"] = now + delay
+                result = session.execute(
+                    update(OutboxRow)
+                    .where(
+                        OutboxRow.id == row.id,
+                        OutboxRow.status == SENDING,
+                        OutboxRow.claimed_by == self.worker_id,
+                    )
+                    .values(**values)
+                    .execution_options(synchronize_session=False)
+                )
+                if give_up and not final and int(getattr(result, "rowcount", 0) or 0) > 0:
+                    give_ups.append(
+                        GiveUp(
+                            outbox_id=row.id,
+                            channel=row.channel,
+                            kind=row.kind,
+                            severity=row.severity,
+                            subject=row.subject,
+                            service=row.service,
+                            check_id=row.check_id,
+                            alert_id=row.alert_id,
+                            incident_id=row.incident_id,
+                            attempts=failures,
+                            last_error=outcome.error,
+                            created_at=row.created_at,
+                            given_up_at=now,
+                        )
+                    )
+            session.flush()
+            for gave_up in give_ups:
+                log.error(
+                    "gave up delivering notification %s to %s after %s attempts: %s",
+                    gave_up.outbox_id,
+                    gave_up.channel,
+                    gave_up.attempts,
+                    gave_up.last_error,
+                )
+                if self.on_give_up is None:
+                    continue
+                try:
+                    with session.begin_nested():
+                        self.on_give_up(session, gave_up)
+                except Exception:
+                    log.exception("the give-up hook failed for notification %s", gave_up.outbox_id)
+
+
+def backoff_schedule(settings: NotifySettings, attempts: int) -> list[timedelta]:
+    """The waits (without jitter) a message goes through: for docs and `opsbook notify list`."""
+    return [backoff_delay(n, settings.retry, 0.0) for n in range(1, attempts + 1)]

@@ -4,6 +4,7 @@ from opsbook.auth import models as auth_models
 from opsbook.checks import models as checks_models
 from opsbook.db.base import Base
 from opsbook.notify import models as notify_models
+from opsbook.oncall import models as oncall_models
 from opsbook.silences import models as silences_models
 
-__all__ = ["Base", "auth_models", "checks_models", "notify_models", "silences_models"]
+__all__ = ["Base", "auth_models", "checks_models", "notify_models", "oncall_models", "silences_models"]

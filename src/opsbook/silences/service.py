@@ -85,10 +85,10 @@ def create_silence(
         raise SilenceError("a silence needs a comment saying why (e.g. 'deploy of api 1.4')")
     start = _aware(starts_at, "starts_at") if starts_at is not None else now
     end = _aware(ends_at, "ends_at")
+    if end <= now:
+        raise SilenceError(f"a silence must end in the future (it would end {end.isoformat()})")
     if end <= start:
         raise SilenceError("a silence must end after it starts")
-    if end <= now:
-        raise SilenceError("a silence must end in the future")
     row = SilenceRow(
         matchers=[m.to_json() for m in matchers], starts_at=max(start, now), ends_at=end,
         created_by=_author(actor), comment=comment, created_at=now,
@@ -174,10 +174,10 @@ def create_maintenance(
     if len(title) > 200:
         raise SilenceError("a maintenance window's title is at most 200 characters")
     start, end = _aware(starts_at, "starts_at"), _aware(ends_at, "ends_at")
+    if end <= now:
+        raise SilenceError(f"a maintenance window must end in the future (it would end {end.isoformat()})")
     if end <= start:
         raise SilenceError("a maintenance window must end after it starts")
-    if end <= now:
-        raise SilenceError("a maintenance window must end in the future")
     row = MaintenanceRow(
         services=names, starts_at=start, ends_at=end, title=title, description=description or "",
         created_by=_author(actor), created_at=now,

@@ -199,7 +199,7 @@ class Contact(Model):
     """One way to reach a user: an Apprise URL, used for the listed severities (all if omitted)."""
 
     url: str = Field(min_length=1, description="Apprise URL; put secrets in ${ENV} variables.")
-    urgency: list[Severity] | None = Field(default=None, description="Severities that use this contact.")
+    urgency: list[Annotated[Severity, BeforeValidator(Severity.parse)]] | None = Field(default=None, description="Severities that use this contact.")
 
     def applies_to(self, severity: Severity | str) -> bool:
         return self.urgency is None or Severity.parse(str(severity)) in self.urgency

@@ -1,0 +1,351 @@
+"""On-call logic over config and store: overrides, shifts, who is on call, handoffs, gaps, feeds, targets.
+
+No HTTP and no clock of its own: every function that needs the time takes `now` or `at`. Mutations add
+their audit row to the caller's session; the caller commits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opsbook.auth.audit import record
+from opsbook.auth.roles import Principal
+from opsbook.config.schema import OpsbookConfig
+from opsbook.oncall import gaps as gaps_mod
+from opsbook.oncall import ical
+from opsbook.oncall.config import Schedule, User, split_target
+from opsbook.oncall.models import HandoffNoteRow, OverrideRow
+from opsbook.oncall.rotation import Override, Shift, shifts, zone_of
+
+HORIZON = timedelta(days=35)
+"""How far before and after an instant a shift's start and end are looked for."""
+NOTE_GRACE = timedelta(hours=1)
+"""A note written this soon after a handoff, by someone else than the incoming person, is still for them."""
+FEED_PAST = timedelta(days=30)
+FEED_FUTURE = timedelta(days=90)
+
+
+class OncallError(ValueError):
+    """A request that cannot be done (unknown schedule or user, empty range…); the message says why."""
+
+
+class NotFound(OncallError):
+    pass
+
+
+# --- config look-ups ------------------------------------------------------------------------------
+
+
+def get_schedule(config: OpsbookConfig, name: str) -> Schedule:
+    for schedule in config.schedules:
+        if schedule.name == name:
+            return schedule
+    known = ", ".join(s.name for s in config.schedules) or "none configured"
+    raise NotFound(f"no schedule {name!r} (schedules: {known})")
+
+
+def get_user(config: OpsbookConfig, name: str) -> User:
+    for user in config.users:
+        if user.name == name:
+            return user
+    raise NotFound(f"no user {name!r} in the config's users")
+
+
+def users_by_name(config: OpsbookConfig) -> dict[str, User]:
+    return {u.name: u for u in config.users}
+
+
+def contact_urls(config: OpsbookConfig, user: str, severity: str) -> list[str]:
+    """The Apprise URLs to page `user` on for an incident of `severity` (secret: never show them)."""
+    return get_user(config, user).contact_urls(severity)
+
+
+# --- overrides --------------------------------------------------------------------------------------
+
+
+def _aware(t: datetime, what: str) -> None:
+    if t.tzinfo is None:
+        raise OncallError(f"{what} needs a time zone")
+
+
+def add_override(
+    session: Session,
+    config: OpsbookConfig,
+    now: datetime,
+    actor: Principal,
+    schedule: str,
+    user: str,
+    start: datetime,
+    end: datetime,
+    covers: str | None = None,
+    reason: str = "",
+) -> OverrideRow:
+    """Put `user` on call on `schedule` over [start, end), over every layer; audit-logged."""
+    get_schedule(config, schedule)
+    get_user(config, user)
+    if covers is not None:
+        get_user(config, covers)
+    _aware(start, "start")
+    _aware(end, "end")
+    if end <= start:
+        raise OncallError("an override must end after it starts")
+    row = OverrideRow(schedule=schedule, user=user, covers=covers, start=start, end=end, reason=reason,
+                      created_at=now, created_by=actor.name)
+    session.add(row)
+    session.flush()
+    record(session, now, actor, "oncall.override.add", f"schedule:{schedule}", override=row.id, user=user,
+           covers=covers, start=start.isoformat(), end=end.isoformat(), reason=reason)
+    return row
+
+
+def remove_override(session: Session, now: datetime, actor: Principal, override_id: int) -> OverrideRow:
+    row = session.get(OverrideRow, override_id)
+    if row is None:
+        raise NotFound(f"no override {override_id}")
+    record(session, now, actor, "oncall.override.remove", f"schedule:{row.schedule}", override=row.id,
+           user=row.user, start=row.start.isoformat(), end=row.end.isoformat())
+    session.delete(row)
+    return row
+
+
+def list_overrides(
+    session: Session,
+    schedule: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[OverrideRow]:
+    """Overrides (of one schedule) overlapping [since, until), oldest first."""
+    query = select(OverrideRow).order_by(OverrideRow.id)
+    if schedule is not None:
+        query = query.where(OverrideRow.schedule == schedule)
+    if since is not None:
+        query = query.where(OverrideRow.end > since)
+    if until is not None:
+        query = query.where(OverrideRow.start < until)
+    return list(session.scalars(query))
+
+
+def overrides_for(session: Session, schedule: str, start: datetime, end: datetime) -> list[Override]:
+    """The overrides of `schedule` touching [start, end), in creation order (a later one wins)."""
+    return [
+        Override(r.user, r.start, r.end, id=r.id, covers=r.covers)
+        for r in list_overrides(session, schedule, start, end)
+    ]
+
+
+# --- shifts and who is on call ---------------------------------------------------------------------
+
+
+def schedule_shifts(
+    session: Session, config: OpsbookConfig, schedule: str, start: datetime, end: datetime
+) -> list[Shift]:
+    """The final shifts of `schedule` over [start, end): layers, restrictions and overrides merged."""
+    return shifts(get_schedule(config, schedule), start, end, overrides_for(session, schedule, start, end))
+
+
+def shift_at(session: Session, config: OpsbookConfig, schedule: str, at: datetime) -> Shift | None:
+    """The whole shift going on at `at` (start/end looked for up to 35 days away), or None."""
+    for shift in schedule_shifts(session, config, schedule, at - HORIZON, at + HORIZON):
+        if shift.contains(at):
+            return shift
+    return None
+
+
+def on_call(session: Session, config: OpsbookConfig, schedule: str, at: datetime) -> str | None:
+    """The user on call on `schedule` at `at`, or None."""
+    shift = shift_at(session, config, schedule, at)
+    return shift.user if shift else None
+
+
+@dataclass(frozen=True)
+class OnCallNow:
+    """Who is on call on one schedule at an instant, who was before and who comes next."""
+
+    schedule: str
+    timezone: str
+    at: datetime
+    current: Shift | None
+    previous: Shift | None
+    next: Shift | None
+
+
+def on_call_now(
+    session: Session, config: OpsbookConfig, at: datetime, schedule: str | None = None
+) -> list[OnCallNow]:
+    """For each schedule (or the one named): the current, previous and next shift around `at`."""
+    names = [schedule] if schedule is not None else [s.name for s in config.schedules]
+    out: list[OnCallNow] = []
+    for name in names:
+        found = schedule_shifts(session, config, name, at - HORIZON, at + HORIZON)
+        current = next((s for s in found if s.contains(at)), None)
+        previous = next((s for s in reversed(found) if s.end <= at), None)
+        upcoming = next((s for s in found if s.start > at), None)
+        out.append(OnCallNow(name, get_schedule(config, name).timezone, at, current, previous, upcoming))
+    return out
+
+
+def user_shifts(
+    session: Session, config: OpsbookConfig, user: str, start: datetime, end: datetime
+) -> list[tuple[str, Shift]]:
+    """Every shift of `user` over [start, end) on every schedule, as (schedule, shift), by start time."""
+    get_user(config, user)
+    found = [
+        (s.name, shift)
+        for s in config.schedules
+        for shift in schedule_shifts(session, config, s.name, start, end)
+        if shift.user == user
+    ]
+    return sorted(found, key=lambda pair: (pair[1].start, pair[0]))
+
+
+def resolve_targets(
+    session: Session, config: OpsbookConfig, targets: Iterable[str], at: datetime
+) -> list[str]:
+    """Escalation targets → user names to page at `at`: `user:X` is X, `schedule:S` whoever is on call.
+
+    Duplicates are dropped, order kept; a schedule with nobody on call contributes nobody.
+    """
+    out: list[str] = []
+    for target in targets:
+        kind, name = split_target(target)
+        user = name if kind == "user" else on_call(session, config, name, at)
+        if user is not None and user not in out:
+            out.append(user)
+    return out
+
+
+# --- gaps ------------------------------------------------------------------------------------------
+
+
+def upcoming_gaps(
+    session: Session, config: OpsbookConfig, now: datetime, days: int = 14, schedule: str | None = None
+) -> list[gaps_mod.Gap]:
+    """Stretches of the next `days` days when nobody is on call, per schedule, in time order."""
+    end = now + timedelta(days=days)
+    names = [schedule] if schedule is not None else [s.name for s in config.schedules]
+    found = [
+        gap
+        for name in names
+        for gap in gaps_mod.gaps(get_schedule(config, name), now, end, overrides_for(session, name, now, end))
+    ]
+    return sorted(found, key=lambda g: (g.start, g.schedule))
+
+
+# --- handoff notes ---------------------------------------------------------------------------------
+
+
+def add_handoff_note(
+    session: Session, config: OpsbookConfig, now: datetime, actor: Principal, schedule: str, note: str
+) -> HandoffNoteRow:
+    """Keep a note for whoever takes over `schedule` next; audit-logged."""
+    get_schedule(config, schedule)
+    text = note.strip()
+    if not text:
+        raise OncallError("a handoff note cannot be empty")
+    row = HandoffNoteRow(schedule=schedule, author=actor.name, note=text, created_at=now)
+    session.add(row)
+    session.flush()
+    record(session, now, actor, "oncall.handoff.note", f"schedule:{schedule}", note_id=row.id)
+    return row
+
+
+def handoff_notes(
+    session: Session,
+    schedule: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+) -> list[HandoffNoteRow]:
+    """Notes (of one schedule) written in [since, until), newest first."""
+    query = select(HandoffNoteRow).order_by(HandoffNoteRow.created_at.desc(), HandoffNoteRow.id.desc())
+    if schedule is not None:
+        query = query.where(HandoffNoteRow.schedule == schedule)
+    if since is not None:
+        query = query.where(HandoffNoteRow.created_at >= since)
+    if until is not None:
+        query = query.where(HandoffNoteRow.created_at < until)
+    return list(session.scalars(query.limit(limit)))
+
+
+@dataclass(frozen=True)
+class Note:
+    id: int
+    schedule: str
+    author: str
+    text: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class HandoffBrief:
+    """What the incoming person is told at the start of a shift: the shift, who handed over, the notes."""
+
+    schedule: str
+    timezone: str
+    user: str
+    shift: Shift
+    previous: Shift | None
+    next: Shift | None
+    notes: list[Note] = field(default_factory=list)
+
+
+def notes_for_shift(
+    session: Session, schedule: str, shift: Shift, previous: Shift | None, until: datetime
+) -> list[Note]:
+    """Notes written for the handoff that started `shift`, oldest first.
+
+    Those are the notes written since the previous shift began (a week before, if nobody was on call)
+    and before `shift` began, plus notes written up to an hour after it began by someone else than the
+    incoming person (a late note from the outgoing one).
+    """
+    since = previous.start if previous is not None else shift.start - timedelta(days=7)
+    late_until = min(until, shift.start + NOTE_GRACE)
+    rows = handoff_notes(session, schedule, since=since, until=max(late_until, shift.start), limit=1000)
+    out = [
+        Note(r.id, r.schedule, r.author, r.note, r.created_at)
+        for r in rows
+        if r.created_at < shift.start or r.author != shift.user
+    ]
+    return sorted(out, key=lambda n: (n.created_at, n.id))
+
+
+def pending_handoff(
+    session: Session, config: OpsbookConfig, schedule: str, user: str, now: datetime
+) -> HandoffBrief | None:
+    """If `user` is on call on `schedule` at `now`: their shift, the previous and next ones, and the notes
+    left for them. None if they are not on call. The notifier calls this at the start of a shift."""
+    found = schedule_shifts(session, config, schedule, now - HORIZON, now + HORIZON)
+    current = next((s for s in found if s.contains(now)), None)
+    if current is None or current.user != user:
+        return None
+    previous = next((s for s in reversed(found) if s.end <= current.start), None)
+    upcoming = next((s for s in found if s.start >= current.end), None)
+    notes = notes_for_shift(session, schedule, current, previous, now)
+    return HandoffBrief(schedule, get_schedule(config, schedule).timezone, user, current, previous, upcoming,
+                        notes)
+
+
+# --- iCalendar feeds -------------------------------------------------------------------------------
+
+
+def schedule_feed(session: Session, config: OpsbookConfig, schedule: str, now: datetime) -> bytes:
+    """The iCalendar feed of `schedule`: its shifts from 30 days ago to 90 days ahead."""
+    sched = get_schedule(config, schedule)
+    found = schedule_shifts(session, config, schedule, now - FEED_PAST, now + FEED_FUTURE)
+    return ical.schedule_calendar(schedule, sched.timezone, found, users_by_name(config), now)
+
+
+def user_feed(session: Session, config: OpsbookConfig, user: str, now: datetime) -> bytes:
+    """The iCalendar feed of `user`: their shifts on every schedule, 30 days ago to 90 days ahead."""
+    found = user_shifts(session, config, user, now - FEED_PAST, now + FEED_FUTURE)
+    return ical.user_calendar(get_user(config, user), found, users_by_name(config), now)
+
+
+def local_label(t: datetime, timezone: str) -> str:
+    """'Mon 2026-01-12 09:00' in the given zone, for people."""
+    return f"{t.astimezone(zone_of(timezone)):%a %Y-%m-%d %H:%M}"

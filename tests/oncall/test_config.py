@@ -65,7 +65,7 @@ def test_unknown_policy_targets_are_reported_at_their_line() -> None:
     ('handoff: "monday 09:00"', 'handoff: "monday 9am"', "schedules[0].layers[0].handoff",
      "'9am' is not a time of day"),
     ("turn: 1d", "turn: 1d\n        end: 2026-01-01", "schedules[1].layers[0]", "end must be after start"),
-    ("turn: 1w", "turn: 1d", "schedules[0].layers[0]", "a handoff with a weekday needs a turn of whole weeks"),
+    ("turn: 1w", "turn: 1d", "schedules[0].layers[0]", "a handoff with a weekday needs"),
     ("targets: [schedule:primary]", "targets: [primary]", "escalation_policies[0].levels[0].targets[0]",
      "'primary' is not a target; write user:NAME or schedule:NAME"),
     ("        after: 20m\n", "", "escalation_policies[0].levels[1]",

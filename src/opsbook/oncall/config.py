@@ -195,11 +195,15 @@ class Schedule(Model):
         return self
 
 
+SeverityName = Annotated[Severity, BeforeValidator(Severity.parse)]
+"""P0 … P4 (also p1 or 1)."""
+
+
 class Contact(Model):
     """One way to reach a user: an Apprise URL, used for the listed severities (all if omitted)."""
 
     url: str = Field(min_length=1, description="Apprise URL; put secrets in ${ENV} variables.")
-    urgency: list[Annotated[Severity, BeforeValidator(Severity.parse)]] | None = Field(default=None, description="Severities that use this contact.")
+    urgency: list[SeverityName] | None = Field(default=None, description="Severities that use this contact.")
 
     def applies_to(self, severity: Severity | str) -> bool:
         return self.urgency is None or Severity.parse(str(severity)) in self.urgency

@@ -81,8 +81,11 @@ class FakeClock:
 
     async def settle(self) -> None:
         """Let every runnable task run until the loop is idle (no ready callbacks are left)."""
-        for _ in range(200):
+        loop = asyncio.get_running_loop()
+        for _ in range(1000):
             await asyncio.sleep(0)
+            if not getattr(loop, "_ready", True):  # asyncio's run queue; idle once only we ran
+                return
 
     async def advance(self, delta: timedelta) -> None:
         """Move time forward by `delta`, waking sleepers one deadline at a time."""

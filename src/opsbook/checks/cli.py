@@ -85,7 +85,8 @@ def status(config: ConfigOption = None) -> None:
     with runtime.sessions() as session:
         states = store.states(session, checks)
         periods = {d: uptime_many(session, list(checks), now - timedelta(days=d), now) for d in (1, 7, 30)}
-    table = Table("service", "check", "state", "since", "latency", "24 h", "7 d", "30 d", "message")
+    table = Table("service", "check", "state", "since", "latency", "24 h", "7 d", "30 d")
+    table.add_column("message", no_wrap=True, overflow="ellipsis", max_width=50)
     for check_id in checks:
         service, _, check = check_id.partition("/")
         row = states.get(check_id)
@@ -98,6 +99,7 @@ def status(config: ConfigOption = None) -> None:
             since,
             f"{row.last_latency_ms:.0f} ms" if row and row.last_latency_ms is not None else "-",
             *[f"{u:.2f}%" if u is not None else "-" for u in ups],
-            runtime.redact((row.last_message if row else "") or "")[:60],
+            runtime.redact((row.last_message if row else "") or "").splitlines()[0][:200] if row and row.last_message
+            else "",
         )
     console.print(table)

@@ -132,7 +132,7 @@ def roll_up(session: Session, until: datetime) -> int:
             select(ResultRow.check_id, ResultRow.ts, ResultRow.status, ResultRow.latency_ms).where(
                 ResultRow.ts >= start, ResultRow.ts < stop
             )
-        ).tuples()
+        )
         minutes, hours = _aggregate(rows)
         _merge(session, MINUTE, minutes)
         _merge(session, HOUR, hours)

@@ -20,11 +20,20 @@ from opsbook.checks.result import Status, StoredResult
 from opsbook.checks.rollup import merge_late_results
 
 
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    check_id: str
+    ts: datetime
+    from_status: str | None
+    to_status: str
+    message: str
+
+
 @dataclass
 class BatchOutcome:
     """What a batch changed: checks whose status moved, for the layers downstream."""
 
-    changes: list[StateChangeRow] = field(default_factory=list)
+    changes: list[StateChange] = field(default_factory=list)
     check_ids: set[str] = field(default_factory=set)
 
 
@@ -65,10 +74,9 @@ def _apply(session: Session, state: CheckStateRow, r: StoredResult, outcome: Bat
         return  # an older result arriving late does not move the current state back
     status = r.result.status.value
     if state.status != status:
-        change = StateChangeRow(
-            check_id=r.check_id, ts=r.ts, from_status=state.status, to_status=status, message=r.result.message[:1000]
-        )
-        session.add(change)
+        change = StateChange(r.check_id, r.ts, state.status, status, r.result.message[:1000])
+        session.add(StateChangeRow(check_id=change.check_id, ts=change.ts, from_status=change.from_status,
+                                   to_status=change.to_status, message=change.message))
         outcome.changes.append(change)
         state.status = status
         state.since = r.ts

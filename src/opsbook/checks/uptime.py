@@ -62,7 +62,7 @@ def uptime(session: Session, check_id: str, start: datetime, end: datetime) -> U
         select(StateChangeRow.ts, StateChangeRow.to_status)
         .where(StateChangeRow.check_id == check_id, StateChangeRow.ts > start, StateChangeRow.ts < end)
         .order_by(StateChangeRow.ts, StateChangeRow.id)
-    ).tuples()
+    )
     return uptime_from_changes(list(rows), start, end, before)
 
 
@@ -73,13 +73,13 @@ def uptime_many(session: Session, check_ids: Sequence[str], start: datetime, end
         select(StateChangeRow.check_id, StateChangeRow.to_status)
         .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts <= start)
         .order_by(StateChangeRow.ts, StateChangeRow.id)
-    ).tuples():
+    ):
         befores[check_id] = status  # ordered ascending: the last one written wins
     inside: dict[str, list[tuple[datetime, str]]] = {c: [] for c in check_ids}
     for check_id, ts, status in session.execute(
         select(StateChangeRow.check_id, StateChangeRow.ts, StateChangeRow.to_status)
         .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts > start, StateChangeRow.ts < end)
         .order_by(StateChangeRow.ts, StateChangeRow.id)
-    ).tuples():
+    ):
         inside[check_id].append((ts, status))
     return {c: uptime_from_changes(inside[c], start, end, befores.get(c)) for c in check_ids}

@@ -6,7 +6,7 @@ Every problem becomes `FILE:LINE: field.path: message`; nothing half-valid is ev
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -50,11 +50,31 @@ def parse_config(text: str, filename: str, env: Mapping[str, str] | None = None)
     loaded = load_with_lines(text, filename, env)
     if not isinstance(loaded.data, dict):
         raise ConfigError([ConfigIssue(filename, 1, "", "the file must be a mapping of settings")])
+    issues = list(_duplicate_names(loaded.data, (), loaded, filename))
     try:
         config = OpsbookConfig.model_validate(loaded.data)
     except ValidationError as exc:
-        raise ConfigError([_issue(error, loaded, filename) for error in exc.errors()]) from None
+        issues += [_issue(error, loaded, filename) for error in exc.errors()]
+    if issues:
+        raise ConfigError(issues)
     return LoadedConfig(config=config, path=filename, secrets=loaded.secrets)
+
+
+def _duplicate_names(data: Any, path: Path, loaded: LoadedYaml, filename: str) -> Iterator[ConfigIssue]:
+    """In every list of named items (services, checks, users, schedules…) a name may appear once."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            yield from _duplicate_names(value, (*path, key), loaded, filename)
+    elif isinstance(data, list):
+        seen: set[Any] = set()
+        for i, item in enumerate(data):
+            if isinstance(item, dict) and isinstance(item.get("name"), str | int):
+                if item["name"] in seen:
+                    where = (*path, i, "name")
+                    yield ConfigIssue(filename, loaded.lines.get(where, 1), format_path(where),
+                                      f"{item['name']!r} is used twice in {format_path(path)}")
+                seen.add(item["name"])
+            yield from _duplicate_names(item, (*path, i), loaded, filename)
 
 
 def _issue(error: Any, loaded: LoadedYaml, filename: str) -> ConfigIssue:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import Field, model_validator
+from pydantic import Field
 
 from opsbook.checks.kinds import CheckConfig
 from opsbook.config.types import Duration, Model, Name, TimeZone
@@ -18,6 +18,7 @@ from opsbook.notify.config import (
     RoutingSection,
 )
 from opsbook.oncall.config import EscalationPolicies, Schedules, Users
+from opsbook.rules.config import Alerting, AlertingSettings, ServiceRules
 from opsbook.silences.config import MaintenanceWindows
 
 
@@ -40,6 +41,7 @@ class Service(Model):
     public: bool = Field(default=False, description="Shown on the public status page.")
     labels: dict[str, str] = Field(default_factory=dict)
     checks: list[CheckConfig] = Field(default_factory=list)
+    rules: ServiceRules = Field(default_factory=list, description="Alert rules for the service's checks.")
 
 
 class OpsbookConfig(Model):
@@ -66,6 +68,7 @@ class OpsbookConfig(Model):
     business_hours: BusinessHours = Field(default_factory=BusinessHours, description="When P3 may notify.")
     grouping: Grouping = Field(default_factory=Grouping, description="One message per service burst.")
     notifications: NotifySettings = Field(default_factory=NotifySettings, description="Delivery, templates.")
+    alerting: Alerting = Field(default_factory=AlertingSettings, description="Rule defaults, event ingest.")
 
     def checks(self) -> dict[str, Any]:
         """Every check by its id `service/check`."""

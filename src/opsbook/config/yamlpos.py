@@ -17,6 +17,8 @@ import yaml
 
 _CONSTRUCTOR = yaml.SafeLoader("")
 Path = tuple[str | int, ...]
+_SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|AUTH|CREDENTIAL|DSN|WEBHOOK|PRIVATE", re.IGNORECASE)
+"""Environment variables whose values are masked wherever opsbook prints or logs text."""
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -104,7 +106,8 @@ def _convert(
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in env:
-                out.secrets.add(env[name])
+                if _SECRET_NAME.search(name):
+                    out.secrets.add(env[name])
                 return env[name]
             if default is not None:
                 return default

@@ -81,7 +81,9 @@ class Sender(Protocol):
 
 
 @dataclass(frozen=True)
-class _Claimed:
+class Claimed:
+    """A snapshot of a row this worker claimed."""
+
     id: int
     channel: str
     kind: str
@@ -293,7 +295,7 @@ class DeliveryWorker:
     async def run_once(self) -> int:
         """Claim what is due now, send it, record the outcome. Returns how many rows were claimed."""
         now = self.clock.now()
-        claimed = await asyncio.to_thread(self._claim, now, None)
+        claimed = await asyncio.to_thread(self.claim, now, None)
         if claimed:
             await self._deliver(claimed, now, final=False)
         return len(claimed)
@@ -304,12 +306,13 @@ class DeliveryWorker:
         With `final`, a failure marks the row failed at once (no retries, no give-up hook).
         """
         now = self.clock.now()
-        claimed = await asyncio.to_thread(self._claim, now, list(ids))
+        claimed = await asyncio.to_thread(self.claim, now, list(ids))
         if not claimed:
             return []
         return await self._deliver(claimed, now, final=final)
 
-    def _claim(self, now: datetime, ids: list[int] | None) -> list[_Claimed]:
+    def claim(self, now: datetime, ids: list[int] | None = None) -> list[Claimed]:
+        """Claim up to batch_size due rows (or these pending `ids`) for this worker, until now + lease."""
         with self.sessions.begin() as session:
             if ids is None:
                 due = or_(
@@ -330,18 +333,18 @@ class DeliveryWorker:
                 .execution_options(synchronize_session=False)
             )
             rows = session.execute(stmt).all()
-        claimed = [_Claimed(*row) for row in rows]
+        claimed = [Claimed(*row) for row in rows]
         claimed.sort(key=lambda c: c.id)
         return claimed
 
-    async def _deliver(self, claimed: list[_Claimed], now: datetime, *, final: bool) -> list[SendOutcome]:
-        groups: dict[tuple[str, str], list[_Claimed]] = {}
+    async def _deliver(self, claimed: list[Claimed], now: datetime, *, final: bool) -> list[SendOutcome]:
+        groups: dict[tuple[str, str], list[Claimed]] = {}
         for row in claimed:
             groups.setdefault((row.channel, row.group_key or f"#{row.id}"), []).append(row)
         jobs = [self._deliver_group(rows, now, final=final) for rows in groups.values()]
         return list(await asyncio.gather(*jobs))
 
-    async def _deliver_group(self, rows: list[_Claimed], now: datetime, *, final: bool) -> SendOutcome:
+    async def _deliver_group(self, rows: list[Claimed], now: datetime, *, final: bool) -> SendOutcome:
         name = rows[0].channel
         channel = self.channels.get(name)
         if channel is None:
@@ -380,7 +383,7 @@ class DeliveryWorker:
             log.exception("could not record the delivery of notifications %s", [r.id for r in rows])
         return outcome
 
-    def _compose(self, rows: list[_Claimed]) -> tuple[str, str]:
+    def _compose(self, rows: list[Claimed]) -> tuple[str, str]:
         if len(rows) == 1:
             return rows[0].subject, rows[0].body
         severities = [r.severity for r in rows if r.severity]
@@ -402,7 +405,7 @@ class DeliveryWorker:
         )
         return message.subject, message.body
 
-    def _defer(self, rows: list[_Claimed], until: datetime) -> None:
+    def _defer(self, rows: list[Claimed], until: datetime) -> None:
         with self.sessions.begin() as session:
             session.execute(
                 update(OutboxRow)
@@ -415,7 +418,7 @@ class DeliveryWorker:
                 .execution_options(synchronize_session=False)
             )
 
-    def _complete(self, rows: list[_Claimed], outcome: SendOutcome, started: datetime, final: bool) -> None:
+    def _complete(self, rows: list[Claimed], outcome: SendOutcome, started: datetime, final: bool) -> None:
         now = self.clock.now()
         with self.sessions.begin() as session:
             give_ups: list[GiveUp] = []

@@ -15,6 +15,7 @@ from pydantic import Field
 from opsbook.checks.result import CheckResult
 from opsbook.clock import Clock
 from opsbook.config.types import Duration, Model, Name
+from opsbook.rules.config import CheckRules
 
 
 @dataclass
@@ -34,6 +35,8 @@ class CheckSpec(Model):
     timeout: Duration = Field(default=timedelta(seconds=10), description="A run taking longer fails.")
     enabled: bool = True
     labels: dict[str, str] = Field(default_factory=dict)
+    failures: int | None = Field(default=None, ge=0, description="Consecutive failures that fire (0: never).")
+    rules: CheckRules = Field(default_factory=list, description="Alert rules of this check.")
 
     push: ClassVar[bool] = False
     """True for kinds that are not run by the scheduler but receive pushes (heartbeat)."""

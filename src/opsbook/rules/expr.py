@@ -66,7 +66,7 @@ _TOKEN = re.compile(
     (?P<ws>\s+)
   | (?P<duration>\d+(?:\.\d+)?(?:ms|s|m|h|d|w)(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))*(?![A-Za-z0-9_.]))
   | (?P<number>-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?(?![A-Za-z0-9_]))
-  | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
+  | (?P<ident>[A-Za-z_][A-Za-z0-9_.:/\-]*)
   | (?P<cmp>>=|<=|==|!=|>|<)
   | (?P<punct>[()%])
     """,

@@ -19,6 +19,7 @@ from opsbook.notify.config import (
 )
 from opsbook.oncall.config import EscalationPolicies, Schedules, Users
 from opsbook.rules.config import Alerting, AlertingSettings, ServiceRules
+from opsbook.runbooks.config import RunbooksSettings
 from opsbook.silences.config import MaintenanceWindows
 
 
@@ -69,6 +70,7 @@ class OpsbookConfig(Model):
     grouping: Grouping = Field(default_factory=Grouping, description="One message per service burst.")
     notifications: NotifySettings = Field(default_factory=NotifySettings, description="Delivery, templates.")
     alerting: Alerting = Field(default_factory=AlertingSettings, description="Rule defaults, event ingest.")
+    runbooks: RunbooksSettings = Field(default_factory=RunbooksSettings)
 
     def checks(self) -> dict[str, Any]:
         """Every check by its id `service/check`."""

@@ -5,6 +5,11 @@ from opsbook.checks import models as checks_models
 from opsbook.db.base import Base
 from opsbook.notify import models as notify_models
 from opsbook.oncall import models as oncall_models
+from opsbook.oplog import models as oplog_models
+from opsbook.runbooks import models as runbooks_models
 from opsbook.silences import models as silences_models
 
-__all__ = ["Base", "auth_models", "checks_models", "notify_models", "oncall_models", "silences_models"]
+__all__ = [
+    "Base", "auth_models", "checks_models", "notify_models", "oncall_models", "oplog_models",
+    "runbooks_models", "silences_models",
+]

@@ -1,0 +1,141 @@
+r"""The runbooks of the configured folders, and finding a procedure by the name people type.
+
+`resolve("API Not Responding")`, `resolve('"Service is down"')`, a path such as
+"Troubleshooting \u203a API Not Responding" (or with `>` or `/`), or a ref `runbook-id/procedure-slug`:
+case and punctuation do not matter. An ambiguous or unknown name raises `ProcedureNotFound`
+whose message lists the close matches.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
+from pathlib import Path
+
+from opsbook.runbooks.config import RunbooksSettings
+from opsbook.runbooks.document import Procedure, Runbook
+from opsbook.runbooks.parse import parse_runbook
+from opsbook.runbooks.text import slugify
+
+
+class ProcedureNotFound(LookupError):
+    """No procedure, or more than one, has the name asked for; `candidates` are close matches."""
+
+    def __init__(self, message: str, candidates: list[str]) -> None:
+        super().__init__(message)
+        self.candidates = candidates
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One runbook file in the catalog."""
+
+    id: str
+    path: str
+    runbook: Runbook
+
+
+@dataclass(frozen=True)
+class Found:
+    """A procedure and the runbook it is in."""
+
+    entry: Entry
+    procedure: Procedure
+
+    @property
+    def ref(self) -> str:
+        return f"{self.entry.id}/{self.procedure.slug}"
+
+
+@dataclass
+class Catalog:
+    entries: list[Entry] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def all(self) -> list[Found]:
+        return [Found(e, p) for e in self.entries for p in e.runbook.procedures]
+
+    def runbook(self, runbook_id: str) -> Entry | None:
+        return next((e for e in self.entries if e.id == runbook_id), None)
+
+    def resolve(self, name: str) -> Found:
+        return resolve(self.all(), name)
+
+
+def _keys(found: Found) -> set[str]:
+    path = found.procedure.path
+    keys = {slugify(" ".join(path[k:]), 400) for k in range(len(path))}
+    keys.add(found.ref)
+    keys.add(slugify(found.ref.replace("/", " "), 400))
+    keys.add(slugify(found.entry.runbook.title + " " + " ".join(path), 400))
+    return keys
+
+
+def resolve(procedures: list[Found], name: str) -> Found:
+    """The one procedure called `name` (see the module docstring)."""
+    wanted = name.strip()
+    exact = [f for f in procedures if f.ref == wanted]
+    if exact:
+        return exact[0]
+    key = slugify(wanted.replace("\u203a", " ").replace(">", " ").replace("/", " "), 400)
+    matches = [f for f in procedures if key in _keys(f)]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        listed = [f"{f.procedure.display}  ({f.ref})" for f in matches]
+        raise ProcedureNotFound(
+            f"{name!r} matches {len(matches)} procedures; use a longer path or the ref:\n  "
+            + "\n  ".join(listed),
+            listed,
+        )
+    titles = {slugify(f.procedure.title, 400): f for f in procedures}
+    close = difflib.get_close_matches(key, list(titles), n=5, cutoff=0.5)
+    near = [titles[c] for c in close]
+    near += [f for f in procedures if key and key in slugify(f.procedure.display, 400) and f not in near]
+    listed = [f"{f.procedure.display}  ({f.ref})" for f in near[:8]]
+    hint = ("; close matches:\n  " + "\n  ".join(listed)) if listed else ""
+    raise ProcedureNotFound(f"no procedure named {name!r}{hint}", listed)
+
+
+def load_catalog(settings: RunbooksSettings, base_dir: str | Path = ".") -> Catalog:
+    """Read and parse every `*.md` under the configured folders (unreadable files become `errors`)."""
+    catalog = Catalog()
+    used: set[str] = set()
+    for folder in settings.folders:
+        root = Path(folder)
+        if not root.is_absolute():
+            root = Path(base_dir) / root
+        if not root.is_dir():
+            catalog.errors.append(f"{root}: runbook folder not found")
+            continue
+        for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in (".md", ".markdown")):
+            try:
+                text = path.read_text(encoding="utf-8", errors="replace")
+            except OSError as exc:
+                catalog.errors.append(f"{path}: {exc.strerror}")
+                continue
+            base = slugify(str(path.relative_to(root).with_suffix("")).replace("/", " "), 80)
+            rb_id = base
+            n = 2
+            while rb_id in used:
+                rb_id = f"{base}-{n}"
+                n += 1
+            used.add(rb_id)
+            catalog.entries.append(Entry(rb_id, str(path), parse_runbook(text, str(path))))
+    _mark_auto(catalog, settings.auto)
+    return catalog
+
+
+def _mark_auto(catalog: Catalog, names: list[str]) -> None:
+    for name in names:
+        try:
+            found = catalog.resolve(name)
+        except ProcedureNotFound as exc:
+            catalog.errors.append(f"runbooks.auto: {exc}")
+            continue
+        for i, entry in enumerate(catalog.entries):
+            if entry is found.entry:
+                procs = tuple(dc_replace(p, auto=True) if p is found.procedure else p
+                              for p in entry.runbook.procedures)
+                catalog.entries[i] = Entry(entry.id, entry.path, dc_replace(entry.runbook, procedures=procs))

@@ -259,6 +259,35 @@ async def test_tls_verification(https_server: HttpServer, ca_file: str, ctx: Run
     assert "127.0.0.1" in wrong_name.message
 
 
+async def test_missing_ca_file(http_server: HttpServer, ctx: RunContext, tmp_path: Any) -> None:
+    missing = str(tmp_path / "nope.pem")
+    result = await check(f"{http_server.url}/ok", ca_file=missing).run(ctx)
+    assert (result.status, result.message) == (
+        Status.DOWN,
+        f"cannot load ca_file {missing!r}: No such file or directory",
+    )
+
+
+async def test_credentials_in_the_url_are_sent_as_basic_auth(
+    http_server: HttpServer, ctx: RunContext
+) -> None:
+    url = http_server.url.replace("http://", "http://bot:pa55word@") + "/echo"
+    probe = check(url)
+    assert (await probe.run(ctx)).status is Status.UP
+    headers = http_server.requests[-1]["headers"]
+    assert headers["Authorization"] == "Basic Ym90OnBhNTV3b3Jk"  # bot:pa55word
+    assert probe.secrets() == ["pa55word"]
+    assert "pa55word" not in probe.target()
+
+
+def test_secrets_in_a_json_body() -> None:
+    probe = check(
+        "http://api.test/login",
+        body={"user": "bot", "auth": {"password": "pw-4242"}, "list": [{"api_key": "k-1234"}]},
+    )
+    assert sorted(probe.secrets()) == ["k-1234", "pw-4242"]
+
+
 def test_secrets_and_target() -> None:
     probe = check(
         "https://admin:hunter22@api.test/health?token=tok-9876&x=1",

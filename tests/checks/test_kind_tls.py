@@ -151,6 +151,15 @@ async def test_connection_refused(closed_port: int, fake: FakeClock) -> None:
     assert (result.status, result.message) == (Status.DOWN, "connection refused")
 
 
+async def test_missing_ca_file(tmp_path: Any, fake: FakeClock) -> None:
+    missing = str(tmp_path / "nope.pem")
+    result = await check(443, ca_file=missing).run(RunContext(fake))
+    assert (result.status, result.message) == (
+        Status.DOWN,
+        f"cannot load ca_file {missing!r}: No such file or directory",
+    )
+
+
 def test_target_and_defaults() -> None:
     probe = TlsCheck(kind="tls", name="cert", host="example.com")
     assert (probe.port, probe.min_days_left, probe.sni) == (443, 14, "example.com")

@@ -25,7 +25,7 @@ from pydantic import BeforeValidator, Field, PrivateAttr, WithJsonSchema, field_
 from yarl import URL
 
 from opsbook.checks.kinds.tcp import describe_os_error
-from opsbook.checks.kinds.tls import client_context
+from opsbook.checks.kinds.tls import load_context
 from opsbook.checks.result import CheckResult, Status
 from opsbook.checks.spec import CheckSpec, RunContext
 from opsbook.config.types import Duration, format_duration
@@ -170,7 +170,23 @@ def _bytes(size: int) -> str:
     return f"{size} bytes"
 
 
-_SECRET_HEADER = re.compile(r"auth|token|key|secret|cookie|password|session|signature", re.IGNORECASE)
+_SECRET_HEADER = re.compile(r"auth|token|key|secret|cookie|passw|pwd|credential|session|signature", re.I)
+
+
+def _secret_values(document: Any) -> list[str]:
+    """String values under secret-looking keys anywhere in a JSON body ({"password": ...})."""
+    if isinstance(document, dict):
+        found = []
+        for key, value in document.items():
+            if isinstance(value, str) and _SECRET_HEADER.search(str(key)):
+                found.append(value)
+            else:
+                found.extend(_secret_values(value))
+        return found
+    if isinstance(document, list):
+        return [secret for item in document for secret in _secret_values(item)]
+    return []
+
 
 # ---- sessions ----------------------------------------------------------------------------------------------
 
@@ -261,7 +277,7 @@ class HttpCheck(CheckSpec):
     _ranges: tuple[tuple[int, int], ...] = PrivateAttr()
     _regex: re.Pattern[str] | None = PrivateAttr(default=None)
     _paths: tuple[tuple[str, JsonPath, Any], ...] = PrivateAttr(default=())
-    _ssl: ssl.SSLContext | bool = PrivateAttr(default=True)
+    _ssl: bool = PrivateAttr(default=True)
     _request_args: dict[str, Any] = PrivateAttr(default_factory=dict)
 
     @field_validator("url")
@@ -311,7 +327,7 @@ class HttpCheck(CheckSpec):
         elif self.body is not None:
             args["json"] = self.body
         self._request_args = args
-        self._ssl = (client_context(self.ca_file) if self.ca_file else True) if self.verify_tls else False
+        self._ssl = self.verify_tls and not self.ca_file  # True: aiohttp's default verifying context
 
     def secrets(self) -> list[str]:
         found = [value for name, value in self.headers.items() if _SECRET_HEADER.search(name)]
@@ -321,6 +337,7 @@ class HttpCheck(CheckSpec):
         if self._url.password:
             found.append(self._url.password)
         found.extend(value for key, value in self._url.query.items() if _SECRET_HEADER.search(key))
+        found.extend(_secret_values(self.body))
         return found
 
     def target(self) -> str:
@@ -334,10 +351,16 @@ class HttpCheck(CheckSpec):
         phase = "waiting for the response"
         status = 0
         chunks: list[bytes] = []
+        tls: ssl.SSLContext | bool = self._ssl
+        if self.verify_tls and self.ca_file:
+            tls_or_why = load_context(self.ca_file)  # cached after the first run
+            if isinstance(tls_or_why, str):
+                return CheckResult.down(tls_or_why)
+            tls = tls_or_why
         try:
             async with asyncio.timeout(self.timeout.total_seconds()):
                 async with _session(self.keepalive).request(
-                    self.method, self._url, ssl=self._ssl, **self._request_args
+                    self.method, self._url, ssl=tls, **self._request_args
                 ) as response:
                     ttfb_ms = (time.perf_counter() - started) * 1000
                     status = response.status

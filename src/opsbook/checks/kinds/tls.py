@@ -2,7 +2,7 @@
 
 OpenSSL verifies the chain (system trust store, or `ca_file` for a private CA) and the host name;
 the expiry is judged against the injected clock, so a test can move time past `notAfter`.
-Also home of `client_context`, the cached client SSL contexts the http kind shares.
+Also home of `client_context`/`load_context`, the cached client SSL contexts the http kind shares.
 """
 
 from __future__ import annotations
@@ -31,6 +31,14 @@ def client_context(ca_file: str | None = None, check_hostname: bool = True) -> s
     context = ssl.create_default_context(cafile=ca_file)
     context.check_hostname = check_hostname
     return context
+
+
+def load_context(ca_file: str | None = None, check_hostname: bool = True) -> ssl.SSLContext | str:
+    """`client_context`, or why it cannot be built (a missing or unreadable ca_file), as a message."""
+    try:
+        return client_context(ca_file, check_hostname)
+    except (OSError, ssl.SSLError) as exc:  # not cached: the file may appear later
+        return f"cannot load ca_file {ca_file!r}: {getattr(exc, 'strerror', None) or exc}"
 
 
 def _name(rdns: Any, *keys: str) -> str:
@@ -83,6 +91,9 @@ class TlsCheck(CheckSpec):
         return f"{self.host}:{self.port}{named}"
 
     async def run(self, ctx: RunContext) -> CheckResult:
+        context = load_context(self.ca_file, self.check_hostname)
+        if isinstance(context, str):
+            return CheckResult.down(context)
         started = time.perf_counter()
         phase = "while connecting"
         writer: asyncio.StreamWriter | None = None
@@ -91,9 +102,7 @@ class TlsCheck(CheckSpec):
                 _, writer = await asyncio.open_connection(self.host, self.port)
                 connect_ms = (time.perf_counter() - started) * 1000
                 phase = "during the TLS handshake"
-                await writer.start_tls(
-                    client_context(self.ca_file, self.check_hostname), server_hostname=self.sni
-                )
+                await writer.start_tls(context, server_hostname=self.sni)
                 cert = writer.get_extra_info("peercert")
         except TimeoutError:
             return CheckResult.down(f"timed out after {format_duration(self.timeout)} {phase}")

@@ -37,6 +37,7 @@ class Pipeline:
     writer: ResultWriter = field(init=False)
     heartbeats: HeartbeatWatch = field(init=False)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
+    _writer_task: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         cfg = self.runtime.config
@@ -61,7 +62,8 @@ class Pipeline:
 
     async def start(self) -> None:
         await asyncio.to_thread(self.heartbeats.load)
-        for coro in (self.scheduler.run(), self.writer.run(), self.heartbeats.run(), self.housekeeping()):
+        self._writer_task = asyncio.create_task(self.writer.run())
+        for coro in (self.scheduler.run(), self.heartbeats.run(), self.housekeeping()):
             self._tasks.append(asyncio.create_task(coro))
 
     async def stop(self) -> None:
@@ -71,7 +73,10 @@ class Pipeline:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
-        await self.writer.flush()
+        self.writer.stop()  # the producers are gone: let the writer finish what it holds
+        if self._writer_task is not None:
+            await self._writer_task
+            self._writer_task = None
 
     def housekeep_once(self, prune_too: bool = True) -> None:
         """Roll up closed minutes and prune what retention allows (blocking; run in a thread)."""

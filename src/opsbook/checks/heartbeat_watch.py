@@ -39,15 +39,15 @@ def ensure_tokens(session: Session, checks: Mapping[str, HeartbeatCheck], now: d
     for check_id, spec in checks.items():
         row = rows.get(check_id)
         if row is None:
-            row = CheckStateRow(check_id=check_id, consecutive_failures=0, last_message="", since=now)
+            row = CheckStateRow(check_id=check_id, consecutive_failures=0, last_message="", created_at=now)
             session.add(row)
             rows[check_id] = row
         if spec.token and row.ping_token != spec.token:
             row.ping_token = spec.token
         elif not spec.token and not row.ping_token:
             row.ping_token = secrets.token_urlsafe(18)
-        if row.since is None:
-            row.since = now
+        if row.created_at is None:
+            row.created_at = now
     return rows
 
 
@@ -71,7 +71,7 @@ class HeartbeatWatch:
             for check_id, spec in self.checks.items():
                 row = rows[check_id]
                 assert row.ping_token is not None
-                reference = row.last_ping_at or row.since or now
+                reference = row.last_ping_at or row.created_at or now
                 expected = spec.next_expected(reference)
                 while row.last_ts is not None and expected + spec.grace <= row.last_ts:
                     expected = spec.next_expected(expected)  # that miss was recorded before a restart

@@ -51,6 +51,7 @@ class CheckStateRow(Base):
 
     __tablename__ = "check_states"
     check_id: Mapped[str] = mapped_column(String(140), primary_key=True)
+    created_at: Mapped[datetime | None]
     status: Mapped[str | None] = mapped_column(String(10))
     since: Mapped[datetime | None]
     last_ts: Mapped[datetime | None]

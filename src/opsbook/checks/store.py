@@ -61,7 +61,7 @@ def write_batch(session: Session, batch: Sequence[StoredResult]) -> BatchOutcome
     for r in sorted(batch, key=lambda r: r.ts):
         state = states.get(r.check_id)
         if state is None:
-            state = CheckStateRow(check_id=r.check_id, consecutive_failures=0, last_message="")
+            state = CheckStateRow(check_id=r.check_id, consecutive_failures=0, last_message="", created_at=r.ts)
             session.add(state)
             states[r.check_id] = state
         _apply(session, state, r, outcome)

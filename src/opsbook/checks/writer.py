@@ -40,6 +40,7 @@ class ResultWriter:
         self.written = 0
         self._buffer: list[StoredResult] = []
         self._full = asyncio.Event()
+        self._stopping = False
         self._lock = asyncio.Lock()
 
     def put(self, result: StoredResult) -> None:
@@ -78,15 +79,19 @@ class ResultWriter:
         return outcome
 
     async def run(self) -> None:
-        """Flush when a batch is full or `flush_interval` has passed, until cancelled (then flush once more)."""
-        try:
-            while True:
-                try:
-                    await self.clock.wait_for(self._full.wait(), self.flush_interval)
-                except TimeoutError:
-                    pass
-                self._full.clear()
-                await self.flush()
-        finally:
-            if self._buffer:
-                await asyncio.shield(self.flush())
+        """Flush when a batch is full or `flush_interval` has passed, until `stop` (then flush once more).
+
+        It is stopped, never cancelled, so a batch is never abandoned halfway through its transaction.
+        """
+        while not self._stopping:
+            try:
+                await self.clock.wait_for(self._full.wait(), self.flush_interval)
+            except TimeoutError:
+                pass
+            self._full.clear()
+            await self.flush()
+        await self.flush()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._full.set()

@@ -1,0 +1,43 @@
+"""Helpers for tests that need a runtime or a real HTTP server of opsbook on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from opsbook.clock import Clock
+from opsbook.config.loader import parse_config
+from opsbook.db.engine import make_sessionmaker
+from opsbook.runtime import Runtime
+
+
+def make_runtime(engine: Engine, clock: Clock, config_text: str, env: dict[str, str] | None = None) -> Runtime:
+    loaded = parse_config(config_text, "opsbook.yaml", env or {})
+    return Runtime(loaded=loaded, engine=engine, sessions=make_sessionmaker(engine), clock=clock)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn in this event loop (so a FakeClock drives it); yields its base URL."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

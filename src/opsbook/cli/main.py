@@ -10,6 +10,7 @@ from opsbook.checks.cli import status
 from opsbook.cli import config_cmds
 from opsbook.cli.serve import db_app, serve
 from opsbook.notify import cli as notify_cli
+from opsbook.oncall import cli as oncall_cli
 from opsbook.silences import cli as silences_cli
 
 app = typer.Typer(no_args_is_help=True, help="opsbook: your OPERATIONS.md, running.", add_completion=False)
@@ -24,4 +25,5 @@ app.add_typer(check_app, name="check")
 app.add_typer(silences_cli.app, name="silence")
 app.add_typer(silences_cli.maintenance_app, name="maintenance")
 app.add_typer(notify_cli.app, name="notify")
+app.add_typer(oncall_cli.app, name="oncall")
 # --- end of command groups ---

@@ -178,7 +178,7 @@ async def test_long_queries_measurement_sees_a_running_query(dsn: str) -> None:
     marker = f"opsbook_long_{uuid.uuid4().hex[:8]}"
     sleeper = await psycopg.AsyncConnection.connect(dsn, autocommit=True)
     try:
-        task = asyncio.create_task(sleeper.execute(f"SELECT pg_sleep(30) /* {marker} */"))  # type: ignore[arg-type]
+        task = asyncio.create_task(sleeper.execute(f"SELECT pg_sleep(30) /* {marker} */"))
         async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as watcher:
             for _ in range(400):  # until the server shows it as active for longer than the threshold
                 cur = await watcher.execute(

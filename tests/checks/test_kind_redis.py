@@ -106,7 +106,7 @@ async def test_memory_and_clients_measurement(redis_url: str) -> None:
     assert result.values["connected_clients"] >= 1
 
     admin = aioredis.Redis.from_url(redis_url)
-    before = (await admin.config_get("maxmemory"))["maxmemory"]
+    before = (await admin.config_get("maxmemory"))["maxmemory"] or 0
     await admin.config_set("maxmemory", str(1024**3))
     try:
         result = await check(redis_url, measure=["memory"]).run(CTX)

@@ -11,6 +11,8 @@ from opsbook.cli import config_cmds
 from opsbook.cli.serve import db_app, serve
 from opsbook.notify import cli as notify_cli
 from opsbook.oncall import cli as oncall_cli
+from opsbook.oplog import cli as oplog_cli
+from opsbook.runbooks import cli as runbooks_cli
 from opsbook.silences import cli as silences_cli
 
 app = typer.Typer(no_args_is_help=True, help="opsbook: your OPERATIONS.md, running.", add_completion=False)
@@ -26,4 +28,6 @@ app.add_typer(silences_cli.app, name="silence")
 app.add_typer(silences_cli.maintenance_app, name="maintenance")
 app.add_typer(notify_cli.app, name="notify")
 app.add_typer(oncall_cli.app, name="oncall")
+app.add_typer(runbooks_cli.app, name="runbook")
+app.add_typer(oplog_cli.app, name="oplog")
 # --- end of command groups ---

@@ -19,8 +19,21 @@ from opsbook.runbooks import destructive, placeholders
 from opsbook.runbooks.document import Step
 from opsbook.runbooks.text import shorten
 
-SHELL_LANGS = frozenset({"bash", "sh", "shell", "zsh", "ksh", "console", "shell-session", "shellsession",
-                         "shellscript", "terminal", "posix"})
+SHELL_LANGS = frozenset(
+    {
+        "bash",
+        "sh",
+        "shell",
+        "zsh",
+        "ksh",
+        "console",
+        "shell-session",
+        "shellsession",
+        "shellscript",
+        "terminal",
+        "posix",
+    }
+)
 CONSOLE_LANGS = frozenset({"console", "shell-session", "shellsession", "terminal"})
 SQL_LANGS = frozenset({"sql", "postgresql", "postgres", "psql", "pgsql", "plpgsql", "mysql", "sqlite"})
 
@@ -101,7 +114,7 @@ def _comment(text: str, prefix: str) -> str | None:
     if stripped.startswith("#!"):
         return None
     if stripped.startswith(prefix):
-        return stripped[len(prefix):].strip().lstrip("#-").strip()
+        return stripped[len(prefix) :].strip().lstrip("#-").strip()
     return None
 
 
@@ -209,16 +222,22 @@ def classify_unlabelled(content: str) -> str:
     return "text"
 
 
-def _command_step(kind: str, title: str, commands: list[_Logical], notes: list[str], line: int,
-                  group: str, language: str) -> Step:
+def _command_step(
+    kind: str, title: str, commands: list[_Logical], notes: list[str], line: int, group: str, language: str
+) -> Step:
     command = "\n".join(c.text for c in commands).strip("\n")
     command = _dedent(command)
     params = placeholders.find(command, "shell" if kind == "shell" else "sql")
     return Step(
         kind="shell" if kind == "shell" else "sql",
         title=title,
-        command=command, language=language, notes=tuple(notes), group=group,
-        parameters=tuple(p.name for p in params), destructive=destructive.reasons(command), line=line,
+        command=command,
+        language=language,
+        notes=tuple(notes),
+        group=group,
+        parameters=tuple(p.name for p in params),
+        destructive=destructive.reasons(command),
+        line=line,
     )
 
 
@@ -258,8 +277,9 @@ def script_steps(content: str, first_line: int, kind: str, language: str, group:
     for chunk in chunks:
         title = chunk.comments[0] if chunk.comments else ""
         if not chunk.commands:
-            steps.append(Step(kind="manual", title=title, notes=tuple(chunk.notes), group=group,
-                              line=chunk.line))
+            steps.append(
+                Step(kind="manual", title=title, notes=tuple(chunk.notes), group=group, line=chunk.line)
+            )
             continue
         segments: list[tuple[str, list[_Logical]]] = []
         for cmd in chunk.commands:
@@ -272,8 +292,9 @@ def script_steps(content: str, first_line: int, kind: str, language: str, group:
             seg_title = title if index == 0 else ""
             lang = language if seg_kind == kind else seg_kind
             line = chunk.line if index == 0 else cmds[0].line
-            steps.append(_command_step(seg_kind, seg_title, cmds, chunk.notes if index == 0 else [], line,
-                                       group, lang))
+            steps.append(
+                _command_step(seg_kind, seg_title, cmds, chunk.notes if index == 0 else [], line, group, lang)
+            )
     return steps
 
 
@@ -310,8 +331,15 @@ def checklist_steps(content: str, first_line: int, group: str) -> list[Step]:
         m = CHECKBOX.match(raw)
         if m:
             checked = (m.group("mark") or "").lower() == "x" or (m.group("glyph") or "") in CHECKED_GLYPHS
-            steps.append(Step(kind="confirm", title=m.group("text").strip(), group=group, checked=checked,
-                              line=first_line + offset))
+            steps.append(
+                Step(
+                    kind="confirm",
+                    title=m.group("text").strip(),
+                    group=group,
+                    checked=checked,
+                    line=first_line + offset,
+                )
+            )
         elif raw.strip().endswith(":"):
             group = raw.strip().rstrip(":").strip()
     return steps
@@ -338,15 +366,32 @@ def block_steps(
     lang, attrs = parse_info(info)
     if _truthy(attrs.get("skip")) or _truthy(attrs.get("excludeFromRunAll")) or attrs.get("run") == "false":
         title = attrs.get("name") or lang or "snippet"
-        return [Step(kind="reference", title=title, command=content.rstrip("\n"), language=lang, group=group,
-                     line=first_line)]
+        return [
+            Step(
+                kind="reference",
+                title=title,
+                command=content.rstrip("\n"),
+                language=lang,
+                group=group,
+                line=first_line,
+            )
+        ]
     if attrs.get("name") and (lang in SHELL_LANGS or lang in SQL_LANGS):
         kind = "sql" if lang in SQL_LANGS else "shell"
         logical = [ll for ll in logical_lines(content, first_line, "#" if kind == "shell" else "--")]
         comments = [ll.comment for ll in logical if ll.comment]
         commands = [ll for ll in logical if ll.comment is None]
-        steps = [_command_step(kind, comments[0] if comments else attrs["name"], commands, comments[1:],
-                               first_line, group, lang)]
+        steps = [
+            _command_step(
+                kind,
+                comments[0] if comments else attrs["name"],
+                commands,
+                comments[1:],
+                first_line,
+                group,
+                lang,
+            )
+        ]
     elif lang in SQL_LANGS:
         steps = script_steps(content, first_line, "sql", lang, group)
     elif lang in CONSOLE_LANGS:
@@ -367,11 +412,27 @@ def block_steps(
         elif shape == "commands":
             steps = script_steps(content, first_line, "shell", "", group)
         else:
-            steps = [Step(kind="reference", title="text", command=content.rstrip("\n"), language="text",
-                          group=group, line=first_line)]
+            steps = [
+                Step(
+                    kind="reference",
+                    title="text",
+                    command=content.rstrip("\n"),
+                    language="text",
+                    group=group,
+                    line=first_line,
+                )
+            ]
     else:
-        steps = [Step(kind="reference", title=lang, command=content.rstrip("\n"), language=lang, group=group,
-                      line=first_line)]
+        steps = [
+            Step(
+                kind="reference",
+                title=lang,
+                command=content.rstrip("\n"),
+                language=lang,
+                group=group,
+                line=first_line,
+            )
+        ]
     titled: list[Step] = []
     for step in steps:
         if not step.title:

@@ -136,6 +136,7 @@ def _mark_auto(catalog: Catalog, names: list[str]) -> None:
             continue
         for i, entry in enumerate(catalog.entries):
             if entry is found.entry:
-                procs = tuple(dc_replace(p, auto=True) if p is found.procedure else p
-                              for p in entry.runbook.procedures)
+                procs = tuple(
+                    dc_replace(p, auto=True) if p is found.procedure else p for p in entry.runbook.procedures
+                )
                 catalog.entries[i] = Entry(entry.id, entry.path, dc_replace(entry.runbook, procedures=procs))

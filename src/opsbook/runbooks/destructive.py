@@ -7,8 +7,14 @@ import re
 _I = re.IGNORECASE
 _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("rm -rf", re.compile(r"(?<![\w-])rm\s+(?:-[a-zA-Z]*[rRf][a-zA-Z]*|--recursive|--force)\b")),
-    ("DROP", re.compile(r"\bDROP\s+(?:TABLE|DATABASE|SCHEMA|INDEX|VIEW|USER|ROLE|OWNED|MATERIALIZED|"
-                        r"FUNCTION|TRIGGER|EXTENSION|SEQUENCE|TYPE|TABLESPACE)\b", _I)),
+    (
+        "DROP",
+        re.compile(
+            r"\bDROP\s+(?:TABLE|DATABASE|SCHEMA|INDEX|VIEW|USER|ROLE|OWNED|MATERIALIZED|"
+            r"FUNCTION|TRIGGER|EXTENSION|SEQUENCE|TYPE|TABLESPACE)\b",
+            _I,
+        ),
+    ),
     ("TRUNCATE", re.compile(r"\bTRUNCATE\b(?:\s+TABLE)?\s+\w", _I)),
     ("DELETE FROM", re.compile(r"\bDELETE\s+FROM\b", _I)),
     ("dropdb", re.compile(r"(?<![\w-])(?:dropdb|dropuser)\b")),
@@ -22,8 +28,12 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("kubectl delete", re.compile(r"\bkubectl\s+(?:\S+\s+)*?(?:delete|drain)\b")),
     ("helm uninstall", re.compile(r"\bhelm\s+(?:uninstall|delete)\b")),
     ("terraform destroy", re.compile(r"\bterraform\s+(?:destroy|apply\s+[^\n]*-destroy)\b")),
-    ("docker rm", re.compile(
-        r"\bdocker(?:\s+compose)?\s+(?:rm|rmi|down\s+-v|(?:system|volume|image)\s+(?:prune|rm))\b")),
+    (
+        "docker rm",
+        re.compile(
+            r"\bdocker(?:\s+compose)?\s+(?:rm|rmi|down\s+-v|(?:system|volume|image)\s+(?:prune|rm))\b"
+        ),
+    ),
     ("s3 rm", re.compile(r"\baws\s+s3\s+(?:rm|rb)\b")),
     ("mkfs", re.compile(r"\b(?:mkfs(?:\.\w+)?|wipefs|shred)\b")),
     ("dd", re.compile(r"\bdd\s+[^\n]*\bof=")),
@@ -32,8 +42,9 @@ _RULES: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("pg_restore --clean", re.compile(r"\bpg_restore\b[^\n]*(?:--clean|-c\b)")),
 )
 _UPPER_TOKEN = re.compile(r"\b[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+\b")
-_DESTRUCTIVE_WORDS = frozenset({"RESTORE", "DELETE", "DROP", "DESTROY", "WIPE", "PURGE", "TRUNCATE",
-                                "REMOVE"})
+_DESTRUCTIVE_WORDS = frozenset(
+    {"RESTORE", "DELETE", "DROP", "DESTROY", "WIPE", "PURGE", "TRUNCATE", "REMOVE"}
+)
 
 
 def reasons(command: str) -> tuple[str, ...]:

@@ -90,15 +90,29 @@ class Procedure:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Procedure:
         steps = tuple(
-            Step(**{**s, "notes": tuple(s.get("notes", ())), "parameters": tuple(s.get("parameters", ())),
-                    "destructive": tuple(s.get("destructive", ()))})
+            Step(
+                **{
+                    **s,
+                    "notes": tuple(s.get("notes", ())),
+                    "parameters": tuple(s.get("parameters", ())),
+                    "destructive": tuple(s.get("destructive", ())),
+                }
+            )
             for s in data["steps"]
         )
-        params = tuple(Parameter(name=p["name"], kind=p["kind"], tokens=tuple(p["tokens"]))
-                       for p in data.get("parameters", ()))
+        params = tuple(
+            Parameter(name=p["name"], kind=p["kind"], tokens=tuple(p["tokens"]))
+            for p in data.get("parameters", ())
+        )
         return cls(
-            title=data["title"], path=tuple(data["path"]), slug=data["slug"], level=data["level"],
-            line=data["line"], steps=steps, parameters=params, description=data.get("description", ""),
+            title=data["title"],
+            path=tuple(data["path"]),
+            slug=data["slug"],
+            level=data["level"],
+            line=data["line"],
+            steps=steps,
+            parameters=params,
+            description=data.get("description", ""),
             auto=data.get("auto", False),
         )
 
@@ -114,6 +128,8 @@ class Runbook:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "title": self.title, "source": self.source, "auto": self.auto,
+            "title": self.title,
+            "source": self.source,
+            "auto": self.auto,
             "procedures": [p.to_dict() | {"display": p.display} for p in self.procedures],
         }

@@ -37,7 +37,8 @@ class RunRow(Base):
     finished_at: Mapped[datetime | None]
 
     __table_args__ = (
-        Index("ix_runbook_runs_incident", "incident_id"), Index("ix_runbook_runs_started", "started_at"),
+        Index("ix_runbook_runs_incident", "incident_id"),
+        Index("ix_runbook_runs_started", "started_at"),
     )
 
 

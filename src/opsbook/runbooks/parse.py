@@ -29,8 +29,9 @@ from opsbook.runbooks.text import clean_title, repair_mojibake, slugify
 _MD = MarkdownIt("commonmark").enable("table")
 _LABEL = re.compile(r"^\s*\*\*[^*]+\*\*\s*(?::|-|\u2013|\u2014)|^\s*\*\*[^*]+:\*\*|^\s*__[^_]+__\s*:")
 _DIRECTIVE = re.compile(r"<!--\s*opsbook\s*:?\s*(.*?)-->", re.S | re.I)
-_CONDITIONAL = frozenset({"if", "when", "for", "after", "before", "during", "once", "in", "on", "while",
-                          "until"})
+_CONDITIONAL = frozenset(
+    {"if", "when", "for", "after", "before", "during", "once", "in", "on", "while", "until"}
+)
 _VERBS = """
 check verify confirm ensure restart run rerun deploy redeploy roll rollback notify page post write
 update review
@@ -91,7 +92,7 @@ def _bold_label(inline: Token) -> str | None:
     ends = [i for i, c in enumerate(kids) if c.type == closing]
     if not ends:
         return None
-    rest = kids[ends[-1] + 1:]
+    rest = kids[ends[-1] + 1 :]
     if any(not (c.type == "text" and c.content.strip() in (":", "")) for c in rest):
         return None
     return clean_title(plain(inline)) or None
@@ -179,8 +180,9 @@ class _Builder:
     def code(self, token: Token) -> None:
         section = self.current
         first = self.line(token, 1 if token.type == "fence" else 0)
-        section.steps.extend(block_steps(token.info if token.type == "fence" else "", token.content, first,
-                                         section.group))
+        section.steps.extend(
+            block_steps(token.info if token.type == "fence" else "", token.content, first, section.group)
+        )
 
     def html(self, token: Token) -> None:
         for match in _DIRECTIVE.finditer(token.content):
@@ -203,7 +205,7 @@ class _Builder:
         while k < len(tokens) - 1:
             if tokens[k].type == "list_item_open" and tokens[k].level == base + 1:
                 end = _close(tokens, k)
-                items.append(self._item(tokens[k:end + 1], group))
+                items.append(self._item(tokens[k : end + 1], group))
                 k = end + 1
             else:
                 k += 1
@@ -250,12 +252,19 @@ class _Builder:
             elif tok.type in ("fence", "code_block"):
                 first = self.line(tok, 1 if tok.type == "fence" else 0)
                 untitled = _strip_checkbox(text) if not code else ""
-                code.extend(block_steps(tok.info if tok.type == "fence" else "", tok.content, first, group,
-                                        default_title=untitled))
+                code.extend(
+                    block_steps(
+                        tok.info if tok.type == "fence" else "",
+                        tok.content,
+                        first,
+                        group,
+                        default_title=untitled,
+                    )
+                )
                 k += 1
             elif tok.type in ("bullet_list_open", "ordered_list_open"):
                 end = _close(tokens, k)
-                nested_steps, nested_texts = self._list_steps(tokens[k:end + 1], group)
+                nested_steps, nested_texts = self._list_steps(tokens[k : end + 1], group)
                 if any(s.kind in ("confirm", "shell", "sql") for s in nested_steps):
                     code.extend(nested_steps)
                 else:
@@ -298,13 +307,19 @@ def _procedure(section: _Section, used_slugs: set[str], auto: bool) -> Procedure
     for step in section.steps:
         base = step.name or slugify(step.title, 40)
         steps.append(dc_replace(step, name=_unique(base, names)))
-    params = placeholders.merge([
-        placeholders.find(s.command, "shell" if s.kind == "shell" else "sql") for s in steps if s.runnable
-    ])
+    params = placeholders.merge(
+        [placeholders.find(s.command, "shell" if s.kind == "shell" else "sql") for s in steps if s.runnable]
+    )
     path = section.path or (section.title or "Untitled",)
     return Procedure(
-        title=path[-1], path=path, slug=_unique(slugify(" ".join(path), 80), used_slugs), level=section.level,
-        line=section.line, steps=tuple(steps), parameters=tuple(params), description=section.description,
+        title=path[-1],
+        path=path,
+        slug=_unique(slugify(" ".join(path), 80), used_slugs),
+        level=section.level,
+        line=section.line,
+        steps=tuple(steps),
+        parameters=tuple(params),
+        description=section.description,
         auto=auto or section.auto,
     )
 
@@ -329,7 +344,7 @@ def parse_runbook(text: str, source: str = "") -> Runbook:
             i += 3
         elif tok.type in ("bullet_list_open", "ordered_list_open"):
             end = _close(tokens, i)
-            builder.list_(tokens[i:end + 1])
+            builder.list_(tokens[i : end + 1])
             i = end + 1
         elif tok.type in ("fence", "code_block"):
             builder.code(tok)

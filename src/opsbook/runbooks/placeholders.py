@@ -21,11 +21,39 @@ _ENV = re.compile(r"\$(?:\{([A-Z_][A-Z0-9_]*)(?::?[-=+?][^}]*)?\}|([A-Z_][A-Z0-9
 _ASSIGN = re.compile(r"(?:^|[\s;&|(])(?:export\s+|local\s+|readonly\s+)?([A-Za-z_][A-Za-z0-9_]*)=")
 _FOR = re.compile(r"\b(?:for|read)\s+(?:-\w+\s+)*([A-Za-z_][A-Za-z0-9_]*)")
 
-SHELL_VARIABLES = frozenset({
-    "HOME", "PATH", "USER", "LOGNAME", "PWD", "OLDPWD", "SHELL", "HOSTNAME", "TMPDIR", "LANG", "TERM",
-    "UID", "EUID", "PPID", "RANDOM", "SECONDS", "LINENO", "IFS", "BASH_SOURCE", "BASH_VERSION", "EDITOR",
-    "PAGER", "DISPLAY", "LC_ALL", "PS1", "PIPESTATUS", "OSTYPE", "HOSTTYPE", "REPLY",
-})
+SHELL_VARIABLES = frozenset(
+    {
+        "HOME",
+        "PATH",
+        "USER",
+        "LOGNAME",
+        "PWD",
+        "OLDPWD",
+        "SHELL",
+        "HOSTNAME",
+        "TMPDIR",
+        "LANG",
+        "TERM",
+        "UID",
+        "EUID",
+        "PPID",
+        "RANDOM",
+        "SECONDS",
+        "LINENO",
+        "IFS",
+        "BASH_SOURCE",
+        "BASH_VERSION",
+        "EDITOR",
+        "PAGER",
+        "DISPLAY",
+        "LC_ALL",
+        "PS1",
+        "PIPESTATUS",
+        "OSTYPE",
+        "HOSTTYPE",
+        "REPLY",
+    }
+)
 
 
 def _mask_quoted(text: str) -> str:

@@ -55,7 +55,8 @@ def clean_title(text: str) -> str:
     """A heading as a name: no emoji or symbols, no surrounding quotes or trailing colon, single spaces."""
     text = repair_mojibake(text)
     kept = "".join(
-        ch for ch in text
+        ch
+        for ch in text
         if unicodedata.category(ch) not in _DROP_CATEGORIES and not 0xFE00 <= ord(ch) <= 0xFE0F
     )
     kept = " ".join(kept.split()).strip()

@@ -14,6 +14,7 @@ from datetime import timedelta
 
 from opsbook.checks.heartbeat_watch import HeartbeatWatch
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
+from opsbook.checks.kinds.http import close_sessions
 from opsbook.checks.result import StoredResult
 from opsbook.checks.retention import prune
 from opsbook.checks.rollup import roll_up
@@ -73,6 +74,7 @@ class Pipeline:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()
+        await close_sessions()
         self.writer.stop()  # the producers are gone: let the writer finish what it holds
         if self._writer_task is not None:
             await self._writer_task

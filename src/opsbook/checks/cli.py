@@ -53,7 +53,7 @@ def list_checks(config: ConfigOption = None) -> None:
     for check_id, spec in checks.items():
         target = runtime.redact(spec.target())
         if check_id in tokens:
-            target = f"{runtime.config.base_url.rstrip('/')}/ping/{tokens[check_id]}  ({spec.expectation()})"  # type: ignore[attr-defined]
+            target = f"{runtime.config.base_url.rstrip('/')}/ping/{tokens[check_id]}  ({beats[check_id].expectation()})"
         every = "push" if spec.push else format_duration(spec.interval)
         table.add_row(check_id, spec.kind, target, every, "yes" if spec.enabled else "no")
     console.print(table)

@@ -13,10 +13,14 @@ from opsbook.redact import redact
 log = logging.getLogger(__name__)
 
 
+GRACE = 1.0
+"""Seconds a kind gets beyond its timeout to report its own, more precise, timeout message."""
+
+
 async def run_check(spec: CheckSpec, ctx: RunContext) -> CheckResult:
     started = time.perf_counter()
     try:
-        result = await ctx.clock.wait_for(spec.run(ctx), spec.timeout.total_seconds())
+        result = await ctx.clock.wait_for(spec.run(ctx), spec.timeout.total_seconds() + GRACE)
     except TimeoutError:
         result = CheckResult.down(f"timed out after {format_duration(spec.timeout)}")
     except Exception as exc:  # a kind's bug or an unexpected library error must not stop the scheduler

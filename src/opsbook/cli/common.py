@@ -30,8 +30,8 @@ def runtime_or_exit(config: str | None) -> Runtime:
 
 
 def print_config_error(exc: ConfigError) -> None:
-    for issue in exc.issues:
-        err_console.print(str(issue), markup=False, highlight=False)
+    for issue in exc.issues:  # plain lines, never wrapped: editors and CI parse FILE:LINE
+        typer.echo(str(issue), err=True)
 
 
 def cli_actor() -> Principal:

@@ -7,7 +7,7 @@ it must notify; `newly_unmuted` finds those alerts and `next_change` says when t
 
 from __future__ import annotations
 
-from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, TypeVar
@@ -162,6 +162,3 @@ def newly_unmuted(
     return [key for key, attrs in alerts_firing.items()
             if key in muted_before and mutes_now.muted_by(attrs, now) is None]
 
-
-def silences_in_state(silences: Sequence[Silence], state: str, now: datetime) -> list[Silence]:
-    return [s for s in silences if s.state(now) == state]

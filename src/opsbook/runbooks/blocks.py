@@ -212,7 +212,7 @@ def classify_unlabelled(content: str) -> str:
         return "console"
     numbered = [line for line in lines if _NUMBERED.match(line)]
     others = [line for line in lines if not _NUMBERED.match(line)]
-    if len(numbered) >= 2 and not any(re.search(r"[A-Za-z0-9]", line) for line in others):
+    if len(numbered) >= 2 and not any(re.search(r"[A-Za-z0-9]{2,}", line) for line in others):
         return "flow"
     logical = [ll for ll in logical_lines(content, 0, "#") if not ll.blank and ll.comment is None]
     if logical:

@@ -251,7 +251,7 @@ class _Builder:
                 k += 3
             elif tok.type in ("fence", "code_block"):
                 first = self.line(tok, 1 if tok.type == "fence" else 0)
-                untitled = _strip_checkbox(text) if not code else ""
+                untitled = _strip_checkbox(text).rstrip(":").strip() if not code else ""
                 code.extend(
                     block_steps(
                         tok.info if tok.type == "fence" else "",

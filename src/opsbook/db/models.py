@@ -1,5 +1,6 @@
 """Imports every domain's tables so `Base.metadata` is complete (for Alembic and for tests)."""
 
+from opsbook.alerts import models as alerts_models
 from opsbook.auth import models as auth_models
 from opsbook.checks import models as checks_models
 from opsbook.db.base import Base
@@ -10,6 +11,6 @@ from opsbook.runbooks import models as runbooks_models
 from opsbook.silences import models as silences_models
 
 __all__ = [
-    "Base", "auth_models", "checks_models", "notify_models", "oncall_models", "oplog_models",
+    "Base", "alerts_models", "auth_models", "checks_models", "notify_models", "oncall_models", "oplog_models",
     "runbooks_models", "silences_models",
 ]

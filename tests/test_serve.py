@@ -1,0 +1,159 @@
+"""`opsbook serve` as `make run` starts it: a real process on the bundled example, real results at once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+OPSBOOK = str(Path(sys.executable).parent / "opsbook")
+
+
+class Served:
+    def __init__(self, proc: subprocess.Popen[str], base: str, env: dict[str, str], log: Path) -> None:
+        self.proc, self.base, self.env, self.log = proc, base, env, log
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+def wait_until(predicate: object, what: str, limit: float = 45.0) -> None:
+    """Poll a real process until `predicate()` holds (it runs on the real clock: no fake time here)."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    port = free_port()
+    env = {**os.environ, "OPSBOOK_PORT": str(port), "OPSBOOK_DATABASE_URL": f"sqlite:///{tmp_path}/run.db",
+           "COLUMNS": "200"}
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [OPSBOOK, "serve", "-c", str(ROOT / "examples/opsbook.yaml"), "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, env=env, text=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: "serving at" in log.read_text() and _answers(base), "opsbook to listen")
+        yield Served(proc, base, env, log)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _answers(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def test_make_run_serves_the_example_with_real_results(served: Served) -> None:
+    token = next(line.strip() for line in served.output().splitlines() if line.strip().startswith("opsb_"))
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def all_checks_have_results() -> bool:
+        checks = httpx.get(f"{served.base}/api/v1/checks", headers=headers, timeout=5).json()
+        return all(c["state"] is not None for c in checks)
+
+    wait_until(all_checks_have_results, "every example check to report")
+    checks = {c["id"]: c for c in httpx.get(f"{served.base}/api/v1/checks", headers=headers).json()}
+    assert checks["host/resources"]["state"]["status"] == "up"
+    assert checks["jobs/pinger"]["state"]["status"] == "up"  # it pinged the heartbeat over HTTP
+    assert checks["jobs/heartbeat"]["state"]["last_message"].startswith("ping received")
+
+    status = subprocess.run([OPSBOOK, "status", "-c", str(ROOT / "examples/opsbook.yaml")],
+                            capture_output=True, text=True, env=served.env, timeout=60)
+    assert status.returncode == 0
+    for name in ("resources", "heartbeat", "pinger", "health"):
+        assert name in status.stdout
+
+    metrics = httpx.get(f"{served.base}/metrics").text
+    assert 'opsbook_check_up{check="resources",service="host"} 1.0' in metrics
+    assert "opsbook_results_written_total" in metrics
+
+
+def test_the_admin_token_is_printed_on_first_start_only(tmp_path: Path) -> None:
+    env = {**os.environ, "OPSBOOK_DATABASE_URL": f"sqlite:///{tmp_path}/t.db"}
+    config = tmp_path / "opsbook.yaml"
+    config.write_text("services: []\n")
+    outputs = []
+    for _ in range(2):
+        port = free_port()
+        proc = subprocess.Popen([OPSBOOK, "serve", "-c", str(config), "--port", str(port)],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+        wait_until(lambda port=port: _answers(f"http://127.0.0.1:{port}"), "opsbook to listen")
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+        outputs.append(out)
+    assert "opsb_" in outputs[0] and "opsb_" not in outputs[1]
+
+
+def test_no_secret_reaches_logs_api_or_status(tmp_path: Path) -> None:
+    secret = "pw-that-must-never-show-9731"
+    config = tmp_path / "opsbook.yaml"
+    config.write_text(
+        """
+services:
+  - name: db
+    checks:
+      - name: main
+        kind: postgres
+        dsn: postgresql://app:${DB_PASSWORD}@127.0.0.1:1/app
+        interval: 1s
+      - name: leaky-script
+        kind: command
+        command: "echo connecting with $DB_PASSWORD; echo postgresql://app:${DB_PASSWORD}@db/x; exit 1"
+        interval: 1s
+"""
+    )
+    port = free_port()
+    env = {**os.environ, "OPSBOOK_DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "DB_PASSWORD": secret,
+           "COLUMNS": "200"}
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([OPSBOOK, "serve", "-c", str(config), "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: _answers(base), "opsbook to listen")
+        token = next(line.strip() for line in log.read_text().splitlines() if line.strip().startswith("opsb_"))
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def both_failed() -> bool:
+            checks = httpx.get(f"{base}/api/v1/checks", headers=headers).json()
+            return all(c["state"] and c["state"]["status"] == "down" for c in checks)
+
+        wait_until(both_failed, "both checks to fail")
+        api = "".join(
+            httpx.get(f"{base}{path}", headers=headers).text
+            for path in ("/api/v1/checks", "/api/v1/checks/db/leaky-script/results",
+                         "/api/v1/checks/db/main/results", "/metrics")
+        )
+        status = subprocess.run([OPSBOOK, "status", "-c", str(config)], capture_output=True, text=True,
+                                env=env, timeout=60)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+    assert "connecting with ***" in api  # the output is shown, the secret in it is not
+    for text in (api, status.stdout, status.stderr, log.read_text()):
+        assert secret not in text

@@ -53,6 +53,7 @@ from pydantic import (
     Field,
     ValidationError,
     ValidationInfo,
+    WithJsonSchema,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -64,6 +65,8 @@ from opsbook.rules.severity import Severity
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _FULL_DAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _CLOCK = re.compile(r"^([01]?\d|2[0-4]):([0-5]\d)$")
+_CLOCK_SCHEMA = {"type": "string", "pattern": r"^([01]?\d|2[0-4]):[0-5]\d$", "examples": ["09:00", "18:00"]}
+_HANDOFF_PATTERN = r"^([A-Za-z]+ +)?([01]?\d|2[0-3]):[0-5]\d$"
 
 
 def parse_weekday(value: Any) -> int:
@@ -121,7 +124,19 @@ def _parse_handoff(value: Any) -> Any:
     raise ValueError(f"{value!r} is not a handoff; write \"monday 09:00\" (weekly turns) or \"09:00\"")
 
 
-HandoffSpec = Annotated[Handoff, BeforeValidator(_parse_handoff)]
+HandoffSpec = Annotated[
+    Handoff,
+    BeforeValidator(_parse_handoff),
+    WithJsonSchema({"type": "string", "pattern": _HANDOFF_PATTERN, "examples": ["monday 09:00", "09:00"]}),
+]
+
+
+ClockTime = Annotated[time, BeforeValidator(parse_clock), WithJsonSchema(_CLOCK_SCHEMA)]
+EndClockTime = Annotated[
+    time, BeforeValidator(lambda v: parse_clock(v, allow_24=True)), WithJsonSchema(_CLOCK_SCHEMA)
+]
+Weekday = Annotated[int, BeforeValidator(parse_weekday), WithJsonSchema({"enum": list(WEEKDAYS)})]
+"""mon … sun in the file; 0 (Monday) … 6 once loaded."""
 
 
 class Restriction(Model):
@@ -132,11 +147,11 @@ class Restriction(Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    days: list[Annotated[int, BeforeValidator(parse_weekday)]] = Field(
+    days: list[Weekday] = Field(
         default_factory=lambda: list(range(7)), description="Days the window starts on (mon … sun)."
     )
-    start: Annotated[time, BeforeValidator(parse_clock)] = Field(alias="from", description="HH:MM, local.")
-    end: Annotated[time, BeforeValidator(lambda v: parse_clock(v, allow_24=True))] = Field(
+    start: ClockTime = Field(alias="from", description="HH:MM, local.")
+    end: EndClockTime = Field(
         alias="to", description="HH:MM local time; 24:00 is the end of the day."
     )
 
@@ -242,7 +257,10 @@ def _parse_target(value: Any) -> str:
     return text
 
 
-Target = Annotated[str, BeforeValidator(_parse_target)]
+Target = Annotated[
+    str, BeforeValidator(_parse_target),
+    WithJsonSchema({"type": "string", "pattern": _TARGET.pattern, "examples": ["schedule:primary"]}),
+]
 """`user:NAME` or `schedule:NAME`."""
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from opsbook.alerts import cli as alerts_cli
 from opsbook.auth.cli import app as token_app
 from opsbook.checks.cli import app as check_app
 from opsbook.checks.cli import status
@@ -30,4 +31,5 @@ app.add_typer(notify_cli.app, name="notify")
 app.add_typer(oncall_cli.app, name="oncall")
 app.add_typer(runbooks_cli.app, name="runbook")
 app.add_typer(oplog_cli.app, name="oplog")
+app.add_typer(alerts_cli.app, name="alert")
 # --- end of command groups ---

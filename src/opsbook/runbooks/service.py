@@ -18,6 +18,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from opsbook.auth import audit
+from opsbook.auth.roles import SYSTEM
 from opsbook.clock import Clock
 from opsbook.oplog import service as oplog
 from opsbook.oplog.models import OplogEntryRow
@@ -501,3 +503,80 @@ def run_dict(run: RunRow, steps: list[RunStepRow] | None = None) -> dict[str, An
         nxt = next_step(steps)
         data["next_step"] = nxt.position if nxt is not None else None
     return data
+
+
+def may_run_unattended(procedure: Procedure, step: Step) -> bool:
+    """Only command steps of a procedure marked auto, or steps marked auto themselves; never `confirm=true`
+    steps, and a destructive step only when it is marked auto itself."""
+    if not step.runnable or step.confirm or not (step.auto or procedure.auto):
+        return False
+    return step.auto or not step.destructive
+
+
+async def run_unattended(
+    sessions: sessionmaker[Session],
+    found: Found,
+    *,
+    ctx: RunContext,
+    params: Mapping[str, str] | None = None,
+    incident_id: str | int | None = None,
+    reason: str = "",
+    operator: str = "opsbook",
+) -> int:
+    """Run a procedure as automated remediation (for the alerting layer); returns the run id.
+
+    Raises NotAutomatable when nothing in it is marked `auto: true`. Steps that are not allowed to run
+    unattended are refused (recorded as such, never run); a failed step stops the run.
+    """
+    procedure = found.procedure
+    if not any(may_run_unattended(procedure, s) for s in procedure.steps):
+        raise NotAutomatable(f"{procedure.display!r} has no step marked auto: it is never run unattended")
+    values = normalize_params(procedure, params or {})
+    missing = [p.name for p in missing_parameters(procedure, values, {}) if p.kind != "env"]
+    if missing:
+        raise RunError(f"unattended run of {procedure.display!r} lacks parameters: {', '.join(missing)}")
+    env = env_values(procedure, ctx.environ)
+    secrets = _secrets(ctx, procedure, env)
+    with sessions.begin() as session:
+        run = start_run(
+            session,
+            found,
+            now=ctx.clock.now(),
+            operator=operator,
+            params=values,
+            incident_id=incident_id,
+            reason=reason,
+            unattended=True,
+            secrets=secrets,
+        )
+        audit.record(
+            session,
+            ctx.clock.now(),
+            SYSTEM,
+            "runbook.run.unattended",
+            found.ref,
+            run_id=run.id,
+            incident_id=None if incident_id is None else str(incident_id),
+        )
+        run_id = run.id
+    for position, step in enumerate(procedure.steps):
+        if step.kind == "reference":
+            await perform(sessions, run_id, position, "done", ctx=ctx, actor=operator, env=env)
+        elif may_run_unattended(procedure, step):
+            result = await perform(
+                sessions, run_id, position, "run", ctx=ctx, actor=operator, env=env, confirm_name=step.name
+            )
+            if result.status in FAILED:
+                break
+        else:
+            with sessions.begin() as session:
+                row = session.scalar(
+                    select(RunStepRow).where(RunStepRow.run_id == run_id, RunStepRow.position == position)
+                )
+                assert row is not None
+                row.status = "refused"
+                row.note = "needs an operator: not marked auto"
+                row.actor = operator
+    with sessions.begin() as session:
+        finish_run(session, run_id, now=ctx.clock.now(), secrets=secrets)
+    return run_id

@@ -126,7 +126,7 @@ def override_lists(draw: st.DrawFn) -> list[Override]:
 # --- properties -------------------------------------------------------------------------------------
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(schedules(), override_lists(), st.lists(instants, min_size=1, max_size=5))
 def test_on_call_matches_reference_at_any_instant(
     schedule: Schedule, overrides: list[Override], moments: list[datetime]

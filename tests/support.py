@@ -17,7 +17,9 @@ from opsbook.db.engine import make_sessionmaker
 from opsbook.runtime import Runtime
 
 
-def make_runtime(engine: Engine, clock: Clock, config_text: str, env: dict[str, str] | None = None) -> Runtime:
+def make_runtime(
+    engine: Engine, clock: Clock, config_text: str, env: dict[str, str] | None = None
+) -> Runtime:
     loaded = parse_config(config_text, "opsbook.yaml", env or {})
     return Runtime(loaded=loaded, engine=engine, sessions=make_sessionmaker(engine), clock=clock)
 

@@ -15,7 +15,9 @@ OPSBOOK = str(Path(sys.executable).parent / "opsbook")
 
 def run(args: list[str], tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "OPSBOOK_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "COLUMNS": "200", **env}
-    return subprocess.run([OPSBOOK, *args], capture_output=True, text=True, env=full_env, timeout=60, check=False)
+    return subprocess.run(
+        [OPSBOOK, *args], capture_output=True, text=True, env=full_env, timeout=60, check=False
+    )
 
 
 BROKEN = """\
@@ -118,7 +120,9 @@ def test_check_list_shows_the_ping_url_of_heartbeats(config: Path, tmp_path: Pat
 
 
 def test_tokens_are_shown_once_and_listed_without_secret(config: Path, tmp_path: Path) -> None:
-    created = run(["token", "create", "grafana", "--role", "responder", "-c", str(config)], tmp_path, DB_PASSWORD="x")
+    created = run(
+        ["token", "create", "grafana", "--role", "responder", "-c", str(config)], tmp_path, DB_PASSWORD="x"
+    )
     token = created.stdout.strip()
     assert token.startswith("opsb_") and len(token) > 30
     listing = run(["token", "list", "-c", str(config)], tmp_path, DB_PASSWORD="x")

@@ -40,13 +40,20 @@ def wait_until(predicate: object, what: str, limit: float = 45.0) -> None:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[Served]:
     port = free_port()
-    env = {**os.environ, "OPSBOOK_PORT": str(port), "OPSBOOK_DATABASE_URL": f"sqlite:///{tmp_path}/run.db",
-           "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "OPSBOOK_PORT": str(port),
+        "OPSBOOK_DATABASE_URL": f"sqlite:///{tmp_path}/run.db",
+        "COLUMNS": "200",
+    }
     log = tmp_path / "serve.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [OPSBOOK, "serve", "-c", str(ROOT / "examples/opsbook.yaml"), "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, env=env, text=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
         )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -81,8 +88,13 @@ def test_make_run_serves_the_example_with_real_results(served: Served) -> None:
     assert checks["jobs/pinger"]["state"]["status"] == "up"  # it pinged the heartbeat over HTTP
     assert checks["jobs/heartbeat"]["state"]["last_message"].startswith("ping received")
 
-    status = subprocess.run([OPSBOOK, "status", "-c", str(ROOT / "examples/opsbook.yaml")],
-                            capture_output=True, text=True, env=served.env, timeout=60)
+    status = subprocess.run(
+        [OPSBOOK, "status", "-c", str(ROOT / "examples/opsbook.yaml")],
+        capture_output=True,
+        text=True,
+        env=served.env,
+        timeout=60,
+    )
     assert status.returncode == 0
     for name in ("resources", "heartbeat", "pinger", "health"):
         assert name in status.stdout
@@ -99,8 +111,13 @@ def test_the_admin_token_is_printed_on_first_start_only(tmp_path: Path) -> None:
     outputs = []
     for _ in range(2):
         port = free_port()
-        proc = subprocess.Popen([OPSBOOK, "serve", "-c", str(config), "--port", str(port)],
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True)
+        proc = subprocess.Popen(
+            [OPSBOOK, "serve", "-c", str(config), "--port", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+        )
         wait_until(lambda port=port: _answers(f"http://127.0.0.1:{port}"), "opsbook to listen")
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
@@ -127,16 +144,27 @@ services:
 """
     )
     port = free_port()
-    env = {**os.environ, "OPSBOOK_DATABASE_URL": f"sqlite:///{tmp_path}/s.db", "DB_PASSWORD": secret,
-           "COLUMNS": "200"}
+    env = {
+        **os.environ,
+        "OPSBOOK_DATABASE_URL": f"sqlite:///{tmp_path}/s.db",
+        "DB_PASSWORD": secret,
+        "COLUMNS": "200",
+    }
     log = tmp_path / "serve.log"
     with log.open("w") as out:
-        proc = subprocess.Popen([OPSBOOK, "serve", "-c", str(config), "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, text=True)
+        proc = subprocess.Popen(
+            [OPSBOOK, "serve", "-c", str(config), "--port", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            text=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: _answers(base), "opsbook to listen")
-        token = next(line.strip() for line in log.read_text().splitlines() if line.strip().startswith("opsb_"))
+        token = next(
+            line.strip() for line in log.read_text().splitlines() if line.strip().startswith("opsb_")
+        )
         headers = {"Authorization": f"Bearer {token}"}
 
         def both_failed() -> bool:
@@ -146,11 +174,16 @@ services:
         wait_until(both_failed, "both checks to fail")
         api = "".join(
             httpx.get(f"{base}{path}", headers=headers).text
-            for path in ("/api/v1/checks", "/api/v1/checks/db/leaky-script/results",
-                         "/api/v1/checks/db/main/results", "/metrics")
+            for path in (
+                "/api/v1/checks",
+                "/api/v1/checks/db/leaky-script/results",
+                "/api/v1/checks/db/main/results",
+                "/metrics",
+            )
         )
-        status = subprocess.run([OPSBOOK, "status", "-c", str(config)], capture_output=True, text=True,
-                                env=env, timeout=60)
+        status = subprocess.run(
+            [OPSBOOK, "status", "-c", str(config)], capture_output=True, text=True, env=env, timeout=60
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(20)

@@ -13,16 +13,27 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         labels = ["service", "check"]
-        self.check_up = Gauge("opsbook_check_up", "1 if the check's last result was not down", labels,
-                              registry=self.registry)
-        self.check_latency = Gauge("opsbook_check_latency_seconds", "Latency of the check's last run", labels,
-                                   registry=self.registry)
-        self.check_last_run = Gauge("opsbook_check_last_run_timestamp_seconds", "When the check last ran",
-                                    labels, registry=self.registry)
-        self.scheduler_lag = Histogram("opsbook_scheduler_lag_seconds", "Due time to start time of check runs",
-                                       buckets=LAG_BUCKETS, registry=self.registry)
-        self.results_written = Counter("opsbook_results_written_total", "Check results written to the store",
-                                       registry=self.registry)
+        self.check_up = Gauge(
+            "opsbook_check_up", "1 if the check's last result was not down", labels, registry=self.registry
+        )
+        self.check_latency = Gauge(
+            "opsbook_check_latency_seconds", "Latency of the check's last run", labels, registry=self.registry
+        )
+        self.check_last_run = Gauge(
+            "opsbook_check_last_run_timestamp_seconds",
+            "When the check last ran",
+            labels,
+            registry=self.registry,
+        )
+        self.scheduler_lag = Histogram(
+            "opsbook_scheduler_lag_seconds",
+            "Due time to start time of check runs",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
+        self.results_written = Counter(
+            "opsbook_results_written_total", "Check results written to the store", registry=self.registry
+        )
 
     def observe_result(self, stored: StoredResult) -> None:
         service, _, check = stored.check_id.partition("/")

@@ -46,4 +46,6 @@ def open_runtime(
     engine = make_engine(db_url or database_url(loaded.config.database_url))
     if migrate:
         upgrade(engine)
-    return Runtime(loaded=loaded, engine=engine, sessions=make_sessionmaker(engine), clock=clock or SystemClock())
+    return Runtime(
+        loaded=loaded, engine=engine, sessions=make_sessionmaker(engine), clock=clock or SystemClock()
+    )

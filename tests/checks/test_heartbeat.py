@@ -101,8 +101,12 @@ async def test_a_restart_does_not_record_the_same_miss_twice(sqlite_engine: Engi
 def test_cron_expectation_follows_the_time_zone() -> None:
     check = HeartbeatCheck(kind="heartbeat", name="x", cron="0 3 * * *", timezone="Europe/Berlin", grace=1800)
     # 03:00 in Berlin is 02:00 UTC in winter and 01:00 UTC in summer
-    assert check.deadline(datetime(2026, 1, 10, 12, 0, tzinfo=UTC)) == datetime(2026, 1, 11, 2, 30, tzinfo=UTC)
-    assert check.deadline(datetime(2026, 7, 10, 12, 0, tzinfo=UTC)) == datetime(2026, 7, 11, 1, 30, tzinfo=UTC)
+    assert check.deadline(datetime(2026, 1, 10, 12, 0, tzinfo=UTC)) == datetime(
+        2026, 1, 11, 2, 30, tzinfo=UTC
+    )
+    assert check.deadline(datetime(2026, 7, 10, 12, 0, tzinfo=UTC)) == datetime(
+        2026, 7, 11, 1, 30, tzinfo=UTC
+    )
 
 
 @pytest.mark.parametrize("fields", [{}, {"period": 60, "cron": "* * * * *"}, {"cron": "every day"}])

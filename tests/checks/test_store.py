@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,15 +32,23 @@ def down(ts: datetime, check: str = "api/health") -> StoredResult:
 
 
 def test_states_consecutive_failures_and_changes(engine: Engine) -> None:
-    batch = [up(T0), down(T0 + timedelta(seconds=30)), down(T0 + timedelta(seconds=60)),
-             down(T0 + timedelta(seconds=90))]
+    batch = [
+        up(T0),
+        down(T0 + timedelta(seconds=30)),
+        down(T0 + timedelta(seconds=60)),
+        down(T0 + timedelta(seconds=90)),
+    ]
     with Session(engine) as s, s.begin():
         outcome = write_batch(s, batch)
     assert [(c.from_status, c.to_status) for c in outcome.changes] == [(None, "up"), ("up", "down")]
     with Session(engine) as s:
         state = s.get(CheckStateRow, "api/health")
         assert state is not None
-        assert (state.status, state.consecutive_failures, state.since) == ("down", 3, T0 + timedelta(seconds=30))
+        assert (state.status, state.consecutive_failures, state.since) == (
+            "down",
+            3,
+            T0 + timedelta(seconds=30),
+        )
         assert s.scalar(select(func.count()).select_from(ResultRow)) == 4
     with Session(engine) as s, s.begin():  # recovery resets the count and logs the change
         outcome = write_batch(s, [up(T0 + timedelta(seconds=120))])
@@ -111,8 +120,12 @@ def test_retention_prunes_old_rollups_and_changes_but_keeps_the_last_known_state
     with Session(engine) as s, s.begin():
         write_batch(s, [up(T0), down(T0 + timedelta(days=1)), up(T0 + timedelta(days=2))])
         roll_up(s, T0 + timedelta(days=3))
-        retention = Retention(raw=timedelta(hours=1), minute_rollups=timedelta(days=1),
-                              hour_rollups=timedelta(days=2), state_changes=timedelta(days=1))
+        retention = Retention(
+            raw=timedelta(hours=1),
+            minute_rollups=timedelta(days=1),
+            hour_rollups=timedelta(days=2),
+            state_changes=timedelta(days=1),
+        )
         pruned = prune(s, retention, T0 + timedelta(days=3, hours=1))
     assert (pruned.raw, pruned.minute_rollups, pruned.hour_rollups, pruned.state_changes) == (3, 3, 2, 2)
     with Session(engine) as s:
@@ -123,8 +136,15 @@ def test_retention_prunes_old_rollups_and_changes_but_keeps_the_last_known_state
 
 def test_uptime_many_matches_uptime(engine: Engine) -> None:
     with Session(engine) as s, s.begin():
-        write_batch(s, [up(T0, check="a/x"), down(T0 + timedelta(hours=1), check="a/x"),
-                        up(T0 + timedelta(hours=2), check="a/x"), down(T0, check="b/y")])
+        write_batch(
+            s,
+            [
+                up(T0, check="a/x"),
+                down(T0 + timedelta(hours=1), check="a/x"),
+                up(T0 + timedelta(hours=2), check="a/x"),
+                down(T0, check="b/y"),
+            ],
+        )
     with Session(engine) as s:
         many = uptime_many(s, ["a/x", "b/y", "c/never"], T0 - timedelta(hours=1), T0 + timedelta(hours=4))
         assert many["a/x"] == uptime(s, "a/x", T0 - timedelta(hours=1), T0 + timedelta(hours=4))
@@ -133,8 +153,10 @@ def test_uptime_many_matches_uptime(engine: Engine) -> None:
         assert many["c/never"].percent is None
 
 
-@given(st.lists(st.tuples(st.integers(1, 10_000), st.sampled_from(["up", "down", "degraded"])), max_size=30),
-       st.sampled_from(["up", "down", None]))
+@given(
+    st.lists(st.tuples(st.integers(1, 10_000), st.sampled_from(["up", "down", "degraded"])), max_size=30),
+    st.sampled_from(["up", "down", None]),
+)
 @settings(max_examples=200, deadline=None)
 def test_uptime_sums_to_the_known_span(raw: list[tuple[int, str]], before: str | None) -> None:
     start, end = T0, T0 + timedelta(seconds=10_001)
@@ -144,7 +166,7 @@ def test_uptime_sums_to_the_known_span(raw: list[tuple[int, str]], before: str |
     assert result.known_seconds == pytest.approx((end - first_known).total_seconds())
     down_expected = 0.0
     points = ([(start, before)] if before else []) + list(changes) + [(end, None)]
-    for (ts, status), (nxt, _) in zip(points, points[1:], strict=False):
+    for (ts, status), (nxt, _) in itertools.pairwise(points):
         if status == "down":
             down_expected += (nxt - ts).total_seconds()
     assert result.down_seconds == pytest.approx(down_expected)

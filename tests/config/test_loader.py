@@ -71,7 +71,9 @@ def test_every_problem_is_reported_not_just_the_first() -> None:
 
 
 def test_duplicate_names_and_keys_are_errors() -> None:
-    assert errors(GOOD + "  - name: api\n") == ["ops.yaml:8: services[1].name: 'api' is used twice in services"]
+    assert errors(GOOD + "  - name: api\n") == [
+        "ops.yaml:8: services[1].name: 'api' is used twice in services"
+    ]
     (issue,) = errors("title: a\ntitle: b\n")
     assert issue == "ops.yaml:2: title: duplicate key"
 
@@ -100,5 +102,13 @@ def test_the_bundled_example_and_starter_are_valid() -> None:
     example = load_config(str(root / "examples/opsbook.yaml"))
     assert {c for c in example.config.checks()} >= {"opsbook/health", "host/resources", "jobs/heartbeat"}
     starter = (root / "src/opsbook/config/starter.yaml").read_text()
-    loaded = parse_config(starter, "starter.yaml", {"DATABASE_URL": "postgresql://u:p@h/db", "REDIS_PASSWORD": "pw"})
-    assert {c.kind for c in loaded.config.checks().values()} >= {"http", "postgres", "redis", "host", "heartbeat"}
+    loaded = parse_config(
+        starter, "starter.yaml", {"DATABASE_URL": "postgresql://u:p@h/db", "REDIS_PASSWORD": "pw"}
+    )
+    assert {c.kind for c in loaded.config.checks().values()} >= {
+        "http",
+        "postgres",
+        "redis",
+        "host",
+        "heartbeat",
+    }

@@ -190,7 +190,10 @@ async def test_give_up_hook_that_raises_does_not_undo_the_failure(
         raise RuntimeError("hook bug")
 
     worker = DeliveryWorker(
-        sessions, clock, [Channel(name="x", url=receiver.url("/x"))], _settings(max_attempts=1),
+        sessions,
+        clock,
+        [Channel(name="x", url=receiver.url("/x"))],
+        _settings(max_attempts=1),
         on_give_up=broken,
     )
     _add(sessions, clock, "x")
@@ -250,8 +253,15 @@ async def test_grouped_firing_messages_go_out_as_one(
     for i in range(3):
         if i:
             await clock.advance(timedelta(seconds=10))
-        _add(sessions, clock, "g", subject=f"[P2] FIRING: api/c{i}", body=f"check c{i} failing",
-             group_key="api:firing", group_window=timedelta(seconds=30))
+        _add(
+            sessions,
+            clock,
+            "g",
+            subject=f"[P2] FIRING: api/c{i}",
+            body=f"check c{i} failing",
+            group_key="api:firing",
+            group_window=timedelta(seconds=30),
+        )
         assert await worker.run_once() == 0  # the window of the first is open until +30 s
     assert {r.next_attempt_at for r in _rows(sessions)} == {start + timedelta(seconds=30)}
     await clock.advance(timedelta(seconds=10))

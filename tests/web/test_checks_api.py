@@ -43,13 +43,19 @@ async def client(sqlite_engine: Engine) -> AsyncIterator[tuple[httpx.AsyncClient
     runtime = make_runtime(sqlite_engine, clock, CONFIG, {"DB_PASSWORD": PASSWORD})
     with Session(sqlite_engine) as s, s.begin():
         tokens = {role.value: create_token(s, role.value, role, NOW) for role in Role}
-        write_batch(s, [
-            StoredResult("api/health", NOW - timedelta(hours=2, minutes=1), CheckResult.up(120.0)),
-            StoredResult("api/health", NOW - timedelta(hours=2), CheckResult.down("HTTP 500")),
-            StoredResult("api/health", NOW - timedelta(hours=1), CheckResult.up(80.0)),
-            StoredResult("db/select-1", NOW - timedelta(minutes=5),
-                         CheckResult.down(f"password authentication failed for postgresql://app:{PASSWORD}@db")),
-        ])
+        write_batch(
+            s,
+            [
+                StoredResult("api/health", NOW - timedelta(hours=2, minutes=1), CheckResult.up(120.0)),
+                StoredResult("api/health", NOW - timedelta(hours=2), CheckResult.down("HTTP 500")),
+                StoredResult("api/health", NOW - timedelta(hours=1), CheckResult.up(80.0)),
+                StoredResult(
+                    "db/select-1",
+                    NOW - timedelta(minutes=5),
+                    CheckResult.down(f"password authentication failed for postgresql://app:{PASSWORD}@db"),
+                ),
+            ],
+        )
         roll_up(s, NOW)
     app = create_app(runtime, run_pipeline=False)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://opsbook") as http:
@@ -68,23 +74,31 @@ async def test_the_api_needs_a_valid_token(client: tuple[httpx.AsyncClient, dict
     assert (await http.get("/health")).json()["status"] == "ok"  # no token needed
 
 
-async def test_checks_and_services_show_state_and_uptime(client: tuple[httpx.AsyncClient, dict[str, str]]) -> None:
+async def test_checks_and_services_show_state_and_uptime(
+    client: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
     http, tokens = client
     checks = {c["id"]: c for c in (await http.get("/api/v1/checks", headers=auth(tokens["viewer"]))).json()}
     assert checks["api/health"]["state"]["status"] == "up"
     assert checks["api/health"]["interval"] == "1m"
     # known since 09:59: up 1 min, down 10:00–11:00, up 11:00–12:00
     assert checks["api/health"]["uptime_24h"] == round(61 / 121 * 100, 4)
-    services = {s["name"]: s for s in (await http.get("/api/v1/services", headers=auth(tokens["viewer"]))).json()}
+    services = {
+        s["name"]: s for s in (await http.get("/api/v1/services", headers=auth(tokens["viewer"]))).json()
+    }
     assert services["db"]["status"] == "down" and services["api"]["status"] == "up"
     down = (await http.get("/api/v1/checks?status=down", headers=auth(tokens["viewer"]))).json()
     assert [c["id"] for c in down] == ["db/select-1"]
 
 
-async def test_results_rollups_and_uptime_over_a_range(client: tuple[httpx.AsyncClient, dict[str, str]]) -> None:
+async def test_results_rollups_and_uptime_over_a_range(
+    client: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
     http, tokens = client
     h = auth(tokens["viewer"])
-    results = (await http.get("/api/v1/checks/api/health/results?start=2026-03-02T09:00:00Z", headers=h)).json()
+    results = (
+        await http.get("/api/v1/checks/api/health/results?start=2026-03-02T09:00:00Z", headers=h)
+    ).json()
     assert [r["status"] for r in results] == ["up", "down", "up"]  # newest first
     rollups = (await http.get("/api/v1/checks/api/health/rollups?resolution=1h", headers=h)).json()
     assert [(r["count"], r["failures"]) for r in rollups] == [(1, 0), (1, 1), (1, 0)]
@@ -102,8 +116,12 @@ async def test_no_password_appears_in_any_answer(client: tuple[httpx.AsyncClient
     h = auth(tokens["admin"])
     bodies = [
         (await http.get(path, headers=h)).text
-        for path in ("/api/v1/checks", "/api/v1/services", "/api/v1/checks/db/select-1",
-                     "/api/v1/checks/db/select-1/results?period=1d&start=2026-03-01T00:00:00Z")
+        for path in (
+            "/api/v1/checks",
+            "/api/v1/services",
+            "/api/v1/checks/db/select-1",
+            "/api/v1/checks/db/select-1/results?period=1d&start=2026-03-01T00:00:00Z",
+        )
     ]
     assert all(PASSWORD not in body for body in bodies)
     assert "password authentication failed" in bodies[3]

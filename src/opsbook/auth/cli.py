@@ -38,9 +38,14 @@ def list_tokens(config: ConfigOption = None) -> None:
     table = Table("id", "name", "role", "created", "last used", "revoked")
     with runtime.sessions() as session:
         for row in session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.id)):
-            table.add_row(str(row.id), row.name, row.role, f"{row.created_at:%Y-%m-%d %H:%M}",
-                          f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "-",
-                          f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "")
+            table.add_row(
+                str(row.id),
+                row.name,
+                row.role,
+                f"{row.created_at:%Y-%m-%d %H:%M}",
+                f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "-",
+                f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
+            )
     console.print(table)
 
 

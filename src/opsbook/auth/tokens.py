@@ -36,6 +36,9 @@ def authenticate(session: Session, token: str, now: datetime, source: str = "") 
 
 def ensure_admin_token(session: Session, now: datetime) -> str | None:
     """At first start, create an admin token and return it (to print once); None if one exists."""
-    if session.scalar(select(ApiTokenRow.id).where(ApiTokenRow.role == Role.ADMIN.value).limit(1)) is not None:
+    if (
+        session.scalar(select(ApiTokenRow.id).where(ApiTokenRow.role == Role.ADMIN.value).limit(1))
+        is not None
+    ):
         return None
     return create_token(session, "admin", Role.ADMIN, now)

@@ -130,8 +130,10 @@ def list_checks(
 ) -> list[CheckOut]:
     checks = _all_checks(runtime, session)
     return [
-        c for c in checks
-        if (service is None or c.service == service) and (status is None or (c.state and c.state.status == status))
+        c
+        for c in checks
+        if (service is None or c.service == service)
+        and (status is None or (c.state and c.state.status == status))
     ]
 
 
@@ -142,7 +144,9 @@ def _spec(runtime: Runtime, service: str, check: str) -> CheckSpec:
     return spec
 
 
-def _range(runtime: Runtime, start: datetime | None, end: datetime | None, default: timedelta) -> tuple[datetime, datetime]:
+def _range(
+    runtime: Runtime, start: datetime | None, end: datetime | None, default: timedelta
+) -> tuple[datetime, datetime]:
     end = end or runtime.clock.now()
     start = start or end - default
     if start.tzinfo is None or end.tzinfo is None:
@@ -197,7 +201,9 @@ def get_rollups(
 ) -> list[dict[str, Any]]:
     _spec(runtime, service, check)
     seconds = rollup.MINUTE if resolution == "1m" else rollup.HOUR
-    start, end = _range(runtime, start, end, timedelta(hours=24) if seconds == rollup.MINUTE else timedelta(days=7))
+    start, end = _range(
+        runtime, start, end, timedelta(hours=24) if seconds == rollup.MINUTE else timedelta(days=7)
+    )
     out = []
     for r in rollup.rollups(session, f"{service}/{check}", seconds, start, end):
         lo, hi = r.latency_min, r.latency_max

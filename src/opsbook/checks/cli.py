@@ -36,7 +36,11 @@ def find_check(runtime: Runtime, name: str) -> tuple[str, CheckSpec]:
     matches = [cid for cid in checks if cid.split("/", 1)[1] == name]
     if len(matches) == 1:
         return matches[0], checks[matches[0]]
-    hint = f"; did you mean one of {', '.join(matches)}?" if matches else f"; known: {', '.join(checks) or 'none'}"
+    hint = (
+        f"; did you mean one of {', '.join(matches)}?"
+        if matches
+        else f"; known: {', '.join(checks) or 'none'}"
+    )
     console.print(f"[red]no single check named {name!r}[/]{hint}", highlight=False)
     raise typer.Exit(1)
 
@@ -48,19 +52,25 @@ def list_checks(config: ConfigOption = None) -> None:
     checks = runtime.config.checks()
     beats = {cid: s for cid, s in checks.items() if isinstance(s, HeartbeatCheck)}
     with runtime.sessions.begin() as session:
-        tokens = {cid: row.ping_token for cid, row in ensure_tokens(session, beats, runtime.clock.now()).items()}
+        tokens = {
+            cid: row.ping_token for cid, row in ensure_tokens(session, beats, runtime.clock.now()).items()
+        }
     table = Table("check", "kind", "target", "every", "enabled")
     for check_id, spec in checks.items():
         target = runtime.redact(spec.target())
         if check_id in tokens:
-            target = f"{runtime.config.base_url.rstrip('/')}/ping/{tokens[check_id]}  ({beats[check_id].expectation()})"
+            ping_url = f"{runtime.config.base_url.rstrip('/')}/ping/{tokens[check_id]}"
+            target = f"{ping_url}  ({beats[check_id].expectation()})"
         every = "push" if spec.push else format_duration(spec.interval)
         table.add_row(check_id, spec.kind, target, every, "yes" if spec.enabled else "no")
     console.print(table)
 
 
 @app.command("run")
-def run(name: Annotated[str, typer.Argument(help="service/check, or a unique check name")], config: ConfigOption = None) -> None:
+def run(
+    name: Annotated[str, typer.Argument(help="service/check, or a unique check name")],
+    config: ConfigOption = None,
+) -> None:
     """Run one check once, now, and print its result (nothing is recorded)."""
     runtime = runtime_or_exit(config)
     check_id, spec = find_check(runtime, name)
@@ -91,7 +101,11 @@ def status(config: ConfigOption = None) -> None:
         service, _, check = check_id.partition("/")
         row = states.get(check_id)
         ups = [periods[d][check_id].percent for d in (1, 7, 30)]
-        since = format_duration(timedelta(seconds=int((now - row.since).total_seconds()))) if row and row.since else ""
+        since = (
+            format_duration(timedelta(seconds=int((now - row.since).total_seconds())))
+            if row and row.since
+            else ""
+        )
         table.add_row(
             service,
             check,
@@ -99,7 +113,8 @@ def status(config: ConfigOption = None) -> None:
             since,
             f"{row.last_latency_ms:.0f} ms" if row and row.last_latency_ms is not None else "-",
             *[f"{u:.2f}%" if u is not None else "-" for u in ups],
-            runtime.redact((row.last_message if row else "") or "").splitlines()[0][:200] if row and row.last_message
+            runtime.redact((row.last_message if row else "") or "").splitlines()[0][:200]
+            if row and row.last_message
             else "",
         )
     console.print(table)

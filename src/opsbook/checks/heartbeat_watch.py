@@ -33,9 +33,14 @@ class Beat:
     started_at: datetime | None = None
 
 
-def ensure_tokens(session: Session, checks: Mapping[str, HeartbeatCheck], now: datetime) -> dict[str, CheckStateRow]:
+def ensure_tokens(
+    session: Session, checks: Mapping[str, HeartbeatCheck], now: datetime
+) -> dict[str, CheckStateRow]:
     """Give every heartbeat check a state row with its ping token (configured, or generated once)."""
-    rows = {r.check_id: r for r in session.scalars(select(CheckStateRow).where(CheckStateRow.check_id.in_(checks)))}
+    rows = {
+        r.check_id: r
+        for r in session.scalars(select(CheckStateRow).where(CheckStateRow.check_id.in_(checks)))
+    }
     for check_id, spec in checks.items():
         row = rows.get(check_id)
         if row is None:
@@ -53,7 +58,11 @@ def ensure_tokens(session: Session, checks: Mapping[str, HeartbeatCheck], now: d
 
 class HeartbeatWatch:
     def __init__(
-        self, checks: Mapping[str, HeartbeatCheck], clock: Clock, sink: ResultSink, sessions: sessionmaker[Session]
+        self,
+        checks: Mapping[str, HeartbeatCheck],
+        clock: Clock,
+        sink: ResultSink,
+        sessions: sessionmaker[Session],
     ) -> None:
         self.checks = {cid: spec for cid, spec in checks.items() if spec.enabled}
         self.clock = clock
@@ -75,8 +84,9 @@ class HeartbeatWatch:
                 expected = spec.next_expected(reference)
                 while row.last_ts is not None and expected + spec.grace <= row.last_ts:
                     expected = spec.next_expected(expected)  # that miss was recorded before a restart
-                self.beats[check_id] = Beat(check_id, spec, row.ping_token, expected + spec.grace, expected,
-                                            row.last_start_at)
+                self.beats[check_id] = Beat(
+                    check_id, spec, row.ping_token, expected + spec.grace, expected, row.last_start_at
+                )
                 self.by_token[row.ping_token] = check_id
 
     async def ping(self, token: str, signal: str = "", body: str = "") -> str | None:

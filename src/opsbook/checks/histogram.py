@@ -40,7 +40,9 @@ def merge(a: Sequence[int], b: Sequence[int]) -> list[int]:
     return [x + y for x, y in zip(a, b, strict=True)]
 
 
-def percentile(hist: Sequence[int], q: float, lo: float | None = None, hi: float | None = None) -> float | None:
+def percentile(
+    hist: Sequence[int], q: float, lo: float | None = None, hi: float | None = None
+) -> float | None:
     """The q-quantile (0..1) estimated from bucket counts; None when the histogram is empty."""
     total = sum(hist)
     if total == 0:

@@ -24,7 +24,10 @@ class ResultRow(Base):
     message: Mapped[str] = mapped_column(Text, default="")
     values: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
 
-    __table_args__ = (Index("ix_check_results_check_ts", "check_id", "ts"), Index("ix_check_results_ts", "ts"))
+    __table_args__ = (
+        Index("ix_check_results_check_ts", "check_id", "ts"),
+        Index("ix_check_results_ts", "ts"),
+    )
 
 
 class RollupRow(Base):

@@ -39,7 +39,9 @@ def prune(session: Session, retention: Retention, now: datetime) -> Pruned:
         out.raw = _count(session.execute(delete(ResultRow).where(ResultRow.ts < raw_cutoff)))
     for resolution, keep in ((MINUTE, retention.minute_rollups), (HOUR, retention.hour_rollups)):
         pruned = _count(
-            session.execute(delete(RollupRow).where(RollupRow.resolution == resolution, RollupRow.bucket < now - keep))
+            session.execute(
+                delete(RollupRow).where(RollupRow.resolution == resolution, RollupRow.bucket < now - keep)
+            )
         )
         if resolution == MINUTE:
             out.minute_rollups = pruned
@@ -47,7 +49,9 @@ def prune(session: Session, retention: Retention, now: datetime) -> Pruned:
             out.hour_rollups = pruned
     cutoff = now - retention.state_changes
     newest_before = (
-        select(func.max(StateChangeRow.id)).where(StateChangeRow.ts < cutoff).group_by(StateChangeRow.check_id)
+        select(func.max(StateChangeRow.id))
+        .where(StateChangeRow.ts < cutoff)
+        .group_by(StateChangeRow.check_id)
     )
     out.state_changes = _count(
         session.execute(

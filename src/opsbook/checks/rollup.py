@@ -106,7 +106,9 @@ def _merge(session: Session, resolution: int, aggs: dict[tuple[str, datetime], A
         agg.into(row)
 
 
-def _aggregate(rows: Iterable[tuple[str, datetime, str, float | None]]) -> tuple[dict[tuple[str, datetime], Agg], ...]:
+def _aggregate(
+    rows: Iterable[tuple[str, datetime, str, float | None]],
+) -> tuple[dict[tuple[str, datetime], Agg], ...]:
     minutes: dict[tuple[str, datetime], Agg] = {}
     hours: dict[tuple[str, datetime], Agg] = {}
     for check_id, ts, status, latency in rows:
@@ -151,7 +153,8 @@ def merge_late_results(session: Session, batch: Sequence[StoredResult]) -> None:
     if not late:
         return
     minutes, hours = _aggregate(
-((r.check_id, r.ts, r.result.status.value, r.result.latency_ms) for r in late))
+        (r.check_id, r.ts, r.result.status.value, r.result.latency_ms) for r in late
+    )
     _merge(session, MINUTE, minutes)
     _merge(session, HOUR, hours)
 

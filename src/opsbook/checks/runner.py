@@ -27,7 +27,9 @@ async def run_check(spec: CheckSpec, ctx: RunContext) -> CheckResult:
         log.debug("check %s raised", spec.name, exc_info=True)
         result = CheckResult.down(f"{type(exc).__name__}: {exc}")
     if result.latency_ms is None and result.status is not Status.DOWN:
-        result = CheckResult(result.status, (time.perf_counter() - started) * 1000, result.message, result.values)
+        result = CheckResult(
+            result.status, (time.perf_counter() - started) * 1000, result.message, result.values
+        )
     secrets = spec.secrets()
     if result.message and ("://" in result.message or secrets):
         result = CheckResult(result.status, result.latency_ms, redact(result.message, secrets), result.values)

@@ -57,11 +57,15 @@ def write_batch(session: Session, batch: Sequence[StoredResult]) -> BatchOutcome
     )
     ids = {r.check_id for r in batch}
     outcome.check_ids = ids
-    states = {s.check_id: s for s in session.scalars(select(CheckStateRow).where(CheckStateRow.check_id.in_(ids)))}
+    states = {
+        s.check_id: s for s in session.scalars(select(CheckStateRow).where(CheckStateRow.check_id.in_(ids)))
+    }
     for r in sorted(batch, key=lambda r: r.ts):
         state = states.get(r.check_id)
         if state is None:
-            state = CheckStateRow(check_id=r.check_id, consecutive_failures=0, last_message="", created_at=r.ts)
+            state = CheckStateRow(
+                check_id=r.check_id, consecutive_failures=0, last_message="", created_at=r.ts
+            )
             session.add(state)
             states[r.check_id] = state
         _apply(session, state, r, outcome)
@@ -75,8 +79,15 @@ def _apply(session: Session, state: CheckStateRow, r: StoredResult, outcome: Bat
     status = r.result.status.value
     if state.status != status:
         change = StateChange(r.check_id, r.ts, state.status, status, r.result.message[:1000])
-        session.add(StateChangeRow(check_id=change.check_id, ts=change.ts, from_status=change.from_status,
-                                   to_status=change.to_status, message=change.message))
+        session.add(
+            StateChangeRow(
+                check_id=change.check_id,
+                ts=change.ts,
+                from_status=change.from_status,
+                to_status=change.to_status,
+                message=change.message,
+            )
+        )
         outcome.changes.append(change)
         state.status = status
         state.since = r.ts

@@ -37,7 +37,7 @@ class Uptime:
 def uptime_from_changes(
     changes: Sequence[tuple[datetime, str]], start: datetime, end: datetime, state_before: str | None
 ) -> Uptime:
-    """Pure: `changes` are (ts, new status) inside [start, end) in time order; `state_before` holds at start."""
+    """Pure: `changes` are (ts, new status) in [start, end), in time order; `state_before` holds at start."""
     up = down = 0.0
     state, since = state_before, start
     for ts, status in [*changes, (end, "")]:
@@ -66,7 +66,9 @@ def uptime(session: Session, check_id: str, start: datetime, end: datetime) -> U
     return uptime_from_changes(list(rows), start, end, before)
 
 
-def uptime_many(session: Session, check_ids: Sequence[str], start: datetime, end: datetime) -> dict[str, Uptime]:
+def uptime_many(
+    session: Session, check_ids: Sequence[str], start: datetime, end: datetime
+) -> dict[str, Uptime]:
     """Uptime of many checks with two queries in all (for status tables and pages)."""
     befores: dict[str, str] = {}
     for check_id, status in session.execute(

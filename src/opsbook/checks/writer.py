@@ -8,6 +8,7 @@ batch whose write fails is kept and retried; results are never dropped.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
@@ -84,10 +85,8 @@ class ResultWriter:
         It is stopped, never cancelled, so a batch is never abandoned halfway through its transaction.
         """
         while not self._stopping:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await self.clock.wait_for(self._full.wait(), self.flush_interval)
-            except TimeoutError:
-                pass
             self._full.clear()
             await self.flush()
         await self.flush()

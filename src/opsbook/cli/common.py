@@ -16,7 +16,9 @@ err_console = Console(stderr=True)
 
 ConfigOption = Annotated[
     str | None,
-    typer.Option("--config", "-c", envvar="OPSBOOK_CONFIG", help="opsbook.yaml to use (default ./opsbook.yaml)."),
+    typer.Option(
+        "--config", "-c", envvar="OPSBOOK_CONFIG", help="opsbook.yaml to use (default ./opsbook.yaml)."
+    ),
 ]
 
 

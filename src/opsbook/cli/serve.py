@@ -27,7 +27,9 @@ def serve(
     with runtime.sessions.begin() as session:
         token = ensure_admin_token(session, runtime.clock.now())
     if token:
-        console.print("[bold yellow]First start: an admin API token was created. It is shown only this once:[/]")
+        console.print(
+            "[bold yellow]First start: an admin API token was created. It is shown only this once:[/]"
+        )
         console.print(f"  {token}", markup=False, highlight=False)
         console.print("  (use it as 'Authorization: Bearer <token>'; make more with `opsbook token create`)")
     checks = runtime.config.checks()
@@ -44,4 +46,6 @@ db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)
 def db_upgrade(config: ConfigOption = None) -> None:
     """Apply every pending migration (serve does this at start too)."""
     runtime = runtime_or_exit(config)
-    console.print(f"database {redact(str(runtime.engine.url.render_as_string(hide_password=True)))} is at head")
+    console.print(
+        f"database {redact(str(runtime.engine.url.render_as_string(hide_password=True)))} is at head"
+    )

@@ -71,8 +71,12 @@ def _duplicate_names(data: Any, path: Path, loaded: LoadedYaml, filename: str) -
             if isinstance(item, dict) and isinstance(item.get("name"), str | int):
                 if item["name"] in seen:
                     where = (*path, i, "name")
-                    yield ConfigIssue(filename, loaded.lines.get(where, 1), format_path(where),
-                                      f"{item['name']!r} is used twice in {format_path(path)}")
+                    yield ConfigIssue(
+                        filename,
+                        loaded.lines.get(where, 1),
+                        format_path(where),
+                        f"{item['name']!r} is used twice in {format_path(path)}",
+                    )
                 seen.add(item["name"])
             yield from _duplicate_names(item, (*path, i), loaded, filename)
 
@@ -82,10 +86,9 @@ def _issue(error: Any, loaded: LoadedYaml, filename: str) -> ConfigIssue:
     real: list[str | int] = []
     node: Any = loaded.data
     for part in error["loc"]:
-        if isinstance(node, dict) and part in node:
-            real.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        in_dict = isinstance(node, dict) and part in node
+        in_list = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if in_dict or in_list:
             real.append(part)
             node = node[part]
         elif error["type"] in ("missing", "extra_forbidden") and part == error["loc"][-1]:
@@ -105,7 +108,9 @@ def _issue(error: Any, loaded: LoadedYaml, filename: str) -> ConfigIssue:
     elif error["type"] == "missing":
         message = "field required"
     elif error["type"] == "union_tag_invalid":
-        message = f"unknown kind {error['input'].get('kind')!r}; expected one of {error['ctx']['expected_tags']}"
+        message = (
+            f"unknown kind {error['input'].get('kind')!r}; expected one of {error['ctx']['expected_tags']}"
+        )
     elif error["type"] == "union_tag_not_found":
         message = f"field 'kind' is required; one of {_tags(error)}"
     message = message.removeprefix("Value error, ")

@@ -25,15 +25,25 @@ from opsbook.silences.config import MaintenanceWindows
 
 class Retention(Model):
     raw: Duration = Field(default=timedelta(hours=48), description="How long raw results are kept.")
-    minute_rollups: Duration = Field(default=timedelta(days=14), description="How long per-minute rollups are kept.")
-    hour_rollups: Duration = Field(default=timedelta(days=400), description="How long per-hour rollups are kept.")
-    state_changes: Duration = Field(default=timedelta(days=400), description="How long up/down changes are kept.")
+    minute_rollups: Duration = Field(
+        default=timedelta(days=14), description="How long per-minute rollups are kept."
+    )
+    hour_rollups: Duration = Field(
+        default=timedelta(days=400), description="How long per-hour rollups are kept."
+    )
+    state_changes: Duration = Field(
+        default=timedelta(days=400), description="How long up/down changes are kept."
+    )
 
 
 class SchedulerSettings(Model):
     concurrency: int = Field(default=500, ge=1, description="Checks running at once, at most.")
-    batch_size: int = Field(default=1000, ge=1, description="Results written per database transaction, at most.")
-    flush_interval: Duration = Field(default=timedelta(seconds=1), description="Longest a result waits unwritten.")
+    batch_size: int = Field(
+        default=1000, ge=1, description="Results written per database transaction, at most."
+    )
+    flush_interval: Duration = Field(
+        default=timedelta(seconds=1), description="Longest a result waits unwritten."
+    )
 
 
 class Service(Model):
@@ -50,8 +60,12 @@ class OpsbookConfig(Model):
 
     version: int = Field(default=1, description="Schema version of this file.")
     title: str = Field(default="opsbook", description="Shown in the UI and on the status page.")
-    timezone: TimeZone = Field(default="UTC", description="The team's IANA time zone (business hours, reports).")
-    base_url: str = Field(default="http://127.0.0.1:8080", description="Where opsbook is reachable, for links.")
+    timezone: TimeZone = Field(
+        default="UTC", description="The team's IANA time zone (business hours, reports)."
+    )
+    base_url: str = Field(
+        default="http://127.0.0.1:8080", description="Where opsbook is reachable, for links."
+    )
     database_url: str | None = Field(
         default=None, description="SQLAlchemy URL; OPSBOOK_DATABASE_URL wins; default sqlite under ./var/."
     )
@@ -60,7 +74,9 @@ class OpsbookConfig(Model):
     services: list[Service] = Field(default_factory=list)
     users: Users = Field(default_factory=list, description="People who can be on call or paged.")
     schedules: Schedules = Field(default_factory=list, description="On-call schedules (rotation layers).")
-    escalation_policies: EscalationPolicies = Field(default_factory=list, description="Who is paged, in order.")
+    escalation_policies: EscalationPolicies = Field(
+        default_factory=list, description="Who is paged, in order."
+    )
     maintenance_windows: MaintenanceWindows = Field(
         default_factory=list, description="Recurring maintenance windows: cron + duration + time zone."
     )

@@ -6,7 +6,14 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer, StringConstraints, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+)
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -27,7 +34,9 @@ def parse_duration(value: Any) -> timedelta:
         text = value.strip().replace(" ", "")
         if re.fullmatch(DURATION_PATTERN, text):
             return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _PART.findall(text)))
-    raise ValueError(f"{value!r} is not a duration: use a number of seconds or a string like '30s', '5m', '1h30m'")
+    raise ValueError(
+        f"{value!r} is not a duration: use a number of seconds or a string like '30s', '5m', '1h30m'"
+    )
 
 
 def format_duration(value: timedelta) -> str:
@@ -44,12 +53,12 @@ Duration = Annotated[
     timedelta,
     BeforeValidator(parse_duration),
     PlainSerializer(format_duration, return_type=str),
-    WithJsonSchema({"type": ["string", "number"], "pattern": DURATION_PATTERN, "examples": ["30s", "5m", "1h"]}),
+    WithJsonSchema(
+        {"type": ["string", "number"], "pattern": DURATION_PATTERN, "examples": ["30s", "5m", "1h"]}
+    ),
 ]
 
-Name = Annotated[
-    str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$", min_length=1, max_length=64)
-]
+Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$", min_length=1, max_length=64)]
 """A lower-case identifier used in URLs and on the command line: `api`, `postgres-main`, `disk_root`."""
 
 

@@ -32,8 +32,10 @@ class ConfigIssue:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.field}: {self.message}" if self.field else (
-            f"{self.file}:{self.line}: {self.message}"
+        return (
+            f"{self.file}:{self.line}: {self.field}: {self.message}"
+            if self.field
+            else (f"{self.file}:{self.line}: {self.message}")
         )
 
 
@@ -79,7 +81,12 @@ def load_with_lines(text: str, filename: str, env: Mapping[str, str] | None = No
 
 
 def _convert(
-    node: yaml.Node, path: Path, out: LoadedYaml, issues: list[ConfigIssue], filename: str, env: Mapping[str, str]
+    node: yaml.Node,
+    path: Path,
+    out: LoadedYaml,
+    issues: list[ConfigIssue],
+    filename: str,
+    env: Mapping[str, str],
 ) -> Any:
     out.lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
@@ -89,7 +96,9 @@ def _convert(
             key = _CONSTRUCTOR.construct_object(key_node)
             if key in result:
                 issues.append(
-                    ConfigIssue(filename, key_node.start_mark.line + 1, format_path((*path, key)), "duplicate key")
+                    ConfigIssue(
+                        filename, key_node.start_mark.line + 1, format_path((*path, key)), "duplicate key"
+                    )
                 )
                 continue
             child = (*path, key)
@@ -98,11 +107,10 @@ def _convert(
             out.lines[child] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [
-            _convert(item, (*path, i), out, issues, filename, env) for i, item in enumerate(node.value)
-        ]
+        return [_convert(item, (*path, i), out, issues, filename, env) for i, item in enumerate(node.value)]
     value = _CONSTRUCTOR.construct_object(node)
     if isinstance(value, str) and "${" in value:
+
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in env:
@@ -112,8 +120,12 @@ def _convert(
             if default is not None:
                 return default
             issues.append(
-                ConfigIssue(filename, node.start_mark.line + 1, format_path(path),
-                            f"environment variable {name} is not set")
+                ConfigIssue(
+                    filename,
+                    node.start_mark.line + 1,
+                    format_path(path),
+                    f"environment variable {name} is not set",
+                )
             )
             return ""
 

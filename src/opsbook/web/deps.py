@@ -36,8 +36,11 @@ def current_principal(
     if isinstance(session_user, Principal):
         return session_user
     if credentials is None:
-        raise HTTPException(401, "authentication required: send 'Authorization: Bearer <token>'",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "authentication required: send 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     with runtime.sessions.begin() as session:
         principal = authenticate(session, credentials.credentials, runtime.clock.now(), source)
     if principal is None:
@@ -50,7 +53,9 @@ def require_role(role: Role) -> Callable[..., Principal]:
 
     def dependency(principal: Principal = Depends(current_principal)) -> Principal:
         if not principal.role.allows(role):
-            raise HTTPException(403, f"this action needs the {role.value} role; you are {principal.role.value}")
+            raise HTTPException(
+                403, f"this action needs the {role.value} role; you are {principal.role.value}"
+            )
         return principal
 
     return dependency

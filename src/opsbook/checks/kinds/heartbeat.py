@@ -22,9 +22,13 @@ from opsbook.config.types import Duration, TimeZone, format_duration
 class HeartbeatCheck(CheckSpec):
     kind: Literal["heartbeat"]
     period: Duration | None = Field(default=None, description="Expected time between pings (or use cron).")
-    cron: str | None = Field(default=None, description="Cron expression of expected ping times (or use period).")
+    cron: str | None = Field(
+        default=None, description="Cron expression of expected ping times (or use period)."
+    )
     timezone: TimeZone = Field(default="UTC", description="Time zone the cron expression is read in.")
-    grace: Duration = Field(default=timedelta(minutes=5), description="How late a ping may be before it counts as missed.")
+    grace: Duration = Field(
+        default=timedelta(minutes=5), description="How late a ping may be before it counts as missed."
+    )
     token: str | None = Field(
         default=None,
         min_length=16,

@@ -1,0 +1,150 @@
+"""Benchmark: N HTTP checks run by the real scheduler, results stored in the real database.
+
+    .venv/bin/python bench/checks.py [--checks 5000] [--interval 1] [--seconds 30] [--db sqlite|URL] [--keepalive]
+
+A fast aiohttp server runs in its own process on 127.0.0.1. opsbook's pipeline (scheduler, writer,
+housekeeping) runs here on the system clock for the given time. Printed: checks/s sustained,
+scheduling lag p50/p99, CPU % and peak RSS of this process, and database bytes per check per day
+once results are rolled up (minute + hour rollups and state changes; raw rows are pruned after 48 h).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import socket
+import statistics
+import tempfile
+import time
+from datetime import timedelta
+
+import psutil
+from aiohttp import web
+from sqlalchemy import func, select, text
+
+from opsbook.checks.models import ResultRow, RollupRow
+from opsbook.checks.rollup import MINUTE, roll_up
+from opsbook.config.loader import parse_config
+from opsbook.db.engine import database_url, make_engine, make_sessionmaker
+from opsbook.db.migrate import upgrade
+from opsbook.pipeline import Pipeline
+from opsbook.runtime import Runtime
+
+
+def serve(port: int) -> None:
+    async def ok(_request: web.Request) -> web.Response:
+        return web.Response(text='{"status":"ok"}', content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", ok)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, backlog=4096)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def config_text(checks: int, interval: float, port: int, keepalive: bool) -> str:
+    lines = ["scheduler: {concurrency: 1000, batch_size: 2000, flush_interval: 1s}", "services:", "  - name: bench",
+             "    checks:"]
+    for i in range(checks):
+        lines += [
+            f"      - name: c{i}",
+            "        kind: http",
+            f"        url: http://127.0.0.1:{port}/c{i}",
+            f"        interval: {interval}",
+            "        timeout: 5s",
+            f"        keepalive: {'true' if keepalive else 'false'}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def rollup_bytes_per_check_day(runtime: Runtime, checks: int) -> float:
+    """Bytes a check costs per day in the long-lived tables: 1,440 minute rows and 24 hour rows."""
+    with runtime.sessions() as session:
+        rows = session.scalar(select(func.count()).select_from(RollupRow).where(RollupRow.resolution == MINUTE))
+        if not rows:
+            return float("nan")
+        if runtime.engine.dialect.name == "postgresql":
+            size = session.scalar(text("SELECT pg_total_relation_size('check_rollups')"))
+            total = session.scalar(select(func.count()).select_from(RollupRow))
+        else:
+            size = session.scalar(text("SELECT SUM(pgsize) FROM dbstat WHERE name LIKE '%check_rollups%'"))
+            total = session.scalar(select(func.count()).select_from(RollupRow))
+        per_row = float(size or 0) / float(total or 1)
+    return per_row * (1440 + 24)
+
+
+async def bench(args: argparse.Namespace) -> None:
+    port = free_port()
+    server = multiprocessing.Process(target=serve, args=(port,), daemon=True)
+    server.start()
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.1).close()
+            break
+        except OSError:
+            time.sleep(0.05)
+    tmp = tempfile.mkdtemp(prefix="opsbook-bench-")
+    url = f"sqlite:///{tmp}/bench.db" if args.db == "sqlite" else database_url(args.db)
+    engine = make_engine(url)
+    upgrade(engine)
+    loaded = parse_config(config_text(args.checks, args.interval, port, args.keepalive), "bench.yaml", {})
+    runtime = Runtime(loaded=loaded, engine=engine, sessions=make_sessionmaker(engine))
+    pipeline = Pipeline(runtime)
+    lags: list[float] = []
+    pipeline.scheduler.on_lag = lags.append
+    proc = psutil.Process()
+    proc.cpu_percent(None)
+    await pipeline.start()
+    warmup = max(2.0, args.interval * 2)
+    await asyncio.sleep(warmup)
+    written0, lags_from = pipeline.writer.written + pipeline.writer.pending, len(lags)
+    cpu0 = proc.cpu_times()
+    t0 = time.perf_counter()
+    peak_rss = 0
+    while time.perf_counter() - t0 < args.seconds:
+        await asyncio.sleep(0.5)
+        peak_rss = max(peak_rss, proc.memory_info().rss)
+    elapsed = time.perf_counter() - t0
+    done = pipeline.writer.written + pipeline.writer.pending - written0
+    cpu1 = proc.cpu_times()
+    window = sorted(lags[lags_from:])
+    skipped = pipeline.scheduler.stats.skipped_overlap
+    await pipeline.stop()
+    server.terminate()
+    with runtime.sessions.begin() as session:
+        raw = session.scalar(select(func.count()).select_from(ResultRow))
+        roll_up(session, runtime.clock.now() + timedelta(minutes=1))
+    per_day = rollup_bytes_per_check_day(runtime, args.checks)
+    cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed * 100
+    db = "sqlite" if args.db == "sqlite" else runtime.engine.dialect.name
+    mode = "keep-alive" if args.keepalive else "fresh connection per check"
+    print(f"database            {db}")
+    print(f"checks              {args.checks} every {args.interval:g}s ({mode})")
+    print(f"offered             {args.checks / args.interval:.0f} checks/s for {elapsed:.0f}s after {warmup:.0f}s warm-up")
+    print(f"sustained           {done / elapsed:.0f} checks/s (results stored: {raw})")
+    print(f"lag p50 / p99       {statistics.median(window) * 1000:.1f} ms / {window[int(len(window) * 0.99)] * 1000:.1f} ms")
+    print(f"skipped (overlap)   {skipped}")
+    print(f"cpu (opsbook)       {cpu:.0f}% of one core")
+    print(f"peak rss            {peak_rss / 2**20:.0f} MiB")
+    print(f"db bytes/check/day  {per_day:,.0f} (minute + hour rollups)")
+    print(f"machine             {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checks", type=int, default=5000)
+    parser.add_argument("--interval", type=float, default=1.0)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument("--db", default="sqlite", help="sqlite, or a PostgreSQL URL")
+    parser.add_argument("--keepalive", action="store_true")
+    asyncio.run(bench(parser.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

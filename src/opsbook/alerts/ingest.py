@@ -1,0 +1,295 @@
+"""Events from other tools: PagerDuty Events API v2 and the Alertmanager webhook (v4), as opsbook alerts.
+
+- `POST /api/v1/events/pagerduty` (also `/api/v1/events/pagerduty/v2/enqueue`) takes what
+  `https://events.pagerduty.com/v2/enqueue` takes. The `routing_key` is the credential: it must be one of
+  `alerting.routing_keys` (service → key) and selects the service. `event_action` trigger / acknowledge /
+  resolve with `dedup_key` (generated for a trigger without one); `payload.severity` critical → P1,
+  error → P2, warning → P3, info → P4 (P0–P4 are accepted too). Answers like PagerDuty: 202
+  `{"status": "success", "message": "Event processed", "dedup_key": ...}`, or 400
+  `{"status": "invalid event", "message": "Event object is invalid", "errors": [...]}`.
+- `POST /api/v1/events/alertmanager` takes Alertmanager's webhook payload (version 4) and needs a
+  responder token (Alertmanager: `http_config.authorization.credentials`). Each alert is deduplicated by
+  its `fingerprint` (or its labels); `status` firing → trigger, resolved → resolve. The service is the
+  alert's `service` label, else `?service=` in the URL, else `alertmanager`; the severity its `severity`
+  label (critical/page → P1, error → P2, warning → P3, info/none → P4, P0–P4 as is), else
+  `alerting.default_severity`. Malformed payloads get 400 with the reasons.
+
+Both write through `service.upsert_external` in one transaction per request; the transitions are then
+handed, in that same transaction, to every callable in `app.state.alert_hooks`
+(`hook(session, transitions, now)`), which is where the notification layer enqueues its messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from opsbook.alerts.models import SOURCE_ALERTMANAGER, SOURCE_PAGERDUTY
+from opsbook.alerts.service import AlertTransition, upsert_external
+from opsbook.auth.roles import Principal, Role
+from opsbook.rules.severity import Severity
+from opsbook.runtime import Runtime
+from opsbook.web.deps import get_runtime, require_role
+
+router = APIRouter(prefix="/api/v1/events", tags=["events"])
+
+AlertHook = Callable[[Session, Sequence[AlertTransition], datetime], None]
+
+PD_SEVERITY = {"critical": Severity.P1, "error": Severity.P2, "warning": Severity.P3, "info": Severity.P4}
+AM_SEVERITY = {
+    "critical": Severity.P1, "page": Severity.P1, "high": Severity.P1, "error": Severity.P2,
+    "warning": Severity.P3, "warn": Severity.P3, "info": Severity.P4, "none": Severity.P4, "low": Severity.P4,
+}
+MAX_BODY = 512 * 1024
+
+
+# --- PagerDuty Events API v2 ---------------------------------------------------------------------
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class PdPayload(_Open):
+    summary: str = Field(min_length=1, max_length=1024)
+    source: str = Field(min_length=1, max_length=255)
+    severity: str
+    timestamp: str | None = None
+    component: str | None = None
+    group: str | None = None
+    class_: str | None = Field(default=None, alias="class")
+    custom_details: Any = None
+
+
+class PdLink(_Open):
+    href: str
+    text: str | None = None
+
+
+class PdImage(_Open):
+    src: str
+    href: str | None = None
+    alt: str | None = None
+
+
+class PdEvent(_Open):
+    """An Events API v2 alert event (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/)."""
+
+    routing_key: str = Field(min_length=1, max_length=255)
+    event_action: Literal["trigger", "acknowledge", "resolve"]
+    dedup_key: str | None = Field(default=None, min_length=1, max_length=255)
+    payload: PdPayload | None = None
+    client: str | None = None
+    client_url: str | None = None
+    links: list[PdLink] = Field(default_factory=list)
+    images: list[PdImage] = Field(default_factory=list)
+
+
+def _pd_error(errors: list[str]) -> JSONResponse:
+    return JSONResponse({"status": "invalid event", "message": "Event object is invalid", "errors": errors},
+                        status_code=400)
+
+
+def _errors(exc: ValidationError) -> list[str]:
+    out = []
+    for error in exc.errors():
+        where = ".".join(str(p) for p in error["loc"]) or "body"
+        out.append(f"{where}: {error['msg']}")
+    return out
+
+
+async def _json(request: Request) -> tuple[Any, list[str]]:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return None, [f"the body is larger than {MAX_BODY // 1024} KiB"]
+    try:
+        return json.loads(body), []
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return None, [f"the body is not JSON: {exc}"]
+
+
+def pd_severity(value: str) -> Severity | None:
+    text = value.strip().lower()
+    if text in PD_SEVERITY:
+        return PD_SEVERITY[text]
+    try:
+        return Severity.parse(value)
+    except ValueError:
+        return None
+
+
+@router.post("/pagerduty", status_code=202)
+@router.post("/pagerduty/v2/enqueue", status_code=202, include_in_schema=False)
+async def pagerduty_event(request: Request, runtime: Runtime = Depends(get_runtime)) -> JSONResponse:
+    """Accept one PagerDuty Events API v2 event."""
+    data, problems = await _json(request)
+    if problems:
+        return _pd_error(problems)
+    if not isinstance(data, dict):
+        return _pd_error(["the body must be a JSON object"])
+    try:
+        event = PdEvent.model_validate(data)
+    except ValidationError as exc:
+        return _pd_error(_errors(exc))
+    service = runtime.config.alerting.service_for_key(event.routing_key)
+    if service is None:
+        return _pd_error(["routing_key is not known to this opsbook (see alerting.routing_keys)"])
+    severity = runtime.config.alerting.default_severity
+    summary = ""
+    if event.event_action == "trigger":
+        if event.payload is None:
+            return _pd_error(["payload: required for a trigger event"])
+        level = pd_severity(event.payload.severity)
+        if level is None:
+            return _pd_error([f"payload.severity: {event.payload.severity!r} is not one of critical, error, "
+                              "warning, info"])
+        severity, summary = level, event.payload.summary
+        dedup_key = event.dedup_key or uuid.uuid4().hex
+    elif event.dedup_key is None:
+        return _pd_error([f"dedup_key: required for an {event.event_action} event"])
+    else:
+        dedup_key = event.dedup_key
+    stored = {k: v for k, v in data.items() if k != "routing_key"}  # the key is a secret
+    labels = {}
+    if event.payload is not None:
+        p = event.payload
+        pairs = (("source", p.source), ("component", p.component), ("group", p.group), ("class", p.class_))
+        labels = {k: str(v) for k, v in pairs if v}
+    runbook = next((link.href for link in event.links if "runbook" in (link.text or "").lower()), "")
+    await _upsert(request, runtime, source=SOURCE_PAGERDUTY, dedup_key=dedup_key, action=event.event_action,
+                  service=service, severity=severity, summary=summary, payload=stored, labels=labels,
+                  runbook=runbook)
+    return JSONResponse({"status": "success", "message": "Event processed", "dedup_key": dedup_key},
+                        status_code=202)
+
+
+# --- Alertmanager webhook ------------------------------------------------------------------------
+
+
+class AmAlert(_Open):
+    """One alert of a webhook notification (field names as Alertmanager sends them)."""
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str]
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: str | None = None
+    endsAt: str | None = None
+    generatorURL: str | None = None
+    fingerprint: str | None = None
+
+
+class AmWebhook(_Open):
+    """Alertmanager's webhook payload (https://prometheus.io/docs/alerting/latest/configuration/#webhook_config)."""
+
+    version: str
+    groupKey: str | None = None
+    truncatedAlerts: int = 0
+    status: Literal["firing", "resolved"]
+    receiver: str | None = None
+    groupLabels: dict[str, str] = Field(default_factory=dict)
+    commonLabels: dict[str, str] = Field(default_factory=dict)
+    commonAnnotations: dict[str, str] = Field(default_factory=dict)
+    externalURL: str | None = None
+    alerts: list[AmAlert]
+
+
+def am_severity(labels: dict[str, str], default: Severity) -> Severity:
+    value = labels.get("severity") or labels.get("priority")
+    if not value:
+        return default
+    if value.strip().lower() in AM_SEVERITY:
+        return AM_SEVERITY[value.strip().lower()]
+    try:
+        return Severity.parse(value)
+    except ValueError:
+        return default
+
+
+def am_dedup_key(alert: AmAlert) -> str:
+    if alert.fingerprint:
+        return alert.fingerprint
+    canonical = json.dumps(sorted(alert.labels.items()), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@router.post("/alertmanager")
+async def alertmanager_webhook(
+    request: Request,
+    service: str | None = Query(default=None, description="Service of alerts without a `service` label."),
+    runtime: Runtime = Depends(get_runtime),
+    _: Principal = Depends(require_role(Role.RESPONDER)),
+) -> JSONResponse:
+    """Accept one Alertmanager webhook notification (any number of alerts)."""
+    data, problems = await _json(request)
+    if problems:
+        return JSONResponse({"status": "error", "errors": problems}, status_code=400)
+    try:
+        hook = AmWebhook.model_validate(data)
+    except ValidationError as exc:
+        return JSONResponse({"status": "error", "errors": _errors(exc)}, status_code=400)
+    if hook.version != "4":
+        return JSONResponse({"status": "error", "errors": [f"version: {hook.version!r} is not supported; "
+                                                          "expected '4'"]}, status_code=400)
+    default = runtime.config.alerting.default_severity
+    events = []
+    for alert in hook.alerts:
+        labels = {**hook.commonLabels, **alert.labels}
+        annotations = {**hook.commonAnnotations, **alert.annotations}
+        summary = (annotations.get("summary") or annotations.get("description") or annotations.get("message")
+                   or labels.get("alertname") or "alert from Alertmanager")
+        events.append(dict(
+            source=SOURCE_ALERTMANAGER, dedup_key=am_dedup_key(alert),
+            action="trigger" if alert.status == "firing" else "resolve",
+            service=labels.get("service") or service or "alertmanager",
+            severity=am_severity(labels, default), summary=summary[:2000],
+            payload={**alert.model_dump(mode="json"), "receiver": hook.receiver,
+                     "externalURL": hook.externalURL, "groupKey": hook.groupKey},
+            labels=labels, runbook=annotations.get("runbook_url") or annotations.get("runbook") or "",
+        ))
+    transitions = await _upsert_many(request, runtime, events)
+    return JSONResponse({"status": "success", "alerts": len(hook.alerts), "transitions": len(transitions)})
+
+
+# --- writing -------------------------------------------------------------------------------------
+
+
+async def _upsert(request: Request, runtime: Runtime, **event: Any) -> list[AlertTransition]:
+    return await _upsert_many(request, runtime, [event])
+
+
+async def _upsert_many(
+    request: Request, runtime: Runtime, events: list[dict[str, Any]]
+) -> list[AlertTransition]:
+    hooks: Sequence[AlertHook] = getattr(request.app.state, "alert_hooks", ())
+    return await asyncio.to_thread(apply_events, runtime, events, hooks)
+
+
+def apply_events(runtime: Runtime, events: list[dict[str, Any]], hooks: Sequence[AlertHook] = (),
+                 attempts: int = 3) -> list[AlertTransition]:
+    """Apply events in one transaction, run the hooks in it, commit; retry if a concurrent trigger of the
+    same new dedup key won the race (the retry then finds its alert and deduplicates)."""
+    for attempt in range(attempts):
+        try:
+            with runtime.sessions.begin() as session:
+                now = runtime.clock.now()
+                transitions: list[AlertTransition] = []
+                for event in events:
+                    transitions += upsert_external(session, now=now, **event)
+                for hook in hooks:
+                    hook(session, transitions, now)
+                return transitions
+        except IntegrityError:
+            if attempt == attempts - 1:
+                raise
+    return []

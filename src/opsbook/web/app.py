@@ -67,4 +67,7 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
 
 def _routers() -> list[Any]:
     """Every domain's router, in one list (each domain's api.py exposes `router`)."""
-    return [checks_router, pings]
+    from opsbook.oncall.api import router as oncall_router
+    from opsbook.silences.api import router as silences_router
+
+    return [checks_router, pings, silences_router, oncall_router]

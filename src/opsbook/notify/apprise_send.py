@@ -84,7 +84,8 @@ def describe_url(url: str, secrets: Iterable[str] = ()) -> str:
     if plugin is None:
         return "invalid URL"
     shown = str(plugin.url(privacy=True)).split("?", 1)[0]
-    return f"{plugin.service_name} ({redact(shown, url_secrets(url) | set(secrets))})"
+    parts = (url_secrets(url) | set(secrets)) - {url}  # mask the tokens, keep the shape of the URL
+    return f"{plugin.service_name} ({redact(shown, parts)})"
 
 
 async def send(

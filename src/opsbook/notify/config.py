@@ -315,16 +315,7 @@ class NotifySettings(Model):
         return self
 
 
-def unique_channels(channels: list[Channel]) -> list[Channel]:
-    seen: set[str] = set()
-    for channel in channels:
-        if channel.name in seen:
-            raise ValueError(f"channel name {channel.name!r} is used twice")
-        seen.add(channel.name)
-    return channels
-
-
-ChannelsSection = Annotated[list[Channel], AfterValidator(unique_channels)]
-"""The type of OpsbookConfig.channels."""
+ChannelsSection = list[Channel]
+"""The type of OpsbookConfig.channels (the loader reports a name used twice, with its line)."""
 
 WEEKDAY_INDEX = {day: i for i, day in enumerate(WEEKDAYS)}

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from jinja2 import TemplateError, TemplateSyntaxError
+from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from opsbook.notify.config import Templates
@@ -154,7 +154,7 @@ def render(
         if custom is not None:
             try:
                 return env.from_string(custom).render(values)
-            except TemplateError as exc:
+            except Exception as exc:  # any failure of a custom template: the message must still go out
                 notes.append(f"(the custom {kind} {what} template failed: {exc}; the default was used)")
         return env.from_string(default).render(values)
 

@@ -1,0 +1,151 @@
+"""`opsbook notify test CHANNEL | list [--status failed] | channels | retry ID`.
+
+Channel URLs are never printed: channels show as name, service and a masked target, and errors are
+redacted. `test` records a test message in the outbox and delivers it at once (exit 1 if it fails).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from opsbook.auth.audit import record
+from opsbook.auth.roles import Principal, Role
+from opsbook.cli.common import ConfigOption, console, err_console, runtime_or_exit
+from opsbook.notify import outbox
+from opsbook.notify.api import redactor
+from opsbook.notify.apprise_send import describe_url
+from opsbook.notify.models import STATUSES
+from opsbook.notify.service import UnknownChannel, send_test
+from opsbook.runtime import Runtime
+
+app = typer.Typer(no_args_is_help=True, help="Notifications: channels, the outbox and its delivery attempts.")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"error: {message}", markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def _fmt(t: datetime | None, runtime: Runtime) -> str:
+    if t is None:
+        return ""
+    return t.astimezone(ZoneInfo(runtime.config.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+@app.command("test")
+def notify_test(
+    channel: Annotated[str, typer.Argument(help="A channel name from opsbook.yaml.")],
+    config: ConfigOption = None,
+) -> None:
+    """Send a test message to CHANNEL now and say whether it was accepted."""
+    runtime = runtime_or_exit(config)
+    mask = redactor(runtime)
+    try:
+        try:
+            row_id, outcome = asyncio.run(send_test(runtime, channel))
+        except UnknownChannel as exc:
+            raise _fail(str(exc)) from None
+        if outcome.ok:
+            console.print(
+                f"sent: test message {row_id} accepted by {channel} in {outcome.duration_ms:.0f} ms",
+                markup=False, highlight=False,
+            )
+            return
+        err_console.print(f"failed: {channel}: {mask(outcome.error)}", markup=False, highlight=False)
+        raise typer.Exit(1)
+    finally:
+        runtime.close()
+
+
+@app.command("list")
+def notify_list(
+    status: Annotated[str | None, typer.Option("--status", help=f"One of {', '.join(STATUSES)}.")] = None,
+    channel: Annotated[str | None, typer.Option("--channel", help="Only this channel.")] = None,
+    limit: Annotated[int, typer.Option("--limit", "-n", help="How many, newest first.")] = 20,
+    config: ConfigOption = None,
+) -> None:
+    """Outbox rows, newest first, each with its delivery attempts."""
+    if status is not None and status not in STATUSES:
+        raise _fail(f"--status: use one of {', '.join(STATUSES)}")
+    runtime = runtime_or_exit(config)
+    mask = redactor(runtime)
+    try:
+        with runtime.sessions() as session:
+            rows = outbox.list_rows(session, status=status, channel=channel, limit=limit)
+            if not rows:
+                console.print("no notifications" + (f" with status {status}" if status else ""))
+                return
+            table = Table("id", "created", "channel", "kind", "status", "tries", "next / sent", "subject")
+            lines: list[str] = []
+            for row in rows:
+                waiting = row.next_attempt_at if row.status == "pending" else None
+                table.add_row(
+                    str(row.id), _fmt(row.created_at, runtime), row.channel, row.kind, row.status,
+                    str(len(row.attempt_rows)), _fmt(row.sent_at or waiting, runtime), row.subject,
+                )
+                for attempt in row.attempt_rows:
+                    verdict = "ok" if attempt.ok else "failed"
+                    took = f"{attempt.duration_ms:7.0f} ms"
+                    line = f"{row.id:>6}  {_fmt(attempt.ts, runtime)}  {verdict:<6} {took}"
+                    lines.append(line + (f"  {mask(attempt.error)}" if attempt.error else ""))
+        console.print(table)
+        if lines:
+            console.print("attempts:", markup=False, highlight=False)
+            for line in lines:
+                console.print(line, markup=False, highlight=False, soft_wrap=True)
+    finally:
+        runtime.close()
+
+
+@app.command("channels")
+def notify_channels(config: ConfigOption = None) -> None:
+    """The configured channels (targets masked)."""
+    runtime = runtime_or_exit(config)
+    mask = redactor(runtime)
+    try:
+        if not runtime.config.channels:
+            console.print("no channels configured")
+            return
+        table = Table("name", "target", "rate limit", "description")
+        for c in runtime.config.channels:
+            table.add_row(
+                c.name, mask(describe_url(c.url, c.secrets())), str(c.rate_limit or ""), c.description
+            )
+        console.print(table)
+    finally:
+        runtime.close()
+
+
+@app.command("retry")
+def notify_retry(
+    notification_id: Annotated[int, typer.Argument(help="The id shown by `opsbook notify list`.")],
+    author: Annotated[
+        str | None, typer.Option("--author", envvar="USER", help="Who is doing this (default: $USER).")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Send a failed notification again (a running worker picks it up), with a fresh retry budget."""
+    if not author or not author.strip():
+        raise _fail("say who you are with --author NAME (or set $USER)")
+    actor = Principal(author.strip(), Role.ADMIN, "cli")
+    runtime = runtime_or_exit(config)
+    try:
+        now = runtime.clock.now()
+        with runtime.sessions.begin() as session:
+            try:
+                row = outbox.retry(session, notification_id, now)
+            except outbox.NotRetryable as exc:
+                raise _fail(str(exc), 1) from None
+            if row is None:
+                raise _fail(f"no notification {notification_id}", 1)
+            record(session, now, actor, "notification.retry", f"notification:{notification_id}",
+                   channel=row.channel)
+        console.print(f"notification {notification_id} will be sent again")
+    finally:
+        runtime.close()

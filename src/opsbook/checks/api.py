@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Role
 from opsbook.checks import rollup, store
-from opsbook.checks.histogram import percentile
 from opsbook.checks.models import CheckStateRow
 from opsbook.checks.spec import CheckSpec
 from opsbook.checks.uptime import uptime, uptime_many
@@ -216,9 +215,9 @@ def get_rollups(
                 "latency_avg_ms": r.latency_sum / r.latency_count if r.latency_count else None,
                 "latency_min_ms": lo,
                 "latency_max_ms": hi,
-                "latency_p50_ms": percentile(r.histogram, 0.50, lo, hi),
-                "latency_p95_ms": percentile(r.histogram, 0.95, lo, hi),
-                "latency_p99_ms": percentile(r.histogram, 0.99, lo, hi),
+                "latency_p50_ms": r.latency_percentile(0.50),
+                "latency_p95_ms": r.latency_percentile(0.95),
+                "latency_p99_ms": r.latency_percentile(0.99),
             }
         )
     return out

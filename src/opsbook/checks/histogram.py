@@ -8,7 +8,7 @@ to the observed min and max, so the error is bounded by the bucket's width.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 BOUNDS_MS: tuple[float, ...] = (
     1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 75, 100, 150, 200, 300, 400, 500, 750,
@@ -64,3 +64,19 @@ def percentile(
             return lower + (upper - lower) * fraction
         seen += count
     return hi
+
+
+def sparse(hist: Sequence[int]) -> dict[str, int]:
+    """The non-zero buckets only, as stored (a fast check fills two or three of thirty)."""
+    return {str(i): c for i, c in enumerate(hist) if c}
+
+
+def dense(stored: Mapping[str, int] | Sequence[int] | None) -> list[int]:
+    if not stored:
+        return empty()
+    if isinstance(stored, Mapping):
+        hist = empty()
+        for index, count in stored.items():
+            hist[int(index)] += int(count)
+        return hist
+    return list(stored)

@@ -44,7 +44,13 @@ class RollupRow(Base):
     latency_sum: Mapped[float] = mapped_column(Float, default=0.0)
     latency_min: Mapped[float | None] = mapped_column(Float)
     latency_max: Mapped[float | None] = mapped_column(Float)
-    histogram: Mapped[list[int]] = mapped_column(Json, default=list)
+    histogram: Mapped[dict[str, int]] = mapped_column(Json, default=dict)  # sparse: bucket index -> count
+
+    def latency_percentile(self, q: float) -> float | None:
+        """The q-quantile (0..1) of latency in this bucket, from its histogram."""
+        from opsbook.checks.histogram import dense, percentile
+
+        return percentile(dense(self.histogram), q, self.latency_min, self.latency_max)
 
     __table_args__ = (Index("ix_check_rollups_res_bucket", "resolution", "bucket"),)
 

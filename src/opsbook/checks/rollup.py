@@ -56,7 +56,7 @@ class Agg:
         row.latency_sum = (row.latency_sum or 0.0) + self.latency_sum
         row.latency_min = _opt(min, row.latency_min, self.latency_min)
         row.latency_max = _opt(max, row.latency_max, self.latency_max)
-        row.histogram = histogram.merge(row.histogram or [], self.hist)
+        row.histogram = histogram.sparse(histogram.merge(histogram.dense(row.histogram), self.hist))
 
 
 def _opt(fn: Callable[[float, float], float], a: float | None, b: float | None) -> float | None:

@@ -2,6 +2,7 @@
 
 from opsbook.alerts import models as alerts_models
 from opsbook.auth import models as auth_models
+from opsbook.auth import web_models as auth_web_models
 from opsbook.checks import models as checks_models
 from opsbook.db.base import Base
 from opsbook.notify import models as notify_models
@@ -11,6 +12,6 @@ from opsbook.runbooks import models as runbooks_models
 from opsbook.silences import models as silences_models
 
 __all__ = [
-    "Base", "alerts_models", "auth_models", "checks_models", "notify_models", "oncall_models", "oplog_models",
-    "runbooks_models", "silences_models",
+    "Base", "alerts_models", "auth_models", "auth_web_models", "checks_models", "notify_models",
+    "oncall_models", "oplog_models", "runbooks_models", "silences_models",
 ]

@@ -21,6 +21,7 @@ from opsbook.oncall.config import EscalationPolicies, Schedules, Users
 from opsbook.rules.config import Alerting, AlertingSettings, ServiceRules
 from opsbook.runbooks.config import RunbooksSettings
 from opsbook.silences.config import MaintenanceWindows
+from opsbook.statuspage.config import StatusPageSettings
 
 
 class Retention(Model):
@@ -87,6 +88,7 @@ class OpsbookConfig(Model):
     notifications: NotifySettings = Field(default_factory=NotifySettings, description="Delivery, templates.")
     alerting: Alerting = Field(default_factory=AlertingSettings, description="Rule defaults, event ingest.")
     runbooks: RunbooksSettings = Field(default_factory=RunbooksSettings)
+    status_page: StatusPageSettings = Field(default_factory=StatusPageSettings, description="Public /status.")
 
     def checks(self) -> dict[str, Any]:
         """Every check by its id `service/check`."""

@@ -184,3 +184,14 @@ def test_batch_of_many_checks(harness: Harness) -> None:
     assert sorted(t.check_id or "" for t in fired) == sorted(ids[::3])
     with h.sessions() as session:
         assert session.scalar(select(func.count()).select_from(AlertRow)) == 200
+
+
+def test_a_long_for_on_a_last_value_rule_fires_from_the_timer(harness: Harness) -> None:
+    text = CONFIG.replace("when: heartbeat missing for 2m", "when: heartbeat missing for 30m")
+    engine = AlertEngine(load(text).config)
+    h = harness
+    h.write("jobs/nightly", "down")
+    assert h.process("jobs/nightly", engine=engine) == []
+    h.clock._now += timedelta(minutes=30)
+    (t,) = h.due(engine)
+    assert t.kind is TransitionKind.FIRED

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,6 +35,9 @@ from opsbook.checks.models import ResultRow
 from opsbook.rules.evaluate import Evaluation, Sample, evaluate
 from opsbook.rules.ruleset import RuleSpec, compile_rules
 from opsbook.rules.severity import Severity
+
+if TYPE_CHECKING:
+    from opsbook.config.schema import OpsbookConfig
 
 CHUNK = 500
 """Check ids per IN (...) list."""
@@ -162,7 +165,9 @@ class _Pending:
 class AlertEngine:
     """Evaluates the configured rules and keeps the `alerts` table in step. Stateless between calls."""
 
-    def __init__(self, config: Any = None, rules: Mapping[str, Sequence[RuleSpec]] | None = None) -> None:
+    def __init__(
+        self, config: OpsbookConfig | None = None, rules: Mapping[str, Sequence[RuleSpec]] | None = None
+    ) -> None:
         if rules is None:
             if config is None:
                 raise ValueError("give a config or the compiled rules")

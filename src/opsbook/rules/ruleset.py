@@ -77,15 +77,18 @@ def dedup_key(check_id: str, rule: str) -> str:
 
 
 def lookback(expr: Expr, interval: timedelta, timeout: timedelta, limit: timedelta) -> timedelta:
-    """How far back results must be read to evaluate `expr` for a check run every `interval`."""
+    """How far back results must be read to evaluate `expr` for a check run every `interval`.
+
+    A windowed rule reads its window. The others read the newest results, and keep seeing them for the
+    whole `for` even if no new result comes (so a pending alert can fire from the timer)."""
     period = interval + timeout
     window = expr.window
     if window is not None:
         needed = window
     elif expr.operand.kind == "failures":
-        needed = 2 * failures_needed(expr) * period + SLACK
+        needed = 2 * failures_needed(expr) * period + SLACK + expr.hold
     else:  # last value, heartbeat: the newest result or two
-        needed = 2 * period + SLACK
+        needed = 2 * period + SLACK + expr.hold
     return min(needed, limit)
 
 

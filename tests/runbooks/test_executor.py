@@ -4,6 +4,7 @@ whole process group (grandchildren included), and SQL steps against real databas
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -80,20 +81,22 @@ async def test_a_step_ignoring_sigterm_gets_sigkill(clock: FakeClock) -> None:
 
     def on_output(text: str) -> None:
         out.append(text)
-        if "ready" in "".join(out):
+        if re.search(r"inner \d+\n", "".join(out)):
             seen.set()
 
-    script = "trap '' TERM; bash -c \"trap '' TERM; echo \\$\\$; sleep 60\" & echo ready; wait"
+    # both the shell and its grandchild ignore SIGTERM (SIG_IGN survives exec), so only SIGKILL ends them
+    script = "trap '' TERM; bash -c 'trap \"\" TERM; echo inner $$; exec sleep 60' & wait"
     task = asyncio.ensure_future(
         run_shell(script, clock=clock, timeout=10, on_output=on_output, kill_grace=5)
     )
     await asyncio.wait_for(seen.wait(), 20)
+    sleeper = int(re.findall(r"inner (\d+)", "".join(out))[0])
     await clock.advance(timedelta(seconds=11))
+    assert psutil.pid_exists(sleeper) and not task.done()  # SIGTERM was ignored; the grace period runs
     await clock.advance(timedelta(seconds=6))
     outcome = await asyncio.wait_for(task, 20)
     assert outcome.status == "timed_out"
-    pids = [int(w) for w in "".join(out).split() if w.isdigit()]
-    assert pids and all(_gone(pid) for pid in pids)
+    assert _gone(sleeper)
 
 
 def test_split_sql() -> None:

@@ -255,3 +255,13 @@ def test_resolve_names() -> None:
     with pytest.raises(ProcedureNotFound) as unknown:
         catalog.resolve("Servise is down")
     assert "close matches" in str(unknown.value) and "Service is down" in str(unknown.value)
+
+
+def test_first_steps_for_notifications() -> None:
+    from opsbook.runbooks.service import first_steps
+
+    runbook = parse_runbook((DATA / "awkward.md").read_text(encoding="utf-8"))
+    assert first_steps(runbook.procedures[0], 2) == [
+        "Find the container: docker ps --filter name=api",
+        "Restart it: docker restart <container-id>",
+    ]

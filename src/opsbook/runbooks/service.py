@@ -580,3 +580,23 @@ async def run_unattended(
     with sessions.begin() as session:
         finish_run(session, run_id, now=ctx.clock.now(), secrets=secrets)
     return run_id
+
+
+def first_steps(procedure: Procedure, count: int = 3) -> list[str]:
+    """The first actionable steps as one-line texts, for a notification that links its runbook."""
+    out: list[str] = []
+    for step in procedure.steps:
+        if not step.actionable:
+            continue
+        text = step.title
+        if step.runnable and step.command and step.command.splitlines()[0] != step.title:
+            text += f": {step.command.splitlines()[0]}"
+        out.append(text)
+        if len(out) == count:
+            break
+    return out
+
+
+def procedure_link(found: Found, base_url: str) -> str:
+    """Where a procedure is shown over HTTP (the API path; the web UI may mount a page there later)."""
+    return f"{base_url.rstrip('/')}/api/v1/procedures/{found.ref}"

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from opsbook.checks.kinds import CheckConfig
 from opsbook.config.types import Duration, Model, Name, TimeZone
+from opsbook.incidents.config import Incidents, IncidentsSettings
 from opsbook.notify.config import (
     BusinessHours,
     ChannelsSection,
@@ -88,6 +89,7 @@ class OpsbookConfig(Model):
     notifications: NotifySettings = Field(default_factory=NotifySettings, description="Delivery, templates.")
     alerting: Alerting = Field(default_factory=AlertingSettings, description="Rule defaults, event ingest.")
     runbooks: RunbooksSettings = Field(default_factory=RunbooksSettings)
+    incidents: Incidents = Field(default_factory=IncidentsSettings, description="SLAs, grouping, escalation.")
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings, description="Public /status.")
 
     def checks(self) -> dict[str, Any]:

@@ -13,6 +13,6 @@ from opsbook.runbooks import models as runbooks_models
 from opsbook.silences import models as silences_models
 
 __all__ = [
-    "Base", "alerts_models", "auth_models", "auth_web_models", "checks_models", "incidents_models", "notify_models",
-    "oncall_models", "oplog_models", "runbooks_models", "silences_models",
+    "Base", "alerts_models", "auth_models", "auth_web_models", "checks_models", "incidents_models",
+    "notify_models", "oncall_models", "oplog_models", "runbooks_models", "silences_models",
 ]

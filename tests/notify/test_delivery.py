@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 from datetime import timedelta
 from typing import Any
@@ -405,3 +406,35 @@ async def test_deliver_ids_sends_once_without_retry(
     assert not outcome.ok and "500" in outcome.error
     [row] = _rows(sessions)
     assert row.status == FAILED and calls == []
+
+
+async def test_a_restarted_worker_takes_back_claims_of_dead_processes_on_its_host_at_once(
+    sessions: sessionmaker[Session], clock: FakeClock, receiver: Receiver
+) -> None:
+    import socket
+    import subprocess
+    import sys
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead_pid = int(gone.stdout)
+    host = socket.gethostname()
+    ids = _add(sessions, clock, "hook", n=3)
+    owners = [f"{host}:{dead_pid}:aaaaaa", f"{host}:{os.getpid()}:bbbbbb", f"other-host:{dead_pid}:cccccc"]
+    with sessions.begin() as s:
+        for row_id, owner in zip(ids, owners, strict=True):
+            row = s.get(OutboxRow, row_id)
+            assert row is not None
+            row.status, row.claimed_by, row.lease_until = SENDING, owner, clock.now() + timedelta(minutes=2)
+
+    worker = DeliveryWorker(
+        sessions, clock, [Channel(name="hook", url=receiver.url("/orphans"))], _settings()
+    )
+    assert await asyncio.to_thread(worker.release_orphans, clock.now()) == 2
+    assert await worker.run_once() == 2  # the other host's claim waits for its lease
+    statuses = [r.status for r in _rows(sessions)]
+    assert statuses == [SENT, SENT, SENDING]
+    await clock.advance(timedelta(minutes=2, seconds=1))
+    assert await worker.run_once() == 1
+    assert len(receiver.bodies("/orphans")) == 3

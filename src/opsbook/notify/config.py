@@ -26,7 +26,16 @@ from datetime import time, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from opsbook.config.types import Duration, Model, Name
 from opsbook.rules.severity import Severity
@@ -64,7 +73,13 @@ def _check_per(value: RateLimit) -> RateLimit:
     return value
 
 
-RateLimitSpec = Annotated[RateLimit, BeforeValidator(_parse_rate), AfterValidator(_check_per)]
+RateLimitSpec = Annotated[
+    RateLimit,
+    BeforeValidator(_parse_rate),
+    AfterValidator(_check_per),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\s*\d+\s*/\s*\S+\s*$", "examples": ["30/1m", "100/1h"]}),
+]
 
 
 def url_secrets(url: str) -> set[str]:
@@ -207,7 +222,12 @@ def _parse_clock_time(value: Any) -> Any:
     return value
 
 
-ClockTime = Annotated[time, BeforeValidator(_parse_clock_time)]
+ClockTime = Annotated[
+    time,
+    BeforeValidator(_parse_clock_time),
+    PlainSerializer(lambda t: "24:00" if t == time.max else t.strftime("%H:%M"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^\d{1,2}:\d{2}$", "examples": ["09:00", "18:00"]}),
+]
 
 
 def _normalize_days(value: Any) -> Any:
@@ -301,7 +321,7 @@ class NotifySettings(Model):
     retry: RetryPolicy = Field(default_factory=RetryPolicy)
     send_timeout: Duration = Field(default=timedelta(seconds=30), description="Longest one send may take.")
     lease: Duration = Field(
-        default=timedelta(minutes=5),
+        default=timedelta(minutes=2),
         description="A claimed message not finished within this is sent again by another worker.",
     )
     poll_interval: Duration = Field(default=timedelta(seconds=1), description="Outbox polling interval.")

@@ -140,6 +140,23 @@ def _default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
+def _dead_local_owner(owner: str | None) -> bool:
+    """True if `owner` (host:pid:nonce of this host) is a process that is gone."""
+    parts = (owner or "").rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        return False
+    pid = int(parts[1])
+    if pid == os.getpid():
+        return True  # same pid, other worker id: an earlier life of this process slot
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OSError):
+        return False
+    return False
+
+
 class DeliveryWorker:
     """Delivers the outbox: `start()` runs the loop as a task; `run_once()` is one claim-send-record pass."""
 
@@ -243,6 +260,12 @@ class DeliveryWorker:
         if self._wake is None:
             self._loop = asyncio.get_running_loop()
             self._wake = asyncio.Event()
+        try:
+            released = await asyncio.to_thread(self.release_orphans, self.clock.now())
+            if released:
+                log.warning("took back %s notifications left mid-send by a stopped process", released)
+        except Exception:
+            log.exception("could not look for notifications left mid-send; their leases will expire")
         while not self._stopping:
             handled = 0
             try:
@@ -310,6 +333,31 @@ class DeliveryWorker:
         if not claimed:
             return []
         return await self._deliver(claimed, now, final=final)
+
+    def release_orphans(self, now: datetime) -> int:
+        """Put back rows claimed by a dead worker process of this host (so a restart need not wait a lease).
+
+        A claim belongs to a dead process if its worker id names this host and a pid that no longer
+        runs, or this very pid under another id (a container restarted as pid 1). Claims of other
+        hosts are left to their lease.
+        """
+        host = socket.gethostname()
+        with self.sessions.begin() as session:
+            claims = session.execute(
+                select(OutboxRow.id, OutboxRow.claimed_by).where(
+                    OutboxRow.status == SENDING, OutboxRow.claimed_by.like(f"{host}:%")
+                )
+            ).all()
+            dead = [i for i, owner in claims if owner != self.worker_id and _dead_local_owner(owner)]
+            if not dead:
+                return 0
+            session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.id.in_(dead), OutboxRow.status == SENDING)
+                .values(status=PENDING, next_attempt_at=now, claimed_by=None, lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        return len(dead)
 
     def claim(self, now: datetime, ids: list[int] | None = None) -> list[Claimed]:
         """Claim up to batch_size due rows (or these pending `ids`) for this worker, until now + lease."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,12 +12,12 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from opsbook.alerts.ingest import router
+from opsbook.alerts.ingest import apply_events, router
 from opsbook.alerts.models import AlertEventRow, AlertRow
-from opsbook.alerts.service import AlertTransition, TransitionKind
+from opsbook.alerts.service import AlertTransition, TransitionKind, upsert_external
 from opsbook.auth.roles import Role
 from opsbook.auth.tokens import create_token
 from opsbook.clock import FakeClock
@@ -275,3 +277,29 @@ def test_alertmanager_malformed_is_400(client: TestClient, runtime: Runtime, res
     assert r.status_code == 400
     assert any(error in e for e in r.json()["errors"]), r.json()
     assert alerts(runtime) == []
+
+
+def test_racing_triggers_of_a_new_key_make_one_alert(runtime: Runtime) -> None:
+    """Two transactions trigger the same new key at once: the loser retries and deduplicates."""
+    if runtime.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite serializes writers; the race needs PostgreSQL")
+    event = dict(source="pagerduty", dedup_key="race", action="trigger", service="db", severity=Severity.P2,
+                 summary="s", payload={})
+    results: list[list[AlertTransition]] = []
+    with runtime.sessions.begin() as first:
+        mine = upsert_external(first, now=runtime.clock.now(), **event)  # type: ignore[arg-type]
+        other = threading.Thread(target=lambda: results.append(apply_events(runtime, [event])))
+        other.start()
+        with runtime.engine.connect() as probe:  # wait until the other insert blocks on our unique key
+            for _ in range(500):
+                waiting = probe.execute(text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database()")).scalar()
+                if waiting:
+                    break
+                time.sleep(0.01)
+            assert waiting, "the second trigger never blocked"
+    other.join(timeout=30)
+    assert [t.kind for t in mine] == [TransitionKind.FIRED]
+    assert results == [[]]  # deduplicated on retry
+    assert [(a.dedup_key, a.state) for a in alerts(runtime)] == [("race", "firing")]

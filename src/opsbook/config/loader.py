@@ -28,9 +28,16 @@ class LoadedConfig:
     secrets: set[str] = field(default_factory=set)
 
     def all_secrets(self) -> set[str]:
+        """Every literal secret of this config: ${ENV} values of secret-named variables, and what each
+        check, channel and user contact declares secret (passwords in DSNs, tokens in URLs)."""
         found = set(self.secrets)
-        for check in self.config.checks().values():
+        cfg = self.config
+        for check in cfg.checks().values():
             found.update(check.secrets())
+        for channel in cfg.channels:
+            found.update(channel.secrets())
+        for user in cfg.users:
+            found.update(user.secrets())
         return found
 
 

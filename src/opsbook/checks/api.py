@@ -253,8 +253,6 @@ def get_uptime(
     }
 
 
-@pings.api_route("/ping/{token}", methods=["GET", "POST", "HEAD"])
-@pings.api_route("/ping/{token}/{signal}", methods=["GET", "POST", "HEAD"])
 async def ping(token: str, request: Request, signal: str = "") -> dict[str, str]:
     """Heartbeat: `/ping/<token>` (done), `/start`, `/fail`, or `/<exit code>`; a POST body is kept."""
     if signal not in ("", "start", "fail") and not (signal.isdigit() and len(signal) <= 3):
@@ -264,3 +262,9 @@ async def ping(token: str, request: Request, signal: str = "") -> dict[str, str]
     if outcome is None:
         raise HTTPException(404, "no heartbeat check has this token")
     return {"status": outcome}
+
+
+for _path, _name in (("/ping/{token}", "ping"), ("/ping/{token}/{signal}", "ping_signal")):
+    pings.add_api_route(_path, ping, methods=["GET"], operation_id=f"{_name}_get")
+    pings.add_api_route(_path, ping, methods=["POST"], operation_id=f"{_name}_post")
+    pings.add_api_route(_path, ping, methods=["HEAD"], include_in_schema=False)

@@ -67,7 +67,10 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
 
 def _routers() -> list[Any]:
     """Every domain's router, in one list (each domain's api.py exposes `router`)."""
+    from opsbook.notify.api import router as notify_router
     from opsbook.oncall.api import router as oncall_router
+    from opsbook.oplog.api import router as oplog_router
+    from opsbook.runbooks.api import router as runbooks_router
     from opsbook.silences.api import router as silences_router
 
-    return [checks_router, pings, silences_router, oncall_router]
+    return [checks_router, pings, silences_router, oncall_router, notify_router, runbooks_router, oplog_router]

@@ -1,0 +1,65 @@
+"""Passwords of the users in opsbook.yaml: argon2id hashes (argon2-cffi), set from the CLI, checked at login.
+
+A user without a stored hash cannot sign in. A hash made with older parameters is upgraded on the next
+successful login.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy.orm import Session
+
+from opsbook.auth.web_models import UserPasswordRow
+
+MIN_LENGTH = 10
+
+_hasher = PasswordHasher()
+_DUMMY = _hasher.hash("opsbook-no-such-user-password")  # compared against when the user has no password
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_strength(password: str, user: str) -> str | None:
+    """Why this password is refused, or None."""
+    if len(password) < MIN_LENGTH:
+        return f"a password needs at least {MIN_LENGTH} characters"
+    if password.strip().lower() == user.lower():
+        return "a password cannot be the user name"
+    return None
+
+
+def set_password(session: Session, user: str, password: str, now: datetime, by: str = "") -> None:
+    problem = check_strength(password, user)
+    if problem:
+        raise ValueError(problem)
+    row = session.get(UserPasswordRow, user)
+    if row is None:
+        session.add(UserPasswordRow(user=user, password_hash=hash_password(password), updated_at=now,
+                                    updated_by=by))
+    else:
+        row.password_hash = hash_password(password)
+        row.updated_at = now
+        row.updated_by = by
+
+
+def has_password(session: Session, user: str) -> bool:
+    return session.get(UserPasswordRow, user) is not None
+
+
+def verify(session: Session, user: str, password: str) -> bool:
+    """True when `user` has a password and this is it. Costs the same time when the user has none."""
+    row = session.get(UserPasswordRow, user)
+    try:
+        _hasher.verify(row.password_hash if row else _DUMMY, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+    if row is None:
+        return False
+    if _hasher.check_needs_rehash(row.password_hash):
+        row.password_hash = hash_password(password)
+    return True

@@ -1,0 +1,114 @@
+"""Builds a status page `Snapshot` from the store: a fixed handful of queries however many services.
+
+Only services marked `public: true` are read; maintenance and incidents are kept only when they concern a
+public service, and then only with the public services' names.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from opsbook.checks import store
+from opsbook.checks.models import StateChangeRow
+from opsbook.config.schema import OpsbookConfig
+from opsbook.silences.service import upcoming_maintenance
+from opsbook.statuspage import incidents
+from opsbook.statuspage.snapshot import (
+    PublicMaintenance,
+    PublicService,
+    Snapshot,
+    daily_uptime,
+    day_starts,
+    merge_days,
+    overall,
+    period_percent,
+    service_state,
+)
+
+
+def _changes(
+    session: Session, check_ids: list[str], start: datetime, end: datetime
+) -> tuple[dict[str, str], dict[str, list[tuple[datetime, str]]]]:
+    """The state of each check at `start` and its changes in (start, end): two queries for all checks."""
+    befores: dict[str, str] = {}
+    inside: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    if not check_ids:
+        return befores, inside
+    for check_id, status in session.execute(
+        select(StateChangeRow.check_id, StateChangeRow.to_status)
+        .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts <= start)
+        .order_by(StateChangeRow.ts, StateChangeRow.id)
+    ):
+        befores[check_id] = status
+    for check_id, ts, status in session.execute(
+        select(StateChangeRow.check_id, StateChangeRow.ts, StateChangeRow.to_status)
+        .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts > start, StateChangeRow.ts < end)
+        .order_by(StateChangeRow.ts, StateChangeRow.id)
+    ):
+        inside[check_id].append((ts, status))
+    return befores, inside
+
+
+def build_snapshot(session: Session, config: OpsbookConfig, now: datetime, version: int = 0) -> Snapshot:
+    settings = config.status_page
+    public = [s for s in config.services if s.public]
+    public_names = {s.name for s in public}
+    check_ids = {s.name: [f"{s.name}/{c.name}" for c in s.checks if c.enabled] for s in public}
+    every_check = [c for ids in check_ids.values() for c in ids]
+
+    states = store.states(session, every_check) if every_check else {}
+    starts = day_starts(now, settings.history_days, config.timezone)
+    befores, inside = _changes(session, every_check, starts[0], now)
+
+    maintenance = []
+    maintenance_now: set[str] = set()
+    for m in upcoming_maintenance(session, now, config.maintenance_windows, horizon=timedelta(days=14)):
+        shown = sorted(s for s in m.services if s in public_names)
+        if not shown:
+            continue  # concerns no public service: its title may name internal systems
+        if m.in_progress:
+            maintenance_now.update(shown)
+        maintenance.append(
+            PublicMaintenance(m.title, m.description, shown, m.starts_at, m.ends_at, m.in_progress)
+        )
+
+    active, past = incidents.public_incidents(session, public_names, now, starts[0])
+    open_severities: dict[str, list[str]] = defaultdict(list)
+    for incident in active:
+        for name in incident.services:
+            open_severities[name].append(incident.severity)
+
+    services = []
+    for service in public:
+        ids = check_ids[service.name]
+        per_check = [daily_uptime(inside.get(c, []), befores.get(c), starts, now) for c in ids]
+        bars = merge_days(per_check, starts)
+        statuses = [states[c].status if c in states else None for c in ids]
+        services.append(
+            PublicService(
+                name=service.name,
+                description=service.description,
+                state=service_state(statuses, service.name in maintenance_now, open_severities[service.name]),
+                uptime_percent=period_percent(per_check),
+                bars=bars,
+            )
+        )
+    state, sentence = overall(s.state for s in services)
+    return Snapshot(
+        title=settings.title or config.title,
+        description=settings.description,
+        logo_url=settings.logo_url,
+        built_at=now,
+        state=state,
+        sentence=sentence,
+        services=services,
+        active_incidents=active,
+        past_incidents=past,
+        maintenance=maintenance,
+        history_days=settings.history_days,
+        version=version,
+    )

@@ -1,0 +1,73 @@
+"""Renders a Snapshot once into the three bodies every reader gets: HTML, JSON and Atom."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from opsbook.config.schema import OpsbookConfig
+from opsbook.statuspage.snapshot import Snapshot
+from opsbook.web.ui.templating import environment
+
+
+@dataclass(frozen=True)
+class Rendered:
+    snapshot: Snapshot
+    html: bytes
+    json: bytes
+    atom: bytes
+    etag: str
+
+
+def _iso(ts: datetime) -> str:
+    return ts.isoformat().replace("+00:00", "Z")
+
+
+def feed_entries(snapshot: Snapshot) -> list[dict[str, Any]]:
+    """One entry per incident (its updates as text) and per scheduled maintenance, newest first."""
+    entries: list[dict[str, Any]] = []
+    for incident in [*snapshot.active_incidents, *snapshot.past_incidents]:
+        last = max([u.ts for u in incident.updates] + [incident.resolved_at or incident.started_at])
+        lines = [f"{u.ts:%Y-%m-%d %H:%M} UTC {u.status}: {u.text}" for u in incident.updates]
+        state = "Resolved" if incident.resolved_at else "Ongoing"
+        entries.append({
+            "id": f"incident-{incident.id}",
+            "title": f"[{state}] {incident.title}",
+            "updated": _iso(last),
+            "published": _iso(incident.started_at),
+            "text": "\n".join([f"Affects: {', '.join(incident.services)}", *lines]),
+            "sort": last,
+        })
+    for m in snapshot.maintenance:
+        entries.append({
+            "id": f"maintenance-{m.starts_at:%Y%m%d%H%M}-{hashlib.sha1(m.title.encode()).hexdigest()[:8]}",
+            "title": f"[Maintenance] {m.title}",
+            "updated": _iso(m.starts_at),
+            "published": _iso(m.starts_at),
+            "text": f"{m.starts_at:%Y-%m-%d %H:%M} – {m.ends_at:%Y-%m-%d %H:%M} UTC, "
+            f"{', '.join(m.services)}. {m.description}".strip(),
+            "sort": m.starts_at,
+        })
+    entries.sort(key=lambda e: e["sort"], reverse=True)
+    return entries
+
+
+def render(snapshot: Snapshot, config: OpsbookConfig) -> Rendered:
+    tz = config.timezone
+    html = environment.get_template("status/page.html").render(
+        s=snapshot, c=config.status_page.colors, tz=tz, tzlabel="UTC" if tz == "UTC" else tz
+    )
+    body = json.dumps(snapshot.to_json(), separators=(",", ":")).encode()
+    entries = feed_entries(snapshot)
+    atom = environment.get_template("status/feed.atom").render(
+        s=snapshot,
+        base=config.base_url.rstrip("/"),
+        updated=entries[0]["updated"] if entries else _iso(snapshot.built_at),
+        entries=entries,
+    )
+    html_bytes = html.encode()
+    etag = '"' + hashlib.sha256(html_bytes + body).hexdigest()[:24] + '"'
+    return Rendered(snapshot, html_bytes, body, atom.encode(), etag)

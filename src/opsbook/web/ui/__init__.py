@@ -1,0 +1,43 @@
+"""The browser side of opsbook: sign-in, the operator pages under /ui/, static assets, the public /status.
+
+`mount_ui(app, runtime)` is all the app needs to call (from create_app, after the API routers).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from opsbook.runtime import Runtime
+
+
+def mount_ui(app: FastAPI, runtime: Runtime) -> None:
+    """Add the session/CSRF middleware, /static, /login, /logout, the /ui pages and the status page."""
+    from fastapi.responses import RedirectResponse
+    from fastapi.staticfiles import StaticFiles
+
+    from opsbook.statuspage.cache import StatusCache
+    from opsbook.statuspage.routes import router as status_router
+    from opsbook.web.ui import routers
+    from opsbook.web.ui.middleware import SessionMiddleware
+    from opsbook.web.ui.pages import LoginRequired, login_redirect
+    from opsbook.web.ui.templating import STATIC
+
+    cache = StatusCache(runtime)
+    app.state.status_cache = cache
+    pipeline: Any = getattr(app.state, "pipeline", None)
+    if pipeline is not None:
+        pipeline.writer.after_commit.append(cache.on_batch)
+
+    app.add_middleware(SessionMiddleware, runtime=runtime)
+    app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
+    app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
+    app.include_router(status_router)
+    for router in routers.all_routers():
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/ui/", status_code=307)

@@ -6,6 +6,6 @@ from fastapi import APIRouter
 
 
 def all_routers() -> list[APIRouter]:
-    from opsbook.web.ui import auth_pages
+    from opsbook.web.ui import auth_pages, check_page, dashboard, incident_pages
 
-    return [auth_pages.router]
+    return [auth_pages.router, dashboard.router, check_page.router, incident_pages.router]

@@ -32,7 +32,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, Va
 from opsbook.config.types import Duration, Model, Name, format_duration, parse_duration
 from opsbook.rules.severity import Severity
 
-NEXT_BUSINESS_DAY = "next_business_day"
+NEXT_BUSINESS_DAY: Literal["next_business_day"] = "next_business_day"
 
 SlaValue = timedelta | Literal["next_business_day"] | None
 """A time to acknowledge, the end of the next business day, or no deadline."""

@@ -1,7 +1,12 @@
-"""Assembles the running pipeline: scheduler and heartbeats → result writer → (hooks) → housekeeping.
+"""Assembles the running pipeline of DESIGN.md, in one process:
 
-`Pipeline.start()` launches the loops as asyncio tasks; `stop()` cancels them and flushes what is
-buffered. `opsbook serve` runs one; tests and benchmarks build one around a FakeClock.
+    scheduler, heartbeats → result writer → alert engine → dispatcher (mute, route) → outbox → delivery
+                                                 ↑ timer (pending `for`, damped resolves)
+    housekeeping: rollups and retention; unmute: announce alerts whose silence or window ended
+
+Results, the alert transitions they cause and the outbox rows those decide are written in one
+transaction, so a crash can lose none of them. `Pipeline.start()` launches the loops as asyncio tasks;
+`stop()` cancels the producers and lets the writer and the delivery worker finish what they hold.
 """
 
 from __future__ import annotations
@@ -9,9 +14,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Callable, Coroutine, Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy.orm import Session
+
+from opsbook.alerts.dispatch import Dispatcher, config_dir
+from opsbook.alerts.loop import AlertHook, run_due
+from opsbook.alerts.service import AlertEngine, upsert_external
 from opsbook.checks.heartbeat_watch import HeartbeatWatch
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
 from opsbook.checks.kinds.http import close_sessions
@@ -19,8 +30,11 @@ from opsbook.checks.result import StoredResult
 from opsbook.checks.retention import prune
 from opsbook.checks.rollup import roll_up
 from opsbook.checks.scheduler import Scheduler
+from opsbook.checks.store import BatchOutcome
 from opsbook.checks.writer import ResultWriter
 from opsbook.metrics import Metrics
+from opsbook.notify.worker import DeliveryWorker, GiveUp
+from opsbook.rules.severity import Severity
 from opsbook.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -28,44 +42,92 @@ log = logging.getLogger(__name__)
 ROLLUP_EVERY = timedelta(minutes=1)
 ROLLUP_LAG = timedelta(minutes=2)  # a minute is rolled up once results of slow checks have landed
 PRUNE_EVERY = timedelta(minutes=10)
+UNMUTE_EVERY = timedelta(seconds=30)  # also catches silences added or expired by other processes
 
 
-@dataclass
 class Pipeline:
-    runtime: Runtime
-    metrics: Metrics = field(default_factory=Metrics)
-    scheduler: Scheduler = field(init=False)
-    writer: ResultWriter = field(init=False)
-    heartbeats: HeartbeatWatch = field(init=False)
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
-    _writer_task: asyncio.Task[None] | None = field(default=None, init=False)
-
-    def __post_init__(self) -> None:
-        cfg = self.runtime.config
-        clock = self.runtime.clock
+    def __init__(self, runtime: Runtime, metrics: Metrics | None = None) -> None:
+        self.runtime = runtime
+        self.metrics = metrics or Metrics()
+        cfg = runtime.config
+        clock = runtime.clock
         checks = cfg.checks()
+        self.alerts = AlertEngine(cfg)
+        self.dispatcher = Dispatcher(cfg, config_dir(runtime.loaded.path))
+        self.alert_hooks: list[AlertHook] = [self.dispatcher]
         self.writer = ResultWriter(
-            self.runtime.sessions,
+            runtime.sessions,
             clock,
             batch_size=cfg.scheduler.batch_size,
             flush_interval=cfg.scheduler.flush_interval.total_seconds(),
+            hooks=[self._evaluate],
         )
-        self.writer.after_commit.append(lambda batch, _outcome: self.metrics.results_written.inc(len(batch)))
+        self.writer.after_commit.append(self._after_write)
         self.scheduler = Scheduler(
             checks, clock, self.record, cfg.scheduler.concurrency, on_lag=self.metrics.scheduler_lag.observe
         )
         beats = {cid: spec for cid, spec in checks.items() if isinstance(spec, HeartbeatCheck)}
-        self.heartbeats = HeartbeatWatch(beats, clock, self.record, self.runtime.sessions)
+        self.heartbeats = HeartbeatWatch(beats, clock, self.record, runtime.sessions)
+        self.notifier = DeliveryWorker.from_runtime(runtime, on_give_up=self._gave_up)
+        self._tasks: list[asyncio.Task[None]] = []
+        self._writer_task: asyncio.Task[None] | None = None
+
+    # --- the results path -------------------------------------------------------------------
 
     def record(self, result: StoredResult) -> None:
         self.metrics.observe_result(result)
         self.writer.put(result)
 
+    def _evaluate(self, session: Session, _batch: Sequence[StoredResult], outcome: BatchOutcome) -> None:
+        """Writer hook: evaluate the rules of the checks just written, in the same transaction."""
+        now = self.runtime.clock.now()
+        self.run_hooks(session, self.alerts.process(session, outcome.check_ids, now), now)
+
+    def run_hooks(self, session: Session, transitions: Sequence[Any], now: datetime) -> None:
+        for hook in self.alert_hooks:
+            hook(session, transitions, now)
+
+    def _after_write(self, batch: Sequence[StoredResult], _outcome: BatchOutcome) -> None:
+        self.metrics.results_written.inc(len(batch))
+        self.notifier.wake()
+
+    def _gave_up(self, session: Session, failed: GiveUp) -> None:
+        """Delivery gave up on a message: raise an alert on opsbook itself (once per channel while it fails)."""
+        if failed.kind == "firing" and failed.service == "opsbook":
+            return  # a message about opsbook's own delivery trouble: do not loop
+        transitions = upsert_external(
+            session,
+            source="opsbook",
+            dedup_key=f"notify-failing:{failed.channel}",
+            action="trigger",
+            service="opsbook",
+            severity=Severity.P1,
+            summary=f"notifications to channel {failed.channel} are failing: {failed.last_error}"[:500],
+            payload={"outbox_id": failed.outbox_id, "attempts": failed.attempts},
+            now=failed.given_up_at,
+        )
+        self.run_hooks(session, transitions, failed.given_up_at)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
     async def start(self) -> None:
-        await asyncio.to_thread(self.heartbeats.load)
+        await asyncio.to_thread(self._startup)
         self._writer_task = asyncio.create_task(self.writer.run())
-        for coro in (self.scheduler.run(), self.heartbeats.run(), self.housekeeping()):
-            self._tasks.append(asyncio.create_task(coro))
+        self.notifier.start()
+        loops: list[Coroutine[Any, Any, None]] = [
+            self.scheduler.run(),
+            self.heartbeats.run(),
+            self.housekeeping(),
+            run_due(self.runtime.sessions, self.runtime.clock, self.alerts, self.alert_hooks),
+            self.unmute_loop(),
+        ]
+        self._tasks = [asyncio.create_task(loop) for loop in loops]
+
+    def _startup(self) -> None:
+        self.heartbeats.load()
+        with self.runtime.sessions.begin() as session:
+            now = self.runtime.clock.now()
+            self.run_hooks(session, self.alerts.reconcile(session, now), now)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -79,6 +141,9 @@ class Pipeline:
         if self._writer_task is not None:
             await self._writer_task
             self._writer_task = None
+        await self.notifier.stop()
+
+    # --- periodic duties ----------------------------------------------------------------------
 
     def housekeep_once(self, prune_too: bool = True) -> None:
         """Roll up closed minutes and prune what retention allows (blocking; run in a thread)."""
@@ -94,10 +159,34 @@ class Pipeline:
         next_prune = clock.now()
         while True:
             now = clock.now()
-            try:
-                await asyncio.to_thread(self.housekeep_once, now >= next_prune)
-                if now >= next_prune:
-                    next_prune = now + PRUNE_EVERY
-            except Exception:
-                log.exception("housekeeping failed; will try again")
+            await _guarded(lambda: asyncio.to_thread(self.housekeep_once, now >= next_prune), "housekeeping")
+            if now >= next_prune:
+                next_prune = now + PRUNE_EVERY
             await clock.sleep_until(now + ROLLUP_EVERY)
+
+    def unmute_once(self) -> datetime | None:
+        with self.runtime.sessions.begin() as session:
+            now = self.runtime.clock.now()
+            mutes = self.dispatcher.unmute(session, now)
+        self.notifier.wake()
+        return mutes.next_change(now)
+
+    async def unmute_loop(self) -> None:
+        clock = self.runtime.clock
+        while True:
+            nxt: datetime | None = None
+
+            async def once() -> None:
+                nonlocal nxt
+                nxt = await asyncio.to_thread(self.unmute_once)
+
+            await _guarded(once, "announcing unmuted alerts")
+            deadline = clock.now() + UNMUTE_EVERY
+            await clock.sleep_until(min(deadline, nxt) if nxt else deadline)
+
+
+async def _guarded(work: Callable[[], Coroutine[Any, Any, Any]], what: str) -> None:
+    try:
+        await work()
+    except Exception:
+        log.exception("%s failed; will try again", what)

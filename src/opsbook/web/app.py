@@ -39,6 +39,8 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
     )
     app.state.runtime = runtime
     app.state.pipeline = pipeline
+    app.state.alert_hooks = pipeline.alert_hooks  # ingested events notify like rule alerts
+    app.state.notify_worker = pipeline.notifier
 
     @app.get("/health", tags=["meta"])
     def health() -> Response:
@@ -67,10 +69,22 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
 
 def _routers() -> list[Any]:
     """Every domain's router, in one list (each domain's api.py exposes `router`)."""
+    from opsbook.alerts.api import router as alerts_router
+    from opsbook.alerts.ingest import router as ingest_router
     from opsbook.notify.api import router as notify_router
     from opsbook.oncall.api import router as oncall_router
     from opsbook.oplog.api import router as oplog_router
     from opsbook.runbooks.api import router as runbooks_router
     from opsbook.silences.api import router as silences_router
 
-    return [checks_router, pings, silences_router, oncall_router, notify_router, runbooks_router, oplog_router]
+    return [
+        checks_router,
+        pings,
+        alerts_router,
+        ingest_router,
+        silences_router,
+        notify_router,
+        oncall_router,
+        runbooks_router,
+        oplog_router,
+    ]

@@ -1,0 +1,341 @@
+"""HTTP API of incidents (`/api/v1/incidents`) and the signed acknowledgement pages (`/ack/{token}`).
+
+Reading (list, show with alerts, pages and timeline, post-mortem draft) needs the viewer role; opening,
+acknowledging, resolving, notes, status, severity and details need responder, and each is audit-logged.
+`/ack/{token}` needs no login: GET shows a confirmation page, POST acknowledges (once; see signed.py).
+Mount `router` and `ack_router`. After a change, `app.state.notify_worker` and
+`app.state.escalation_engine` are woken if present, so pages and updates go out at once.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from opsbook.auth.roles import Principal, Role
+from opsbook.incidents import postmortem, service, signed
+from opsbook.incidents.models import RESOLVED, IncidentRow
+from opsbook.rules.severity import Severity
+from opsbook.runtime import Runtime
+from opsbook.web.deps import get_runtime, get_session, require_role
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+ack_router = APIRouter(tags=["incidents"])
+viewer = require_role(Role.VIEWER)
+responder = require_role(Role.RESPONDER)
+T = TypeVar("T")
+
+
+class IncidentOut(BaseModel):
+    id: int
+    title: str
+    severity: str
+    status: str
+    service: str | None
+    services: list[str]
+    summary: str
+    impact: str
+    eta: str
+    customer_facing: bool
+    commander: str | None
+    responders: list[str]
+    source: str
+    opened_by: str
+    policy: str | None
+    detected_at: datetime | None
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    ack_deadline: datetime | None
+    sla_breached: bool
+    updated_at: datetime
+
+
+class AlertLinkOut(BaseModel):
+    alert_id: int
+    service: str
+    check_id: str | None
+    rule: str | None
+    severity: str
+    summary: str
+    source: str
+    pending_since: datetime | None
+    fired_at: datetime | None
+    joined_at: datetime
+    resolved_at: datetime | None
+
+
+class StepOut(BaseModel):
+    step: str
+    kind: str
+    level: int
+    round: int
+    users: list[str]
+    due_at: datetime
+    sent_at: datetime
+
+
+class TimelineOut(BaseModel):
+    ts: datetime
+    kind: str
+    actor: str
+    message: str
+    source: str
+
+
+class IncidentDetail(IncidentOut):
+    alerts: list[AlertLinkOut]
+    pages: list[StepOut]
+    timeline: list[TimelineOut]
+
+
+class OpenIn(BaseModel):
+    title: str = Field(min_length=1, max_length=500)
+    severity: str = Field(description="P0 … P4")
+    service: str | None = None
+    summary: str = ""
+    impact: str = ""
+    customer_facing: bool = False
+    commander: str | None = None
+
+
+class MessageIn(BaseModel):
+    message: str = ""
+
+
+class NoteIn(BaseModel):
+    text: str = Field(min_length=1, max_length=10000)
+
+
+class StatusIn(BaseModel):
+    status: str = Field(description="acknowledged, investigating, identified, monitoring or resolved")
+    message: str = ""
+    impact: str | None = None
+    eta: str | None = None
+
+
+class SeverityIn(BaseModel):
+    severity: str
+    message: str = ""
+
+
+class DetailsIn(BaseModel):
+    title: str | None = None
+    commander: str | None = None
+    customer_facing: bool | None = None
+
+
+def _out(row: IncidentRow) -> IncidentOut:
+    return IncidentOut.model_validate(service.incident_dict(row))
+
+
+def _detail(session: Session, row: IncidentRow) -> IncidentDetail:
+    links = service.alerts_of(session, row.id)
+    alerts = [AlertLinkOut.model_validate(a, from_attributes=True) for a in links]
+    pages = [StepOut(step=s.step_key, kind=s.kind, level=s.level, round=s.round, users=list(s.users),
+                     due_at=s.due_at, sent_at=s.sent_at) for s in service.steps_of(session, row.id)]
+    timeline = [TimelineOut(ts=i.ts, kind=i.kind, actor=i.actor, message=i.message, source=i.source)
+                for i in service.timeline(session, row.id)]
+    return IncidentDetail(**_out(row).model_dump(), alerts=alerts, pages=pages, timeline=timeline)
+
+
+def _wake(request: Request) -> None:
+    for name in ("notify_worker", "escalation_engine"):
+        target = getattr(request.app.state, name, None)
+        if target is not None and hasattr(target, "wake"):
+            target.wake()
+
+
+def _change(runtime: Runtime, request: Request, action: Callable[[Session, datetime], T]) -> T:
+    """Run a mutation in one transaction, mapping the service's errors to HTTP ones; wake the workers."""
+    try:
+        with runtime.sessions.begin() as session:
+            result = action(session, runtime.clock.now())
+            if isinstance(result, IncidentRow):
+                session.flush()
+                result = _out(result)  # type: ignore[assignment]
+    except service.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except service.IncidentError as exc:
+        raise HTTPException(409, runtime.redact(str(exc))) from None
+    except ValueError as exc:
+        raise HTTPException(400, runtime.redact(str(exc))) from None
+    _wake(request)
+    return result
+
+
+@router.get("", response_model=list[IncidentOut])
+def list_incidents(
+    status: str | None = Query(default=None, description="triggered, acknowledged, … resolved"),
+    open_only: bool = Query(default=False, alias="open", description="Only incidents not resolved."),
+    service_name: str | None = Query(default=None, alias="service"),
+    severity: str | None = Query(default=None),
+    limit: int = Query(default=100, ge=1, le=1000),
+    session: Session = Depends(get_session),
+    _: Principal = Depends(viewer),
+) -> list[IncidentOut]:
+    if severity is not None:
+        try:
+            severity = Severity.parse(severity).value
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from None
+    rows = service.list_incidents(session, status=status, open_only=open_only, service=service_name,
+                                  severity=severity, limit=limit)
+    return [_out(r) for r in rows]
+
+
+@router.get("/{incident_id}", response_model=IncidentDetail)
+def show_incident(incident_id: int, session: Session = Depends(get_session),
+                  _: Principal = Depends(viewer)) -> IncidentDetail:
+    try:
+        row = service.get_incident(session, incident_id)
+    except service.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    return _detail(session, row)
+
+
+@router.get("/{incident_id}/postmortem", response_class=PlainTextResponse)
+def incident_postmortem(incident_id: int, runtime: Runtime = Depends(get_runtime),
+                        session: Session = Depends(get_session), _: Principal = Depends(viewer)) -> Any:
+    try:
+        text = postmortem.build(session, runtime.config, incident_id, runtime.clock.now())
+    except service.NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
+
+
+@router.post("", response_model=IncidentOut, status_code=201)
+def open_incident(body: OpenIn, request: Request, runtime: Runtime = Depends(get_runtime),
+                  who: Principal = Depends(responder)) -> Any:
+    config = runtime.config
+    if body.service is not None and body.service not in {s.name for s in config.services}:
+        raise HTTPException(400, f"no service {body.service!r} in the configuration")
+    return _change(runtime, request, lambda s, now: service.open_incident(
+        s, config, now, title=body.title, severity=body.severity, service=body.service, summary=body.summary,
+        impact=body.impact, customer_facing=body.customer_facing, commander=body.commander, actor=who))
+
+
+@router.post("/{incident_id}/ack", response_model=IncidentOut)
+def ack_incident(incident_id: int, request: Request, runtime: Runtime = Depends(get_runtime),
+                 who: Principal = Depends(responder)) -> Any:
+    return _change(runtime, request,
+                   lambda s, now: service.acknowledge(s, runtime.config, incident_id, now, who, via="api"))
+
+
+@router.post("/{incident_id}/resolve", response_model=IncidentOut)
+def resolve_incident(incident_id: int, request: Request, body: MessageIn | None = None,
+                     runtime: Runtime = Depends(get_runtime), who: Principal = Depends(responder)) -> Any:
+    message = body.message if body else ""
+    return _change(runtime, request,
+                   lambda s, now: service.resolve(s, runtime.config, incident_id, now, who, message))
+
+
+@router.post("/{incident_id}/notes", response_model=TimelineOut, status_code=201)
+def add_note(incident_id: int, body: NoteIn, request: Request, runtime: Runtime = Depends(get_runtime),
+             who: Principal = Depends(responder)) -> Any:
+    def action(s: Session, now: datetime) -> TimelineOut:
+        entry = service.add_note(s, runtime.config, incident_id, body.text, now, who)
+        return TimelineOut(ts=entry.ts, kind=entry.kind, actor=entry.actor, message=entry.message,
+                           source="incident")
+
+    return _change(runtime, request, action)
+
+
+@router.post("/{incident_id}/status", response_model=IncidentOut)
+def set_status(incident_id: int, body: StatusIn, request: Request, runtime: Runtime = Depends(get_runtime),
+               who: Principal = Depends(responder)) -> Any:
+    return _change(runtime, request, lambda s, now: service.set_status(
+        s, runtime.config, incident_id, body.status, now, who, body.message, body.impact, body.eta))
+
+
+@router.post("/{incident_id}/severity", response_model=IncidentOut)
+def set_severity(incident_id: int, body: SeverityIn, request: Request,
+                 runtime: Runtime = Depends(get_runtime), who: Principal = Depends(responder)) -> Any:
+    return _change(runtime, request, lambda s, now: service.set_severity(
+        s, runtime.config, incident_id, body.severity, now, who, body.message))
+
+
+@router.patch("/{incident_id}", response_model=IncidentOut)
+def update_details(incident_id: int, body: DetailsIn, request: Request,
+                   runtime: Runtime = Depends(get_runtime), who: Principal = Depends(responder)) -> Any:
+    return _change(runtime, request, lambda s, now: service.update_details(
+        s, incident_id, now, who, commander=body.commander, customer_facing=body.customer_facing,
+        title=body.title))
+
+
+# --- /ack/{token}: no login, the signed link is the credential ---------------------------------------------
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="robots" content="noindex">
+<title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:36rem;margin:2rem auto;padding:0 1rem}}
+button{{font-size:1.3rem;padding:.8rem 1.6rem}}.muted{{color:#666}}</style>
+</head><body>
+<h1>{title}</h1>
+{body}
+</body></html>
+"""
+
+
+def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(_PAGE.format(title=html.escape(title), body=body), status_code=status,
+                        headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
+
+
+def _link_error(exc: Exception) -> HTMLResponse:
+    status = 410 if isinstance(exc, signed.LinkExpired | service.LinkUsed) else 400
+    if isinstance(exc, service.NotFound):
+        status = 404
+    return _page("Cannot acknowledge", f"<p>{html.escape(str(exc))}</p>", status)
+
+
+def _describe(row: IncidentRow) -> str:
+    return (f"<p><strong>[{html.escape(row.severity)}] #{row.id} {html.escape(row.title)}</strong></p>"
+            f"<p class=muted>Service: {html.escape(row.service or '—')} · Status: {html.escape(row.status)}"
+            f" · Opened {row.opened_at:%Y-%m-%d %H:%M} UTC</p>")
+
+
+@ack_router.get("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
+def ack_page(token: str, runtime: Runtime = Depends(get_runtime)) -> HTMLResponse:
+    try:
+        with runtime.sessions.begin() as session:
+            row, user = service.check_link(session, runtime.config, token, runtime.clock.now())
+            about = _describe(row)
+            done = row.acknowledged_at is not None or row.status == RESOLVED
+            by = row.acknowledged_by
+    except (signed.LinkError, service.IncidentError) as exc:
+        return _link_error(exc)
+    if done:
+        return _page("Already acknowledged", f"{about}<p>Acknowledged by {html.escape(by or 'someone')}.</p>")
+    who = f" as {html.escape(user)}" if user else ""
+    form = (f'<form method="post"><button type="submit">Acknowledge{who}</button></form>'
+            "<p class=muted>This stops the escalation. The link works once.</p>")
+    return _page("Acknowledge incident", about + form)
+
+
+@ack_router.post("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
+def ack_confirm(token: str, request: Request, runtime: Runtime = Depends(get_runtime)) -> HTMLResponse:
+    source = f"link {request.client.host}" if request.client else "link"
+    try:
+        with runtime.sessions.begin() as session:
+            row = service.ack_with_token(session, runtime.config, token, runtime.clock.now(), source)
+            about = _describe(row)
+            by = row.acknowledged_by
+    except IntegrityError:
+        return _link_error(service.LinkUsed("this link was used already"))
+    except (signed.LinkError, service.IncidentError) as exc:
+        return _link_error(exc)
+    _wake(request)
+    return _page("Acknowledged", f"{about}<p>Acknowledged by {html.escape(by or 'you')}. Thank you.</p>")

@@ -1,0 +1,305 @@
+"""`opsbook incident open|ack|resolve|note|status|severity|list|show|postmortem` and
+`opsbook report incidents`.
+
+The author of a change is `--author`, else $USER; every change is audit-logged like the API's. Pages
+and update messages are written to the outbox; the running `opsbook serve` delivers them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from opsbook.auth.roles import Principal, Role
+from opsbook.cli.common import ConfigOption, console, err_console, runtime_or_exit
+from opsbook.config.types import parse_duration
+from opsbook.incidents import postmortem, report, service
+from opsbook.incidents.models import STATUSES
+from opsbook.runtime import Runtime
+
+app = typer.Typer(no_args_is_help=True, help="Incidents: open, acknowledge, update, resolve, post-mortems.")
+report_app = typer.Typer(no_args_is_help=True, help="Reports over a period.")
+T = TypeVar("T")
+
+AuthorOption = Annotated[
+    str | None, typer.Option("--author", envvar="USER", help="Who is doing this (default: $USER).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err_console.print(f"error: {message}", markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def _actor(author: str | None) -> Principal:
+    if not author or not author.strip():
+        raise _fail("say who you are with --author NAME (or set $USER)")
+    return Principal(author.strip(), Role.ADMIN, "cli")
+
+
+def _when(t: datetime | None, tz: str) -> str:
+    return t.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if t is not None else "—"
+
+
+def _change(runtime: Runtime, action: Callable[[Session, datetime], T]) -> T:
+    try:
+        with runtime.sessions.begin() as session:
+            return action(session, runtime.clock.now())
+    except service.NotFound as exc:
+        raise _fail(str(exc), 1) from None
+    except ValueError as exc:
+        raise _fail(runtime.redact(str(exc))) from None
+    finally:
+        runtime.close()
+
+
+def _said(verb: str, row: Any) -> None:
+    console.print(f"incident {row.id} {verb}: [{row.severity}] {row.title} — {row.status}",
+                  markup=False, highlight=False)
+
+
+@app.command("open")
+def open_cmd(
+    title: Annotated[str, typer.Argument(help="Short description.")],
+    severity: Annotated[str, typer.Option("--severity", "-s", help="P0 … P4.")] = "P2",
+    service_name: Annotated[str | None, typer.Option("--service", help="The service affected.")] = None,
+    summary: Annotated[str, typer.Option("--summary", help="What is known.")] = "",
+    impact: Annotated[str, typer.Option("--impact", help="Who is affected and how.")] = "",
+    customer_facing: Annotated[bool, typer.Option("--customer-facing", help="Customers see it.")] = False,
+    commander: Annotated[str | None, typer.Option("--commander", help="Incident commander.")] = None,
+    author: AuthorOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Open an incident by hand: its escalation policy pages the first level at once."""
+    actor = _actor(author)
+    runtime = runtime_or_exit(config)
+    if service_name is not None and service_name not in {s.name for s in runtime.config.services}:
+        raise _fail(f"no service {service_name!r} in the configuration")
+    row = _change(runtime, lambda s, now: service.open_incident(
+        s, runtime.config, now, title=title, severity=severity, service=service_name, summary=summary,
+        impact=impact, customer_facing=customer_facing, commander=commander, actor=actor))
+    _said("opened", row)
+
+
+@app.command("ack")
+def ack_cmd(incident_id: int, author: AuthorOption = None, config: ConfigOption = None) -> None:
+    """Acknowledge: stops the escalation."""
+    actor = _actor(author)
+    runtime = runtime_or_exit(config)
+    row = _change(runtime, lambda s, now: service.acknowledge(s, runtime.config, incident_id, now, actor,
+                                                              via="cli"))
+    _said(f"acknowledged by {row.acknowledged_by}", row)
+
+
+@app.command("resolve")
+def resolve_cmd(
+    incident_id: int,
+    message: Annotated[str, typer.Option("--message", "-m", help="How it was resolved.")] = "",
+    author: AuthorOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Resolve: ends the escalation and re-notifications."""
+    actor = _actor(author)
+    runtime = runtime_or_exit(config)
+    row = _change(runtime,
+                  lambda s, now: service.resolve(s, runtime.config, incident_id, now, actor, message))
+    _said("resolved", row)
+
+
+@app.command("note")
+def note_cmd(incident_id: int, text: str, author: AuthorOption = None, config: ConfigOption = None) -> None:
+    """Add a note to the timeline."""
+    actor = _actor(author)
+    runtime = runtime_or_exit(config)
+    _change(runtime, lambda s, now: service.add_note(s, runtime.config, incident_id, text, now, actor))
+    console.print(f"note added to incident {incident_id}", markup=False, highlight=False)
+
+
+@app.command("status")
+def status_cmd(
+    incident_id: int,
+    status: Annotated[str, typer.Argument(help=", ".join(STATUSES[1:]))],
+    message: Annotated[str, typer.Option("--message", "-m", help="The update.")] = "",
+    impact: Annotated[str | None, typer.Option("--impact", help="Who is affected and how.")] = None,
+    eta: Annotated[str | None, typer.Option("--eta", help="Expected resolution.")] = None,
+    author: AuthorOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Set the status (the update message goes to the update channels)."""
+    actor = _actor(author)
+    runtime = runtime_or_exit(config)
+    row = _change(runtime, lambda s, now: service.set_status(
+        s, runtime.config, incident_id, status, now, actor, message, impact, eta))
+    _said("is now", row)
+
+
+@app.command("severity")
+def severity_cmd(
+    incident_id: int,
+    severity: Annotated[str, typer.Argument(help="P0 … P4")],
+    message: Annotated[str, typer.Option("--message", "-m", help="Why.")] = "",
+    author: AuthorOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Change the severity."""
+    actor = _actor(author)
+    runtime = runtime_or_exit(config)
+    row = _change(runtime, lambda s, now: service.set_severity(s, runtime.config, incident_id, severity, now,
+                                                               actor, message))
+    _said("severity set", row)
+
+
+@app.command("list")
+def list_cmd(
+    all_: Annotated[bool, typer.Option("--all", "-a", help="Resolved ones too.")] = False,
+    status: Annotated[str | None, typer.Option("--status")] = None,
+    service_name: Annotated[str | None, typer.Option("--service")] = None,
+    severity: Annotated[str | None, typer.Option("--severity")] = None,
+    limit: Annotated[int, typer.Option("--limit")] = 50,
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """Open incidents, newest first (--all for resolved ones too)."""
+    runtime = runtime_or_exit(config)
+    try:
+        with runtime.sessions() as session:
+            rows = service.list_incidents(session, status=status, open_only=not all_ and status is None,
+                                          service=service_name, severity=severity, limit=limit)
+            data = [service.incident_dict(r) for r in rows]
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        runtime.close()
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+        return
+    if not data:
+        console.print("no incidents" if all_ else "no open incidents")
+        return
+    tz = runtime.config.timezone
+    table = Table("ID", "Sev", "Status", "Service", "Title", f"Opened ({tz})", "Ack by")
+    for r in rows:
+        table.add_row(str(r.id), r.severity, r.status, r.service or "—", r.title, _when(r.opened_at, tz),
+                      r.acknowledged_by or "—")
+    console.print(table)
+
+
+@app.command("show")
+def show_cmd(incident_id: int, as_json: JsonOption = False, config: ConfigOption = None) -> None:
+    """An incident with its alerts, pages and full timeline."""
+    runtime = runtime_or_exit(config)
+    tz = runtime.config.timezone
+    try:
+        with runtime.sessions() as session:
+            row = service.get_incident(session, incident_id)
+            data = service.incident_dict(row)
+            items = service.timeline(session, row.id)
+            steps = service.steps_of(session, row.id)
+            alerts = service.alerts_of(session, row.id)
+    except service.NotFound as exc:
+        raise _fail(str(exc), 1) from None
+    finally:
+        runtime.close()
+    if as_json:
+        data["timeline"] = [{"ts": i.ts.isoformat(), "kind": i.kind, "actor": i.actor, "message": i.message,
+                             "source": i.source} for i in items]
+        data["pages"] = [{"step": s.step_key, "users": s.users, "sent_at": s.sent_at.isoformat()}
+                         for s in steps]
+        data["alerts"] = [{"alert_id": a.alert_id, "check_id": a.check_id, "summary": a.summary}
+                          for a in alerts]
+        typer.echo(json.dumps(data, indent=2))
+        return
+    out = [
+        f"Incident {row.id}: [{row.severity}] {row.title}",
+        f"Status: {row.status}    Service: {', '.join(row.services or []) or '—'}    Source: {row.source}",
+        f"Opened {_when(row.opened_at, tz)}  Acknowledged {_when(row.acknowledged_at, tz)}"
+        + (f" by {row.acknowledged_by}" if row.acknowledged_by else "")
+        + f"  Resolved {_when(row.resolved_at, tz)}",
+        f"Ack deadline {_when(row.ack_deadline, tz)}" + ("  (SLA missed)" if row.sla_breached_at else ""),
+    ]
+    if row.impact:
+        out.append(f"Impact: {row.impact}")
+    if row.eta:
+        out.append(f"ETA: {row.eta}")
+    if row.commander:
+        out.append(f"Commander: {row.commander}")
+    out += ["", f"Timeline ({tz}):"]
+    out += [f"  {_when(i.ts, tz)}  {i.kind:<20} {i.message}" + (f"  ({i.actor})" if i.actor else "")
+            for i in items]
+    typer.echo("\n".join(out))
+
+
+@app.command("postmortem")
+def postmortem_cmd(
+    incident_id: int,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """A Markdown post-mortem draft from the incident's timeline."""
+    runtime = runtime_or_exit(config)
+    try:
+        with runtime.sessions() as session:
+            text = postmortem.build(session, runtime.config, incident_id, runtime.clock.now())
+    except service.NotFound as exc:
+        raise _fail(str(exc), 1) from None
+    finally:
+        runtime.close()
+    if output is None:
+        typer.echo(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(f"post-mortem draft of incident {incident_id} written to {output}", markup=False,
+                  highlight=False)
+
+
+def _secs(value: float | None) -> str:
+    return postmortem.span(timedelta(seconds=value)) if value is not None else "—"
+
+
+@report_app.command("incidents")
+def report_incidents(
+    since: Annotated[str, typer.Option("--since", help="How far back: 30d, 12w, 24h.")] = "30d",
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
+    """MTTA and MTTR by severity and service, SLA breaches and pages per person."""
+    try:
+        back = parse_duration(since)
+    except ValueError as exc:
+        raise _fail(f"--since: {exc}") from None
+    runtime = runtime_or_exit(config)
+    now = runtime.clock.now()
+    try:
+        with runtime.sessions() as session:
+            found = report.incident_report(session, now - back, now)
+    finally:
+        runtime.close()
+    if as_json:
+        typer.echo(json.dumps(found.as_dict(), indent=2))
+        return
+    tz = runtime.config.timezone
+    console.print(f"Incidents opened {_when(found.since, tz)} – {_when(found.until, tz)} ({tz}): "
+                  f"{found.total.count}, MTTA {_secs(found.total.mtta_s)}, MTTR {_secs(found.total.mttr_s)}, "
+                  f"SLA breaches {found.total.breaches}", markup=False, highlight=False)
+    for title, groups in (("By severity", found.by_severity), ("By service", found.by_service)):
+        table = Table("", "Incidents", "Open", "MTTA", "MTTR", "SLA breaches", title=title)
+        for g in groups:
+            table.add_row(g.key, str(g.count), str(g.open), _secs(g.mtta_s), _secs(g.mttr_s), str(g.breaches))
+        console.print(table)
+    if found.breaches:
+        console.print("SLA breaches:", markup=False)
+        for b in found.breaches:
+            console.print(f"  #{b['id']} [{b['severity']}] {b['title']}", markup=False, highlight=False)
+    table = Table("Person", "Pages", title="Pages per person")
+    for user, n in found.pages.items():
+        table.add_row(user, str(n))
+    console.print(table)

@@ -10,6 +10,7 @@ from opsbook.checks.cli import app as check_app
 from opsbook.checks.cli import status
 from opsbook.cli import config_cmds
 from opsbook.cli.serve import db_app, serve
+from opsbook.incidents import cli as incidents_cli
 from opsbook.notify import cli as notify_cli
 from opsbook.oncall import cli as oncall_cli
 from opsbook.oplog import cli as oplog_cli
@@ -32,4 +33,6 @@ app.add_typer(oncall_cli.app, name="oncall")
 app.add_typer(runbooks_cli.app, name="runbook")
 app.add_typer(oplog_cli.app, name="oplog")
 app.add_typer(alerts_cli.app, name="alert")
+app.add_typer(incidents_cli.app, name="incident")
+app.add_typer(incidents_cli.report_app, name="report")
 # --- end of command groups ---

@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -92,7 +93,7 @@ class Pipeline:
         self.notifier.wake()
 
     def _gave_up(self, session: Session, failed: GiveUp) -> None:
-        """Delivery gave up on a message: raise an alert on opsbook itself (once per channel while it fails)."""
+        """Delivery gave up on a message: raise an alert on opsbook itself (once per failing channel)."""
         if failed.kind == "firing" and failed.service == "opsbook":
             return  # a message about opsbook's own delivery trouble: do not loop
         transitions = upsert_external(
@@ -159,8 +160,9 @@ class Pipeline:
         next_prune = clock.now()
         while True:
             now = clock.now()
-            await _guarded(lambda: asyncio.to_thread(self.housekeep_once, now >= next_prune), "housekeeping")
-            if now >= next_prune:
+            prune_now = now >= next_prune
+            await _guarded(partial(asyncio.to_thread, self.housekeep_once, prune_now), "housekeeping")
+            if prune_now:
                 next_prune = now + PRUNE_EVERY
             await clock.sleep_until(now + ROLLUP_EVERY)
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.alerts.models import AlertRow
 from opsbook.alerts.service import AlertTransition, TransitionKind, transition_of
+from opsbook.checks.models import CheckStateRow
 from opsbook.config.schema import OpsbookConfig
 from opsbook.notify.service import enqueue_routed
 from opsbook.runbooks.catalog import Catalog, load_catalog
@@ -36,7 +37,10 @@ KIND = {TransitionKind.FIRED: "firing", TransitionKind.RESOLVED: "resolved"}
 def attrs_of(alert: AlertRow | AlertTransition) -> AlertAttrs:
     check = alert.check_id.split("/", 1)[1] if alert.check_id and "/" in alert.check_id else ""
     return AlertAttrs(
-        service=alert.service, check=check, rule=alert.rule or "", severity=str(alert.severity),
+        service=alert.service,
+        check=check,
+        rule=alert.rule or "",
+        severity=str(alert.severity),
         labels=dict(alert.labels or {}),
     )
 
@@ -73,7 +77,10 @@ class Dispatcher:
         if not wanted:
             return
         mutes = self.mutes(session, now)
-        rows = {r.id: r for r in session.scalars(select(AlertRow).where(AlertRow.id.in_([t.alert_id for t in wanted])))}
+        rows = {
+            r.id: r
+            for r in session.scalars(select(AlertRow).where(AlertRow.id.in_([t.alert_id for t in wanted])))
+        }
         for transition in wanted:
             row = rows.get(transition.alert_id)
             reason = mutes.muted_by(attrs_of(transition), now)
@@ -88,6 +95,11 @@ class Dispatcher:
 
     def send(self, session: Session, transition: AlertTransition, now: datetime) -> None:
         context = {**transition.template_context(), **self.runbook_context(transition.runbook)}
+        if transition.check_id and transition.kind is TransitionKind.FIRED:
+            state = session.get(CheckStateRow, transition.check_id)
+            context["detail"] = (
+                state.last_message.splitlines()[0][:300] if state and state.last_message else ""
+            )
         context["link"] = f"{self.config.base_url.rstrip('/')}/alerts/{transition.alert_id}"
         enqueue_routed(
             session,

@@ -6,7 +6,8 @@ rendering, the default is used and the failure noted, because a page must go out
 
 Variables (all optional; missing ones render empty):
 - firing / resolved: `service`, `check`, `severity`, `summary`, `rule`, `value`, `threshold`, `since`
-  (datetime), `resolved_at` (datetime), `runbook`, `link` (into opsbook), `labels` (dict), `alert_id`
+  (datetime), `resolved_at` (datetime), `runbook`, `runbook_url`, `runbook_steps` (its first steps),
+  `detail` (the check's last message), `link` (into opsbook), `labels` (dict), `alert_id`
 - incident: `incident_id`, `title`, `status`, `severity`, `summary`, `service`, `link`, `since`
 - test: `channel`, `now`
 - group: `service`, `severity` (the most urgent), `kind`, `count`, `items` (each with `subject`, `body`)
@@ -40,9 +41,12 @@ Service:  {{ service }}
 {% if value is defined and value is not none %}Value:    {{ value }}
 {%- if threshold is defined and threshold is not none %} (threshold {{ threshold }}){% endif %}
 {% endif %}{% if since %}Since:    {{ since|when }}
-{% endif %}{% if runbook %}Runbook:  {{ runbook }}
+{% endif %}{% if detail %}Last:     {{ detail }}
 {% endif %}{% if link %}Details:  {{ link }}
-{% endif %}""",
+{% endif %}{% if runbook %}
+Runbook:  {{ runbook }}{% if runbook_url %} ({{ runbook_url }}){% endif %}
+{% for step in runbook_steps or [] %}  {{ loop.index }}. {{ step }}
+{% endfor %}{% endif %}""",
     ),
     "resolved": (
         "[{{ severity }}] RESOLVED: {{ service }}{% if check %}/{{ check }}{% endif %}: {{ summary }}",

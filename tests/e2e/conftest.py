@@ -1,0 +1,61 @@
+"""Fixtures for end-to-end scenarios: a webhook receiver and a service whose health the test controls."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+
+import pytest
+from aiohttp import web
+
+from tests.notify.conftest import Receiver, receiver  # noqa: F401  (fixture re-used here)
+
+
+@dataclass
+class Service:
+    """An HTTP service on 127.0.0.1 whose /health answers `status`."""
+
+    port: int = 0
+    status: int = 200
+    hits: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/health"
+
+
+@pytest.fixture
+async def api() -> AsyncIterator[Service]:
+    state = Service()
+
+    async def health(_request: web.Request) -> web.Response:
+        state.hits += 1
+        return web.Response(status=state.status, text="ok" if state.status == 200 else "boom")
+
+    app = web.Application()
+    app.router.add_get("/health", health)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    assert site._server is not None
+    state.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield state
+    finally:
+        await runner.cleanup()
+
+
+async def eventually(predicate: Callable[[], bool | Awaitable[bool]], what: str, limit: float = 15.0) -> None:
+    """Wait for real I/O (an HTTP probe, a delivery) to finish; the scenario's own time is the fake clock."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        value = predicate()
+        if isinstance(value, Awaitable):
+            value = await value
+        if value:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")

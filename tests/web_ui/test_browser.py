@@ -24,8 +24,13 @@ from tests.web_ui.ui_support import PASSWORD, PRIVATE_WORDS, runtime_for, ui_app
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 
@@ -43,23 +48,46 @@ def seed(runtime: Runtime, clock: FakeClock) -> dict[str, int]:
         ("api/health", now - timedelta(days=3) + timedelta(minutes=40), Status.UP, "ok"),
         ("web/home", now - timedelta(days=1), Status.DEGRADED, "slow: 1.9 s"),
         ("web/home", now - timedelta(days=1) + timedelta(hours=1), Status.UP, "ok"),
-        ("api/health", now - timedelta(minutes=4), Status.DOWN, "connect to 10.0.0.7:443: connection refused"),
-        ("secret-billing-db/replication-lag-zebra", now - timedelta(minutes=3), Status.DOWN, "ZEBRA-LEAK lag"),
+        (
+            "api/health",
+            now - timedelta(minutes=4),
+            Status.DOWN,
+            "connect to 10.0.0.7:443: connection refused",
+        ),
+        (
+            "secret-billing-db/replication-lag-zebra",
+            now - timedelta(minutes=3),
+            Status.DOWN,
+            "ZEBRA-LEAK lag",
+        ),
     ]
     write(runtime, rows)
     with runtime.sessions.begin() as session:
         api = incidents.open_incident(
-            session, runtime.config, now - timedelta(minutes=3), title="API health check failing",
-            severity="P1", service="api", customer_facing=True,
+            session,
+            runtime.config,
+            now - timedelta(minutes=3),
+            title="API health check failing",
+            severity="P1",
+            service="api",
+            customer_facing=True,
             summary="api/health: connection refused",
         )
         other = incidents.open_incident(
-            session, runtime.config, now - timedelta(minutes=2), title="Login errors", severity="P2",
+            session,
+            runtime.config,
+            now - timedelta(minutes=2),
+            title="Login errors",
+            severity="P2",
             service="api",
         )
         incidents.open_incident(
-            session, runtime.config, now - timedelta(minutes=2), title="ZEBRA-LEAK ledger lag",
-            severity="P2", service="secret-billing-db",
+            session,
+            runtime.config,
+            now - timedelta(minutes=2),
+            title="ZEBRA-LEAK ledger lag",
+            severity="P2",
+            service="secret-billing-db",
         )
         return {"api": api.id, "other": other.id}
 
@@ -129,7 +157,9 @@ async def test_sign_in_dashboard_acknowledge_and_status_page(
     assert "Acknowledged by rick" in await page.inner_text("#timeline")
     assert await page.inner_text("#status") == "acknowledged"
     await page.select_option('form[action$="/status"] select', "identified")
-    await page.fill('form[action$="/status"] input[name=message]', "The database pool is exhausted; raising it.")
+    await page.fill(
+        'form[action$="/status"] input[name=message]', "The database pool is exhausted; raising it."
+    )
     await page.click('form[action$="/status"] button')
     await page.wait_for_selector("#flash")
     assert "Identified: The database pool is exhausted" in await page.inner_text("#timeline")

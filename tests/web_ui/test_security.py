@@ -91,7 +91,8 @@ def browser(app: FastAPI, user: str | None) -> tuple[TestClient, str]:
         return client, ""
     login_csrf = client.get("/login").cookies[sessions.LOGIN_COOKIE]
     r = client.post(
-        "/login", data={"username": user, "password": PASSWORD, "csrf_token": login_csrf},
+        "/login",
+        data={"username": user, "password": PASSWORD, "csrf_token": login_csrf},
         follow_redirects=False,
     )
     assert r.status_code == 303, r.text
@@ -109,9 +110,7 @@ def clients(app: FastAPI) -> Iterator[dict[Role, tuple[TestClient, str]]]:
 def test_every_mutating_route_is_known_and_role_checked(app: FastAPI) -> None:
     routes = mutating_routes(app)
     assert len(routes) > 20  # the whole app: API and UI
-    unprotected = [
-        f"{m} {p}" for m, p, r in routes if required_role(r) is None and p not in OPEN_ROUTES
-    ]
+    unprotected = [f"{m} {p}" for m, p, r in routes if required_role(r) is None and p not in OPEN_ROUTES]
     assert unprotected == []
     ui = {p for _, p, _ in routes if p.startswith("/ui/")}
     assert {"/ui/incidents/{incident_id}/ack", "/ui/incidents/{incident_id}/resolve"} <= ui
@@ -166,8 +165,11 @@ def test_bearer_tokens_need_no_csrf_token(app: FastAPI, runtime: Runtime) -> Non
     r = client.post(
         "/api/v1/silences",
         headers={"Authorization": f"Bearer {token}"},
-        json={"matchers": [{"name": "service", "value": "api"}], "ends_at": (now + timedelta(hours=1)).isoformat(),
-              "comment": "deploy"},
+        json={
+            "matchers": [{"name": "service", "value": "api"}],
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "comment": "deploy",
+        },
     )
     assert r.status_code == 201, r.text
     # a session cookie next to a bearer token is not consulted: the token decides
@@ -175,8 +177,11 @@ def test_bearer_tokens_need_no_csrf_token(app: FastAPI, runtime: Runtime) -> Non
     r = viewer_client.post(
         "/api/v1/silences",
         headers={"Authorization": f"Bearer {token}"},
-        json={"matchers": [{"name": "service", "value": "web"}], "ends_at": (now + timedelta(hours=1)).isoformat(),
-              "comment": "deploy"},
+        json={
+            "matchers": [{"name": "service", "value": "web"}],
+            "ends_at": (now + timedelta(hours=1)).isoformat(),
+            "comment": "deploy",
+        },
     )
     assert r.status_code == 201, r.text
 
@@ -217,7 +222,9 @@ def test_failed_logins_are_throttled_per_user(app: FastAPI, clock: FakeClock, ru
 
     def attempt(user: str, password: str) -> int:
         return client.post(
-            "/login", data={"username": user, "password": password, "csrf_token": csrf}, follow_redirects=False
+            "/login",
+            data={"username": user, "password": password, "csrf_token": csrf},
+            follow_redirects=False,
         ).status_code
 
     for _ in range(sessions.THROTTLE.per_user):
@@ -225,8 +232,11 @@ def test_failed_logins_are_throttled_per_user(app: FastAPI, clock: FakeClock, ru
     assert attempt("rick", PASSWORD) == 429  # even the right password, while throttled
     other = TestClient(app)
     other_csrf = other.get("/login").cookies[sessions.LOGIN_COOKIE]
-    r = other.post("/login", data={"username": "ana", "password": PASSWORD, "csrf_token": other_csrf},
-                   follow_redirects=False)
+    r = other.post(
+        "/login",
+        data={"username": "ana", "password": PASSWORD, "csrf_token": other_csrf},
+        follow_redirects=False,
+    )
     assert r.status_code == 303  # another user from the same address is not locked out
     tick(clock, timedelta(minutes=14))
     assert attempt("rick", PASSWORD) == 429
@@ -249,8 +259,9 @@ def test_failed_logins_are_throttled_per_address(app: FastAPI, clock: FakeClock)
     assert "Too many failed sign-ins" in r.text
     other = TestClient(app, client=("192.0.2.2", 4000))
     csrf2 = other.get("/login").cookies[sessions.LOGIN_COOKIE]
-    r = other.post("/login", data={"username": "ana", "password": PASSWORD, "csrf_token": csrf2},
-                   follow_redirects=False)
+    r = other.post(
+        "/login", data={"username": "ana", "password": PASSWORD, "csrf_token": csrf2}, follow_redirects=False
+    )
     assert r.status_code == 303
 
 
@@ -259,7 +270,8 @@ def test_next_is_only_a_local_path(app: FastAPI) -> None:
     csrf = client.get("/login").cookies[sessions.LOGIN_COOKIE]
     for target in ("//evil.example/x", "https://evil.example", "/\\evil.example"):
         r = client.post(
-            "/login", data={"username": "ana", "password": PASSWORD, "csrf_token": csrf, "next": target},
+            "/login",
+            data={"username": "ana", "password": PASSWORD, "csrf_token": csrf, "next": target},
             follow_redirects=False,
         )
         assert r.headers["location"] == "/ui/"

@@ -330,8 +330,10 @@ def advance(session: Session, config: OpsbookConfig, row: IncidentRow, now: date
             if step.key not in done:
                 out.sent.append(send_step(session, config, row, step, now))
                 done.add(step.key)
-    if _check_sla(session, config, row, now, escalate=True):
+    breach = _check_sla(session, config, row, now, escalate=True)
+    if breach is not None:
         out.breached = True
+        out.sent += breach
     candidates: list[datetime] = []
     if policy is not None:
         state = escalation_state(policy, row.opened_at, now, row.acknowledged_at, row.resolved_at, acked_by)
@@ -406,11 +408,13 @@ def page_user(session: Session, config: OpsbookConfig, row: IncidentRow, user: s
 
 
 def _check_sla(session: Session, config: OpsbookConfig, row: IncidentRow, now: datetime, *,
-               escalate: bool) -> bool:
+               escalate: bool) -> list[EscalationStepRow] | None:
     """Record a missed acknowledgement deadline once: timeline, update message, and (while unacknowledged,
-    if only the first level was paged so far) the next level paged at once. True if recorded now."""
+    if only the first level was paged so far) the next level paged at once.
+
+    None if nothing was missed (or it was recorded before), else the steps sent because of it."""
     if row.sla_breached_at is not None or not sla.breached(row.ack_deadline, now, row.acknowledged_at):
-        return False
+        return None
     assert row.ack_deadline is not None
     row.sla_breached_at = row.ack_deadline
     row.updated_at = now
@@ -424,15 +428,15 @@ def _check_sla(session: Session, config: OpsbookConfig, row: IncidentRow, now: d
     post_update(session, config, row, now, entry)
     policy = _policy(row)
     if not escalate or row.acknowledged_at is not None or policy is None:
-        return True
+        return []
     done = sent_keys(session, row.id)
     if done - {"r0-l0"}:
-        return True  # escalation already went past the first responders
+        return []  # escalation already went past the first responders
     state = escalation_state(policy, row.opened_at, now)
     upcoming = [s for s in (*state.due, *([state.next] if state.next else [])) if s.key not in done]
-    if upcoming:
-        send_step(session, config, row, upcoming[0], now, reason="SLA missed")
-    return True
+    if not upcoming:
+        return []
+    return [send_step(session, config, row, upcoming[0], now, reason="SLA missed")]
 
 
 def _cancel_pages(session: Session, row: IncidentRow, now: datetime, reason: str) -> int:

@@ -120,7 +120,14 @@ def deadline_for(config: OpsbookConfig, severity: Severity | str, opened_at: dat
 
 
 def _known_user(config: OpsbookConfig, name: str | None) -> str | None:
-    return name if name and any(u.name == name for u in config.users) else None
+    """The configured user behind an actor name ('ben', 'token:ben', 'cli:ben'), or None."""
+    if not name:
+        return None
+    known = {u.name for u in config.users}
+    for candidate in (name, name.rpartition(":")[2]):
+        if candidate in known:
+            return candidate
+    return None
 
 
 # --- opening and alerts ----------------------------------------------------------------------------

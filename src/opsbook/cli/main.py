@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from opsbook.alerts import cli as alerts_cli
+from opsbook.auth import audit_cli, users_cli
 from opsbook.auth.cli import app as token_app
 from opsbook.checks.cli import app as check_app
 from opsbook.checks.cli import status
@@ -35,4 +36,6 @@ app.add_typer(oplog_cli.app, name="oplog")
 app.add_typer(alerts_cli.app, name="alert")
 app.add_typer(incidents_cli.app, name="incident")
 app.add_typer(incidents_cli.report_app, name="report")
+app.add_typer(users_cli.app, name="user")
+app.add_typer(audit_cli.app, name="audit")
 # --- end of command groups ---

@@ -139,10 +139,10 @@ class IncidentCollector(Collector):
         try:
             with self.sessions() as session:
                 report = incident_report(session, now - self.window, now)
-                open_counts = dict(session.execute(
+                open_counts = {str(sev): int(n) for sev, n in session.execute(
                     select(IncidentRow.severity, func.count()).where(IncidentRow.status != RESOLVED)
                     .group_by(IncidentRow.severity)
-                ).tuples().all())
+                )}
         except Exception:
             log.exception("cannot compute the incident metrics")
             return

@@ -1,0 +1,71 @@
+"""The post-mortem draft of a real incident: its timeline and its figures (detect, acknowledge, resolve)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from prometheus_client import CollectorRegistry, generate_latest
+from tests.incidents.conftest import Team, fire_p1
+
+from opsbook.auth.roles import Principal, Role
+from opsbook.incidents import postmortem, report, service
+from opsbook.oplog.service import add_entry
+
+BEN = Principal("ben", Role.RESPONDER, "cli")
+
+
+async def test_postmortem_has_the_real_timeline_and_figures(team: Team) -> None:
+    t0 = await fire_p1(team)  # the alert went pending at 09:00, fired and opened the incident at 09:05
+    cfg = team.config
+    engine = team.engine()
+    await team.clock.advance(timedelta(minutes=10))
+    engine.tick(team.clock.now())  # the lead is paged at 09:15
+    await team.clock.advance(timedelta(minutes=2))
+    with team.runtime.sessions.begin() as s:
+        service.acknowledge(s, cfg, 1, team.clock.now(), BEN)  # 09:17
+        service.set_status(s, cfg, 1, "identified", team.clock.now(), BEN, "bad deploy 4.2",
+                           impact="API slow for every customer")
+    await team.clock.advance(timedelta(minutes=8))
+    with team.runtime.sessions.begin() as s:
+        add_entry(s, now=team.clock.now(), operation="Roll back to 4.1", operator="ben",
+                  reason="bad deploy", incident_id=1, source="manual")  # 09:25
+    await team.clock.advance(timedelta(minutes=22))
+    with team.runtime.sessions.begin() as s:
+        service.resolve(s, cfg, 1, team.clock.now(), BEN, "latency back to normal")  # 09:47
+    with team.runtime.sessions() as s:
+        text = postmortem.build(s, cfg, 1)
+
+    assert text.startswith("# Post-mortem: incident #1 — API p95 900 ms > 500 ms\n")
+    assert ("A P1 incident on api: API p95 900 ms > 500 ms. It opened 2026-01-05 09:05:00 UTC and was "
+            "resolved 2026-01-05 09:47:00 UTC after 42m.") in text
+    assert "API slow for every customer" in text
+    for row in ("| First sign of trouble | 2026-01-05 09:00:00 UTC | -5m |",
+                "| Opened | 2026-01-05 09:05:00 UTC | 0s |",
+                "| Acknowledged | 2026-01-05 09:17:00 UTC | 12m |",
+                "| Resolved | 2026-01-05 09:47:00 UTC | 42m |"):
+        assert row in text
+    assert "- Alert #1 on `api/health`, rule `api-p95` (P1, rule): API p95 900 ms > 500 ms" in text
+    assert "Time to detect: 5m (first sign of trouble → incident opened)" in text
+    assert "- Time to acknowledge: 12m by ben" in text
+    assert "- Response SLA: acknowledge by 2026-01-05 09:20:00 UTC: met" in text
+    assert "- Time to resolve: 42m by ben" in text
+    assert "  - 2026-01-05 09:15:00 UTC: r0-l1 → lead" in text
+    timeline = text.split("## Timeline", 1)[1].split("## Root cause", 1)[0]
+    rows = [line for line in timeline.splitlines() if line.startswith("| 2026")]
+    assert [r.split(" | ")[1] for r in rows] == [
+        "opened", "page", "alert_joined", "page", "acknowledged", "status", "operation", "resolved"]
+    assert rows[0].startswith("| 2026-01-05 09:05:00 UTC | opened | opsbook | Incident opened")
+    assert rows[6] == "| 2026-01-05 09:25:00 UTC | operation | ben | Roll back to 4.1 — bad deploy |"
+    assert rows[7].endswith("| resolved | ben | Resolved by ben: latency back to normal |")
+    for heading in ("## Root cause", "## What went well", "## What went wrong", "## Action items"):
+        assert heading in text
+    assert t0 == team.clock.now() - timedelta(minutes=42)
+
+    registry = CollectorRegistry()
+    report.register_metrics(registry, team.runtime.sessions, team.clock)
+    metrics = generate_latest(registry).decode()
+    assert 'opsbook_incident_mtta_seconds{service="api",severity="P1"} 720.0' in metrics
+    assert 'opsbook_incident_mttr_seconds{service="api",severity="P1"} 2520.0' in metrics
+    assert 'opsbook_incident_pages{user="lead"} 1.0' in metrics
+    assert 'opsbook_incidents_open{severity="P1"} 0.0' in metrics
+    assert 'opsbook_incident_sla_breaches{severity="P1"} 0.0' in metrics

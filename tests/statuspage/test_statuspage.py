@@ -1,0 +1,250 @@
+"""The public status page: states, daily uptime from state changes, incidents and maintenance of public
+services only, the snapshot cache (rebuilt on change, not per reader), and nothing private leaking."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from opsbook.auth.roles import SYSTEM
+from opsbook.checks.result import Status
+from opsbook.checks.store import BatchOutcome, StateChange
+from opsbook.clock import FakeClock
+from opsbook.incidents import service as incidents
+from opsbook.runtime import Runtime
+from opsbook.silences.service import create_maintenance
+from opsbook.statuspage.cache import StatusCache
+from opsbook.statuspage.snapshot import PublicState, daily_uptime, day_starts, service_state
+from tests.web_ui.ui_support import CONFIG, PRIVATE_WORDS, runtime_for, ui_app, write
+
+
+def test_service_state_rules() -> None:
+    assert service_state(["up", "up"], False) is PublicState.OPERATIONAL
+    assert service_state(["up", None], False) is PublicState.OPERATIONAL
+    assert service_state(["up", "degraded"], False) is PublicState.DEGRADED
+    assert service_state(["up", "down"], False) is PublicState.PARTIAL_OUTAGE
+    assert service_state(["down", "down", None], False) is PublicState.MAJOR_OUTAGE
+    assert service_state(["down"], True) is PublicState.MAINTENANCE
+    assert service_state(["up"], False, ["P0"]) is PublicState.MAJOR_OUTAGE
+    assert service_state(["up"], False, ["P1"]) is PublicState.PARTIAL_OUTAGE
+    assert service_state(["up"], False, ["P3"]) is PublicState.DEGRADED
+    assert service_state(["down", "down"], False, ["P3"]) is PublicState.MAJOR_OUTAGE
+
+
+def test_daily_uptime_splits_at_midnights_in_the_team_zone() -> None:
+    now = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+    starts = day_starts(now, 3, "Europe/Berlin")
+    assert [s.isoformat() for s in starts] == [
+        "2026-03-08T00:00:00+01:00",
+        "2026-03-09T00:00:00+01:00",
+        "2026-03-10T00:00:00+01:00",
+    ]
+    changes = [
+        (datetime(2026, 3, 8, 22, 0, tzinfo=UTC), "down"),  # 23:00 Berlin: 1 h down on the 8th ...
+        (datetime(2026, 3, 9, 0, 0, tzinfo=UTC), "up"),  # ... and 1 h on the 9th (01:00 Berlin)
+    ]
+    days = daily_uptime(changes, "up", starts, now)
+    assert [d.down_seconds for d in days] == [3600, 3600, 0]
+    assert days[0].known_seconds == 86400
+    assert days[2].known_seconds == 13 * 3600  # today: until now (13:00 Berlin)
+    unknown_before = daily_uptime([(datetime(2026, 3, 9, 23, 0, tzinfo=UTC), "up")], None, starts, now)
+    assert unknown_before[0].known_seconds == 0 and unknown_before[1].known_seconds == 0
+    assert unknown_before[2].known_seconds == 13 * 3600
+
+
+@pytest.fixture
+def runtime(engine: Engine, clock: FakeClock) -> Runtime:
+    return runtime_for(engine, clock)
+
+
+def seed(runtime: Runtime) -> None:
+    now = runtime.clock.now()
+    write(
+        runtime,
+        [
+            ("api/health", now - timedelta(days=10), Status.UP, "ok"),
+            ("api/login", now - timedelta(days=10), Status.UP, "ok"),
+            ("web/home", now - timedelta(days=10), Status.UP, "ok"),
+            ("api/health", now - timedelta(days=2, hours=3), Status.DOWN, "ZEBRA-LEAK refused by 10.1.2.3"),
+            ("api/health", now - timedelta(days=2, hours=3) + timedelta(minutes=72), Status.UP, "ok"),
+            ("secret-billing-db/replication-lag-zebra", now - timedelta(days=1), Status.DOWN, "ZEBRA-LEAK"),
+        ],
+    )
+    with runtime.sessions.begin() as session:
+        incidents.open_incident(
+            session,
+            runtime.config,
+            now - timedelta(hours=1),
+            title="ZEBRA-LEAK ledger",
+            severity="P1",
+            service="secret-billing-db",
+            customer_facing=True,
+        )
+        quiet = incidents.open_incident(
+            session,
+            runtime.config,
+            now - timedelta(minutes=30),
+            title="ZEBRA-LEAK internal title",
+            severity="P2",
+            service="api",
+        )
+        incidents.add_note(session, runtime.config, quiet.id, "ZEBRA-LEAK note", now, SYSTEM)
+        old = incidents.open_incident(
+            session,
+            runtime.config,
+            now - timedelta(days=5),
+            title="Slow checkout",
+            severity="P2",
+            service="web",
+            customer_facing=True,
+        )
+        incidents.set_status(
+            session,
+            runtime.config,
+            old.id,
+            "identified",
+            now - timedelta(days=5),
+            SYSTEM,
+            "A bad deploy; rolling back.",
+        )
+        incidents.resolve(
+            session,
+            runtime.config,
+            old.id,
+            now - timedelta(days=5) + timedelta(hours=1),
+            SYSTEM,
+            "Rolled back.",
+        )
+        create_maintenance(
+            session,
+            now,
+            SYSTEM,
+            ["secret-billing-db"],
+            starts_at=now + timedelta(days=1),
+            ends_at=now + timedelta(days=1, hours=1),
+            title="ZEBRA-LEAK vacuum",
+        )
+        create_maintenance(
+            session,
+            now,
+            SYSTEM,
+            ["web", "secret-billing-db"],
+            starts_at=now + timedelta(days=2),
+            ends_at=now + timedelta(days=2, hours=1),
+            title="Web server upgrade",
+        )
+
+
+def test_page_json_and_feed_show_public_services_only(runtime: Runtime) -> None:
+    seed(runtime)
+    client = TestClient(ui_app(runtime))
+    html = client.get("/status")
+    data = client.get("/status.json")
+    feed = client.get("/status/feed.atom")
+    for response in (html, data, feed):
+        assert response.status_code == 200
+        for word in PRIVATE_WORDS:
+            assert word not in response.text, (response.url, word)
+        assert "10.1.2.3" not in response.text  # check messages never reach the page
+
+    body = data.json()
+    assert body["page"]["title"] == "Acme status"
+    assert [s["name"] for s in body["services"]] == ["api", "web"]
+    api = body["services"][0]
+    assert len(api["bars"]) == 90
+    down_day = api["bars"][-3]  # two days ago (the page's days are UTC days here)
+    assert down_day["down_seconds"] == 72 * 60
+    assert down_day["uptime_percent"] == pytest.approx(100 * (1 - 72 * 60 / (2 * 86400)), abs=0.001)
+    assert api["bars"][0]["uptime_percent"] is None and api["bars"][0]["level"] == "no_data"
+    assert api["state"] == "degraded"  # an open P2 incident on it, its checks up
+    assert [i["title"] for i in body["active_incidents"]] == ["Degraded service: api"]
+    assert [u["text"] for u in body["active_incidents"][0]["updates"]] == ["We are investigating a problem."]
+    past = body["past_incidents"]
+    assert [i["title"] for i in past] == ["Slow checkout"]
+    assert [u["text"] for u in past[0]["updates"]] == [
+        "Rolled back.",
+        "A bad deploy; rolling back.",
+        "We are investigating a problem.",
+    ]
+    assert [(m["title"], m["services"]) for m in body["maintenance"]] == [("Web server upgrade", ["web"])]
+
+    root = ET.fromstring(feed.content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    titles = [e.findtext("a:title", namespaces=ns) for e in root.findall("a:entry", ns)]
+    assert "[Maintenance] Web server upgrade" in titles and "[Resolved] Slow checkout" in titles
+    assert "Acme status" in html.text and "/static/favicon.svg" in html.text
+
+
+def test_maintenance_in_progress_and_caching_headers(runtime: Runtime) -> None:
+    now = runtime.clock.now()
+    write(runtime, [("web/home", now - timedelta(hours=1), Status.DOWN, "down for maintenance")])
+    with runtime.sessions.begin() as session:
+        create_maintenance(
+            session,
+            now,
+            SYSTEM,
+            ["web"],
+            starts_at=now - timedelta(hours=2),
+            ends_at=now + timedelta(hours=1),
+            title="Database upgrade",
+        )
+    client = TestClient(ui_app(runtime))
+    r = client.get("/status.json")
+    web = next(s for s in r.json()["services"] if s["name"] == "web")
+    assert web["state"] == "maintenance"
+    assert r.json()["state"] == "maintenance"
+    assert "max-age=10" in r.headers["cache-control"]
+    again = client.get("/status.json", headers={"If-None-Match": r.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_disabled_page_is_not_found(engine: Engine, clock: FakeClock) -> None:
+    runtime = runtime_for(
+        engine,
+        clock,
+        CONFIG + "\n" if False else CONFIG.replace("status_page:\n", "status_page:\n  enabled: false\n"),
+    )
+    client = TestClient(ui_app(runtime))
+    assert client.get("/status").status_code == 404
+    assert client.get("/status.json").status_code == 404
+
+
+async def test_snapshot_is_rebuilt_on_public_changes_and_by_age_not_per_reader(
+    sqlite_engine: Engine, clock: FakeClock
+) -> None:
+    runtime = runtime_for(sqlite_engine, clock)
+    cache = StatusCache(runtime)
+    first = await cache.get()
+    for _ in range(50):
+        assert await cache.get() is first  # a crowd of readers: one build
+    assert cache.builds == 1
+    assert json.loads(first.json)["state"] == "operational"
+
+    now = clock.now()
+    write(runtime, [("api/health", now, Status.DOWN, "refused"), ("api/login", now, Status.DOWN, "refused")])
+    cache.on_batch(
+        [],
+        BatchOutcome(changes=[StateChange("secret-billing-db/replication-lag-zebra", now, None, "down", "")]),
+    )
+    assert await cache.get() is first  # a private check changing is no reason to rebuild
+    cache.on_batch([], BatchOutcome(changes=[StateChange("api/health", now, None, "down", "refused")]))
+    assert await cache.get() is first  # readers are not kept waiting: the old one, while it rebuilds
+    assert cache._task is not None
+    await cache._task
+    assert cache.builds == 2
+    rebuilt = await cache.get()
+    api = json.loads(rebuilt.json)["services"][0]
+    assert api["state"] == "major_outage"
+
+    write(runtime, [("api/health", now + timedelta(seconds=5), Status.UP, "ok")])  # not told
+    await clock.advance(runtime.config.status_page.refresh)
+    await cache.get()
+    assert cache._task is not None
+    await cache._task
+    assert json.loads((await cache.get()).json)["services"][0]["state"] == "partial_outage"
+    assert cache.builds == 3

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
 
 from opsbook.checks.result import StoredResult
 
@@ -44,3 +50,26 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+
+class StoreCollector(Collector):
+    """Counts read from the store at scrape time: alerts by state and severity, outbox rows by status."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.sessions = sessions
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from opsbook.alerts.models import AlertRow
+        from opsbook.notify.models import OutboxRow
+
+        alerts = GaugeMetricFamily("opsbook_alerts", "Alerts by state and severity", labels=["state", "severity"])
+        outbox = GaugeMetricFamily("opsbook_notifications", "Outbox rows by status", labels=["status"])
+        with self.sessions() as session:
+            open_states = AlertRow.state.in_(["pending", "firing"])
+            query = select(AlertRow.state, AlertRow.severity, func.count()).where(open_states)
+            for state, severity, count in session.execute(query.group_by(AlertRow.state, AlertRow.severity)):
+                alerts.add_metric([state, severity], count)
+            for status, count in session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)):
+                outbox.add_metric([status], count)
+        yield alerts
+        yield outbox

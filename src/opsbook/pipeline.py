@@ -33,7 +33,7 @@ from opsbook.checks.rollup import roll_up
 from opsbook.checks.scheduler import Scheduler
 from opsbook.checks.store import BatchOutcome
 from opsbook.checks.writer import ResultWriter
-from opsbook.metrics import Metrics
+from opsbook.metrics import Metrics, StoreCollector
 from opsbook.notify.worker import DeliveryWorker, GiveUp
 from opsbook.rules.severity import Severity
 from opsbook.runtime import Runtime
@@ -50,6 +50,7 @@ class Pipeline:
     def __init__(self, runtime: Runtime, metrics: Metrics | None = None) -> None:
         self.runtime = runtime
         self.metrics = metrics or Metrics()
+        self.metrics.registry.register(StoreCollector(runtime.sessions))
         cfg = runtime.config
         clock = runtime.clock
         checks = cfg.checks()

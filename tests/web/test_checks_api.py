@@ -134,3 +134,4 @@ async def test_metrics_are_prometheus_text(client: tuple[httpx.AsyncClient, dict
     text = (await http.get("/metrics")).text
     assert 'opsbook_check_up{check="health",service="api"} 0.0' in text
     assert "opsbook_scheduler_lag_seconds_bucket" in text
+    assert "# TYPE opsbook_alerts gauge" in text and "# TYPE opsbook_notifications gauge" in text

@@ -53,14 +53,15 @@ def check_context(runtime: Runtime, session: Session, check_id: str, range_: str
         .order_by(StateChangeRow.ts.desc(), StateChangeRow.id.desc())
         .limit(1)
     )
-    changes = list(
-        session.execute(
+    changes = [
+        (ts, status)
+        for ts, status in session.execute(
             select(StateChangeRow.ts, StateChangeRow.to_status)
             .where(StateChangeRow.check_id == check_id, StateChangeRow.ts > starts[0])
             .where(StateChangeRow.ts < now)
             .order_by(StateChangeRow.ts, StateChangeRow.id)
-        ).tuples()
-    )
+        )
+    ]
     days = daily_uptime(changes, before, starts, now)
     bars = merge_days([days], starts)
     week = daily_uptime(changes, before, starts[-7:], now) if len(starts) >= 7 else days

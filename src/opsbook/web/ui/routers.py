@@ -6,6 +6,13 @@ from fastapi import APIRouter
 
 
 def all_routers() -> list[APIRouter]:
-    from opsbook.web.ui import auth_pages, check_page, dashboard, incident_pages
+    from opsbook.web.ui import alert_pages, auth_pages, check_page, dashboard, incident_pages, ops_pages
 
-    return [auth_pages.router, dashboard.router, check_page.router, incident_pages.router]
+    return [
+        auth_pages.router,
+        dashboard.router,
+        check_page.router,
+        incident_pages.router,
+        alert_pages.router,
+        ops_pages.router,
+    ]

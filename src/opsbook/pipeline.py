@@ -1,7 +1,8 @@
 """Assembles the running pipeline of DESIGN.md, in one process:
 
     scheduler, heartbeats → result writer → alert engine → dispatcher (mute, route) → outbox → delivery
-                                                 ↑ timer (pending `for`, damped resolves)
+                             ingest (PagerDuty, ↗   ↑ timer     ↘ incidents → escalation engine ↗
+                             Alertmanager)          (pending `for`, damped resolves)
     housekeeping: rollups and retention; unmute: announce alerts whose silence or window ended
 
 Results, the alert transitions they cause and the outbox rows those decide are written in one
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.alerts.dispatch import Dispatcher, config_dir
 from opsbook.alerts.loop import AlertHook, run_due
-from opsbook.alerts.service import AlertEngine, upsert_external
+from opsbook.alerts.service import AlertEngine, AlertTransition, upsert_external
 from opsbook.checks.heartbeat_watch import HeartbeatWatch
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
 from opsbook.checks.kinds.http import close_sessions
@@ -33,6 +34,9 @@ from opsbook.checks.rollup import roll_up
 from opsbook.checks.scheduler import Scheduler
 from opsbook.checks.store import BatchOutcome
 from opsbook.checks.writer import ResultWriter
+from opsbook.incidents.escalation import EscalationEngine, alert_hook
+from opsbook.incidents.paging import contact_channels
+from opsbook.incidents.report import register_metrics
 from opsbook.metrics import Metrics, StoreCollector
 from opsbook.notify.worker import DeliveryWorker, GiveUp
 from opsbook.rules.severity import Severity
@@ -56,7 +60,13 @@ class Pipeline:
         checks = cfg.checks()
         self.alerts = AlertEngine(cfg)
         self.dispatcher = Dispatcher(cfg, config_dir(runtime.loaded.path))
-        self.alert_hooks: list[AlertHook] = [self.dispatcher]
+        self.notifier = DeliveryWorker.from_runtime(
+            runtime, extra_channels=contact_channels(cfg), on_give_up=self._gave_up
+        )
+        self.escalation = EscalationEngine(runtime, on_enqueued=self.notifier.wake)
+        self.incidents = alert_hook(cfg, after_commit=self._incident_changed)
+        self.alert_hooks: list[AlertHook] = [self.run_hooks]
+        register_metrics(self.metrics.registry, runtime.sessions, clock)
         self.writer = ResultWriter(
             runtime.sessions,
             clock,
@@ -70,7 +80,6 @@ class Pipeline:
         )
         beats = {cid: spec for cid, spec in checks.items() if isinstance(spec, HeartbeatCheck)}
         self.heartbeats = HeartbeatWatch(beats, clock, self.record, runtime.sessions)
-        self.notifier = DeliveryWorker.from_runtime(runtime, on_give_up=self._gave_up)
         self._tasks: list[asyncio.Task[None]] = []
         self._writer_task: asyncio.Task[None] | None = None
 
@@ -85,9 +94,15 @@ class Pipeline:
         now = self.runtime.clock.now()
         self.run_hooks(session, self.alerts.process(session, outcome.check_ids, now), now)
 
-    def run_hooks(self, session: Session, transitions: Sequence[Any], now: datetime) -> None:
-        for hook in self.alert_hooks:
-            hook(session, transitions, now)
+    def run_hooks(self, session: Session, transitions: Sequence[AlertTransition], now: datetime) -> None:
+        """What every alert change goes through, in its transaction: mute, notify, open or join incidents."""
+        marked = self.dispatcher.mark_muted(session, transitions, now)
+        self.dispatcher(session, marked, now)
+        self.incidents(session, marked, now)
+
+    def _incident_changed(self) -> None:
+        self.notifier.wake()
+        self.escalation.wake()
 
     def _after_write(self, batch: Sequence[StoredResult], _outcome: BatchOutcome) -> None:
         self.metrics.results_written.inc(len(batch))
@@ -116,6 +131,7 @@ class Pipeline:
         await asyncio.to_thread(self._startup)
         self._writer_task = asyncio.create_task(self.writer.run())
         self.notifier.start()
+        self.escalation.start()
         loops: list[Coroutine[Any, Any, None]] = [
             self.scheduler.run(),
             self.heartbeats.run(),
@@ -139,6 +155,7 @@ class Pipeline:
                 await task
         self._tasks.clear()
         await close_sessions()
+        await self.escalation.stop()
         self.writer.stop()  # the producers are gone: let the writer finish what it holds
         if self._writer_task is not None:
             await self._writer_task
@@ -170,7 +187,8 @@ class Pipeline:
     def unmute_once(self) -> datetime | None:
         with self.runtime.sessions.begin() as session:
             now = self.runtime.clock.now()
-            mutes = self.dispatcher.unmute(session, now)
+            mutes, unmuted = self.dispatcher.unmute(session, now)
+            self.run_hooks(session, unmuted, now)
         self.notifier.wake()
         return mutes.next_change(now)
 

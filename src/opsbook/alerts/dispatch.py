@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -71,26 +71,36 @@ class Dispatcher:
     def mutes(self, session: Session, now: datetime) -> Mutes:
         return active_mutes(session, now, self.config.maintenance_windows)
 
-    def __call__(self, session: Session, transitions: Sequence[AlertTransition], now: datetime) -> None:
-        """An alert hook: `hook(session, transitions, now)`."""
-        wanted = [t for t in transitions if t.kind in KIND]
-        if not wanted:
-            return
+    def mark_muted(
+        self, session: Session, transitions: Sequence[AlertTransition], now: datetime
+    ) -> list[AlertTransition]:
+        """Mark fired alerts that a silence or window mutes (on their rows and in the transitions)."""
+        fired = [t for t in transitions if t.kind is TransitionKind.FIRED]
+        if not fired:
+            return list(transitions)
         mutes = self.mutes(session, now)
-        rows = {
-            r.id: r
-            for r in session.scalars(select(AlertRow).where(AlertRow.id.in_([t.alert_id for t in wanted])))
-        }
-        for transition in wanted:
-            row = rows.get(transition.alert_id)
-            reason = mutes.muted_by(attrs_of(transition), now)
-            if transition.kind is TransitionKind.FIRED:
-                if reason is not None:
-                    if row is not None:
-                        row.silenced, row.silenced_by = True, str(reason)
-                    continue
-            elif row is not None and row.silenced:
-                continue  # its firing was never announced: neither is its end
+        out = []
+        for transition in transitions:
+            reason = (
+                mutes.muted_by(attrs_of(transition), now) if transition.kind is TransitionKind.FIRED else None
+            )
+            if reason is not None:
+                row = session.get(AlertRow, transition.alert_id)
+                if row is not None:
+                    row.silenced, row.silenced_by = True, str(reason)
+                transition = replace(transition, silenced=True)
+            out.append(transition)
+        return out
+
+    def __call__(self, session: Session, transitions: Sequence[AlertTransition], now: datetime) -> None:
+        """Send what is not muted (call `mark_muted` first): `hook(session, transitions, now)`."""
+        for transition in transitions:
+            if transition.kind not in KIND or transition.silenced:
+                continue
+            if transition.kind is TransitionKind.RESOLVED:
+                row = session.get(AlertRow, transition.alert_id)
+                if row is not None and row.silenced:
+                    continue  # its firing was never announced: neither is its end
             self.send(session, transition, now)
 
     def send(self, session: Session, transition: AlertTransition, now: datetime) -> None:
@@ -114,16 +124,18 @@ class Dispatcher:
             alert_id=transition.alert_id,
         )
 
-    def unmute(self, session: Session, now: datetime) -> Mutes:
-        """Announce alerts that still fire and are no longer muted; returns the mutes now in force."""
+    def unmute(self, session: Session, now: datetime) -> tuple[Mutes, list[AlertTransition]]:
+        """Alerts that still fire and are no longer muted: unmarked, and returned as fresh `fired`
+        transitions for the hooks to announce (and open incidents for). Also the mutes now in force."""
         mutes = self.mutes(session, now)
         firing = {r.id: r for r in session.scalars(select(AlertRow).where(AlertRow.state == "firing"))}
         muted = {i for i, r in firing.items() if r.silenced}
+        out = []
         for alert_id in newly_unmuted({i: attrs_of(r) for i, r in firing.items()}, muted, mutes, now):
             row = firing[alert_id]
             row.silenced, row.silenced_by = False, None
-            self.send(session, transition_of(row, TransitionKind.FIRED, now), now)
-        return mutes
+            out.append(transition_of(row, TransitionKind.FIRED, now))
+        return mutes, out
 
 
 def config_dir(path: str) -> str:

@@ -48,8 +48,15 @@ AlertHook = Callable[[Session, Sequence[AlertTransition], datetime], None]
 
 PD_SEVERITY = {"critical": Severity.P1, "error": Severity.P2, "warning": Severity.P3, "info": Severity.P4}
 AM_SEVERITY = {
-    "critical": Severity.P1, "page": Severity.P1, "high": Severity.P1, "error": Severity.P2,
-    "warning": Severity.P3, "warn": Severity.P3, "info": Severity.P4, "none": Severity.P4, "low": Severity.P4,
+    "critical": Severity.P1,
+    "page": Severity.P1,
+    "high": Severity.P1,
+    "error": Severity.P2,
+    "warning": Severity.P3,
+    "warn": Severity.P3,
+    "info": Severity.P4,
+    "none": Severity.P4,
+    "low": Severity.P4,
 }
 MAX_BODY = 512 * 1024
 
@@ -97,8 +104,9 @@ class PdEvent(_Open):
 
 
 def _pd_error(errors: list[str]) -> JSONResponse:
-    return JSONResponse({"status": "invalid event", "message": "Event object is invalid", "errors": errors},
-                        status_code=400)
+    return JSONResponse(
+        {"status": "invalid event", "message": "Event object is invalid", "errors": errors}, status_code=400
+    )
 
 
 def _errors(exc: ValidationError) -> list[str]:
@@ -152,8 +160,9 @@ async def pagerduty_event(request: Request, runtime: Runtime = Depends(get_runti
             return _pd_error(["payload: required for a trigger event"])
         level = pd_severity(event.payload.severity)
         if level is None:
-            return _pd_error([f"payload.severity: {event.payload.severity!r} is not one of critical, error, "
-                              "warning, info"])
+            return _pd_error(
+                [f"payload.severity: {event.payload.severity!r} is not one of critical, error, warning, info"]
+            )
         severity, summary = level, event.payload.summary
         dedup_key = event.dedup_key or uuid.uuid4().hex
     elif event.dedup_key is None:
@@ -167,11 +176,22 @@ async def pagerduty_event(request: Request, runtime: Runtime = Depends(get_runti
         pairs = (("source", p.source), ("component", p.component), ("group", p.group), ("class", p.class_))
         labels = {k: str(v) for k, v in pairs if v}
     runbook = next((link.href for link in event.links if "runbook" in (link.text or "").lower()), "")
-    await _upsert(request, runtime, source=SOURCE_PAGERDUTY, dedup_key=dedup_key, action=event.event_action,
-                  service=service, severity=severity, summary=summary, payload=stored, labels=labels,
-                  runbook=runbook)
-    return JSONResponse({"status": "success", "message": "Event processed", "dedup_key": dedup_key},
-                        status_code=202)
+    await _upsert(
+        request,
+        runtime,
+        source=SOURCE_PAGERDUTY,
+        dedup_key=dedup_key,
+        action=event.event_action,
+        service=service,
+        severity=severity,
+        summary=summary,
+        payload=stored,
+        labels=labels,
+        runbook=runbook,
+    )
+    return JSONResponse(
+        {"status": "success", "message": "Event processed", "dedup_key": dedup_key}, status_code=202
+    )
 
 
 # --- Alertmanager webhook ------------------------------------------------------------------------
@@ -239,24 +259,40 @@ async def alertmanager_webhook(
     except ValidationError as exc:
         return JSONResponse({"status": "error", "errors": _errors(exc)}, status_code=400)
     if hook.version != "4":
-        return JSONResponse({"status": "error", "errors": [f"version: {hook.version!r} is not supported; "
-                                                          "expected '4'"]}, status_code=400)
+        return JSONResponse(
+            {"status": "error", "errors": [f"version: {hook.version!r} is not supported; expected '4'"]},
+            status_code=400,
+        )
     default = runtime.config.alerting.default_severity
     events = []
     for alert in hook.alerts:
         labels = {**hook.commonLabels, **alert.labels}
         annotations = {**hook.commonAnnotations, **alert.annotations}
-        summary = (annotations.get("summary") or annotations.get("description") or annotations.get("message")
-                   or labels.get("alertname") or "alert from Alertmanager")
-        events.append(dict(
-            source=SOURCE_ALERTMANAGER, dedup_key=am_dedup_key(alert),
-            action="trigger" if alert.status == "firing" else "resolve",
-            service=labels.get("service") or service or "alertmanager",
-            severity=am_severity(labels, default), summary=summary[:2000],
-            payload={**alert.model_dump(mode="json"), "receiver": hook.receiver,
-                     "externalURL": hook.externalURL, "groupKey": hook.groupKey},
-            labels=labels, runbook=annotations.get("runbook_url") or annotations.get("runbook") or "",
-        ))
+        summary = (
+            annotations.get("summary")
+            or annotations.get("description")
+            or annotations.get("message")
+            or labels.get("alertname")
+            or "alert from Alertmanager"
+        )
+        events.append(
+            dict(
+                source=SOURCE_ALERTMANAGER,
+                dedup_key=am_dedup_key(alert),
+                action="trigger" if alert.status == "firing" else "resolve",
+                service=labels.get("service") or service or "alertmanager",
+                severity=am_severity(labels, default),
+                summary=summary[:2000],
+                payload={
+                    **alert.model_dump(mode="json"),
+                    "receiver": hook.receiver,
+                    "externalURL": hook.externalURL,
+                    "groupKey": hook.groupKey,
+                },
+                labels=labels,
+                runbook=annotations.get("runbook_url") or annotations.get("runbook") or "",
+            )
+        )
     transitions = await _upsert_many(request, runtime, events)
     return JSONResponse({"status": "success", "alerts": len(hook.alerts), "transitions": len(transitions)})
 
@@ -271,25 +307,96 @@ async def _upsert(request: Request, runtime: Runtime, **event: Any) -> list[Aler
 async def _upsert_many(
     request: Request, runtime: Runtime, events: list[dict[str, Any]]
 ) -> list[AlertTransition]:
-    hooks: Sequence[AlertHook] = getattr(request.app.state, "alert_hooks", ())
-    return await asyncio.to_thread(apply_events, runtime, events, hooks)
+    committer: GroupCommit | None = getattr(request.app.state, "ingest_commit", None)
+    if committer is None:
+        hooks: Sequence[AlertHook] = getattr(request.app.state, "alert_hooks", ())
+        committer = request.app.state.ingest_commit = GroupCommit(runtime, hooks)
+    return await committer.submit(events)
 
 
-def apply_events(runtime: Runtime, events: list[dict[str, Any]], hooks: Sequence[AlertHook] = (),
-                 attempts: int = 3) -> list[AlertTransition]:
-    """Apply events in one transaction, run the hooks in it, commit; retry if a concurrent trigger of the
-    same new dedup key won the race (the retry then finds its alert and deduplicates)."""
+class GroupCommit:
+    """Applies the events of concurrent requests together, in one transaction (group commit).
+
+    The first request starts a drain; requests arriving while a transaction is open wait for the next
+    one, which takes them all. Every request is answered only after its events are committed. If a
+    transaction fails, its requests are applied one by one, so one bad event fails only its own request.
+    """
+
+    def __init__(self, runtime: Runtime, hooks: Sequence[AlertHook], max_events: int = 1000) -> None:
+        self.runtime = runtime
+        self.hooks = hooks
+        self.max_events = max_events
+        self._waiting: list[tuple[list[dict[str, Any]], asyncio.Future[list[AlertTransition]]]] = []
+        self._draining = False
+
+    async def submit(self, events: list[dict[str, Any]]) -> list[AlertTransition]:
+        future: asyncio.Future[list[AlertTransition]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((events, future))
+        if not self._draining:
+            self._draining = True
+            asyncio.get_running_loop().create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        try:
+            while self._waiting:
+                batch: list[tuple[list[dict[str, Any]], asyncio.Future[list[AlertTransition]]]] = []
+                size = 0
+                while self._waiting and (not batch or size + len(self._waiting[0][0]) <= self.max_events):
+                    item = self._waiting.pop(0)
+                    batch.append(item)
+                    size += len(item[0])
+                await self._commit(batch)
+        finally:
+            self._draining = False
+
+    async def _commit(
+        self, batch: list[tuple[list[dict[str, Any]], asyncio.Future[list[AlertTransition]]]]
+    ) -> None:
+        groups = [events for events, _ in batch]
+        try:
+            results = await asyncio.to_thread(apply_groups, self.runtime, groups, self.hooks)
+        except Exception as exc:
+            if len(batch) == 1:
+                if not batch[0][1].done():
+                    batch[0][1].set_exception(exc)
+                return
+            for item in batch:  # isolate the request that broke the transaction
+                await self._commit([item])
+            return
+        for (_, future), transitions in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(transitions)
+
+
+def apply_events(
+    runtime: Runtime, events: list[dict[str, Any]], hooks: Sequence[AlertHook] = (), attempts: int = 3
+) -> list[AlertTransition]:
+    """Apply events in one transaction, run the hooks in it, commit."""
+    return apply_groups(runtime, [events], hooks, attempts)[0]
+
+
+def apply_groups(
+    runtime: Runtime, groups: list[list[dict[str, Any]]], hooks: Sequence[AlertHook] = (), attempts: int = 3
+) -> list[list[AlertTransition]]:
+    """Apply several requests' events in one transaction, run the hooks, commit; the transitions come back
+    per request. Retried if a concurrent trigger of the same new dedup key won the race (the retry then
+    finds its alert and deduplicates)."""
     for attempt in range(attempts):
         try:
             with runtime.sessions.begin() as session:
                 now = runtime.clock.now()
-                transitions: list[AlertTransition] = []
-                for event in events:
-                    transitions += upsert_external(session, now=now, **event)
+                per_group: list[list[AlertTransition]] = []
+                for events in groups:
+                    transitions: list[AlertTransition] = []
+                    for event in events:
+                        transitions += upsert_external(session, now=now, **event)
+                    per_group.append(transitions)
+                every = [t for group in per_group for t in group]
                 for hook in hooks:
-                    hook(session, transitions, now)
-                return transitions
+                    hook(session, every, now)
+                return per_group
         except IntegrityError:
             if attempt == attempts - 1:
                 raise
-    return []
+    return [[] for _ in groups]

@@ -149,6 +149,7 @@ def open_incident(
     actor: Principal | None = None,
     detected_at: datetime | None = None,
     policy: str | None = None,
+    announce: bool = True,
 ) -> IncidentRow:
     """Open an incident, snapshot its escalation policy, page the first level at once, post the update."""
     title = title.strip()
@@ -179,7 +180,8 @@ def open_incident(
                    ack_deadline=row.ack_deadline.isoformat() if row.ack_deadline else None)
     _audit(session, now, actor, "incident.open", row, title=row.title, severity=sev.value, service=service)
     advance(session, config, row, now)
-    post_update(session, config, row, now, entry)
+    if announce:
+        post_update(session, config, row, now, entry)
     return row
 
 
@@ -254,6 +256,8 @@ def on_alert_transitions(
             row = open_incident(
                 session, config, now, title=t.summary or f"{t.service}: {t.rule or t.dedup_key}",
                 severity=t.severity, service=t.service, summary=t.message, source=t.source,
+                # with no update channels of their own, the alert's firing message already told the channels
+                announce=config.incidents.update_channels is not None,
                 detected_at=(alert.pending_since if alert is not None else None) or t.since,
             )
             _link_alert(session, row, t, now)
@@ -283,7 +287,8 @@ def on_alert_transitions(
                     else:
                         text = "All alerts resolved; the incident stays open until someone resolves it"
                         entry = _entry(session, row, now, "all_alerts_resolved", text, "opsbook")
-                        post_update(session, config, row, now, entry)
+                        if settings.update_channels is not None:  # else the alert's resolve told them
+                            post_update(session, config, row, now, entry)
                 row.updated_at = now
                 changed[row.id] = row
         elif t.kind is TransitionKind.ACKNOWLEDGED:

@@ -200,13 +200,16 @@ class DeliveryWorker:
         self._stopping = False
 
     @classmethod
-    def from_runtime(cls, runtime: Runtime, **kwargs: Any) -> DeliveryWorker:
-        """A worker configured from opsbook.yaml (channels, `notifications:`, time zone, title, base URL)."""
+    def from_runtime(
+        cls, runtime: Runtime, extra_channels: Sequence[Channel] = (), **kwargs: Any
+    ) -> DeliveryWorker:
+        """A worker configured from opsbook.yaml (channels, `notifications:`, time zone, title, base URL);
+        `extra_channels` adds channels made from elsewhere (people's contact methods for pages)."""
         cfg = runtime.config
         return cls(
             runtime.sessions,
             runtime.clock,
-            cfg.channels,
+            [*cfg.channels, *extra_channels],
             cfg.notifications,
             secrets=runtime.loaded.all_secrets(),
             timezone=cfg.timezone,

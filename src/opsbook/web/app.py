@@ -41,6 +41,7 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
     app.state.pipeline = pipeline
     app.state.alert_hooks = pipeline.alert_hooks  # ingested events notify like rule alerts
     app.state.notify_worker = pipeline.notifier
+    app.state.escalation_engine = pipeline.escalation
 
     @app.get("/health", tags=["meta"])
     def health() -> Response:
@@ -71,6 +72,8 @@ def _routers() -> list[Any]:
     """Every domain's router, in one list (each domain's api.py exposes `router`)."""
     from opsbook.alerts.api import router as alerts_router
     from opsbook.alerts.ingest import router as ingest_router
+    from opsbook.incidents.api import ack_router
+    from opsbook.incidents.api import router as incidents_router
     from opsbook.notify.api import router as notify_router
     from opsbook.oncall.api import router as oncall_router
     from opsbook.oplog.api import router as oplog_router
@@ -82,6 +85,8 @@ def _routers() -> list[Any]:
         pings,
         alerts_router,
         ingest_router,
+        incidents_router,
+        ack_router,
         silences_router,
         notify_router,
         oncall_router,

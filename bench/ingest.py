@@ -1,0 +1,101 @@
+"""Benchmark: PagerDuty Events API v2 events per second accepted by one real `opsbook serve`.
+
+    .venv/bin/python bench/ingest.py [--seconds 10] [--concurrency 32] [--keys 500] [--db sqlite|URL]
+
+Starts `opsbook serve` as its own process on 127.0.0.1 with a routing key, then posts trigger events
+(a pool of `--keys` dedup keys, so most events are deduplicated against an open alert) from
+`--concurrency` connections for a bounded time. Printed: events accepted per second (202), errors,
+and request latency p50/p99.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+KEY = "bench-routing-key-0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def load(base: str, seconds: float, concurrency: int, keys: int) -> tuple[int, int, list[float]]:
+    ok = errors = 0
+    latencies: list[float] = []
+    stop = time.perf_counter() + seconds
+    async with aiohttp.ClientSession() as http:
+
+        async def worker() -> None:
+            nonlocal ok, errors
+            while time.perf_counter() < stop:
+                event = {
+                    "routing_key": KEY,
+                    "event_action": "trigger",
+                    "dedup_key": f"disk-{random.randrange(keys)}",
+                    "payload": {"summary": "Disk almost full", "source": "grafana", "severity": "warning"},
+                }
+                started = time.perf_counter()
+                async with http.post(f"{base}/api/v1/events/pagerduty", json=event) as reply:
+                    await reply.read()
+                    if reply.status == 202:
+                        ok += 1
+                    else:
+                        errors += 1
+                latencies.append(time.perf_counter() - started)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return ok, errors, latencies
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--keys", type=int, default=500)
+    parser.add_argument("--db", default="sqlite")
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="opsbook-bench-"))
+    config = tmp / "opsbook.yaml"
+    config.write_text(f"services:\n  - name: grafana\nalerting:\n  routing_keys:\n    grafana: {KEY}\n")
+    port = free_port()
+    db = f"sqlite:///{tmp}/bench.db" if args.db == "sqlite" else args.db
+    env = {**os.environ, "OPSBOOK_DATABASE_URL": db}
+    opsbook = str(Path(sys.executable).parent / "opsbook")
+    proc = subprocess.Popen([opsbook, "serve", "-c", str(config), "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        ok, errors, latencies = asyncio.run(load(f"http://127.0.0.1:{port}", args.seconds, args.concurrency,
+                                                 args.keys))
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+    q = statistics.quantiles(latencies, n=100)
+    print(f"database          {'sqlite' if args.db == 'sqlite' else 'postgresql'}")
+    print(f"events accepted   {ok / args.seconds:.0f}/s ({ok} in {args.seconds:g}s, {errors} errors)")
+    print(f"dedup keys        {args.keys} (every other event updates an open alert)")
+    print(f"latency p50/p99   {q[49] * 1000:.1f} ms / {q[98] * 1000:.1f} ms at concurrency {args.concurrency}")
+
+
+if __name__ == "__main__":
+    main()

@@ -62,14 +62,18 @@ class StoreCollector(Collector):
         from opsbook.alerts.models import AlertRow
         from opsbook.notify.models import OutboxRow
 
-        alerts = GaugeMetricFamily("opsbook_alerts", "Alerts by state and severity", labels=["state", "severity"])
+        alerts = GaugeMetricFamily(
+            "opsbook_alerts", "Alerts by state and severity", labels=["state", "severity"]
+        )
         outbox = GaugeMetricFamily("opsbook_notifications", "Outbox rows by status", labels=["status"])
         with self.sessions() as session:
             open_states = AlertRow.state.in_(["pending", "firing"])
             query = select(AlertRow.state, AlertRow.severity, func.count()).where(open_states)
             for state, severity, count in session.execute(query.group_by(AlertRow.state, AlertRow.severity)):
                 alerts.add_metric([state, severity], count)
-            for status, count in session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)):
+            for status, count in session.execute(
+                select(OutboxRow.status, func.count()).group_by(OutboxRow.status)
+            ):
                 outbox.add_metric([status], count)
         yield alerts
         yield outbox

@@ -44,7 +44,8 @@ class SchedulerSettings(Model):
         default=1000, ge=1, description="Results written per database transaction, at most."
     )
     flush_interval: Duration = Field(
-        default=timedelta(milliseconds=250), description="Longest a result waits unwritten (bounds alert latency)."
+        default=timedelta(milliseconds=250),
+        description="Longest a result waits unwritten (bounds alert latency).",
     )
 
 

@@ -118,6 +118,9 @@ def day_starts(now: datetime, days: int, timezone: str) -> list[datetime]:
     return out
 
 
+_NONE = Uptime(0.0, 0.0)
+
+
 def daily_uptime(
     changes: Sequence[tuple[datetime, str]], before: str | None, starts: Sequence[datetime], now: datetime
 ) -> list[Uptime]:
@@ -125,6 +128,14 @@ def daily_uptime(
     holding at starts[0]; the last day ends at `now`."""
     out: list[Uptime] = []
     state = before
+    if not changes:  # the common case: one state all along (or none known)
+        for n, start in enumerate(starts):
+            span = max(((starts[n + 1] if n + 1 < len(starts) else now) - start).total_seconds(), 0.0)
+            if state is None:
+                out.append(_NONE)
+            else:
+                out.append(Uptime(0.0, span) if state == "down" else Uptime(span, 0.0))
+        return out
     i = 0
     for n, start in enumerate(starts):
         end = starts[n + 1] if n + 1 < len(starts) else now

@@ -19,6 +19,7 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> None:
     from fastapi.staticfiles import StaticFiles
 
     from opsbook.statuspage.cache import StatusCache
+    from opsbook.statuspage.routes import StatusFastPath
     from opsbook.statuspage.routes import router as status_router
     from opsbook.web.ui import routers
     from opsbook.web.ui.middleware import SessionMiddleware
@@ -32,6 +33,7 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> None:
         pipeline.writer.after_commit.append(cache.on_batch)
 
     app.add_middleware(SessionMiddleware, runtime=runtime)
+    app.add_middleware(StatusFastPath, cache=cache)  # outermost: readers skip sessions and routing
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(status_router)

@@ -7,7 +7,8 @@ and `request.state.principal` / `request.state.csrf_token` are set, so every pag
 - from a signed-in session: the session's CSRF token must come in the `X-CSRF-Token` header or in the
   `csrf_token` field of a url-encoded form, or the request is refused with 403 before any route runs;
 - to /login: the form's `csrf_token` must equal the login cookie (double submit);
-- with `Authorization: Bearer` (scripts, the CLI): no cookie is consulted, so no CSRF token is needed.
+- with `Authorization: Bearer` (scripts, the CLI): no cookie is consulted, so no CSRF token is needed;
+- to a signed acknowledgement link (`/ack/...`): the signed token in the URL is the proof, not the cookie.
 
 A plain ASGI middleware (not BaseHTTPMiddleware), so requests without a cookie — the status page crowd —
 pass through at almost no cost.
@@ -26,6 +27,8 @@ from opsbook.auth import sessions
 from opsbook.runtime import Runtime
 
 LOGIN_PATH = "/login"
+CSRF_EXEMPT = ("/ack/",)
+"""Signed, single-use acknowledgement links: the token in the URL is the credential, not the session."""
 MAX_FORM = 1_000_000
 
 
@@ -70,7 +73,7 @@ class SessionMiddleware:
                 state["principal"] = browser.principal
                 state["csrf_token"] = browser.csrf_token
                 state["session_token"] = token
-        if scope["method"] not in sessions.MUTATING:
+        if scope["method"] not in sessions.MUTATING or scope["path"].startswith(CSRF_EXEMPT):
             await self.app(scope, receive, send)
             return
         if browser is not None:

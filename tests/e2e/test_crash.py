@@ -32,11 +32,15 @@ def wait_until(predicate: object, what: str, limit: float = 60.0) -> None:
 
 
 class Hook(BaseHTTPRequestHandler):
+    """A webhook receiver in a thread: keeps every JSON body and the path it was posted to."""
+
     received: list[dict[str, str]] = []
+    paths: list[str] = []
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
         Hook.received.append(json.loads(body))
+        Hook.paths.append(self.path)
         self.send_response(200)
         self.end_headers()
         self.wfile.write(b"ok")
@@ -47,7 +51,7 @@ class Hook(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def hook_port() -> Iterator[int]:
-    Hook.received = []
+    Hook.received, Hook.paths = [], []
     yield free_port()
 
 

@@ -1,0 +1,91 @@
+"""A real `opsbook serve` killed with SIGKILL during an escalation resumes at the right level after restart.
+
+The policy pages ana at once, lead after 4 s and cto after 12 s (seconds instead of minutes, so a real
+process can be used). The process is killed after the lead's page; the restarted one pages the CTO at
++12 s, not earlier, and never pages ana or the lead again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+from datetime import datetime
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+from tests.e2e.test_crash import Hook, serve, wait_until
+from tests.support import free_port
+
+
+def steps(db: Path) -> list[tuple[str, str, str]]:
+    with sqlite3.connect(db) as conn:
+        try:
+            return conn.execute(
+                "SELECT s.step_key, s.sent_at, i.opened_at FROM incident_escalation_steps s "
+                "JOIN incidents i ON i.id = s.incident_id ORDER BY s.id"
+            ).fetchall()
+        except sqlite3.OperationalError:
+            return []
+
+
+def offsets(db: Path) -> dict[str, float]:
+    return {
+        key: (datetime.fromisoformat(sent) - datetime.fromisoformat(opened)).total_seconds()
+        for key, sent, opened in steps(db)
+    }
+
+
+def test_escalation_resumes_at_the_right_level_after_sigkill(tmp_path: Path) -> None:
+    Hook.received, Hook.paths = [], []
+    hook_port = free_port()
+    server = ThreadingHTTPServer(("127.0.0.1", hook_port), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    config = tmp_path / "opsbook.yaml"
+    config.write_text(f"""
+users:
+  - {{name: ana, contacts: [{{url: "json://127.0.0.1:{hook_port}/ana"}}]}}
+  - {{name: lead, contacts: [{{url: "json://127.0.0.1:{hook_port}/lead"}}]}}
+  - {{name: cto, contacts: [{{url: "json://127.0.0.1:{hook_port}/cto"}}]}}
+escalation_policies:
+  - name: default
+    levels:
+      - {{targets: ["user:ana"], after: 4s}}
+      - {{targets: ["user:lead"], after: 8s}}
+      - {{targets: ["user:cto"]}}
+routing:
+  P1: {{action: page, channels: []}}
+alerting: {{default_severity: P1}}
+services:
+  - name: api
+    checks:
+      - name: health
+        kind: command
+        command: "exit 1"
+        interval: 1s
+        failures: 2
+""")
+    db = tmp_path / "esc.db"
+    env = {**os.environ, "OPSBOOK_DATABASE_URL": f"sqlite:///{db}"}
+    log = tmp_path / "serve.log"
+    first = serve(config, free_port(), env, log)
+    try:
+        wait_until(lambda: "r0-l1" in offsets(db), "the lead's page", limit=60)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
+    assert set(offsets(db)) == {"r0-l0", "r0-l1"}
+    second = serve(config, free_port(), env, log)
+    try:
+        wait_until(lambda: "r0-l2" in offsets(db), "the CTO's page after the restart", limit=60)
+        wait_until(lambda: any(p == "/cto" for p in Hook.paths), "the CTO's page delivered", limit=30)
+    finally:
+        second.send_signal(signal.SIGINT)
+        second.wait(20)
+        server.shutdown()
+    sent = offsets(db)
+    assert sorted(sent) == ["r0-l0", "r0-l1", "r0-l2"]  # each level once: nothing sent twice
+    assert sent["r0-l0"] < 2 and 4 <= sent["r0-l1"] < 6
+    assert sent["r0-l2"] >= 12  # not earlier than its time, though the process was restarted
+    assert sorted(Hook.paths) == ["/ana", "/cto", "/lead"], Hook.paths

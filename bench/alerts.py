@@ -107,10 +107,14 @@ async def bench(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--alerts", type=int, default=300)
     parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--flush", default="250ms", help="the writer's flush interval (scheduler.flush_interval)")
+    parser.add_argument(
+        "--flush", default="250ms", help="the writer's flush interval (scheduler.flush_interval)"
+    )
     parser.add_argument("--db", default="sqlite", help="sqlite, or a PostgreSQL URL")
     asyncio.run(bench(parser.parse_args()))
 

@@ -49,8 +49,12 @@ def free_port() -> int:
 
 
 def config_text(checks: int, interval: float, port: int, keepalive: bool) -> str:
-    lines = ["scheduler: {concurrency: 1000, batch_size: 2000, flush_interval: 1s}", "services:", "  - name: bench",
-             "    checks:"]
+    lines = [
+        "scheduler: {concurrency: 1000, batch_size: 2000, flush_interval: 1s}",
+        "services:",
+        "  - name: bench",
+        "    checks:",
+    ]
     for i in range(checks):
         lines += [
             f"      - name: c{i}",
@@ -66,7 +70,9 @@ def config_text(checks: int, interval: float, port: int, keepalive: bool) -> str
 def rollup_bytes_per_check_day(runtime: Runtime, checks: int) -> float:
     """Bytes a check costs per day in the long-lived tables: 1,440 minute rows and 24 hour rows."""
     with runtime.sessions() as session:
-        rows = session.scalar(select(func.count()).select_from(RollupRow).where(RollupRow.resolution == MINUTE))
+        rows = session.scalar(
+            select(func.count()).select_from(RollupRow).where(RollupRow.resolution == MINUTE)
+        )
         if not rows:
             return float("nan")
         if runtime.engine.dialect.name == "postgresql":
@@ -126,9 +132,13 @@ async def bench(args: argparse.Namespace) -> None:
     mode = "keep-alive" if args.keepalive else "fresh connection per check"
     print(f"database            {db}")
     print(f"checks              {args.checks} every {args.interval:g}s ({mode})")
-    print(f"offered             {args.checks / args.interval:.0f} checks/s for {elapsed:.0f}s after {warmup:.0f}s warm-up")
+    print(
+        f"offered             {args.checks / args.interval:.0f} checks/s for {elapsed:.0f}s after {warmup:.0f}s warm-up"
+    )
     print(f"sustained           {done / elapsed:.0f} checks/s (results stored: {raw})")
-    print(f"lag p50 / p99       {statistics.median(window) * 1000:.1f} ms / {window[int(len(window) * 0.99)] * 1000:.1f} ms")
+    print(
+        f"lag p50 / p99       {statistics.median(window) * 1000:.1f} ms / {window[int(len(window) * 0.99)] * 1000:.1f} ms"
+    )
     print(f"skipped (overlap)   {skipped}")
     print(f"cpu (opsbook)       {cpu:.0f}% of one core")
     print(f"peak rss            {peak_rss / 2**20:.0f} MiB")
@@ -137,7 +147,9 @@ async def bench(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--checks", type=int, default=5000)
     parser.add_argument("--interval", type=float, default=1.0)
     parser.add_argument("--seconds", type=float, default=30.0)

@@ -63,7 +63,9 @@ async def load(base: str, seconds: float, concurrency: int, keys: int) -> tuple[
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--keys", type=int, default=500)
@@ -76,8 +78,12 @@ def main() -> None:
     db = f"sqlite:///{tmp}/bench.db" if args.db == "sqlite" else args.db
     env = {**os.environ, "OPSBOOK_DATABASE_URL": db}
     opsbook = str(Path(sys.executable).parent / "opsbook")
-    proc = subprocess.Popen([opsbook, "serve", "-c", str(config), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [opsbook, "serve", "-c", str(config), "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(300):
             try:
@@ -85,8 +91,9 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        ok, errors, latencies = asyncio.run(load(f"http://127.0.0.1:{port}", args.seconds, args.concurrency,
-                                                 args.keys))
+        ok, errors, latencies = asyncio.run(
+            load(f"http://127.0.0.1:{port}", args.seconds, args.concurrency, args.keys)
+        )
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
@@ -94,7 +101,9 @@ def main() -> None:
     print(f"database          {'sqlite' if args.db == 'sqlite' else 'postgresql'}")
     print(f"events accepted   {ok / args.seconds:.0f}/s ({ok} in {args.seconds:g}s, {errors} errors)")
     print(f"dedup keys        {args.keys} (every other event updates an open alert)")
-    print(f"latency p50/p99   {q[49] * 1000:.1f} ms / {q[98] * 1000:.1f} ms at concurrency {args.concurrency}")
+    print(
+        f"latency p50/p99   {q[49] * 1000:.1f} ms / {q[98] * 1000:.1f} ms at concurrency {args.concurrency}"
+    )
 
 
 if __name__ == "__main__":

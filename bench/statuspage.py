@@ -166,8 +166,10 @@ async def bench(args: argparse.Namespace) -> None:
     (tmp / "opsbook.yaml").write_text(text)
     env = {**os.environ, "OPSBOOK_CONFIG": str(tmp / "opsbook.yaml")}
     server = subprocess.Popen(
-        [sys.executable, "-c", SERVER, str(tmp / "opsbook.yaml"), str(oport)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-c", SERVER, str(tmp / "opsbook.yaml"), str(oport)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         wait_port(oport)
@@ -179,8 +181,9 @@ async def bench(args: argparse.Namespace) -> None:
             h0 = await lag_histogram(session, base)
             await asyncio.sleep(args.seconds)
             h1 = await lag_histogram(session, base)
-            requests, elapsed, latencies = await load(base, args.path, args.seconds, args.concurrency,
-                                                      args.max_requests)
+            requests, elapsed, latencies = await load(
+                base, args.path, args.seconds, args.concurrency, args.max_requests
+            )
             h2 = await lag_histogram(session, base)
             paced, paced_elapsed, paced_latencies = await load(
                 base, args.path, args.seconds, args.concurrency, args.max_requests, args.rate
@@ -194,13 +197,17 @@ async def bench(args: argparse.Namespace) -> None:
         print(f"checks               {args.checks} http checks every {args.interval:g}s (one public service)")
         print(f"readers              {args.concurrency} concurrent, closed loop, GET {args.path}")
         print(f"status page          {requests / elapsed:,.0f} req/s ({requests} in {elapsed:.1f}s)")
-        print(f"reader latency       p50 {statistics.median(latencies) * 1000:.1f} ms, "
-              f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms")
+        print(
+            f"reader latency       p50 {statistics.median(latencies) * 1000:.1f} ms, "
+            f"p99 {latencies[int(len(latencies) * 0.99)] * 1000:.1f} ms"
+        )
         for label, lag in (("lag without readers", quiet), ("lag, saturated", loaded)):
             print(f"{label:<20} {lag[0]:.0f} runs, mean {lag[1] * 1000:.1f} ms, p99 <= {lag[2] * 1000:g} ms")
-        print(f"paced readers        {paced / paced_elapsed:,.0f} req/s offered {args.rate:g}; "
-              f"p50 {statistics.median(paced_latencies) * 1000:.1f} ms, "
-              f"p99 {paced_latencies[int(len(paced_latencies) * 0.99)] * 1000:.1f} ms")
+        print(
+            f"paced readers        {paced / paced_elapsed:,.0f} req/s offered {args.rate:g}; "
+            f"p50 {statistics.median(paced_latencies) * 1000:.1f} ms, "
+            f"p99 {paced_latencies[int(len(paced_latencies) * 0.99)] * 1000:.1f} ms"
+        )
         label, lag = "lag, paced readers", at_rate
         print(f"{label:<20} {lag[0]:.0f} runs, mean {lag[1] * 1000:.1f} ms, p99 <= {lag[2] * 1000:g} ms")
         print(f"machine              {os.cpu_count()} cores; server: uvicorn, 1 process, SQLite")

@@ -1,6 +1,7 @@
 """Benchmark: N HTTP checks run by the real scheduler, results stored in the real database.
 
-    .venv/bin/python bench/checks.py [--checks 5000] [--interval 1] [--seconds 30] [--db sqlite|URL] [--keepalive]
+    .venv/bin/python bench/checks.py [--checks 5000] [--interval 1] [--seconds 30]
+                                     [--db sqlite|URL] [--keepalive]
 
 A fast aiohttp server runs in its own process on 127.0.0.1. opsbook's pipeline (scheduler, writer,
 housekeeping) runs here on the system clock for the given time. Printed: checks/s sustained,
@@ -132,13 +133,11 @@ async def bench(args: argparse.Namespace) -> None:
     mode = "keep-alive" if args.keepalive else "fresh connection per check"
     print(f"database            {db}")
     print(f"checks              {args.checks} every {args.interval:g}s ({mode})")
-    print(
-        f"offered             {args.checks / args.interval:.0f} checks/s for {elapsed:.0f}s after {warmup:.0f}s warm-up"
-    )
+    offered = args.checks / args.interval
+    print(f"offered             {offered:.0f} checks/s for {elapsed:.0f}s after {warmup:.0f}s warm-up")
     print(f"sustained           {done / elapsed:.0f} checks/s (results stored: {raw})")
-    print(
-        f"lag p50 / p99       {statistics.median(window) * 1000:.1f} ms / {window[int(len(window) * 0.99)] * 1000:.1f} ms"
-    )
+    p50, p99 = statistics.median(window) * 1000, window[int(len(window) * 0.99)] * 1000
+    print(f"lag p50 / p99       {p50:.1f} ms / {p99:.1f} ms")
     print(f"skipped (overlap)   {skipped}")
     print(f"cpu (opsbook)       {cpu:.0f}% of one core")
     print(f"peak rss            {peak_rss / 2**20:.0f} MiB")

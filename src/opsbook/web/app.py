@@ -65,6 +65,9 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
 
     for router in _routers():
         app.include_router(router)
+    from opsbook.web.ui import mount_ui
+
+    mount_ui(app, runtime)
     return app
 
 

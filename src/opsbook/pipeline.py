@@ -80,6 +80,7 @@ class Pipeline:
         )
         beats = {cid: spec for cid, spec in checks.items() if isinstance(spec, HeartbeatCheck)}
         self.heartbeats = HeartbeatWatch(beats, clock, self.record, runtime.sessions)
+        self.on_incident_change: list[Callable[[], None]] = []  # e.g. the status page's invalidate
         self._tasks: list[asyncio.Task[None]] = []
         self._writer_task: asyncio.Task[None] | None = None
 
@@ -103,6 +104,8 @@ class Pipeline:
     def _incident_changed(self) -> None:
         self.notifier.wake()
         self.escalation.wake()
+        for callback in self.on_incident_change:
+            callback()
 
     def _after_write(self, batch: Sequence[StoredResult], _outcome: BatchOutcome) -> None:
         self.metrics.results_written.inc(len(batch))

@@ -150,6 +150,7 @@ def open_incident(
     detected_at: datetime | None = None,
     policy: str | None = None,
     announce: bool = True,
+    page: bool = True,
 ) -> IncidentRow:
     """Open an incident, snapshot its escalation policy, page the first level at once, post the update."""
     title = title.strip()
@@ -179,7 +180,8 @@ def open_incident(
                    severity=sev.value, source=source, policy=row.policy_name,
                    ack_deadline=row.ack_deadline.isoformat() if row.ack_deadline else None)
     _audit(session, now, actor, "incident.open", row, title=row.title, severity=sev.value, service=service)
-    advance(session, config, row, now)
+    if page:
+        advance(session, config, row, now)
     if announce:
         post_update(session, config, row, now, entry)
     return row
@@ -259,8 +261,10 @@ def on_alert_transitions(
                 # with no update channels of their own, the alert's firing message already told the channels
                 announce=config.incidents.update_channels is not None,
                 detected_at=(alert.pending_since if alert is not None else None) or t.since,
+                page=False,  # paged below, once the alert (and so its runbook) is linked
             )
             _link_alert(session, row, t, now)
+            advance(session, config, row, now)
             _entry(session, row, now, "alert_joined", f"Opened by alert: {_alert_name(t)}", t.source,
                    alert_id=t.alert_id, severity=t.severity.value)
             changed[row.id] = row
@@ -412,11 +416,26 @@ def page_user(session: Session, config: OpsbookConfig, row: IncidentRow, user: s
         "ack_link": ack, "user": user,
     })
     body = message.body if ack in message.body else f"{message.body}\n\nAcknowledge: {ack}"
+    for runbook in runbooks_of(session, row.id):
+        body += f'\nRunbook: {runbook}\n  opsbook runbook run "{runbook}" --incident {row.id}'
     for channel, _url in contacts:
         enqueue(session, channel=channel, subject=message.subject, body=body, kind="incident", now=now,
                 dedup_key=f"incident:{row.id}:{step_key}", severity=row.severity, service=row.service,
                 incident_id=row.id, refs={"step": step_key, "user": user, "notify_type": "failure"})
     return True
+
+
+def runbooks_of(session: Session, incident_id: int) -> list[str]:
+    """The runbooks named by the incident's alerts, in the order the alerts joined."""
+    from opsbook.alerts.models import AlertRow
+
+    names = session.scalars(
+        select(AlertRow.runbook)
+        .join(IncidentAlertRow, IncidentAlertRow.alert_id == AlertRow.id)
+        .where(IncidentAlertRow.incident_id == incident_id, AlertRow.runbook != "")
+        .order_by(IncidentAlertRow.id)
+    )
+    return list(dict.fromkeys(names))
 
 
 def _check_sla(session: Session, config: OpsbookConfig, row: IncidentRow, now: datetime, *,

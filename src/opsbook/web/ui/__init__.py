@@ -31,6 +31,7 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> None:
     pipeline: Any = getattr(app.state, "pipeline", None)
     if pipeline is not None:
         pipeline.writer.after_commit.append(cache.on_batch)
+        pipeline.on_incident_change.append(cache.invalidate)
 
     app.add_middleware(SessionMiddleware, runtime=runtime)
     app.add_middleware(StatusFastPath, cache=cache)  # outermost: readers skip sessions and routing

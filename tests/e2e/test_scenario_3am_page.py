@@ -1,0 +1,190 @@
+"""Scenario 1 of SCENARIOS.md, "The 3 a.m. page", end to end on a fake clock.
+
+The API's /health starts answering 500. After 3 consecutive failures a P1 alert fires and opens an
+incident; this week's on-call engineer is paged on Slack and by SMS at once (two Apprise URLs), with
+the runbook and a signed acknowledge link. Nobody acknowledges within 10 minutes: the lead is paged.
+The lead acknowledges from the link; escalation stops. The lead runs "API Not Responding"; its steps'
+output lands in the operations log and the incident timeline. The API recovers; the alert resolves; the
+lead resolves the incident; the post-mortem has the figures. The status page said "Partial outage"
+during the incident and lists it in its history afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import Engine
+
+from opsbook.auth.roles import Principal, Role
+from opsbook.clock import FakeClock
+from opsbook.incidents import postmortem
+from opsbook.incidents import service as incidents
+from opsbook.pipeline import Pipeline
+from opsbook.runbooks.service import RunContext, catalog_for, finish_run, perform, start_run, steps_of
+from opsbook.web.app import create_app
+from tests.e2e.conftest import Service, eventually
+from tests.notify.conftest import Receiver
+from tests.support import make_runtime, serving
+
+MONDAY_0300 = datetime(2026, 3, 9, 3, 0, tzinfo=UTC)
+RUNBOOK = """# API runbook
+
+## Troubleshooting
+
+### API Not Responding
+
+```bash
+# 1. Check the health endpoint
+echo "health: 500"
+# 2. Restart the API
+echo "api restarted"
+```
+"""
+
+
+def config(api: Service, receiver: Receiver, runbooks: Path) -> str:
+    return f"""
+title: Acme
+timezone: UTC
+users:
+  - name: ana
+    contacts:
+      - {{url: "{receiver.url("/ana-slack")}"}}
+      - {{url: "{receiver.url("/ana-sms")}"}}
+  - {{name: ben, contacts: [{{url: "{receiver.url("/ben")}"}}]}}
+  - {{name: lead, role: responder, contacts: [{{url: "{receiver.url("/lead")}"}}]}}
+  - {{name: cto, contacts: [{{url: "{receiver.url("/cto")}"}}]}}
+schedules:
+  - name: primary
+    timezone: Europe/Berlin
+    layers:
+      - {{name: weekly, users: [ana, ben], turn: 1w, handoff: "monday 09:00", start: 2026-03-02}}
+escalation_policies:
+  - name: default
+    levels:
+      - {{targets: ["schedule:primary"], after: 10m}}
+      - {{targets: ["user:lead"], after: 20m}}
+      - {{targets: ["user:cto"]}}
+channels:
+  - {{name: ops, url: "{receiver.url("/ops")}"}}
+runbooks:
+  folders: ["{runbooks}"]
+services:
+  - name: api
+    public: true
+    rules:
+      - {{name: api-down, check: health, when: "failures >= 3", severity: P1, runbook: "API Not Responding"}}
+    checks:
+      - {{name: health, kind: http, url: "{api.url}", interval: 30s, timeout: 2s, failures: 0}}
+      - {{name: port, kind: tcp, host: 127.0.0.1, port: {api.port}, interval: 30s, timeout: 2s, failures: 0}}
+"""
+
+
+async def test_the_3am_page(sqlite_engine: Engine, api: Service, receiver: Receiver, tmp_path: Path) -> None:
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "api.md").write_text(RUNBOOK)
+    clock = FakeClock(MONDAY_0300)
+    runtime = make_runtime(sqlite_engine, clock, config(api, receiver, tmp_path / "runbooks"))
+    pipeline = Pipeline(runtime)
+    runs = 0
+
+    async def interval() -> None:
+        nonlocal runs
+        runs += 2
+        await clock.advance(timedelta(seconds=30))
+        await eventually(lambda: pipeline.scheduler.stats.finished >= runs, f"{runs} check runs")
+        await pipeline.writer.flush()
+        await pipeline.notifier.run_once()
+
+    async with serving(create_app(runtime, pipeline)) as base, httpx.AsyncClient(base_url=base) as http:
+        await eventually(lambda: pipeline.scheduler.stats.finished >= 1, "the first run")
+        runs = 1  # /health runs at :00 and :30, the port check (spread) at :15 and :45
+        api.status = 500
+        for _ in range(3):
+            await interval()
+
+        # ana (on call this week, in Berlin) is paged on both contacts at once, with runbook and ack link
+        await eventually(lambda: receiver.bodies("/ana-slack") and receiver.bodies("/ana-sms"), "ana's pages")
+        opened = clock.now()
+        page = receiver.bodies("/ana-sms")[0]
+        assert page["title"].startswith("[P1] Incident #1")
+        assert "API Not Responding" in page["message"]
+        assert re.search(r"/ack/[\w.\-]+", page["message"])
+        assert receiver.bodies("/ben") == [] and receiver.bodies("/lead") == []
+        status = (await http.get("/status.json")).json()
+        api_status = next(s for s in status["services"] if s["name"] == "api")
+        assert api_status["state"] == "partial_outage"  # /health fails, the port still answers
+        assert len(status["active_incidents"]) == 1
+
+        # nobody acknowledges for 10 minutes: the lead is paged, at exactly +10 min
+        while clock.now() < opened + timedelta(minutes=10):
+            await interval()
+        await eventually(lambda: receiver.bodies("/lead"), "the lead's page")
+        lead_page = receiver.bodies("/lead")[0]["message"]
+        with runtime.sessions() as s:
+            steps = {st.step_key: st.sent_at - opened for st in incidents.steps_of(s, 1)}
+        assert steps == {"r0-l0": timedelta(0), "r0-l1": timedelta(minutes=10)}
+
+        # the lead acknowledges from the link on a phone: no login
+        link = re.search(r"/ack/[\w.\-]+", lead_page)
+        assert link is not None
+        assert (await http.get(link.group(0))).status_code == 200  # the confirm page
+        assert (await http.post(link.group(0))).status_code == 200
+        assert (await http.post(link.group(0))).status_code in (400, 409, 410)  # works once
+        acked = clock.now()
+
+        # the lead runs the runbook for this incident; its output lands in the oplog and the timeline
+        catalog = catalog_for(runtime.config.runbooks, str(tmp_path / "opsbook.yaml"))
+        with runtime.sessions.begin() as s:
+            run_id = start_run(
+                s,
+                catalog.resolve("API Not Responding"),
+                now=clock.now(),
+                operator="lead",
+                incident_id=1,
+                reason="API /health answers 500",
+            ).id
+        ctx = RunContext(settings=runtime.config.runbooks, clock=clock)
+        with runtime.sessions() as s:
+            positions = [st.position for st in steps_of(s, run_id)]
+        for position in positions:
+            result = await perform(runtime.sessions, run_id, position, "run", ctx=ctx, actor="lead")
+            assert result.status == "succeeded", result
+        with runtime.sessions.begin() as s:
+            entry = finish_run(s, run_id, now=clock.now())
+            assert "api restarted" in str(entry.steps)
+
+        # the API recovers, the alert resolves, the lead resolves the incident
+        api.status = 200
+        await interval()
+        while clock.now() < opened + timedelta(minutes=45):
+            await interval()
+        with runtime.sessions.begin() as s:
+            incidents.resolve(
+                s, runtime.config, 1, clock.now(), Principal("lead", Role.RESPONDER), "API restarted"
+            )
+        resolved = clock.now()
+        await pipeline.notifier.run_once()
+        assert receiver.bodies("/cto") == []  # acknowledged at +10 min: the CTO was never paged
+
+        with runtime.sessions() as s:
+            timeline = incidents.timeline(s, 1)
+            text = postmortem.build(s, runtime.config, 1, clock.now())
+        kinds = [item.kind for item in timeline]
+        assert kinds[0] == "opened" and "acknowledged" in kinds and kinds[-1] == "resolved"
+        assert any(item.source == "oplog" and "API Not Responding" in item.message for item in timeline)
+        assert f"Time to acknowledge: {postmortem.span(acked - opened)} by " in text
+        assert f"Time to resolve: {postmortem.span(resolved - opened)}" in text
+        assert "Time to detect:" in text and "## Root cause" in text
+
+        async def status_page_updated() -> bool:  # readers get the last snapshot while a new one builds
+            return bool((await http.get("/status.json")).json()["past_incidents"])
+
+        await eventually(status_page_updated, "the status page to show the resolved incident")
+        history = (await http.get("/status.json")).json()
+        assert history["active_incidents"] == []
+        assert len(history["past_incidents"]) == 1 and history["past_incidents"][0]["resolved_at"]
+        assert next(s for s in history["services"] if s["name"] == "api")["state"] == "operational"

@@ -291,7 +291,8 @@ def test_racing_triggers_of_a_new_key_make_one_alert(runtime: Runtime) -> None:
         other = threading.Thread(target=lambda: results.append(apply_events(runtime, [event])))
         other.start()
         with runtime.engine.connect() as probe:  # wait until the other insert blocks on our unique key
-            for _ in range(500):
+            deadline = time.monotonic() + 30  # real time: the other thread must reach its INSERT
+            while time.monotonic() < deadline:
                 waiting = probe.execute(text(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                     "AND datname = current_database()")).scalar()

@@ -79,9 +79,9 @@ async def test_three_failures_notify_once_and_recovery_resolves(
         assert "Last:     expected status 2xx, got 500" in fired["message"]
         (alert,) = alerts(sqlite_engine)
         assert (alert.state, alert.severity, alert.fired_at) == ("firing", "P2", clock.now())
-        metrics = pipeline.metrics.render().decode()
-        assert 'opsbook_alerts{severity="P2",state="firing"} 1.0' in metrics
-        assert 'opsbook_notifications{status="sent"} 1.0' in metrics
+        assert 'opsbook_alerts{severity="P2",state="firing"} 1.0' in pipeline.metrics.render().decode()
+        sent = 'opsbook_notifications{status="sent"} 1.0'  # recorded just after the receiver answered
+        await eventually(lambda: sent in pipeline.metrics.render().decode(), "the outbox row marked sent")
 
         for _ in range(3):  # still failing: no second message
             runs += 1

@@ -21,11 +21,12 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.dispatch import Dispatcher, config_dir
 from opsbook.alerts.loop import AlertHook, run_due
-from opsbook.alerts.service import AlertEngine, AlertTransition, upsert_external
+from opsbook.alerts.service import AlertEngine, AlertTransition, TransitionKind, upsert_external
 from opsbook.checks.heartbeat_watch import HeartbeatWatch
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
 from opsbook.checks.kinds.http import close_sessions
@@ -36,12 +37,14 @@ from opsbook.checks.scheduler import Scheduler
 from opsbook.checks.store import BatchOutcome
 from opsbook.checks.writer import ResultWriter
 from opsbook.incidents.escalation import EscalationEngine, alert_hook
+from opsbook.incidents.models import IncidentAlertRow
 from opsbook.incidents.paging import contact_channels
 from opsbook.incidents.report import register_metrics
 from opsbook.metrics import Metrics, StoreCollector
 from opsbook.notify.worker import DeliveryWorker, GiveUp
 from opsbook.oncall.notifier import OncallNotifier
 from opsbook.rules.severity import Severity
+from opsbook.runbooks.service import RunContext, may_run_unattended, run_unattended
 from opsbook.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -84,6 +87,8 @@ class Pipeline:
         beats = {cid: spec for cid, spec in checks.items() if isinstance(spec, HeartbeatCheck)}
         self.heartbeats = HeartbeatWatch(beats, clock, self.record, runtime.sessions)
         self.on_incident_change: list[Callable[[], None]] = []  # e.g. the status page's invalidate
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._remediations: set[asyncio.Task[int | None]] = set()
         self._tasks: list[asyncio.Task[None]] = []
         self._writer_task: asyncio.Task[None] | None = None
 
@@ -103,6 +108,59 @@ class Pipeline:
         marked = self.dispatcher.mark_muted(session, transitions, now)
         self.dispatcher(session, marked, now)
         self.incidents(session, marked, now)
+        fired = [t for t in marked if t.kind is TransitionKind.FIRED and not t.silenced and t.runbook]
+        if fired and self._loop is not None:
+            loop = self._loop
+            event.listen(
+                session,
+                "after_commit",
+                lambda _s: loop.call_soon_threadsafe(self._remediate_all, fired),
+                once=True,
+            )
+
+    def _remediate_all(self, fired: list[AlertTransition]) -> None:
+        for transition in fired:
+            task = asyncio.create_task(self.remediate(transition))
+            self._remediations.add(task)
+            task.add_done_callback(self._remediations.discard)
+
+    async def remediate(self, transition: AlertTransition) -> int | None:
+        """Run the alert's runbook unattended if it (or a step of it) is marked `auto: true`."""
+        try:
+            found = self.dispatcher.catalog().resolve(transition.runbook)
+        except LookupError:
+            return None
+        if not any(may_run_unattended(found.procedure, step) for step in found.procedure.steps):
+            return None  # nothing else runs unattended
+        incident = await asyncio.to_thread(self._incident_of, transition.alert_id)
+        ctx = RunContext(
+            settings=self.runtime.config.runbooks,
+            clock=self.runtime.clock,
+            secrets=self.runtime.loaded.all_secrets(),
+            cwd=self.dispatcher.config_dir,
+        )
+        try:
+            return await run_unattended(
+                self.runtime.sessions,
+                found,
+                ctx=ctx,
+                incident_id=incident,
+                reason=f"automated remediation: {transition.summary}",
+            )
+        except Exception:
+            log.exception("automated remediation %r failed", transition.runbook)
+            return None
+
+    async def remediations_done(self) -> None:
+        """Wait for the remediation runs started so far (scheduled after their transaction committed)."""
+        await asyncio.sleep(0)
+        await asyncio.gather(*self._remediations, return_exceptions=True)
+
+    def _incident_of(self, alert_id: int) -> int | None:
+        with self.runtime.sessions() as session:
+            return session.scalar(
+                select(IncidentAlertRow.incident_id).where(IncidentAlertRow.alert_id == alert_id).limit(1)
+            )
 
     def _incident_changed(self) -> None:
         self.notifier.wake()
@@ -134,6 +192,7 @@ class Pipeline:
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         tune_gc()
         await asyncio.to_thread(self._startup)
         self._writer_task = asyncio.create_task(self.writer.run())
@@ -156,9 +215,10 @@ class Pipeline:
             self.run_hooks(session, self.alerts.reconcile(session, now), now)
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        running: list[asyncio.Task[Any]] = [*self._tasks, *self._remediations]
+        for task in running:
             task.cancel()
-        for task in self._tasks:
+        for task in running:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks.clear()

@@ -136,5 +136,5 @@ async def test_the_monday_handoff(sqlite_engine: Engine, receiver: Receiver) -> 
     await pipeline.stop()
     assert len(receiver.bodies("/ana-mail")) == 1
     assert len(outbox(runtime, "handoff")) == 1
-    assert receiver.bodies("/ana-sms") == [] and receiver.bodies("/chen") == [] and receiver.bodies("/ben") == []
+    assert all(receiver.bodies(path) == [] for path in ("/ana-sms", "/chen", "/ben"))
     assert len(gap_warnings(receiver)) == 1 and len(outbox(runtime, "oncall-gap")) == 1

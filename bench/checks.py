@@ -106,12 +106,12 @@ async def bench(args: argparse.Namespace) -> None:
     lags: list[float] = []
     pipeline.scheduler.on_lag = lags.append
     proc = psutil.Process()
-    proc.cpu_percent(None)
+    target = psutil.Process(server.pid)
     await pipeline.start()
     warmup = max(2.0, args.interval * 2)
     await asyncio.sleep(warmup)
     written0, lags_from = pipeline.writer.written + pipeline.writer.pending, len(lags)
-    cpu0 = proc.cpu_times()
+    cpu0, target0 = proc.cpu_times(), target.cpu_times()
     t0 = time.perf_counter()
     peak_rss = 0
     while time.perf_counter() - t0 < args.seconds:
@@ -119,7 +119,7 @@ async def bench(args: argparse.Namespace) -> None:
         peak_rss = max(peak_rss, proc.memory_info().rss)
     elapsed = time.perf_counter() - t0
     done = pipeline.writer.written + pipeline.writer.pending - written0
-    cpu1 = proc.cpu_times()
+    cpu1, target1 = proc.cpu_times(), target.cpu_times()
     window = sorted(lags[lags_from:])
     skipped = pipeline.scheduler.stats.skipped_overlap
     await pipeline.stop()
@@ -129,6 +129,7 @@ async def bench(args: argparse.Namespace) -> None:
         roll_up(session, runtime.clock.now() + timedelta(minutes=1))
     per_day = rollup_bytes_per_check_day(runtime, args.checks)
     cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed * 100
+    target_cpu = (target1.user + target1.system - target0.user - target0.system) / elapsed * 100
     db = "sqlite" if args.db == "sqlite" else runtime.engine.dialect.name
     mode = "keep-alive" if args.keepalive else "fresh connection per check"
     print(f"database            {db}")
@@ -140,6 +141,7 @@ async def bench(args: argparse.Namespace) -> None:
     print(f"lag p50 / p99       {p50:.1f} ms / {p99:.1f} ms")
     print(f"skipped (overlap)   {skipped}")
     print(f"cpu (opsbook)       {cpu:.0f}% of one core")
+    print(f"cpu (http target)   {target_cpu:.0f}% of one core (the server the checks probe, same machine)")
     print(f"peak rss            {peak_rss / 2**20:.0f} MiB")
     print(f"db bytes/check/day  {per_day:,.0f} (minute + hour rollups)")
     print(f"machine             {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")

@@ -4,8 +4,9 @@
 
 Starts `opsbook serve` as its own process on 127.0.0.1 with a routing key, then posts trigger events
 (a pool of `--keys` dedup keys, so most events are deduplicated against an open alert) from
-`--concurrency` connections for a bounded time. Printed: events accepted per second (202), errors,
-and request latency p50/p99.
+`--concurrency` connections for a bounded time, with `wrk` (Debian's package) when it is installed
+(`--tool wrk`, a C load generator that leaves the CPU to opsbook) or with aiohttp. Printed: events
+accepted per second (202), errors, and request latency p50/p99.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import argparse
 import asyncio
 import os
 import random
+import shutil
 import signal
 import socket
 import statistics
@@ -62,6 +64,39 @@ async def load(base: str, seconds: float, concurrency: int, keys: int) -> tuple[
     return ok, errors, latencies
 
 
+WRK_SCRIPT = """
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  local body = string.format('{"routing_key":"%s","event_action":"trigger","dedup_key":"disk-%d",'
+    .. '"payload":{"summary":"Disk almost full","source":"grafana","severity":"warning"}}',
+    "KEY", math.random(0, KEYS - 1))
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def run_wrk(base: str, seconds: float, concurrency: int, keys: int, tmp: Path) -> str:
+    script = tmp / "ingest.lua"
+    script.write_text(WRK_SCRIPT.replace("KEYS", str(keys)).replace('"KEY"', f'"{KEY}"'))
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            f"-c{concurrency}",
+            f"-d{int(seconds)}s",
+            "--latency",
+            "-s",
+            str(script),
+            f"{base}/api/v1/events/pagerduty",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -70,6 +105,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--keys", type=int, default=500)
     parser.add_argument("--db", default="sqlite")
+    parser.add_argument(
+        "--tool", choices=["wrk", "aiohttp"], default="wrk" if shutil.which("wrk") else "aiohttp"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="opsbook-bench-"))
     config = tmp / "opsbook.yaml"
@@ -91,12 +129,19 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.1)
-        ok, errors, latencies = asyncio.run(
-            load(f"http://127.0.0.1:{port}", args.seconds, args.concurrency, args.keys)
-        )
+        if args.tool == "wrk":
+            report = run_wrk(f"http://127.0.0.1:{port}", args.seconds, args.concurrency, args.keys, tmp)
+        else:
+            ok, errors, latencies = asyncio.run(
+                load(f"http://127.0.0.1:{port}", args.seconds, args.concurrency, args.keys)
+            )
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
+    if args.tool == "wrk":
+        print(f"database          {'sqlite' if args.db == 'sqlite' else 'postgresql'}; load from wrk")
+        print(report)
+        return
     q = statistics.quantiles(latencies, n=100)
     print(f"database          {'sqlite' if args.db == 'sqlite' else 'postgresql'}")
     print(f"events accepted   {ok / args.seconds:.0f}/s ({ok} in {args.seconds:g}s, {errors} errors)")

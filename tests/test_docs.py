@@ -10,5 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_configuration_reference_is_current() -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "scripts/config_reference.py"), "--check"], check=False)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts/config_reference.py"), "--check"], check=False
+    )
     assert result.returncode == 0, "docs/configuration.md is stale: run python scripts/config_reference.py"

@@ -185,3 +185,15 @@ def test_histogram_percentile_lies_in_the_bucket_of_the_true_value(values: list[
     upper = histogram.BOUNDS_MS[bucket] if bucket < len(histogram.BOUNDS_MS) else max(values)
     assert estimate is not None
     assert min(lower, min(values)) - 1e-9 <= estimate <= max(upper, true) + 1e-9
+
+
+def test_rolling_up_many_checks_at_once(engine: Engine) -> None:
+    """600 checks x 20 minutes: 12,000 (check, minute) pairs, more than one statement may name on PostgreSQL."""
+    batch = [up(T0 + timedelta(minutes=m), check=f"svc/c{i}") for i in range(600) for m in range(20)]
+    with Session(engine) as s, s.begin():
+        write_batch(s, batch)
+        assert roll_up(s, T0 + timedelta(hours=1)) == 12_000
+    with Session(engine) as s:
+        minutes = s.scalar(select(func.count()).select_from(RollupRow).where(RollupRow.resolution == MINUTE))
+        hours = s.scalar(select(func.sum(RollupRow.count)).where(RollupRow.resolution == HOUR))
+    assert (minutes, hours) == (12_000, 12_000)

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbook.checks import histogram
@@ -22,6 +22,7 @@ MINUTE = 60
 HOUR = 3600
 WATERMARK_KEY = "rollup.minute_until"
 CHUNK = timedelta(hours=1)
+CHUNK_IDS = 500
 
 
 @dataclass
@@ -86,18 +87,26 @@ def _set_watermark(session: Session, until: datetime) -> None:
 
 
 def _merge(session: Session, resolution: int, aggs: dict[tuple[str, datetime], Agg]) -> None:
+    """Add `aggs` into the rollup rows of their (check, bucket), creating the missing ones.
+
+    Existing rows are read by check id (500 per query) and bucket range, not by a list of (check, bucket)
+    pairs: an hour of 5,000 checks is 300,000 pairs, more than PostgreSQL parses in one statement."""
     if not aggs:
         return
-    keys = list(aggs)
-    existing = {
-        (r.check_id, r.bucket): r
-        for r in session.scalars(
+    buckets = [bucket for _, bucket in aggs]
+    lo, hi = min(buckets), max(buckets)
+    ids = sorted({check_id for check_id, _ in aggs})
+    existing: dict[tuple[str, datetime], RollupRow] = {}
+    for i in range(0, len(ids), CHUNK_IDS):
+        rows = session.scalars(
             select(RollupRow).where(
                 RollupRow.resolution == resolution,
-                tuple_(RollupRow.check_id, RollupRow.bucket).in_(keys),
+                RollupRow.bucket >= lo,
+                RollupRow.bucket <= hi,
+                RollupRow.check_id.in_(ids[i : i + CHUNK_IDS]),
             )
         )
-    }
+        existing.update({(r.check_id, r.bucket): r for r in rows})
     for key, agg in aggs.items():
         row = existing.get(key)
         if row is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -41,3 +42,36 @@ def cli_actor() -> Principal:
     import getpass
 
     return Principal(f"cli:{getpass.getuser()}", Role.ADMIN, "cli")
+
+
+AuthorOption = Annotated[
+    str | None, typer.Option("--author", envvar="USER", help="Who is doing this (default: $USER).")
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print `error: message` on stderr and return the Exit to raise (2: bad input, 1: not found)."""
+    err_console.print(f"error: {message}", markup=False, highlight=False)
+    return typer.Exit(code)
+
+
+def author_actor(author: str | None) -> Principal:
+    """The person a CLI action is recorded under (`--author`, else $USER); refuses an empty name."""
+    if not author or not author.strip():
+        raise fail("say who you are with --author NAME (or set $USER)")
+    return Principal(author.strip(), Role.ADMIN, "cli")
+
+
+def parse_time(text: str, timezone: str, what: str) -> datetime:
+    """An ISO 8601 time; without an offset, a wall-clock time of `timezone` (DST-aware)."""
+    from opsbook.oncall.rotation import local_to_utc, zone_of
+
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise fail(
+            f"{what}: {text!r} is not an ISO 8601 time (e.g. 2026-01-16T18:00 or ...T17:00Z)"
+        ) from None
+    if value.tzinfo is None:
+        return local_to_utc(value, zone_of(timezone))
+    return value

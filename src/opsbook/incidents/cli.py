@@ -18,8 +18,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from opsbook.auth.roles import Principal, Role
-from opsbook.cli.common import ConfigOption, console, err_console, runtime_or_exit
+from opsbook.cli.common import AuthorOption, ConfigOption, author_actor, console, fail, runtime_or_exit
 from opsbook.config.types import parse_duration
 from opsbook.incidents import postmortem, report, service
 from opsbook.incidents.models import STATUSES
@@ -29,21 +28,7 @@ app = typer.Typer(no_args_is_help=True, help="Incidents: open, acknowledge, upda
 report_app = typer.Typer(no_args_is_help=True, help="Reports over a period.")
 T = TypeVar("T")
 
-AuthorOption = Annotated[
-    str | None, typer.Option("--author", envvar="USER", help="Who is doing this (default: $USER).")
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"error: {message}", markup=False, highlight=False)
-    return typer.Exit(code)
-
-
-def _actor(author: str | None) -> Principal:
-    if not author or not author.strip():
-        raise _fail("say who you are with --author NAME (or set $USER)")
-    return Principal(author.strip(), Role.ADMIN, "cli")
 
 
 def _when(t: datetime | None, tz: str) -> str:
@@ -55,16 +40,19 @@ def _change(runtime: Runtime, action: Callable[[Session, datetime], T]) -> T:
         with runtime.sessions.begin() as session:
             return action(session, runtime.clock.now())
     except service.NotFound as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     except ValueError as exc:
-        raise _fail(runtime.redact(str(exc))) from None
+        raise fail(runtime.redact(str(exc))) from None
     finally:
         runtime.close()
 
 
 def _said(verb: str, row: Any) -> None:
-    console.print(f"incident {row.id} {verb}: [{row.severity}] {row.title} — {row.status}",
-                  markup=False, highlight=False)
+    console.print(
+        f"incident {row.id} {verb}: [{row.severity}] {row.title} — {row.status}",
+        markup=False,
+        highlight=False,
+    )
 
 
 @app.command("open")
@@ -80,23 +68,37 @@ def open_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Open an incident by hand: its escalation policy pages the first level at once."""
-    actor = _actor(author)
+    actor = author_actor(author)
     runtime = runtime_or_exit(config)
     if service_name is not None and service_name not in {s.name for s in runtime.config.services}:
-        raise _fail(f"no service {service_name!r} in the configuration")
-    row = _change(runtime, lambda s, now: service.open_incident(
-        s, runtime.config, now, title=title, severity=severity, service=service_name, summary=summary,
-        impact=impact, customer_facing=customer_facing, commander=commander, actor=actor))
+        raise fail(f"no service {service_name!r} in the configuration")
+    row = _change(
+        runtime,
+        lambda s, now: service.open_incident(
+            s,
+            runtime.config,
+            now,
+            title=title,
+            severity=severity,
+            service=service_name,
+            summary=summary,
+            impact=impact,
+            customer_facing=customer_facing,
+            commander=commander,
+            actor=actor,
+        ),
+    )
     _said("opened", row)
 
 
 @app.command("ack")
 def ack_cmd(incident_id: int, author: AuthorOption = None, config: ConfigOption = None) -> None:
     """Acknowledge: stops the escalation."""
-    actor = _actor(author)
+    actor = author_actor(author)
     runtime = runtime_or_exit(config)
-    row = _change(runtime, lambda s, now: service.acknowledge(s, runtime.config, incident_id, now, actor,
-                                                              via="cli"))
+    row = _change(
+        runtime, lambda s, now: service.acknowledge(s, runtime.config, incident_id, now, actor, via="cli")
+    )
     _said(f"acknowledged by {row.acknowledged_by}", row)
 
 
@@ -108,17 +110,18 @@ def resolve_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Resolve: ends the escalation and re-notifications."""
-    actor = _actor(author)
+    actor = author_actor(author)
     runtime = runtime_or_exit(config)
-    row = _change(runtime,
-                  lambda s, now: service.resolve(s, runtime.config, incident_id, now, actor, message))
+    row = _change(
+        runtime, lambda s, now: service.resolve(s, runtime.config, incident_id, now, actor, message)
+    )
     _said("resolved", row)
 
 
 @app.command("note")
 def note_cmd(incident_id: int, text: str, author: AuthorOption = None, config: ConfigOption = None) -> None:
     """Add a note to the timeline."""
-    actor = _actor(author)
+    actor = author_actor(author)
     runtime = runtime_or_exit(config)
     _change(runtime, lambda s, now: service.add_note(s, runtime.config, incident_id, text, now, actor))
     console.print(f"note added to incident {incident_id}", markup=False, highlight=False)
@@ -135,10 +138,14 @@ def status_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Set the status (the update message goes to the update channels)."""
-    actor = _actor(author)
+    actor = author_actor(author)
     runtime = runtime_or_exit(config)
-    row = _change(runtime, lambda s, now: service.set_status(
-        s, runtime.config, incident_id, status, now, actor, message, impact, eta))
+    row = _change(
+        runtime,
+        lambda s, now: service.set_status(
+            s, runtime.config, incident_id, status, now, actor, message, impact, eta
+        ),
+    )
     _said("is now", row)
 
 
@@ -151,10 +158,12 @@ def severity_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Change the severity."""
-    actor = _actor(author)
+    actor = author_actor(author)
     runtime = runtime_or_exit(config)
-    row = _change(runtime, lambda s, now: service.set_severity(s, runtime.config, incident_id, severity, now,
-                                                               actor, message))
+    row = _change(
+        runtime,
+        lambda s, now: service.set_severity(s, runtime.config, incident_id, severity, now, actor, message),
+    )
     _said("severity set", row)
 
 
@@ -172,11 +181,17 @@ def list_cmd(
     runtime = runtime_or_exit(config)
     try:
         with runtime.sessions() as session:
-            rows = service.list_incidents(session, status=status, open_only=not all_ and status is None,
-                                          service=service_name, severity=severity, limit=limit)
+            rows = service.list_incidents(
+                session,
+                status=status,
+                open_only=not all_ and status is None,
+                service=service_name,
+                severity=severity,
+                limit=limit,
+            )
             data = [service.incident_dict(r) for r in rows]
     except ValueError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         runtime.close()
     if as_json:
@@ -188,8 +203,15 @@ def list_cmd(
     tz = runtime.config.timezone
     table = Table("ID", "Sev", "Status", "Service", "Title", f"Opened ({tz})", "Ack by")
     for r in rows:
-        table.add_row(str(r.id), r.severity, r.status, r.service or "—", r.title, _when(r.opened_at, tz),
-                      r.acknowledged_by or "—")
+        table.add_row(
+            str(r.id),
+            r.severity,
+            r.status,
+            r.service or "—",
+            r.title,
+            _when(r.opened_at, tz),
+            r.acknowledged_by or "—",
+        )
     console.print(table)
 
 
@@ -206,16 +228,26 @@ def show_cmd(incident_id: int, as_json: JsonOption = False, config: ConfigOption
             steps = service.steps_of(session, row.id)
             alerts = service.alerts_of(session, row.id)
     except service.NotFound as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     finally:
         runtime.close()
     if as_json:
-        data["timeline"] = [{"ts": i.ts.isoformat(), "kind": i.kind, "actor": i.actor, "message": i.message,
-                             "source": i.source} for i in items]
-        data["pages"] = [{"step": s.step_key, "users": s.users, "sent_at": s.sent_at.isoformat()}
-                         for s in steps]
-        data["alerts"] = [{"alert_id": a.alert_id, "check_id": a.check_id, "summary": a.summary}
-                          for a in alerts]
+        data["timeline"] = [
+            {
+                "ts": i.ts.isoformat(),
+                "kind": i.kind,
+                "actor": i.actor,
+                "message": i.message,
+                "source": i.source,
+            }
+            for i in items
+        ]
+        data["pages"] = [
+            {"step": s.step_key, "users": s.users, "sent_at": s.sent_at.isoformat()} for s in steps
+        ]
+        data["alerts"] = [
+            {"alert_id": a.alert_id, "check_id": a.check_id, "summary": a.summary} for a in alerts
+        ]
         typer.echo(json.dumps(data, indent=2))
         return
     out = [
@@ -233,8 +265,10 @@ def show_cmd(incident_id: int, as_json: JsonOption = False, config: ConfigOption
     if row.commander:
         out.append(f"Commander: {row.commander}")
     out += ["", f"Timeline ({tz}):"]
-    out += [f"  {_when(i.ts, tz)}  {i.kind:<20} {i.message}" + (f"  ({i.actor})" if i.actor else "")
-            for i in items]
+    out += [
+        f"  {_when(i.ts, tz)}  {i.kind:<20} {i.message}" + (f"  ({i.actor})" if i.actor else "")
+        for i in items
+    ]
     typer.echo("\n".join(out))
 
 
@@ -250,15 +284,16 @@ def postmortem_cmd(
         with runtime.sessions() as session:
             text = postmortem.build(session, runtime.config, incident_id, runtime.clock.now())
     except service.NotFound as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     finally:
         runtime.close()
     if output is None:
         typer.echo(text)
         return
     output.write_text(text, encoding="utf-8")
-    console.print(f"post-mortem draft of incident {incident_id} written to {output}", markup=False,
-                  highlight=False)
+    console.print(
+        f"post-mortem draft of incident {incident_id} written to {output}", markup=False, highlight=False
+    )
 
 
 def _secs(value: float | None) -> str:
@@ -275,7 +310,7 @@ def report_incidents(
     try:
         back = parse_duration(since)
     except ValueError as exc:
-        raise _fail(f"--since: {exc}") from None
+        raise fail(f"--since: {exc}") from None
     runtime = runtime_or_exit(config)
     now = runtime.clock.now()
     try:
@@ -287,9 +322,13 @@ def report_incidents(
         typer.echo(json.dumps(found.as_dict(), indent=2))
         return
     tz = runtime.config.timezone
-    console.print(f"Incidents opened {_when(found.since, tz)} – {_when(found.until, tz)} ({tz}): "
-                  f"{found.total.count}, MTTA {_secs(found.total.mtta_s)}, MTTR {_secs(found.total.mttr_s)}, "
-                  f"SLA breaches {found.total.breaches}", markup=False, highlight=False)
+    console.print(
+        f"Incidents opened {_when(found.since, tz)} – {_when(found.until, tz)} ({tz}): "
+        f"{found.total.count}, MTTA {_secs(found.total.mtta_s)}, MTTR {_secs(found.total.mttr_s)}, "
+        f"SLA breaches {found.total.breaches}",
+        markup=False,
+        highlight=False,
+    )
     for title, groups in (("By severity", found.by_severity), ("By service", found.by_service)):
         table = Table("", "Incidents", "Open", "MTTA", "MTTR", "SLA breaches", title=title)
         for g in groups:

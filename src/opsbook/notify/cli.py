@@ -16,7 +16,7 @@ from rich.table import Table
 
 from opsbook.auth.audit import record
 from opsbook.auth.roles import Principal, Role
-from opsbook.cli.common import ConfigOption, console, err_console, runtime_or_exit
+from opsbook.cli.common import ConfigOption, console, err_console, fail, runtime_or_exit
 from opsbook.notify import outbox
 from opsbook.notify.api import redactor
 from opsbook.notify.apprise_send import describe_url
@@ -25,11 +25,6 @@ from opsbook.notify.service import UnknownChannel, send_test
 from opsbook.runtime import Runtime
 
 app = typer.Typer(no_args_is_help=True, help="Notifications: channels, the outbox and its delivery attempts.")
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"error: {message}", markup=False, highlight=False)
-    return typer.Exit(code)
 
 
 def _fmt(t: datetime | None, runtime: Runtime) -> str:
@@ -50,11 +45,12 @@ def notify_test(
         try:
             row_id, outcome = asyncio.run(send_test(runtime, channel))
         except UnknownChannel as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         if outcome.ok:
             console.print(
                 f"sent: test message {row_id} accepted by {channel} in {outcome.duration_ms:.0f} ms",
-                markup=False, highlight=False,
+                markup=False,
+                highlight=False,
             )
             return
         err_console.print(f"failed: {channel}: {mask(outcome.error)}", markup=False, highlight=False)
@@ -72,7 +68,7 @@ def notify_list(
 ) -> None:
     """Outbox rows, newest first, each with its delivery attempts."""
     if status is not None and status not in STATUSES:
-        raise _fail(f"--status: use one of {', '.join(STATUSES)}")
+        raise fail(f"--status: use one of {', '.join(STATUSES)}")
     runtime = runtime_or_exit(config)
     mask = redactor(runtime)
     try:
@@ -86,8 +82,14 @@ def notify_list(
             for row in rows:
                 waiting = row.next_attempt_at if row.status == "pending" else None
                 table.add_row(
-                    str(row.id), _fmt(row.created_at, runtime), row.channel, row.kind, row.status,
-                    str(len(row.attempt_rows)), _fmt(row.sent_at or waiting, runtime), row.subject,
+                    str(row.id),
+                    _fmt(row.created_at, runtime),
+                    row.channel,
+                    row.kind,
+                    row.status,
+                    str(len(row.attempt_rows)),
+                    _fmt(row.sent_at or waiting, runtime),
+                    row.subject,
                 )
                 for attempt in row.attempt_rows:
                     verdict = "ok" if attempt.ok else "failed"
@@ -132,7 +134,7 @@ def notify_retry(
 ) -> None:
     """Send a failed notification again (a running worker picks it up), with a fresh retry budget."""
     if not author or not author.strip():
-        raise _fail("say who you are with --author NAME (or set $USER)")
+        raise fail("say who you are with --author NAME (or set $USER)")
     actor = Principal(author.strip(), Role.ADMIN, "cli")
     runtime = runtime_or_exit(config)
     try:
@@ -141,11 +143,17 @@ def notify_retry(
             try:
                 row = outbox.retry(session, notification_id, now)
             except outbox.NotRetryable as exc:
-                raise _fail(str(exc), 1) from None
+                raise fail(str(exc), 1) from None
             if row is None:
-                raise _fail(f"no notification {notification_id}", 1)
-            record(session, now, actor, "notification.retry", f"notification:{notification_id}",
-                   channel=row.channel)
+                raise fail(f"no notification {notification_id}", 1)
+            record(
+                session,
+                now,
+                actor,
+                "notification.retry",
+                f"notification:{notification_id}",
+                channel=row.channel,
+            )
         console.print(f"notification {notification_id} will be sent again")
     finally:
         runtime.close()

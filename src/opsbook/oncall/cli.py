@@ -15,8 +15,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from opsbook.auth.roles import Principal, Role
-from opsbook.cli.common import ConfigOption, console, err_console, runtime_or_exit
+from opsbook.cli.common import (
+    AuthorOption,
+    ConfigOption,
+    author_actor,
+    console,
+    fail,
+    parse_time,
+    runtime_or_exit,
+)
 from opsbook.oncall import gaps as gaps_mod
 from opsbook.oncall import service
 from opsbook.oncall.rotation import Shift, local_to_utc, zone_of
@@ -26,34 +33,7 @@ app = typer.Typer(no_args_is_help=True, help="On-call: who is on call, schedules
 override_app = typer.Typer(no_args_is_help=True, help="Overrides: someone covers a stretch of a schedule.")
 app.add_typer(override_app, name="override")
 
-AtOption = Annotated[
-    str | None, typer.Option("--at", help="Look at this moment instead of now (ISO 8601).")
-]
-AuthorOption = Annotated[
-    str | None, typer.Option("--author", envvar="USER", help="Who is doing this (default: $USER).")
-]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"error: {message}", markup=False, highlight=False)
-    return typer.Exit(code)
-
-
-def _actor(author: str | None) -> Principal:
-    if not author or not author.strip():
-        raise _fail("say who you are with --author NAME (or set $USER)")
-    return Principal(author.strip(), Role.ADMIN, "cli")
-
-
-def parse_time(text: str, timezone: str, what: str) -> datetime:
-    """An ISO 8601 time; without an offset, a wall-clock time of `timezone`."""
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise _fail(f"{what}: {text!r} is not an ISO 8601 time (e.g. 2026-01-16T18:00)") from None
-    if value.tzinfo is None:
-        return local_to_utc(value, zone_of(timezone))
-    return value
+AtOption = Annotated[str | None, typer.Option("--at", help="Look at this moment instead of now (ISO 8601).")]
 
 
 def _now(runtime: Runtime, at: str | None) -> datetime:
@@ -76,11 +56,11 @@ def _schedule_names(runtime: Runtime, schedule: str | None) -> list[str]:
         try:
             service.get_schedule(runtime.config, schedule)
         except service.NotFound as exc:
-            raise _fail(str(exc)) from None
+            raise fail(str(exc)) from None
         return [schedule]
     names = [s.name for s in runtime.config.schedules]
     if not names:
-        raise _fail("no schedules are configured (add a `schedules:` section to opsbook.yaml)")
+        raise fail("no schedules are configured (add a `schedules:` section to opsbook.yaml)")
     return names
 
 
@@ -116,8 +96,10 @@ def now_cmd(
                 if current is not None:
                     notes = service.notes_for_shift(session, name, current, state.previous, moment)
                     for note in notes:
-                        console.print(f"  handoff note from {note.author} ({_fmt(note.created_at, tz)}):",
-                                      highlight=False)
+                        console.print(
+                            f"  handoff note from {note.author} ({_fmt(note.created_at, tz)}):",
+                            highlight=False,
+                        )
                         console.print(f"    {note.text}", markup=False, highlight=False)
     finally:
         runtime.close()
@@ -147,20 +129,32 @@ def show(
                     end = local_to_utc(first + timedelta(days=14), zone)
                 else:
                     start, end = moment, moment + timedelta(days=days)
-                table = Table("on call", "from", "until", "hours", "", title=f"{name} ({tz})",
-                              title_justify="left")
+                table = Table(
+                    "on call", "from", "until", "hours", "", title=f"{name} ({tz})", title_justify="left"
+                )
                 cursor = start
                 for shift in service.schedule_shifts(session, runtime.config, name, start, end):
                     if shift.start > cursor:
-                        table.add_row("[red]nobody[/]", _fmt(cursor, tz), _fmt(shift.start, tz),
-                                      _hours(shift.start - cursor), "[red]gap[/]")
+                        table.add_row(
+                            "[red]nobody[/]",
+                            _fmt(cursor, tz),
+                            _fmt(shift.start, tz),
+                            _hours(shift.start - cursor),
+                            "[red]gap[/]",
+                        )
                     mark = "override" if shift.is_override else ("now" if shift.contains(moment) else "")
-                    table.add_row(_who(runtime, shift.user), _fmt(shift.start, tz), _fmt(shift.end, tz),
-                                  _hours(shift.end - shift.start), mark)
+                    table.add_row(
+                        _who(runtime, shift.user),
+                        _fmt(shift.start, tz),
+                        _fmt(shift.end, tz),
+                        _hours(shift.end - shift.start),
+                        mark,
+                    )
                     cursor = shift.end
                 if cursor < end:
-                    table.add_row("[red]nobody[/]", _fmt(cursor, tz), _fmt(end, tz), _hours(end - cursor),
-                                  "[red]gap[/]")
+                    table.add_row(
+                        "[red]nobody[/]", _fmt(cursor, tz), _fmt(end, tz), _hours(end - cursor), "[red]gap[/]"
+                    )
                 console.print(table)
     finally:
         runtime.close()
@@ -184,8 +178,11 @@ def gaps_cmd(
         names = _schedule_names(runtime, schedule)
         moment = _now(runtime, at)
         with runtime.sessions() as session:
-            found = [g for name in names
-                     for g in service.upcoming_gaps(session, runtime.config, moment, days, name)]
+            found = [
+                g
+                for name in names
+                for g in service.upcoming_gaps(session, runtime.config, moment, days, name)
+            ]
         for gap in found:
             tz = service.get_schedule(runtime.config, gap.schedule).timezone
             console.print(gaps_mod.describe(gap, tz), markup=False, highlight=False)
@@ -207,7 +204,7 @@ def ical_cmd(
 ) -> None:
     """The iCalendar feed of a schedule or of a user (30 days back, 90 days ahead)."""
     if (schedule is None) == (user is None):
-        raise _fail("give a SCHEDULE or --user NAME (one of them)")
+        raise fail("give a SCHEDULE or --user NAME (one of them)")
     runtime = runtime_or_exit(config)
     try:
         moment = _now(runtime, at)
@@ -217,7 +214,7 @@ def ical_cmd(
             else:
                 feed = service.user_feed(session, runtime.config, str(user), moment)
     except service.OncallError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         runtime.close()
     if output is not None:
@@ -245,23 +242,28 @@ def handoff(
             if not rows:
                 console.print("no handoff notes")
             for row in reversed(rows):
-                tz = service.get_schedule(runtime.config, row.schedule).timezone \
-                    if row.schedule in {s.name for s in runtime.config.schedules} else runtime.config.timezone
+                tz = (
+                    service.get_schedule(runtime.config, row.schedule).timezone
+                    if row.schedule in {s.name for s in runtime.config.schedules}
+                    else runtime.config.timezone
+                )
                 console.print(f"[cyan]{row.schedule}[/] {_fmt(row.created_at, tz)} {row.author}:")
                 console.print(f"  {row.note}", markup=False, highlight=False)
             return
-        actor = _actor(author)
+        actor = author_actor(author)
         names = _schedule_names(runtime, schedule)
         if len(names) > 1:
-            raise _fail(f"say which schedule with --schedule ({', '.join(names)})")
+            raise fail(f"say which schedule with --schedule ({', '.join(names)})")
         with runtime.sessions.begin() as session:
             row = service.add_handoff_note(session, runtime.config, moment, actor, names[0], note)
             state = service.on_call_now(session, runtime.config, moment, names[0])[0]
         nxt = state.next.user if state.next else None
-        console.print(f"handoff note {row.id} kept for {names[0]}; next on call: {_who(runtime, nxt)}"
-                      + (f" from {_fmt(state.next.start, state.timezone)}" if state.next else ""))
+        console.print(
+            f"handoff note {row.id} kept for {names[0]}; next on call: {_who(runtime, nxt)}"
+            + (f" from {_fmt(state.next.start, state.timezone)}" if state.next else "")
+        )
     except service.OncallError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         runtime.close()
 
@@ -279,19 +281,32 @@ def override_add(
     config: ConfigOption = None,
 ) -> None:
     """USER is on call on SCHEDULE from --from to --to, over every layer."""
-    actor = _actor(author)
+    actor = author_actor(author)
     runtime = runtime_or_exit(config)
     try:
         tz = service.get_schedule(runtime.config, schedule).timezone
         begin, finish = parse_time(start, tz, "--from"), parse_time(end, tz, "--to")
         with runtime.sessions.begin() as session:
-            row = service.add_override(session, runtime.config, _now(runtime, at), actor, schedule, user,
-                                       begin, finish, covers=covers, reason=reason)
+            row = service.add_override(
+                session,
+                runtime.config,
+                _now(runtime, at),
+                actor,
+                schedule,
+                user,
+                begin,
+                finish,
+                covers=covers,
+                reason=reason,
+            )
             oid = row.id
-        console.print(f"override {oid}: {user} on call on {schedule} "
-                      f"from {_fmt(begin, tz)} to {_fmt(finish, tz)} ({tz})", highlight=False)
+        console.print(
+            f"override {oid}: {user} on call on {schedule} "
+            f"from {_fmt(begin, tz)} to {_fmt(finish, tz)} ({tz})",
+            highlight=False,
+        )
     except service.OncallError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         runtime.close()
 
@@ -313,8 +328,16 @@ def override_list(
         for row in rows:
             known = {s.name: s.timezone for s in runtime.config.schedules}
             tz = known.get(row.schedule, runtime.config.timezone)
-            table.add_row(str(row.id), row.schedule, row.user, row.covers or "", _fmt(row.start, tz),
-                          _fmt(row.end, tz), row.created_by, row.reason)
+            table.add_row(
+                str(row.id),
+                row.schedule,
+                row.user,
+                row.covers or "",
+                _fmt(row.start, tz),
+                _fmt(row.end, tz),
+                row.created_by,
+                row.reason,
+            )
         console.print(table if rows else "no overrides")
     finally:
         runtime.close()
@@ -328,7 +351,7 @@ def override_remove(
     config: ConfigOption = None,
 ) -> None:
     """Delete an override (audit-logged)."""
-    actor = _actor(author)
+    actor = author_actor(author)
     runtime = runtime_or_exit(config)
     try:
         with runtime.sessions.begin() as session:
@@ -336,6 +359,6 @@ def override_remove(
             label = f"override {row.id} removed ({row.user} on {row.schedule})"
         console.print(label, highlight=False)
     except service.OncallError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         runtime.close()

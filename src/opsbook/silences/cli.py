@@ -13,8 +13,15 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from opsbook.auth.roles import Principal, Role
-from opsbook.cli.common import ConfigOption, console, err_console, runtime_or_exit
+from opsbook.cli.common import (
+    AuthorOption,
+    ConfigOption,
+    author_actor,
+    console,
+    fail,
+    parse_time,
+    runtime_or_exit,
+)
 from opsbook.config.types import parse_duration
 from opsbook.runtime import Runtime
 from opsbook.silences import service
@@ -24,42 +31,21 @@ from opsbook.silences.service import STATES, AlreadyEnded, NotFound, SilenceErro
 app = typer.Typer(no_args_is_help=True, help="Silence alerts: mute their notifications for a while.")
 maintenance_app = typer.Typer(no_args_is_help=True, help="Maintenance windows: one-off and recurring.")
 
-AuthorOption = Annotated[
-    str | None, typer.Option("--author", envvar="USER", help="Who is doing this (default: $USER).")
-]
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err_console.print(f"error: {message}", markup=False, highlight=False)
-    return typer.Exit(code)
-
-
-def _actor(author: str | None) -> Principal:
-    if not author or not author.strip():
-        raise _fail("say who you are with --author NAME (or set $USER)")
-    return Principal(author.strip(), Role.ADMIN, "cli")
-
 
 def _time(text: str, runtime: Runtime, what: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise _fail(f"{what}: {text!r} is not an ISO 8601 time (e.g. 2024-05-01T14:00 or …T12:00Z)") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=ZoneInfo(runtime.config.timezone))
-    return value
+    return parse_time(text, runtime.config.timezone, what)
 
 
 def _duration(text: str) -> timedelta:
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise _fail(f"--duration: {exc}") from None
+        raise fail(f"--duration: {exc}") from None
 
 
 def _end(runtime: Runtime, start: datetime, until: str | None, duration: str | None) -> datetime:
     if (until is None) == (duration is None):
-        raise _fail("give exactly one of --duration (e.g. 2h) and --until (an ISO time)")
+        raise fail("give exactly one of --duration (e.g. 2h) and --until (an ISO time)")
     return start + _duration(duration) if duration is not None else _time(str(until), runtime, "--until")
 
 
@@ -69,7 +55,7 @@ def _fmt(t: datetime, runtime: Runtime) -> str:
 
 @app.command("add")
 def silence_add(
-    matchers: Annotated[list[str], typer.Argument(help='NAME=VALUE, NAME!=VALUE, NAME=~REGEX, NAME!~REGEX')],
+    matchers: Annotated[list[str], typer.Argument(help="NAME=VALUE, NAME!=VALUE, NAME=~REGEX, NAME!~REGEX")],
     comment: Annotated[str, typer.Option("--comment", "-m", help="Why (required).")] = "",
     duration: Annotated[str | None, typer.Option("--duration", "-d", help="How long, e.g. 2h.")] = None,
     until: Annotated[str | None, typer.Option("--until", help="Until when (ISO 8601).")] = None,
@@ -78,24 +64,28 @@ def silence_add(
     config: ConfigOption = None,
 ) -> None:
     """Mute notifications of alerts matching every MATCHER, e.g. service=api severity=~"P[23]"."""
-    actor = _actor(author)
+    actor = author_actor(author)
     try:
         parsed = [parse_matcher(m) for m in matchers]
     except MatcherError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     runtime = runtime_or_exit(config)
     try:
         now = runtime.clock.now()
         begin = _time(start, runtime, "--start") if start else now
         end = _end(runtime, begin, until, duration)
         with runtime.sessions.begin() as session:
-            row = service.create_silence(session, now, actor, parsed, starts_at=begin, ends_at=end,
-                                         comment=comment)
+            row = service.create_silence(
+                session, now, actor, parsed, starts_at=begin, ends_at=end, comment=comment
+            )
             silence_id, state = row.id, service.silence_state(row, now)
-        console.print(f"silence {silence_id} {state} until {_fmt(end, runtime)}: "
-                      + " ".join(str(m) for m in parsed), markup=False, highlight=False)
+        console.print(
+            f"silence {silence_id} {state} until {_fmt(end, runtime)}: " + " ".join(str(m) for m in parsed),
+            markup=False,
+            highlight=False,
+        )
     except SilenceError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         runtime.close()
 
@@ -110,7 +100,7 @@ def silence_list(
     """List silences."""
     by_name: dict[str, SilenceState] = {s: s for s in STATES}
     if state is not None and state not in by_name:
-        raise _fail(f"--state: use one of {', '.join(STATES)}")
+        raise fail(f"--state: use one of {', '.join(STATES)}")
     wanted: list[SilenceState] = [by_name[state]] if state is not None else ["active", "pending"]
     runtime = runtime_or_exit(config)
     try:
@@ -121,8 +111,15 @@ def silence_list(
             for row in rows:
                 text = " ".join(str(m) for m in service.to_silence(row).matchers)
                 end = row.ends_at if row.expired_at is None else min(row.ends_at, row.expired_at)
-                table.add_row(str(row.id), service.silence_state(row, now), text,
-                              _fmt(row.starts_at, runtime), _fmt(end, runtime), row.created_by, row.comment)
+                table.add_row(
+                    str(row.id),
+                    service.silence_state(row, now),
+                    text,
+                    _fmt(row.starts_at, runtime),
+                    _fmt(end, runtime),
+                    row.created_by,
+                    row.comment,
+                )
         if rows:
             console.print(table)
         else:
@@ -138,16 +135,16 @@ def silence_expire(
     config: ConfigOption = None,
 ) -> None:
     """End a silence now; alerts it muted that still fire will notify."""
-    actor = _actor(author)
+    actor = author_actor(author)
     runtime = runtime_or_exit(config)
     try:
         with runtime.sessions.begin() as session:
             service.expire_silence(session, runtime.clock.now(), actor, silence_id)
         console.print(f"silence {silence_id} expired")
     except NotFound as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     except AlreadyEnded as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     finally:
         runtime.close()
 
@@ -189,7 +186,7 @@ def maintenance_add(
     config: ConfigOption = None,
 ) -> None:
     """Schedule a one-off maintenance window: alerts of its services are muted while it lasts."""
-    actor = _actor(author)
+    actor = author_actor(author)
     runtime = runtime_or_exit(config)
     try:
         now = runtime.clock.now()
@@ -197,14 +194,24 @@ def maintenance_add(
         end = _end(runtime, begin, until, duration)
         with runtime.sessions.begin() as session:
             row = service.create_maintenance(
-                session, now, actor, services, starts_at=begin, ends_at=end, title=title,
-                description=description, known_services={s.name for s in runtime.config.services},
+                session,
+                now,
+                actor,
+                services,
+                starts_at=begin,
+                ends_at=end,
+                title=title,
+                description=description,
+                known_services={s.name for s in runtime.config.services},
             )
             window_id = row.id
-        console.print(f"maintenance #{window_id} {_fmt(begin, runtime)} to {_fmt(end, runtime)}: {title}",
-                      markup=False, highlight=False)
+        console.print(
+            f"maintenance #{window_id} {_fmt(begin, runtime)} to {_fmt(end, runtime)}: {title}",
+            markup=False,
+            highlight=False,
+        )
     except SilenceError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     finally:
         runtime.close()
 
@@ -216,13 +223,13 @@ def maintenance_cancel(
     config: ConfigOption = None,
 ) -> None:
     """Cancel a one-off maintenance window (one in progress ends now)."""
-    actor = _actor(author)
+    actor = author_actor(author)
     runtime = runtime_or_exit(config)
     try:
         with runtime.sessions.begin() as session:
             service.cancel_maintenance(session, runtime.clock.now(), actor, window_id)
         console.print(f"maintenance #{window_id} cancelled")
     except (NotFound, AlreadyEnded) as exc:
-        raise _fail(str(exc), 1) from None
+        raise fail(str(exc), 1) from None
     finally:
         runtime.close()

@@ -17,7 +17,6 @@ import random
 import re
 import socket
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime
 from multiprocessing.queues import Queue
@@ -25,9 +24,10 @@ from typing import Any
 
 from aiohttp import web
 
+from fresh_db import fresh_database  # bench/fresh_db.py, beside this script
 from opsbook.checks.result import CheckResult, StoredResult
 from opsbook.config.loader import parse_config
-from opsbook.db.engine import database_url, make_engine, make_sessionmaker
+from opsbook.db.engine import make_engine, make_sessionmaker
 from opsbook.db.migrate import upgrade
 from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
@@ -65,12 +65,15 @@ def config_text(alerts: int, port: int, flush: str) -> str:
 
 
 async def bench(args: argparse.Namespace) -> None:
+    with fresh_database(args.db) as url:
+        await run(args, url)
+
+
+async def run(args: argparse.Namespace, url: str) -> None:
     port = free_port()
     arrivals: Queue[Any] = multiprocessing.Queue()
     proc = multiprocessing.Process(target=receiver, args=(port, arrivals), daemon=True)
     proc.start()
-    tmp = tempfile.mkdtemp(prefix="opsbook-bench-")
-    url = f"sqlite:///{tmp}/bench.db" if args.db == "sqlite" else database_url(args.db)
     engine = make_engine(url)
     upgrade(engine)
     loaded = parse_config(config_text(args.alerts, port, args.flush), "bench.yaml", {})

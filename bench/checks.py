@@ -17,7 +17,6 @@ import multiprocessing
 import os
 import socket
 import statistics
-import tempfile
 import time
 from datetime import timedelta
 
@@ -25,10 +24,11 @@ import psutil
 from aiohttp import web
 from sqlalchemy import func, select, text
 
+from fresh_db import fresh_database  # bench/fresh_db.py, beside this script
 from opsbook.checks.models import ResultRow, RollupRow
 from opsbook.checks.rollup import MINUTE, roll_up
 from opsbook.config.loader import parse_config
-from opsbook.db.engine import database_url, make_engine, make_sessionmaker
+from opsbook.db.engine import make_engine, make_sessionmaker
 from opsbook.db.migrate import upgrade
 from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
@@ -87,6 +87,11 @@ def rollup_bytes_per_check_day(runtime: Runtime, checks: int) -> float:
 
 
 async def bench(args: argparse.Namespace) -> None:
+    with fresh_database(args.db) as url:
+        await run(args, url)
+
+
+async def run(args: argparse.Namespace, url: str) -> None:
     port = free_port()
     server = multiprocessing.Process(target=serve, args=(port,), daemon=True)
     server.start()
@@ -96,8 +101,6 @@ async def bench(args: argparse.Namespace) -> None:
             break
         except OSError:
             time.sleep(0.05)
-    tmp = tempfile.mkdtemp(prefix="opsbook-bench-")
-    url = f"sqlite:///{tmp}/bench.db" if args.db == "sqlite" else database_url(args.db)
     engine = make_engine(url)
     upgrade(engine)
     loaded = parse_config(config_text(args.checks, args.interval, port, args.keepalive), "bench.yaml", {})

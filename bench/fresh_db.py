@@ -1,0 +1,31 @@
+"""A fresh database for one benchmark run: a SQLite file in a temporary folder, or a new PostgreSQL
+database created next to the one the URL names (and dropped afterwards), so runs never share rows."""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+import uuid
+from collections.abc import Iterator
+
+from sqlalchemy import create_engine, text
+
+from opsbook.db.engine import database_url
+
+
+@contextlib.contextmanager
+def fresh_database(db: str) -> Iterator[str]:
+    if db == "sqlite":
+        yield f"sqlite:///{tempfile.mkdtemp(prefix='opsbook-bench-')}/bench.db"
+        return
+    server = database_url(db)
+    name = f"opsbook_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(server, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield server.rsplit("/", 1)[0] + "/" + name
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

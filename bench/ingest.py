@@ -27,6 +27,8 @@ from pathlib import Path
 
 import aiohttp
 
+from fresh_db import fresh_database  # bench/fresh_db.py, beside this script
+
 KEY = "bench-routing-key-0123456789abcdef"
 
 
@@ -112,8 +114,12 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="opsbook-bench-"))
     config = tmp / "opsbook.yaml"
     config.write_text(f"services:\n  - name: grafana\nalerting:\n  routing_keys:\n    grafana: {KEY}\n")
+    with fresh_database(args.db) as db:
+        measure(args, tmp, config, db)
+
+
+def measure(args: argparse.Namespace, tmp: Path, config: Path, db: str) -> None:
     port = free_port()
-    db = f"sqlite:///{tmp}/bench.db" if args.db == "sqlite" else args.db
     env = {**os.environ, "OPSBOOK_DATABASE_URL": db}
     opsbook = str(Path(sys.executable).parent / "opsbook")
     proc = subprocess.Popen(

@@ -188,7 +188,7 @@ def test_histogram_percentile_lies_in_the_bucket_of_the_true_value(values: list[
 
 
 def test_rolling_up_many_checks_at_once(engine: Engine) -> None:
-    """600 checks x 20 minutes: 12,000 (check, minute) pairs, more than one statement may name on PostgreSQL."""
+    """600 checks x 20 minutes: 12,000 (check, minute) pairs, more than PostgreSQL takes in one statement."""
     batch = [up(T0 + timedelta(minutes=m), check=f"svc/c{i}") for i in range(600) for m in range(20)]
     with Session(engine) as s, s.begin():
         write_batch(s, batch)

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy.orm import Session
 
+from opsbook.auth.passwords import verify
+from opsbook.db.engine import make_engine
 from tests.support import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,6 +101,14 @@ def test_make_run_serves_the_example_with_real_results(served: Served) -> None:
     assert status.returncode == 0
     for name in ("resources", "heartbeat", "pinger", "health"):
         assert name in status.stdout
+
+    lines = served.output().splitlines()
+    at = next(i for i, line in enumerate(lines) if "web login for 'admin'" in line)
+    password = lines[at + 1].strip()
+    engine = make_engine(served.env["OPSBOOK_DATABASE_URL"])
+    with Session(engine) as session:
+        assert verify(session, "admin", password)  # the printed first-start password signs in
+    engine.dispose()
 
     metrics = httpx.get(f"{served.base}/metrics").text
     assert 'opsbook_check_up{check="resources",service="host"} 1.0' in metrics

@@ -6,6 +6,7 @@ successful login.
 
 from __future__ import annotations
 
+import secrets
 from datetime import datetime
 
 from argon2 import PasswordHasher
@@ -39,8 +40,9 @@ def set_password(session: Session, user: str, password: str, now: datetime, by: 
         raise ValueError(problem)
     row = session.get(UserPasswordRow, user)
     if row is None:
-        session.add(UserPasswordRow(user=user, password_hash=hash_password(password), updated_at=now,
-                                    updated_by=by))
+        session.add(
+            UserPasswordRow(user=user, password_hash=hash_password(password), updated_at=now, updated_by=by)
+        )
     else:
         row.password_hash = hash_password(password)
         row.updated_at = now
@@ -63,3 +65,13 @@ def verify(session: Session, user: str, password: str) -> bool:
     if _hasher.check_needs_rehash(row.password_hash):
         row.password_hash = hash_password(password)
     return True
+
+
+def ensure_first_admin_password(session: Session, admins: list[str], now: datetime) -> tuple[str, str] | None:
+    """At first start, give the first admin user of the config a password, so someone can sign in to the UI;
+    returns (user, password) to print once, or None when an admin can already sign in (or none exists)."""
+    if not admins or any(has_password(session, name) for name in admins):
+        return None
+    password = secrets.token_urlsafe(12)
+    set_password(session, admins[0], password, now, by="opsbook (first start)")
+    return admins[0], password

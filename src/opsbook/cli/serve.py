@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
+from opsbook.auth.passwords import ensure_first_admin_password
 from opsbook.auth.tokens import ensure_admin_token
 from opsbook.cli.common import ConfigOption, console, runtime_or_exit
 from opsbook.db.engine import database_url
@@ -24,8 +25,20 @@ def serve(
     setup_logging(runtime.redact)
     from opsbook.web.app import create_app
 
+    admins = [u.name for u in runtime.config.users if u.role == "admin"]
     with runtime.sessions.begin() as session:
         token = ensure_admin_token(session, runtime.clock.now())
+        first_login = ensure_first_admin_password(session, admins, runtime.clock.now())
+    if first_login:
+        console.print(
+            f"[bold yellow]First start: web login for '{first_login[0]}' (change it with "
+            f"`opsbook user set-password {first_login[0]}`), shown only this once:[/]"
+        )
+        console.print(f"  {first_login[1]}", markup=False, highlight=False)
+    elif not admins:
+        console.print(
+            "No admin user in the config: add one under `users:` (role: admin) to sign in to the UI."
+        )
     if token:
         console.print(
             "[bold yellow]First start: an admin API token was created. It is shown only this once:[/]"

@@ -6,6 +6,7 @@ successful login.
 
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import datetime
 
@@ -18,7 +19,13 @@ from opsbook.auth.web_models import UserPasswordRow
 MIN_LENGTH = 10
 
 _hasher = PasswordHasher()
-_DUMMY = _hasher.hash("opsbook-no-such-user-password")  # compared against when the user has no password
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Compared against when the user has no password, so both cases cost the same (made on first use:
+    hashing is slow on purpose, and every CLI command imports this module)."""
+    return _hasher.hash("opsbook-no-such-user-password")
 
 
 def hash_password(password: str) -> str:
@@ -57,7 +64,7 @@ def verify(session: Session, user: str, password: str) -> bool:
     """True when `user` has a password and this is it. Costs the same time when the user has none."""
     row = session.get(UserPasswordRow, user)
     try:
-        _hasher.verify(row.password_hash if row else _DUMMY, password)
+        _hasher.verify(row.password_hash if row else _dummy_hash(), password)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
     if row is None:

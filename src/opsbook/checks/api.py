@@ -146,7 +146,7 @@ def _spec(runtime: Runtime, service: str, check: str) -> CheckSpec:
 def _range(
     runtime: Runtime, start: datetime | None, end: datetime | None, default: timedelta
 ) -> tuple[datetime, datetime]:
-    end = end or runtime.clock.now() + timedelta(microseconds=1)  # by default, up to and including now
+    end = end or runtime.clock.now()
     start = start or end - default
     if start.tzinfo is None or end.tzinfo is None:
         raise HTTPException(400, "start and end need a time zone, e.g. 2026-01-05T09:00:00Z")
@@ -175,6 +175,8 @@ def get_results(
     limit: Annotated[int, Query(ge=1, le=10000)] = 500,
 ) -> list[dict[str, Any]]:
     _spec(runtime, service, check)
+    if end is None:  # by default up to and including now: a result stamped this instant is shown
+        end = runtime.clock.now() + timedelta(microseconds=1)
     start, end = _range(runtime, start, end, timedelta(hours=1))
     return [
         {

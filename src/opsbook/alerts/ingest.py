@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.models import SOURCE_ALERTMANAGER, SOURCE_PAGERDUTY
-from opsbook.alerts.service import AlertTransition, upsert_external
+from opsbook.alerts.service import AlertTransition, lock_open_alerts, open_key, upsert_external
 from opsbook.auth.roles import Principal, Role
 from opsbook.rules.severity import Severity
 from opsbook.runtime import Runtime
@@ -386,12 +386,15 @@ def apply_groups(
         try:
             with runtime.sessions.begin() as session:
                 now = runtime.clock.now()
+                keys = [open_key(e["source"], e["dedup_key"]) for events in groups for e in events]
+                open_rows = lock_open_alerts(session, keys)  # one query for the batch, not one per event
                 per_group: list[list[AlertTransition]] = []
-                for events in groups:
-                    transitions: list[AlertTransition] = []
-                    for event in events:
-                        transitions += upsert_external(session, now=now, **event)
-                    per_group.append(transitions)
+                with session.no_autoflush:
+                    for events in groups:
+                        transitions: list[AlertTransition] = []
+                        for event in events:
+                            transitions += upsert_external(session, now=now, open_rows=open_rows, **event)
+                        per_group.append(transitions)
                 every = [t for group in per_group for t in group]
                 for hook in hooks:
                     hook(session, every, now)

@@ -140,10 +140,12 @@ def _status(row: AlertRow) -> AlertStatus:
     )
 
 
-def _event(row: AlertRow, now: datetime, from_state: str | None, to_state: str, value: float | None,
-           message: str) -> AlertEventRow:
-    return AlertEventRow(alert=row, ts=now, from_state=from_state, to_state=to_state, value=value,
-                         message=message[:2000])
+def _event(
+    row: AlertRow, now: datetime, from_state: str | None, to_state: str, value: float | None, message: str
+) -> AlertEventRow:
+    return AlertEventRow(
+        alert=row, ts=now, from_state=from_state, to_state=to_state, value=value, message=message[:2000]
+    )
 
 
 @dataclass
@@ -191,8 +193,14 @@ class AlertEngine:
         for back, ids in groups.items():
             for chunk in _chunks(sorted(ids)):
                 rows = session.execute(
-                    select(ResultRow.check_id, ResultRow.ts, ResultRow.status, ResultRow.latency_ms,
-                           ResultRow.values, ResultRow.message)
+                    select(
+                        ResultRow.check_id,
+                        ResultRow.ts,
+                        ResultRow.status,
+                        ResultRow.latency_ms,
+                        ResultRow.values,
+                        ResultRow.message,
+                    )
                     .where(ResultRow.check_id.in_(chunk), ResultRow.ts > now - back, ResultRow.ts <= now)
                     .order_by(ResultRow.check_id, ResultRow.ts, ResultRow.id)
                 )
@@ -237,42 +245,52 @@ class AlertEngine:
     def process_due(self, session: Session, now: datetime) -> list[AlertTransition]:
         """Evaluate the checks whose alerts are due (a pending `for` elapsed, a damped resolve may go)."""
         due = session.scalars(
-            select(AlertRow.check_id)
-            .where(*_OPEN_RULE, AlertRow.due_at <= now)
-            .distinct()
+            select(AlertRow.check_id).where(*_OPEN_RULE, AlertRow.due_at <= now).distinct()
         ).all()
         return self.process(session, [c for c in due if c], now)
 
     def next_due(self, session: Session) -> datetime | None:
         """When `process_due` has work next (None: nothing pending or damped)."""
-        return session.scalar(
-            select(func.min(AlertRow.due_at)).where(*_OPEN_RULE)
-        )
+        return session.scalar(select(func.min(AlertRow.due_at)).where(*_OPEN_RULE))
 
     def reconcile(self, session: Session, now: datetime) -> list[AlertTransition]:
         """At startup: resolve open rule alerts whose check or rule was removed from the configuration."""
         pending = _Pending()
-        rows = session.scalars(
-            select(AlertRow).where(*_OPEN_RULE).with_for_update()
-        )
+        rows = session.scalars(select(AlertRow).where(*_OPEN_RULE).with_for_update())
         for row in rows:
             names = {r.name for r in self.rules.get(row.check_id or "", [])}
             if row.rule not in names:
                 _close(session, row, now, "the rule is no longer in the configuration", pending)
         return pending.build(session, now)
 
-    def _apply(self, session: Session, spec: RuleSpec, row: AlertRow | None, ev: Evaluation, now: datetime,
-               pending: _Pending) -> None:
+    def _apply(
+        self,
+        session: Session,
+        spec: RuleSpec,
+        row: AlertRow | None,
+        ev: Evaluation,
+        now: datetime,
+        pending: _Pending,
+    ) -> None:
         current = _status(row) if row is not None else INACTIVE
         new = step(current, ev.active, now, spec.expr.hold, spec.min_firing)
         if new == current and current.state is AlertState.INACTIVE:
             return  # nothing to record: inactive stays inactive
         if row is None:
             row = AlertRow(
-                dedup_key=spec.dedup_key, open_key=spec.dedup_key, source=SOURCE_RULE, rule=spec.name,
-                check_id=spec.check_id, service=spec.service, created_at=now, labels=dict(spec.labels),
-                silenced=False, state=AlertState.INACTIVE.value, severity=spec.severity.value,
-                condition=spec.expr.text, runbook=spec.runbook,
+                dedup_key=spec.dedup_key,
+                open_key=spec.dedup_key,
+                source=SOURCE_RULE,
+                rule=spec.name,
+                check_id=spec.check_id,
+                service=spec.service,
+                created_at=now,
+                labels=dict(spec.labels),
+                silenced=False,
+                state=AlertState.INACTIVE.value,
+                severity=spec.severity.value,
+                condition=spec.expr.text,
+                runbook=spec.runbook,
             )
             session.add(row)
         before = current.state.value
@@ -334,6 +352,7 @@ def upsert_external(
     labels: Mapping[str, str] | None = None,
     runbook: str = "",
     check_id: str | None = None,
+    open_rows: dict[str, AlertRow | None] | None = None,
 ) -> list[AlertTransition]:
     """Apply one event from another tool to the alert with this dedup key (per source).
 
@@ -342,16 +361,33 @@ def upsert_external(
     Acknowledge and resolve of an unknown or already resolved key change nothing.
     """
     key = open_key(source, dedup_key)
-    row = session.scalars(select(AlertRow).where(AlertRow.open_key == key).with_for_update()).first()
+    if open_rows is not None and key in open_rows:
+        row = open_rows[key]
+    else:
+        row = session.scalars(select(AlertRow).where(AlertRow.open_key == key).with_for_update()).first()
     pending = _Pending()
     if action == "trigger":
         if row is None:
             row = AlertRow(
-                dedup_key=dedup_key, open_key=key, source=source, rule=None, check_id=check_id,
-                service=service, severity=severity.value, state=AlertState.FIRING.value,
-                summary=summary[:2000], message=summary[:2000], runbook=runbook, labels=dict(labels or {}),
-                created_at=now, pending_since=now, fired_at=now, last_eval_at=now, silenced=False,
-                payload=payload, condition="",
+                dedup_key=dedup_key,
+                open_key=key,
+                source=source,
+                rule=None,
+                check_id=check_id,
+                service=service,
+                severity=severity.value,
+                state=AlertState.FIRING.value,
+                summary=summary[:2000],
+                message=summary[:2000],
+                runbook=runbook,
+                labels=dict(labels or {}),
+                created_at=now,
+                pending_since=now,
+                fired_at=now,
+                last_eval_at=now,
+                silenced=False,
+                payload=payload,
+                condition="",
             )
             session.add(row)
             session.add(_event(row, now, None, AlertState.FIRING.value, None, summary))
@@ -383,7 +419,21 @@ def upsert_external(
             pending.add(row, TransitionKind.RESOLVED)
     else:
         raise ValueError(f"unknown action {action!r}; use trigger, acknowledge or resolve")
+    if open_rows is not None:
+        open_rows[key] = row if row is not None and row.open_key == key else None
     return pending.build(session, now)
+
+
+def lock_open_alerts(session: Session, keys: Iterable[str]) -> dict[str, AlertRow | None]:
+    """The open alerts of these open keys, locked (FOR UPDATE on PostgreSQL), with None for keys that have
+    none: pass it as `open_rows` to `upsert_external` so a batch of events costs one query, not one each."""
+    wanted = sorted(set(keys))
+    found: dict[str, AlertRow | None] = dict.fromkeys(wanted)
+    for i in range(0, len(wanted), CHUNK):
+        query = select(AlertRow).where(AlertRow.open_key.in_(wanted[i : i + CHUNK])).with_for_update()
+        for row in session.scalars(query):
+            found[row.open_key or ""] = row
+    return found
 
 
 # --- queries for the API and CLI -------------------------------------------------------------------
@@ -419,11 +469,13 @@ def list_alerts(
 
 
 def events_of(session: Session, alert_id: int) -> list[AlertEventRow]:
-    return list(session.scalars(
-        select(AlertEventRow).where(AlertEventRow.alert_id == alert_id).order_by(AlertEventRow.id)
-    ))
+    return list(
+        session.scalars(
+            select(AlertEventRow).where(AlertEventRow.alert_id == alert_id).order_by(AlertEventRow.id)
+        )
+    )
 
 
 def _chunks(items: Sequence[str], size: int = CHUNK) -> Iterable[list[str]]:
     for start in range(0, len(items), size):
-        yield list(items[start:start + size])
+        yield list(items[start : start + size])

@@ -68,6 +68,9 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
     from opsbook.web.ui import mount_ui
 
     mount_ui(app, runtime)
+    from opsbook.alerts.ingest import IngestFastPath
+
+    app.add_middleware(IngestFastPath, runtime=runtime, state=app.state)  # outermost: before sessions
     return app
 
 

@@ -6,7 +6,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.auth.passwords import verify
 from opsbook.db.engine import make_engine
-from tests.support import free_port
+from tests.support import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 OPSBOOK = str(Path(sys.executable).parent / "opsbook")
@@ -28,16 +27,6 @@ class Served:
 
     def output(self) -> str:
         return self.log.read_text()
-
-
-def wait_until(predicate: object, what: str, limit: float = 45.0) -> None:
-    """Poll a real process until `predicate()` holds (it runs on the real clock: no fake time here)."""
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +18,7 @@ from opsbook.checks.kinds.postgres import PostgresCheck, libpq_dsn
 from opsbook.checks.result import Status
 from opsbook.checks.spec import RunContext
 from opsbook.clock import SystemClock
+from tests.support import free_port
 
 CTX = RunContext(clock=SystemClock())
 
@@ -34,12 +34,6 @@ def dsn(pg_url: str) -> str:
 
 def with_db(dsn: str, dbname: str) -> str:
     return dsn.rsplit("/", 1)[0] + "/" + dbname
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +15,7 @@ from opsbook.checks.kinds.redis import RedisCheck
 from opsbook.checks.result import Status
 from opsbook.checks.spec import RunContext
 from opsbook.clock import SystemClock
+from tests.support import free_port
 
 CTX = RunContext(clock=SystemClock())
 PASSWORD = "opsbook-test"  # the test server's, see scripts/services.sh
@@ -28,12 +28,6 @@ def check(url: str, **fields: Any) -> RedisCheck:
 def address(redis_url: str) -> str:
     parts = urlsplit(redis_url)
     return f"{parts.hostname}:{parts.port}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def test_ping_is_up(redis_url: str) -> None:

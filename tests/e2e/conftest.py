@@ -59,3 +59,30 @@ async def eventually(predicate: Callable[[], bool | Awaitable[bool]], what: str,
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def team_yaml(hook: Receiver) -> str:
+    """The team of the scenarios: ana and ben on a weekly Berlin rotation (ana's week from 2026-03-09),
+    lead and cto, and the runbooks' escalation "on-call → lead after 10 min → CTO after 30 min"; every
+    contact is a path on the webhook receiver (ana has two: Slack and SMS)."""
+    return f"""
+users:
+  - name: ana
+    contacts:
+      - {{url: "{hook.url("/ana-slack")}"}}
+      - {{url: "{hook.url("/ana-sms")}"}}
+  - {{name: ben, contacts: [{{url: "{hook.url("/ben")}"}}]}}
+  - {{name: lead, role: responder, contacts: [{{url: "{hook.url("/lead")}"}}]}}
+  - {{name: cto, contacts: [{{url: "{hook.url("/cto")}"}}]}}
+schedules:
+  - name: primary
+    timezone: Europe/Berlin
+    layers:
+      - {{name: weekly, users: [ana, ben], turn: 1w, handoff: "monday 09:00", start: 2026-03-02}}
+escalation_policies:
+  - name: default
+    levels:
+      - {{targets: ["schedule:primary"], after: 10m}}
+      - {{targets: ["user:lead"], after: 20m}}
+      - {{targets: ["user:cto"]}}
+"""

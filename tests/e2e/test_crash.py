@@ -10,25 +10,15 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from tests.support import free_port
+from tests.support import free_port, wait_until
 
 OPSBOOK = str(Path(sys.executable).parent / "opsbook")
-
-
-def wait_until(predicate: object, what: str, limit: float = 60.0) -> None:
-    deadline = time.monotonic() + limit
-    while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Hook(BaseHTTPRequestHandler):

@@ -15,8 +15,8 @@ from datetime import datetime
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
-from tests.e2e.test_crash import Hook, serve, wait_until
-from tests.support import free_port
+from tests.e2e.test_crash import Hook, serve
+from tests.support import free_port, wait_until
 
 
 def steps(db: Path) -> list[tuple[str, str, str]]:

@@ -25,7 +25,7 @@ from opsbook.incidents import service as incidents
 from opsbook.pipeline import Pipeline
 from opsbook.runbooks.service import RunContext, catalog_for, finish_run, perform, start_run, steps_of
 from opsbook.web.app import create_app
-from tests.e2e.conftest import Service, eventually
+from tests.e2e.conftest import Service, eventually, team_yaml
 from tests.notify.conftest import Receiver
 from tests.support import make_runtime, serving
 
@@ -49,25 +49,7 @@ def config(api: Service, receiver: Receiver, runbooks: Path) -> str:
     return f"""
 title: Acme
 timezone: UTC
-users:
-  - name: ana
-    contacts:
-      - {{url: "{receiver.url("/ana-slack")}"}}
-      - {{url: "{receiver.url("/ana-sms")}"}}
-  - {{name: ben, contacts: [{{url: "{receiver.url("/ben")}"}}]}}
-  - {{name: lead, role: responder, contacts: [{{url: "{receiver.url("/lead")}"}}]}}
-  - {{name: cto, contacts: [{{url: "{receiver.url("/cto")}"}}]}}
-schedules:
-  - name: primary
-    timezone: Europe/Berlin
-    layers:
-      - {{name: weekly, users: [ana, ben], turn: 1w, handoff: "monday 09:00", start: 2026-03-02}}
-escalation_policies:
-  - name: default
-    levels:
-      - {{targets: ["schedule:primary"], after: 10m}}
-      - {{targets: ["user:lead"], after: 20m}}
-      - {{targets: ["user:cto"]}}
+{team_yaml(receiver)}
 channels:
   - {{name: ops, url: "{receiver.url("/ops")}"}}
 runbooks:

@@ -88,8 +88,17 @@ async def test_the_monday_handoff(sqlite_engine: Engine, receiver: Receiver) -> 
     runtime = make_runtime(sqlite_engine, clock, config(receiver))
     cfg = runtime.config
     with runtime.sessions.begin() as s:  # Thursday: the re-cut is planned; ana stays on until 02:00
-        oncall.add_override(s, cfg, clock.now(), Principal("admin", Role.ADMIN), "primary", "ana",
-                            berlin(2026, 3, 31, 0), berlin(2026, 3, 31, 2), reason="rotation re-cut")
+        oncall.add_override(
+            s,
+            cfg,
+            clock.now(),
+            Principal("admin", Role.ADMIN),
+            "primary",
+            "ana",
+            berlin(2026, 3, 31, 0),
+            berlin(2026, 3, 31, 2),
+            reason="rotation re-cut",
+        )
 
     # Friday: opsbook runs from 08:30; its 09:00 check warns of next week's gap on the P3 channel
     await clock.advance_to(berlin(2026, 3, 27, 8, 30))
@@ -103,12 +112,25 @@ async def test_the_monday_handoff(sqlite_engine: Engine, receiver: Receiver) -> 
     # the weekend, opsbook down: an incident is opened, and chen, going off call, writes the note
     await clock.advance_to(berlin(2026, 3, 28, 14))
     with runtime.sessions.begin() as s:
-        incidents.open_incident(s, cfg, clock.now(), title="Checkout latency high", severity="P2",
-                                service="checkout", actor=Principal("chen", Role.RESPONDER))
+        incidents.open_incident(
+            s,
+            cfg,
+            clock.now(),
+            title="Checkout latency high",
+            severity="P2",
+            service="checkout",
+            actor=Principal("chen", Role.RESPONDER),
+        )
     await clock.advance_to(berlin(2026, 3, 30, 8, 40))
     with runtime.sessions.begin() as s:
-        oncall.add_handoff_note(s, cfg, clock.now(), Principal("chen", Role.RESPONDER), "primary",
-                                "Checkout latency: the payments DB replica lags, failover is half done.")
+        oncall.add_handoff_note(
+            s,
+            cfg,
+            clock.now(),
+            Principal("chen", Role.RESPONDER),
+            "primary",
+            "Checkout latency: the payments DB replica lags, failover is half done.",
+        )
 
     # Monday: opsbook starts at 08:50; at 09:00 local (07:00 UTC after the change) ana is briefed
     await clock.advance_to(berlin(2026, 3, 30, 8, 50))

@@ -15,7 +15,6 @@ import asyncio
 import multiprocessing
 import random
 import re
-import socket
 import statistics
 import time
 from datetime import UTC, datetime
@@ -24,13 +23,13 @@ from typing import Any
 
 from aiohttp import web
 
-from fresh_db import fresh_database  # bench/fresh_db.py, beside this script
 from opsbook.checks.result import CheckResult, StoredResult
 from opsbook.config.loader import parse_config
 from opsbook.db.engine import make_engine, make_sessionmaker
 from opsbook.db.migrate import upgrade
 from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
+from support import free_port, fresh_database  # bench/support.py, beside this script
 
 
 def receiver(port: int, arrivals: Queue[Any]) -> None:
@@ -42,12 +41,6 @@ def receiver(port: int, arrivals: Queue[Any]) -> None:
     app = web.Application()
     app.router.add_post("/hook", hook)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config_text(alerts: int, port: int, flush: str) -> str:

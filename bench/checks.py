@@ -24,7 +24,6 @@ import psutil
 from aiohttp import web
 from sqlalchemy import func, select, text
 
-from fresh_db import fresh_database  # bench/fresh_db.py, beside this script
 from opsbook.checks.models import ResultRow, RollupRow
 from opsbook.checks.rollup import MINUTE, roll_up
 from opsbook.config.loader import parse_config
@@ -32,6 +31,7 @@ from opsbook.db.engine import make_engine, make_sessionmaker
 from opsbook.db.migrate import upgrade
 from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
+from support import free_port, fresh_database  # bench/support.py, beside this script
 
 
 def serve(port: int) -> None:
@@ -41,12 +41,6 @@ def serve(port: int) -> None:
     app = web.Application()
     app.router.add_get("/{tail:.*}", ok)
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, backlog=4096)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def config_text(checks: int, interval: float, port: int, keepalive: bool) -> str:

@@ -27,15 +27,9 @@ from pathlib import Path
 
 import aiohttp
 
-from fresh_db import fresh_database  # bench/fresh_db.py, beside this script
+from support import free_port, fresh_database  # bench/support.py, beside this script
 
 KEY = "bench-routing-key-0123456789abcdef"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def load(base: str, seconds: float, concurrency: int, keys: int) -> tuple[int, int, list[float]]:

@@ -32,6 +32,8 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from support import free_port  # bench/support.py, beside this script
+
 
 def target(port: int) -> None:
     async def ok(_request: web.Request) -> web.Response:
@@ -46,19 +48,10 @@ SERVER = """
 import sys, uvicorn
 from opsbook.runtime import open_runtime
 from opsbook.web.app import create_app
-from opsbook.web.ui import mount_ui
 runtime = open_runtime(sys.argv[1])
 app = create_app(runtime)
-if not hasattr(app.state, "status_cache"):  # the lead's create_app may mount the UI itself
-    mount_ui(app, runtime)
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_config=None, access_log=False)
 """
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_port(port: int, seconds: float = 60) -> None:

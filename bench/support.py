@@ -1,9 +1,11 @@
-"""A fresh database for one benchmark run: a SQLite file in a temporary folder, or a new PostgreSQL
-database created next to the one the URL names (and dropped afterwards), so runs never share rows."""
+"""What the benchmarks share: a free loopback port, and a fresh database for one run (a SQLite file in a
+temporary folder, or a new PostgreSQL database next to the one the URL names, dropped afterwards, so runs
+never share rows)."""
 
 from __future__ import annotations
 
 import contextlib
+import socket
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -11,6 +13,12 @@ from collections.abc import Iterator
 from sqlalchemy import create_engine, text
 
 from opsbook.db.engine import database_url
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 @contextlib.contextmanager

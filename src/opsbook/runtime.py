@@ -16,6 +16,8 @@ from opsbook.config.loader import LoadedConfig, config_path, load_config
 from opsbook.config.schema import OpsbookConfig
 from opsbook.db.engine import database_url, make_engine, make_sessionmaker
 from opsbook.db.migrate import upgrade
+from opsbook.events import BUS_KEY, EventBus
+from opsbook.events.feed import FEED_KEY, ChangeFeed
 from opsbook.redact import redact
 
 
@@ -29,6 +31,22 @@ class Runtime:
     @property
     def config(self) -> OpsbookConfig:
         return self.loaded.config
+
+    @property
+    def bus(self) -> EventBus:
+        """This process's domain-event bus (committed events are published on it)."""
+        bus = self.sessions.kw.get("info", {}).get(BUS_KEY)
+        if not isinstance(bus, EventBus):
+            raise RuntimeError("sessions made without opsbook.db.engine.make_sessionmaker have no bus")
+        return bus
+
+    @property
+    def feed(self) -> ChangeFeed:
+        """Learns of changes other processes committed (see opsbook.events.feed)."""
+        feed = self.sessions.kw.get("info", {}).get(FEED_KEY)
+        if not isinstance(feed, ChangeFeed):
+            raise RuntimeError("sessions made without opsbook.db.engine.make_sessionmaker have no feed")
+        return feed
 
     def redact(self, text: str) -> str:
         """Mask every secret this configuration knows of, plus DSN passwords and URL tokens."""

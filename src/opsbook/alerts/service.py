@@ -23,7 +23,6 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import func, select
@@ -31,6 +30,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.alerts.models import SOURCE_RULE, AlertEventRow, AlertRow
 from opsbook.alerts.state import INACTIVE, AlertState, AlertStatus, step
+from opsbook.alerts.types import AlertTransition, TransitionKind
 from opsbook.checks.models import ResultRow
 from opsbook.rules.evaluate import Evaluation, Sample, evaluate
 from opsbook.rules.ruleset import RuleSpec, compile_rules
@@ -43,67 +43,6 @@ CHUNK = 500
 """Check ids per IN (...) list."""
 
 _OPEN_RULE = (AlertRow.source == SOURCE_RULE, AlertRow.open_key.is_not(None))
-
-
-class TransitionKind(StrEnum):
-    FIRED = "fired"
-    RESOLVED = "resolved"
-    ACKNOWLEDGED = "acknowledged"
-
-
-@dataclass(frozen=True)
-class AlertTransition:
-    """An alert fired, resolved or was acknowledged: what the notification layer turns into messages."""
-
-    kind: TransitionKind
-    alert_id: int
-    dedup_key: str
-    source: str  # rule | pagerduty | alertmanager
-    service: str
-    check_id: str | None
-    rule: str | None
-    severity: Severity
-    summary: str
-    runbook: str
-    labels: Mapping[str, str]
-    value: float | None
-    threshold: float | None
-    condition: str  # the rule's `when` ("" for external events)
-    message: str  # the evaluation's sentence (for a resolve: why it is resolved)
-    since: datetime  # when it fired
-    at: datetime  # when this transition happened
-    resolved_at: datetime | None = None
-    silenced: bool = False
-
-    @property
-    def check(self) -> str | None:
-        """The check's own name (without the service)."""
-        return self.check_id.split("/", 1)[1] if self.check_id and "/" in self.check_id else self.check_id
-
-    def notification_key(self) -> str:
-        """Idempotency key for this transition's notifications: one per alert row and kind."""
-        return f"alert:{self.alert_id}:{self.kind.value}"
-
-    def template_context(self) -> dict[str, Any]:
-        """The variables the notification templates know (see opsbook.notify.templates)."""
-        return {
-            "service": self.service,
-            "check": self.check,
-            "check_id": self.check_id,
-            "severity": self.severity.value,
-            "summary": self.summary,
-            "rule": self.rule,
-            "value": self.value,
-            "threshold": self.threshold,
-            "condition": self.condition,
-            "message": self.message,
-            "since": self.since,
-            "resolved_at": self.resolved_at,
-            "runbook": self.runbook,
-            "labels": dict(self.labels),
-            "alert_id": self.alert_id,
-            "source": self.source,
-        }
 
 
 def transition_of(row: AlertRow, kind: TransitionKind, at: datetime) -> AlertTransition:

@@ -41,4 +41,11 @@ def make_engine(url: str) -> Engine:
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that carry this process's event bus and change feed (see opsbook.events)."""
+    from opsbook.events import BUS_KEY, EventBus
+    from opsbook.events.feed import FEED_KEY, ChangeFeed
+
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    bus = EventBus()
+    sessions.configure(info={BUS_KEY: bus, FEED_KEY: ChangeFeed(sessions, bus)})
+    return sessions

@@ -5,6 +5,7 @@ from opsbook.auth import models as auth_models
 from opsbook.auth import web_models as auth_web_models
 from opsbook.checks import models as checks_models
 from opsbook.db.base import Base
+from opsbook.events import models as events_models
 from opsbook.incidents import models as incidents_models
 from opsbook.notify import models as notify_models
 from opsbook.oncall import models as oncall_models
@@ -13,6 +14,6 @@ from opsbook.runbooks import models as runbooks_models
 from opsbook.silences import models as silences_models
 
 __all__ = [
-    "Base", "alerts_models", "auth_models", "auth_web_models", "checks_models", "incidents_models",
-    "notify_models", "oncall_models", "oplog_models", "runbooks_models", "silences_models",
+    "Base", "alerts_models", "auth_models", "auth_web_models", "checks_models", "events_models",
+    "incidents_models", "notify_models", "oncall_models", "oplog_models", "runbooks_models", "silences_models",
 ]

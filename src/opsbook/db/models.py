@@ -15,5 +15,6 @@ from opsbook.silences import models as silences_models
 
 __all__ = [
     "Base", "alerts_models", "auth_models", "auth_web_models", "checks_models", "events_models",
-    "incidents_models", "notify_models", "oncall_models", "oplog_models", "runbooks_models", "silences_models",
+    "incidents_models", "notify_models", "oncall_models", "oplog_models", "runbooks_models",
+    "silences_models",
 ]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -10,6 +13,7 @@ from rich.console import Console
 
 from opsbook.auth.roles import Principal, Role
 from opsbook.config.yamlpos import ConfigError
+from opsbook.errors import OpsbookError, exit_code
 from opsbook.runtime import Runtime, open_runtime
 
 console = Console()
@@ -37,16 +41,31 @@ def print_config_error(exc: ConfigError) -> None:
         typer.echo(str(issue), err=True)
 
 
-def cli_actor() -> Principal:
-    """Whoever runs the CLI: it has the database, so it acts as an admin, audited under the OS user name."""
+AuthorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--as", "--author", envvar="OPSBOOK_USER",
+        help="Who is doing this (default: $OPSBOOK_USER, else your login name).",
+    ),
+]
+
+
+def cli_actor(name: str | None = None) -> Principal:
+    """The one rule for who acts in the CLI: `--as NAME`, else $OPSBOOK_USER, else the login name.
+
+    Whoever can run the CLI has the config and the database, so the CLI acts with the admin role; the
+    name is what the audit log, timelines and runs record."""
     import getpass
 
-    return Principal(f"cli:{getpass.getuser()}", Role.ADMIN, "cli")
-
-
-AuthorOption = Annotated[
-    str | None, typer.Option("--author", envvar="USER", help="Who is doing this (default: $USER).")
-]
+    chosen = (name or os.environ.get("OPSBOOK_USER") or "").strip()
+    if not chosen:
+        try:
+            chosen = getpass.getuser().strip()
+        except (KeyError, OSError):
+            chosen = ""
+    if not chosen:
+        raise fail("say who you are with --as NAME (or set $OPSBOOK_USER)")
+    return Principal(chosen, Role.ADMIN, "cli")
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -55,11 +74,14 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-def author_actor(author: str | None) -> Principal:
-    """The person a CLI action is recorded under (`--author`, else $USER); refuses an empty name."""
-    if not author or not author.strip():
-        raise fail("say who you are with --author NAME (or set $USER)")
-    return Principal(author.strip(), Role.ADMIN, "cli")
+@contextmanager
+def cli_errors(runtime: Runtime | None = None) -> Iterator[None]:
+    """Present a use case's error as `error: ...` on stderr with its exit code (opsbook.errors)."""
+    try:
+        yield
+    except OpsbookError as exc:
+        message = runtime.redact(str(exc)) if runtime is not None else str(exc)
+        raise fail(message, exit_code(exc)) from None
 
 
 def parse_time(text: str, timezone: str, what: str) -> datetime:

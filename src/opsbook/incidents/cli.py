@@ -18,7 +18,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from opsbook.cli.common import AuthorOption, ConfigOption, author_actor, console, fail, runtime_or_exit
+from opsbook.cli.common import AuthorOption, ConfigOption, cli_actor, console, fail, runtime_or_exit
 from opsbook.config.types import parse_duration
 from opsbook.incidents import postmortem, report, service
 from opsbook.incidents.models import STATUSES
@@ -68,7 +68,7 @@ def open_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Open an incident by hand: its escalation policy pages the first level at once."""
-    actor = author_actor(author)
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     if service_name is not None and service_name not in {s.name for s in runtime.config.services}:
         raise fail(f"no service {service_name!r} in the configuration")
@@ -94,7 +94,7 @@ def open_cmd(
 @app.command("ack")
 def ack_cmd(incident_id: int, author: AuthorOption = None, config: ConfigOption = None) -> None:
     """Acknowledge: stops the escalation."""
-    actor = author_actor(author)
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     row = _change(
         runtime, lambda s, now: service.acknowledge(s, runtime.config, incident_id, now, actor, via="cli")
@@ -110,7 +110,7 @@ def resolve_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Resolve: ends the escalation and re-notifications."""
-    actor = author_actor(author)
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     row = _change(
         runtime, lambda s, now: service.resolve(s, runtime.config, incident_id, now, actor, message)
@@ -121,7 +121,7 @@ def resolve_cmd(
 @app.command("note")
 def note_cmd(incident_id: int, text: str, author: AuthorOption = None, config: ConfigOption = None) -> None:
     """Add a note to the timeline."""
-    actor = author_actor(author)
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     _change(runtime, lambda s, now: service.add_note(s, runtime.config, incident_id, text, now, actor))
     console.print(f"note added to incident {incident_id}", markup=False, highlight=False)
@@ -138,7 +138,7 @@ def status_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Set the status (the update message goes to the update channels)."""
-    actor = author_actor(author)
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     row = _change(
         runtime,
@@ -158,7 +158,7 @@ def severity_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Change the severity."""
-    actor = author_actor(author)
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     row = _change(
         runtime,

@@ -18,7 +18,7 @@ from rich.table import Table
 from opsbook.cli.common import (
     AuthorOption,
     ConfigOption,
-    author_actor,
+    cli_actor,
     console,
     fail,
     parse_time,
@@ -250,7 +250,7 @@ def handoff(
                 console.print(f"[cyan]{row.schedule}[/] {_fmt(row.created_at, tz)} {row.author}:")
                 console.print(f"  {row.note}", markup=False, highlight=False)
             return
-        actor = author_actor(author)
+        actor = cli_actor(author)
         names = _schedule_names(runtime, schedule)
         if len(names) > 1:
             raise fail(f"say which schedule with --schedule ({', '.join(names)})")
@@ -281,7 +281,7 @@ def override_add(
     config: ConfigOption = None,
 ) -> None:
     """USER is on call on SCHEDULE from --from to --to, over every layer."""
-    actor = author_actor(author)
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
         tz = service.get_schedule(runtime.config, schedule).timezone
@@ -351,7 +351,7 @@ def override_remove(
     config: ConfigOption = None,
 ) -> None:
     """Delete an override (audit-logged)."""
-    actor = author_actor(author)
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
         with runtime.sessions.begin() as session:

@@ -16,7 +16,7 @@ from rich.table import Table
 from opsbook.cli.common import (
     AuthorOption,
     ConfigOption,
-    author_actor,
+    cli_actor,
     console,
     fail,
     parse_time,
@@ -64,7 +64,7 @@ def silence_add(
     config: ConfigOption = None,
 ) -> None:
     """Mute notifications of alerts matching every MATCHER, e.g. service=api severity=~"P[23]"."""
-    actor = author_actor(author)
+    actor = cli_actor(author)
     try:
         parsed = [parse_matcher(m) for m in matchers]
     except MatcherError as exc:
@@ -135,7 +135,7 @@ def silence_expire(
     config: ConfigOption = None,
 ) -> None:
     """End a silence now; alerts it muted that still fire will notify."""
-    actor = author_actor(author)
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
         with runtime.sessions.begin() as session:
@@ -186,7 +186,7 @@ def maintenance_add(
     config: ConfigOption = None,
 ) -> None:
     """Schedule a one-off maintenance window: alerts of its services are muted while it lasts."""
-    actor = author_actor(author)
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
         now = runtime.clock.now()
@@ -223,7 +223,7 @@ def maintenance_cancel(
     config: ConfigOption = None,
 ) -> None:
     """Cancel a one-off maintenance window (one in progress ends now)."""
-    actor = author_actor(author)
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
         with runtime.sessions.begin() as session:

@@ -13,6 +13,7 @@ from sqlalchemy import text
 from opsbook import __version__
 from opsbook.checks.api import pings
 from opsbook.checks.api import router as checks_router
+from opsbook.errors import OpsbookError, http_status
 from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
 
@@ -58,6 +59,10 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
     @app.get("/metrics", tags=["meta"])
     def metrics() -> Response:
         return Response(pipeline.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.exception_handler(OpsbookError)
+    async def use_case_error(_request: Request, exc: OpsbookError) -> JSONResponse:
+        return JSONResponse({"detail": runtime.redact(str(exc))}, http_status(exc))
 
     @app.exception_handler(ValueError)
     async def value_error(_request: Request, exc: ValueError) -> JSONResponse:

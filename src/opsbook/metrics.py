@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from opsbook.checks.result import StoredResult
+from opsbook.checks.writer import ResultWriter
+from opsbook.clock import Clock
+from opsbook.loops import Supervisor
 
 LAG_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
@@ -39,6 +42,16 @@ class Metrics:
         )
         self.results_written = Counter(
             "opsbook_results_written_total", "Check results written to the store", registry=self.registry
+        )
+        self.results_dropped = Counter(
+            "opsbook_results_dropped_total",
+            "Check results dropped: the buffer was full while the store was away, or the store refused them",
+            registry=self.registry,
+        )
+        self.hook_failures = Counter(
+            "opsbook_alert_hook_failures_total",
+            "Checks whose alert evaluation raised for a batch (their results were stored)",
+            registry=self.registry,
         )
 
     def observe_result(self, stored: StoredResult) -> None:
@@ -77,3 +90,31 @@ class StoreCollector(Collector):
                 outbox.add_metric([status], count)
         yield alerts
         yield outbox
+
+
+class PipelineCollector(Collector):
+    """The pipeline's own health at scrape time: each loop up or down and its restarts, and how far the
+    result writer is behind (age of the oldest result not yet stored: a writer stall shows here)."""
+
+    def __init__(self, supervisor: Supervisor, writer: ResultWriter, clock: Clock) -> None:
+        self.supervisor = supervisor
+        self.writer = writer
+        self.clock = clock
+
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        up = GaugeMetricFamily("opsbook_loop_up", "1 while the loop's rounds succeed", labels=["loop"])
+        restarts = CounterMetricFamily(
+            "opsbook_loop_restarts", "Rounds of the loop that failed and were retried", labels=["loop"]
+        )
+        for name, health in sorted(self.supervisor.loops.items()):
+            up.add_metric([name], 1 if health.up else 0)
+            restarts.add_metric([name], health.restarts)
+        yield up
+        yield restarts
+        oldest = self.writer.oldest_pending()
+        age = (self.clock.now() - oldest).total_seconds() if oldest is not None else 0.0
+        yield GaugeMetricFamily(
+            "opsbook_writer_oldest_pending_seconds", "Age of the oldest result not yet stored", value=age
+        )
+        yield GaugeMetricFamily("opsbook_writer_pending", "Results waiting to be stored",
+                                value=self.writer.pending)

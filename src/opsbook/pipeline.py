@@ -6,19 +6,24 @@
     housekeeping: rollups and retention; unmute: announce alerts whose silence or window ended
 
 Results, the alert transitions they cause and the outbox rows those decide are written in one
-transaction, so a crash can lose none of them. `Pipeline.start()` launches the loops as asyncio tasks;
-`stop()` cancels the producers and lets the writer and the delivery worker finish what they hold.
+transaction, so a crash can lose none of them. Whatever the alerting hooks do, results are stored
+(`checks/writer.py`).
+
+Every long-running duty is a supervised `Loop` (opsbook.loops): a crash is logged, retried with
+backoff, shown on `/health` and `/metrics`, and raises an alert on opsbook itself. Components are woken
+by domain events (opsbook.events), whatever surface or process committed the change: new outbox rows
+wake the delivery worker; incident changes wake the escalation engine; mute changes wake the unmute
+loop; on-call changes wake the handoff notifier. `Pipeline.start()` starts the loops, `stop()` stops the
+producers and lets the writer and the delivery worker finish what they hold.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any
 
 from sqlalchemy import event, select
@@ -26,7 +31,8 @@ from sqlalchemy.orm import Session
 
 from opsbook.alerts.dispatch import Dispatcher, config_dir
 from opsbook.alerts.loop import AlertHook, run_due
-from opsbook.alerts.service import AlertEngine, AlertTransition, TransitionKind, upsert_external
+from opsbook.alerts.service import AlertEngine, upsert_external
+from opsbook.alerts.types import AlertTransition, TransitionKind
 from opsbook.checks.heartbeat_watch import HeartbeatWatch
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
 from opsbook.checks.kinds.http import close_sessions
@@ -35,12 +41,14 @@ from opsbook.checks.retention import prune
 from opsbook.checks.rollup import roll_up
 from opsbook.checks.scheduler import Scheduler
 from opsbook.checks.store import BatchOutcome
-from opsbook.checks.writer import ResultWriter
+from opsbook.checks.writer import HookFailure, ResultWriter, Written
+from opsbook.events import Event, Topic
 from opsbook.incidents.escalation import EscalationEngine, alert_hook
 from opsbook.incidents.models import IncidentAlertRow
 from opsbook.incidents.paging import contact_channels
 from opsbook.incidents.report import register_metrics
-from opsbook.metrics import Metrics, StoreCollector
+from opsbook.loops import Loop, LoopHealth, Supervisor
+from opsbook.metrics import Metrics, PipelineCollector, StoreCollector
 from opsbook.notify.worker import DeliveryWorker, GiveUp
 from opsbook.oncall.notifier import OncallNotifier
 from opsbook.rules.severity import Severity
@@ -52,17 +60,18 @@ log = logging.getLogger(__name__)
 ROLLUP_EVERY = timedelta(minutes=1)
 ROLLUP_LAG = timedelta(minutes=2)  # a minute is rolled up once results of slow checks have landed
 PRUNE_EVERY = timedelta(minutes=10)
-UNMUTE_EVERY = timedelta(seconds=30)  # also catches silences added or expired by other processes
+UNMUTE_EVERY = timedelta(seconds=30)  # a window's end is due by the clock, not by an event
+SELF = "opsbook"
 
 
 class Pipeline:
     def __init__(self, runtime: Runtime, metrics: Metrics | None = None) -> None:
         self.runtime = runtime
         self.metrics = metrics or Metrics()
-        self.metrics.registry.register(StoreCollector(runtime.sessions))
         cfg = runtime.config
         clock = runtime.clock
         checks = cfg.checks()
+        self.supervisor = Supervisor(on_down=self._loop_down, on_up=self._loop_up)
         self.alerts = AlertEngine(cfg)
         self.dispatcher = Dispatcher(cfg, config_dir(runtime.loaded.path))
         self.notifier = DeliveryWorker.from_runtime(
@@ -70,9 +79,8 @@ class Pipeline:
         )
         self.escalation = EscalationEngine(runtime, on_enqueued=self.notifier.wake)
         self.oncall = OncallNotifier(runtime, on_enqueued=self.notifier.wake)
-        self.incidents = alert_hook(cfg, after_commit=self._incident_changed)
+        self.incidents = alert_hook(cfg)
         self.alert_hooks: list[AlertHook] = [self.run_hooks]
-        register_metrics(self.metrics.registry, runtime.sessions, clock)
         self.writer = ResultWriter(
             runtime.sessions,
             clock,
@@ -81,16 +89,46 @@ class Pipeline:
             hooks=[self._evaluate],
         )
         self.writer.after_commit.append(self._after_write)
+        self.writer.on_hook_failure = self._hooks_failed
+        self.writer.on_drop = self._results_dropped
         self.scheduler = Scheduler(
             checks, clock, self.record, cfg.scheduler.concurrency, on_lag=self.metrics.scheduler_lag.observe
         )
         beats = {cid: spec for cid, spec in checks.items() if isinstance(spec, HeartbeatCheck)}
         self.heartbeats = HeartbeatWatch(beats, clock, self.record, runtime.sessions)
-        self.on_incident_change: list[Callable[[], None]] = []  # e.g. the status page's invalidate
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.metrics.registry.register(StoreCollector(runtime.sessions))
+        self.metrics.registry.register(PipelineCollector(self.supervisor, self.writer, clock))
+        register_metrics(self.metrics.registry, runtime.sessions, clock)
+        self.unmute = self._loop("unmute", self._unmute_step)
+        self.loops: list[Loop] = [
+            self._loop("scheduler", self._forever(self.scheduler.run)),
+            self._loop("heartbeats", self._forever(self.heartbeats.run)),
+            self._loop("housekeeping", self._housekeeping_step(), max_wait=ROLLUP_EVERY),
+            self._loop("due alerts", self._forever(self._run_due)),
+            self.unmute,
+            self._loop("on-call notifier", self._forever(self.oncall.run)),
+            self._loop("change feed", lambda: runtime.feed.watch_step(clock)),
+        ]
+        self.writer_loop = self._loop("result writer", self._forever(self.writer.run))
+        self._hooks_failing = False
+        self._loop_ref: asyncio.AbstractEventLoop | None = None
         self._remediations: set[asyncio.Task[int | None]] = set()
-        self._tasks: list[asyncio.Task[None]] = []
-        self._writer_task: asyncio.Task[None] | None = None
+        self._side_tasks: set[asyncio.Task[Any]] = set()
+        self._unsubscribe: list[Callable[[], None]] = []
+
+    def _loop(
+        self, name: str, step: Callable[[], Coroutine[Any, Any, datetime | None]], **kw: Any
+    ) -> Loop:
+        return Loop(name, step, self.runtime.clock, supervisor=self.supervisor, **kw)
+
+    @staticmethod
+    def _forever(run: Callable[[], Coroutine[Any, Any, None]]) -> Callable[[], Coroutine[Any, Any, None]]:
+        """A component's own run-forever coroutine as a loop step (restarted if it crashes)."""
+
+        async def step() -> None:
+            await run()
+
+        return step
 
     # --- the results path -------------------------------------------------------------------
 
@@ -109,14 +147,39 @@ class Pipeline:
         self.dispatcher(session, marked, now)
         self.incidents(session, marked, now)
         fired = [t for t in marked if t.kind is TransitionKind.FIRED and not t.silenced and t.runbook]
-        if fired and self._loop is not None:
-            loop = self._loop
+        if fired and self._loop_ref is not None:
+            loop = self._loop_ref
             event.listen(
                 session,
                 "after_commit",
                 lambda _s: loop.call_soon_threadsafe(self._remediate_all, fired),
                 once=True,
             )
+
+    def _after_write(self, written: Written) -> None:
+        self.metrics.results_written.inc(len(written.stored))
+
+    def _hooks_failed(self, failures: list[HookFailure]) -> None:
+        """After each batch: alert on opsbook itself while some check's evaluation fails, clear it after."""
+        if failures:
+            self.metrics.hook_failures.inc(len(failures))
+        failing = bool(failures)
+        if failing == self._hooks_failing:
+            return
+        self._hooks_failing = failing
+        names = ", ".join(sorted({f.check_id for f in failures})[:5])
+        summary = (
+            f"alert evaluation fails for {names}: {failures[0].error} (results are still stored)"
+            if failing else "alert evaluation works again"
+        )
+        self._spawn(asyncio.to_thread(self._self_alert, "alerting-hooks-failing", summary, failing))
+
+    def _results_dropped(self, count: int) -> None:
+        self.metrics.results_dropped.inc(count)
+        summary = f"{count} check results could not be stored and were dropped (see the log)"
+        self._spawn(asyncio.to_thread(self._self_alert, "results-dropped", summary, True))
+
+    # --- remediation ------------------------------------------------------------------------
 
     def _remediate_all(self, fired: list[AlertTransition]) -> None:
         for transition in fired:
@@ -162,73 +225,109 @@ class Pipeline:
                 select(IncidentAlertRow.incident_id).where(IncidentAlertRow.alert_id == alert_id).limit(1)
             )
 
-    def _incident_changed(self) -> None:
-        self.notifier.wake()
-        self.escalation.wake()
-        for callback in self.on_incident_change:
-            callback()
+    # --- opsbook's own alerts ---------------------------------------------------------------
 
-    def _after_write(self, batch: Sequence[StoredResult], _outcome: BatchOutcome) -> None:
-        self.metrics.results_written.inc(len(batch))
-        self.notifier.wake()
+    def _self_alert(self, key: str, summary: str, firing: bool) -> None:
+        """Raise (or clear) an alert on opsbook itself, through the same hooks as every alert."""
+        with self.runtime.sessions.begin() as session:
+            now = self.runtime.clock.now()
+            self._self_alert_in(session, key, summary, firing, now)
+
+    def _self_alert_in(self, session: Session, key: str, summary: str, firing: bool, now: datetime) -> None:
+        transitions = upsert_external(
+            session,
+            source=SELF,
+            dedup_key=key,
+            action="trigger" if firing else "resolve",
+            service=SELF,
+            severity=Severity.P1,
+            summary=summary[:500],
+            payload={},
+            now=now,
+        )
+        self.run_hooks(session, transitions, now)
 
     def _gave_up(self, session: Session, failed: GiveUp) -> None:
         """Delivery gave up on a message: raise an alert on opsbook itself (once per failing channel)."""
-        if failed.kind == "firing" and failed.service == "opsbook":
+        if failed.kind == "firing" and failed.service == SELF:
             return  # a message about opsbook's own delivery trouble: do not loop
-        transitions = upsert_external(
-            session,
-            source="opsbook",
-            dedup_key=f"notify-failing:{failed.channel}",
-            action="trigger",
-            service="opsbook",
-            severity=Severity.P1,
-            summary=f"notifications to channel {failed.channel} are failing: {failed.last_error}"[:500],
-            payload={"outbox_id": failed.outbox_id, "attempts": failed.attempts},
-            now=failed.given_up_at,
-        )
-        self.run_hooks(session, transitions, failed.given_up_at)
+        summary = f"notifications to channel {failed.channel} are failing: {failed.last_error}"
+        self._self_alert_in(session, f"notify-failing:{failed.channel}", summary, True, failed.given_up_at)
+
+    def _loop_down(self, health: LoopHealth) -> None:
+        summary = f"opsbook's {health.name} loop keeps failing: {health.last_error}"
+        self._spawn(asyncio.to_thread(self._self_alert, f"loop-down:{health.name}", summary, True))
+
+    def _loop_up(self, health: LoopHealth) -> None:
+        summary = f"opsbook's {health.name} loop works again"
+        self._spawn(asyncio.to_thread(self._self_alert, f"loop-down:{health.name}", summary, False))
+
+    def _spawn(self, work: Coroutine[Any, Any, Any]) -> None:
+        """Run `work` in the background; its failure is logged (the database may be what is failing)."""
+
+        async def guarded() -> None:
+            try:
+                await work
+            except Exception:
+                log.exception("raising an alert on opsbook itself failed")
+
+        task = asyncio.get_running_loop().create_task(guarded())
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
+
+    # --- events -----------------------------------------------------------------------------
+
+    def _subscribe(self) -> None:
+        bus = self.runtime.bus
+
+        def on(topics: Topic | list[Topic], *wakes: Callable[[], None]) -> None:
+            def handler(_event: Event) -> None:
+                for wake in wakes:
+                    wake()
+
+            self._unsubscribe.append(bus.subscribe(topics, handler))
+
+        on(Topic.OUTBOX, self.notifier.wake)
+        on(Topic.INCIDENTS, self.escalation.wake, self.notifier.wake)
+        on(Topic.MUTES, self.unmute.wake)
 
     # --- lifecycle --------------------------------------------------------------------------
 
     async def start(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._loop_ref = asyncio.get_running_loop()
         tune_gc()
+        self._subscribe()
         await asyncio.to_thread(self._startup)
-        self._writer_task = asyncio.create_task(self.writer.run())
+        self.writer_loop.start()
         self.notifier.start()
         self.escalation.start()
-        loops: list[Coroutine[Any, Any, None]] = [
-            self.scheduler.run(),
-            self.heartbeats.run(),
-            self.housekeeping(),
-            run_due(self.runtime.sessions, self.runtime.clock, self.alerts, self.alert_hooks),
-            self.unmute_loop(),
-            self.oncall.run(),
-        ]
-        self._tasks = [asyncio.create_task(loop) for loop in loops]
+        for loop in self.loops:
+            loop.start()
 
     def _startup(self) -> None:
+        self.runtime.feed.sync()  # what is in the store now is not news
         self.heartbeats.load()
         with self.runtime.sessions.begin() as session:
             now = self.runtime.clock.now()
             self.run_hooks(session, self.alerts.reconcile(session, now), now)
 
     async def stop(self) -> None:
-        running: list[asyncio.Task[Any]] = [*self._tasks, *self._remediations]
-        for task in running:
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        for loop in self.loops:
+            await loop.stop()
+        for task in [*self._remediations, *self._side_tasks]:
             task.cancel()
-        for task in running:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
-        self._tasks.clear()
+        await asyncio.gather(*self._remediations, *self._side_tasks, return_exceptions=True)
         await close_sessions()
         await self.escalation.stop()
         self.writer.stop()  # the producers are gone: let the writer finish what it holds
-        if self._writer_task is not None:
-            await self._writer_task
-            self._writer_task = None
+        await self.writer_loop.stop(finish_round=True)
         await self.notifier.stop()
+
+    async def _run_due(self) -> None:
+        await run_due(self.runtime.sessions, self.runtime.clock, self.alerts, self.alert_hooks)
 
     # --- periodic duties ----------------------------------------------------------------------
 
@@ -241,37 +340,31 @@ class Pipeline:
             with self.runtime.sessions.begin() as session:
                 prune(session, self.runtime.config.retention, now)
 
-    async def housekeeping(self) -> None:
-        clock = self.runtime.clock
-        next_prune = clock.now()
-        while True:
-            now = clock.now()
-            prune_now = now >= next_prune
-            await _guarded(partial(asyncio.to_thread, self.housekeep_once, prune_now), "housekeeping")
+    def _housekeeping_step(self) -> Callable[[], Coroutine[Any, Any, datetime | None]]:
+        next_prune: datetime | None = None
+
+        async def step() -> datetime | None:
+            nonlocal next_prune
+            now = self.runtime.clock.now()
+            prune_now = next_prune is None or now >= next_prune
+            await asyncio.to_thread(self.housekeep_once, prune_now)
             if prune_now:
                 next_prune = now + PRUNE_EVERY
-            await clock.sleep_until(now + ROLLUP_EVERY)
+            return now + ROLLUP_EVERY
+
+        return step
 
     def unmute_once(self) -> datetime | None:
         with self.runtime.sessions.begin() as session:
             now = self.runtime.clock.now()
             mutes, unmuted = self.dispatcher.unmute(session, now)
             self.run_hooks(session, unmuted, now)
-        self.notifier.wake()
         return mutes.next_change(now)
 
-    async def unmute_loop(self) -> None:
-        clock = self.runtime.clock
-        while True:
-            nxt: datetime | None = None
-
-            async def once() -> None:
-                nonlocal nxt
-                nxt = await asyncio.to_thread(self.unmute_once)
-
-            await _guarded(once, "announcing unmuted alerts")
-            deadline = clock.now() + UNMUTE_EVERY
-            await clock.sleep_until(min(deadline, nxt) if nxt else deadline)
+    async def _unmute_step(self) -> datetime | None:
+        nxt = await asyncio.to_thread(self.unmute_once)
+        deadline = self.runtime.clock.now() + UNMUTE_EVERY
+        return min(deadline, nxt) if nxt else deadline
 
 
 def tune_gc() -> None:
@@ -280,10 +373,3 @@ def tune_gc() -> None:
     what exists at start (config, modules) and collect the young generation less often."""
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
-
-
-async def _guarded(work: Callable[[], Coroutine[Any, Any, Any]], what: str) -> None:
-    try:
-        await work()
-    except Exception:
-        log.exception("%s failed; will try again", what)

@@ -13,8 +13,8 @@ from sqlalchemy import Engine
 
 from opsbook.auth.roles import SYSTEM
 from opsbook.checks.result import Status
-from opsbook.checks.store import BatchOutcome, StateChange
 from opsbook.clock import FakeClock
+from opsbook.events import DomainEvent, Topic
 from opsbook.incidents import service as incidents
 from opsbook.runtime import Runtime
 from opsbook.silences.service import create_maintenance
@@ -227,23 +227,19 @@ async def test_snapshot_is_rebuilt_on_public_changes_and_by_age_not_per_reader(
 
     now = clock.now()
     write(runtime, [("api/health", now, Status.DOWN, "refused"), ("api/login", now, Status.DOWN, "refused")])
-    cache.on_batch(
-        [],
-        BatchOutcome(changes=[StateChange("secret-billing-db/replication-lag-zebra", now, None, "down", "")]),
-    )
+    private = ["secret-billing-db/replication-lag-zebra"]
+    runtime.bus.publish([DomainEvent(Topic.CHECKS, "state changed", detail={"check_ids": private})])
     assert await cache.get() is first  # a private check changing is no reason to rebuild
-    cache.on_batch([], BatchOutcome(changes=[StateChange("api/health", now, None, "down", "refused")]))
-    assert await cache.get() is first  # readers are not kept waiting: the old one, while it rebuilds
-    assert cache._task is not None
-    await cache._task
-    assert cache.builds == 2
-    rebuilt = await cache.get()
+    runtime.bus.publish([DomainEvent(Topic.CHECKS, "state changed", detail={"check_ids": ["api/health"]})])
+    rebuilt = await cache.get()  # the very next reader gets the change: it waits for the rebuild
+    assert rebuilt is not first and cache.builds == 2
     api = json.loads(rebuilt.json)["services"][0]
     assert api["state"] == "major_outage"
+    assert await cache.get() is rebuilt
 
     write(runtime, [("api/health", now + timedelta(seconds=5), Status.UP, "ok")])  # not told
     await clock.advance(runtime.config.status_page.refresh)
-    await cache.get()
+    assert await cache.get() is rebuilt  # only old: readers are not kept waiting while it rebuilds
     assert cache._task is not None
     await cache._task
     assert json.loads((await cache.get()).json)["services"][0]["state"] == "partial_outage"

@@ -73,7 +73,9 @@ class Scheduler:
         heapq.heappush(self._heap, (due, next(self._seq), check_id))
 
     async def run(self) -> None:
-        """Run until cancelled; in-flight checks are cancelled with it."""
+        """Run until cancelled; in-flight checks are cancelled with it. Started again (after a crash, by
+        its supervisor) it schedules every check afresh."""
+        self._heap.clear()
         for check_id, due in initial_due(self.checks, self.clock.now()).items():
             self._push(due, check_id)
         try:

@@ -1,24 +1,31 @@
-"""Keeps the rendered status page in memory so a crowd of readers costs the checks nothing.
+"""Keeps the rendered status page in memory so a crowd of readers costs the checks nothing, and never
+serves a page older than the last committed change that it shows.
 
-Readers always get the last rendered snapshot at once. It is rebuilt (one build at a time, off the event
-loop) when a public check changes state, when asked to (`invalidate`), or once it is older than
-`status_page.refresh`; readers arriving meanwhile get the previous one. Only the very first reader waits.
+The cache subscribes to the domain events of what the page shows: incidents, maintenance windows, and
+state changes of public checks (`opsbook.events`). Every such event, committed by this process or
+(through the change feed) by another one, moves the cache's change count. A reader first lets the feed
+read the change counters (one small query shared by every reader arriving meanwhile), then gets the
+snapshot: rebuilt first if a change arrived since it was built (the reader waits for it: one build at a
+time, off the event loop), else the one in memory. Age alone (`status_page.refresh`: uptime figures
+drift with time) rebuilds in the background while readers get the previous one.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable
 from datetime import datetime
 
-from opsbook.checks.result import StoredResult
-from opsbook.checks.store import BatchOutcome
+from opsbook.events import DomainEvent, Event, Topic
 from opsbook.runtime import Runtime
 from opsbook.statuspage.build import build_snapshot
 from opsbook.statuspage.render import Rendered, render
 
 log = logging.getLogger(__name__)
+
+SHOWN = (Topic.INCIDENTS, Topic.MUTES, Topic.CHECKS)
 
 
 class StatusCache:
@@ -30,45 +37,64 @@ class StatusCache:
         self.rendered: Rendered | None = None
         self.builds = 0
         self._built_at: datetime | None = None
-        self._dirty = False
+        self._changes = 0  # committed changes of what the page shows, seen so far
+        self._built_from = -1  # the change count the snapshot in memory includes
+        self._count_lock = threading.Lock()
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
+        self._unsubscribe: Callable[[], None] = runtime.bus.subscribe(SHOWN, self.on_event)
 
-    def invalidate(self) -> None:
-        """Something shown changed (an incident update, a maintenance window): rebuild on next read."""
-        self._dirty = True
+    def close(self) -> None:
+        self._unsubscribe()
 
-    def on_batch(self, _batch: Sequence[StoredResult], outcome: BatchOutcome) -> None:
-        """The result writer's after-commit hook: a public check changed state."""
-        if any(change.check_id in self.public_checks for change in outcome.changes):
-            self._dirty = True
+    def on_event(self, event: Event) -> None:
+        """A committed change (any thread): count it if the page shows it."""
+        if event.topic is Topic.CHECKS and isinstance(event, DomainEvent):
+            changed = event.detail.get("check_ids") or []
+            if not any(check_id in self.public_checks for check_id in changed):
+                return  # a private check: nothing shown changed
+        with self._count_lock:
+            self._changes += 1
 
-    def _stale(self) -> bool:
-        if self._dirty or self._built_at is None:
+    def _outdated(self) -> bool:
+        return self.rendered is None or self._built_from < self._changes
+
+    def _old(self) -> bool:
+        if self._built_at is None:
             return True
         return self.runtime.clock.now() - self._built_at >= self.runtime.config.status_page.refresh
 
     async def get(self) -> Rendered:
-        if self.rendered is None:
-            await self.rebuild()
-        elif self._stale() and (self._task is None or self._task.done()):
+        await self.runtime.feed.refresh()  # changes other processes committed count too
+        if self._outdated():
+            return await self.rebuild()
+        if self._old() and (self._task is None or self._task.done()):
             self._task = asyncio.create_task(self._rebuild_quietly())
         assert self.rendered is not None
         return self.rendered
 
     async def _rebuild_quietly(self) -> None:
         try:
-            await self.rebuild()
+            await self.rebuild(force=True)
         except Exception:
             log.exception("rebuilding the status page failed; serving the previous one")
 
-    async def rebuild(self) -> Rendered:
+    async def rebuild(self, *, force: bool = False) -> Rendered:
+        """Build a snapshot that includes every change counted so far (unless one already does)."""
         async with self._lock:
-            if self.rendered is not None and not self._stale():
+            if self.rendered is not None and not self._outdated() and not (force and self._old()):
                 return self.rendered  # someone else rebuilt it while we waited
-            self._dirty = False
+            with self._count_lock:
+                target = self._changes
             now = self.runtime.clock.now()
-            self.rendered = await asyncio.to_thread(self._build, now)
+            try:
+                self.rendered = await asyncio.to_thread(self._build, now)
+            except Exception:
+                if self.rendered is None:
+                    raise
+                log.exception("rebuilding the status page failed; serving the previous one")
+                return self.rendered
+            self._built_from = target
             self._built_at = now
             self.builds += 1
             return self.rendered

@@ -46,15 +46,22 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
 
     @app.get("/health", tags=["meta"])
     def health() -> Response:
-        """opsbook's own health: the process answers and its database does."""
+        """opsbook's own health: the process answers, its database does, and none of its loops is failing."""
+        body: dict[str, Any] = {"status": "ok", "version": __version__, "database": "ok", "loops": {}}
         try:
             with runtime.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except Exception as exc:
-            return JSONResponse(
-                {"status": "down", "version": __version__, "database": runtime.redact(str(exc))[:300]}, 503
-            )
-        return JSONResponse({"status": "ok", "version": __version__, "database": "ok"})
+            body.update(status="down", database=runtime.redact(str(exc))[:300])
+        down = pipeline.supervisor.down() if run_pipeline else []
+        if down:
+            body["status"] = "down"
+            body["loops"] = {
+                h.name: {"failing_since": h.down_since.isoformat() if h.down_since else None,
+                         "error": runtime.redact(h.last_error)}
+                for h in down
+            }
+        return JSONResponse(body, 200 if body["status"] == "ok" else 503)
 
     @app.get("/metrics", tags=["meta"])
     def metrics() -> Response:

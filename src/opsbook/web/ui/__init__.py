@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -26,12 +26,8 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> None:
     from opsbook.web.ui.pages import LoginRequired, login_redirect
     from opsbook.web.ui.templating import STATIC
 
-    cache = StatusCache(runtime)
+    cache = StatusCache(runtime)  # kept fresh by the domain events it subscribes to
     app.state.status_cache = cache
-    pipeline: Any = getattr(app.state, "pipeline", None)
-    if pipeline is not None:
-        pipeline.writer.after_commit.append(cache.on_batch)
-        pipeline.on_incident_change.append(cache.invalidate)
 
     app.add_middleware(SessionMiddleware, runtime=runtime)
     app.add_middleware(StatusFastPath, cache=cache)  # outermost: readers skip sessions and routing

@@ -81,7 +81,9 @@ async def test_a_result_the_store_refuses_is_set_aside_and_reported(engine: Engi
     assert dropped == [1] and writer.dropped == 1 and writer.pending == 0
 
 
-    naive = StoredResult("svc/bad", datetime(2026, 3, 2, 3, 0), CheckResult(Status.UP, 1.0, ""))  # noqa: DTZ001
+async def test_while_the_store_is_away_the_buffer_keeps_the_newest_up_to_its_ceiling(
+    clock: FakeClock,
+) -> None:
     away = make_engine(f"postgresql+psycopg://opsbook:pw@127.0.0.1:{free_port()}/opsbook")  # nobody listens
     writer = ResultWriter(make_sessionmaker(away), clock, batch_size=10, max_pending=50)
     dropped: list[int] = []

@@ -259,8 +259,11 @@ async def ping(token: str, request: Request, signal: str = "") -> dict[str, str]
     """Heartbeat: `/ping/<token>` (done), `/start`, `/fail`, or `/<exit code>`; a POST body is kept."""
     if signal not in ("", "start", "fail") and not (signal.isdigit() and len(signal) <= 3):
         raise HTTPException(404, "unknown ping path; use /ping/<token>, /start, /fail or /<exit code>")
+    heartbeats = request.app.state.pipeline.heartbeats
+    if not heartbeats.knows(token):  # before a byte of the body is read
+        raise HTTPException(404, "no heartbeat check has this token")
     body = (await request.body())[:10_000].decode("utf-8", "replace") if request.method == "POST" else ""
-    outcome = await request.app.state.pipeline.heartbeats.ping(token, signal, body)
+    outcome = await heartbeats.ping(token, signal, body)
     if outcome is None:
         raise HTTPException(404, "no heartbeat check has this token")
     return {"status": outcome}

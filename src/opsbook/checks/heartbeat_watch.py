@@ -89,6 +89,9 @@ class HeartbeatWatch:
                 )
                 self.by_token[row.ping_token] = check_id
 
+    def knows(self, token: str) -> bool:
+        return token in self.by_token
+
     async def ping(self, token: str, signal: str = "", body: str = "") -> str | None:
         """Record a ping; `signal` is '', 'start', 'fail' or an exit code. None for an unknown token."""
         check_id = self.by_token.get(token)

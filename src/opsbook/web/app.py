@@ -16,6 +16,7 @@ from opsbook.checks.api import router as checks_router
 from opsbook.errors import OpsbookError, http_status
 from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
+from opsbook.web.limits import ApiConcurrency, BodyLimit
 
 
 def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline: bool = True) -> FastAPI:
@@ -82,7 +83,9 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
     mount_ui(app, runtime)
     from opsbook.alerts.ingest import IngestFastPath
 
-    app.add_middleware(IngestFastPath, runtime=runtime, state=app.state)  # outermost: before sessions
+    app.add_middleware(ApiConcurrency)
+    app.add_middleware(IngestFastPath, runtime=runtime, state=app.state)  # before sessions and limits
+    app.add_middleware(BodyLimit)  # outermost: nothing reads a body larger than its path allows
     return app
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +21,8 @@ LAG_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self.database = DatabaseUp()
+        self.registry.register(self.database)
         labels = ["service", "check"]
         self.check_up = Gauge(
             "opsbook_check_up", "1 if the check's last result was not down", labels, registry=self.registry
@@ -63,6 +65,30 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    def register_store(self, collector: Collector) -> None:
+        """Register a collector that reads the store: while the store is away it yields nothing, and
+        `opsbook_database_up` says 0, so /metrics still answers."""
+        self.database.watch(collector)
+
+
+class DatabaseUp(Collector):
+    """`opsbook_database_up` and the store-reading collectors behind it, each guarded."""
+
+    def __init__(self) -> None:
+        self.collectors: list[Collector] = []
+
+    def watch(self, collector: Collector) -> None:
+        self.collectors.append(collector)
+
+    def collect(self) -> Iterator[Metric]:
+        up = 1
+        for collector in self.collectors:
+            try:
+                yield from list(collector.collect())
+            except Exception:
+                up = 0
+        yield GaugeMetricFamily("opsbook_database_up", "1 if the last scrape could read the store", value=up)
 
 
 class StoreCollector(Collector):

@@ -46,7 +46,7 @@ from opsbook.events import Event, Topic
 from opsbook.incidents.escalation import EscalationEngine, alert_hook
 from opsbook.incidents.models import IncidentAlertRow
 from opsbook.incidents.paging import contact_channels
-from opsbook.incidents.report import register_metrics
+from opsbook.incidents.report import IncidentCollector
 from opsbook.loops import Loop, LoopHealth, Supervisor
 from opsbook.metrics import Metrics, PipelineCollector, StoreCollector
 from opsbook.notify.worker import DeliveryWorker, GiveUp
@@ -62,6 +62,7 @@ ROLLUP_LAG = timedelta(minutes=2)  # a minute is rolled up once results of slow 
 PRUNE_EVERY = timedelta(minutes=10)
 UNMUTE_EVERY = timedelta(seconds=30)  # a window's end is due by the clock, not by an event
 SELF = "opsbook"
+INCIDENT_WINDOW = timedelta(days=30)  # MTTA/MTTR gauges look this far back
 
 
 class Pipeline:
@@ -96,9 +97,9 @@ class Pipeline:
         )
         beats = {cid: spec for cid, spec in checks.items() if isinstance(spec, HeartbeatCheck)}
         self.heartbeats = HeartbeatWatch(beats, clock, self.record, runtime.sessions)
-        self.metrics.registry.register(StoreCollector(runtime.sessions))
+        self.metrics.register_store(StoreCollector(runtime.sessions))
         self.metrics.registry.register(PipelineCollector(self.supervisor, self.writer, clock))
-        register_metrics(self.metrics.registry, runtime.sessions, clock)
+        self.metrics.register_store(IncidentCollector(runtime.sessions, clock, INCIDENT_WINDOW))
         self.unmute = self._loop("unmute", self._unmute_step)
         self.loops: list[Loop] = [
             self._loop("scheduler", self._forever(self.scheduler.run)),

@@ -6,7 +6,7 @@ file and which database they use (OPSBOOK_CONFIG / OPSBOOK_DATABASE_URL win over
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,6 +47,13 @@ class Runtime:
         if not isinstance(feed, ChangeFeed):
             raise RuntimeError("sessions made without opsbook.db.engine.make_sessionmaker have no feed")
         return feed
+
+    def with_own_pool(self) -> Runtime:
+        """The same runtime on a connection pool of its own (same bus and feed): the pipeline's, so API
+        readers holding connections never make the result writer or the escalation wait."""
+        engine = make_engine(self.engine.url.render_as_string(hide_password=False))
+        sessions = make_sessionmaker(engine, info=self.sessions.kw.get("info"))
+        return replace(self, engine=engine, sessions=sessions)
 
     def redact(self, text: str) -> str:
         """Mask every secret this configuration knows of, plus DSN passwords and URL tokens."""

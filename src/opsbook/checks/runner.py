@@ -8,7 +8,7 @@ import time
 from opsbook.checks.result import CheckResult, Status
 from opsbook.checks.spec import CheckSpec, RunContext
 from opsbook.config.types import format_duration
-from opsbook.redact import redact
+from opsbook.redact import environment_secrets, redact
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ async def run_check(spec: CheckSpec, ctx: RunContext) -> CheckResult:
         result = CheckResult(
             result.status, (time.perf_counter() - started) * 1000, result.message, result.values
         )
-    secrets = spec.secrets()
+    secrets = [*spec.secrets(), *environment_secrets()]
     if result.message and ("://" in result.message or secrets):
         result = CheckResult(result.status, result.latency_ms, redact(result.message, secrets), result.values)
     return result

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from opsbook.config.schema import OpsbookConfig
 from opsbook.config.yamlpos import ConfigError, ConfigIssue, LoadedYaml, Path, format_path, load_with_lines
+from opsbook.redact import environment_secrets
 
 DEFAULT_CONFIG = "opsbook.yaml"
 
@@ -28,9 +29,10 @@ class LoadedConfig:
     secrets: set[str] = field(default_factory=set)
 
     def all_secrets(self) -> set[str]:
-        """Every literal secret of this config: ${ENV} values of secret-named variables, and what each
-        check, channel and user contact declares secret (passwords in DSNs, tokens in URLs)."""
-        found = set(self.secrets)
+        """Every literal secret of this config: ${ENV} values of secret-named variables, what each
+        check, channel and user contact declares secret (passwords in DSNs, tokens in URLs), and the
+        secrets of opsbook's environment that the config does not name."""
+        found = set(self.secrets) | environment_secrets()
         cfg = self.config
         for check in cfg.checks().values():
             found.update(check.secrets())

@@ -15,9 +15,10 @@ from typing import Any
 
 import yaml
 
+from opsbook.redact import SECRET_NAME
+
 _CONSTRUCTOR = yaml.SafeLoader("")
 Path = tuple[str | int, ...]
-_SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|AUTH|CREDENTIAL|DSN|WEBHOOK|PRIVATE", re.IGNORECASE)
 """Environment variables whose values are masked wherever opsbook prints or logs text."""
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -114,7 +115,7 @@ def _convert(
         def substitute(match: re.Match[str]) -> str:
             name, default = match.group(1), match.group(2)
             if name in env:
-                if _SECRET_NAME.search(name):
+                if SECRET_NAME.search(name):
                     out.secrets.add(env[name])
                 return env[name]
             if default is not None:

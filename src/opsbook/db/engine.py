@@ -40,12 +40,15 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that carry this process's event bus and change feed (see opsbook.events)."""
+def make_sessionmaker(engine: Engine, info: dict[str, Any] | None = None) -> sessionmaker[Session]:
+    """Sessions that carry this process's event bus and change feed (see opsbook.events): new ones, or
+    those in `info` (a second pool of the same process shares them)."""
     from opsbook.events import BUS_KEY, EventBus
     from opsbook.events.feed import FEED_KEY, ChangeFeed
 
     sessions = sessionmaker(engine, expire_on_commit=False)
-    bus = EventBus()
-    sessions.configure(info={BUS_KEY: bus, FEED_KEY: ChangeFeed(sessions, bus)})
+    if info is None:
+        bus = EventBus()
+        info = {BUS_KEY: bus, FEED_KEY: ChangeFeed(sessions, bus)}
+    sessions.configure(info=info)
     return sessions

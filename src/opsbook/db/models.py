@@ -4,6 +4,7 @@ from opsbook.alerts import models as alerts_models
 from opsbook.auth import models as auth_models
 from opsbook.auth import web_models as auth_web_models
 from opsbook.checks import models as checks_models
+from opsbook.db import probe as probe_models
 from opsbook.db.base import Base
 from opsbook.events import models as events_models
 from opsbook.incidents import models as incidents_models
@@ -15,6 +16,6 @@ from opsbook.silences import models as silences_models
 
 __all__ = [
     "Base", "alerts_models", "auth_models", "auth_web_models", "checks_models", "events_models",
-    "incidents_models", "notify_models", "oncall_models", "oplog_models", "runbooks_models",
-    "silences_models",
+    "incidents_models", "notify_models", "oncall_models", "oplog_models", "probe_models",
+    "runbooks_models", "silences_models",
 ]

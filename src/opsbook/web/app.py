@@ -7,8 +7,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
-from sqlalchemy import text
+from fastapi.responses import JSONResponse
 
 from opsbook import __version__
 from opsbook.checks.api import pings
@@ -16,12 +15,14 @@ from opsbook.checks.api import router as checks_router
 from opsbook.errors import OpsbookError, http_status
 from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
+from opsbook.web.health import health_router
 from opsbook.web.limits import ApiConcurrency, BodyLimit
 
 
 def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline: bool = True) -> FastAPI:
     """The whole HTTP side of opsbook; with `run_pipeline`, the checks run for as long as the app serves."""
-    pipeline = pipeline or Pipeline(runtime)
+    own = pipeline is None
+    pipeline = pipeline or Pipeline(runtime.with_own_pool())
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -32,6 +33,8 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
         finally:
             if run_pipeline:
                 await pipeline.stop()
+            if own:
+                pipeline.runtime.close()
 
     app = FastAPI(
         title="opsbook",
@@ -45,28 +48,7 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
     app.state.notify_worker = pipeline.notifier
     app.state.escalation_engine = pipeline.escalation
 
-    @app.get("/health", tags=["meta"])
-    def health() -> Response:
-        """opsbook's own health: the process answers, its database does, and none of its loops is failing."""
-        body: dict[str, Any] = {"status": "ok", "version": __version__, "database": "ok", "loops": {}}
-        try:
-            with runtime.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception as exc:
-            body.update(status="down", database=runtime.redact(str(exc))[:300])
-        down = pipeline.supervisor.down() if run_pipeline else []
-        if down:
-            body["status"] = "down"
-            body["loops"] = {
-                h.name: {"failing_since": h.down_since.isoformat() if h.down_since else None,
-                         "error": runtime.redact(h.last_error)}
-                for h in down
-            }
-        return JSONResponse(body, 200 if body["status"] == "ok" else 503)
-
-    @app.get("/metrics", tags=["meta"])
-    def metrics() -> Response:
-        return Response(pipeline.metrics.render(), media_type="text/plain; version=0.0.4")
+    app.include_router(health_router(runtime, pipeline, run_pipeline))
 
     @app.exception_handler(OpsbookError)
     async def use_case_error(_request: Request, exc: OpsbookError) -> JSONResponse:

@@ -23,7 +23,7 @@ from pydantic import Field, field_validator
 from opsbook.checks.result import CheckResult
 from opsbook.checks.spec import CheckSpec, RunContext
 from opsbook.config.types import format_duration
-from opsbook.redact import redact
+from opsbook.redact import child_environment, redact
 
 TAIL_LINES = 20
 TAIL_BYTES = 2048
@@ -78,7 +78,7 @@ class CommandCheck(CheckSpec):
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
                 cwd=self.cwd,
-                env={**os.environ, **self.env} if self.env else None,
+                env=child_environment(self.env),
                 start_new_session=True,
             )
         )

@@ -14,7 +14,7 @@ from pydantic import Field
 
 from opsbook.checks.result import CheckResult
 from opsbook.clock import Clock
-from opsbook.config.types import Duration, Model, Name
+from opsbook.config.types import Model, Name, PositiveDuration
 from opsbook.rules.config import CheckRules
 
 
@@ -31,8 +31,8 @@ class CheckSpec(Model):
     kind: str
     name: Name
     description: str = ""
-    interval: Duration = Field(default=timedelta(seconds=60), description="How often the check runs.")
-    timeout: Duration = Field(default=timedelta(seconds=10), description="A run taking longer fails.")
+    interval: PositiveDuration = Field(default=timedelta(seconds=60), description="How often the check runs.")
+    timeout: PositiveDuration = Field(default=timedelta(seconds=10), description="A run taking longer fails.")
     enabled: bool = True
     labels: dict[str, str] = Field(default_factory=dict)
     failures: int | None = Field(default=None, ge=0, description="Consecutive failures that fire (0: never).")

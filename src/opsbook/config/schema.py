@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import Field
 
 from opsbook.checks.kinds import CheckConfig
-from opsbook.config.types import Duration, Model, Name, TimeZone
+from opsbook.config.types import Model, Name, PositiveDuration, TimeZone
 from opsbook.incidents.config import Incidents, IncidentsSettings
 from opsbook.notify.config import (
     BusinessHours,
@@ -26,14 +26,14 @@ from opsbook.statuspage.config import StatusPageSettings
 
 
 class Retention(Model):
-    raw: Duration = Field(default=timedelta(hours=48), description="How long raw results are kept.")
-    minute_rollups: Duration = Field(
+    raw: PositiveDuration = Field(default=timedelta(hours=48), description="How long raw results are kept.")
+    minute_rollups: PositiveDuration = Field(
         default=timedelta(days=14), description="How long per-minute rollups are kept."
     )
-    hour_rollups: Duration = Field(
+    hour_rollups: PositiveDuration = Field(
         default=timedelta(days=400), description="How long per-hour rollups are kept."
     )
-    state_changes: Duration = Field(
+    state_changes: PositiveDuration = Field(
         default=timedelta(days=400), description="How long up/down changes are kept."
     )
 
@@ -43,7 +43,7 @@ class SchedulerSettings(Model):
     batch_size: int = Field(
         default=1000, ge=1, description="Results written per database transaction, at most."
     )
-    flush_interval: Duration = Field(
+    flush_interval: PositiveDuration = Field(
         default=timedelta(milliseconds=250),
         description="Longest a result waits unwritten (bounds alert latency).",
     )

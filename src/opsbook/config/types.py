@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -20,23 +21,41 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 DURATION_PATTERN = r"^(\d+(\.\d+)?(ms|s|m|h|d|w))+$"
 
 
+MAX_DURATION = timedelta(days=3660)
+"""No duration in opsbook.yaml is longer than ten years (400d of rollups is the longest in use)."""
+
+
 def parse_duration(value: Any) -> timedelta:
-    """'30s', '5m', '1h30m', '400d', a number of seconds, or a timedelta."""
+    """'30s', '5m', '1h30m', '400d', a number of seconds, or a timedelta; at most ten years."""
     if isinstance(value, timedelta):
-        return value
+        return _bounded(value.total_seconds(), value)
     if isinstance(value, bool):
         raise ValueError("a duration is a number of seconds or a string like '30s', '5m', '1h30m'")
     if isinstance(value, int | float):
+        if value != value:  # NaN
+            raise ValueError("a duration must be a number of seconds")
         if value < 0:
             raise ValueError("a duration cannot be negative")
-        return timedelta(seconds=value)
+        return _bounded(float(value), value)
     if isinstance(value, str):
         text = value.strip().replace(" ", "")
         if re.fullmatch(DURATION_PATTERN, text):
-            return timedelta(seconds=sum(float(n) * _UNITS[u] for n, u in _PART.findall(text)))
+            return _bounded(sum(float(n) * _UNITS[u] for n, u in _PART.findall(text)), text)
     raise ValueError(
         f"{value!r} is not a duration: use a number of seconds or a string like '30s', '5m', '1h30m'"
     )
+
+
+def _bounded(seconds: float, given: Any) -> timedelta:
+    if not seconds <= MAX_DURATION.total_seconds():  # also catches inf
+        raise ValueError(f"{given!r} is longer than ten years: no duration here may be")
+    return timedelta(seconds=seconds)
+
+
+def _positive(value: timedelta) -> timedelta:
+    if value <= timedelta(0):
+        raise ValueError("must be longer than 0 (e.g. '30s')")
+    return value
 
 
 def format_duration(value: timedelta) -> str:
@@ -57,6 +76,9 @@ Duration = Annotated[
         {"type": ["string", "number"], "pattern": DURATION_PATTERN, "examples": ["30s", "5m", "1h"]}
     ),
 ]
+
+PositiveDuration = Annotated[Duration, AfterValidator(_positive)]
+"""A duration that must be longer than zero: intervals, timeouts, periods, windows, lengths of time kept."""
 
 Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$", min_length=1, max_length=64)]
 """A lower-case identifier used in URLs and on the command line: `api`, `postgres-main`, `disk_root`."""

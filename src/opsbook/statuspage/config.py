@@ -17,7 +17,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints
 
-from opsbook.config.types import Duration, Model
+from opsbook.config.types import Duration, Model, PositiveDuration
 
 Colour = Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
 """A CSS hex colour, `#2e9d5b` or `#2e5`: nothing else reaches the page's style sheet."""
@@ -44,7 +44,7 @@ class StatusPageSettings(Model):
         default=None, description="An http(s) URL or a path on this server for the logo."
     )
     colors: StatusColours = Field(default_factory=StatusColours)
-    refresh: Duration = Field(
+    refresh: PositiveDuration = Field(
         default=timedelta(seconds=30),
         description="The snapshot is rebuilt when a public check changes state, and at least this often.",
     )

@@ -28,7 +28,7 @@ from opsbook.checks.kinds.tcp import describe_os_error
 from opsbook.checks.kinds.tls import load_context
 from opsbook.checks.result import CheckResult, Status
 from opsbook.checks.spec import CheckSpec, RunContext
-from opsbook.config.types import Duration, format_duration
+from opsbook.config.types import PositiveDuration, format_duration
 from opsbook.redact import redact
 
 USER_AGENT = "opsbook-check/1"
@@ -255,7 +255,7 @@ class HttpCheck(CheckSpec):
         description="JSON paths and the value each must equal, e.g. {status: ok, 'checks.db.up': true, "
         "'items[0].id': 1}.",
     )
-    max_latency: Duration | None = Field(
+    max_latency: PositiveDuration | None = Field(
         default=None, description="Slower than this (but otherwise fine) makes the result degraded."
     )
     verify_tls: bool = Field(default=True, description="Verify the server's certificate and host name.")

@@ -29,7 +29,7 @@ from pydantic import Field, field_validator
 
 from opsbook.checks.result import CheckResult
 from opsbook.checks.spec import CheckSpec, RunContext
-from opsbook.config.types import Duration, format_duration
+from opsbook.config.types import PositiveDuration, format_duration
 from opsbook.redact import redact
 
 _DRIVER = re.compile(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://")
@@ -78,7 +78,7 @@ class PostgresCheck(CheckSpec):
         "connections_pct; `long_queries` records long_queries (active queries running longer than "
         "long_query_threshold) and longest_query_s.",
     )
-    long_query_threshold: Duration = Field(
+    long_query_threshold: PositiveDuration = Field(
         default=timedelta(seconds=1),
         description="A query active for longer than this counts in the `long_queries` measurement.",
     )

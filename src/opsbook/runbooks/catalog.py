@@ -4,22 +4,29 @@ r"""The runbooks of the configured folders, and finding a procedure by the name 
 "Troubleshooting \u203a API Not Responding" (or with `>` or `/`), or a ref `runbook-id/procedure-slug`:
 case and punctuation do not matter. An ambiguous or unknown name raises `ProcedureNotFound`
 whose message lists the close matches.
+
+`current_catalog` is how everything reads the folders (dispatcher, API, CLI, web UI): one parsed catalog
+per configuration, read again as soon as a runbook file is added, removed or changed, so an edit reaches
+the next notification without a restart. Telling a change costs a `stat` per file.
 """
 
 from __future__ import annotations
 
 import difflib
+import threading
+import time
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from pathlib import Path
 
+from opsbook.errors import NotFound
 from opsbook.runbooks.config import RunbooksSettings
 from opsbook.runbooks.document import Procedure, Runbook
 from opsbook.runbooks.parse import parse_runbook
 from opsbook.runbooks.text import slugify
 
 
-class ProcedureNotFound(LookupError):
+class ProcedureNotFound(NotFound):
     """No procedure, or more than one, has the name asked for; `candidates` are close matches."""
 
     def __init__(self, message: str, candidates: list[str]) -> None:
@@ -50,6 +57,8 @@ class Found:
 
 @dataclass
 class Catalog:
+    """The parsed runbooks of the configured folders (shared by every reader: never changed once built)."""
+
     entries: list[Entry] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -98,24 +107,46 @@ def resolve(procedures: list[Found], name: str) -> Found:
     raise ProcedureNotFound(f"no procedure named {name!r}{hint}", listed)
 
 
-def load_catalog(settings: RunbooksSettings, base_dir: str | Path = ".") -> Catalog:
-    """Read and parse every `*.md` under the configured folders (unreadable files become `errors`)."""
-    catalog = Catalog()
-    used: set[str] = set()
+@dataclass(frozen=True)
+class _Folder:
+    root: Path
+    files: tuple[Path, ...] | None  # None: the folder does not exist
+
+
+def _folders(settings: RunbooksSettings, base_dir: str | Path) -> list[_Folder]:
+    folders = []
     for folder in settings.folders:
         root = Path(folder)
         if not root.is_absolute():
             root = Path(base_dir) / root
-        if not root.is_dir():
-            catalog.errors.append(f"{root}: runbook folder not found")
+        files = (
+            tuple(sorted(p for p in root.rglob("*") if p.suffix.lower() in (".md", ".markdown")))
+            if root.is_dir()
+            else None
+        )
+        folders.append(_Folder(root, files))
+    return folders
+
+
+def load_catalog(settings: RunbooksSettings, base_dir: str | Path = ".") -> Catalog:
+    """Read and parse every `*.md` under the configured folders (unreadable files become `errors`)."""
+    return _load(settings, _folders(settings, base_dir))
+
+
+def _load(settings: RunbooksSettings, folders: list[_Folder]) -> Catalog:
+    catalog = Catalog()
+    used: set[str] = set()
+    for folder in folders:
+        if folder.files is None:
+            catalog.errors.append(f"{folder.root}: runbook folder not found")
             continue
-        for path in sorted(p for p in root.rglob("*") if p.suffix.lower() in (".md", ".markdown")):
+        for path in folder.files:
             try:
                 text = path.read_text(encoding="utf-8", errors="replace")
             except OSError as exc:
                 catalog.errors.append(f"{path}: {exc.strerror}")
                 continue
-            base = slugify(str(path.relative_to(root).with_suffix("")).replace("/", " "), 80)
+            base = slugify(str(path.relative_to(folder.root).with_suffix("")).replace("/", " "), 80)
             rb_id = base
             n = 2
             while rb_id in used:
@@ -140,3 +171,64 @@ def _mark_auto(catalog: Catalog, names: list[str]) -> None:
                     dc_replace(p, auto=True) if p is found.procedure else p for p in entry.runbook.procedures
                 )
                 catalog.entries[i] = Entry(entry.id, entry.path, dc_replace(entry.runbook, procedures=procs))
+
+
+# --- the current catalog ---------------------------------------------------------------------------
+
+RACY_NS = 2_000_000_000
+"""A file changed less than this long ago may change again within the same mtime tick (filesystems keep
+mtimes to 1 ns, 4 ms or up to 2 s), so a catalog holding one is read again at the next call."""
+CACHED = 32  # configurations remembered (one per opsbook.yaml in practice; tests open many)
+
+Stamp = tuple[str, int, int]  # path, size, mtime_ns
+
+
+@dataclass(frozen=True)
+class _Cached:
+    stamps: tuple[tuple[str, tuple[Stamp, ...] | None], ...]
+    catalog: Catalog
+    settled: bool  # False: some file was too recent to trust its mtime
+
+
+_cache: dict[tuple[str, tuple[str, ...], tuple[str, ...]], _Cached] = {}
+_lock = threading.Lock()
+
+
+def _stamps(folders: list[_Folder]) -> tuple[tuple[str, tuple[Stamp, ...] | None], ...]:
+    out = []
+    for folder in folders:
+        files: list[Stamp] | None = None
+        if folder.files is not None:
+            files = []
+            for path in folder.files:
+                try:
+                    st = path.stat()
+                except OSError:
+                    files.append((str(path), -1, -1))
+                    continue
+                files.append((str(path), st.st_size, st.st_mtime_ns))
+        out.append((str(folder.root), None if files is None else tuple(files)))
+    return tuple(out)
+
+
+def current_catalog(settings: RunbooksSettings, config_dir: str | Path) -> Catalog:
+    """The catalog of `settings`' folders (relative ones from `config_dir`), parsed again only when a
+    runbook file was added, removed or changed since the last call: unchanged, the same object is
+    returned. Thread-safe."""
+    base = Path(config_dir).resolve()
+    key = (str(base), tuple(settings.folders), tuple(settings.auto))
+    with _lock:
+        # the wall clock, not opsbook's: it is compared with the filesystem's mtimes
+        started = time.time_ns()
+        folders = _folders(settings, base)
+        stamps = _stamps(folders)
+        cached = _cache.get(key)
+        if cached is not None and cached.settled and cached.stamps == stamps:
+            return cached.catalog
+        catalog = _load(settings, folders)
+        newest = max((f[2] for _root, files in stamps for f in files or ()), default=0)
+        _cache.pop(key, None)
+        _cache[key] = _Cached(stamps, catalog, settled=newest < started - RACY_NS)
+        while len(_cache) > CACHED:
+            del _cache[next(iter(_cache))]
+        return catalog

@@ -25,7 +25,7 @@ from opsbook.oplog import service as oplog
 from opsbook.oplog.models import OplogEntryRow
 from opsbook.redact import redact
 from opsbook.runbooks import destructive, executor, placeholders
-from opsbook.runbooks.catalog import Catalog, Found, load_catalog
+from opsbook.runbooks.catalog import Catalog, Found, current_catalog
 from opsbook.runbooks.config import RunbooksSettings
 from opsbook.runbooks.document import Parameter, Procedure, Step
 from opsbook.runbooks.models import RunRow, RunStepRow
@@ -80,8 +80,8 @@ class StepResult:
 
 
 def catalog_for(settings: RunbooksSettings, config_path: str) -> Catalog:
-    """The catalog of the runbook folders, relative to the directory of opsbook.yaml."""
-    return load_catalog(settings, Path(config_path).resolve().parent)
+    """The current catalog of the runbook folders, relative to the directory of opsbook.yaml."""
+    return current_catalog(settings, Path(config_path).resolve().parent)
 
 
 def env_values(procedure: Procedure, environ: Mapping[str, str]) -> dict[str, str]:

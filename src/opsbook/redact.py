@@ -16,16 +16,25 @@ MASK = "***"
 SECRET_NAME = re.compile(r"PASS|SECRET|TOKEN|KEY|AUTH|CREDENTIAL|DSN|WEBHOOK|PRIVATE", re.IGNORECASE)
 """A variable whose name matches holds a secret (DB_PASSWORD, SLACK_WEBHOOK_URL, PD_ROUTING_KEY…)."""
 _NOT_SECRET = {"true", "false", "yes", "no", "none", "null", "on", "off"}
-_env_cache: tuple[int, frozenset[str]] | None = None
+_env_cache: frozenset[str] | None = None
+
+
+class Redactor:
+    """`redact` with a fixed set of secrets, compiled once into one pattern (longest secret first)."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        chosen = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        self._literal = re.compile("|".join(re.escape(s) for s in chosen)) if chosen else None
+
+    def __call__(self, text: str) -> str:
+        text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+        text = _SECRET_QUERY.sub(lambda m: f"{m['key']}{MASK}", text)
+        return self._literal.sub(MASK, text) if self._literal is not None else text
 
 
 def redact(text: str, secrets: Iterable[str] = ()) -> str:
     """Mask DSN passwords, secret-looking query parameters and every literal secret given."""
-    text = _USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
-    text = _SECRET_QUERY.sub(lambda m: f"{m['key']}{MASK}", text)
-    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
-        text = text.replace(secret, MASK)
-    return text
+    return Redactor(secrets)(text)
 
 
 def _secret_values(name: str, value: str) -> Iterable[str]:
@@ -41,16 +50,22 @@ def _secret_values(name: str, value: str) -> Iterable[str]:
 def environment_secrets(environ: Mapping[str, str] | None = None) -> frozenset[str]:
     """Every secret in opsbook's own environment, named in opsbook.yaml or not: the values of
     secret-named variables and the passwords of URLs. Output of checks and runbook steps, logs and
-    answers are masked with these too (a step running `printenv` shows `DB_PASSWORD=***`)."""
+    answers are masked with these too (a step running `printenv` shows `DB_PASSWORD=***`).
+
+    Without `environ`, the process environment as first read (call `forget_environment()` after
+    changing it: opsbook reads its environment once, at start)."""
     global _env_cache
-    env = os.environ if environ is None else environ
-    key = hash(frozenset(env.items()))
-    if environ is None and _env_cache is not None and _env_cache[0] == key:
-        return _env_cache[1]
-    found = frozenset(v for name, value in env.items() for v in _secret_values(name, value))
-    if environ is None:
-        _env_cache = (key, found)
-    return found
+    if environ is not None:
+        return frozenset(v for name, value in environ.items() for v in _secret_values(name, value))
+    if _env_cache is None:
+        _env_cache = environment_secrets(dict(os.environ))
+    return _env_cache
+
+
+def forget_environment() -> None:
+    """Read the environment afresh at the next `environment_secrets()` (tests that set variables)."""
+    global _env_cache
+    _env_cache = None
 
 
 CHILD_VARIABLES = ("PATH", "HOME", "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "TZ", "USER", "LOGNAME",

@@ -18,7 +18,7 @@ from opsbook.db.engine import database_url, make_engine, make_sessionmaker
 from opsbook.db.migrate import upgrade
 from opsbook.events import BUS_KEY, EventBus
 from opsbook.events.feed import FEED_KEY, ChangeFeed
-from opsbook.redact import redact
+from opsbook.redact import Redactor
 
 
 @dataclass
@@ -27,6 +27,7 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock = field(default_factory=SystemClock)
+    _redactor: Redactor | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def config(self) -> OpsbookConfig:
@@ -57,7 +58,9 @@ class Runtime:
 
     def redact(self, text: str) -> str:
         """Mask every secret this configuration knows of, plus DSN passwords and URL tokens."""
-        return redact(text, self.loaded.all_secrets())
+        if self._redactor is None:
+            self._redactor = Redactor(self.loaded.all_secrets())
+        return self._redactor(text)
 
     def close(self) -> None:
         self.engine.dispose()

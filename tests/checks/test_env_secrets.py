@@ -3,6 +3,8 @@ child processes do not inherit them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from opsbook.checks.kinds.command import CommandCheck
@@ -10,9 +12,16 @@ from opsbook.checks.runner import run_check
 from opsbook.checks.spec import RunContext
 from opsbook.clock import SystemClock
 from opsbook.config.loader import parse_config
-from opsbook.redact import child_environment, environment_secrets
+from opsbook.redact import child_environment, environment_secrets, forget_environment
 
 SECRET = "s3cr3t-Horse-Battery"
+
+
+@pytest.fixture(autouse=True)
+def fresh_environment() -> Iterator[None]:
+    forget_environment()
+    yield
+    forget_environment()
 
 
 def command(text: str, env: dict[str, str] | None = None) -> CommandCheck:

@@ -27,7 +27,8 @@ def test_an_impossible_interval_is_refused(value: str, says: str) -> None:
 
 
 def test_zero_timeout_and_retention_are_refused() -> None:
-    text = GOOD + "      - {name: t, kind: tcp, host: 127.0.0.1, port: 9, timeout: 0s}\nretention:\n  raw: 0s\n"
+    text = GOOD + "      - {name: t, kind: tcp, host: 127.0.0.1, port: 9, timeout: 0s}\n"
+    text += "retention:\n  raw: 0s\n"
     found = errors(text)
     assert sorted(f.split(": ")[0] + ": " + f.split(": ")[1] for f in found) == [
         "ops.yaml:10: retention.raw",

@@ -27,11 +27,18 @@ class LoadedConfig:
     config: OpsbookConfig
     path: str
     secrets: set[str] = field(default_factory=set)
+    _all: frozenset[str] | None = field(default=None, init=False, repr=False, compare=False)
 
     def all_secrets(self) -> set[str]:
         """Every literal secret of this config: ${ENV} values of secret-named variables, what each
         check, channel and user contact declares secret (passwords in DSNs, tokens in URLs), and the
-        secrets of opsbook's environment that the config does not name."""
+        secrets of opsbook's environment that the config does not name. Computed once (the config is
+        immutable; the environment is read when opsbook starts)."""
+        if self._all is None:
+            self._all = frozenset(self._collect())
+        return set(self._all)
+
+    def _collect(self) -> set[str]:
         found = set(self.secrets) | environment_secrets()
         cfg = self.config
         for check in cfg.checks().values():

@@ -109,7 +109,7 @@ class BodyLimit:
 class ApiConcurrency:
     """Bounds the API requests in flight (and waiting) so load cannot pile up without end."""
 
-    def __init__(self, app: ASGIApp, limit: int = 16, queue: int = 64, retry_after: int = 2,
+    def __init__(self, app: ASGIApp, limit: int = 4, queue: int = 16, retry_after: int = 2,
                  prefix: str = "/api/", exempt: Sequence[str] = ("/api/v1/events/",)) -> None:
         self.app = app
         self.exempt = tuple(exempt)  # the alerting path itself: ingest batches its own load

@@ -1,4 +1,5 @@
-"""The /api/v1/silences and /api/v1/maintenance routers: roles, validation, audit rows, states over time."""
+"""The /api/v1/silences and /api/v1/maintenance routes of the app: roles, validation, audit rows, events,
+states over time (errors answered by the app's handler)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -14,18 +14,24 @@ from opsbook.auth.models import AuditRow
 from opsbook.auth.roles import Role
 from opsbook.auth.tokens import create_token
 from opsbook.clock import FakeClock
+from opsbook.events import Event, Topic
 from opsbook.runtime import Runtime
-from opsbook.silences.api import router
+from opsbook.web.app import create_app
 from tests.silences.conftest import NOW, advance
 
 
 @pytest.fixture
 def client(runtime: Runtime) -> Iterator[TestClient]:
-    app = FastAPI()
-    app.state.runtime = runtime
-    app.include_router(router)
-    with TestClient(app) as test_client:
+    with TestClient(create_app(runtime, run_pipeline=False)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def mutes(runtime: Runtime) -> Iterator[list[Event]]:
+    seen: list[Event] = []
+    unsubscribe = runtime.bus.subscribe(Topic.MUTES, seen.append)
+    yield seen
+    unsubscribe()
 
 
 @pytest.fixture
@@ -84,10 +90,11 @@ def test_create_list_and_expire_a_silence(client: TestClient, tokens: dict[str, 
     ]
 
 
-def test_roles(client: TestClient, tokens: dict[str, dict[str, str]], runtime: Runtime) -> None:
+def test_roles(client: TestClient, tokens: dict[str, dict[str, str]], runtime: Runtime,
+               mutes: list[Event]) -> None:
     body = {"matchers": ["service=api"], "duration": "1h", "comment": "x"}
     refused = client.post("/api/v1/silences", json=body, headers=tokens["viewer"])
-    assert refused.status_code == 403 and "responder" in refused.json()["detail"]
+    assert refused.status_code == 403 and "needs the responder role" in refused.json()["detail"]
     assert client.post("/api/v1/silences", json=body).status_code == 401
     assert client.get("/api/v1/silences").status_code == 401
     assert client.get("/api/v1/silences", headers={"Authorization": "Bearer nope"}).status_code == 401
@@ -96,6 +103,7 @@ def test_roles(client: TestClient, tokens: dict[str, dict[str, str]], runtime: R
     maintenance = {"services": ["db"], "title": "x", "starts_at": "2024-01-08T00:00:00Z", "duration": "1h"}
     assert client.post("/api/v1/maintenance", json=maintenance, headers=tokens["viewer"]).status_code == 403
     assert [a[1] for a in audit_rows(runtime)] == ["silence.create"]
+    assert [(e.topic, getattr(e, "action", "")) for e in mutes] == [(Topic.MUTES, "silence added")]
 
 
 @pytest.mark.parametrize(

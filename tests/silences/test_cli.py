@@ -26,10 +26,11 @@ def env(tmp_path: Path) -> dict[str, str]:
     engine = make_engine(url)
     upgrade(engine)
     engine.dispose()
-    return {"OPSBOOK_CONFIG": str(config), "OPSBOOK_DATABASE_URL": url, "USER": "carol", "COLUMNS": "200"}
+    return {"OPSBOOK_CONFIG": str(config), "OPSBOOK_DATABASE_URL": url, "OPSBOOK_USER": "carol",
+            "COLUMNS": "200"}
 
 
-def rows(env: dict[str, str], model: type) -> list:  # type: ignore[type-arg]
+def rows(env: dict[str, str], model: type) -> list:
     engine = make_engine(env["OPSBOOK_DATABASE_URL"])
     try:
         with make_sessionmaker(engine)() as session:
@@ -93,10 +94,17 @@ def test_silence_errors(env: dict[str, str], args: list[str], message: str) -> N
     assert rows(env, SilenceRow) == []
 
 
-def test_author_is_required(env: dict[str, str]) -> None:
-    env = {**env, "USER": ""}
-    result = CliRunner().invoke(app, ["add", "service=api", "--duration", "1h", "-m", "x"], env=env)
-    assert result.exit_code == 2 and "--author" in result.output
+def test_who_acts_is_as_then_opsbook_user_then_the_login_name(env: dict[str, str]) -> None:
+    runner = CliRunner()
+    login = {**env, "OPSBOOK_USER": None, "LOGNAME": "lena"}
+    for who, extra in [("dave", ["--as", "dave"]), ("erin", ["--author", "erin"]), ("carol", []),
+                       ("lena", ["--as", ""])]:
+        done = runner.invoke(app, ["add", "service=api", "-d", "1h", "-m", who, *extra],
+                             env=login if who == "lena" else env)
+        assert done.exit_code == 0, done.output
+    assert [(s.created_by, s.comment) for s in rows(env, SilenceRow)] == [
+        ("dave", "dave"), ("erin", "erin"), ("carol", "carol"), ("lena", "lena")]
+    assert [a.actor for a in rows(env, AuditRow)] == ["dave", "erin", "carol", "lena"]
 
 
 def test_maintenance_add_list_cancel(env: dict[str, str]) -> None:

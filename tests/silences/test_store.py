@@ -1,19 +1,21 @@
-"""The silences service on SQLite and PostgreSQL: create, list by state, expire, windows, mutes, audit."""
+"""Silences and windows in the store on SQLite and PostgreSQL: create, list by state, expire, windows,
+and the mutes the pipeline reads (the use cases around them: test_service.py)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
 
 from opsbook.auth.models import AuditRow
 from opsbook.auth.roles import Principal, Role
 from opsbook.config.loader import parse_config
 from opsbook.db.engine import make_sessionmaker
-from opsbook.silences import service
+from opsbook.errors import Invalid, NotFound
+from opsbook.silences import service, store
 from opsbook.silences.matchers import AlertAttrs, parse_matcher
-from opsbook.silences.service import AlreadyEnded, NotFound, SilenceError
+from opsbook.silences.store import AlreadyEnded, SilenceError
 from tests.silences.conftest import CONFIG
 
 NOW = datetime(2024, 1, 6, 12, 0, tzinfo=UTC)  # Saturday noon
@@ -24,49 +26,44 @@ DB_P3 = AlertAttrs(service="db", check="conn", severity="P3")
 WINDOWS = parse_config(CONFIG, "opsbook.yaml", {}).config.maintenance_windows
 
 
-def audit(engine: Engine) -> list[tuple[str, str, str]]:
+def audit_rows(engine: Engine) -> int:
     with make_sessionmaker(engine)() as session:
-        rows = session.scalars(select(AuditRow).order_by(AuditRow.id))
-        return [(r.actor, r.action, r.target) for r in rows]
+        return session.scalar(select(func.count()).select_from(AuditRow)) or 0
 
 
 def test_silence_lifecycle(engine: Engine) -> None:
     sessions = make_sessionmaker(engine)
     matchers = [parse_matcher("service=api"), parse_matcher('severity=~"P[23]"')]
     with sessions.begin() as session:
-        active = service.create_silence(session, NOW, ALICE, matchers, ends_at=NOW + 2 * H,
+        active = store.create_silence(session, NOW, ALICE, matchers, ends_at=NOW + 2 * H,
                                         comment=" deploy ")
-        pending = service.create_silence(session, NOW, ALICE, [parse_matcher("service=db")],
+        pending = store.create_silence(session, NOW, ALICE, [parse_matcher("service=db")],
                                          starts_at=NOW + 5 * H, ends_at=NOW + 6 * H, comment="later")
         ids = active.id, pending.id
     with sessions() as session:
-        row = service.get_silence(session, ids[0])
+        row = store.get_silence(session, ids[0])
         assert row.comment == "deploy" and row.created_by == "alice" and row.created_at == NOW
-        assert service.to_silence(row).matchers == tuple(matchers)
+        assert store.to_silence(row).matchers == tuple(matchers)
         assert row.starts_at == NOW and row.ends_at == NOW + 2 * H
-        assert [r.id for r in service.list_silences(session, NOW, "active")] == [ids[0]]
-        assert [r.id for r in service.list_silences(session, NOW, "pending")] == [ids[1]]
-        assert service.list_silences(session, NOW, "expired") == []
-        assert [r.id for r in service.list_silences(session, NOW)] == [ids[1], ids[0]]
-        assert [r.id for r in service.list_silences(session, NOW + 2 * H, "expired")] == [ids[0]]
-        assert [r.id for r in service.list_silences(session, NOW + 5 * H, "active")] == [ids[1]]
+        assert [r.id for r in store.list_silences(session, NOW, "active")] == [ids[0]]
+        assert [r.id for r in store.list_silences(session, NOW, "pending")] == [ids[1]]
+        assert store.list_silences(session, NOW, "expired") == []
+        assert [r.id for r in store.list_silences(session, NOW)] == [ids[1], ids[0]]
+        assert [r.id for r in store.list_silences(session, NOW + 2 * H, "expired")] == [ids[0]]
+        assert [r.id for r in store.list_silences(session, NOW + 5 * H, "active")] == [ids[1]]
     with sessions.begin() as session:
-        service.expire_silence(session, NOW + H, ALICE, ids[0])
+        store.expire_silence(session, NOW + H, ALICE, ids[0])
     with sessions() as session:
-        row = service.get_silence(session, ids[0])
+        row = store.get_silence(session, ids[0])
         assert row.expired_at == NOW + H and row.expired_by == "alice"
-        assert service.silence_state(row, NOW + H) == "expired"
-        assert [r.id for r in service.list_silences(session, NOW + H, "expired")] == [ids[0]]
-        assert service.list_silences(session, NOW + H, "active") == []
+        assert store.silence_state(row, NOW + H) == "expired"
+        assert [r.id for r in store.list_silences(session, NOW + H, "expired")] == [ids[0]]
+        assert store.list_silences(session, NOW + H, "active") == []
         with pytest.raises(AlreadyEnded):
-            service.expire_silence(session, NOW + H, ALICE, ids[0])
+            store.expire_silence(session, NOW + H, ALICE, ids[0])
         with pytest.raises(NotFound):
-            service.expire_silence(session, NOW, ALICE, 999)
-    assert audit(engine) == [
-        ("alice", "silence.create", f"silence:{ids[0]}"),
-        ("alice", "silence.create", f"silence:{ids[1]}"),
-        ("alice", "silence.expire", f"silence:{ids[0]}"),
-    ]
+            store.expire_silence(session, NOW, ALICE, 999)
+    assert audit_rows(engine) == 0  # the use cases write the audit rows (test_service.py)
 
 
 @pytest.mark.parametrize(
@@ -82,53 +79,51 @@ def test_silence_lifecycle(engine: Engine) -> None:
 )
 def test_bad_silences_are_refused(sqlite_engine: Engine, matchers: list[str], kwargs: dict[str, object],
                                   message: str) -> None:
-    with make_sessionmaker(sqlite_engine).begin() as session, pytest.raises(SilenceError, match=message):
-        service.create_silence(session, NOW, ALICE, [parse_matcher(m) for m in matchers], **kwargs)  # type: ignore
-    assert audit(sqlite_engine) == []
+    with make_sessionmaker(sqlite_engine).begin() as session, pytest.raises(Invalid, match=message):
+        store.create_silence(session, NOW, ALICE, [parse_matcher(m) for m in matchers], **kwargs)
 
 
 def test_maintenance_lifecycle(engine: Engine) -> None:
     sessions = make_sessionmaker(engine)
     with sessions.begin() as session:
-        row = service.create_maintenance(session, NOW, ALICE, ["db", "api"], starts_at=NOW + H,
+        row = store.create_maintenance(session, NOW, ALICE, ["db", "api"], starts_at=NOW + H,
                                          ends_at=NOW + 3 * H, title="Upgrade", description="PostgreSQL 16",
                                          known_services={"api", "db"})
-        later = service.create_maintenance(session, NOW, ALICE, ["api"], starts_at=NOW + 24 * H,
+        later = store.create_maintenance(session, NOW, ALICE, ["api"], starts_at=NOW + 24 * H,
                                            ends_at=NOW + 25 * H, title="Later")
         ids = row.id, later.id
     with sessions() as session:
-        listed = service.list_maintenance(session, NOW)
+        listed = store.list_maintenance(session, NOW)
         assert [r.id for r in listed] == list(ids)
         assert listed[0].services == ["api", "db"] and listed[0].description == "PostgreSQL 16"
-        assert [r.id for r in service.list_maintenance(session, NOW + 4 * H)] == [ids[1]]
-        assert len(service.list_maintenance(session, NOW + 4 * H, include_past=True)) == 2
+        assert [r.id for r in store.list_maintenance(session, NOW + 4 * H)] == [ids[1]]
+        assert len(store.list_maintenance(session, NOW + 4 * H, include_past=True)) == 2
         with pytest.raises(SilenceError, match="unknown service 'nope'"):
-            service.create_maintenance(session, NOW, ALICE, ["nope"], starts_at=NOW, ends_at=NOW + H,
+            store.create_maintenance(session, NOW, ALICE, ["nope"], starts_at=NOW, ends_at=NOW + H,
                                        title="x", known_services={"api", "db"})
         with pytest.raises(SilenceError, match="title"):
-            service.create_maintenance(session, NOW, ALICE, ["api"], starts_at=NOW, ends_at=NOW + H, title="")
+            store.create_maintenance(session, NOW, ALICE, ["api"], starts_at=NOW, ends_at=NOW + H, title="")
         with pytest.raises(SilenceError, match="at least one service"):
-            service.create_maintenance(session, NOW, ALICE, [], starts_at=NOW, ends_at=NOW + H, title="x")
+            store.create_maintenance(session, NOW, ALICE, [], starts_at=NOW, ends_at=NOW + H, title="x")
     with sessions.begin() as session:
-        service.cancel_maintenance(session, NOW + 2 * H, ALICE, ids[0])  # in progress: ends now
+        store.cancel_maintenance(session, NOW + 2 * H, ALICE, ids[0])  # in progress: ends now
     with sessions() as session:
-        assert [r.id for r in service.list_maintenance(session, NOW + 2 * H)] == [ids[1]]
+        assert [r.id for r in store.list_maintenance(session, NOW + 2 * H)] == [ids[1]]
         with pytest.raises(AlreadyEnded):
-            service.cancel_maintenance(session, NOW + 2 * H, ALICE, ids[0])
+            store.cancel_maintenance(session, NOW + 2 * H, ALICE, ids[0])
         with pytest.raises(NotFound):
-            service.get_maintenance(session, 999)
-    assert [a[1] for a in audit(engine)] == ["maintenance.create", "maintenance.create", "maintenance.cancel"]
+            store.get_maintenance(session, 999)
 
 
 def test_active_mutes_load_silences_windows_and_config(engine: Engine) -> None:
     sessions = make_sessionmaker(engine)
     with sessions.begin() as session:
-        service.create_silence(session, NOW, ALICE, [parse_matcher("service=api")], ends_at=NOW + H,
+        store.create_silence(session, NOW, ALICE, [parse_matcher("service=api")], ends_at=NOW + H,
                                comment="deploy")
-        gone = service.create_silence(session, NOW, ALICE, [parse_matcher("service=db")], ends_at=NOW + H,
+        gone = store.create_silence(session, NOW, ALICE, [parse_matcher("service=db")], ends_at=NOW + H,
                                       comment="expired one")
-        service.expire_silence(session, NOW, ALICE, gone.id)
-        service.create_maintenance(session, NOW, ALICE, ["api"], starts_at=NOW + 2 * H, ends_at=NOW + 3 * H,
+        store.expire_silence(session, NOW, ALICE, gone.id)
+        store.create_maintenance(session, NOW, ALICE, ["api"], starts_at=NOW + 2 * H, ends_at=NOW + 3 * H,
                                    title="API move")
     with sessions() as session:
         mutes = service.active_mutes(session, NOW, WINDOWS)
@@ -151,9 +146,9 @@ def test_active_mutes_load_silences_windows_and_config(engine: Engine) -> None:
 def test_upcoming_maintenance_merges_one_off_and_recurring(engine: Engine) -> None:
     sessions = make_sessionmaker(engine)
     with sessions.begin() as session:
-        service.create_maintenance(session, NOW, ALICE, ["api"], starts_at=NOW - H, ends_at=NOW + H,
+        store.create_maintenance(session, NOW, ALICE, ["api"], starts_at=NOW - H, ends_at=NOW + H,
                                    title="Now", description="in progress")
-        service.create_maintenance(session, NOW, ALICE, ["api"], starts_at=NOW + 40 * 24 * H,
+        store.create_maintenance(session, NOW, ALICE, ["api"], starts_at=NOW + 40 * 24 * H,
                                    ends_at=NOW + 41 * 24 * H, title="Far away")
     with sessions() as session:
         found = service.upcoming_maintenance(session, NOW, WINDOWS, horizon=timedelta(days=14))

@@ -25,12 +25,12 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=UTC)  # type: ignore[arg-type,misc]
 
 
 def berlin(*args: int, fold: int = 0) -> datetime:
     """Berlin wall-clock time as a UTC instant (aware datetimes in an ambiguous hour never equal others)."""
-    return datetime(*args, tzinfo=BERLIN, fold=fold).astimezone(UTC)  # type: ignore[misc]
+    return datetime(*args, tzinfo=BERLIN, fold=fold).astimezone(UTC)  # type: ignore[arg-type,misc]
 
 
 SUNDAY_DB = RecurringWindow("sunday-db", "0 2 * * 0", timedelta(hours=2), "UTC")

@@ -1,7 +1,9 @@
 """HTTP API of silences (`/api/v1/silences`) and maintenance windows (`/api/v1/maintenance`).
 
-Reading needs the viewer role; creating, expiring and cancelling need responder and are audit-logged.
-Mount `router` (it holds both). Bad matchers, an empty comment or an end before the start are 400.
+Reading needs the viewer role; creating, expiring and cancelling are the use cases of
+`opsbook.silences.service` (responder role, audit-logged). Mount `router` (it holds both). Errors are
+answered by the app's handler: bad matchers, an empty comment or an end before the start are 400, an
+unknown id 404, expiring what has ended 409, a viewer's change 403.
 """
 
 from __future__ import annotations
@@ -9,18 +11,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Principal, Role
 from opsbook.config.types import Duration
 from opsbook.runtime import Runtime
-from opsbook.silences import service
-from opsbook.silences.matchers import MatcherError, matcher_from_json
+from opsbook.silences import service, store
+from opsbook.silences.matchers import matcher_from_json
 from opsbook.silences.models import MaintenanceRow, SilenceRow
-from opsbook.silences.service import AlreadyEnded, NotFound, SilenceError, SilenceState
-from opsbook.web.deps import get_runtime, get_session, require_role
+from opsbook.silences.store import SilenceState
+from opsbook.web.deps import current_principal, get_runtime, get_session, require_role
 
 
 class MatcherIn(BaseModel):
@@ -107,19 +109,10 @@ class UpcomingOut(BaseModel):
     in_progress: bool
 
 
-def _end(start: datetime, ends_at: datetime | None, duration: timedelta | None) -> datetime:
-    if (ends_at is None) == (duration is None):
-        raise HTTPException(400, "give exactly one of ends_at and duration")
-    if duration is not None:
-        return start + duration
-    assert ends_at is not None
-    return ends_at
-
-
 def silence_out(row: SilenceRow, now: datetime) -> SilenceOut:
     return SilenceOut(
         id=row.id, matchers=[MatcherOut(**m) for m in row.matchers], starts_at=row.starts_at,
-        ends_at=row.ends_at, state=service.silence_state(row, now), created_by=row.created_by,
+        ends_at=row.ends_at, state=store.silence_state(row, now), created_by=row.created_by,
         comment=row.comment, created_at=row.created_at, expired_at=row.expired_at, expired_by=row.expired_by,
     )
 
@@ -136,7 +129,6 @@ silences_router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
 maintenance_router = APIRouter(prefix="/api/v1/maintenance", tags=["maintenance"])
 
 viewer = require_role(Role.VIEWER)
-responder = require_role(Role.RESPONDER)
 
 
 @silences_router.get("", response_model=list[SilenceOut])
@@ -148,7 +140,7 @@ def list_silences(
     _who: Principal = Depends(viewer),
 ) -> list[SilenceOut]:
     now = runtime.clock.now()
-    return [silence_out(row, now) for row in service.list_silences(session, now, state, limit)]
+    return [silence_out(row, now) for row in store.list_silences(session, now, state, limit)]
 
 
 @silences_router.get("/{silence_id}", response_model=SilenceOut)
@@ -158,65 +150,43 @@ def get_silence(
     session: Session = Depends(get_session),
     _who: Principal = Depends(viewer),
 ) -> SilenceOut:
-    try:
-        return silence_out(service.get_silence(session, silence_id), runtime.clock.now())
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    return silence_out(store.get_silence(session, silence_id), runtime.clock.now())
 
 
 @silences_router.post("", response_model=SilenceOut, status_code=201)
 def create_silence(
     body: SilenceIn,
     runtime: Runtime = Depends(get_runtime),
-    session: Session = Depends(get_session),
-    who: Principal = Depends(responder),
+    who: Principal = Depends(current_principal),
 ) -> SilenceOut:
-    now = runtime.clock.now()
-    try:
-        matchers = [matcher_from_json(m.model_dump() if isinstance(m, MatcherIn) else m)
-                    for m in body.matchers]
-        start = body.starts_at or now
-        row = service.create_silence(
-            session, now, who, matchers, starts_at=start, ends_at=_end(start, body.ends_at, body.duration),
-            comment=body.comment,
-        )
-    except (MatcherError, SilenceError) as exc:
-        raise HTTPException(400, str(exc)) from None
-    session.commit()
-    return silence_out(row, now)
+    matchers = [matcher_from_json(m.model_dump() if isinstance(m, MatcherIn) else m) for m in body.matchers]
+    row = service.add_silence(runtime, who, matchers, comment=body.comment, starts_at=body.starts_at,
+                              ends_at=body.ends_at, duration=body.duration)
+    return silence_out(row, runtime.clock.now())
 
 
-def _expire(silence_id: int, runtime: Runtime, session: Session, who: Principal) -> SilenceOut:
-    now = runtime.clock.now()
-    try:
-        row = service.expire_silence(session, now, who, silence_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except AlreadyEnded as exc:
-        raise HTTPException(409, str(exc)) from None
-    session.commit()
-    return silence_out(row, now)
+def _expire(silence_id: int, runtime: Runtime, who: Principal) -> SilenceOut:
+    row = service.expire_silence(runtime, who, silence_id)
+    return silence_out(row, runtime.clock.now())
 
 
 @silences_router.delete("/{silence_id}", response_model=SilenceOut)
 def delete_silence(
     silence_id: int,
     runtime: Runtime = Depends(get_runtime),
-    session: Session = Depends(get_session),
-    who: Principal = Depends(responder),
+    who: Principal = Depends(current_principal),
 ) -> SilenceOut:
     """Expire the silence now (it stays listed as expired)."""
-    return _expire(silence_id, runtime, session, who)
+    return _expire(silence_id, runtime, who)
 
 
 @silences_router.post("/{silence_id}/expire", response_model=SilenceOut)
 def expire_silence(
     silence_id: int,
     runtime: Runtime = Depends(get_runtime),
-    session: Session = Depends(get_session),
-    who: Principal = Depends(responder),
+    who: Principal = Depends(current_principal),
 ) -> SilenceOut:
-    return _expire(silence_id, runtime, session, who)
+    return _expire(silence_id, runtime, who)
 
 
 @maintenance_router.get("", response_model=MaintenanceList)
@@ -227,7 +197,7 @@ def list_maintenance(
     _who: Principal = Depends(viewer),
 ) -> MaintenanceList:
     """One-off windows (not ended, unless include_past) and the recurring windows of opsbook.yaml."""
-    rows = service.list_maintenance(session, runtime.clock.now(), include_past)
+    rows = store.list_maintenance(session, runtime.clock.now(), include_past)
     recurring = [
         RecurringOut(**_recurring(cfg.model_dump(mode="json"))) for cfg in runtime.config.maintenance_windows
     ]
@@ -262,19 +232,10 @@ def upcoming(
 def create_maintenance(
     body: MaintenanceIn,
     runtime: Runtime = Depends(get_runtime),
-    session: Session = Depends(get_session),
-    who: Principal = Depends(responder),
+    who: Principal = Depends(current_principal),
 ) -> MaintenanceOut:
-    now = runtime.clock.now()
-    try:
-        row = service.create_maintenance(
-            session, now, who, body.services, starts_at=body.starts_at,
-            ends_at=_end(body.starts_at, body.ends_at, body.duration), title=body.title,
-            description=body.description, known_services={s.name for s in runtime.config.services},
-        )
-    except SilenceError as exc:
-        raise HTTPException(400, str(exc)) from None
-    session.commit()
+    row = service.add_maintenance(runtime, who, body.services, starts_at=body.starts_at, title=body.title,
+                                  ends_at=body.ends_at, duration=body.duration, description=body.description)
     return maintenance_out(row)
 
 
@@ -284,28 +245,17 @@ def get_maintenance(
     session: Session = Depends(get_session),
     _who: Principal = Depends(viewer),
 ) -> MaintenanceOut:
-    try:
-        return maintenance_out(service.get_maintenance(session, window_id))
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    return maintenance_out(store.get_maintenance(session, window_id))
 
 
 @maintenance_router.delete("/{window_id}", response_model=MaintenanceOut)
 def cancel_maintenance(
     window_id: int,
     runtime: Runtime = Depends(get_runtime),
-    session: Session = Depends(get_session),
-    who: Principal = Depends(responder),
+    who: Principal = Depends(current_principal),
 ) -> MaintenanceOut:
     """Cancel a one-off window (one in progress ends now)."""
-    try:
-        row = service.cancel_maintenance(session, runtime.clock.now(), who, window_id)
-    except NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except AlreadyEnded as exc:
-        raise HTTPException(409, str(exc)) from None
-    session.commit()
-    return maintenance_out(row)
+    return maintenance_out(service.remove_maintenance(runtime, who, window_id))
 
 
 router = APIRouter()

@@ -1,7 +1,8 @@
 """`opsbook silence add|list|expire` and `opsbook maintenance list|add|cancel`.
 
 Times are ISO 8601; without an offset they are read in the team's `timezone:` of opsbook.yaml.
-The author is `--author`, else $USER; every change is audit-logged like the API's.
+Changes are the use cases of `opsbook.silences.service`, as from the API and the web UI; who acts is
+`--as`/`--author`, else $OPSBOOK_USER, else the login name (`cli_actor`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from opsbook.cli.common import (
     AuthorOption,
     ConfigOption,
     cli_actor,
+    cli_errors,
     console,
     fail,
     parse_time,
@@ -24,9 +26,9 @@ from opsbook.cli.common import (
 )
 from opsbook.config.types import parse_duration
 from opsbook.runtime import Runtime
-from opsbook.silences import service
-from opsbook.silences.matchers import MatcherError, parse_matcher
-from opsbook.silences.service import STATES, AlreadyEnded, NotFound, SilenceError, SilenceState
+from opsbook.silences import service, store
+from opsbook.silences.matchers import parse_matcher
+from opsbook.silences.store import STATES, SilenceState
 
 app = typer.Typer(no_args_is_help=True, help="Silence alerts: mute their notifications for a while.")
 maintenance_app = typer.Typer(no_args_is_help=True, help="Maintenance windows: one-off and recurring.")
@@ -43,10 +45,15 @@ def _duration(text: str) -> timedelta:
         raise fail(f"--duration: {exc}") from None
 
 
-def _end(runtime: Runtime, start: datetime, until: str | None, duration: str | None) -> datetime:
+def _until(
+    runtime: Runtime, until: str | None, duration: str | None
+) -> tuple[datetime | None, timedelta | None]:
+    """(ends_at, duration) from --until or --duration, whichever was given (one must be)."""
     if (until is None) == (duration is None):
         raise fail("give exactly one of --duration (e.g. 2h) and --until (an ISO time)")
-    return start + _duration(duration) if duration is not None else _time(str(until), runtime, "--until")
+    if duration is not None:
+        return None, _duration(duration)
+    return _time(str(until), runtime, "--until"), None
 
 
 def _fmt(t: datetime, runtime: Runtime) -> str:
@@ -65,27 +72,22 @@ def silence_add(
 ) -> None:
     """Mute notifications of alerts matching every MATCHER, e.g. service=api severity=~"P[23]"."""
     actor = cli_actor(author)
-    try:
+    with cli_errors():
         parsed = [parse_matcher(m) for m in matchers]
-    except MatcherError as exc:
-        raise fail(str(exc)) from None
     runtime = runtime_or_exit(config)
     try:
-        now = runtime.clock.now()
-        begin = _time(start, runtime, "--start") if start else now
-        end = _end(runtime, begin, until, duration)
-        with runtime.sessions.begin() as session:
-            row = service.create_silence(
-                session, now, actor, parsed, starts_at=begin, ends_at=end, comment=comment
-            )
-            silence_id, state = row.id, service.silence_state(row, now)
+        with cli_errors(runtime):
+            begin = _time(start, runtime, "--start") if start else None
+            end, length = _until(runtime, until, duration)
+            row = service.add_silence(runtime, actor, parsed, comment=comment, starts_at=begin, ends_at=end,
+                                      duration=length)
+        state = store.silence_state(row, runtime.clock.now())
         console.print(
-            f"silence {silence_id} {state} until {_fmt(end, runtime)}: " + " ".join(str(m) for m in parsed),
+            f"silence {row.id} {state} until {_fmt(row.ends_at, runtime)}: "
+            + " ".join(str(m) for m in parsed),
             markup=False,
             highlight=False,
         )
-    except SilenceError as exc:
-        raise fail(str(exc)) from None
     finally:
         runtime.close()
 
@@ -106,14 +108,14 @@ def silence_list(
     try:
         now = runtime.clock.now()
         with runtime.sessions() as session:
-            rows = [row for one in wanted for row in service.list_silences(session, now, one)]
+            rows = [row for one in wanted for row in store.list_silences(session, now, one)]
             table = Table("id", "state", "matchers", "starts", "ends", "by", "comment")
             for row in rows:
-                text = " ".join(str(m) for m in service.to_silence(row).matchers)
+                text = " ".join(str(m) for m in store.to_silence(row).matchers)
                 end = row.ends_at if row.expired_at is None else min(row.ends_at, row.expired_at)
                 table.add_row(
                     str(row.id),
-                    service.silence_state(row, now),
+                    store.silence_state(row, now),
                     text,
                     _fmt(row.starts_at, runtime),
                     _fmt(end, runtime),
@@ -138,13 +140,9 @@ def silence_expire(
     actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
-        with runtime.sessions.begin() as session:
-            service.expire_silence(session, runtime.clock.now(), actor, silence_id)
+        with cli_errors(runtime):
+            service.expire_silence(runtime, actor, silence_id)
         console.print(f"silence {silence_id} expired")
-    except NotFound as exc:
-        raise fail(str(exc), 1) from None
-    except AlreadyEnded as exc:
-        raise fail(str(exc), 1) from None
     finally:
         runtime.close()
 
@@ -189,29 +187,16 @@ def maintenance_add(
     actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
-        now = runtime.clock.now()
-        begin = _time(start, runtime, "--start")
-        end = _end(runtime, begin, until, duration)
-        with runtime.sessions.begin() as session:
-            row = service.create_maintenance(
-                session,
-                now,
-                actor,
-                services,
-                starts_at=begin,
-                ends_at=end,
-                title=title,
-                description=description,
-                known_services={s.name for s in runtime.config.services},
-            )
-            window_id = row.id
+        with cli_errors(runtime):
+            begin = _time(start, runtime, "--start")
+            end, length = _until(runtime, until, duration)
+            row = service.add_maintenance(runtime, actor, services, starts_at=begin, title=title, ends_at=end,
+                                          duration=length, description=description)
         console.print(
-            f"maintenance #{window_id} {_fmt(begin, runtime)} to {_fmt(end, runtime)}: {title}",
+            f"maintenance #{row.id} {_fmt(begin, runtime)} to {_fmt(row.ends_at, runtime)}: {row.title}",
             markup=False,
             highlight=False,
         )
-    except SilenceError as exc:
-        raise fail(str(exc)) from None
     finally:
         runtime.close()
 
@@ -226,10 +211,8 @@ def maintenance_cancel(
     actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
-        with runtime.sessions.begin() as session:
-            service.cancel_maintenance(session, runtime.clock.now(), actor, window_id)
+        with cli_errors(runtime):
+            service.remove_maintenance(runtime, actor, window_id)
         console.print(f"maintenance #{window_id} cancelled")
-    except (NotFound, AlreadyEnded) as exc:
-        raise fail(str(exc), 1) from None
     finally:
         runtime.close()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from opsbook.errors import Invalid
 from opsbook.rules.severity import Severity
 
 BUILTIN = ("service", "check", "rule", "severity")
@@ -22,7 +23,7 @@ _NAME = r"[A-Za-z_][A-Za-z0-9_.\-/]*"
 _TEXT = re.compile(rf"^\s*({_NAME})\s*(=~|!=|!~|=)\s*(.*?)\s*$", re.DOTALL)
 
 
-class MatcherError(ValueError):
+class MatcherError(Invalid):
     """A matcher that cannot be used: bad syntax, bad name or an invalid regular expression."""
 
 

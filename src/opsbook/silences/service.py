@@ -1,220 +1,97 @@
-"""Silences and one-off maintenance windows in the store, and the mutes the pipeline consults.
+"""What people change about silences and maintenance windows (use cases), and the mutes that the
+pipeline and the status page read.
 
-Every mutating function takes the acting `Principal` and records an audit row in the caller's
-transaction. Bad input raises `SilenceError` (a ValueError: HTTP 400, CLI exit 2); an unknown id
-raises `NotFound`; expiring what has already ended raises `AlreadyEnded`.
+Each use case owns its transaction, its audit row and its `Topic.MUTES` event, which makes the unmute
+loop look again and the status page rebuild; the API, the web UI and the CLI only call them. Their
+errors are those of `opsbook.silences.store` (and `Forbidden` below the responder role).
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsbook.auth.audit import record
-from opsbook.auth.roles import Principal
+from opsbook.auth.roles import Principal, Role
+from opsbook.events import DomainEvent, Topic
+from opsbook.runtime import Runtime
+from opsbook.silences import store
 from opsbook.silences.config import MaintenanceWindowConfig
-from opsbook.silences.matchers import Matcher, MatcherError, check_not_too_broad, matchers_from_json
+from opsbook.silences.matchers import Matcher
 from opsbook.silences.models import MaintenanceRow, SilenceRow
-from opsbook.silences.mute import Mutes, OneOffWindow, Silence, Window
+from opsbook.silences.mute import Mutes, Window
 from opsbook.silences.windows import next_occurrences, occurrence_at
+from opsbook.usecase import transaction
 
-SilenceState = Literal["active", "pending", "expired"]
-STATES: tuple[SilenceState, ...] = ("active", "pending", "expired")
-_SERVICE = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
-
-
-class SilenceError(ValueError):
-    """Input that cannot make a silence or maintenance window."""
+# --- use cases ------------------------------------------------------------------------------------
 
 
-class NotFound(LookupError):
-    """No silence or maintenance window with that id."""
-
-
-class AlreadyEnded(Exception):
-    """The silence or window has already expired, ended or been cancelled."""
-
-
-def _aware(value: datetime, what: str) -> datetime:
-    if value.tzinfo is None:
-        raise SilenceError(f"{what} needs a time zone (e.g. 2024-05-01T12:00:00Z)")
-    return value
-
-
-def _author(actor: Principal) -> str:
-    return actor.name[:100]
-
-
-# --- silences -------------------------------------------------------------------------------------
-
-
-def to_silence(row: SilenceRow) -> Silence:
-    return Silence(
-        id=row.id, matchers=matchers_from_json(row.matchers), starts_at=row.starts_at, ends_at=row.ends_at,
-        created_by=row.created_by, comment=row.comment, expired_at=row.expired_at,
-    )
-
-
-def silence_state(row: SilenceRow, now: datetime) -> SilenceState:
-    return to_silence(row).state(now)
-
-
-def create_silence(
-    session: Session,
-    now: datetime,
+def add_silence(
+    runtime: Runtime,
     actor: Principal,
     matchers: Sequence[Matcher],
     *,
-    ends_at: datetime,
     comment: str,
+    ends_at: datetime | None = None,
+    duration: timedelta | None = None,
     starts_at: datetime | None = None,
 ) -> SilenceRow:
-    """A new silence of alerts matching every matcher, from `starts_at` (default now) until `ends_at`."""
-    try:
-        check_not_too_broad(matchers)
-    except MatcherError as exc:
-        raise SilenceError(str(exc)) from None
-    comment = (comment or "").strip()
-    if not comment:
-        raise SilenceError("a silence needs a comment saying why (e.g. 'deploy of api 1.4')")
-    start = _aware(starts_at, "starts_at") if starts_at is not None else now
-    end = _aware(ends_at, "ends_at")
-    if end <= now:
-        raise SilenceError(f"a silence must end in the future (it would end {end.isoformat()})")
-    if end <= start:
-        raise SilenceError("a silence must end after it starts")
-    row = SilenceRow(
-        matchers=[m.to_json() for m in matchers], starts_at=max(start, now), ends_at=end,
-        created_by=_author(actor), comment=comment, created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    record(session, now, actor, "silence.create", f"silence:{row.id}", matchers=[str(m) for m in matchers],
-           starts_at=row.starts_at.isoformat(), ends_at=end.isoformat(), comment=comment)
-    return row
+    """Mute notifications of alerts matching every matcher, from `starts_at` (default now) until `ends_at`
+    or for `duration` from its start (give one of them)."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        row = store.create_silence(tx.session, tx.now, actor, matchers, comment=comment, ends_at=ends_at,
+                                   duration=duration, starts_at=starts_at)
+        tx.audit("silence.create", f"silence:{row.id}", matchers=[str(m) for m in matchers],
+                 starts_at=row.starts_at.isoformat(), ends_at=row.ends_at.isoformat(), comment=row.comment)
+        tx.emit(DomainEvent(Topic.MUTES, "silence added", f"silence:{row.id}"))
+        return row
 
 
-def get_silence(session: Session, silence_id: int) -> SilenceRow:
-    row = session.get(SilenceRow, silence_id)
-    if row is None:
-        raise NotFound(f"no silence {silence_id}")
-    return row
+def expire_silence(runtime: Runtime, actor: Principal, silence_id: int) -> SilenceRow:
+    """End a silence now (a pending one never starts); alerts it muted that still fire will notify."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        row = store.expire_silence(tx.session, tx.now, actor, silence_id)
+        tx.audit("silence.expire", f"silence:{row.id}")
+        tx.emit(DomainEvent(Topic.MUTES, "silence expired", f"silence:{row.id}"))
+        return row
 
 
-def list_silences(
-    session: Session, now: datetime, state: SilenceState | None = None, limit: int = 500
-) -> list[SilenceRow]:
-    """Silences in one state (all if None), newest first."""
-    query = select(SilenceRow)
-    live = SilenceRow.expired_at.is_(None)
-    if state == "active":
-        query = query.where(live, SilenceRow.starts_at <= now, SilenceRow.ends_at > now)
-    elif state == "pending":
-        query = query.where(live, SilenceRow.starts_at > now)
-    elif state == "expired":
-        query = query.where(or_(SilenceRow.expired_at.is_not(None), SilenceRow.ends_at <= now))
-    elif state is not None:
-        raise SilenceError(f"{state!r} is not a silence state; use one of {', '.join(STATES)}")
-    return list(session.scalars(query.order_by(SilenceRow.id.desc()).limit(limit)))
-
-
-def expire_silence(session: Session, now: datetime, actor: Principal, silence_id: int) -> SilenceRow:
-    """End a silence now (a pending one never starts). Alerts it muted that still fire will notify."""
-    row = get_silence(session, silence_id)
-    if silence_state(row, now) == "expired":
-        raise AlreadyEnded(f"silence {silence_id} has already expired")
-    row.expired_at = now
-    row.expired_by = _author(actor)
-    record(session, now, actor, "silence.expire", f"silence:{row.id}")
-    return row
-
-
-# --- one-off maintenance windows ------------------------------------------------------------------
-
-
-def to_window(row: MaintenanceRow) -> OneOffWindow:
-    return OneOffWindow(
-        id=row.id, services=tuple(row.services), starts_at=row.starts_at, ends_at=row.ends_at,
-        title=row.title, description=row.description, created_by=row.created_by,
-        cancelled_at=row.cancelled_at,
-    )
-
-
-def create_maintenance(
-    session: Session,
-    now: datetime,
+def add_maintenance(
+    runtime: Runtime,
     actor: Principal,
     services: Sequence[str],
     *,
     starts_at: datetime,
-    ends_at: datetime,
     title: str,
+    ends_at: datetime | None = None,
+    duration: timedelta | None = None,
     description: str = "",
-    known_services: Collection[str] | None = None,
 ) -> MaintenanceRow:
-    """A one-off maintenance window: alerts of `services` are muted in [starts_at, ends_at)."""
-    names = sorted({s.strip() for s in services if s.strip()})
-    if not names:
-        raise SilenceError("a maintenance window needs at least one service")
-    for name in names:
-        if not _SERVICE.match(name):
-            raise SilenceError(f"{name!r} is not a service name")
-        if known_services is not None and name not in known_services:
-            known = ", ".join(sorted(known_services)) or "none"
-            raise SilenceError(f"unknown service {name!r}; known: {known}")
-    title = (title or "").strip()
-    if not title:
-        raise SilenceError("a maintenance window needs a title (it is shown on the status page)")
-    if len(title) > 200:
-        raise SilenceError("a maintenance window's title is at most 200 characters")
-    start, end = _aware(starts_at, "starts_at"), _aware(ends_at, "ends_at")
-    if end <= now:
-        raise SilenceError(f"a maintenance window must end in the future (it would end {end.isoformat()})")
-    if end <= start:
-        raise SilenceError("a maintenance window must end after it starts")
-    row = MaintenanceRow(
-        services=names, starts_at=start, ends_at=end, title=title, description=description or "",
-        created_by=_author(actor), created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    record(session, now, actor, "maintenance.create", f"maintenance:{row.id}", services=names,
-           starts_at=start.isoformat(), ends_at=end.isoformat(), title=title)
-    return row
+    """Schedule a one-off maintenance window of services the config knows, until `ends_at` or for
+    `duration` (give one of them); it shows on the status page and mutes their alerts."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        row = store.create_maintenance(
+            tx.session, tx.now, actor, services, starts_at=starts_at, title=title, ends_at=ends_at,
+            duration=duration, description=description,
+            known_services={s.name for s in runtime.config.services},
+        )
+        tx.audit("maintenance.create", f"maintenance:{row.id}", services=row.services,
+                 starts_at=row.starts_at.isoformat(), ends_at=row.ends_at.isoformat(), title=row.title)
+        tx.emit(DomainEvent(Topic.MUTES, "maintenance added", f"maintenance:{row.id}"))
+        return row
 
 
-def get_maintenance(session: Session, window_id: int) -> MaintenanceRow:
-    row = session.get(MaintenanceRow, window_id)
-    if row is None:
-        raise NotFound(f"no maintenance window {window_id}")
-    return row
-
-
-def list_maintenance(
-    session: Session, now: datetime, include_past: bool = False, limit: int = 500
-) -> list[MaintenanceRow]:
-    """One-off windows, soonest first; without `include_past` only those not ended nor cancelled."""
-    query = select(MaintenanceRow)
-    if not include_past:
-        query = query.where(MaintenanceRow.cancelled_at.is_(None), MaintenanceRow.ends_at > now)
-    return list(session.scalars(query.order_by(MaintenanceRow.starts_at, MaintenanceRow.id).limit(limit)))
-
-
-def cancel_maintenance(session: Session, now: datetime, actor: Principal, window_id: int) -> MaintenanceRow:
-    """Cancel a one-off window (or end one in progress now)."""
-    row = get_maintenance(session, window_id)
-    if row.cancelled_at is not None or row.ends_at <= now:
-        raise AlreadyEnded(f"maintenance window {window_id} has already ended or been cancelled")
-    row.cancelled_at = now
-    row.cancelled_by = _author(actor)
-    record(session, now, actor, "maintenance.cancel", f"maintenance:{row.id}")
-    return row
+def remove_maintenance(runtime: Runtime, actor: Principal, window_id: int) -> MaintenanceRow:
+    """Cancel a one-off maintenance window (one in progress ends now)."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        row = store.cancel_maintenance(tx.session, tx.now, actor, window_id)
+        tx.audit("maintenance.cancel", f"maintenance:{row.id}")
+        tx.emit(DomainEvent(Topic.MUTES, "maintenance removed", f"maintenance:{row.id}"))
+        return row
 
 
 # --- what the pipeline and the status page read ---------------------------------------------------
@@ -231,8 +108,8 @@ def active_mutes(
         select(MaintenanceRow).where(MaintenanceRow.cancelled_at.is_(None), MaintenanceRow.ends_at > now)
     )
     windows: list[Window] = [w.to_window() for w in config_windows]
-    windows += [to_window(row) for row in one_offs]
-    return Mutes(silences=tuple(to_silence(row) for row in silences), windows=tuple(windows))
+    windows += [store.to_window(row) for row in one_offs]
+    return Mutes(silences=tuple(store.to_silence(row) for row in silences), windows=tuple(windows))
 
 
 def mute_boundaries(
@@ -276,7 +153,7 @@ def upcoming_maintenance(
     """Maintenance in progress or starting within `horizon`, soonest first (`per_window` at most each)."""
     until = now + horizon
     out: list[UpcomingMaintenance] = []
-    for row in list_maintenance(session, now):
+    for row in store.list_maintenance(session, now):
         if row.starts_at < until:
             out.append(UpcomingMaintenance(
                 f"maintenance:#{row.id}", "one-off", row.title, row.description, tuple(row.services),

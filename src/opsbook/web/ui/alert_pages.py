@@ -1,32 +1,30 @@
 """Alerts, silences and maintenance windows in the browser.
 
-Reading needs a signed-in user; creating and expiring silences and maintenance windows needs the responder
-role. The silences service validates and audit-logs each change.
+Reading needs a signed-in user. Creating and expiring silences and maintenance windows are the use cases
+of `opsbook.silences.service` (responder role, audit row, event): bad input or what has ended already is
+shown on the page, a viewer's attempt is answered 403 by the app.
 """
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from opsbook.alerts.service import list_alerts
-from opsbook.auth.roles import Principal, Role
+from opsbook.auth.roles import Principal
 from opsbook.config.types import parse_duration
+from opsbook.errors import Conflict, NotFound
 from opsbook.silences import service as silences
-from opsbook.silences.matchers import MatcherError, parse_matcher
-from opsbook.web.ui.pages import back, needs, render, runtime_of, viewer
+from opsbook.silences import store
+from opsbook.silences.matchers import parse_matcher
+from opsbook.web.ui.pages import back, render, runtime_of, viewer
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
-responder = needs(Role.RESPONDER)
 ALERT_STATES = ("firing", "pending", "resolved")
-
-
-def _invalidate(request: Request) -> None:
-    cache = getattr(request.app.state, "status_cache", None)
-    if cache is not None:
-        cache.invalidate()
+SHOWN = (ValueError, NotFound, Conflict)
+"""Refusals shown on the page (bad input, unknown id, ended already); `Forbidden` is answered 403."""
 
 
 @router.get("/alerts", response_class=HTMLResponse)
@@ -60,8 +58,8 @@ def silences_page(request: Request, principal: Principal = Depends(viewer)) -> H
     runtime = runtime_of(request)
     now = runtime.clock.now()
     with runtime.sessions() as session:
-        rows = silences.list_silences(session, now, limit=200)
-        shown = [(row, silences.silence_state(row, now)) for row in rows]
+        rows = store.list_silences(session, now, limit=200)
+        shown = [(row, store.silence_state(row, now)) for row in rows]
     return render(
         request,
         "ui/silences.html",
@@ -91,28 +89,22 @@ def create_silence(
     matchers: str = Form(...),
     duration: str = Form("2h"),
     comment: str = Form(""),
-    who: Principal = Depends(responder),
+    who: Principal = Depends(viewer),
 ) -> Response:
-    runtime = runtime_of(request)
-    now = runtime.clock.now()
     try:
         parsed = [parse_matcher(m.strip()) for m in matchers.replace("\n", ",").split(",") if m.strip()]
-        length: timedelta = parse_duration(duration.strip())
-        with runtime.sessions.begin() as session:
-            row = silences.create_silence(session, now, who, parsed, ends_at=now + length, comment=comment)
-            silence_id = row.id
-    except (MatcherError, silences.SilenceError, ValueError) as exc:
+        length = parse_duration(duration.strip())
+        row = silences.add_silence(runtime_of(request), who, parsed, comment=comment, duration=length)
+    except SHOWN as exc:
         return back("/ui/silences", str(exc), "error")
-    return back("/ui/silences", f"Silence #{silence_id} created.")
+    return back("/ui/silences", f"Silence #{row.id} created.")
 
 
 @router.post("/silences/{silence_id}/expire")
-def expire_silence(request: Request, silence_id: int, who: Principal = Depends(responder)) -> Response:
-    runtime = runtime_of(request)
+def expire_silence(request: Request, silence_id: int, who: Principal = Depends(viewer)) -> Response:
     try:
-        with runtime.sessions.begin() as session:
-            silences.expire_silence(session, runtime.clock.now(), who, silence_id)
-    except (silences.NotFound, silences.AlreadyEnded) as exc:
+        silences.expire_silence(runtime_of(request), who, silence_id)
+    except SHOWN as exc:
         return back("/ui/silences", str(exc), "error")
     return back("/ui/silences", f"Silence #{silence_id} expired.")
 
@@ -122,7 +114,7 @@ def maintenance_page(request: Request, principal: Principal = Depends(viewer)) -
     runtime = runtime_of(request)
     now = runtime.clock.now()
     with runtime.sessions() as session:
-        one_off = silences.list_maintenance(session, now, include_past=True, limit=100)
+        one_off = store.list_maintenance(session, now, include_past=True, limit=100)
         upcoming = silences.upcoming_maintenance(session, now, runtime.config.maintenance_windows)
     return render(
         request,
@@ -143,38 +135,23 @@ def create_maintenance(
     starts: str = Form("now"),
     duration: str = Form("1h"),
     description: str = Form(""),
-    who: Principal = Depends(responder),
+    who: Principal = Depends(viewer),
 ) -> Response:
     runtime = runtime_of(request)
-    now = runtime.clock.now()
     try:
-        start = _when(starts, now)
-        with runtime.sessions.begin() as session:
-            row = silences.create_maintenance(
-                session,
-                now,
-                who,
-                services,
-                starts_at=start,
-                ends_at=start + parse_duration(duration.strip()),
-                title=title,
-                description=description,
-                known_services={s.name for s in runtime.config.services},
-            )
-            window_id = row.id
-    except (silences.SilenceError, ValueError) as exc:
+        row = silences.add_maintenance(
+            runtime, who, services, starts_at=_when(starts, runtime.clock.now()), title=title,
+            duration=parse_duration(duration.strip()), description=description,
+        )
+    except SHOWN as exc:
         return back("/ui/maintenance", str(exc), "error")
-    _invalidate(request)
-    return back("/ui/maintenance", f"Maintenance window #{window_id} scheduled.")
+    return back("/ui/maintenance", f"Maintenance window #{row.id} scheduled.")
 
 
 @router.post("/maintenance/{window_id}/cancel")
-def cancel_maintenance(request: Request, window_id: int, who: Principal = Depends(responder)) -> Response:
-    runtime = runtime_of(request)
+def cancel_maintenance(request: Request, window_id: int, who: Principal = Depends(viewer)) -> Response:
     try:
-        with runtime.sessions.begin() as session:
-            silences.cancel_maintenance(session, runtime.clock.now(), who, window_id)
-    except (silences.NotFound, silences.AlreadyEnded) as exc:
+        silences.remove_maintenance(runtime_of(request), who, window_id)
+    except SHOWN as exc:
         return back("/ui/maintenance", str(exc), "error")
-    _invalidate(request)
     return back("/ui/maintenance", f"Maintenance window #{window_id} cancelled.")

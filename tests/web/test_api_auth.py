@@ -12,7 +12,7 @@ from opsbook.clock import FakeClock
 from opsbook.web.app import create_app
 from tests.support import make_runtime
 
-PUBLIC = {"/health", "/ready", "/metrics", "/ping/{token}", "/ping/{token}/{signal}"}
+PUBLIC = {"/health", "/ready", "/ping/{token}", "/ping/{token}/{signal}"}
 # PagerDuty's Events API authenticates by the routing_key in the body (tests/alerts cover a wrong key).
 BODY_AUTH = {"/api/v1/events/pagerduty"}
 

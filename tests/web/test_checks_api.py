@@ -127,11 +127,14 @@ async def test_no_password_appears_in_any_answer(client: tuple[httpx.AsyncClient
     assert "password authentication failed" in bodies[3]
 
 
-async def test_metrics_are_prometheus_text(client: tuple[httpx.AsyncClient, dict[str, str]]) -> None:
-    http, _ = client
+async def test_metrics_are_prometheus_text_for_token_holders(
+    client: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    http, tokens = client
     app_pipeline = http._transport.app.state.pipeline  # type: ignore[attr-defined]
     app_pipeline.metrics.observe_result(StoredResult("api/health", NOW, CheckResult.down("x")))
-    text = (await http.get("/metrics")).text
+    assert (await http.get("/metrics")).status_code == 401  # it names services and people
+    text = (await http.get("/metrics", headers={"Authorization": f"Bearer {tokens['viewer']}"})).text
     assert 'opsbook_check_up{check="health",service="api"} 0.0' in text
     assert "opsbook_scheduler_lag_seconds_bucket" in text
     assert "# TYPE opsbook_alerts gauge" in text and "# TYPE opsbook_notifications gauge" in text

@@ -19,7 +19,7 @@ async def test_read_only_then_gone_database(pg_url: str, pg_template: str) -> No
     url = fresh_pg_database(pg_url, pg_template)
     name = url.rsplit("/", 1)[1]
     engine = make_engine(url)
-    runtime = make_runtime(engine, FakeClock(), "services: []\n")
+    runtime = make_runtime(engine, FakeClock(), "server: {public_metrics: true}\nservices: []\n")
     pipeline = Pipeline(runtime)
     app = create_app(runtime, pipeline=pipeline, run_pipeline=False)
     admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
@@ -58,7 +58,7 @@ async def test_read_only_then_gone_database(pg_url: str, pg_template: str) -> No
 
 async def test_a_failing_loop_turns_health_down_until_it_works(sqlite_engine: object) -> None:
     clock = FakeClock()
-    runtime = make_runtime(sqlite_engine, clock, "services: []\n")  # type: ignore[arg-type]
+    runtime = make_runtime(sqlite_engine, clock, "server: {public_metrics: true}\n")  # type: ignore[arg-type]
     pipeline = Pipeline(runtime)
     app = create_app(runtime, pipeline=pipeline, run_pipeline=True)
     broken = [True]

@@ -49,7 +49,11 @@ def serve(
     db = redact(database_url(runtime.config.database_url))
     console.print(f"opsbook: {len(runtime.config.services)} services, {len(checks)} checks, database {db}")
     console.print(f"opsbook is serving at [bold]http://{host}:{port}[/] (API docs at /docs)")
-    uvicorn.run(create_app(runtime), host=host, port=port, log_config=None, access_log=False)
+    proxies = runtime.config.server.trusted_proxies
+    uvicorn.run(
+        create_app(runtime), host=host, port=port, log_config=None, access_log=False,
+        proxy_headers=bool(proxies), forwarded_allow_ips=",".join(proxies) or None,
+    )
 
 
 db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)

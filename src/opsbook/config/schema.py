@@ -58,6 +58,25 @@ class Service(Model):
     rules: ServiceRules = Field(default_factory=list, description="Alert rules for the service's checks.")
 
 
+class ServerSettings(Model):
+    """How `opsbook serve` faces the network."""
+
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed "
+        "(client address in the audit log, login throttling). Empty: no forwarded header is believed.",
+    )
+    public_metrics: bool = Field(
+        default=False, description="Serve /metrics without a token (it names services and people)."
+    )
+    api_concurrency: int = Field(
+        default=4, ge=1, le=1000, description="API requests handled at once; the pipeline has priority."
+    )
+    api_queue: int = Field(
+        default=16, ge=0, le=100_000, description="API requests that may wait; beyond, 503 + Retry-After."
+    )
+
+
 class OpsbookConfig(Model):
     """Everything opsbook.yaml declares."""
 
@@ -73,6 +92,7 @@ class OpsbookConfig(Model):
         default=None, description="SQLAlchemy URL; OPSBOOK_DATABASE_URL wins; default sqlite under ./var/."
     )
     retention: Retention = Field(default_factory=Retention)
+    server: ServerSettings = Field(default_factory=ServerSettings, description="Proxies, /metrics, API load.")
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     services: list[Service] = Field(default_factory=list)
     users: Users = Field(default_factory=list, description="People who can be on call or paged.")

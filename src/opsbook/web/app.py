@@ -65,7 +65,9 @@ def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline:
     mount_ui(app, runtime)
     from opsbook.alerts.ingest import IngestFastPath
 
-    app.add_middleware(ApiConcurrency)
+    app.add_middleware(
+        ApiConcurrency, limit=runtime.config.server.api_concurrency, queue=runtime.config.server.api_queue
+    )
     app.add_middleware(IngestFastPath, runtime=runtime, state=app.state)  # before sessions and limits
     app.add_middleware(BodyLimit)  # outermost: nothing reads a body larger than its path allows
     return app

@@ -5,8 +5,8 @@ observes now), `/metrics` (Prometheus; always answers, the database's state incl
 - `/ready`: 200 when a write to the store commits and the result writer is not stalled (its oldest
   unstored result is younger than `STALL_AFTER`); 503 saying which is wrong otherwise. Reads may still
   work while writes fail: a database that answers SELECT but refuses writes is not ready.
-- `/metrics`: never 500. Collectors that read the store report `opsbook_database_up 0` and skip their
-  figures while it is away.
+- `/metrics`: a viewer token unless `server.public_metrics`; never 500. Collectors that read the
+  store report `opsbook_database_up 0` and skip their figures while it is away.
 """
 
 from __future__ import annotations
@@ -14,11 +14,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse, Response
 
 from opsbook import __version__
+from opsbook.auth.roles import Principal
 from opsbook.db.probe import probe_write
+from opsbook.web.deps import current_principal
 
 if TYPE_CHECKING:
     from opsbook.pipeline import Pipeline
@@ -58,8 +60,16 @@ def health_router(runtime: Runtime, pipeline: Pipeline, running: bool) -> APIRou
             body.update(status="not ready", writer=waiting)
         return JSONResponse(body, 200 if body["status"] == "ok" else 503)
 
-    @router.get("/metrics")
-    def metrics() -> Response:
+    def render() -> Response:
         return Response(pipeline.metrics.render(), media_type="text/plain; version=0.0.4")
+
+    if runtime.config.server.public_metrics:
+        router.add_api_route("/metrics", render, methods=["GET"])
+    else:
+
+        @router.get("/metrics")
+        def metrics(_who: Principal = Depends(current_principal)) -> Response:
+            """Prometheus metrics (a viewer token; `server.public_metrics: true` serves them openly)."""
+            return render()
 
     return router

@@ -1,4 +1,5 @@
-"""The /api/v1/oncall router: roles, audit, overrides, handoffs, shifts, and the iCalendar feeds."""
+"""The /api/v1/oncall routes of the app: roles, audit, events, overrides, handoffs, shifts, and the
+iCalendar feeds (errors answered by the app's handler)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from icalendar import Calendar
 from sqlalchemy import Engine, select
@@ -18,8 +18,9 @@ from opsbook.auth.tokens import create_token
 from opsbook.clock import FakeClock
 from opsbook.config.loader import parse_config
 from opsbook.db.engine import make_sessionmaker
-from opsbook.oncall.api import router
+from opsbook.events import Event, Topic
 from opsbook.runtime import Runtime
+from opsbook.web.app import create_app
 from tests.oncall.conftest import TEAM_YAML
 
 NOW = datetime(2026, 1, 14, 11, 0, tzinfo=UTC)  # Wednesday 12:00 in Berlin: ben's week
@@ -33,6 +34,7 @@ class Api:
     viewer_token: str
     engine: Engine
     clock: FakeClock
+    events: list[Event]
 
 
 @pytest.fixture
@@ -43,12 +45,12 @@ def api(sqlite_engine: Engine) -> Iterator[Api]:
     with runtime.sessions.begin() as s:
         viewer = create_token(s, "wall", Role.VIEWER, NOW)
         responder = create_token(s, "ben", Role.RESPONDER, NOW)
-    app = FastAPI()
-    app.state.runtime = runtime
-    app.include_router(router)
-    with TestClient(app) as client:
+    events: list[Event] = []
+    unsubscribe = runtime.bus.subscribe(Topic.ONCALL, events.append)
+    with TestClient(create_app(runtime, run_pipeline=False)) as client:
         yield Api(client, {"Authorization": f"Bearer {viewer}"}, {"Authorization": f"Bearer {responder}"},
-                  viewer, sqlite_engine, clock)
+                  viewer, sqlite_engine, clock, events)
+    unsubscribe()
 
 
 def test_now_and_shifts(api: Api) -> None:
@@ -109,6 +111,7 @@ def test_overrides_need_a_responder_and_are_audited(api: Api) -> None:
     with make_sessionmaker(api.engine)() as s:
         assert [(a.action, a.actor) for a in s.scalars(select(AuditRow).order_by(AuditRow.id))] == [
             ("oncall.override.add", "token:ben"), ("oncall.override.remove", "token:ben")]
+    assert [getattr(e, "action", "") for e in api.events] == ["override added", "override removed"]
 
 
 async def test_handoff_notes_reach_the_next_shift(api: Api) -> None:
@@ -116,6 +119,7 @@ async def test_handoff_notes_reach_the_next_shift(api: Api) -> None:
     assert api.client.post("/api/v1/oncall/handoffs", json=body, headers=api.viewer).status_code == 403
     res = api.client.post("/api/v1/oncall/handoffs", json=body, headers=api.responder)
     assert res.status_code == 201 and res.json()["author"] == "token:ben"
+    assert [getattr(e, "action", "") for e in api.events] == ["handoff note"]
     current = api.client.get("/api/v1/oncall/schedules/primary/handoff", headers=api.viewer).json()
     assert current["user"] == "ben" and current["notes"] == []  # written during ben's shift: for the next one
     await api.clock.advance_to(datetime(2026, 1, 19, 8, 5, tzinfo=UTC))

@@ -5,14 +5,18 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from icalendar import Calendar
+from sqlalchemy import select
 from typer.testing import CliRunner
 
+from opsbook.auth.models import AuditRow
 from opsbook.cli.main import app
+from opsbook.db.engine import make_engine, make_sessionmaker
 from tests.oncall.conftest import TEAM_YAML
 
 OPSBOOK = str(Path(sys.executable).parent / "opsbook")
@@ -25,7 +29,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     values = {
         "OPSBOOK_CONFIG": str(config),
         "OPSBOOK_DATABASE_URL": f"sqlite:///{tmp_path}/opsbook.db",
-        "USER": "ben",
+        "OPSBOOK_USER": "ben",
         "COLUMNS": "200",
     }
     for key, value in values.items():
@@ -53,7 +57,7 @@ def test_now_shows_who_until_when_and_who_is_next(env: dict[str, str]) -> None:
 
 def test_override_add_list_remove(env: dict[str, str]) -> None:
     code, out = run("override", "add", "primary", "chen", "--from", "2026-01-16T18:00", "--to",
-                    "2026-01-19T09:00", "--covers", "ben", "-m", "ben travels", "--at", "2026-01-14T12:00")
+                    "2026-01-19T09:00", "--covers", "ben", "-m", "ben travels")
     assert code == 0, out
     assert "override 1: chen on call on primary from Fri 2026-01-16 18:00 to Mon 2026-01-19 09:00" in out
     code, out = run("now", "primary", "--at", "2026-01-17T12:00")
@@ -73,24 +77,48 @@ def test_override_add_list_remove(env: dict[str, str]) -> None:
     assert code == 2 and "no user 'dan'" in out
     code, out = run("override", "add", "primary", "ana", "--from", "friday", "--to", "2026-01-19T09:00")
     assert code == 2 and "--from: 'friday' is not an ISO 8601 time" in out
+    code, out = run("override", "add", "nights", "ana", "--from", "2026-01-16T18:00", "--to", "2026-01-19")
+    assert code == 2 and "no schedule 'nights'" in out
     code, out = run("override", "remove", "7")
-    assert code == 2 and "no override 7" in out
+    assert code == 1 and "no override 7" in out
+    assert audit(env) == [("ben", "oncall.override.add"), ("ben", "oncall.override.remove")]
+
+
+def audit(env: dict[str, str]) -> list[tuple[str, str]]:
+    engine = make_engine(env["OPSBOOK_DATABASE_URL"])
+    try:
+        with make_sessionmaker(engine)() as s:
+            return [(a.actor, a.action) for a in s.scalars(select(AuditRow).order_by(AuditRow.id))]
+    finally:
+        engine.dispose()
+
+
+def next_handoff(after: datetime) -> datetime:
+    """The primary schedule's next Monday 09:00 in Berlin after `after`."""
+    local = after.astimezone(ZoneInfo("Europe/Berlin"))
+    monday = local.date() + timedelta(days=(7 - local.weekday()) % 7)
+    handoff = datetime.combine(monday, time(9), tzinfo=ZoneInfo("Europe/Berlin"))
+    return handoff if handoff > local else handoff + timedelta(days=7)
 
 
 def test_handoff_note_is_shown_to_the_next_person(env: dict[str, str]) -> None:
-    code, out = run("handoff", "--note", "watch the disk on db1", "--schedule", "primary",
-                    "--at", "2026-01-18T20:00")
+    handoff = next_handoff(datetime.now(UTC))
+    code, out = run("handoff", "--note", "watch the disk on db1", "--schedule", "primary")
     assert code == 0, out
-    assert "handoff note 1 kept for primary; next on call: chen from Mon 2026-01-19 09:00" in out
-    code, out = run("now", "primary", "--at", "2026-01-19T10:00")
-    assert "primary: chen since Mon 2026-01-19 09:00" in out
-    assert "handoff note from ben (Sun 2026-01-18 20:00):" in out and "watch the disk on db1" in out
-    code, out = run("now", "primary", "--at", "2026-01-26T10:00")  # the next shift has no note
-    assert "watch the disk" not in out
+    assert "handoff note 1 kept for primary; next on call: " in out
+    assert f"from {handoff:%a %Y-%m-%d 09:00}" in out
+    code, out = run("now", "primary", "--at", (handoff + timedelta(hours=1)).isoformat())
+    assert f"since {handoff:%a %Y-%m-%d 09:00}" in out
+    assert "handoff note from ben (" in out and "watch the disk on db1" in out
+    code, out = run("now", "primary", "--at", (handoff + timedelta(days=7, hours=1)).isoformat())
+    assert "watch the disk" not in out  # the shift after has no note
     code, out = run("handoff", "--note", "which one?")
     assert code == 2 and "say which schedule with --schedule (primary, business)" in out
-    code, out = run("handoff", "--at", "2026-01-20T10:00")
+    code, out = run("handoff", "--note", "back then", "-s", "primary", "--at", "2026-01-18T20:00")
+    assert code == 2 and "a note is kept as of now" in out
+    code, out = run("handoff", "--at", (handoff + timedelta(hours=1)).isoformat())
     assert code == 0 and "watch the disk on db1" in out
+    assert audit(env) == [("ben", "oncall.handoff.note")]
 
 
 def test_show_week_is_a_table_of_this_week_and_next(env: dict[str, str]) -> None:

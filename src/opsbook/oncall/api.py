@@ -1,8 +1,10 @@
 """HTTP API of on-call (`/api/v1/oncall`): who is on call, shifts, gaps, overrides, handoff notes, iCal feeds.
 
-Reading needs the viewer role; creating or removing overrides and writing handoff notes need responder
-and are audit-logged. The iCalendar feeds (`/schedules/{name}.ics`, `/users/{name}.ics`) also accept the
-token as `?token=`, since calendar apps cannot send headers. Mount `router`.
+Reading needs the viewer role; creating or removing overrides and writing handoff notes are the use cases
+of `opsbook.oncall.service` (responder role, audit-logged). Errors are answered by the app's handler: an
+unknown schedule, user or override in the path is 404, bad input 400. The iCalendar feeds
+(`/schedules/{name}.ics`, `/users/{name}.ics`) also accept the token as `?token=`, since calendar apps
+cannot send headers. Mount `router`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ MAX_RANGE = timedelta(days=400)
 
 router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"])
 viewer = require_role(Role.VIEWER)
-responder = require_role(Role.RESPONDER)
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -155,10 +156,6 @@ def _range(
     return begin, finish
 
 
-def _not_found(exc: service.OncallError) -> HTTPException:
-    return HTTPException(404 if isinstance(exc, service.NotFound) else 400, str(exc))
-
-
 @router.get("/schedules", response_model=list[ScheduleOut])
 def list_schedules(
     runtime: Runtime = Depends(get_runtime), _who: Principal = Depends(viewer)
@@ -183,10 +180,7 @@ def now(
     _who: Principal = Depends(viewer),
 ) -> list[OnCallOut]:
     """Who is on call (at `at`, default now), since and until when, who was before and who is next."""
-    try:
-        found = service.on_call_now(session, runtime.config, at or runtime.clock.now(), schedule)
-    except service.OncallError as exc:
-        raise _not_found(exc) from None
+    found = service.on_call_now(session, runtime.config, at or runtime.clock.now(), schedule)
     return [
         OnCallOut(schedule=n.schedule, timezone=n.timezone, at=n.at,
                   user=n.current.user if n.current else None, current=shift_out(n.current),
@@ -206,10 +200,7 @@ def schedule_shifts(
 ) -> list[ShiftOut]:
     """The final shifts (layers, restrictions and overrides merged) over [start, end); gaps are left out."""
     begin, finish = _range(runtime, start, end, 7)
-    try:
-        return [_shift(s) for s in service.schedule_shifts(session, runtime.config, name, begin, finish)]
-    except service.OncallError as exc:
-        raise _not_found(exc) from None
+    return [_shift(s) for s in service.schedule_shifts(session, runtime.config, name, begin, finish)]
 
 
 @router.get("/users/{name}/shifts", response_model=list[UserShiftOut])
@@ -222,10 +213,7 @@ def user_shifts(
     _who: Principal = Depends(viewer),
 ) -> list[UserShiftOut]:
     begin, finish = _range(runtime, start, end, 30)
-    try:
-        found = service.user_shifts(session, runtime.config, name, begin, finish)
-    except service.OncallError as exc:
-        raise _not_found(exc) from None
+    found = service.user_shifts(session, runtime.config, name, begin, finish)
     return [UserShiftOut(schedule=sched, **_shift(s).model_dump()) for sched, s in found]
 
 
@@ -238,10 +226,7 @@ def gaps(
     _who: Principal = Depends(viewer),
 ) -> list[GapOut]:
     """Stretches of the next `days` days with nobody on call."""
-    try:
-        found = service.upcoming_gaps(session, runtime.config, runtime.clock.now(), days, schedule)
-    except service.OncallError as exc:
-        raise _not_found(exc) from None
+    found = service.upcoming_gaps(session, runtime.config, runtime.clock.now(), days, schedule)
     return [GapOut(schedule=g.schedule, start=g.start, end=g.end) for g in found]
 
 
@@ -261,16 +246,11 @@ def list_overrides(
 def create_override(
     body: OverrideIn,
     runtime: Runtime = Depends(get_runtime),
-    session: Session = Depends(get_session),
-    who: Principal = Depends(responder),
+    who: Principal = Depends(current_principal),
 ) -> OverrideOut:
     """`user` is on call on `schedule` over [start, end), over every layer."""
-    try:
-        row = service.add_override(session, runtime.config, runtime.clock.now(), who, body.schedule,
-                                   body.user, body.start, body.end, covers=body.covers, reason=body.reason)
-    except service.OncallError as exc:
-        raise HTTPException(400, str(exc)) from None
-    session.commit()
+    row = service.add_override(runtime, who, body.schedule, body.user, body.start, body.end,
+                               covers=body.covers, reason=body.reason)
     return override_out(row)
 
 
@@ -278,16 +258,9 @@ def create_override(
 def delete_override(
     override_id: int,
     runtime: Runtime = Depends(get_runtime),
-    session: Session = Depends(get_session),
-    who: Principal = Depends(responder),
+    who: Principal = Depends(current_principal),
 ) -> OverrideOut:
-    try:
-        row = service.remove_override(session, runtime.clock.now(), who, override_id)
-    except service.OncallError as exc:
-        raise _not_found(exc) from None
-    out = override_out(row)
-    session.commit()
-    return out
+    return override_out(service.remove_override(runtime, who, override_id))
 
 
 @router.get("/handoffs", response_model=list[NoteOut])
@@ -305,17 +278,10 @@ def list_notes(
 def create_note(
     body: NoteIn,
     runtime: Runtime = Depends(get_runtime),
-    session: Session = Depends(get_session),
-    who: Principal = Depends(responder),
+    who: Principal = Depends(current_principal),
 ) -> NoteOut:
     """Leave a note for whoever takes over `schedule` next."""
-    try:
-        row = service.add_handoff_note(session, runtime.config, runtime.clock.now(), who, body.schedule,
-                                       body.note)
-    except service.OncallError as exc:
-        raise HTTPException(400, str(exc)) from None
-    session.commit()
-    return note_out(row)
+    return note_out(service.add_handoff_note(runtime, who, body.schedule, body.note))
 
 
 @router.get("/schedules/{name}/handoff", response_model=HandoffOut | None)
@@ -327,11 +293,8 @@ def current_handoff(
 ) -> HandoffOut | None:
     """The current shift of `name` with the handoff notes left for it; null if nobody is on call."""
     now_ = runtime.clock.now()
-    try:
-        user = service.on_call(session, runtime.config, name, now_)
-        brief = service.pending_handoff(session, runtime.config, name, user, now_) if user else None
-    except service.OncallError as exc:
-        raise _not_found(exc) from None
+    user = service.on_call(session, runtime.config, name, now_)
+    brief = service.pending_handoff(session, runtime.config, name, user, now_) if user else None
     if brief is None:
         return None
     return HandoffOut(
@@ -373,10 +336,7 @@ def schedule_ics(
     _who: Principal = Depends(feed_principal),
 ) -> Response:
     """The schedule's shifts from 30 days ago to 90 days ahead, as iCalendar."""
-    try:
-        return _calendar(service.schedule_feed(session, runtime.config, name, runtime.clock.now()), name)
-    except service.OncallError as exc:
-        raise _not_found(exc) from None
+    return _calendar(service.schedule_feed(session, runtime.config, name, runtime.clock.now()), name)
 
 
 @router.get("/users/{name}.ics", response_class=Response, responses={200: {"content": {"text/calendar": {}}}})
@@ -387,7 +347,4 @@ def user_ics(
     _who: Principal = Depends(feed_principal),
 ) -> Response:
     """The user's shifts on every schedule from 30 days ago to 90 days ahead, as iCalendar."""
-    try:
-        return _calendar(service.user_feed(session, runtime.config, name, runtime.clock.now()), name)
-    except service.OncallError as exc:
-        raise _not_found(exc) from None
+    return _calendar(service.user_feed(session, runtime.config, name, runtime.clock.now()), name)

@@ -1,8 +1,9 @@
 """`opsbook oncall now|show|gaps|ical|handoff` and `opsbook oncall override add|list|remove`.
 
 Times are ISO 8601; without an offset they are read in the schedule's time zone (the team's `timezone:`
-where no schedule is involved). `--at` replaces the current time, to look at another moment. The
-author of a change is `--author`, else $USER; every change is audit-logged like the API's.
+where no schedule is involved). `--at` replaces the current time, to look at another moment; changes are
+made now. They are the use cases of `opsbook.oncall.service`, as from the API and the web UI; who acts is
+`--as`/`--author`, else $OPSBOOK_USER, else the login name (`cli_actor`).
 """
 
 from __future__ import annotations
@@ -19,14 +20,15 @@ from opsbook.cli.common import (
     AuthorOption,
     ConfigOption,
     cli_actor,
+    cli_errors,
     console,
     fail,
     parse_time,
     runtime_or_exit,
 )
 from opsbook.oncall import gaps as gaps_mod
-from opsbook.oncall import service
-from opsbook.oncall.rotation import Shift, local_to_utc, zone_of
+from opsbook.oncall import service, store
+from opsbook.oncall.rotation import local_to_utc, zone_of
 from opsbook.runtime import Runtime
 
 app = typer.Typer(no_args_is_help=True, help="On-call: who is on call, schedules, overrides, handoffs.")
@@ -44,28 +46,29 @@ def _fmt(t: datetime, timezone: str) -> str:
     return f"{t.astimezone(zone_of(timezone)):%a %Y-%m-%d %H:%M}"
 
 
+def _zone(runtime: Runtime, schedule: str) -> str:
+    """The schedule's time zone; the team's for a schedule the config does not have (any more)."""
+    return next((s.timezone for s in runtime.config.schedules if s.name == schedule), runtime.config.timezone)
+
+
 def _who(runtime: Runtime, user: str | None) -> str:
     if user is None:
         return "[bold red]nobody[/]"
-    found = service.users_by_name(runtime.config).get(user)
+    found = store.users_by_name(runtime.config).get(user)
     return f"[bold]{user}[/]" + (f" ({found.full_name})" if found and found.full_name else "")
 
 
 def _schedule_names(runtime: Runtime, schedule: str | None) -> list[str]:
     if schedule is not None:
         try:
-            service.get_schedule(runtime.config, schedule)
-        except service.NotFound as exc:
+            store.get_schedule(runtime.config, schedule)
+        except store.NotFound as exc:
             raise fail(str(exc)) from None
         return [schedule]
     names = [s.name for s in runtime.config.schedules]
     if not names:
         raise fail("no schedules are configured (add a `schedules:` section to opsbook.yaml)")
     return names
-
-
-def _span(shift: Shift, timezone: str) -> str:
-    return f"{_fmt(shift.start, timezone)} → {_fmt(shift.end, timezone)}"
 
 
 @app.command("now")
@@ -119,7 +122,7 @@ def show(
         moment = _now(runtime, at)
         with runtime.sessions() as session:
             for name in _schedule_names(runtime, schedule):
-                tz = service.get_schedule(runtime.config, name).timezone
+                tz = store.get_schedule(runtime.config, name).timezone
                 zone = zone_of(tz)
                 if week:
                     local = moment.astimezone(zone)
@@ -184,7 +187,7 @@ def gaps_cmd(
                 for g in service.upcoming_gaps(session, runtime.config, moment, days, name)
             ]
         for gap in found:
-            tz = service.get_schedule(runtime.config, gap.schedule).timezone
+            tz = store.get_schedule(runtime.config, gap.schedule).timezone
             console.print(gaps_mod.describe(gap, tz), markup=False, highlight=False)
         if not found:
             console.print(f"no gaps in the next {days} days")
@@ -208,13 +211,11 @@ def ical_cmd(
     runtime = runtime_or_exit(config)
     try:
         moment = _now(runtime, at)
-        with runtime.sessions() as session:
+        with cli_errors(runtime), runtime.sessions() as session:
             if schedule is not None:
                 feed = service.schedule_feed(session, runtime.config, schedule, moment)
             else:
                 feed = service.user_feed(session, runtime.config, str(user), moment)
-    except service.OncallError as exc:
-        raise fail(str(exc)) from None
     finally:
         runtime.close()
     if output is not None:
@@ -233,37 +234,42 @@ def handoff(
     config: ConfigOption = None,
 ) -> None:
     """Leave a handoff note for whoever is on call next (without --note: list recent notes)."""
+    if note is None:
+        _list_notes(schedule, at, config)
+        return
+    if at is not None:
+        raise fail("--at is for looking at the notes of another moment; a note is kept as of now")
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
-        moment = _now(runtime, at)
-        if note is None:
-            with runtime.sessions() as session:
-                rows = service.handoff_notes(session, schedule, until=moment, limit=20)
-            if not rows:
-                console.print("no handoff notes")
-            for row in reversed(rows):
-                tz = (
-                    service.get_schedule(runtime.config, row.schedule).timezone
-                    if row.schedule in {s.name for s in runtime.config.schedules}
-                    else runtime.config.timezone
-                )
-                console.print(f"[cyan]{row.schedule}[/] {_fmt(row.created_at, tz)} {row.author}:")
-                console.print(f"  {row.note}", markup=False, highlight=False)
-            return
-        actor = cli_actor(author)
         names = _schedule_names(runtime, schedule)
         if len(names) > 1:
             raise fail(f"say which schedule with --schedule ({', '.join(names)})")
-        with runtime.sessions.begin() as session:
-            row = service.add_handoff_note(session, runtime.config, moment, actor, names[0], note)
-            state = service.on_call_now(session, runtime.config, moment, names[0])[0]
+        with cli_errors(runtime):
+            row = service.add_handoff_note(runtime, actor, names[0], note)
+        with runtime.sessions() as session:
+            state = service.on_call_now(session, runtime.config, runtime.clock.now(), names[0])[0]
         nxt = state.next.user if state.next else None
         console.print(
             f"handoff note {row.id} kept for {names[0]}; next on call: {_who(runtime, nxt)}"
             + (f" from {_fmt(state.next.start, state.timezone)}" if state.next else "")
         )
-    except service.OncallError as exc:
-        raise fail(str(exc)) from None
+    finally:
+        runtime.close()
+
+
+def _list_notes(schedule: str | None, at: str | None, config: str | None) -> None:
+    runtime = runtime_or_exit(config)
+    try:
+        moment = _now(runtime, at)
+        with runtime.sessions() as session:
+            rows = service.handoff_notes(session, schedule, until=moment, limit=20)
+        if not rows:
+            console.print("no handoff notes")
+        for row in reversed(rows):
+            tz = _zone(runtime, row.schedule)
+            console.print(f"[cyan]{row.schedule}[/] {_fmt(row.created_at, tz)} {row.author}:")
+            console.print(f"  {row.note}", markup=False, highlight=False)
     finally:
         runtime.close()
 
@@ -277,36 +283,22 @@ def override_add(
     covers: Annotated[str | None, typer.Option("--covers", help="Whom USER stands in for (a note).")] = None,
     reason: Annotated[str, typer.Option("--reason", "-m", help="Why.")] = "",
     author: AuthorOption = None,
-    at: AtOption = None,
     config: ConfigOption = None,
 ) -> None:
     """USER is on call on SCHEDULE from --from to --to, over every layer."""
     actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
-        tz = service.get_schedule(runtime.config, schedule).timezone
-        begin, finish = parse_time(start, tz, "--from"), parse_time(end, tz, "--to")
-        with runtime.sessions.begin() as session:
-            row = service.add_override(
-                session,
-                runtime.config,
-                _now(runtime, at),
-                actor,
-                schedule,
-                user,
-                begin,
-                finish,
-                covers=covers,
-                reason=reason,
-            )
-            oid = row.id
+        tz = _zone(runtime, schedule)  # the use case refuses an unknown schedule
+        with cli_errors(runtime):
+            begin, finish = parse_time(start, tz, "--from"), parse_time(end, tz, "--to")
+            row = service.add_override(runtime, actor, schedule, user, begin, finish, covers=covers,
+                                       reason=reason)
         console.print(
-            f"override {oid}: {user} on call on {schedule} "
+            f"override {row.id}: {user} on call on {schedule} "
             f"from {_fmt(begin, tz)} to {_fmt(finish, tz)} ({tz})",
             highlight=False,
         )
-    except service.OncallError as exc:
-        raise fail(str(exc)) from None
     finally:
         runtime.close()
 
@@ -326,8 +318,7 @@ def override_list(
             rows = service.list_overrides(session, schedule, since=None if all_ else moment)
         table = Table("id", "schedule", "on call", "covers", "from", "until", "by", "reason")
         for row in rows:
-            known = {s.name: s.timezone for s in runtime.config.schedules}
-            tz = known.get(row.schedule, runtime.config.timezone)
+            tz = _zone(runtime, row.schedule)
             table.add_row(
                 str(row.id),
                 row.schedule,
@@ -347,18 +338,14 @@ def override_list(
 def override_remove(
     override_id: Annotated[int, typer.Argument(help="The override's id (see `override list`).")],
     author: AuthorOption = None,
-    at: AtOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Delete an override (audit-logged)."""
     actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
-        with runtime.sessions.begin() as session:
-            row = service.remove_override(session, _now(runtime, at), actor, override_id)
-            label = f"override {row.id} removed ({row.user} on {row.schedule})"
-        console.print(label, highlight=False)
-    except service.OncallError as exc:
-        raise fail(str(exc)) from None
+        with cli_errors(runtime):
+            row = service.remove_override(runtime, actor, override_id)
+        console.print(f"override {row.id} removed ({row.user} on {row.schedule})", highlight=False)
     finally:
         runtime.close()

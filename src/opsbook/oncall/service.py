@@ -1,7 +1,9 @@
-"""On-call logic over config and store: overrides, shifts, who is on call, handoffs, gaps, feeds, targets.
+"""On-call: the changes people make (use cases), and shifts, who is on call, handoffs, gaps, feeds and
+escalation targets over the config and the store.
 
-No HTTP and no clock of its own: every function that needs the time takes `now` or `at`. Mutations add
-their audit row to the caller's session; the caller commits.
+Each use case (add or remove an override, leave a handoff note) owns its transaction, its audit row and
+its `Topic.ONCALL` event; the API, the web UI and the CLI only call them. The queries have no clock of
+their own: every one that needs the time takes `now` or `at`.
 """
 
 from __future__ import annotations
@@ -13,14 +15,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsbook.auth.audit import record
-from opsbook.auth.roles import Principal
+from opsbook.auth.roles import Principal, Role
 from opsbook.config.schema import OpsbookConfig
+from opsbook.events import DomainEvent, Topic
 from opsbook.oncall import gaps as gaps_mod
-from opsbook.oncall import ical
-from opsbook.oncall.config import Schedule, User, split_target
+from opsbook.oncall import ical, store
+from opsbook.oncall.config import split_target
 from opsbook.oncall.models import HandoffNoteRow, OverrideRow
 from opsbook.oncall.rotation import Override, Shift, shifts, zone_of
+from opsbook.oncall.store import get_schedule, get_user, users_by_name
+from opsbook.runtime import Runtime
+from opsbook.usecase import transaction
 
 HORIZON = timedelta(days=35)
 """How far before and after an instant a shift's start and end are looked for."""
@@ -30,53 +35,11 @@ FEED_PAST = timedelta(days=30)
 FEED_FUTURE = timedelta(days=90)
 
 
-class OncallError(ValueError):
-    """A request that cannot be done (unknown schedule or user, empty range…); the message says why."""
-
-
-class NotFound(OncallError):
-    pass
-
-
-# --- config look-ups ------------------------------------------------------------------------------
-
-
-def get_schedule(config: OpsbookConfig, name: str) -> Schedule:
-    for schedule in config.schedules:
-        if schedule.name == name:
-            return schedule
-    known = ", ".join(s.name for s in config.schedules) or "none configured"
-    raise NotFound(f"no schedule {name!r} (schedules: {known})")
-
-
-def get_user(config: OpsbookConfig, name: str) -> User:
-    for user in config.users:
-        if user.name == name:
-            return user
-    raise NotFound(f"no user {name!r} in the config's users")
-
-
-def users_by_name(config: OpsbookConfig) -> dict[str, User]:
-    return {u.name: u for u in config.users}
-
-
-def contact_urls(config: OpsbookConfig, user: str, severity: str) -> list[str]:
-    """The Apprise URLs to page `user` on for an incident of `severity` (secret: never show them)."""
-    return get_user(config, user).contact_urls(severity)
-
-
-# --- overrides --------------------------------------------------------------------------------------
-
-
-def _aware(t: datetime, what: str) -> None:
-    if t.tzinfo is None:
-        raise OncallError(f"{what} needs a time zone")
+# --- use cases ----------------------------------------------------------------------------------
 
 
 def add_override(
-    session: Session,
-    config: OpsbookConfig,
-    now: datetime,
+    runtime: Runtime,
     actor: Principal,
     schedule: str,
     user: str,
@@ -85,32 +48,37 @@ def add_override(
     covers: str | None = None,
     reason: str = "",
 ) -> OverrideRow:
-    """Put `user` on call on `schedule` over [start, end), over every layer; audit-logged."""
-    get_schedule(config, schedule)
-    get_user(config, user)
-    if covers is not None:
-        get_user(config, covers)
-    _aware(start, "start")
-    _aware(end, "end")
-    if end <= start:
-        raise OncallError("an override must end after it starts")
-    row = OverrideRow(schedule=schedule, user=user, covers=covers, start=start, end=end, reason=reason,
-                      created_at=now, created_by=actor.name)
-    session.add(row)
-    session.flush()
-    record(session, now, actor, "oncall.override.add", f"schedule:{schedule}", override=row.id, user=user,
-           covers=covers, start=start.isoformat(), end=end.isoformat(), reason=reason)
-    return row
+    """Put `user` on call on `schedule` over [start, end), over every layer."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        row = store.add_override(tx.session, runtime.config, tx.now, actor, schedule, user, start, end,
+                                 covers=covers, reason=reason)
+        tx.audit("oncall.override.add", f"schedule:{schedule}", override=row.id, user=user, covers=covers,
+                 start=start.isoformat(), end=end.isoformat(), reason=reason)
+        tx.emit(DomainEvent(Topic.ONCALL, "override added", f"schedule:{schedule}", {"override": row.id}))
+        return row
 
 
-def remove_override(session: Session, now: datetime, actor: Principal, override_id: int) -> OverrideRow:
-    row = session.get(OverrideRow, override_id)
-    if row is None:
-        raise NotFound(f"no override {override_id}")
-    record(session, now, actor, "oncall.override.remove", f"schedule:{row.schedule}", override=row.id,
-           user=row.user, start=row.start.isoformat(), end=row.end.isoformat())
-    session.delete(row)
-    return row
+def remove_override(runtime: Runtime, actor: Principal, override_id: int) -> OverrideRow:
+    """Delete an override: the schedule's own rotation applies again over its stretch."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        row = store.remove_override(tx.session, override_id)
+        target = f"schedule:{row.schedule}"
+        tx.audit("oncall.override.remove", target, override=row.id, user=row.user,
+                 start=row.start.isoformat(), end=row.end.isoformat())
+        tx.emit(DomainEvent(Topic.ONCALL, "override removed", target, {"override": row.id}))
+        return row
+
+
+def add_handoff_note(runtime: Runtime, actor: Principal, schedule: str, note: str) -> HandoffNoteRow:
+    """Keep a note for whoever takes over `schedule` next; it is in their handoff brief."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        row = store.add_handoff_note(tx.session, runtime.config, tx.now, actor, schedule, note)
+        tx.audit("oncall.handoff.note", f"schedule:{schedule}", note_id=row.id)
+        tx.emit(DomainEvent(Topic.ONCALL, "handoff note", f"schedule:{schedule}", {"note": row.id}))
+        return row
+
+
+# --- overrides ------------------------------------------------------------------------------------
 
 
 def list_overrides(
@@ -237,21 +205,6 @@ def upcoming_gaps(
 
 
 # --- handoff notes ---------------------------------------------------------------------------------
-
-
-def add_handoff_note(
-    session: Session, config: OpsbookConfig, now: datetime, actor: Principal, schedule: str, note: str
-) -> HandoffNoteRow:
-    """Keep a note for whoever takes over `schedule` next; audit-logged."""
-    get_schedule(config, schedule)
-    text = note.strip()
-    if not text:
-        raise OncallError("a handoff note cannot be empty")
-    row = HandoffNoteRow(schedule=schedule, author=actor.name, note=text, created_at=now)
-    session.add(row)
-    session.flush()
-    record(session, now, actor, "oncall.handoff.note", f"schedule:{schedule}", note_id=row.id)
-    return row
 
 
 def handoff_notes(

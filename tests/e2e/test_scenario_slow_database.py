@@ -32,13 +32,13 @@ import pytest
 from aiohttp import web
 from sqlalchemy import Engine
 
-from opsbook.auth.roles import Role
+from opsbook.auth.roles import Principal, Role
 from opsbook.auth.tokens import create_token
 from opsbook.checks.kinds.postgres import libpq_dsn
 from opsbook.clock import FakeClock
-from opsbook.incidents import service as incidents
+from opsbook.incidents import queries as incidents
 from opsbook.pipeline import Pipeline
-from opsbook.runbooks.service import RunContext, catalog_for, finish_run, perform, start_run, steps_of
+from opsbook.runbooks.service import find_procedure, start_run, take_step
 from opsbook.web.app import create_app
 from tests.e2e.conftest import eventually
 from tests.notify.conftest import Receiver
@@ -307,26 +307,24 @@ async def test_the_slow_database(
             assert "long-running queries" in latest["message"] and "connections in use" in latest["message"]
 
             # ... and runs the "Database is slow" runbook against the configured database
-            catalog = catalog_for(runtime.config.runbooks, str(tmp_path / "opsbook.yaml"))
-            with runtime.sessions.begin() as s:
-                run_id = start_run(
-                    s,
-                    catalog.resolve("Database is slow"),
-                    now=clock.now(),
-                    operator="ana",
-                    incident_id=incident["id"],
-                    reason="API p95 > 500 ms; 3 long-running queries",
-                ).id
-            with runtime.sessions() as s:
-                kinds = [(st.position, st.kind) for st in steps_of(s, run_id)]
+            ana = Principal("ana", Role.RESPONDER, "test")
+            started = start_run(
+                runtime,
+                ana,
+                find_procedure(runtime, "Database is slow"),
+                incident_id=incident["id"],
+                reason="API p95 > 500 ms; 3 long-running queries",
+            )
+            run_id = started.run.id
+            kinds = [(st.position, st.kind) for st in started.steps]
             assert [k for _, k in kinds] == ["confirm", "confirm", "sql", "sql", "sql"]
-            ctx = RunContext(settings=runtime.config.runbooks, clock=clock)
             outputs: dict[int, str] = {}
             for position, kind in kinds:
                 action = "done" if kind == "confirm" else "run"
-                result = await perform(runtime.sessions, run_id, position, action, ctx=ctx, actor="ana")
-                assert result.status in ("done", "succeeded"), result
-                outputs[position] = result.output
+                taken = await take_step(runtime, ana, run_id, position, action)
+                assert taken.result.status in ("done", "succeeded"), taken.result
+                outputs[position] = taken.result.output
+            assert taken.state.run.status == "succeeded"  # the last step closed the run and logged it
 
             # the long-running queries, with how long they have been running, from the real database
             assert outputs[2].count("SELECT pg_sleep(60)") >= 3
@@ -344,8 +342,6 @@ async def test_the_slow_database(
             await eventually(job.finished, "the job's queries to be cancelled")
             assert job.cancelled == 3
 
-            with runtime.sessions.begin() as s:
-                finish_run(s, run_id, now=clock.now())
             entries = (await http.get("/api/v1/oplog", headers=auth)).json()
             (entry,) = [e for e in entries if e["run_id"] == run_id]
             assert 'Ran runbook procedure "Troubleshooting › Database is slow"' in entry["operation"]

@@ -1,5 +1,6 @@
-"""The runbooks and oplog routers in a small FastAPI app: viewers read, responders run (audit-logged),
-destructive steps need the step's name, a finished run's oplog entry is served and exported."""
+"""The runbooks and oplog API of the whole app: viewers read, responders run (audit-logged), destructive
+steps need the step's name, refusals are answered by the app's error handler, a finished run's oplog entry
+is served and exported."""
 
 from __future__ import annotations
 
@@ -7,15 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from opsbook.auth.audit import recent
 from opsbook.auth.roles import Role
 from opsbook.auth.tokens import create_token
-from opsbook.oplog.api import router as oplog_router
-from opsbook.runbooks.api import router as runbooks_router
 from opsbook.runtime import Runtime, open_runtime
+from opsbook.web.app import create_app
 
 RUNBOOK = """\
 # Ops
@@ -48,11 +47,7 @@ def runtime(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime
 
 @pytest.fixture
 def client(runtime: Runtime) -> TestClient:
-    app = FastAPI()
-    app.include_router(runbooks_router)
-    app.include_router(oplog_router)
-    app.state.runtime = runtime
-    return TestClient(app)
+    return TestClient(create_app(runtime, run_pipeline=False))
 
 
 def _token(runtime: Runtime, role: Role) -> dict[str, str]:
@@ -72,13 +67,13 @@ def test_read_and_run_over_http(client: TestClient, runtime: Runtime, tmp_path: 
         client.get("/api/v1/procedures/ops/clear-cache", headers=viewer).json()["parameters"][0]["name"]
         == "name"
     )
-    assert client.get("/api/v1/procedures", params={"q": "clear cash"}, headers=viewer).status_code == 404
+    unknown = client.get("/api/v1/procedures", params={"q": "clear cash"}, headers=viewer)
+    assert unknown.status_code == 404 and "close matches" in unknown.json()["detail"]
 
     body = {"procedure": "Clear cache", "params": {"name": "main", "dir": str(tmp_path)}, "incident_id": "9"}
     assert client.post("/api/v1/runs", json=body, headers=viewer).status_code == 403
-    assert (
-        client.post("/api/v1/runs", json={"procedure": "Clear cache"}, headers=responder).status_code == 422
-    )
+    missing = client.post("/api/v1/runs", json={"procedure": "Clear cache"}, headers=responder)
+    assert missing.status_code == 400 and missing.json()["detail"] == "missing parameters: name, dir"
     run = client.post("/api/v1/runs", json=body, headers=responder).json()
     run_id = run["id"]
     assert run["next_step"] == 0 and run["steps"][1]["command"] == f"rm -rf {tmp_path}/cache"
@@ -87,7 +82,7 @@ def test_read_and_run_over_http(client: TestClient, runtime: Runtime, tmp_path: 
     assert step["step"]["status"] == "succeeded" and step["step"]["output"] == "cache main has ***\n"
     (tmp_path / "cache").mkdir()
     refused = client.post(f"/api/v1/runs/{run_id}/steps/1", json={"action": "run"}, headers=responder)
-    assert refused.status_code == 409 and refused.json()["detail"]["step"] == "wipe"
+    assert refused.status_code == 409 and "step 'wipe' is destructive" in refused.json()["detail"]
     assert (tmp_path / "cache").exists()
     wiped = client.post(
         f"/api/v1/runs/{run_id}/steps/1", json={"action": "run", "confirm": "wipe"}, headers=responder
@@ -95,6 +90,10 @@ def test_read_and_run_over_http(client: TestClient, runtime: Runtime, tmp_path: 
     assert wiped.json()["step"]["status"] == "succeeded" and not (tmp_path / "cache").exists()
     last = client.post(f"/api/v1/runs/{run_id}/steps/2", json={"action": "done"}, headers=responder).json()
     assert last["run"]["status"] == "succeeded"
+    again = client.post(f"/api/v1/runs/{run_id}/steps/2", json={"action": "done"}, headers=responder)
+    assert again.status_code == 409 and "is succeeded" in again.json()["detail"]
+    assert client.post(f"/api/v1/runs/{run_id}/abort", headers=responder).status_code == 409
+    assert client.get(f"/api/v1/runs/{run_id + 1}", headers=viewer).status_code == 404
 
     entries = client.get("/api/v1/oplog", params={"incident_id": "9"}, headers=viewer).json()
     assert len(entries) == 1 and entries[0]["run_id"] == run_id

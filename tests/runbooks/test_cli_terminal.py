@@ -61,7 +61,7 @@ def setup(tmp_path: Path) -> dict[str, str]:
         "TERM": "dumb",
         "COLUMNS": "200",
         "API_TOKEN": SECRET,
-        "OPSBOOK_OPERATOR": "alice",
+        "OPSBOOK_USER": "alice",
     }
     return env
 
@@ -189,7 +189,7 @@ def test_dry_run_import_and_unknown_names(setup: dict[str, str], tmp_path: Path)
         stdin=subprocess.DEVNULL,
     )
     assert (
-        unknown.returncode == 2
+        unknown.returncode == 1
         and "close matches" in unknown.stderr
         and "API Not Responding" in unknown.stderr
     )

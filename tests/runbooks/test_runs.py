@@ -1,24 +1,37 @@
-"""Runs through the service: destructive steps need the typed name, state survives for resume, the oplog
-entry has every template field with real durations and outputs and no secret, unattended runs refuse
-everything not marked auto. On SQLite and PostgreSQL."""
+"""Runs through the use cases: destructive steps need the typed name, state survives for resume, the
+step that leaves nothing to do writes the oplog entry with every template field, real durations and
+outputs and no secret; every change is audited and announced after commit (nothing on a refusal); a
+viewer is refused; unattended runs refuse everything not marked auto. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy import Engine, select
 
+from opsbook.auth.models import AuditRow
+from opsbook.auth.roles import Principal, Role
 from opsbook.clock import SystemClock
+from opsbook.errors import Forbidden
+from opsbook.events import DomainEvent, Event, Topic
 from opsbook.oplog import service as oplog
 from opsbook.oplog.markdown import entry_markdown
 from opsbook.runbooks import service
 from opsbook.runbooks.catalog import Catalog, Entry, Found
-from opsbook.runbooks.config import RunbooksSettings
+from opsbook.runbooks.errors import (
+    ConfirmationRequired,
+    NotAutomatable,
+    RunError,
+    RunInputError,
+    RunNotFound,
+)
+from opsbook.runbooks.models import RunRow
 from opsbook.runbooks.parse import parse_runbook
-from opsbook.runbooks.service import ConfirmationRequired, NotAutomatable, RunContext, RunError
+from opsbook.runtime import Runtime
+from tests.support import make_runtime
 
 RUNBOOK = """\
 # Cache runbook
@@ -68,11 +81,22 @@ echo hello
 """
 
 SECRET = "s3cr3t-cache-token-value"
+ALICE = Principal("alice", Role.RESPONDER, "test")
+VERA = Principal("vera", Role.VIEWER, "test")
 
 
 @pytest.fixture
-def sessions(engine: Engine) -> sessionmaker:
-    return sessionmaker(engine)
+def runtime(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Runtime:
+    monkeypatch.setenv("CACHE_TOKEN", SECRET)
+    return make_runtime(engine, SystemClock(), "runbooks:\n  default_timeout: 30s\n")
+
+
+@pytest.fixture
+def events(runtime: Runtime) -> Iterator[list[Event]]:
+    seen: list[Event] = []
+    unsubscribe = runtime.bus.subscribe(Topic.RUNS, seen.append)
+    yield seen
+    unsubscribe()
 
 
 @pytest.fixture
@@ -80,63 +104,58 @@ def catalog() -> Catalog:
     return Catalog([Entry("cache", "cache.md", parse_runbook(RUNBOOK, "cache.md"))])
 
 
-@pytest.fixture
-def ctx(tmp_path: Path) -> RunContext:
-    settings = RunbooksSettings(default_timeout="30s")
-    environ = {"PATH": "/usr/bin:/bin", "CACHE_TOKEN": SECRET}
-    return RunContext(settings=settings, clock=SystemClock(), secrets={"config-secret-x"}, environ=environ)
+def _start(runtime: Runtime, found: Found, tmp_path: Path) -> int:
+    state = service.start_run(
+        runtime,
+        ALICE,
+        found,
+        params={"cache-name": "main", "<dir>": str(tmp_path), "YYYY-MM-DD": "2026-01-05"},
+        incident_id=42,
+        reason="cache errors",
+    )
+    return state.run.id
 
 
-def _start(sessions: sessionmaker, found: Found, tmp_path: Path, **kw: object) -> int:
-    with sessions.begin() as session:
-        run = service.start_run(
-            session,
-            found,
-            now=SystemClock().now(),
-            operator="alice",
-            params={"cache-name": "main", "<dir>": str(tmp_path), "YYYY-MM-DD": "2026-01-05"},
-            incident_id=42,
-            reason="cache errors",
-            **kw,
-        )  # type: ignore[arg-type]
-        return run.id
+def _audit(runtime: Runtime) -> list[tuple[str, str, str, dict[str, object]]]:
+    with runtime.sessions() as session:
+        rows = session.scalars(select(AuditRow).order_by(AuditRow.id))
+        return [(r.actor, r.action, r.target, r.detail) for r in rows]
 
 
 async def test_walk_destructive_refused_then_oplog(
-    sessions: sessionmaker, catalog: Catalog, ctx: RunContext, tmp_path: Path
+    runtime: Runtime, catalog: Catalog, tmp_path: Path
 ) -> None:
     (tmp_path / "old").mkdir()
-    found = catalog.resolve("rotate cache")
-    run_id = _start(sessions, found, tmp_path)
-    r1 = await service.perform(sessions, run_id, 0, "run", ctx=ctx, actor="alice")
+    run_id = _start(runtime, catalog.resolve("rotate cache"), tmp_path)
+
+    async def take(position: int, action: str, confirm: str | None = None) -> service.StepTaken:
+        return await service.take_step(runtime, ALICE, run_id, position, action, confirm=confirm)
+
+    r1 = (await take(0, "run")).result
     assert r1.status == "succeeded" and r1.output == "token *** works for main\n"
-    r2 = await service.perform(sessions, run_id, 1, "run", ctx=ctx, actor="alice")
+    r2 = (await take(1, "run")).result
     assert r2.output == "today is 2026-01-05\n"
     with pytest.raises(ConfirmationRequired):
-        await service.perform(sessions, run_id, 2, "run", ctx=ctx, actor="alice")
+        await take(2, "run")
     with pytest.raises(ConfirmationRequired):
-        await service.perform(sessions, run_id, 2, "run", ctx=ctx, actor="alice", confirm_name="wipe")
+        await take(2, "run", confirm="wipe")
     assert (tmp_path / "old").exists(), "a destructive step ran without its typed name"
-    with sessions() as session:
+    with runtime.sessions() as session:
         assert service.next_step(service.steps_of(session, run_id)).position == 2  # type: ignore[union-attr]
-    r3 = await service.perform(
-        sessions, run_id, 2, "run", ctx=ctx, actor="alice", confirm_name="wipe-old-entries"
-    )
+    r3 = (await take(2, "run", confirm="wipe-old-entries")).result
     assert r3.status == "succeeded" and not (tmp_path / "old").exists()
-    r4 = await service.perform(sessions, run_id, 3, "run", ctx=ctx, actor="alice")
+    r4 = (await take(3, "run")).result
     assert (r4.status, r4.exit_code, r4.output) == ("failed", 4, "broken\n")
-    with sessions() as session:  # a failed step is where a resume starts
+    with runtime.sessions() as session:  # a failed step is where a resume starts
         assert service.next_step(service.steps_of(session, run_id)).position == 3  # type: ignore[union-attr]
-    await service.perform(sessions, run_id, 3, "continue", ctx=ctx, actor="alice")
-    await service.perform(sessions, run_id, 4, "not_done", ctx=ctx, actor="alice")
-    with sessions.begin() as session:
-        entry = service.finish_run(session, run_id, now=SystemClock().now(), secrets=ctx.secrets | {SECRET})
-        entry_id = entry.id
-    with sessions() as session:
-        row = oplog.get_entry(session, entry_id)
+    assert (await take(3, "continue")).state.oplog_entry is None
+    last = await take(4, "not_done")  # nothing left to do: the run is closed and logged
+    assert last.state.run.status == "failed" and last.state.oplog_entry is not None
+    with runtime.sessions() as session:
+        row = oplog.get_entry(session, last.state.oplog_entry)
         data = oplog.entry_dict(row)
         text = entry_markdown(row)
-        assert oplog.entries_for_incident(session, 42)[0].id == entry_id
+        assert oplog.entries_for_incident(session, 42)[0].id == row.id
     for field in (
         "date_time",
         "operation",
@@ -157,53 +176,94 @@ async def test_walk_destructive_refused_then_oplog(
     assert steps["show-the-date"]["duration_s"] >= 0.2
     assert steps["fail-on-purpose"]["exit_code"] == 4 and steps["fail-on-purpose"]["output"] == "broken\n"
     assert steps["wipe-old-entries"]["command"] == f"rm -rf {tmp_path}/old && echo wiped"
+    assert steps["tell-the-team"]["actor"] == "alice"
     for label in ("Date/Time:", "Operation:", "Reason:", "Impact:", "Duration:", "Issues:", "Follow-up:"):
         assert label in text
     assert SECRET not in json.dumps(data) and SECRET not in text
 
 
-async def test_actions_are_checked(
-    sessions: sessionmaker, catalog: Catalog, ctx: RunContext, tmp_path: Path
-) -> None:
-    run_id = _start(sessions, catalog.resolve("Rotate cache"), tmp_path)
-    with pytest.raises(RunError, match="run it or skip it"):
-        await service.perform(sessions, run_id, 0, "done", ctx=ctx, actor="a")
-    with pytest.raises(RunError, match="not run"):
-        await service.perform(sessions, run_id, 4, "run", ctx=ctx, actor="a")
-    await service.perform(sessions, run_id, 0, "skip", ctx=ctx, actor="a")
+async def test_actions_are_checked(runtime: Runtime, catalog: Catalog, tmp_path: Path) -> None:
+    run_id = _start(runtime, catalog.resolve("Rotate cache"), tmp_path)
+    with pytest.raises(RunInputError, match="run it or skip it"):
+        await service.take_step(runtime, ALICE, run_id, 0, "done")
+    with pytest.raises(RunInputError, match="not run"):
+        await service.take_step(runtime, ALICE, run_id, 4, "run")
+    with pytest.raises(RunInputError, match="unknown action"):
+        await service.take_step(runtime, ALICE, run_id, 0, "explode")
+    with pytest.raises(RunError, match="has not failed"):
+        await service.take_step(runtime, ALICE, run_id, 0, "continue")
+    with pytest.raises(RunNotFound):
+        await service.take_step(runtime, ALICE, run_id + 1, 0, "skip")
+    await service.take_step(runtime, ALICE, run_id, 0, "skip")
     with pytest.raises(RunError, match="already skipped"):
-        await service.perform(sessions, run_id, 0, "run", ctx=ctx, actor="a")
-    with sessions.begin() as session:
-        service.finish_run(session, run_id, now=SystemClock().now(), status="aborted")
+        await service.take_step(runtime, ALICE, run_id, 0, "run")
+    aborted = service.abort_run(runtime, ALICE, run_id)
+    assert aborted.run.status == "aborted" and aborted.oplog_entry is not None
     with pytest.raises(RunError, match="aborted"):
-        await service.perform(sessions, run_id, 1, "run", ctx=ctx, actor="a")
-    with sessions.begin() as session:
-        service.reopen(session, run_id)
-    assert (await service.perform(sessions, run_id, 1, "skip", ctx=ctx, actor="a")).status == "skipped"
-    with pytest.raises(RunError, match="unknown parameter"), sessions.begin() as session:
-        service.start_run(
-            session,
-            catalog.resolve("Rotate cache"),
-            now=SystemClock().now(),
-            operator="a",
-            params={"nope": "1"},
-        )
+        await service.take_step(runtime, ALICE, run_id, 1, "run")
+    with pytest.raises(RunError, match="is aborted"):
+        service.abort_run(runtime, ALICE, run_id)
+    service.resume_run(runtime, ALICE, run_id)
+    assert (await service.take_step(runtime, ALICE, run_id, 1, "skip")).result.status == "skipped"
+    with pytest.raises(RunInputError, match="unknown parameter"):
+        service.start_run(runtime, ALICE, catalog.resolve("Rotate cache"), params={"nope": "1"})
+    with pytest.raises(RunInputError, match="missing parameters: cache-name"):
+        service.start_run(runtime, ALICE, catalog.resolve("Rotate cache"), params={"dir": "/tmp"})
 
 
-async def test_unattended_runs_only_auto_steps(
-    sessions: sessionmaker, catalog: Catalog, ctx: RunContext, tmp_path: Path
+async def test_changes_are_audited_and_announced_after_commit(
+    runtime: Runtime, catalog: Catalog, tmp_path: Path, events: list[Event]
 ) -> None:
+    found = catalog.resolve("Rotate cache")
+    run_id = _start(runtime, found, tmp_path)
+    await service.take_step(runtime, ALICE, run_id, 0, "skip")
+    with pytest.raises(ConfirmationRequired):  # refused: no audit row, no event
+        await service.take_step(runtime, ALICE, run_id, 2, "run")
+    service.finish_run(runtime, ALICE, run_id)
+    subject = f"run:{run_id}"
+    assert [(e.action, e.subject) for e in events if isinstance(e, DomainEvent)] == [
+        ("started", subject), ("stepped", subject), ("finished", subject)
+    ]
+    audit = _audit(runtime)
+    assert [(actor, action, target) for actor, action, target, _ in audit] == [
+        ("alice", "runbook.run.start", "cache/rotate-cache"),
+        ("alice", "runbook.step.skip", subject),
+        ("alice", "runbook.run.finish", subject),
+    ]
+    assert audit[0][3] == {"run_id": run_id, "incident_id": "42"}
+    assert audit[1][3] == {"position": 0, "status": "skipped", "exit_code": None}
+
+
+async def test_a_viewer_is_refused(
+    runtime: Runtime, catalog: Catalog, tmp_path: Path, events: list[Event]
+) -> None:
+    found = catalog.resolve("Rotate cache")
+    with pytest.raises(Forbidden):
+        service.start_run(runtime, VERA, found, params={"cache-name": "x", "dir": "/tmp"})
+    run_id = _start(runtime, found, tmp_path)
+    events.clear()
+    with pytest.raises(Forbidden):
+        await service.take_step(runtime, VERA, run_id, 0, "skip")
+    for refused in (service.abort_run, service.finish_run, service.resume_run):
+        with pytest.raises(Forbidden):
+            refused(runtime, VERA, run_id)
+    assert events == []
+    with runtime.sessions() as session:
+        assert len(session.scalars(select(RunRow)).all()) == 1
+        assert service.steps_of(session, run_id)[0].status == "pending"
+    assert [action for _, action, _, _ in _audit(runtime)] == ["runbook.run.start"]
+
+
+async def test_unattended_runs_only_auto_steps(runtime: Runtime, catalog: Catalog, tmp_path: Path) -> None:
     (tmp_path / "cache").mkdir()
     with pytest.raises(NotAutomatable):
-        await service.run_unattended(
-            sessions, catalog.resolve("Rotate cache"), ctx=ctx, params={"dir": str(tmp_path)}
-        )
+        await service.run_unattended(runtime, catalog.resolve("Rotate cache"), params={"dir": str(tmp_path)})
     with pytest.raises(NotAutomatable):
-        await service.run_unattended(sessions, catalog.resolve("Manual only"), ctx=ctx)
+        await service.run_unattended(runtime, catalog.resolve("Manual only"))
     run_id = await service.run_unattended(
-        sessions, catalog.resolve("Warm cache"), ctx=ctx, params={"dir": str(tmp_path)}, incident_id="INC-7"
+        runtime, catalog.resolve("Warm cache"), params={"dir": str(tmp_path)}, incident_id="INC-7"
     )
-    with sessions() as session:
+    with runtime.sessions() as session:
         steps = {s.name: s for s in service.steps_of(session, run_id)}
         run = service.get_run(session, run_id)
         assert run.unattended and run.status == "succeeded" and run.operator == "opsbook"
@@ -213,3 +273,4 @@ async def test_unattended_runs_only_auto_steps(
     assert steps["rm-rf-dir-cache"].status == "succeeded" and not (tmp_path / "cache").exists()
     assert steps["needs-a-human"].status == "refused" and steps["needs-a-human"].output == ""
     assert steps["look-at-the-graphs"].status == "refused"
+    assert _audit(runtime) == []  # opsbook's own actions are in the oplog and timelines, not the audit log

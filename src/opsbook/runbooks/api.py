@@ -1,44 +1,36 @@
 """`/api/v1` runbooks, procedures and runs. Reading needs the viewer role; starting a run, taking a step
-(which may execute a command) and aborting need responder, and each is audit-logged.
+(which may execute a command) and aborting are the use cases of `runbooks.service` (responder role, audit
+row, event); their refusals are answered by the app's error handler (404, 409, 400, 403).
 
 A run over HTTP is walked like in the terminal: `POST /runs` creates it, then
 `POST /runs/{id}/steps/{position}` with an action (run, skip, done, not_done, continue) handles one step;
-a destructive step needs `confirm` equal to the step's name. When no step is left the run is finished
-and its operations log entry written.
+a destructive step needs `confirm` equal to the step's name. The step that leaves nothing to do finishes
+the run and writes its operations log entry.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
-from opsbook.auth import audit
 from opsbook.auth.roles import Principal, Role
+from opsbook.errors import NotFound
 from opsbook.runbooks import service
-from opsbook.runbooks.catalog import Catalog, Found, ProcedureNotFound
-from opsbook.runbooks.service import ConfirmationRequired, RunContext, RunError, RunNotFound
+from opsbook.runbooks.catalog import Catalog, Found
+from opsbook.runbooks.models import RunRow, RunStepRow
+from opsbook.runbooks.records import next_step
 from opsbook.runtime import Runtime
 from opsbook.web.deps import get_runtime, require_role
 
 router = APIRouter(prefix="/api/v1", tags=["runbooks"])
 viewer = require_role(Role.VIEWER)
-responder = require_role(Role.RESPONDER)
+responder = require_role(Role.RESPONDER)  # the use cases check it too; here a viewer is refused early
 
 
 def _catalog(runtime: Runtime) -> Catalog:
     return service.catalog_for(runtime.config.runbooks, runtime.loaded.path)
-
-
-def _context(runtime: Runtime) -> RunContext:
-    return RunContext(
-        settings=runtime.config.runbooks,
-        clock=runtime.clock,
-        secrets=runtime.loaded.all_secrets(),
-        environ=dict(os.environ),
-    )
 
 
 def _summary(found: Found) -> dict[str, Any]:
@@ -78,7 +70,7 @@ def get_runbook(
 ) -> dict[str, Any]:
     entry = _catalog(runtime).runbook(runbook_id)
     if entry is None:
-        raise HTTPException(404, f"no runbook {runbook_id!r}")
+        raise NotFound(f"no runbook {runbook_id!r}")
     return {"id": entry.id, "path": entry.path, **entry.runbook.to_dict()}
 
 
@@ -87,24 +79,16 @@ def list_procedures(
     q: str | None = None, runtime: Runtime = Depends(get_runtime), _: Principal = Depends(viewer)
 ) -> list[dict[str, Any]]:
     """Every procedure; with `q`, the one that name resolves to (404 listing close matches otherwise)."""
-    catalog = _catalog(runtime)
     if q:
-        return [_summary(_resolve(catalog, q))]
-    return [_summary(f) for f in catalog.all()]
-
-
-def _resolve(catalog: Catalog, name: str) -> Found:
-    try:
-        return catalog.resolve(name)
-    except ProcedureNotFound as exc:
-        raise HTTPException(404, {"message": str(exc), "candidates": exc.candidates}) from None
+        return [_summary(service.find_procedure(runtime, q))]
+    return [_summary(f) for f in _catalog(runtime).all()]
 
 
 @router.get("/procedures/{runbook_id}/{slug}")
 def get_procedure(
     runbook_id: str, slug: str, runtime: Runtime = Depends(get_runtime), _: Principal = Depends(viewer)
 ) -> dict[str, Any]:
-    found = _resolve(_catalog(runtime), f"{runbook_id}/{slug}")
+    found = service.find_procedure(runtime, f"{runbook_id}/{slug}")
     return found.procedure.to_dict() | {"ref": found.ref, "display": found.procedure.display}
 
 
@@ -123,6 +107,43 @@ class StepAction(BaseModel):
     confirm: str | None = Field(default=None, description="The step's name, for destructive steps.")
 
 
+def _run_dict(run: RunRow, steps: list[RunStepRow] | None = None) -> dict[str, Any]:
+    """A run as plain data; params shown are the non-secret ones only (`$VARS` are never stored)."""
+    data: dict[str, Any] = {
+        "id": run.id,
+        "procedure": run.procedure_title,
+        "ref": run.procedure_ref,
+        "runbook": run.runbook,
+        "status": run.status,
+        "operator": run.operator,
+        "incident_id": run.incident_id,
+        "reason": run.reason,
+        "params": run.params,
+        "unattended": run.unattended,
+        "started_at": run.started_at.isoformat(),
+        "finished_at": run.finished_at.isoformat() if run.finished_at else None,
+    }
+    if steps is not None:
+        data["steps"] = [
+            {
+                "position": s.position,
+                "name": s.name,
+                "title": s.title,
+                "kind": s.kind,
+                "status": s.status,
+                "command": s.command,
+                "exit_code": s.exit_code,
+                "duration_s": s.duration_s,
+                "output": s.output,
+                "note": s.note,
+            }
+            for s in steps
+        ]
+        nxt = next_step(steps)
+        data["next_step"] = nxt.position if nxt is not None else None
+    return data
+
+
 @router.get("/runs")
 def list_runs(
     incident_id: str | None = None,
@@ -131,7 +152,7 @@ def list_runs(
     _: Principal = Depends(viewer),
 ) -> list[dict[str, Any]]:
     with runtime.sessions() as session:
-        return [service.run_dict(r) for r in service.list_runs(session, limit=limit, incident_id=incident_id)]
+        return [_run_dict(r) for r in service.list_runs(session, limit=limit, incident_id=incident_id)]
 
 
 @router.get("/runs/{run_id}")
@@ -139,48 +160,25 @@ def get_run(
     run_id: int, runtime: Runtime = Depends(get_runtime), _: Principal = Depends(viewer)
 ) -> dict[str, Any]:
     with runtime.sessions() as session:
-        try:
-            run = service.get_run(session, run_id)
-        except RunNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-        return service.run_dict(run, service.steps_of(session, run_id))
+        return _run_dict(service.get_run(session, run_id), service.steps_of(session, run_id))
 
 
 @router.post("/runs", status_code=201)
 def start_run(
     body: StartRun, runtime: Runtime = Depends(get_runtime), who: Principal = Depends(responder)
 ) -> dict[str, Any]:
-    found = _resolve(_catalog(runtime), body.procedure)
-    ctx = _context(runtime)
-    env = service.env_values(found.procedure, ctx.environ)
-    now = runtime.clock.now()
-    try:
-        normalized = service.normalize_params(found.procedure, body.params)
-    except RunError as exc:
-        raise HTTPException(422, str(exc)) from None
-    missing = [
-        p.name for p in service.missing_parameters(found.procedure, normalized, env) if p.kind != "env"
-    ]
-    if missing:
-        raise HTTPException(422, f"missing parameters: {', '.join(missing)}")
-    with runtime.sessions.begin() as session:
-        run = service.start_run(
-            session,
-            found,
-            now=now,
-            operator=who.name,
-            params=normalized,
-            incident_id=body.incident_id,
-            reason=body.reason,
-            impact=body.impact,
-            follow_up=body.follow_up,
-            keep_going=body.keep_going,
-            secrets=ctx.secrets | set(env.values()),
-        )
-        audit.record(
-            session, now, who, "runbook.run.start", found.ref, run_id=run.id, incident_id=body.incident_id
-        )
-        return service.run_dict(run, service.steps_of(session, run.id))
+    state = service.start_run(
+        runtime,
+        who,
+        service.find_procedure(runtime, body.procedure),
+        params=body.params,
+        incident_id=body.incident_id,
+        reason=body.reason,
+        impact=body.impact,
+        follow_up=body.follow_up,
+        keep_going=body.keep_going,
+    )
+    return _run_dict(state.run, state.steps)
 
 
 @router.post("/runs/{run_id}/steps/{position}")
@@ -191,58 +189,13 @@ async def take_step(
     runtime: Runtime = Depends(get_runtime),
     who: Principal = Depends(responder),
 ) -> dict[str, Any]:
-    ctx = _context(runtime)
-    try:
-        result = await service.perform(
-            runtime.sessions,
-            run_id,
-            position,
-            body.action,
-            ctx=ctx,
-            actor=who.name,
-            confirm_name=body.confirm,
-        )
-    except RunNotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except ConfirmationRequired as exc:
-        raise HTTPException(
-            409, {"message": str(exc), "step": exc.step.name, "reasons": list(exc.reasons)}
-        ) from None
-    except RunError as exc:
-        raise HTTPException(409, str(exc)) from None
-    with runtime.sessions.begin() as session:
-        audit.record(
-            session,
-            runtime.clock.now(),
-            who,
-            f"runbook.step.{body.action}",
-            f"run:{run_id}",
-            position=position,
-            status=result.status,
-            exit_code=result.exit_code,
-        )
-        steps = service.steps_of(session, run_id)
-        run = service.get_run(session, run_id)
-        if service.next_step(steps) is None and run.status == "running":
-            procedure = service.procedure_of(run)
-            secrets = ctx.secrets | set(service.env_values(procedure, ctx.environ).values())
-            service.finish_run(session, run_id, now=runtime.clock.now(), secrets=secrets)
-        return {"step": result.__dict__, "run": service.run_dict(run, steps)}
+    taken = await service.take_step(runtime, who, run_id, position, body.action, confirm=body.confirm)
+    return {"step": taken.result.__dict__, "run": _run_dict(taken.state.run, taken.state.steps)}
 
 
 @router.post("/runs/{run_id}/abort")
 def abort_run(
     run_id: int, runtime: Runtime = Depends(get_runtime), who: Principal = Depends(responder)
 ) -> dict[str, Any]:
-    with runtime.sessions.begin() as session:
-        try:
-            run = service.get_run(session, run_id)
-        except RunNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-        if run.status != "running":
-            raise HTTPException(409, f"run {run_id} is {run.status}")
-        entry = service.finish_run(
-            session, run_id, now=runtime.clock.now(), status="aborted", secrets=runtime.loaded.all_secrets()
-        )
-        audit.record(session, runtime.clock.now(), who, "runbook.run.abort", f"run:{run_id}")
-        return {"run": service.run_dict(run), "oplog_entry": entry.id}
+    state = service.abort_run(runtime, who, run_id)
+    return {"run": _run_dict(state.run), "oplog_entry": state.oplog_entry}

@@ -1,8 +1,11 @@
-"""`opsbook runbook import|list|show|run|resume|runs`: Markdown runbooks, walked in the terminal."""
+"""`opsbook runbook import|list|show|run|resume|runs`: Markdown runbooks, walked in the terminal.
+
+Who runs is decided as everywhere in the CLI (`--as`, else $OPSBOOK_USER, else the login name); starting,
+each step, finishing, aborting and resuming are the use cases of `runbooks.service`.
+"""
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import sys
@@ -13,14 +16,20 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from opsbook.auth import audit
-from opsbook.auth.roles import Principal, Role
-from opsbook.cli.common import ConfigOption, console, err_console, runtime_or_exit
+from opsbook.cli.common import (
+    AuthorOption,
+    ConfigOption,
+    cli_actor,
+    cli_errors,
+    console,
+    err_console,
+    fail,
+    runtime_or_exit,
+)
 from opsbook.runbooks import service
-from opsbook.runbooks.catalog import Found, ProcedureNotFound
+from opsbook.runbooks.catalog import Found
 from opsbook.runbooks.interactive import ask_parameters, print_procedure, walk
 from opsbook.runbooks.parse import parse_runbook
-from opsbook.runbooks.service import RunContext, RunError
 from opsbook.runtime import Runtime
 
 app = typer.Typer(help="Runbooks: Markdown procedures, run step by step.", no_args_is_help=True)
@@ -31,39 +40,21 @@ ParamOption = Annotated[
 ]
 
 
-def _operator() -> str:
-    return os.environ.get("OPSBOOK_OPERATOR") or getpass.getuser()
-
-
 def _parse_params(pairs: list[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for pair in pairs or []:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            err_console.print(f"--param {pair!r}: use NAME=VALUE")
-            raise typer.Exit(2)
+            raise fail(f"--param {pair!r}: use NAME=VALUE")
         out[key.strip()] = value
     return out
 
 
-def _context(runtime: Runtime) -> RunContext:
-    return RunContext(
-        settings=runtime.config.runbooks,
-        clock=runtime.clock,
-        secrets=runtime.loaded.all_secrets(),
-        environ=dict(os.environ),
-    )
-
-
 def _find(runtime: Runtime, name: str) -> Found:
-    catalog = service.catalog_for(runtime.config.runbooks, runtime.loaded.path)
-    for problem in catalog.errors:
+    for problem in service.catalog_for(runtime.config.runbooks, runtime.loaded.path).errors:
         err_console.print(f"warning: {problem}", markup=False)
-    try:
-        return catalog.resolve(name)
-    except ProcedureNotFound as exc:
-        err_console.print(str(exc), markup=False, highlight=False)
-        raise typer.Exit(2) from None
+    with cli_errors(runtime):
+        return service.find_procedure(runtime, name)
 
 
 @app.command("import")
@@ -156,31 +147,26 @@ def run(
     ] = False,
     keep_going: Annotated[bool, typer.Option("--keep-going", help="Go on after a failed step.")] = False,
     resume: Annotated[int | None, typer.Option("--resume", help="Resume this run instead.")] = None,
+    author: AuthorOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Walk a procedure's steps in the terminal: run / skip / abort each, output live, state saved."""
     if resume is not None:
-        _resume(resume, config, keep_going)
+        _resume(resume, config, keep_going, author)
         return
     if not name:
-        err_console.print("give a procedure name (or --resume RUN_ID)")
-        raise typer.Exit(2)
+        raise fail("give a procedure name (or --resume RUN_ID)")
     runtime = runtime_or_exit(config)
     found = _find(runtime, name)
-    ctx = _context(runtime)
-    interactive = sys.stdin.isatty()
-    try:
+    with cli_errors(runtime):
         values, env = ask_parameters(
             found.procedure,
             _parse_params(param),
-            ctx.environ,
+            os.environ,
             runtime.clock.now(),
-            interactive=interactive and not dry_run,
+            interactive=sys.stdin.isatty() and not dry_run,
             console=console,
         )
-    except RunError as exc:
-        err_console.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
     if dry_run:
         console.print("[bold yellow]Dry run: nothing is executed.[/bold yellow]")
         print_procedure(console, found.procedure, values, ref=found.ref, dry_run=True)
@@ -189,66 +175,45 @@ def run(
                 state = "set" if p.name in env else "NOT SET"
                 console.print(f"  ${p.name}: {state} in the environment (value never shown)")
         return
-    operator = _operator()
-    secrets = ctx.secrets | set(env.values())
-    with runtime.sessions.begin() as session:
-        row = service.start_run(
-            session,
+    actor = cli_actor(author)
+    with cli_errors(runtime):
+        started = service.start_run(
+            runtime,
+            actor,
             found,
-            now=runtime.clock.now(),
-            operator=operator,
             params=values,
+            env=env,
             incident_id=incident,
             reason=reason,
             impact=impact,
             follow_up=follow_up,
             keep_going=keep_going,
-            secrets=secrets,
         )
-        audit.record(
-            session,
-            runtime.clock.now(),
-            Principal(operator, Role.RESPONDER, "cli"),
-            "runbook.run.start",
-            found.ref,
-            run_id=row.id,
-            incident_id=incident,
-        )
-        run_id = row.id
+    run_id = started.run.id
     console.print(
         f"[bold]Run {run_id}[/bold]: {escape(found.procedure.display)} ({len(found.procedure.steps)} steps)"
     )
-    code = walk(
-        runtime.sessions, run_id, ctx=ctx, env=env, operator=operator, console=console, keep_going=keep_going
-    )
+    with cli_errors(runtime):
+        code = walk(runtime, actor, run_id, env=env, console=console, keep_going=keep_going)
     raise typer.Exit(code)
 
 
-def _resume(run_id: int, config: str | None, keep_going: bool) -> None:
+def _resume(run_id: int, config: str | None, keep_going: bool, author: str | None) -> None:
     runtime = runtime_or_exit(config)
-    ctx = _context(runtime)
-    try:
-        with runtime.sessions.begin() as session:
-            row = service.reopen(session, run_id)
-            procedure = service.procedure_of(row)
-            title = row.procedure_title
-            params = dict(row.params)
-    except RunError as exc:
-        err_console.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
-    _, env = ask_parameters(
-        procedure, params, ctx.environ, runtime.clock.now(), interactive=sys.stdin.isatty(), console=console
-    )
-    console.print(f"[bold]Resuming run {run_id}[/bold]: {escape(title)}")
-    code = walk(
-        runtime.sessions,
-        run_id,
-        ctx=ctx,
-        env=env,
-        operator=_operator(),
-        console=console,
-        keep_going=keep_going,
-    )
+    actor = cli_actor(author)
+    with cli_errors(runtime):
+        state = service.resume_run(runtime, actor, run_id)
+        _, env = ask_parameters(
+            service.procedure_of(state.run),
+            dict(state.run.params),
+            os.environ,
+            runtime.clock.now(),
+            interactive=sys.stdin.isatty(),
+            console=console,
+        )
+    console.print(f"[bold]Resuming run {run_id}[/bold]: {escape(state.run.procedure_title)}")
+    with cli_errors(runtime):
+        code = walk(runtime, actor, run_id, env=env, console=console, keep_going=keep_going)
     raise typer.Exit(code)
 
 
@@ -256,10 +221,11 @@ def _resume(run_id: int, config: str | None, keep_going: bool) -> None:
 def resume_cmd(
     run_id: Annotated[int, typer.Argument(help="The run to continue.")],
     keep_going: Annotated[bool, typer.Option("--keep-going", help="Go on after a failed step.")] = False,
+    author: AuthorOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Continue a run from its first unfinished step (after a closed terminal, a stop or an abort)."""
-    _resume(run_id, config, keep_going)
+    _resume(run_id, config, keep_going, author)
 
 
 @app.command("runs")

@@ -1,8 +1,9 @@
 """The terminal walk of a run: show each step, ask run / skip / abort (done / not done for checklist
 items), stream command output live (secrets masked line by line), stop on failure unless told to go on.
 
-State is committed after every step, so a closed terminal loses nothing: `opsbook runbook resume ID`
-continues from the first unfinished step.
+Every answer is a use case of `runbooks.service` (take a step, finish, abort) acting as the person at the
+terminal, so state is committed after every step and a closed terminal loses nothing: `opsbook runbook
+resume ID` continues from the first unfinished step.
 """
 
 from __future__ import annotations
@@ -12,17 +13,22 @@ import signal
 from collections.abc import Mapping
 from datetime import datetime
 from types import FrameType
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.prompt import Prompt
 from rich.syntax import Syntax
-from sqlalchemy.orm import Session, sessionmaker
 
+from opsbook.auth.roles import Principal
 from opsbook.redact import redact
+from opsbook.runbooks import params as parameters
 from opsbook.runbooks import placeholders, service
 from opsbook.runbooks.document import Procedure, Step
-from opsbook.runbooks.service import ConfirmationRequired, RunContext, RunError
+from opsbook.runbooks.errors import ConfirmationRequired, RunInputError
+from opsbook.runbooks.records import FAILED, next_step, procedure_of
+from opsbook.runbooks.service import RunState, StepTaken
+from opsbook.runtime import Runtime
 
 KIND_LABEL = {
     "confirm": "checklist",
@@ -102,7 +108,7 @@ def print_procedure(
         listed = ", ".join(f"{p.name} ({p.kind})" for p in procedure.parameters)
         console.print(f"  parameters: {escape(listed)}")
     for position, step in enumerate(procedure.steps):
-        reasons = service.step_reasons(procedure, step, params or {})
+        reasons = parameters.step_reasons(procedure, step, params or {})
         if dry_run:
             describe_step(console, procedure, step, position, params or {}, reasons)
             continue
@@ -134,13 +140,13 @@ def ask_parameters(
     console: Console,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """Values for every parameter: from --param, the environment (for $VARS), else asked for."""
-    values = service.normalize_params(procedure, given)
-    env = service.env_values(procedure, environ)
-    for param in service.missing_parameters(procedure, values, env):
+    values = parameters.normalize_params(procedure, given)
+    env = parameters.env_values(procedure, environ)
+    for param in parameters.missing_parameters(procedure, values, env):
         if not interactive:
             if param.kind == "env":
                 continue
-            raise RunError(f"parameter {param.name} has no value: pass --param {param.name}=VALUE")
+            raise RunInputError(f"parameter {param.name} has no value: pass --param {param.name}=VALUE")
         if param.kind == "env":
             env[param.name] = Prompt.ask(
                 f"{param.name} is not set; enter its value (hidden)", password=True, console=console
@@ -161,143 +167,143 @@ def _hangup(signum: int, frame: FrameType | None) -> None:
 
 
 def walk(
-    sessions: sessionmaker[Session],
+    runtime: Runtime,
+    actor: Principal,
     run_id: int,
     *,
-    ctx: RunContext,
     env: Mapping[str, str],
-    operator: str,
     console: Console,
     keep_going: bool = False,
 ) -> int:
     """Walk the open steps of a run in the terminal; returns the exit code (0 succeeded, 1 otherwise)."""
     old = {sig: signal.signal(sig, _hangup) for sig in (signal.SIGHUP, signal.SIGTERM)}
     try:
-        return _walk(
-            sessions, run_id, ctx=ctx, env=env, operator=operator, console=console, keep_going=keep_going
-        )
+        state = _Walk(runtime, actor, run_id, env, console, keep_going).until_closed()
     except (KeyboardInterrupt, _Hangup, EOFError):
         console.print(f"\n[yellow]Interrupted. Resume with: opsbook runbook resume {run_id}[/yellow]")
         return 130
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
+    return _report(console, state)
 
 
-def _finish(
-    sessions: sessionmaker[Session],
-    run_id: int,
-    ctx: RunContext,
-    secrets: set[str],
-    console: Console,
-    status: str | None = None,
-) -> int:
-    with sessions.begin() as session:
-        entry = service.finish_run(session, run_id, now=ctx.clock.now(), status=status, secrets=secrets)
-        final = service.get_run(session, run_id).status
-        entry_id = entry.id
-    colour = "green" if final == "succeeded" else "red"
+def _report(console: Console, state: RunState) -> int:
+    run = state.run
+    colour = "green" if run.status == "succeeded" else "red"
+    entry = state.oplog_entry
     console.print(
-        f"\n[bold {colour}]Run {run_id} {final}.[/bold {colour}] Operations log entry #{entry_id} "
-        f"(opsbook oplog show {entry_id})."
+        f"\n[bold {colour}]Run {run.id} {run.status}.[/bold {colour}] Operations log entry #{entry} "
+        f"(opsbook oplog show {entry})."
     )
-    if final != "succeeded":
-        console.print(f"Resume with: opsbook runbook resume {run_id}")
-    return 0 if final == "succeeded" else 1
+    if run.status != "succeeded":
+        console.print(f"Resume with: opsbook runbook resume {run.id}")
+    return 0 if run.status == "succeeded" else 1
 
 
-def _walk(
-    sessions: sessionmaker[Session],
-    run_id: int,
-    *,
-    ctx: RunContext,
-    env: Mapping[str, str],
-    operator: str,
-    console: Console,
-    keep_going: bool,
-) -> int:
-    with sessions() as session:
-        run = service.get_run(session, run_id)
-        procedure = service.procedure_of(run)
-        params = dict(run.params)
-        keep_going = keep_going or run.keep_going
-    secrets = set(ctx.secrets) | set(env.values())
-    while True:
-        with sessions() as session:
-            row = service.next_step(service.steps_of(session, run_id))
-            position = row.position if row is not None else -1
-            previous = row.status if row is not None else ""
-        if position < 0:
-            return _finish(sessions, run_id, ctx, secrets, console)
-        step = procedure.steps[position]
-        reasons = service.step_reasons(procedure, step, params)
-        describe_step(console, procedure, step, position, params, reasons)
-        if previous in ("running", *service.FAILED):
-            console.print(f"  [yellow]This step was {previous} when the run stopped.[/yellow]")
+class _Walk:
+    """One terminal walk of a run: asks about each open step and hands the answer to the use cases."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        actor: Principal,
+        run_id: int,
+        env: Mapping[str, str],
+        console: Console,
+        keep_going: bool,
+    ) -> None:
+        self.runtime, self.actor, self.run_id, self.env, self.console = runtime, actor, run_id, env, console
+        with runtime.sessions() as session:
+            run = service.get_run(session, run_id)
+            self.procedure = procedure_of(run)
+            self.params = dict(run.params)
+            self.keep_going = keep_going or run.keep_going
+        self.secrets = runtime.loaded.all_secrets() | set(env.values())
+
+    def until_closed(self) -> RunState:
+        while True:
+            with self.runtime.sessions() as session:
+                row = next_step(service.steps_of(session, self.run_id))
+                position, previous = (row.position, row.status) if row is not None else (-1, "")
+            if position < 0:
+                return service.finish_run(self.runtime, self.actor, self.run_id, env=self.env)
+            closed = self.step(position, previous)
+            if closed is not None:
+                return closed
+
+    def take(self, position: int, action: str, **kw: Any) -> StepTaken:
+        return asyncio.run(
+            service.take_step(self.runtime, self.actor, self.run_id, position, action, env=self.env, **kw)
+        )
+
+    def step(self, position: int, previous: str) -> RunState | None:
+        """Ask about one step and do it; the run's final state when this closed it."""
+        step = self.procedure.steps[position]
+        reasons = parameters.step_reasons(self.procedure, step, self.params)
+        describe_step(self.console, self.procedure, step, position, self.params, reasons)
+        if previous in ("running", *FAILED):
+            self.console.print(f"  [yellow]This step was {previous} when the run stopped.[/yellow]")
         if step.kind == "reference":
-            asyncio.run(service.perform(sessions, run_id, position, "done", ctx=ctx, actor=operator, env=env))
-            continue
-        if step.kind == "confirm":
-            answer = Prompt.ask("Done?", choices=["d", "n", "s", "a"], default="d", console=console)
-            action = {"d": "done", "n": "not_done", "s": "skip", "a": "abort"}[answer]
-        elif step.kind == "manual":
-            answer = Prompt.ask("Done?", choices=["d", "s", "a"], default="d", console=console)
-            action = {"d": "done", "s": "skip", "a": "abort"}[answer]
-        else:
-            answer = Prompt.ask("Run this step?", choices=["r", "s", "a"], default="r", console=console)
-            action = {"r": "run", "s": "skip", "a": "abort"}[answer]
+            return _closed(self.take(position, "done"))
+        action = self.ask(step)
         if action == "abort":
-            return _finish(sessions, run_id, ctx, secrets, console, status="aborted")
+            return service.abort_run(self.runtime, self.actor, self.run_id, env=self.env)
         if action != "run":
-            asyncio.run(service.perform(sessions, run_id, position, action, ctx=ctx, actor=operator, env=env))
-            continue
+            return _closed(self.take(position, action))
+        return self.run_command(step, position, reasons)
+
+    def ask(self, step: Step) -> str:
+        if step.kind == "confirm":
+            answer = Prompt.ask("Done?", choices=["d", "n", "s", "a"], default="d", console=self.console)
+            return {"d": "done", "n": "not_done", "s": "skip", "a": "abort"}[answer]
+        if step.kind == "manual":
+            answer = Prompt.ask("Done?", choices=["d", "s", "a"], default="d", console=self.console)
+            return {"d": "done", "s": "skip", "a": "abort"}[answer]
+        answer = Prompt.ask("Run this step?", choices=["r", "s", "a"], default="r", console=self.console)
+        return {"r": "run", "s": "skip", "a": "abort"}[answer]
+
+    def run_command(self, step: Step, position: int, reasons: tuple[str, ...]) -> RunState | None:
         confirm: str | None = None
         if reasons:
             confirm = Prompt.ask(
                 f"[red]Destructive.[/red] Type the step name [bold]{escape(step.name)}[/bold] to run it",
                 default="",
                 show_default=False,
-                console=console,
+                console=self.console,
             )
             if confirm.strip() != step.name:
-                console.print("[yellow]Not confirmed: the step was not run.[/yellow]")
-                continue
-        printer = LineRedactor(console, secrets)
+                self.console.print("[yellow]Not confirmed: the step was not run.[/yellow]")
+                return None
+        printer = LineRedactor(self.console, self.secrets)
         try:
-            result = asyncio.run(
-                service.perform(
-                    sessions,
-                    run_id,
-                    position,
-                    "run",
-                    ctx=ctx,
-                    actor=operator,
-                    env=env,
-                    confirm_name=confirm,
-                    on_output=printer.feed,
-                )
-            )
+            taken = self.take(position, "run", confirm=confirm, on_output=printer.feed)
         except ConfirmationRequired as exc:
-            console.print(f"[yellow]{escape(str(exc))}[/yellow]")
-            continue
+            self.console.print(f"[yellow]{escape(str(exc))}[/yellow]")
+            return None
         finally:
             printer.flush()
+        result = taken.result
         took = f"{result.duration_s:.2f}s" if result.duration_s is not None else "?"
         if result.status == "succeeded":
-            console.print(f"  [green]ok[/green] (exit 0, {took})")
-            continue
-        console.print(f"  [red]{result.status}[/red]: {escape(result.message)} ({took})")
-        if keep_going:
-            asyncio.run(
-                service.perform(sessions, run_id, position, "continue", ctx=ctx, actor=operator, env=env)
-            )
-            continue
+            self.console.print(f"  [green]ok[/green] (exit 0, {took})")
+            return _closed(taken)
+        self.console.print(f"  [red]{result.status}[/red]: {escape(result.message)} ({took})")
+        if self.keep_going:
+            return _closed(self.take(position, "continue"))
         answer = Prompt.ask(
-            "Step failed: [r]etry, [c]ontinue, [s]top?", choices=["r", "c", "s"], default="s", console=console
+            "Step failed: [r]etry, [c]ontinue, [s]top?",
+            choices=["r", "c", "s"],
+            default="s",
+            console=self.console,
         )
         if answer == "c":
-            asyncio.run(
-                service.perform(sessions, run_id, position, "continue", ctx=ctx, actor=operator, env=env)
-            )
-        elif answer == "s":
-            return _finish(sessions, run_id, ctx, secrets, console, status="failed")
+            return _closed(self.take(position, "continue"))
+        if answer == "s":
+            return service.finish_run(self.runtime, self.actor, self.run_id, env=self.env)
+        return None
+
+
+def _closed(taken: StepTaken) -> RunState | None:
+    """The run's state if this step closed it (nothing left to do), else None: walk on."""
+    return taken.state if taken.state.oplog_entry is not None else None

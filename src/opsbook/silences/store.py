@@ -42,12 +42,22 @@ def _aware(value: datetime, what: str) -> datetime:
     return value
 
 
-def _end(start: datetime, ends_at: datetime | None, duration: timedelta | None) -> datetime:
+def _end(
+    what: str, now: datetime, start: datetime, ends_at: datetime | None, duration: timedelta | None
+) -> datetime:
+    """The end of a `what` (silence, maintenance window): `ends_at`, or `duration` after its start; it
+    must be after both now and the start."""
     if ends_at is not None and duration is None:
-        return _aware(ends_at, "ends_at")
-    if duration is not None and ends_at is None:
-        return start + duration
-    raise SilenceError("give exactly one of ends_at and duration")
+        end = _aware(ends_at, "ends_at")
+    elif duration is not None and ends_at is None:
+        end = start + duration
+    else:
+        raise SilenceError("give exactly one of ends_at and duration")
+    if end <= now:
+        raise SilenceError(f"a {what} must end in the future (it would end {end.isoformat()})")
+    if end <= start:
+        raise SilenceError(f"a {what} must end after it starts")
+    return end
 
 
 def _author(actor: Principal) -> str:
@@ -86,11 +96,7 @@ def create_silence(
     if not comment:
         raise SilenceError("a silence needs a comment saying why (e.g. 'deploy of api 1.4')")
     start = _aware(starts_at, "starts_at") if starts_at is not None else now
-    end = _end(start, ends_at, duration)
-    if end <= now:
-        raise SilenceError(f"a silence must end in the future (it would end {end.isoformat()})")
-    if end <= start:
-        raise SilenceError("a silence must end after it starts")
+    end = _end("silence", now, start, ends_at, duration)
     row = SilenceRow(
         matchers=[m.to_json() for m in matchers], starts_at=max(start, now), ends_at=end,
         created_by=_author(actor), comment=comment, created_at=now,
@@ -175,11 +181,7 @@ def create_maintenance(
     if len(title) > 200:
         raise SilenceError("a maintenance window's title is at most 200 characters")
     start = _aware(starts_at, "starts_at")
-    end = _end(start, ends_at, duration)
-    if end <= now:
-        raise SilenceError(f"a maintenance window must end in the future (it would end {end.isoformat()})")
-    if end <= start:
-        raise SilenceError("a maintenance window must end after it starts")
+    end = _end("maintenance window", now, start, ends_at, duration)
     row = MaintenanceRow(
         services=names, starts_at=start, ends_at=end, title=title, description=description or "",
         created_by=_author(actor), created_at=now,

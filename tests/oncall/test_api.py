@@ -74,6 +74,9 @@ def test_now_and_shifts(api: Api) -> None:
     ]
     res = api.client.get("/api/v1/oncall/schedules/nights/shifts", headers=api.viewer)
     assert res.status_code == 404 and "no schedule 'nights'" in res.json()["detail"]
+    res = api.client.get("/api/v1/oncall/schedules/primary/shifts", headers=api.viewer,
+                         params={"start": "2026-01-12T08:00:00Z", "end": "2026-01-12T08:00:00Z"})
+    assert res.status_code == 400 and res.json()["detail"] == "end must be after start"
     res = api.client.get("/api/v1/oncall/users/lead/shifts", headers=api.viewer,
                          params={"end": "2026-01-16T00:00:00Z"})
     assert [(s["schedule"], s["start"]) for s in res.json()] == [

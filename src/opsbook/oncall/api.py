@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from opsbook.auth.roles import Principal, Role
 from opsbook.auth.tokens import authenticate
 from opsbook.config.types import format_duration
+from opsbook.errors import Invalid
 from opsbook.oncall import service
 from opsbook.oncall.models import HandoffNoteRow, OverrideRow
 from opsbook.oncall.rotation import Shift
@@ -150,9 +151,9 @@ def _range(
     begin = start or runtime.clock.now()
     finish = end or begin + timedelta(days=days)
     if finish <= begin:
-        raise HTTPException(400, "end must be after start")
+        raise Invalid("end must be after start")
     if finish - begin > MAX_RANGE:
-        raise HTTPException(400, "ask for 400 days at most")
+        raise Invalid("ask for 400 days at most")
     return begin, finish
 
 

@@ -52,7 +52,7 @@ def test_now_shows_who_until_when_and_who_is_next(env: dict[str, str]) -> None:
     code, out = run("now", "business", "--at", "2026-01-14T20:00")
     assert code == 0 and "business: nobody" in out and "next: lead from Thu 2026-01-15 09:00" in out
     code, out = run("now", "nights")
-    assert code == 2 and "no schedule 'nights' (schedules: primary, business)" in out
+    assert code == 1 and "no schedule 'nights' (schedules: primary, business)" in out
 
 
 def test_override_add_list_remove(env: dict[str, str]) -> None:
@@ -114,6 +114,8 @@ def test_handoff_note_is_shown_to_the_next_person(env: dict[str, str]) -> None:
     assert "watch the disk" not in out  # the shift after has no note
     code, out = run("handoff", "--note", "which one?")
     assert code == 2 and "say which schedule with --schedule (primary, business)" in out
+    code, out = run("handoff", "--note", "for whom?", "-s", "nights")
+    assert code == 2 and "no schedule 'nights'" in out
     code, out = run("handoff", "--note", "back then", "-s", "primary", "--at", "2026-01-18T20:00")
     assert code == 2 and "a note is kept as of now" in out
     code, out = run("handoff", "--at", (handoff + timedelta(hours=1)).isoformat())

@@ -59,11 +59,10 @@ def _who(runtime: Runtime, user: str | None) -> str:
 
 
 def _schedule_names(runtime: Runtime, schedule: str | None) -> list[str]:
+    """The schedule asked for (it must exist), or every schedule (there must be one)."""
     if schedule is not None:
-        try:
+        with cli_errors(runtime):
             store.get_schedule(runtime.config, schedule)
-        except store.NotFound as exc:
-            raise fail(str(exc)) from None
         return [schedule]
     names = [s.name for s in runtime.config.schedules]
     if not names:
@@ -242,7 +241,8 @@ def handoff(
     actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
-        names = _schedule_names(runtime, schedule)
+        # a schedule named is checked by the use case (an unknown one is bad input there)
+        names = [schedule] if schedule is not None else _schedule_names(runtime, None)
         if len(names) > 1:
             raise fail(f"say which schedule with --schedule ({', '.join(names)})")
         with cli_errors(runtime):

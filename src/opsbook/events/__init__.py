@@ -47,6 +47,7 @@ class Topic(StrEnum):
     ONCALL = "oncall"  # overrides and handoff notes
     RUNS = "runs"  # runbook runs started, stepped, finished or aborted
     ACCESS = "access"  # users, passwords and API tokens
+    OPLOG = "oplog"  # operations log entries written by a person
 
 
 class Event(Protocol):

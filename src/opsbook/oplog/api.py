@@ -1,15 +1,15 @@
-"""`/api/v1/oplog`: operations log entries (viewer reads; responder adds, audit-logged), Markdown export."""
+"""`/api/v1/oplog`: operations log entries (viewer reads; a responder adds one through the use case
+`oplog.service.log_operation`), Markdown export."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException
+from fastapi import APIRouter, Depends
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel, Field
 
-from opsbook.auth import audit
 from opsbook.auth.roles import Principal, Role
 from opsbook.oplog import service
 from opsbook.oplog.markdown import export_markdown
@@ -63,33 +63,23 @@ def get_entry(
     entry_id: int, runtime: Runtime = Depends(get_runtime), _: Principal = Depends(viewer)
 ) -> dict[str, Any]:
     with runtime.sessions() as session:
-        try:
-            return service.entry_dict(service.get_entry(session, entry_id))
-        except service.EntryNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
+        return service.entry_dict(service.get_entry(session, entry_id))
 
 
 @router.post("", status_code=201)
 def add_entry(
     body: NewEntry, runtime: Runtime = Depends(get_runtime), who: Principal = Depends(responder)
 ) -> dict[str, Any]:
-    now = runtime.clock.now()
-    when = body.at or now
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=now.tzinfo)
-    with runtime.sessions.begin() as session:
-        row = service.add_entry(
-            session,
-            now=now,
-            ts=when,
-            operation=body.operation,
-            reason=body.reason,
-            impact=body.impact,
-            duration_s=body.duration_s,
-            issues=body.issues,
-            follow_up=body.follow_up,
-            operator=who.name,
-            incident_id=body.incident_id,
-        )
-        audit.record(session, now, who, "oplog.add", str(row.id), incident_id=body.incident_id)
-        return service.entry_dict(row)
+    row = service.log_operation(
+        runtime,
+        who,
+        operation=body.operation,
+        at=body.at,
+        reason=body.reason,
+        impact=body.impact,
+        duration_s=body.duration_s,
+        issues=body.issues,
+        follow_up=body.follow_up,
+        incident_id=body.incident_id,
+    )
+    return service.entry_dict(row)

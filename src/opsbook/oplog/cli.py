@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -13,9 +10,16 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from opsbook.auth import audit
-from opsbook.auth.roles import Principal, Role
-from opsbook.cli.common import ConfigOption, console, err_console, runtime_or_exit
+from opsbook.cli.common import (
+    AuthorOption,
+    ConfigOption,
+    cli_actor,
+    cli_errors,
+    console,
+    fail,
+    parse_time,
+    runtime_or_exit,
+)
 from opsbook.config.types import parse_duration
 from opsbook.oplog import service
 from opsbook.oplog.markdown import entry_markdown, export_markdown, human_duration
@@ -60,12 +64,8 @@ def show(
 ) -> None:
     """One entry: the template fields, then each step's command, exit code, duration and output."""
     runtime = runtime_or_exit(config)
-    with runtime.sessions() as session:
-        try:
-            row = service.get_entry(session, entry_id)
-        except service.EntryNotFound as exc:
-            err_console.print(str(exc))
-            raise typer.Exit(2) from None
+    with runtime.sessions() as session, cli_errors(runtime):
+        row = service.get_entry(session, entry_id)
         text = (
             json.dumps(service.entry_dict(row), indent=2, ensure_ascii=False)
             if as_json
@@ -83,39 +83,33 @@ def add(
     issues: Annotated[str, typer.Option(help="Any problems?")] = "",
     follow_up: Annotated[str, typer.Option("--follow-up", help="Anything to do next?")] = "",
     incident: Annotated[str | None, typer.Option("--incident", help="Incident it belongs to.")] = None,
-    at: Annotated[str | None, typer.Option("--at", help="When (ISO 8601, default now).")] = None,
-    operator: Annotated[str | None, typer.Option(help="Who did it (default: you).")] = None,
+    at: Annotated[
+        str | None, typer.Option("--at", help="When (ISO 8601; without an offset, the config's time zone).")
+    ] = None,
+    author: AuthorOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Record work done by hand."""
     runtime = runtime_or_exit(config)
-    now = runtime.clock.now()
     try:
         seconds = parse_duration(duration).total_seconds() if duration else None
-        when = datetime.fromisoformat(at) if at else now
     except ValueError as exc:
-        err_console.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=now.tzinfo)
-    who = operator or os.environ.get("OPSBOOK_OPERATOR") or getpass.getuser()
-    with runtime.sessions.begin() as session:
-        row = service.add_entry(
-            session,
-            now=now,
-            ts=when,
+        raise fail(f"--duration: {exc}") from None
+    when = parse_time(at, runtime.config.timezone, "--at") if at else None
+    with cli_errors(runtime):
+        row = service.log_operation(
+            runtime,
+            cli_actor(author),
             operation=operation,
+            at=when,
             reason=reason,
             impact=impact,
             duration_s=seconds,
             issues=issues,
             follow_up=follow_up,
-            operator=who,
             incident_id=incident,
         )
-        audit.record(session, now, Principal(who, Role.RESPONDER, "cli"), "oplog.add", str(row.id))
-        entry_id = row.id
-    console.print(f"Operations log entry #{entry_id} added.")
+    console.print(f"Operations log entry #{row.id} added.")
 
 
 @app.command("export")
@@ -128,9 +122,7 @@ def export(
 ) -> None:
     """The log as Markdown, oldest first, each entry in the runbook template."""
     runtime = runtime_or_exit(config)
-    start = datetime.fromisoformat(since) if since else None
-    if start is not None and start.tzinfo is None:
-        start = start.replace(tzinfo=runtime.clock.now().tzinfo)
+    start = parse_time(since, runtime.config.timezone, "--since") if since else None
     with runtime.sessions() as session:
         rows = list(reversed(service.list_entries(session, incident_id=incident, since=start, limit=limit)))
         title = f"Operation Logs: incident {incident}" if incident else "Operation Logs"

@@ -1,6 +1,8 @@
 """Operations log entries: written for every runbook run, added by hand for other work, listed per incident.
 
-Other domains call `entries_for_incident(session, incident_id)` (incident timelines) and `add_entry`.
+A person records work with the use case `log_operation` (responder role, audit row, `Topic.OPLOG` event).
+Other domains call `add_entry` inside their own transaction (a runbook run writes its entry when it is
+closed) and `entries_for_incident(session, incident_id)` (incident timelines).
 """
 
 from __future__ import annotations
@@ -12,13 +14,50 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsbook.auth.roles import Principal, Role
+from opsbook.errors import Invalid, NotFound
+from opsbook.events import DomainEvent, Topic
 from opsbook.oplog.models import OplogEntryRow
+from opsbook.runtime import Runtime
+from opsbook.usecase import transaction
 
 TEMPLATE_FIELDS = ("Date/Time", "Operation", "Reason", "Impact", "Duration", "Issues", "Follow-up")
 
 
-class EntryNotFound(LookupError):
+class EntryNotFound(NotFound):
     pass
+
+
+def log_operation(
+    runtime: Runtime,
+    actor: Principal,
+    *,
+    operation: str,
+    at: datetime | None = None,
+    reason: str = "",
+    impact: str = "",
+    duration_s: float | None = None,
+    issues: str = "",
+    follow_up: str = "",
+    incident_id: str | None = None,
+) -> OplogEntryRow:
+    """Record work `actor` did by hand, at `at` (default now; a time without offset is UTC)."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        if not operation.strip():
+            raise Invalid("say what was done: the operation is empty")
+        if duration_s is not None and duration_s < 0:
+            raise Invalid(f"a duration cannot be negative ({duration_s:g}s)")
+        when = at or tx.now
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=tx.now.tzinfo)
+        row = add_entry(
+            tx.session, now=tx.now, ts=when, operation=operation.strip(), operator=actor.name, reason=reason,
+            impact=impact, duration_s=duration_s, issues=issues, follow_up=follow_up, incident_id=incident_id,
+        )
+        subject = f"oplog:{row.id}"
+        tx.audit("oplog.add", subject, incident_id=incident_id)
+        tx.emit(DomainEvent(Topic.OPLOG, "added", subject, {"incident": incident_id}))
+        return row
 
 
 def add_entry(

@@ -13,7 +13,9 @@ from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from opsbook.alerts.api import router
-from opsbook.alerts.service import AlertEngine, upsert_external
+from opsbook.alerts.external import ExternalEvent, apply_external
+from opsbook.alerts.service import AlertEngine
+from opsbook.alerts.state import ExternalAction
 from opsbook.auth.roles import Role
 from opsbook.auth.tokens import create_token
 from opsbook.checks.result import CheckResult, Status, StoredResult
@@ -42,8 +44,9 @@ def make_alerts(engine: Engine) -> None:
             alerts.process(session, ["api/health", "api/flappy"], t)
     with sessions.begin() as session:
         alerts.process_due(session, t + timedelta(minutes=10))
-        upsert_external(session, source="pagerduty", dedup_key="disk-1", action="trigger", service="db",
-                        severity=Severity.P1, summary="Disk [full] on db-1", payload={"x": 1}, now=t)
+        disk = ExternalEvent("pagerduty", "disk-1", ExternalAction.TRIGGER, "db", Severity.P1,
+                             "Disk [full] on db-1", {"x": 1})
+        apply_external(session, disk, t)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -15,9 +16,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 from sqlalchemy.orm import Session
 
-from opsbook.alerts.ingest import apply_events, router
+from opsbook.alerts.external import ExternalEvent, apply_external
+from opsbook.alerts.groupcommit import GroupCommit
+from opsbook.alerts.ingest import IngestFastPath, router
 from opsbook.alerts.models import AlertEventRow, AlertRow
-from opsbook.alerts.service import AlertTransition, TransitionKind, upsert_external
+from opsbook.alerts.state import ExternalAction
+from opsbook.alerts.types import AlertTransition, TransitionKind
 from opsbook.auth.roles import Role
 from opsbook.auth.tokens import create_token
 from opsbook.clock import FakeClock
@@ -167,7 +171,7 @@ def test_pagerduty_trigger_dedup_acknowledge_resolve(client: TestClient, runtime
     with runtime.sessions() as session:
         events = session.scalars(select(AlertEventRow).order_by(AlertEventRow.id)).all()
         assert [(e.from_state, e.to_state) for e in events] == [
-            (None, "firing"), ("firing", "acknowledged"), ("firing", "resolved")
+            ("inactive", "firing"), ("firing", "acknowledged"), ("firing", "resolved")
         ]
     # a new trigger with the same key after the resolve is a new alert
     assert client.post("/api/v1/events/pagerduty", json=PD_TRIGGER).status_code == 202
@@ -210,6 +214,43 @@ def test_pagerduty_malformed_is_400(client: TestClient, runtime: Runtime, body: 
     assert data["status"] == "invalid event" and data["message"] == "Event object is invalid"
     assert any(error in e for e in data["errors"]), data
     assert alerts(runtime) == []
+
+
+def _json(body: Any) -> bytes:
+    return json.dumps(body).encode()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _json(PD_TRIGGER),
+        _json(PD_ACK),
+        _json({**PD_TRIGGER, "routing_key": "wrong"}),
+        _json({k: v for k, v in PD_TRIGGER.items() if k != "payload"}),
+        _json([1, 2]),
+        b"not json",
+        b"[" * 100 + b"]" * 100,
+        "{\"summary\": \"caf\u00e9\"}".encode(),
+        b"",
+    ],
+    ids=["trigger", "ack", "wrong-key", "no-payload", "array", "not-json", "deep", "utf8", "empty"],
+)
+def test_the_fast_path_and_the_route_answer_alike(runtime: Runtime, body: bytes) -> None:
+    routed = FastAPI()
+    routed.state.runtime = runtime
+    routed.include_router(router)
+    fast = FastAPI()  # no routes: only the middleware can answer
+    fast.state.runtime = runtime
+    fast.add_middleware(IngestFastPath, runtime=runtime, state=fast.state)
+    headers = {"content-type": "application/json"}
+    with TestClient(routed) as by_route, TestClient(fast) as by_fast_path:
+        for path in IngestFastPath.PATHS:
+            one = by_route.post(path, content=body, headers=headers)
+            other = by_fast_path.post(path, content=body, headers=headers)
+            assert one.status_code in (202, 400)
+            assert (one.status_code, dict(one.headers), one.content) == (
+                other.status_code, dict(other.headers), other.content)
+        assert by_fast_path.get("/api/v1/events/pagerduty").status_code == 404  # only POST is taken
 
 
 @pytest.fixture
@@ -283,12 +324,11 @@ def test_racing_triggers_of_a_new_key_make_one_alert(runtime: Runtime) -> None:
     """Two transactions trigger the same new key at once: the loser retries and deduplicates."""
     if runtime.engine.dialect.name != "postgresql":
         pytest.skip("SQLite serializes writers; the race needs PostgreSQL")
-    event = dict(source="pagerduty", dedup_key="race", action="trigger", service="db", severity=Severity.P2,
-                 summary="s", payload={})
-    results: list[list[AlertTransition]] = []
+    event = ExternalEvent("pagerduty", "race", ExternalAction.TRIGGER, "db", Severity.P2, "s", {})
+    results: list[list[list[AlertTransition]]] = []
     with runtime.sessions.begin() as first:
-        mine = upsert_external(first, now=runtime.clock.now(), **event)  # type: ignore[arg-type]
-        other = threading.Thread(target=lambda: results.append(apply_events(runtime, [event])))
+        mine = apply_external(first, event, runtime.clock.now())
+        other = threading.Thread(target=lambda: results.append(GroupCommit(runtime).apply([[event]])))
         other.start()
         with runtime.engine.connect() as probe:  # wait until the other insert blocks on our unique key
             deadline = time.monotonic() + 30  # real time: the other thread must reach its INSERT
@@ -302,5 +342,5 @@ def test_racing_triggers_of_a_new_key_make_one_alert(runtime: Runtime) -> None:
             assert waiting, "the second trigger never blocked"
     other.join(timeout=30)
     assert [t.kind for t in mine] == [TransitionKind.FIRED]
-    assert results == [[]]  # deduplicated on retry
+    assert results == [[[]]]  # deduplicated on retry
     assert [(a.dedup_key, a.state) for a in alerts(runtime)] == [("race", "firing")]

@@ -7,7 +7,8 @@ from datetime import timedelta
 from sqlalchemy import func, select
 
 from opsbook.alerts.models import AlertEventRow, AlertRow
-from opsbook.alerts.service import AlertEngine, TransitionKind, list_alerts
+from opsbook.alerts.service import AlertEngine, list_alerts
+from opsbook.alerts.types import TransitionKind
 from opsbook.rules.severity import Severity
 from tests.alerts.conftest import CONFIG, Harness, load
 

@@ -1,4 +1,5 @@
-"""The pure alert state machine: exact `for` timing, consecutive failures, flap damping, invariants."""
+"""The pure alert state machine: exact `for` timing, consecutive failures, flap damping, invariants; external
+events (trigger, acknowledge, resolve) and the retirement of an alert whose rule is gone."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from opsbook.alerts.state import INACTIVE, AlertState, AlertStatus, step
+from opsbook.alerts.state import INACTIVE, AlertState, AlertStatus, ExternalAction, external, retire, step
 from opsbook.rules.evaluate import Sample, evaluate
 from opsbook.rules.expr import parse
 
@@ -136,3 +137,75 @@ def test_invariants(evals: list[tuple[bool, int]], hold_s: int, damping_s: int) 
             assert (s.due_at is None) == (s.clear_since is None)
         if s.state is AlertState.INACTIVE:
             assert s == INACTIVE
+
+
+TRIGGER, ACK, RESOLVE = ExternalAction.TRIGGER, ExternalAction.ACKNOWLEDGE, ExternalAction.RESOLVE
+
+
+def test_external_trigger_fires_at_once_and_a_retrigger_changes_nothing() -> None:
+    fired = external(INACTIVE, TRIGGER, T0)
+    assert fired == AlertStatus(AlertState.FIRING, pending_since=T0, fired_at=T0)
+    assert external(fired, TRIGGER, T0 + EVERY) is fired  # no second fire, the original time is kept
+
+
+def test_external_acknowledge_is_recorded_once_and_only_on_a_firing_alert() -> None:
+    fired = external(INACTIVE, TRIGGER, T0)
+    acked = external(fired, ACK, T0 + EVERY)
+    assert acked == AlertStatus(AlertState.FIRING, T0, T0, acknowledged_at=T0 + EVERY)
+    assert external(acked, ACK, T0 + 2 * EVERY) is acked  # the first acknowledgement stands
+    assert external(INACTIVE, ACK, T0) is INACTIVE
+    resolved = external(fired, RESOLVE, T0 + EVERY)
+    assert external(resolved, ACK, T0 + 2 * EVERY) is resolved
+
+
+def test_external_resolve_resolves_a_firing_alert_and_nothing_else() -> None:
+    acked = external(external(INACTIVE, TRIGGER, T0), ACK, T0 + EVERY)
+    resolved = external(acked, RESOLVE, T0 + 2 * EVERY)
+    assert resolved == AlertStatus(AlertState.RESOLVED, T0, T0, T0 + 2 * EVERY, acknowledged_at=T0 + EVERY)
+    assert external(resolved, RESOLVE, T0 + 3 * EVERY) is resolved
+    assert external(INACTIVE, RESOLVE, T0) == INACTIVE
+    pending = step(INACTIVE, True, T0, timedelta(minutes=5))
+    assert external(pending, RESOLVE, T0 + EVERY) == INACTIVE
+
+
+def test_a_trigger_after_the_resolve_is_a_new_episode() -> None:
+    resolved = external(external(external(INACTIVE, TRIGGER, T0), ACK, T0 + EVERY), RESOLVE, T0 + 2 * EVERY)
+    again = external(resolved, TRIGGER, T0 + 3 * EVERY)
+    assert again == AlertStatus(AlertState.FIRING, pending_since=T0 + 3 * EVERY, fired_at=T0 + 3 * EVERY)
+
+
+def test_an_acknowledgement_lasts_while_a_rule_alert_fires_and_not_into_the_next_episode() -> None:
+    hold = timedelta(0)
+    acked = external(step(INACTIVE, True, T0, hold), ACK, T0 + EVERY)
+    still = step(acked, True, T0 + 2 * EVERY, hold)
+    assert still.acknowledged_at == T0 + EVERY
+    resolved = step(still, False, T0 + 3 * EVERY, hold)
+    assert resolved.state is AlertState.RESOLVED and resolved.acknowledged_at == T0 + EVERY
+    assert step(resolved, True, T0 + 4 * EVERY, hold).acknowledged_at is None
+
+
+def test_retire_resolves_a_firing_alert_and_clears_anything_due() -> None:
+    hold, damping = timedelta(0), EVERY * 10
+    damped = step(step(INACTIVE, True, T0, hold, damping), False, T0 + EVERY, hold, damping)
+    assert damped.due_at is not None
+    assert retire(damped, T0 + 2 * EVERY) == AlertStatus(AlertState.RESOLVED, T0, T0, T0 + 2 * EVERY)
+    assert retire(step(INACTIVE, True, T0, timedelta(minutes=5)), T0 + EVERY) == INACTIVE
+    assert retire(INACTIVE, T0) == INACTIVE
+
+
+@given(st.lists(st.tuples(st.sampled_from(list(ExternalAction)), st.integers(0, 600)), max_size=40))
+def test_external_invariants(events: list[tuple[ExternalAction, int]]) -> None:
+    s, now = INACTIVE, T0
+    for action, gap in events:
+        now += timedelta(seconds=gap)
+        before, s = s, external(s, action, now)
+        assert s.state is not AlertState.PENDING  # external alerts never wait
+        if s.state is not before.state:  # only a trigger fires, only a resolve resolves
+            assert (action, s.state) in {(TRIGGER, AlertState.FIRING), (RESOLVE, AlertState.RESOLVED)}
+        if s.acknowledged_at != before.acknowledged_at:  # acknowledged once, forgotten by the next episode
+            acked = action is ACK and before.acknowledged_at is None and s.acknowledged_at == now
+            assert acked or (action is TRIGGER and before.state is not AlertState.FIRING)
+        if s.state is AlertState.FIRING:
+            assert s.pending_since == s.fired_at  # an episode starts when it fires
+            if before.state is AlertState.FIRING:
+                assert s.fired_at == before.fired_at

@@ -23,7 +23,7 @@ from sqlalchemy import Engine
 from opsbook.auth.roles import Role
 from opsbook.auth.tokens import create_token
 from opsbook.clock import FakeClock
-from opsbook.incidents import service as incidents
+from opsbook.incidents import queries as incidents
 from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
 from opsbook.web.app import create_app

@@ -1,64 +1,80 @@
-"""The timer side of alert evaluation: `run_due` wakes when a pending alert's `for` has elapsed or a
-damped resolve may go, even if no new result arrives, and hands the transitions to the same hooks as
-the results path, in the same transaction.
+"""The timer side of alert evaluation: `DueAlerts` evaluates alerts when a pending alert's `for` has
+elapsed or a damped resolve may go, even if no new result arrives, and hands the transitions to the same
+hooks as the results path, in the same transaction.
 
-    hooks = [notify_hook]            # hook(session, transitions, now), e.g. enqueue notifications
-    task = asyncio.create_task(run_due(runtime.sessions, runtime.clock, engine, hooks))
+    due = DueAlerts(runtime.sessions, runtime.clock, engine, hooks, supervisor=supervisor)
+    due.start(); ...; await due.stop()
 
-It also looks at least every `max_wait` (another process may have created due alerts).
+Each round (`step`) is one transaction; the next is at the earliest due alert, and at least every
+`max_wait` (another process may have created due alerts). It runs on a supervised `opsbook.loops.Loop`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from opsbook.alerts.service import AlertEngine, AlertTransition
+from opsbook.alerts.service import AlertEngine
+from opsbook.alerts.types import AlertHook, AlertTransition
 from opsbook.clock import Clock
+from opsbook.loops import Loop, Supervisor
 
-log = logging.getLogger(__name__)
-
-AlertHook = Callable[[Session, Sequence[AlertTransition], datetime], None]
+MAX_WAIT = timedelta(seconds=5)
 
 
-def process_due_once(
-    sessions: sessionmaker[Session], clock: Clock, engine: AlertEngine, hooks: Sequence[AlertHook] = ()
-) -> tuple[list[AlertTransition], datetime | None]:
-    """One pass in one transaction: due alerts evaluated, hooks run; returns them and the next due time."""
-    with sessions.begin() as session:
-        now = clock.now()
-        transitions = engine.process_due(session, now)
-        for hook in hooks:
-            hook(session, transitions, now)
-        return transitions, engine.next_due(session)
+class DueAlerts:
+    """Evaluates due alerts on time; `offload` runs the database work in a thread (keep it on in the
+    server; tests driving a FakeClock may turn it off so everything happens inside `clock.advance`)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        clock: Clock,
+        engine: AlertEngine,
+        hooks: Sequence[AlertHook] = (),
+        *,
+        max_wait: timedelta = MAX_WAIT,
+        offload: bool = True,
+        supervisor: Supervisor | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.engine = engine
+        self.hooks = hooks
+        self.offload = offload
+        self.loop = Loop("due alerts", self.step, clock, max_wait=max_wait, supervisor=supervisor)
+
+    def process_once(self) -> tuple[list[AlertTransition], datetime | None]:
+        """One pass in one transaction: due alerts evaluated, hooks run; them and the next due time."""
+        with self.sessions.begin() as session:
+            now = self.clock.now()
+            transitions = self.engine.process_due(session, now)
+            for hook in self.hooks:
+                hook(session, transitions, now)
+            return transitions, self.engine.next_due(session)
+
+    async def step(self) -> datetime | None:
+        if self.offload:
+            _, nxt = await asyncio.to_thread(self.process_once)
+        else:
+            _, nxt = self.process_once()
+        return nxt
+
+    def start(self) -> asyncio.Task[None]:
+        return self.loop.start()
+
+    async def stop(self) -> None:
+        await self.loop.stop()
+
+    def wake(self) -> None:
+        self.loop.wake()
 
 
 async def run_due(
-    sessions: sessionmaker[Session],
-    clock: Clock,
-    engine: AlertEngine,
-    hooks: Sequence[AlertHook] = (),
-    max_wait: timedelta = timedelta(seconds=5),
-    offload: bool = True,
+    sessions: sessionmaker[Session], clock: Clock, engine: AlertEngine, hooks: Sequence[AlertHook] = ()
 ) -> None:
-    """Forever: process due alerts, then sleep until the next is due (at most `max_wait`).
-
-    `offload` runs the database work in a thread (keep it on in the server; tests driving a FakeClock
-    may turn it off so everything happens inside `clock.advance`)."""
-    while True:
-        nxt = None
-        try:
-            if offload:
-                _, nxt = await asyncio.to_thread(process_due_once, sessions, clock, engine, hooks)
-            else:
-                _, nxt = process_due_once(sessions, clock, engine, hooks)
-        except Exception:
-            log.exception("evaluating due alerts failed; trying again in %s", max_wait)
-        deadline = clock.now() + max_wait
-        if nxt is not None and nxt < deadline:
-            deadline = nxt
-        await clock.sleep_until(deadline)
+    """`DueAlerts` run forever in the caller's task: kept until pipeline.py owns a `DueAlerts`."""
+    await DueAlerts(sessions, clock, engine, hooks).loop.run()

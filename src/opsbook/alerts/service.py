@@ -14,23 +14,27 @@ Use (the writer's hook, inside the transaction that wrote the results):
 that is already firing, and announces a resolve that happened while it was down as soon as results
 (or `process_due`) show it.
 
-External events (PagerDuty Events v2, Alertmanager) enter through `upsert_external`.
+Every state change goes through the state machine (`alerts.state`) and is written by `alerts.changes`,
+which also emits the ALERTS domain events. External events (PagerDuty, Alertmanager, opsbook's own) are
+`alerts.external`.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from opsbook.alerts.changes import Changes, new_alert, status_of
+from opsbook.alerts.changes import transition_of as transition_of  # dispatch.py's, until it imports changes
+from opsbook.alerts.external import ExternalEvent, apply_external
 from opsbook.alerts.models import SOURCE_RULE, AlertEventRow, AlertRow
-from opsbook.alerts.state import INACTIVE, AlertState, AlertStatus, step
-from opsbook.alerts.types import AlertTransition, TransitionKind
+from opsbook.alerts.state import INACTIVE, AlertState, ExternalAction, retire, step
+from opsbook.alerts.types import AlertTransition
 from opsbook.checks.models import ResultRow
 from opsbook.rules.evaluate import Evaluation, Sample, evaluate
 from opsbook.rules.ruleset import RuleSpec, compile_rules
@@ -43,64 +47,6 @@ CHUNK = 500
 """Check ids per IN (...) list."""
 
 _OPEN_RULE = (AlertRow.source == SOURCE_RULE, AlertRow.open_key.is_not(None))
-
-
-def transition_of(row: AlertRow, kind: TransitionKind, at: datetime) -> AlertTransition:
-    return AlertTransition(
-        kind=kind,
-        alert_id=row.id,
-        dedup_key=row.dedup_key,
-        source=row.source,
-        service=row.service,
-        check_id=row.check_id,
-        rule=row.rule,
-        severity=Severity.parse(row.severity),
-        summary=row.summary,
-        runbook=row.runbook,
-        labels=dict(row.labels or {}),
-        value=row.value,
-        threshold=row.threshold,
-        condition=row.condition,
-        message=row.message,
-        since=row.fired_at or row.created_at,
-        at=at,
-        resolved_at=row.resolved_at,
-        silenced=bool(row.silenced),
-    )
-
-
-def open_key(source: str, dedup_key: str) -> str:
-    return dedup_key if source == SOURCE_RULE else f"{source}:{dedup_key}"
-
-
-def _status(row: AlertRow) -> AlertStatus:
-    return AlertStatus(
-        AlertState(row.state), row.pending_since, row.fired_at, row.resolved_at, row.clear_since, row.due_at
-    )
-
-
-def _event(
-    row: AlertRow, now: datetime, from_state: str | None, to_state: str, value: float | None, message: str
-) -> AlertEventRow:
-    return AlertEventRow(
-        alert=row, ts=now, from_state=from_state, to_state=to_state, value=value, message=message[:2000]
-    )
-
-
-@dataclass
-class _Pending:
-    """Transitions decided in this call, built once rows have their ids."""
-
-    items: list[tuple[AlertRow, TransitionKind]] = field(default_factory=list)
-
-    def add(self, row: AlertRow, kind: TransitionKind) -> None:
-        self.items.append((row, kind))
-
-    def build(self, session: Session, now: datetime) -> list[AlertTransition]:
-        if not self.items:
-            return []
-        session.flush()
-        return [transition_of(row, kind, now) for row, kind in self.items]
 
 
 class AlertEngine:
@@ -170,16 +116,16 @@ class AlertEngine:
             return []
         samples = self.read_samples(session, ids, now)
         open_rows = self._open_rule_alerts(session, ids)
-        pending = _Pending()
+        changes = Changes(session)
         for check_id in ids:
             rows = open_rows.get(check_id, {})
             check_samples = samples.get(check_id, [])
             for spec in self.rules.get(check_id, []):
                 ev = evaluate(spec.expr, check_samples, now)
-                self._apply(session, spec, rows.pop(spec.name, None), ev, now, pending)
+                self._apply(changes, spec, rows.pop(spec.name, None), ev, now)
             for row in rows.values():  # the rule is gone from the configuration
-                _close(session, row, now, "the rule is no longer in the configuration", pending)
-        return pending.build(session, now)
+                _retire(changes, row, now)
+        return changes.build(now)
 
     def process_due(self, session: Session, now: datetime) -> list[AlertTransition]:
         """Evaluate the checks whose alerts are due (a pending `for` elapsed, a damped resolve may go)."""
@@ -194,87 +140,45 @@ class AlertEngine:
 
     def reconcile(self, session: Session, now: datetime) -> list[AlertTransition]:
         """At startup: resolve open rule alerts whose check or rule was removed from the configuration."""
-        pending = _Pending()
+        changes = Changes(session)
         rows = session.scalars(select(AlertRow).where(*_OPEN_RULE).with_for_update())
         for row in rows:
             names = {r.name for r in self.rules.get(row.check_id or "", [])}
             if row.rule not in names:
-                _close(session, row, now, "the rule is no longer in the configuration", pending)
-        return pending.build(session, now)
+                _retire(changes, row, now)
+        return changes.build(now)
 
     def _apply(
-        self,
-        session: Session,
-        spec: RuleSpec,
-        row: AlertRow | None,
-        ev: Evaluation,
-        now: datetime,
-        pending: _Pending,
+        self, changes: Changes, spec: RuleSpec, row: AlertRow | None, ev: Evaluation, now: datetime
     ) -> None:
-        current = _status(row) if row is not None else INACTIVE
+        current = status_of(row) if row is not None else INACTIVE
         new = step(current, ev.active, now, spec.expr.hold, spec.min_firing)
         if new == current and current.state is AlertState.INACTIVE:
             return  # nothing to record: inactive stays inactive
         if row is None:
-            row = AlertRow(
-                dedup_key=spec.dedup_key,
-                open_key=spec.dedup_key,
-                source=SOURCE_RULE,
-                rule=spec.name,
-                check_id=spec.check_id,
-                service=spec.service,
-                created_at=now,
-                labels=dict(spec.labels),
-                silenced=False,
-                state=AlertState.INACTIVE.value,
-                severity=spec.severity.value,
-                condition=spec.expr.text,
-                runbook=spec.runbook,
-            )
-            session.add(row)
-        before = current.state.value
+            row = new_alert(changes.session, dedup_key=spec.dedup_key, open_key=spec.dedup_key, now=now,
+                            source=SOURCE_RULE, rule=spec.name, check_id=spec.check_id, service=spec.service)
         row.value = ev.value
         row.threshold = ev.threshold
         row.message = ev.message[:2000]
         row.last_eval_at = now
-        row.pending_since, row.fired_at, row.resolved_at = new.pending_since, new.fired_at, new.resolved_at
-        row.clear_since, row.due_at = new.clear_since, new.due_at
-        if new.state is current.state:
-            return
-        row.state = new.state.value
-        if new.state in (AlertState.PENDING, AlertState.FIRING) and current.state is not AlertState.FIRING:
-            # a new episode: take the rule's current definition
+        if new.state in (AlertState.PENDING, AlertState.FIRING) and current.state not in (
+            new.state, AlertState.FIRING
+        ):  # a new episode: take the rule's current definition
             row.severity = spec.severity.value
             row.runbook = spec.runbook
             row.labels = dict(spec.labels)
             row.condition = spec.expr.text
             row.summary = spec.render_summary(ev)
-        session.add(_event(row, now, before, new.state.value, ev.value, ev.message))
-        if new.state is AlertState.FIRING:
-            pending.add(row, TransitionKind.FIRED)
-        elif new.state is AlertState.RESOLVED:
-            row.open_key = None
-            pending.add(row, TransitionKind.RESOLVED)
+        changes.apply(row, new, now, message=ev.message, value=ev.value)
 
 
-def _close(session: Session, row: AlertRow, now: datetime, message: str, pending: _Pending) -> None:
+def _retire(changes: Changes, row: AlertRow, now: datetime) -> None:
     """Close an open alert that can no longer be evaluated: resolve it if firing, else retire it."""
-    before = row.state
-    row.open_key = None
-    row.due_at = None
-    row.clear_since = None
+    message = "the rule is no longer in the configuration"
     row.message = message
-    if before == AlertState.FIRING.value:
-        row.state = AlertState.RESOLVED.value
-        row.resolved_at = now
-        pending.add(row, TransitionKind.RESOLVED)
-    else:
-        row.state = AlertState.INACTIVE.value
     row.last_eval_at = now
-    session.add(_event(row, now, before, row.state, row.value, message))
-
-
-Action = Literal["trigger", "acknowledge", "resolve"]
+    changes.apply(row, retire(status_of(row), now), now, message=message, value=row.value, close=True)
 
 
 def upsert_external(
@@ -282,7 +186,7 @@ def upsert_external(
     *,
     source: str,
     dedup_key: str,
-    action: Action,
+    action: str,
     service: str,
     severity: Severity,
     summary: str,
@@ -291,88 +195,12 @@ def upsert_external(
     labels: Mapping[str, str] | None = None,
     runbook: str = "",
     check_id: str | None = None,
-    open_rows: dict[str, AlertRow | None] | None = None,
 ) -> list[AlertTransition]:
-    """Apply one event from another tool to the alert with this dedup key (per source).
-
-    trigger: opens a firing alert, or (same key already open) refreshes its summary, severity and payload
-    without a new transition. acknowledge: records it on the open alert. resolve: resolves the open alert.
-    Acknowledge and resolve of an unknown or already resolved key change nothing.
-    """
-    key = open_key(source, dedup_key)
-    if open_rows is not None and key in open_rows:
-        row = open_rows[key]
-    else:
-        row = session.scalars(select(AlertRow).where(AlertRow.open_key == key).with_for_update()).first()
-    pending = _Pending()
-    if action == "trigger":
-        if row is None:
-            row = AlertRow(
-                dedup_key=dedup_key,
-                open_key=key,
-                source=source,
-                rule=None,
-                check_id=check_id,
-                service=service,
-                severity=severity.value,
-                state=AlertState.FIRING.value,
-                summary=summary[:2000],
-                message=summary[:2000],
-                runbook=runbook,
-                labels=dict(labels or {}),
-                created_at=now,
-                pending_since=now,
-                fired_at=now,
-                last_eval_at=now,
-                silenced=False,
-                payload=payload,
-                condition="",
-            )
-            session.add(row)
-            session.add(_event(row, now, None, AlertState.FIRING.value, None, summary))
-            pending.add(row, TransitionKind.FIRED)
-        else:
-            row.severity = severity.value
-            row.summary = summary[:2000]
-            row.message = summary[:2000]
-            row.labels = dict(labels or row.labels or {})
-            row.runbook = runbook or row.runbook
-            row.payload = payload
-            row.last_eval_at = now
-    elif action == "acknowledge":
-        if row is not None and row.acknowledged_at is None:
-            row.acknowledged_at = now
-            row.last_eval_at = now
-            session.add(_event(row, now, row.state, "acknowledged", None, summary or "acknowledged"))
-            pending.add(row, TransitionKind.ACKNOWLEDGED)
-    elif action == "resolve":
-        if row is not None:
-            before = row.state
-            row.state = AlertState.RESOLVED.value
-            row.resolved_at = now
-            row.open_key = None
-            row.last_eval_at = now
-            if payload is not None:
-                row.payload = payload
-            session.add(_event(row, now, before, AlertState.RESOLVED.value, None, summary or "resolved"))
-            pending.add(row, TransitionKind.RESOLVED)
-    else:
-        raise ValueError(f"unknown action {action!r}; use trigger, acknowledge or resolve")
-    if open_rows is not None:
-        open_rows[key] = row if row is not None and row.open_key == key else None
-    return pending.build(session, now)
-
-
-def lock_open_alerts(session: Session, keys: Iterable[str]) -> dict[str, AlertRow | None]:
-    """The open alerts of these open keys, locked (FOR UPDATE on PostgreSQL), with None for keys that have
-    none: pass it as `open_rows` to `upsert_external` so a batch of events costs one query, not one each."""
-    wanted = sorted(set(keys))
-    found: dict[str, AlertRow | None] = dict.fromkeys(wanted)
-    for i in range(0, len(wanted), CHUNK):
-        query = select(AlertRow).where(AlertRow.open_key.in_(wanted[i : i + CHUNK])).with_for_update()
-        for row in session.scalars(query):
-            found[row.open_key or ""] = row
-    return found
+    """`apply_external` with the event given as keywords: kept until pipeline.py and
+    tests/incidents/test_service.py build an `ExternalEvent` (or use `alerts.selfalert`)."""
+    event = ExternalEvent(source, dedup_key, ExternalAction(action), service, severity, summary, payload,
+                          dict(labels or {}), runbook, check_id)
+    return apply_external(session, event, now)
 
 
 # --- queries for the API and CLI -------------------------------------------------------------------

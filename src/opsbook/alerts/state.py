@@ -1,4 +1,10 @@
-"""The alert state machine, pure: given an alert's state and one evaluation, the next state.
+"""The alert state machine, pure: given an alert's status and what happened, the next status.
+
+Every change of an alert's state is decided here (and written by `alerts.changes`): a rule's evaluation
+(`step`), an event from another tool or from opsbook itself (`external`), and the retirement of an alert
+whose rule is gone (`retire`).
+
+A rule alert, evaluated on results:
 
     inactive ──true──▶ pending ──true, held ≥ for──▶ firing ──false, fired ≥ min_firing──▶ resolved
         ▲                 │                             │  ▲
@@ -14,6 +20,12 @@ Precisely, at an evaluation at time `now` whose condition is `active`:
 - firing, not active: resolved when `now - fired_at >= min_firing`; otherwise the resolve waits
   (`clear_since` records since when), and `due_at` says when to evaluate again.
 - firing, active: stays firing; a waiting resolve is cancelled.
+
+An external alert (PagerDuty, Alertmanager, opsbook's own), on an event:
+- trigger: fires at once (no hold); a trigger of a firing alert changes nothing here (the caller
+  refreshes its summary and payload: no second page).
+- acknowledge: a firing alert records when it was first acknowledged; anything else is unchanged.
+- resolve: a firing alert is resolved, a pending one goes back to inactive; anything else is unchanged.
 
 `due_at` is the instant an alert must be evaluated again even without new results (a pending alert's
 `pending_since + hold`, a waiting resolve's `fired_at + min_firing`); None when nothing is due.
@@ -33,6 +45,14 @@ class AlertState(StrEnum):
     RESOLVED = "resolved"
 
 
+class ExternalAction(StrEnum):
+    """What another tool says about an alert (PagerDuty's `event_action` words)."""
+
+    TRIGGER = "trigger"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+
+
 @dataclass(frozen=True, slots=True)
 class AlertStatus:
     """The part of an alert the state machine reads and writes."""
@@ -43,6 +63,7 @@ class AlertStatus:
     resolved_at: datetime | None = None
     clear_since: datetime | None = None
     due_at: datetime | None = None
+    acknowledged_at: datetime | None = None
 
 
 INACTIVE = AlertStatus()
@@ -51,7 +72,7 @@ INACTIVE = AlertStatus()
 def step(
     current: AlertStatus, active: bool, now: datetime, hold: timedelta, min_firing: timedelta = timedelta(0)
 ) -> AlertStatus:
-    """The next status after an evaluation at `now`. A changed `.state` is a transition to record."""
+    """The next status after a rule's evaluation at `now`. A changed `.state` is a transition to record."""
     state = current.state
     if state in (AlertState.INACTIVE, AlertState.RESOLVED):
         if not active:
@@ -60,7 +81,7 @@ def step(
         return _maybe_fire(pending, now, hold)
     if state is AlertState.PENDING:
         if not active:
-            return AlertStatus(AlertState.INACTIVE)
+            return INACTIVE
         return _maybe_fire(current, now, hold)
     # firing
     if active:
@@ -68,8 +89,37 @@ def step(
     assert current.fired_at is not None
     release = current.fired_at + min_firing
     if now >= release:
-        return replace(current, state=AlertState.RESOLVED, resolved_at=now, clear_since=None, due_at=None)
+        return _resolved(current, now)
     return replace(current, clear_since=current.clear_since or now, due_at=release)
+
+
+def external(current: AlertStatus, action: ExternalAction, now: datetime) -> AlertStatus:
+    """The next status after another tool's event about this alert."""
+    state = current.state
+    if action is ExternalAction.TRIGGER:
+        if state is AlertState.FIRING:
+            return current
+        since = current.pending_since if state is AlertState.PENDING else now
+        return AlertStatus(AlertState.FIRING, pending_since=since, fired_at=now)
+    if action is ExternalAction.ACKNOWLEDGE:
+        if state is AlertState.FIRING and current.acknowledged_at is None:
+            return replace(current, acknowledged_at=now)
+        return current
+    return retire(current, now)
+
+
+def retire(current: AlertStatus, now: datetime) -> AlertStatus:
+    """The alert can no longer fire (resolved by its tool, or its rule is gone): a firing alert is
+    resolved, a pending one goes back to inactive, nothing is due any more."""
+    if current.state is AlertState.FIRING:
+        return _resolved(current, now)
+    if current.state is AlertState.PENDING:
+        return INACTIVE
+    return current
+
+
+def _resolved(current: AlertStatus, now: datetime) -> AlertStatus:
+    return replace(current, state=AlertState.RESOLVED, resolved_at=now, clear_since=None, due_at=None)
 
 
 def _maybe_fire(pending: AlertStatus, now: datetime, hold: timedelta) -> AlertStatus:

@@ -30,11 +30,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.changes import Changes, new_alert, status_of
-from opsbook.alerts.changes import transition_of as transition_of  # dispatch.py's, until it imports changes
+from opsbook.alerts.changes import transition_of as transition_of  # for dispatch.py and incidents, until
 from opsbook.alerts.external import ExternalEvent, apply_external
 from opsbook.alerts.models import SOURCE_RULE, AlertEventRow, AlertRow
 from opsbook.alerts.state import INACTIVE, AlertState, ExternalAction, retire, step
 from opsbook.alerts.types import AlertTransition
+from opsbook.alerts.types import TransitionKind as TransitionKind  # they import them from changes / types
 from opsbook.checks.models import ResultRow
 from opsbook.rules.evaluate import Evaluation, Sample, evaluate
 from opsbook.rules.ruleset import RuleSpec, compile_rules

@@ -43,9 +43,9 @@ from opsbook.checks.scheduler import Scheduler
 from opsbook.checks.store import BatchOutcome
 from opsbook.checks.writer import HookFailure, ResultWriter, Written
 from opsbook.events import Event, Topic
-from opsbook.incidents.escalation import EscalationEngine, alert_hook
+from opsbook.incidents.escalation import EscalationEngine
+from opsbook.incidents.linking import alert_hook
 from opsbook.incidents.models import IncidentAlertRow
-from opsbook.incidents.paging import contact_channels
 from opsbook.incidents.report import IncidentCollector
 from opsbook.loops import Loop, LoopHealth, Supervisor
 from opsbook.metrics import Metrics, PipelineCollector, StoreCollector
@@ -76,10 +76,10 @@ class Pipeline:
         self.alerts = AlertEngine(cfg)
         self.dispatcher = Dispatcher(cfg, config_dir(runtime.loaded.path))
         self.notifier = DeliveryWorker.from_runtime(
-            runtime, extra_channels=contact_channels(cfg), on_give_up=self._gave_up
+            runtime, on_give_up=self._gave_up, supervisor=self.supervisor
         )
-        self.escalation = EscalationEngine(runtime, on_enqueued=self.notifier.wake)
-        self.oncall = OncallNotifier(runtime, on_enqueued=self.notifier.wake)
+        self.escalation = EscalationEngine(runtime, supervisor=self.supervisor)
+        self.oncall = OncallNotifier(runtime, supervisor=self.supervisor)
         self.incidents = alert_hook(cfg)
         self.alert_hooks: list[AlertHook] = [self.run_hooks]
         self.writer = ResultWriter(
@@ -107,7 +107,7 @@ class Pipeline:
             self._loop("housekeeping", self._housekeeping_step(), max_wait=ROLLUP_EVERY),
             self._loop("due alerts", self._forever(self._run_due)),
             self.unmute,
-            self._loop("on-call notifier", self._forever(self.oncall.run)),
+            self.oncall.loop,
             self._loop("change feed", lambda: runtime.feed.watch_step(clock)),
         ]
         self.writer_loop = self._loop("result writer", self._forever(self.writer.run))
@@ -291,6 +291,7 @@ class Pipeline:
         on(Topic.OUTBOX, self.notifier.wake)
         on(Topic.INCIDENTS, self.escalation.wake, self.notifier.wake)
         on(Topic.MUTES, self.unmute.wake)
+        on(Topic.ONCALL, self.oncall.wake)
 
     # --- lifecycle --------------------------------------------------------------------------
 

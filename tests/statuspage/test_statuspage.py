@@ -17,7 +17,7 @@ from opsbook.clock import FakeClock
 from opsbook.events import DomainEvent, Topic
 from opsbook.incidents import service as incidents
 from opsbook.runtime import Runtime
-from opsbook.silences.service import create_maintenance
+from opsbook.silences.store import create_maintenance
 from opsbook.statuspage.cache import StatusCache
 from opsbook.statuspage.snapshot import PublicState, daily_uptime, day_starts, service_state
 from tests.web_ui.ui_support import CONFIG, PRIVATE_WORDS, runtime_for, ui_app, write

@@ -20,10 +20,10 @@ from sqlalchemy import Engine
 
 from opsbook.auth.roles import Principal, Role
 from opsbook.clock import FakeClock
-from opsbook.incidents import postmortem
-from opsbook.incidents import service as incidents
+from opsbook.incidents import postmortem, queries, service
+from opsbook.oplog.models import OplogEntryRow
 from opsbook.pipeline import Pipeline
-from opsbook.runbooks.service import RunContext, catalog_for, finish_run, perform, start_run, steps_of
+from opsbook.runbooks.service import find_procedure, start_run, take_step
 from opsbook.web.app import create_app
 from tests.e2e.conftest import Service, eventually, team_yaml
 from tests.notify.conftest import Receiver
@@ -89,7 +89,8 @@ async def test_the_3am_page(sqlite_engine: Engine, api: Service, receiver: Recei
             await interval()
 
         # ana (on call this week, in Berlin) is paged on both contacts at once, with runbook and ack link
-        await eventually(lambda: receiver.bodies("/ana-slack") and receiver.bodies("/ana-sms"), "ana's pages")
+        both = ("/ana-slack", "/ana-sms")
+        await eventually(lambda: all(receiver.bodies(path) for path in both), "ana's pages")
         opened = clock.now()
         page = receiver.bodies("/ana-sms")[0]
         assert page["title"].startswith("[P1] Incident #1")
@@ -104,10 +105,10 @@ async def test_the_3am_page(sqlite_engine: Engine, api: Service, receiver: Recei
         # nobody acknowledges for 10 minutes: the lead is paged, at exactly +10 min
         while clock.now() < opened + timedelta(minutes=10):
             await interval()
-        await eventually(lambda: receiver.bodies("/lead"), "the lead's page")
+        await eventually(lambda: bool(receiver.bodies("/lead")), "the lead's page")
         lead_page = receiver.bodies("/lead")[0]["message"]
         with runtime.sessions() as s:
-            steps = {st.step_key: st.sent_at - opened for st in incidents.steps_of(s, 1)}
+            steps = {st.step_key: st.sent_at - opened for st in queries.steps_of(s, 1)}
         assert steps == {"r0-l0": timedelta(0), "r0-l1": timedelta(minutes=10)}
 
         # the lead acknowledges from the link on a phone: no login
@@ -119,41 +120,28 @@ async def test_the_3am_page(sqlite_engine: Engine, api: Service, receiver: Recei
         acked = clock.now()
 
         # the lead runs the runbook for this incident; its output lands in the oplog and the timeline
-        catalog = catalog_for(runtime.config.runbooks, str(tmp_path / "opsbook.yaml"))
-        with runtime.sessions.begin() as s:
-            run_id = start_run(
-                s,
-                catalog.resolve("API Not Responding"),
-                now=clock.now(),
-                operator="lead",
-                incident_id=1,
-                reason="API /health answers 500",
-            ).id
-        ctx = RunContext(settings=runtime.config.runbooks, clock=clock)
-        with runtime.sessions() as s:
-            positions = [st.position for st in steps_of(s, run_id)]
-        for position in positions:
-            result = await perform(runtime.sessions, run_id, position, "run", ctx=ctx, actor="lead")
-            assert result.status == "succeeded", result
-        with runtime.sessions.begin() as s:
-            entry = finish_run(s, run_id, now=clock.now())
-            assert "api restarted" in str(entry.steps)
+        lead = Principal("lead", Role.RESPONDER)
+        run = start_run(runtime, lead, find_procedure(runtime, "API Not Responding"), incident_id=1,
+                        reason="API /health answers 500")
+        for step in run.steps:
+            taken = await take_step(runtime, lead, run.run.id, step.position, "run")
+            assert taken.result.status == "succeeded", taken.result
+        with runtime.sessions() as s:  # the last step closed the run
+            entry = s.get(OplogEntryRow, taken.state.oplog_entry)
+            assert entry is not None and "api restarted" in str(entry.steps)
 
         # the API recovers, the alert resolves, the lead resolves the incident
         api.status = 200
         await interval()
         while clock.now() < opened + timedelta(minutes=45):
             await interval()
-        with runtime.sessions.begin() as s:
-            incidents.resolve(
-                s, runtime.config, 1, clock.now(), Principal("lead", Role.RESPONDER), "API restarted"
-            )
+        service.resolve_incident(runtime, lead, 1, message="API restarted")
         resolved = clock.now()
         await pipeline.notifier.run_once()
         assert receiver.bodies("/cto") == []  # acknowledged at +10 min: the CTO was never paged
 
         with runtime.sessions() as s:
-            timeline = incidents.timeline(s, 1)
+            timeline = queries.timeline(s, 1)
             text = postmortem.build(s, runtime.config, 1, clock.now())
         kinds = [item.kind for item in timeline]
         assert kinds[0] == "opened" and "acknowledged" in kinds and kinds[-1] == "resolved"

@@ -4,6 +4,7 @@ escalation engine and the real delivery worker."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -14,12 +15,13 @@ from aiohttp import web
 from sqlalchemy import Engine
 from tests.support import make_runtime
 
-from opsbook.alerts.service import AlertEngine, AlertTransition
+from opsbook.alerts.service import AlertEngine
+from opsbook.alerts.types import AlertTransition
 from opsbook.checks.result import CheckResult, Status, StoredResult
 from opsbook.checks.store import write_batch
 from opsbook.clock import FakeClock
-from opsbook.incidents.escalation import EscalationEngine, alert_hook
-from opsbook.incidents.paging import contact_channels
+from opsbook.incidents.escalation import EscalationEngine
+from opsbook.incidents.linking import alert_hook
 from opsbook.notify.worker import DeliveryWorker
 from opsbook.runtime import Runtime
 
@@ -105,8 +107,8 @@ async def receiver(clock: FakeClock) -> AsyncIterator[Receiver]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     server = site._server
-    assert server is not None
-    state.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    assert isinstance(server, asyncio.Server)
+    state.port = server.sockets[0].getsockname()[1]
     try:
         yield state
     finally:
@@ -149,10 +151,7 @@ class Team:
 
 def make_team(engine: Engine, clock: FakeClock, port: int, extra: str = "") -> Team:
     runtime = make_runtime(engine, clock, team_yaml(port, extra))
-    cfg = runtime.config
-    worker = DeliveryWorker(runtime.sessions, clock, [*cfg.channels, *contact_channels(cfg)],
-                            cfg.notifications, timezone=cfg.timezone, title=cfg.title, base_url=cfg.base_url)
-    return Team(runtime, clock, AlertEngine(cfg), worker)
+    return Team(runtime, clock, AlertEngine(runtime.config), DeliveryWorker.from_runtime(runtime))
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     values = {
         "OPSBOOK_CONFIG": str(config),
         "OPSBOOK_DATABASE_URL": f"sqlite:///{tmp_path}/opsbook.db",
-        "USER": "ben",
+        "OPSBOOK_USER": "ben",
         "COLUMNS": "200",
     }
     for key, value in values.items():
@@ -58,11 +58,13 @@ def test_incident_lifecycle_from_the_command_line(env: dict[str, str], tmp_path:
     code, out = run("incident", "resolve", "1", "-m", "pool size raised")
     assert code == 0 and "resolved" in out
     code, out = run("incident", "resolve", "1")
-    assert code == 2 and "resolved already" in out
+    assert code == 1 and "resolved already" in out  # a conflict
     code, out = run("incident", "ack", "7")
     assert code == 1 and "no incident 7" in out
     code, out = run("incident", "status", "1", "fixed")
-    assert code == 2
+    assert code == 2 and "'fixed' is not a status" in out  # bad input
+    code, out = run("incident", "severity", "1", "P9")
+    assert code == 2 and "error:" in out
 
     assert run("incident", "list")[1].strip() == "no open incidents"
     code, out = run("incident", "list", "--all", "--json")

@@ -4,7 +4,6 @@ through the real delivery worker and Apprise to a local webhook receiver, on a f
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, select
@@ -13,7 +12,7 @@ from tests.support import make_runtime
 
 from opsbook.auth.roles import Principal, Role
 from opsbook.clock import FakeClock
-from opsbook.incidents import service
+from opsbook.incidents import queries, service
 from opsbook.incidents.escalation import EscalationEngine
 from opsbook.incidents.models import EscalationStepRow, IncidentRow
 from opsbook.notify.models import OutboxRow
@@ -36,7 +35,7 @@ def _incident(team: Team) -> IncidentRow:
 
 async def test_p1_pages_oncall_at_once_lead_at_10_and_cto_at_30(team: Team, receiver: Receiver) -> None:
     engine = team.engine()
-    task = asyncio.create_task(engine.run())
+    task = engine.start()
     try:
         t0 = await fire_p1(team)
         await team.deliver()
@@ -55,8 +54,8 @@ async def test_p1_pages_oncall_at_once_lead_at_10_and_cto_at_30(team: Team, rece
     assert (row.status, row.severity, row.service, row.opened_at) == ("triggered", "P1", "api", t0)
     assert row.detected_at == t0 - timedelta(minutes=5)  # the alert went pending 5 minutes earlier
     with team.runtime.sessions() as s:
-        steps = [(r.step_key, r.users, r.sent_at - t0) for r in service.steps_of(s, row.id)]
-        kinds = [i.kind for i in service.timeline(s, row.id)]
+        steps = [(r.step_key, r.users, r.sent_at - t0) for r in queries.steps_of(s, row.id)]
+        kinds = [i.kind for i in queries.timeline(s, row.id)]
     assert steps == [("r0-l0", ["ana"], timedelta(0)), ("r0-l1", ["lead"], timedelta(minutes=10)),
                      ("r0-l2", ["cto"], timedelta(minutes=30))]
     assert kinds[:3] == ["opened", "page", "alert_joined"]
@@ -70,14 +69,12 @@ async def test_p1_pages_oncall_at_once_lead_at_10_and_cto_at_30(team: Team, rece
 
 async def test_ack_at_12_minutes_means_the_cto_is_never_paged(team: Team, receiver: Receiver) -> None:
     engine = team.engine()
-    task = asyncio.create_task(engine.run())
+    task = engine.start()
     try:
         t0 = await fire_p1(team)
         await team.deliver()
         await run_until(team, t0 + timedelta(minutes=12))
-        with team.runtime.sessions.begin() as s:
-            service.acknowledge(s, team.config, _incident(team).id, team.clock.now(), BEN)
-        engine.wake()
+        service.acknowledge_incident(team.runtime, BEN, _incident(team).id)
         await run_until(team, t0 + timedelta(hours=3))
     finally:
         await engine.stop()
@@ -94,7 +91,7 @@ async def test_restart_resumes_at_the_right_level_and_never_resends(
 ) -> None:
     first = make_team(engine, clock, receiver.port)
     engine1 = first.engine()
-    task = asyncio.create_task(engine1.run())
+    task = engine1.start()
     t0 = await fire_p1(first)
     await first.deliver()
     await run_until(first, t0 + timedelta(minutes=11))
@@ -105,7 +102,7 @@ async def test_restart_resumes_at_the_right_level_and_never_resends(
     second = make_team(engine, clock, receiver.port)  # a new runtime, worker and engine on the same DB
     engine2: EscalationEngine = second.engine()
     assert engine2.tick(clock.now()).sent == []  # +0 and +10 are recorded as sent
-    task2 = asyncio.create_task(engine2.run())
+    task2 = engine2.start()
     try:
         await run_until(second, t0 + timedelta(minutes=29), step=timedelta(minutes=1))
         assert receiver.pages() == [("/ana", t0), ("/lead", t0 + timedelta(minutes=10))]
@@ -152,5 +149,5 @@ async def test_the_snapshotted_policy_wins_over_a_config_edit(
     await clock.advance(timedelta(minutes=10))
     assert EscalationEngine(runtime).tick(clock.now()).sent == [(1, "r0-l1")]
     with runtime.sessions() as s:
-        [_, second] = service.steps_of(s, 1)
+        [_, second] = queries.steps_of(s, 1)
     assert second.users == ["lead"] and second.sent_at == t0 + timedelta(minutes=10)

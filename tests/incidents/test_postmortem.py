@@ -21,17 +21,15 @@ async def test_postmortem_has_the_real_timeline_and_figures(team: Team) -> None:
     await team.clock.advance(timedelta(minutes=10))
     engine.tick(team.clock.now())  # the lead is paged at 09:15
     await team.clock.advance(timedelta(minutes=2))
-    with team.runtime.sessions.begin() as s:
-        service.acknowledge(s, cfg, 1, team.clock.now(), BEN)  # 09:17
-        service.set_status(s, cfg, 1, "identified", team.clock.now(), BEN, "bad deploy 4.2",
-                           impact="API slow for every customer")
+    service.acknowledge_incident(team.runtime, BEN, 1)  # 09:17
+    service.set_incident_status(team.runtime, BEN, 1, "identified", message="bad deploy 4.2",
+                                impact="API slow for every customer")
     await team.clock.advance(timedelta(minutes=8))
     with team.runtime.sessions.begin() as s:
         add_entry(s, now=team.clock.now(), operation="Roll back to 4.1", operator="ben",
                   reason="bad deploy", incident_id=1, source="manual")  # 09:25
     await team.clock.advance(timedelta(minutes=22))
-    with team.runtime.sessions.begin() as s:
-        service.resolve(s, cfg, 1, team.clock.now(), BEN, "latency back to normal")  # 09:47
+    service.resolve_incident(team.runtime, BEN, 1, message="latency back to normal")  # 09:47
     with team.runtime.sessions() as s:
         text = postmortem.build(s, cfg, 1)
 

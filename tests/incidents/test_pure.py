@@ -1,4 +1,4 @@
-"""Pure parts: SLA deadlines (incl. next business day across DST), the update message, the config section."""
+"""Pure parts: SLA deadlines (incl. next business day across DST) and the config section."""
 
 from __future__ import annotations
 
@@ -11,17 +11,16 @@ from hypothesis import strategies as st
 
 from opsbook.config.loader import parse_config
 from opsbook.config.yamlpos import ConfigError
-from opsbook.incidents import comms, sla
+from opsbook.incidents import sla
 from opsbook.incidents.config import NEXT_BUSINESS_DAY, SlaSettings
-from opsbook.incidents.paging import contact_channel
 from opsbook.notify.config import BusinessHours
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOURS = BusinessHours()  # mon-fri 09:00-18:00
 
 
-def berlin(*args: int) -> datetime:
-    return datetime(*args, tzinfo=BERLIN).astimezone(UTC)  # type: ignore[misc]
+def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN).astimezone(UTC)
 
 
 def test_default_slas_follow_the_runbooks() -> None:
@@ -63,23 +62,6 @@ def test_breached() -> None:
     assert not sla.breached(None, t, None)
 
 
-def test_update_message_in_the_runbook_format() -> None:
-    facts = comms.IncidentFacts(7, "API health check failing", "api", ["api", "db"], "investigating", "P1",
-                                "Logins fail", "30 minutes", True)
-    t = datetime(2026, 1, 5, 13, 0, tzinfo=UTC)
-    later = t + timedelta(minutes=12)
-    updates = [comms.Update(t, "Incident opened"), comms.Update(later, "Investigating: pool")]
-    subject, body = comms.render_update(facts, updates, "Europe/Berlin")
-    assert subject == "[P1] Incident #7 api: API health check failing — Investigating"
-    assert body.splitlines() == [
-        "api: API health check failing", "Also affects: db", "Status:   Investigating", "Severity: P1",
-        "Impact:   Logins fail", "ETA:      30 minutes", "Customer-facing: yes", "", "Updates:",
-        "- 14:12 CET  Investigating: pool", "- 14:00 CET  Incident opened",
-    ]
-    _, body = comms.render_update(comms.IncidentFacts(1, "x", None, [], "triggered", "P2", "", "", False), [])
-    assert "Impact:   being assessed" in body and "ETA:      unknown" in body and "Updates:" not in body
-
-
 def test_config_section_and_reference_errors() -> None:
     cfg = parse_config("incidents:\n  sla: {P3: none, P4: 2d, P1: next-business-day}\n  open_on: [p0, 1]\n",
                        "ops.yaml", {}).config.incidents
@@ -96,9 +78,3 @@ def test_config_section_and_reference_errors() -> None:
     text = "\n".join(str(i) for i in err.value.issues)
     assert "ops.yaml:3: incidents.update_channels[0]: unknown channel 'slack'" in text
     assert "ops.yaml:5: incidents.escalation.severity.P0: unknown escalation policy 'critical'" in text
-
-
-def test_contact_channel_names_fit_the_outbox_column() -> None:
-    assert contact_channel("ana", 0) == "contact:ana:0"
-    long = contact_channel("a" * 64, 3)
-    assert len(long) <= 64 and long.endswith(":3") and long != contact_channel("a" * 63 + "b", 3)

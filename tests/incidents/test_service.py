@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,8 +12,9 @@ from tests.incidents.conftest import Receiver, Team, fire_p1, make_team
 from opsbook.alerts.service import upsert_external
 from opsbook.auth.models import AuditRow
 from opsbook.auth.roles import Principal, Role
-from opsbook.incidents import report, service
-from opsbook.incidents.escalation import alert_hook
+from opsbook.errors import Conflict, Invalid
+from opsbook.incidents import queries, report, service
+from opsbook.incidents.linking import alert_hook
 from opsbook.incidents.models import AppendOnly, IncidentRow, TimelineRow
 from opsbook.notify.models import CANCELLED, OutboxRow
 from opsbook.oplog.service import add_entry
@@ -23,19 +25,17 @@ BEN = Principal("ben", Role.RESPONDER, "cli")
 
 def kinds(team: Team, incident_id: int = 1) -> list[str]:
     with team.runtime.sessions() as s:
-        return [i.kind for i in service.timeline(s, incident_id)]
+        return [i.kind for i in queries.timeline(s, incident_id)]
 
 
 def incident(team: Team, incident_id: int = 1) -> IncidentRow:
     with team.runtime.sessions() as s:
-        return service.get_incident(s, incident_id)
+        return queries.get_incident(s, incident_id)
 
 
-def open_by_hand(team: Team, severity: str = "P0", **kw: object) -> int:
-    with team.runtime.sessions.begin() as s:
-        row = service.open_incident(s, team.config, team.clock.now(), title="Checkout is down",
-                                    severity=severity, service="api", actor=BEN, **kw)  # type: ignore[arg-type]
-        return row.id
+def open_by_hand(team: Team, severity: str = "P0") -> int:
+    return service.open_incident(team.runtime, BEN, title="Checkout is down", severity=severity,
+                                 service="api").id
 
 
 async def test_p0_not_acked_in_5_minutes_records_a_breach_and_escalates(
@@ -58,24 +58,25 @@ async def test_p0_not_acked_in_5_minutes_records_a_breach_and_escalates(
     row = incident(team, incident_id)
     assert row.sla_breached_at == t0 + timedelta(minutes=5) and row.ack_deadline == row.sla_breached_at
     with team.runtime.sessions() as s:
-        [breach] = [i for i in service.timeline(s, incident_id) if i.kind == "sla_breach"]
-        [_, lead] = [i for i in service.timeline(s, incident_id) if i.kind == "page"]
+        [breach] = [i for i in queries.timeline(s, incident_id) if i.kind == "sla_breach"]
+        [_, lead] = [i for i in queries.timeline(s, incident_id) if i.kind == "page"]
     assert breach.ts == t0 + timedelta(minutes=5)
     assert breach.message.startswith("SLA missed: not acknowledged within 5m")
     assert lead.message == "Escalation level 2: paged lead (SLA missed)"
-    updates = receiver.bodies("/updates")
-    assert any("SLA missed" in u["message"] for u in updates)  # notified on the update channel
+    [missed] = [u for u in receiver.bodies("/updates") if "SLA missed" in u["title"]]
+    assert missed["title"] == f"[P0] SLA missed: Incident #{incident_id} api: Checkout is down"
+    assert "SLA missed: not acknowledged within 5m" in missed["message"]  # in the updates list
+    assert missed["type"] == "warning"
 
 
 async def test_breach_after_a_late_ack_is_recorded_without_escalating(team: Team, receiver: Receiver) -> None:
     incident_id = open_by_hand(team, "P0")
     await team.clock.advance(timedelta(minutes=7))  # the engine was not running
-    with team.runtime.sessions.begin() as s:
-        service.acknowledge(s, team.config, incident_id, team.clock.now(), BEN)
+    service.acknowledge_incident(team.runtime, BEN, incident_id)
     assert kinds(team, incident_id)[-2:] == ["sla_breach", "acknowledged"]
     assert team.engine().tick(team.clock.now()).sent == []
     with team.runtime.sessions() as s:
-        assert [st.step_key for st in service.steps_of(s, incident_id)] == ["r0-l0"]
+        assert [st.step_key for st in queries.steps_of(s, incident_id)] == ["r0-l0"]
 
 
 async def test_alerts_of_one_service_join_within_the_window(team: Team) -> None:
@@ -96,9 +97,9 @@ async def test_alerts_of_one_service_join_within_the_window(team: Team) -> None:
                                 severity=Severity.P2, summary="slow search", payload=None,
                                 now=team.clock.now()), team.clock.now())
     with team.runtime.sessions() as s:
-        rows = service.list_incidents(s)
+        rows = queries.list_incidents(s)
         assert [(r.id, r.severity, r.source) for r in rows] == [(2, "P2", "pagerduty"), (1, "P0", "rule")]
-        assert [a.alert_id for a in service.alerts_of(s, 1)] == [1, 2]
+        assert [a.alert_id for a in queries.alerts_of(s, 1)] == [1, 2]
 
 
 async def test_p3_alerts_open_nothing_and_silenced_ones_never_open(team: Team) -> None:
@@ -111,7 +112,7 @@ async def test_p3_alerts_open_nothing_and_silenced_ones_never_open(team: Team) -
                                       severity=Severity.P1, summary="db down", payload=None, now=now)
         hook(s, [t.__class__(**{**t.__dict__, "silenced": True}) for t in transitions], now)
     with team.runtime.sessions() as s:
-        assert service.list_incidents(s) == []
+        assert queries.list_incidents(s) == []
 
 
 async def test_all_alerts_resolved_keeps_the_incident_open_and_says_so(team: Team) -> None:
@@ -123,7 +124,7 @@ async def test_all_alerts_resolved_keeps_the_incident_open_and_says_so(team: Tea
     assert row.status == "triggered" and row.resolved_at is None
     assert kinds(team)[-2:] == ["alert_resolved", "all_alerts_resolved"]
     with team.runtime.sessions() as s:
-        [link] = service.alerts_of(s, 1)
+        [link] = queries.alerts_of(s, 1)
     assert link.resolved_at == team.clock.now()
 
 
@@ -139,23 +140,20 @@ async def test_auto_resolve_when_configured(engine: object, clock: object, recei
 
 async def test_status_flow_notes_severity_and_an_append_only_timeline(team: Team, receiver: Receiver) -> None:
     incident_id = open_by_hand(team, "P1")
-    cfg = team.config
-    with team.runtime.sessions.begin() as s:
-        now = team.clock.now()
-        service.set_status(s, cfg, incident_id, "investigating", now, BEN, "pool exhausted",
-                           impact="logins fail", eta="30 minutes")
-        service.add_note(s, cfg, incident_id, "restarted api-1", now, BEN)
-        service.set_severity(s, cfg, incident_id, "P0", now, BEN, "all customers")
-        service.set_status(s, cfg, incident_id, "monitoring", now, BEN)
-        with pytest.raises(service.IncidentError, match="cannot go back to triggered"):
-            service.set_status(s, cfg, incident_id, "triggered", now, BEN)
-        with pytest.raises(service.IncidentError, match="not a status"):
-            service.set_status(s, cfg, incident_id, "fixed", now, BEN)
+    rt = team.runtime
+    service.set_incident_status(rt, BEN, incident_id, "investigating", message="pool exhausted",
+                                impact="logins fail", eta="30 minutes")
+    service.add_incident_note(rt, BEN, incident_id, "restarted api-1")
+    service.set_incident_severity(rt, BEN, incident_id, "P0", message="all customers")
+    service.set_incident_status(rt, BEN, incident_id, "monitoring")
+    with pytest.raises(Invalid, match="cannot go back to triggered"):
+        service.set_incident_status(rt, BEN, incident_id, "triggered")
+    with pytest.raises(Invalid, match="not a status"):
+        service.set_incident_status(rt, BEN, incident_id, "fixed")
     await team.clock.advance(timedelta(minutes=20))
-    with team.runtime.sessions.begin() as s:
-        service.resolve(s, cfg, incident_id, team.clock.now(), BEN, "rolled back")
-        with pytest.raises(service.IncidentError, match="resolved already"):
-            service.acknowledge(s, cfg, incident_id, team.clock.now(), BEN)
+    service.resolve_incident(rt, BEN, incident_id, message="rolled back")
+    with pytest.raises(Conflict, match="resolved already"):
+        service.acknowledge_incident(rt, BEN, incident_id)
     row = incident(team, incident_id)
     assert (row.status, row.impact, row.eta, row.severity, row.acknowledged_by) == (
         "resolved", "logins fail", "30 minutes", "P0", "ben")
@@ -185,8 +183,7 @@ async def test_status_flow_notes_severity_and_an_append_only_timeline(team: Team
 
 async def test_ack_cancels_pages_not_delivered_yet(team: Team, receiver: Receiver) -> None:
     incident_id = open_by_hand(team, "P1")  # ana's page is in the outbox, not delivered
-    with team.runtime.sessions.begin() as s:
-        service.acknowledge(s, team.config, incident_id, team.clock.now(), BEN)
+    service.acknowledge_incident(team.runtime, BEN, incident_id)
     await team.deliver()
     assert receiver.pages() == []
     with team.runtime.sessions() as s:
@@ -212,13 +209,10 @@ async def test_renotify_while_acknowledged_but_unresolved(engine: object, clock:
     text = team.runtime.loaded
     policy = team.config.escalation_policies[0].model_copy(update={"renotify_after": timedelta(hours=1)})
     cfg = team.config.model_copy(update={"escalation_policies": [policy]})
-    with team.runtime.sessions.begin() as s:
-        t0 = team.clock.now()
-        service.open_incident(s, cfg, t0, title="Slow", severity="P2", service="api")
+    team.runtime.loaded = replace(text, config=cfg)
+    service.open_incident(team.runtime, BEN, title="Slow", severity="P2", service="api")
     await team.clock.advance(timedelta(minutes=2))
-    with team.runtime.sessions.begin() as s:
-        service.acknowledge(s, cfg, 1, team.clock.now(), Principal("ben", Role.RESPONDER, "cli"))
-    team.runtime.loaded = text.__class__(**{**text.__dict__, "config": cfg})
+    service.acknowledge_incident(team.runtime, Principal("ben", Role.RESPONDER, "cli"), 1)
     engine_ = team.engine()
     await team.clock.advance(timedelta(minutes=61))
     assert engine_.tick(team.clock.now()).sent == [(1, "renotify-1")]
@@ -226,8 +220,7 @@ async def test_renotify_while_acknowledged_but_unresolved(engine: object, clock:
     assert [p for p, _ in receiver.pages()] == ["/ben"]  # the acknowledger, not the whole level
     await team.clock.advance(timedelta(hours=1))
     assert engine_.tick(team.clock.now()).sent == [(1, "renotify-2")]
-    with team.runtime.sessions.begin() as s:
-        service.resolve(s, cfg, 1, team.clock.now(), BEN)
+    service.resolve_incident(team.runtime, BEN, 1)
     await team.clock.advance(timedelta(hours=3))
     assert engine_.tick(team.clock.now()).sent == []
 
@@ -239,7 +232,7 @@ async def test_timeline_includes_operations_log_entries(team: Team) -> None:
         add_entry(s, now=team.clock.now(), operation="Restart web servers", operator="ben",
                   reason="pool exhausted", incident_id=incident_id, run_id=None, source="manual")
     with team.runtime.sessions() as s:
-        items = service.timeline(s, incident_id)
+        items = queries.timeline(s, incident_id)
     assert [(i.kind, i.source) for i in items][-1] == ("operation", "oplog")
     assert items[-1].message == "Restart web servers — pool exhausted"
 
@@ -248,11 +241,9 @@ async def test_report_figures(team: Team) -> None:
     t0 = team.clock.now()
     first = open_by_hand(team, "P1")
     await team.clock.advance(timedelta(minutes=4))
-    with team.runtime.sessions.begin() as s:
-        service.acknowledge(s, team.config, first, team.clock.now(), BEN)
+    service.acknowledge_incident(team.runtime, BEN, first)
     await team.clock.advance(timedelta(minutes=16))
-    with team.runtime.sessions.begin() as s:
-        service.resolve(s, team.config, first, team.clock.now(), BEN)
+    service.resolve_incident(team.runtime, BEN, first)
     second = open_by_hand(team, "P0")
     await team.clock.advance(timedelta(minutes=10))
     team.engine().tick(team.clock.now())  # P0 missed its 5 minutes; the lead was paged

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from tests.incidents.conftest import team_yaml
@@ -20,10 +19,10 @@ from opsbook.auth.roles import Principal, Role
 from opsbook.auth.tokens import create_token
 from opsbook.checks.models import MetaRow
 from opsbook.clock import FakeClock
-from opsbook.incidents import service, signed
-from opsbook.incidents.api import ack_router, router
+from opsbook.incidents import queries, service, signed
 from opsbook.notify.models import OutboxRow
 from opsbook.runtime import Runtime
+from opsbook.web.app import create_app
 
 BEN = Principal("ben", Role.RESPONDER, "cli")
 SECRET = "s3cret-for-tests"
@@ -85,11 +84,7 @@ def api(engine: Engine) -> Iterator[Api]:
     with runtime.sessions.begin() as s:
         viewer = create_token(s, "wall", Role.VIEWER, clock.now())
         responder = create_token(s, "ben", Role.RESPONDER, clock.now())
-    app = FastAPI()
-    app.state.runtime = runtime
-    app.include_router(router)
-    app.include_router(ack_router)
-    with TestClient(app) as client:
+    with TestClient(create_app(runtime, run_pipeline=False)) as client:
         yield Api(client, runtime, clock, {"Authorization": f"Bearer {viewer}"},
                   {"Authorization": f"Bearer {responder}"})
 
@@ -110,8 +105,8 @@ async def test_signed_link_works_once_for_its_incident(api: Api) -> None:
     page = api.client.get(f"/ack/{token}")
     assert page.status_code == 200 and "Acknowledge as ana" in page.text and "Checkout down" in page.text
     assert api.client.get(f"/ack/{token[:-2]}xx").status_code == 400
-    with api.runtime.sessions.begin() as s, pytest.raises(signed.LinkWrongIncident):
-        service.ack_with_token(s, api.runtime.config, token, api.clock.now(), incident_id=second)
+    with pytest.raises(signed.LinkWrongIncident):
+        service.acknowledge_with_link(api.runtime, token, incident_id=second)
 
     done = api.client.post(f"/ack/{token}")
     assert done.status_code == 200 and "Acknowledged by ana" in done.text
@@ -119,13 +114,13 @@ async def test_signed_link_works_once_for_its_incident(api: Api) -> None:
     assert again.status_code == 410 and "used already" in again.text
     assert api.client.get(f"/ack/{token}").status_code == 410
     with api.runtime.sessions() as s:
-        one, two = service.get_incident(s, first), service.get_incident(s, second)
+        one, two = queries.get_incident(s, first), queries.get_incident(s, second)
         assert (one.status, one.acknowledged_by) == ("acknowledged", "ana")
         assert two.acknowledged_at is None  # the link acknowledged its own incident only
         audit = s.scalars(select(AuditRow).where(AuditRow.action == "incident.ack")).all()
         rows = [(a.actor, a.target, a.source) for a in audit]
         assert rows == [("ana", f"incident:{first}", "link testclient")]
-        timeline = [i.message for i in service.timeline(s, first)]
+        timeline = [i.message for i in queries.timeline(s, first)]
     assert "Acknowledged by ana via link" in timeline
 
 
@@ -136,7 +131,7 @@ async def test_expired_link_is_refused(api: Api) -> None:
     res = api.client.post(f"/ack/{token}")
     assert res.status_code == 410 and "expired" in res.text
     with api.runtime.sessions() as s:
-        assert service.get_incident(s, incident_id).acknowledged_at is None
+        assert queries.get_incident(s, incident_id).acknowledged_at is None
 
 
 def test_api_roles_changes_and_audit(api: Api) -> None:
@@ -154,8 +149,8 @@ def test_api_roles_changes_and_audit(api: Api) -> None:
                  json={"status": "identified", "message": "bad deploy", "impact": "checkout fails",
                        "eta": "15m"})
     assert res.json()["status"] == "identified" and res.json()["eta"] == "15m"
-    assert c.post(f"/api/v1/incidents/{incident_id}/status", headers=api.responder,
-                  json={"status": "bogus"}).status_code == 409
+    bogus = c.post(f"/api/v1/incidents/{incident_id}/status", headers=api.responder, json={"status": "bogus"})
+    assert bogus.status_code == 400 and "'bogus' is not a status" in bogus.json()["detail"]
     res = c.post(f"/api/v1/incidents/{incident_id}/notes", headers=api.responder,
                  json={"text": "rolled back"})
     assert res.status_code == 201 and res.json()["actor"] == "token:ben"
@@ -166,8 +161,12 @@ def test_api_roles_changes_and_audit(api: Api) -> None:
     assert res.json()["commander"] == "lead" and res.json()["customer_facing"] is True
     res = c.post(f"/api/v1/incidents/{incident_id}/resolve", headers=api.responder, json={"message": "fixed"})
     assert res.json()["status"] == "resolved"
-    assert c.post(f"/api/v1/incidents/{incident_id}/ack", headers=api.responder).status_code == 409
+    again = c.post(f"/api/v1/incidents/{incident_id}/ack", headers=api.responder)
+    assert again.status_code == 409
+    assert again.json() == {"detail": f"incident {incident_id} is resolved already"}
     assert c.post("/api/v1/incidents/99/ack", headers=api.responder).status_code == 404
+    assert c.post(f"/api/v1/incidents/{incident_id}/notes", headers=api.responder,
+                  json={"text": "  "}).status_code == 400  # an empty note
 
     listed = c.get("/api/v1/incidents", headers=api.viewer, params={"severity": "p0"}).json()
     assert [i["id"] for i in listed] == [incident_id]

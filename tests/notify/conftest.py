@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -61,8 +62,8 @@ async def receiver() -> AsyncIterator[Receiver]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     server = site._server
-    assert server is not None
-    state.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    assert isinstance(server, asyncio.Server)
+    state.port = server.sockets[0].getsockname()[1]
     state.base = f"http://127.0.0.1:{state.port}"
     try:
         yield state
@@ -86,7 +87,7 @@ class _Handler:
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        self.box.messages.append(msg)  # type: ignore[arg-type]
+        self.box.messages.append(msg)
         self.box.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos)))
         return "250 OK"
 

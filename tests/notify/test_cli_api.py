@@ -11,7 +11,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
@@ -21,12 +20,13 @@ from opsbook.auth.tokens import create_token
 from opsbook.clock import FakeClock
 from opsbook.config.loader import parse_config
 from opsbook.db.engine import make_sessionmaker
-from opsbook.notify.api import router
+from opsbook.events import DomainEvent, Event, Topic
 from opsbook.notify.models import FAILED, PENDING, OutboxRow
 from opsbook.notify.outbox import enqueue
 from opsbook.notify.service import UnknownChannel, send_test
 from opsbook.notify.worker import DeliveryWorker
 from opsbook.runtime import Runtime
+from opsbook.web.app import create_app
 from tests.notify.conftest import Receiver
 
 TOKEN = "s3cr3tT0ken99xyz"
@@ -104,10 +104,7 @@ def api(engine: Engine, clock: FakeClock) -> Iterator[Api]:
     with runtime.sessions.begin() as s:
         viewer = create_token(s, "v", Role.VIEWER, clock.now())
         responder = create_token(s, "r", Role.RESPONDER, clock.now())
-    app = FastAPI()
-    app.state.runtime = runtime
-    app.include_router(router)
-    with TestClient(app) as client:
+    with TestClient(create_app(runtime, run_pipeline=False)) as client:
         yield Api(client, runtime, viewer, responder)
 
 
@@ -152,8 +149,11 @@ async def test_api_lists_notifications_with_attempts_and_retries_failed_ones(
     )
     assert api.client.post(f"/api/v1/notifications/{failed_id}/retry").status_code == 401
     await clock.advance(timedelta(minutes=1))
+    events: list[Event] = []
+    rt.bus.subscribe(Topic.OUTBOX, events.append)
     res = api.client.post(f"/api/v1/notifications/{failed_id}/retry", headers=_auth(api.responder))
     assert res.status_code == 200, res.text
+    assert events == [DomainEvent(Topic.OUTBOX, "retried", f"notification:{failed_id}")]  # wakes the worker
     assert res.json()["status"] == PENDING and res.json()["next_attempt_at"].startswith(
         clock.now().isoformat()[:19]
     )

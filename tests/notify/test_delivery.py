@@ -44,7 +44,7 @@ def _add(sessions: sessionmaker[Session], clock: FakeClock, channel: str, n: int
                 group_key=kw.get("group_key"),
                 group_window=kw.get("group_window", timedelta(0)),
             )
-            s.flush()
+            assert row is not None
             ids.append(row.id)
     return ids
 

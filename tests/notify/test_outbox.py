@@ -1,4 +1,5 @@
-"""The outbox on both databases: enqueue in the caller's transaction, dedup, grouping windows, routing."""
+"""The outbox on both databases: enqueue in the caller's transaction, dedup, grouping windows; alert messages
+sent through `notify.send`: routed, rendered, held and deduplicated, and the worker woken by an event."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from opsbook.alerts.types import AlertTransition, TransitionKind
 from opsbook.clock import FakeClock
 from opsbook.config.loader import parse_config
+from opsbook.events import BUS_KEY, EventBus, Topic
+from opsbook.notify.messages import AlertMessage
 from opsbook.notify.models import CANCELLED, PENDING, OutboxRow
 from opsbook.notify.outbox import cancel, counts_by_status, enqueue
-from opsbook.notify.service import enqueue_routed
+from opsbook.notify.service import send
+from opsbook.rules.severity import Severity
 
 
 def _count(sessions: sessionmaker[Session]) -> int:
@@ -31,7 +36,7 @@ def test_enqueue_commits_or_rolls_back_with_the_callers_decision(
     assert _count(sessions) == 0
     with sessions.begin() as s:
         row = enqueue(s, channel="c", subject="s", body="b", kind="firing", now=clock.now())
-        assert row.id is not None and row.status == PENDING and row.next_attempt_at == clock.now()
+        assert row is not None and row.status == PENDING and row.next_attempt_at == clock.now()
     assert _count(sessions) == 1
 
 
@@ -43,8 +48,8 @@ def test_the_same_dedup_key_is_enqueued_once_per_channel(
     with sessions.begin() as s:
         again = enqueue(s, channel="a", subject="2", body="", kind="firing", now=clock.now(), dedup_key="k")
         other = enqueue(s, channel="b", subject="3", body="", kind="firing", now=clock.now(), dedup_key="k")
-        assert again.id == first.id and again.subject == "1"
-        assert other.id != first.id
+        assert again is None  # queued before: nothing added
+        assert first is not None and other is not None and other.id != first.id
     assert _count(sessions) == 2
 
 
@@ -145,56 +150,52 @@ grouping: {window: 30s}
 """
 
 
-def test_enqueue_routed_routes_renders_and_holds_by_severity(
+def _fired(alert_id: int, severity: str, check_id: str, at: datetime) -> AlertMessage:
+    return AlertMessage(AlertTransition(
+        TransitionKind.FIRED, alert_id, f"{check_id}:r", "rule", "api", check_id, "r",
+        Severity.parse(severity), "api is down", "", {}, None, None, "failures >= 3", "3 failures", at, at,
+    ))
+
+
+def test_alert_messages_are_routed_rendered_and_held_by_severity(
     sessions: sessionmaker[Session], clock: FakeClock
 ) -> None:
     cfg = parse_config(CONFIG, "opsbook.yaml", {}).config
+    bus: EventBus = sessions.kw["info"][BUS_KEY]
+    queued: list[object] = []
+    bus.subscribe(Topic.OUTBOX, queued.append)
     saturday = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
-    ctx = {"summary": "api is down", "since": saturday}
     with sessions.begin() as s:
-        p0 = enqueue_routed(
-            s,
-            cfg,
-            kind="firing",
-            severity="P0",
-            context=ctx,
-            now=saturday,
-            dedup_key="api/health:firing:1",
-            service="api",
-            check_id="health",
-            alert_id=7,
-        )
-        p3 = enqueue_routed(
-            s,
-            cfg,
-            kind="firing",
-            severity="P3",
-            context=ctx,
-            now=saturday,
-            dedup_key="api/slow:firing:1",
-            service="api",
-            check_id="slow",
-        )
-        p4 = enqueue_routed(s, cfg, kind="firing", severity="P4", context=ctx, now=saturday, dedup_key="z")
-        assert p0.route.action == "page" and [r.channel for r in p0.rows] == ["pager", "chat"]
-        assert all(r.next_attempt_at == saturday for r in p0.rows)  # P0 is never grouped or held
-        assert p0.rows[0].subject == "[P0] FIRING: api/health: api is down"
-        assert p0.rows[0].alert_id == 7 and p0.rows[0].refs == {"action": "page"}
-        [held] = p3.rows
+        p0 = send(s, cfg, _fired(7, "P0", "api/health", saturday), saturday)
+        p3 = send(s, cfg, _fired(8, "P3", "api/slow", saturday), saturday)
+        assert send(s, cfg, _fired(9, "P4", "api/typo", saturday), saturday) == []  # P4 is only logged
+        assert [r.channel for r in p0] == ["pager", "chat"]
+        assert all(r.next_attempt_at == saturday for r in p0)  # P0 is never grouped or held
+        assert p0[0].subject == "[P0] FIRING: api/health: api is down"
+        assert (p0[0].kind, p0[0].alert_id, p0[0].dedup_key) == ("firing", 7, "alert:7:fired")
+        assert p0[0].refs == {"action": "page"}
+        [held] = p3
         monday_nine = datetime(2026, 1, 12, 9, 0, tzinfo=UTC)
         assert held.channel == "chat" and held.next_attempt_at == monday_nine + timedelta(seconds=30)
-        assert p4.route.action == "log" and p4.rows == [] and p4.message is None
-    with sessions.begin() as s:  # deciding again after a restart adds nothing
-        again = enqueue_routed(
-            s,
-            cfg,
-            kind="firing",
-            severity="P0",
-            context=ctx,
-            now=saturday,
-            dedup_key="api/health:firing:1",
-            service="api",
-            check_id="health",
-        )
-        assert [r.id for r in again.rows] == [r.id for r in p0.rows]
-    assert _count(sessions) == 3
+        assert held.group_key == "api:firing"
+        assert queued == []  # not before the decision commits
+    assert len(queued) == 2  # one wake-up per message that added rows
+    with sessions.begin() as s:  # deciding again after a restart adds nothing, and wakes nobody
+        assert send(s, cfg, _fired(7, "P0", "api/health", saturday), saturday) == []
+    assert _count(sessions) == 3 and len(queued) == 2
+
+
+def test_a_message_rolled_back_with_its_decision_is_neither_queued_nor_announced(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    cfg = parse_config(CONFIG, "opsbook.yaml", {}).config
+    bus: EventBus = sessions.kw["info"][BUS_KEY]
+    queued: list[object] = []
+    bus.subscribe(Topic.OUTBOX, queued.append)
+    try:
+        with sessions.begin() as s:
+            assert len(send(s, cfg, _fired(7, "P0", "api/health", clock.now()), clock.now())) == 2
+            raise RuntimeError("the decision failed")
+    except RuntimeError:
+        pass
+    assert _count(sessions) == 0 and queued == []

@@ -19,16 +19,12 @@ from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Principal, Role
 from opsbook.clock import FakeClock
-from opsbook.incidents import service as incidents
+from opsbook.events import Event, Topic
+from opsbook.incidents import lifecycle
+from opsbook.notify.messages import GapWarning, HandoffBrief
 from opsbook.notify.models import OutboxRow
-from opsbook.oncall import service
-from opsbook.oncall.notifier import (
-    GAP_KIND,
-    HANDOFF_KIND,
-    OncallNotifier,
-    gap_checks,
-    handoff_contacts,
-)
+from opsbook.oncall import service, store
+from opsbook.oncall.notifier import OncallNotifier, gap_checks
 from opsbook.runtime import Runtime
 from tests.support import make_runtime
 
@@ -69,21 +65,23 @@ schedules:
 """
 
 
-def berlin(*args: int) -> datetime:
-    return datetime(*args, tzinfo=BERLIN).astimezone(UTC)  # type: ignore[misc]
+def berlin(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=BERLIN).astimezone(UTC)
 
 
 MONDAY_0900 = berlin(2026, 3, 30, 9, 0)  # CEST: 07:00 UTC
 FRIDAY_0900 = berlin(2026, 3, 27, 9, 0)  # CET: 08:00 UTC
 ADMIN = Principal("admin", Role.ADMIN)
+HANDOFF_KIND = HandoffBrief.kind
+GAP_KIND = GapWarning.kind
 
 
 @pytest.fixture
 def runtime(engine: Engine) -> Runtime:
     rt = make_runtime(engine, FakeClock(FRIDAY_0900 - timedelta(hours=1)), TEAM)
-    with rt.sessions.begin() as s:  # ana covers the first two hours after the old rotation ends
-        service.add_override(s, rt.config, FRIDAY_0900, ADMIN, "primary", "ana",
-                             berlin(2026, 3, 31, 0, 0), berlin(2026, 3, 31, 2, 0), reason="re-cut")
+    # ana covers the first two hours after the old rotation ends
+    service.add_override(rt, ADMIN, "primary", "ana", berlin(2026, 3, 31, 0, 0), berlin(2026, 3, 31, 2, 0),
+                         reason="re-cut")
     return rt
 
 
@@ -99,11 +97,11 @@ def briefs_to(rt: Runtime, user: str) -> list[OutboxRow]:
 def test_monday_handoff_across_dst_is_sent_once_at_0900_local(runtime: Runtime) -> None:
     assert datetime(2026, 3, 30, 7, 0, tzinfo=UTC) == MONDAY_0900
     with runtime.sessions.begin() as s:
-        incidents.open_incident(s, runtime.config, berlin(2026, 3, 28, 14, 0), title="Checkout latency high",
+        lifecycle.open_incident(s, runtime.config, berlin(2026, 3, 28, 14, 0), title="Checkout latency high",
                                 severity="P2", service="checkout", announce=False, page=False)
         chen = Principal("chen", Role.RESPONDER)
-        service.add_handoff_note(s, runtime.config, berlin(2026, 3, 30, 8, 30), chen, "primary",
-                                 "Payments DB failover is half done.\nWatch the replica lag.")
+        store.add_handoff_note(s, runtime.config, berlin(2026, 3, 30, 8, 30), chen, "primary",
+                               "Payments DB failover is half done.\nWatch the replica lag.")
     notifier = OncallNotifier(runtime)
 
     # one minute before: nothing, and the next wake-up is the handoff at 09:00 CEST (07:00 UTC, not 08:00)
@@ -197,9 +195,8 @@ def test_gap_check_outside_business_hours_is_held_until_they_begin(runtime: Runt
 
 
 def test_a_covered_gap_is_not_warned(runtime: Runtime) -> None:
-    with runtime.sessions.begin() as s:
-        service.add_override(s, runtime.config, FRIDAY_0900, ADMIN, "primary", "chen",
-                             berlin(2026, 3, 31, 2, 0), berlin(2026, 3, 31, 9, 0))
+    service.add_override(runtime, ADMIN, "primary", "chen", berlin(2026, 3, 31, 2, 0),
+                         berlin(2026, 3, 31, 9, 0))
     OncallNotifier(runtime).tick(FRIDAY_0900)
     assert rows(runtime, GAP_KIND) == []
 
@@ -211,12 +208,6 @@ def test_gap_checks_are_at_0900_local_across_dst() -> None:
     last, nxt = gap_checks(berlin(2026, 3, 29, 8, 59), tz)  # the night the clocks went forward
     assert (last, nxt) == (datetime(2026, 3, 28, 8, 0, tzinfo=UTC), datetime(2026, 3, 29, 7, 0, tzinfo=UTC))
     assert nxt - last == timedelta(hours=23)
-
-
-def test_handoff_contacts_prefer_the_least_urgent(runtime: Runtime) -> None:
-    users = service.users_by_name(runtime.config)
-    assert handoff_contacts(users["ana"]) == ["contact:ana:1"]
-    assert handoff_contacts(users["ben"]) == ["contact:ben:0"]
 
 
 def _count(rt: Runtime) -> int:
@@ -236,8 +227,9 @@ async def _until(predicate: object, what: str) -> None:
 async def test_run_wakes_at_the_handoff_and_survives_a_failing_tick(engine: Engine) -> None:
     clock = FakeClock(MONDAY_0900 - timedelta(minutes=2))
     rt = make_runtime(engine, clock, TEAM)
-    woken: list[int] = []
-    notifier = OncallNotifier(rt, on_enqueued=lambda: woken.append(1))
+    woken: list[Event] = []
+    rt.bus.subscribe(Topic.OUTBOX, woken.append)  # what wakes the delivery worker
+    notifier = OncallNotifier(rt)
     real_tick = notifier.tick
     calls: list[datetime] = []
 
@@ -247,8 +239,8 @@ async def test_run_wakes_at_the_handoff_and_survives_a_failing_tick(engine: Engi
             raise RuntimeError("database away")
         return real_tick(now)
 
-    notifier.tick = flaky  # type: ignore[method-assign]
-    task = asyncio.create_task(notifier.run())
+    notifier.tick = flaky
+    task = notifier.start()
     try:
         await _until(lambda: len(calls) == 1, "the first (failing) tick")
         await clock.advance(timedelta(seconds=30))  # retried after RETRY_AFTER
@@ -259,7 +251,7 @@ async def test_run_wakes_at_the_handoff_and_survives_a_failing_tick(engine: Engi
         assert calls[-1] == MONDAY_0900
         await _until(lambda: _count(rt) == 2, "the briefs (ana, lead)")
         await _until(lambda: bool(woken), "the delivery worker's wake-up")
+        assert notifier.loop.health.up and notifier.loop.health.restarts == 1
     finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+        await notifier.stop()
+    assert task.done()

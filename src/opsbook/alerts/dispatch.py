@@ -1,29 +1,31 @@
 """Turns alert transitions into notifications, in the transaction that decided them.
 
 For each fired or resolved alert: is it muted by a silence or a maintenance window? Then the alert is
-marked silenced (shown as such, still evaluated) and nothing is sent. Otherwise it is routed by
-severity (page / notify / business hours / log) and rendered with its runbook's first steps, and one
-outbox row per channel is added. When a mute ends, `unmute` sends the alerts that still fire.
+marked silenced (shown as such, still evaluated) and nothing is sent. Otherwise it becomes an
+`AlertMessage` with its runbook's first steps (read from the runbook files as they are now) and the
+check's last message, handed to notify, which routes it by severity (page / notify / business hours /
+log) and queues it. When a mute ends, `unmute` sends the alerts that still fire.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.models import AlertRow
-from opsbook.alerts.service import AlertTransition, TransitionKind, transition_of
+from opsbook.alerts.service import transition_of
+from opsbook.alerts.types import AlertTransition, TransitionKind
 from opsbook.checks.models import CheckStateRow
 from opsbook.config.schema import OpsbookConfig
-from opsbook.notify.service import enqueue_routed
-from opsbook.runbooks.catalog import Catalog, load_catalog
+from opsbook.notify.messages import AlertMessage
+from opsbook.notify.service import send
+from opsbook.runbooks.catalog import Catalog, current_catalog
 from opsbook.runbooks.service import first_steps, procedure_link
 from opsbook.silences.matchers import AlertAttrs
 from opsbook.silences.mute import Mutes, newly_unmuted
@@ -31,7 +33,7 @@ from opsbook.silences.service import active_mutes
 
 log = logging.getLogger(__name__)
 
-KIND = {TransitionKind.FIRED: "firing", TransitionKind.RESOLVED: "resolved"}
+ANNOUNCED = (TransitionKind.FIRED, TransitionKind.RESOLVED)
 
 
 def attrs_of(alert: AlertRow | AlertTransition) -> AlertAttrs:
@@ -49,24 +51,10 @@ def attrs_of(alert: AlertRow | AlertTransition) -> AlertAttrs:
 class Dispatcher:
     config: OpsbookConfig
     config_dir: str = "."
-    _catalog: Catalog | None = field(default=None, init=False)
 
     def catalog(self) -> Catalog:
-        if self._catalog is None:
-            self._catalog = load_catalog(self.config.runbooks, self.config_dir)
-        return self._catalog
-
-    def runbook_context(self, name: str) -> dict[str, Any]:
-        if not name:
-            return {}
-        try:
-            found = self.catalog().resolve(name)
-        except LookupError:
-            return {"runbook_steps": []}
-        return {
-            "runbook_url": procedure_link(found, self.config.base_url),
-            "runbook_steps": first_steps(found.procedure),
-        }
+        """The runbooks as the files are now (an edit reaches the next message, without a restart)."""
+        return current_catalog(self.config.runbooks, self.config_dir)
 
     def mutes(self, session: Session, now: datetime) -> Mutes:
         return active_mutes(session, now, self.config.maintenance_windows)
@@ -95,7 +83,7 @@ class Dispatcher:
     def __call__(self, session: Session, transitions: Sequence[AlertTransition], now: datetime) -> None:
         """Send what is not muted (call `mark_muted` first): `hook(session, transitions, now)`."""
         for transition in transitions:
-            if transition.kind not in KIND or transition.silenced:
+            if transition.kind not in ANNOUNCED or transition.silenced:
                 continue
             if transition.kind is TransitionKind.RESOLVED:
                 row = session.get(AlertRow, transition.alert_id)
@@ -103,26 +91,22 @@ class Dispatcher:
                     continue  # its firing was never announced: neither is its end
             self.send(session, transition, now)
 
+    def runbook_steps(self, name: str) -> tuple[str, tuple[str, ...]]:
+        """The link to runbook `name` and its first steps (none if it is not found)."""
+        try:
+            found = self.catalog().resolve(name)
+        except LookupError:
+            return "", ()
+        return procedure_link(found, self.config.base_url), tuple(first_steps(found.procedure))
+
     def send(self, session: Session, transition: AlertTransition, now: datetime) -> None:
-        context = {**transition.template_context(), **self.runbook_context(transition.runbook)}
+        url, steps = self.runbook_steps(transition.runbook) if transition.runbook else ("", ())
+        detail = ""
         if transition.check_id and transition.kind is TransitionKind.FIRED:
             state = session.get(CheckStateRow, transition.check_id)
-            context["detail"] = (
-                state.last_message.splitlines()[0][:300] if state and state.last_message else ""
-            )
-        context["link"] = f"{self.config.base_url.rstrip('/')}/alerts/{transition.alert_id}"
-        enqueue_routed(
-            session,
-            self.config,
-            kind=KIND[transition.kind],
-            severity=transition.severity,
-            context=context,
-            now=now,
-            dedup_key=transition.notification_key(),
-            service=transition.service,
-            check_id=transition.check_id,
-            alert_id=transition.alert_id,
-        )
+            detail = state.last_message.splitlines()[0][:300] if state and state.last_message else ""
+        link = f"{self.config.base_url.rstrip('/')}/alerts/{transition.alert_id}"
+        send(session, self.config, AlertMessage(transition, url, steps, detail, link), now)
 
     def unmute(self, session: Session, now: datetime) -> tuple[Mutes, list[AlertTransition]]:
         """Alerts that still fire and are no longer muted: unmarked, and returned as fresh `fired`

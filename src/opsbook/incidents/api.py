@@ -1,29 +1,27 @@
 """HTTP API of incidents (`/api/v1/incidents`) and the signed acknowledgement pages (`/ack/{token}`).
 
 Reading (list, show with alerts, pages and timeline, post-mortem draft) needs the viewer role; opening,
-acknowledging, resolving, notes, status, severity and details need responder, and each is audit-logged.
+acknowledging, resolving, notes, status, severity and details are the use cases of service.py (the
+responder role, an audit row and an event each). Their errors are answered by the app's handler.
 `/ack/{token}` needs no login: GET shows a confirmation page, POST acknowledges (once; see signed.py).
-Mount `router` and `ack_router`. After a change, `app.state.notify_worker` and
-`app.state.escalation_engine` are woken if present, so pages and updates go out at once.
+Mount `router` and `ack_router`.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Principal, Role
-from opsbook.incidents import postmortem, service, signed
+from opsbook.errors import OpsbookError, http_status
+from opsbook.incidents import postmortem, queries, service, signed
 from opsbook.incidents.models import RESOLVED, IncidentRow
-from opsbook.rules.severity import Severity
 from opsbook.runtime import Runtime
 from opsbook.web.deps import get_runtime, get_session, require_role
 
@@ -31,7 +29,6 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 ack_router = APIRouter(tags=["incidents"])
 viewer = require_role(Role.VIEWER)
 responder = require_role(Role.RESPONDER)
-T = TypeVar("T")
 
 
 class IncidentOut(BaseModel):
@@ -136,42 +133,17 @@ class DetailsIn(BaseModel):
 
 
 def _out(row: IncidentRow) -> IncidentOut:
-    return IncidentOut.model_validate(service.incident_dict(row))
+    return IncidentOut.model_validate(queries.incident_dict(row))
 
 
 def _detail(session: Session, row: IncidentRow) -> IncidentDetail:
-    links = service.alerts_of(session, row.id)
+    links = queries.alerts_of(session, row.id)
     alerts = [AlertLinkOut.model_validate(a, from_attributes=True) for a in links]
     pages = [StepOut(step=s.step_key, kind=s.kind, level=s.level, round=s.round, users=list(s.users),
-                     due_at=s.due_at, sent_at=s.sent_at) for s in service.steps_of(session, row.id)]
+                     due_at=s.due_at, sent_at=s.sent_at) for s in queries.steps_of(session, row.id)]
     timeline = [TimelineOut(ts=i.ts, kind=i.kind, actor=i.actor, message=i.message, source=i.source)
-                for i in service.timeline(session, row.id)]
+                for i in queries.timeline(session, row.id)]
     return IncidentDetail(**_out(row).model_dump(), alerts=alerts, pages=pages, timeline=timeline)
-
-
-def _wake(request: Request) -> None:
-    for name in ("notify_worker", "escalation_engine"):
-        target = getattr(request.app.state, name, None)
-        if target is not None and hasattr(target, "wake"):
-            target.wake()
-
-
-def _change(runtime: Runtime, request: Request, action: Callable[[Session, datetime], T]) -> T:
-    """Run a mutation in one transaction, mapping the service's errors to HTTP ones; wake the workers."""
-    try:
-        with runtime.sessions.begin() as session:
-            result = action(session, runtime.clock.now())
-            if isinstance(result, IncidentRow):
-                session.flush()
-                result = _out(result)  # type: ignore[assignment]
-    except service.NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    except service.IncidentError as exc:
-        raise HTTPException(409, runtime.redact(str(exc))) from None
-    except ValueError as exc:
-        raise HTTPException(400, runtime.redact(str(exc))) from None
-    _wake(request)
-    return result
 
 
 @router.get("", response_model=list[IncidentOut])
@@ -184,12 +156,7 @@ def list_incidents(
     session: Session = Depends(get_session),
     _: Principal = Depends(viewer),
 ) -> list[IncidentOut]:
-    if severity is not None:
-        try:
-            severity = Severity.parse(severity).value
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
-    rows = service.list_incidents(session, status=status, open_only=open_only, service=service_name,
+    rows = queries.list_incidents(session, status=status, open_only=open_only, service=service_name,
                                   severity=severity, limit=limit)
     return [_out(r) for r in rows]
 
@@ -197,80 +164,63 @@ def list_incidents(
 @router.get("/{incident_id}", response_model=IncidentDetail)
 def show_incident(incident_id: int, session: Session = Depends(get_session),
                   _: Principal = Depends(viewer)) -> IncidentDetail:
-    try:
-        row = service.get_incident(session, incident_id)
-    except service.NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
-    return _detail(session, row)
+    return _detail(session, queries.get_incident(session, incident_id))
 
 
 @router.get("/{incident_id}/postmortem", response_class=PlainTextResponse)
 def incident_postmortem(incident_id: int, runtime: Runtime = Depends(get_runtime),
                         session: Session = Depends(get_session), _: Principal = Depends(viewer)) -> Any:
-    try:
-        text = postmortem.build(session, runtime.config, incident_id, runtime.clock.now())
-    except service.NotFound as exc:
-        raise HTTPException(404, str(exc)) from None
+    text = postmortem.build(session, runtime.config, incident_id, runtime.clock.now())
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
 
 
 @router.post("", response_model=IncidentOut, status_code=201)
-def open_incident(body: OpenIn, request: Request, runtime: Runtime = Depends(get_runtime),
-                  who: Principal = Depends(responder)) -> Any:
-    config = runtime.config
-    if body.service is not None and body.service not in {s.name for s in config.services}:
-        raise HTTPException(400, f"no service {body.service!r} in the configuration")
-    return _change(runtime, request, lambda s, now: service.open_incident(
-        s, config, now, title=body.title, severity=body.severity, service=body.service, summary=body.summary,
-        impact=body.impact, customer_facing=body.customer_facing, commander=body.commander, actor=who))
+def open_incident(body: OpenIn, runtime: Runtime = Depends(get_runtime),
+                  who: Principal = Depends(responder)) -> IncidentOut:
+    return _out(service.open_incident(
+        runtime, who, title=body.title, severity=body.severity, service=body.service, summary=body.summary,
+        impact=body.impact, customer_facing=body.customer_facing, commander=body.commander))
 
 
 @router.post("/{incident_id}/ack", response_model=IncidentOut)
-def ack_incident(incident_id: int, request: Request, runtime: Runtime = Depends(get_runtime),
-                 who: Principal = Depends(responder)) -> Any:
-    return _change(runtime, request,
-                   lambda s, now: service.acknowledge(s, runtime.config, incident_id, now, who, via="api"))
+def ack_incident(incident_id: int, runtime: Runtime = Depends(get_runtime),
+                 who: Principal = Depends(responder)) -> IncidentOut:
+    return _out(service.acknowledge_incident(runtime, who, incident_id, via="api"))
 
 
 @router.post("/{incident_id}/resolve", response_model=IncidentOut)
-def resolve_incident(incident_id: int, request: Request, body: MessageIn | None = None,
-                     runtime: Runtime = Depends(get_runtime), who: Principal = Depends(responder)) -> Any:
-    message = body.message if body else ""
-    return _change(runtime, request,
-                   lambda s, now: service.resolve(s, runtime.config, incident_id, now, who, message))
+def resolve_incident(incident_id: int, body: MessageIn | None = None, runtime: Runtime = Depends(get_runtime),
+                     who: Principal = Depends(responder)) -> IncidentOut:
+    return _out(service.resolve_incident(runtime, who, incident_id, message=body.message if body else ""))
 
 
 @router.post("/{incident_id}/notes", response_model=TimelineOut, status_code=201)
-def add_note(incident_id: int, body: NoteIn, request: Request, runtime: Runtime = Depends(get_runtime),
-             who: Principal = Depends(responder)) -> Any:
-    def action(s: Session, now: datetime) -> TimelineOut:
-        entry = service.add_note(s, runtime.config, incident_id, body.text, now, who)
-        return TimelineOut(ts=entry.ts, kind=entry.kind, actor=entry.actor, message=entry.message,
-                           source="incident")
-
-    return _change(runtime, request, action)
+def add_note(incident_id: int, body: NoteIn, runtime: Runtime = Depends(get_runtime),
+             who: Principal = Depends(responder)) -> TimelineOut:
+    entry = service.add_incident_note(runtime, who, incident_id, body.text)
+    return TimelineOut(ts=entry.ts, kind=entry.kind, actor=entry.actor, message=entry.message,
+                       source="incident")
 
 
 @router.post("/{incident_id}/status", response_model=IncidentOut)
-def set_status(incident_id: int, body: StatusIn, request: Request, runtime: Runtime = Depends(get_runtime),
-               who: Principal = Depends(responder)) -> Any:
-    return _change(runtime, request, lambda s, now: service.set_status(
-        s, runtime.config, incident_id, body.status, now, who, body.message, body.impact, body.eta))
+def set_status(incident_id: int, body: StatusIn, runtime: Runtime = Depends(get_runtime),
+               who: Principal = Depends(responder)) -> IncidentOut:
+    return _out(service.set_incident_status(runtime, who, incident_id, body.status, message=body.message,
+                                            impact=body.impact, eta=body.eta))
 
 
 @router.post("/{incident_id}/severity", response_model=IncidentOut)
-def set_severity(incident_id: int, body: SeverityIn, request: Request,
-                 runtime: Runtime = Depends(get_runtime), who: Principal = Depends(responder)) -> Any:
-    return _change(runtime, request, lambda s, now: service.set_severity(
-        s, runtime.config, incident_id, body.severity, now, who, body.message))
+def set_severity(incident_id: int, body: SeverityIn, runtime: Runtime = Depends(get_runtime),
+                 who: Principal = Depends(responder)) -> IncidentOut:
+    return _out(service.set_incident_severity(runtime, who, incident_id, body.severity, message=body.message))
 
 
 @router.patch("/{incident_id}", response_model=IncidentOut)
-def update_details(incident_id: int, body: DetailsIn, request: Request,
-                   runtime: Runtime = Depends(get_runtime), who: Principal = Depends(responder)) -> Any:
-    return _change(runtime, request, lambda s, now: service.update_details(
-        s, incident_id, now, who, commander=body.commander, customer_facing=body.customer_facing,
-        title=body.title))
+def update_details(incident_id: int, body: DetailsIn, runtime: Runtime = Depends(get_runtime),
+                   who: Principal = Depends(responder)) -> IncidentOut:
+    return _out(service.update_incident_details(
+        runtime, who, incident_id, title=body.title, commander=body.commander,
+        customer_facing=body.customer_facing))
 
 
 # --- /ack/{token}: no login, the signed link is the credential ---------------------------------------------
@@ -294,10 +244,8 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
                         headers={"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"})
 
 
-def _link_error(exc: Exception) -> HTMLResponse:
-    status = 410 if isinstance(exc, signed.LinkExpired | service.LinkUsed) else 400
-    if isinstance(exc, service.NotFound):
-        status = 404
+def _link_error(exc: OpsbookError) -> HTMLResponse:
+    status = 410 if isinstance(exc, signed.LinkExpired | signed.LinkUsed) else http_status(exc)
     return _page("Cannot acknowledge", f"<p>{html.escape(str(exc))}</p>", status)
 
 
@@ -310,16 +258,16 @@ def _describe(row: IncidentRow) -> str:
 @ack_router.get("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
 def ack_page(token: str, runtime: Runtime = Depends(get_runtime)) -> HTMLResponse:
     try:
-        with runtime.sessions.begin() as session:
-            row, user = service.check_link(session, runtime.config, token, runtime.clock.now())
-            about = _describe(row)
-            done = row.acknowledged_at is not None or row.status == RESOLVED
-            by = row.acknowledged_by
-    except (signed.LinkError, service.IncidentError) as exc:
+        with runtime.sessions.begin() as session:  # the link secret may be created on first use
+            claim = signed.claim_of(session, runtime.config, token, runtime.clock.now())
+            row = queries.get_incident(session, claim.incident_id)
+    except OpsbookError as exc:
         return _link_error(exc)
-    if done:
-        return _page("Already acknowledged", f"{about}<p>Acknowledged by {html.escape(by or 'someone')}.</p>")
-    who = f" as {html.escape(user)}" if user else ""
+    about = _describe(row)
+    if row.acknowledged_at is not None or row.status == RESOLVED:
+        by = html.escape(row.acknowledged_by or "someone")
+        return _page("Already acknowledged", f"{about}<p>Acknowledged by {by}.</p>")
+    who = f" as {html.escape(claim.user)}" if claim.user else ""
     form = (f'<form method="post"><button type="submit">Acknowledge{who}</button></form>'
             "<p class=muted>This stops the escalation. The link works once.</p>")
     return _page("Acknowledge incident", about + form)
@@ -329,13 +277,8 @@ def ack_page(token: str, runtime: Runtime = Depends(get_runtime)) -> HTMLRespons
 def ack_confirm(token: str, request: Request, runtime: Runtime = Depends(get_runtime)) -> HTMLResponse:
     source = f"link {request.client.host}" if request.client else "link"
     try:
-        with runtime.sessions.begin() as session:
-            row = service.ack_with_token(session, runtime.config, token, runtime.clock.now(), source)
-            about = _describe(row)
-            by = row.acknowledged_by
-    except IntegrityError:
-        return _link_error(service.LinkUsed("this link was used already"))
-    except (signed.LinkError, service.IncidentError) as exc:
+        row = service.acknowledge_with_link(runtime, token, source=source)
+    except OpsbookError as exc:
         return _link_error(exc)
-    _wake(request)
-    return _page("Acknowledged", f"{about}<p>Acknowledged by {html.escape(by or 'you')}. Thank you.</p>")
+    by = html.escape(row.acknowledged_by or "you")
+    return _page("Acknowledged", f"{_describe(row)}<p>Acknowledged by {by}. Thank you.</p>")

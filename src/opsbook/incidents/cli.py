@@ -1,32 +1,40 @@
 """`opsbook incident open|ack|resolve|note|status|severity|list|show|postmortem` and
 `opsbook report incidents`.
 
-The author of a change is `--author`, else $USER; every change is audit-logged like the API's. Pages
-and update messages are written to the outbox; the running `opsbook serve` delivers them.
+Changes are the use cases of service.py, made as `cli_actor` (`--as`, $OPSBOOK_USER, the login name) and
+audit-logged like the API's. Pages and update messages are written to the outbox; the running
+`opsbook serve` learns of the change and delivers them.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from opsbook.cli.common import AuthorOption, ConfigOption, cli_actor, console, fail, runtime_or_exit
+from opsbook.cli.common import (
+    AuthorOption,
+    ConfigOption,
+    cli_actor,
+    cli_errors,
+    console,
+    fail,
+    runtime_or_exit,
+)
 from opsbook.config.types import parse_duration
-from opsbook.incidents import postmortem, report, service
-from opsbook.incidents.models import STATUSES
+from opsbook.incidents import postmortem, queries, report, service
+from opsbook.incidents.models import STATUSES, IncidentRow
 from opsbook.runtime import Runtime
 
 app = typer.Typer(no_args_is_help=True, help="Incidents: open, acknowledge, update, resolve, post-mortems.")
 report_app = typer.Typer(no_args_is_help=True, help="Reports over a period.")
-T = TypeVar("T")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
@@ -35,24 +43,20 @@ def _when(t: datetime | None, tz: str) -> str:
     return t.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if t is not None else "—"
 
 
-def _change(runtime: Runtime, action: Callable[[Session, datetime], T]) -> T:
+def _said(verb: str, row: IncidentRow) -> None:
+    console.print(f"incident {row.id} {verb}: [{row.severity}] {row.title} — {row.status}", markup=False,
+                  highlight=False)
+
+
+@contextmanager
+def _acting(config: str | None) -> Iterator[Runtime]:
+    """The runtime, with the use case's errors shown as `error: ...` and their exit code; closed after."""
+    runtime = runtime_or_exit(config)
     try:
-        with runtime.sessions.begin() as session:
-            return action(session, runtime.clock.now())
-    except service.NotFound as exc:
-        raise fail(str(exc), 1) from None
-    except ValueError as exc:
-        raise fail(runtime.redact(str(exc))) from None
+        with cli_errors(runtime):
+            yield runtime
     finally:
         runtime.close()
-
-
-def _said(verb: str, row: Any) -> None:
-    console.print(
-        f"incident {row.id} {verb}: [{row.severity}] {row.title} — {row.status}",
-        markup=False,
-        highlight=False,
-    )
 
 
 @app.command("open")
@@ -69,25 +73,10 @@ def open_cmd(
 ) -> None:
     """Open an incident by hand: its escalation policy pages the first level at once."""
     actor = cli_actor(author)
-    runtime = runtime_or_exit(config)
-    if service_name is not None and service_name not in {s.name for s in runtime.config.services}:
-        raise fail(f"no service {service_name!r} in the configuration")
-    row = _change(
-        runtime,
-        lambda s, now: service.open_incident(
-            s,
-            runtime.config,
-            now,
-            title=title,
-            severity=severity,
-            service=service_name,
-            summary=summary,
-            impact=impact,
-            customer_facing=customer_facing,
-            commander=commander,
-            actor=actor,
-        ),
-    )
+    with _acting(config) as runtime:
+        row = service.open_incident(runtime, actor, title=title, severity=severity, service=service_name,
+                                    summary=summary, impact=impact, customer_facing=customer_facing,
+                                    commander=commander)
     _said("opened", row)
 
 
@@ -95,10 +84,8 @@ def open_cmd(
 def ack_cmd(incident_id: int, author: AuthorOption = None, config: ConfigOption = None) -> None:
     """Acknowledge: stops the escalation."""
     actor = cli_actor(author)
-    runtime = runtime_or_exit(config)
-    row = _change(
-        runtime, lambda s, now: service.acknowledge(s, runtime.config, incident_id, now, actor, via="cli")
-    )
+    with _acting(config) as runtime:
+        row = service.acknowledge_incident(runtime, actor, incident_id, via="cli")
     _said(f"acknowledged by {row.acknowledged_by}", row)
 
 
@@ -111,10 +98,8 @@ def resolve_cmd(
 ) -> None:
     """Resolve: ends the escalation and re-notifications."""
     actor = cli_actor(author)
-    runtime = runtime_or_exit(config)
-    row = _change(
-        runtime, lambda s, now: service.resolve(s, runtime.config, incident_id, now, actor, message)
-    )
+    with _acting(config) as runtime:
+        row = service.resolve_incident(runtime, actor, incident_id, message=message)
     _said("resolved", row)
 
 
@@ -122,8 +107,8 @@ def resolve_cmd(
 def note_cmd(incident_id: int, text: str, author: AuthorOption = None, config: ConfigOption = None) -> None:
     """Add a note to the timeline."""
     actor = cli_actor(author)
-    runtime = runtime_or_exit(config)
-    _change(runtime, lambda s, now: service.add_note(s, runtime.config, incident_id, text, now, actor))
+    with _acting(config) as runtime:
+        service.add_incident_note(runtime, actor, incident_id, text)
     console.print(f"note added to incident {incident_id}", markup=False, highlight=False)
 
 
@@ -139,13 +124,9 @@ def status_cmd(
 ) -> None:
     """Set the status (the update message goes to the update channels)."""
     actor = cli_actor(author)
-    runtime = runtime_or_exit(config)
-    row = _change(
-        runtime,
-        lambda s, now: service.set_status(
-            s, runtime.config, incident_id, status, now, actor, message, impact, eta
-        ),
-    )
+    with _acting(config) as runtime:
+        row = service.set_incident_status(runtime, actor, incident_id, status, message=message, impact=impact,
+                                          eta=eta)
     _said("is now", row)
 
 
@@ -159,11 +140,8 @@ def severity_cmd(
 ) -> None:
     """Change the severity."""
     actor = cli_actor(author)
-    runtime = runtime_or_exit(config)
-    row = _change(
-        runtime,
-        lambda s, now: service.set_severity(s, runtime.config, incident_id, severity, now, actor, message),
-    )
+    with _acting(config) as runtime:
+        row = service.set_incident_severity(runtime, actor, incident_id, severity, message=message)
     _said("severity set", row)
 
 
@@ -181,7 +159,7 @@ def list_cmd(
     runtime = runtime_or_exit(config)
     try:
         with runtime.sessions() as session:
-            rows = service.list_incidents(
+            rows = queries.list_incidents(
                 session,
                 status=status,
                 open_only=not all_ and status is None,
@@ -189,7 +167,7 @@ def list_cmd(
                 severity=severity,
                 limit=limit,
             )
-            data = [service.incident_dict(r) for r in rows]
+            data = [queries.incident_dict(r) for r in rows]
     except ValueError as exc:
         raise fail(str(exc)) from None
     finally:
@@ -218,19 +196,13 @@ def list_cmd(
 @app.command("show")
 def show_cmd(incident_id: int, as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """An incident with its alerts, pages and full timeline."""
-    runtime = runtime_or_exit(config)
+    with _acting(config) as runtime, runtime.sessions() as session:
+        row = queries.get_incident(session, incident_id)
+        data = queries.incident_dict(row)
+        items = queries.timeline(session, row.id)
+        steps = queries.steps_of(session, row.id)
+        alerts = queries.alerts_of(session, row.id)
     tz = runtime.config.timezone
-    try:
-        with runtime.sessions() as session:
-            row = service.get_incident(session, incident_id)
-            data = service.incident_dict(row)
-            items = service.timeline(session, row.id)
-            steps = service.steps_of(session, row.id)
-            alerts = service.alerts_of(session, row.id)
-    except service.NotFound as exc:
-        raise fail(str(exc), 1) from None
-    finally:
-        runtime.close()
     if as_json:
         data["timeline"] = [
             {
@@ -279,14 +251,8 @@ def postmortem_cmd(
     config: ConfigOption = None,
 ) -> None:
     """A Markdown post-mortem draft from the incident's timeline."""
-    runtime = runtime_or_exit(config)
-    try:
-        with runtime.sessions() as session:
-            text = postmortem.build(session, runtime.config, incident_id, runtime.clock.now())
-    except service.NotFound as exc:
-        raise fail(str(exc), 1) from None
-    finally:
-        runtime.close()
+    with _acting(config) as runtime, runtime.sessions() as session:
+        text = postmortem.build(session, runtime.config, incident_id, runtime.clock.now())
     if output is None:
         typer.echo(text)
         return

@@ -1,65 +1,175 @@
-"""Pages to people: each contact method of a user is an outbox channel named `contact:USER:INDEX`.
+"""Paging and the response SLA: the escalation steps of an incident's snapshotted policy, each paging
+its people (notify.messages.IncidentPage, with a signed ack link and the runbooks), and the record of a
+missed acknowledgement deadline.
 
-The outbox stores channels by name only (URLs are secrets and stay in the config), so the delivery
-worker must know these channels too: build it with
-
-    DeliveryWorker(runtime.sessions, runtime.clock, [*config.channels, *contact_channels(config)], ...)
-
-INDEX is the position of the contact in the user's `contacts:` list, so a page waiting for a retry still
-reaches the same person if a URL's token is rotated in the config.
+`advance(session, config, row, now)` is what the escalation engine runs on every open incident, and
+what opening an incident runs at once: it sends the due steps not sent yet, records a missed SLA (and
+then pages the next level early), emits `Topic.INCIDENTS` events in the caller's transaction, and says
+when to look again.
 """
 
 from __future__ import annotations
 
-import hashlib
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from datetime import datetime
 
-from opsbook.notify.config import Channel
-from opsbook.oncall.config import User
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-if TYPE_CHECKING:
-    from opsbook.config.schema import OpsbookConfig
-
-PREFIX = "contact:"
-MAX_NAME = 64
-
-
-def contact_channel(user: str, index: int) -> str:
-    """The outbox channel name of `user`'s contact number `index` (0-based)."""
-    name = f"{PREFIX}{user}:{index}"
-    if len(name) <= MAX_NAME:
-        return name
-    digest = hashlib.sha256(user.encode()).hexdigest()[:16]
-    return f"{PREFIX}{user[: MAX_NAME - len(PREFIX) - 24]}~{digest}:{index}"
-
-
-def user_contacts(user: User, severity: str) -> list[tuple[str, str]]:
-    """(channel name, Apprise URL) of each contact of `user` used for `severity`, in config order."""
-    return [
-        (contact_channel(user.name, i), contact.url)
-        for i, contact in enumerate(user.contacts)
-        if contact.applies_to(severity)
-    ]
+from opsbook.config.schema import OpsbookConfig
+from opsbook.config.types import format_duration
+from opsbook.events import DomainEvent, Topic, emit
+from opsbook.incidents import sla
+from opsbook.incidents.models import RESOLVED, EscalationStepRow, IncidentRow
+from opsbook.incidents.queries import runbooks_of
+from opsbook.incidents.records import add_entry
+from opsbook.incidents.signed import link_secret, link_url, make_token
+from opsbook.incidents.updates import post_update
+from opsbook.notify.messages import IncidentPage
+from opsbook.notify.service import send
+from opsbook.oncall.config import EscalationPolicy, split_target
+from opsbook.oncall.escalation import Step, due_steps, escalation_state, restore
+from opsbook.oncall.service import resolve_targets
 
 
-def contact_channels(config: OpsbookConfig) -> list[Channel]:
-    """Every user contact as a delivery channel, for the DeliveryWorker (never list them: secret URLs)."""
-    return [
-        Channel.model_construct(
-            name=contact_channel(user.name, i), url=contact.url, rate_limit=None,
-            description=f"contact {i} of {user.name}",
-        )
-        for user in config.users
-        for i, contact in enumerate(user.contacts)
-    ]
+@dataclass
+class Advance:
+    """What `advance` did to one incident and when it must look again."""
+
+    sent: list[EscalationStepRow] = field(default_factory=list)
+    breached: bool = False
+    next_at: datetime | None = None
 
 
-def contact_secrets(config: OpsbookConfig) -> set[str]:
-    """Every user's contact URLs and their tokens: mask them in logs and output."""
-    from opsbook.notify.config import url_secrets
+def _policy(row: IncidentRow) -> EscalationPolicy | None:
+    return restore(row.policy) if row.policy else None
 
-    found: set[str] = set()
-    for user in config.users:
-        for contact in user.contacts:
-            found |= url_secrets(contact.url)
-    return found
+
+def _known_user(config: OpsbookConfig, name: str | None) -> str | None:
+    """The configured user behind an actor name ('ben', 'token:ben', 'cli:ben'), or None."""
+    if not name:
+        return None
+    known = {u.name for u in config.users}
+    for candidate in (name, name.rpartition(":")[2]):
+        if candidate in known:
+            return candidate
+    return None
+
+
+def sent_keys(session: Session, incident_id: int) -> set[str]:
+    return set(session.scalars(select(EscalationStepRow.step_key).where(
+        EscalationStepRow.incident_id == incident_id)))
+
+
+def advance(session: Session, config: OpsbookConfig, row: IncidentRow, now: datetime) -> Advance:
+    """Send every due escalation step of `row` not sent yet, record a missed SLA; say when to look again.
+
+    Steps come from the policy snapshotted when the incident opened, never from the current config.
+    """
+    out = Advance()
+    if row.status == RESOLVED:
+        return out
+    policy = _policy(row)
+    acked_by = _known_user(config, row.acknowledged_by)
+    if policy is not None:
+        done = sent_keys(session, row.id)
+        for step in due_steps(policy, row.opened_at, now, row.acknowledged_at, row.resolved_at, acked_by):
+            if step.key not in done:
+                out.sent.append(send_step(session, config, row, step, now))
+                done.add(step.key)
+    breach = check_sla(session, config, row, now, escalate=True)
+    if breach is not None:
+        out.breached = True
+        out.sent += breach
+    subject = f"incident:{row.id}"
+    emit(session, *(DomainEvent(Topic.INCIDENTS, "paged", subject, {"step": s.step_key}) for s in out.sent))
+    if out.breached:
+        emit(session, DomainEvent(Topic.INCIDENTS, "sla missed", subject))
+    candidates: list[datetime] = []
+    if policy is not None:
+        state = escalation_state(policy, row.opened_at, now, row.acknowledged_at, row.resolved_at, acked_by)
+        if state.next is not None:
+            candidates.append(state.next.due)
+    if row.ack_deadline is not None and row.sla_breached_at is None and row.acknowledged_at is None:
+        candidates.append(max(row.ack_deadline, now))
+    out.next_at = min(candidates) if candidates else None
+    return out
+
+
+def send_step(
+    session: Session, config: OpsbookConfig, row: IncidentRow, step: Step, now: datetime, reason: str = ""
+) -> EscalationStepRow:
+    """Record one escalation step and page each of its users on their contacts for the severity."""
+    users = resolve_targets(session, config, step.targets, now)
+    step_row = EscalationStepRow(
+        incident_id=row.id, step_key=step.key, kind=step.kind, level=step.level, round=step.round,
+        targets=list(step.targets), users=users, due_at=step.due, sent_at=now,
+    )
+    session.add(step_row)
+    session.flush()  # the unique (incident, step) key stops a second sender here
+    paged: list[str] = []
+    unreachable: list[str] = []
+    for user in users:
+        (paged if page_user(session, config, row, user, now, step.key) else unreachable).append(user)
+    if step.kind == "renotify":
+        what = f"Re-notified (still not resolved, #{step.round})"
+    else:
+        what = f"Escalation level {step.level + 1}" + (f", round {step.round + 1}" if step.round else "")
+    text = f"{what}: paged {', '.join(paged)}" if paged else f"{what}: nobody could be paged"
+    if unreachable:
+        text += f"; no contact for {row.severity}: {', '.join(unreachable)}"
+    if not users:
+        empty = [t for t in step.targets if split_target(t)[0] == "schedule"]
+        if empty:
+            text += f" (nobody on call on {', '.join(split_target(t)[1] for t in empty)})"
+    if reason:
+        text += f" ({reason})"
+    add_entry(session, row, now, "page", text, "opsbook", step=step.key, level=step.level, round=step.round,
+              users=users, paged=paged, due=step.due.isoformat())
+    return step_row
+
+
+def page_user(session: Session, config: OpsbookConfig, row: IncidentRow, user: str, now: datetime,
+              step_key: str) -> bool:
+    """Page `user` on each contact for the incident's severity, with a signed ack link.
+
+    Returns False if the user has no contact for this severity (or is not in the config any more)."""
+    secret = link_secret(session, config.incidents.link_secret)
+    page = IncidentPage(
+        incident_id=row.id, step=step_key, user=user, severity=row.severity, title=row.title,
+        status=row.status, summary=row.summary, service=row.service, since=row.opened_at,
+        ack_link=link_url(config.base_url, make_token(secret, row.id, now, user)),
+        runbooks=tuple(runbooks_of(session, row.id)),
+    )
+    return bool(send(session, config, page, now))
+
+
+def check_sla(session: Session, config: OpsbookConfig, row: IncidentRow, now: datetime, *,
+              escalate: bool) -> list[EscalationStepRow] | None:
+    """Record a missed acknowledgement deadline once: timeline, update message, and (while unacknowledged,
+    if only the first level was paged so far) the next level paged at once.
+
+    None if nothing was missed (or it was recorded before), else the steps sent because of it."""
+    if row.sla_breached_at is not None or not sla.breached(row.ack_deadline, now, row.acknowledged_at):
+        return None
+    assert row.ack_deadline is not None
+    row.sla_breached_at = row.ack_deadline
+    row.updated_at = now
+    allowed = row.ack_deadline - row.opened_at
+    entry = add_entry(session, row, now, "sla_breach",
+                      f"SLA missed: not acknowledged within {format_duration(allowed)} "
+                      f"({row.severity} deadline {row.ack_deadline:%Y-%m-%d %H:%M} UTC)", "opsbook",
+                      deadline=row.ack_deadline.isoformat())
+    post_update(session, config, row, now, entry)
+    policy = _policy(row)
+    if not escalate or row.acknowledged_at is not None or policy is None:
+        return []
+    done = sent_keys(session, row.id)
+    if done - {"r0-l0"}:
+        return []  # escalation already went past the first responders
+    state = escalation_state(policy, row.opened_at, now)
+    upcoming = [s for s in (*state.due, *([state.next] if state.next else [])) if s.key not in done]
+    if not upcoming:
+        return []
+    return [send_step(session, config, row, upcoming[0], now, reason="SLA missed")]
+

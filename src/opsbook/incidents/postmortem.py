@@ -3,23 +3,20 @@
 Sections: summary, impact, duration, detection (which alert, time to detect = the alert's first sign of
 trouble → incident opened), response (time to acknowledge and who, pages, time to resolve), the full
 timeline, and headings for root cause, what went well, what went wrong and action items, for people to
-write. `service.postmortem(session, config, id)` (below, `build`) gathers the data.
+write. `build(session, config, id, now)` gathers the data.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
+from opsbook.config.schema import OpsbookConfig
 from opsbook.incidents.models import EscalationStepRow, IncidentAlertRow, IncidentRow
-
-if TYPE_CHECKING:
-    from opsbook.config.schema import OpsbookConfig
-    from opsbook.incidents.service import TimelineItem
+from opsbook.incidents.queries import TimelineItem, alerts_of, get_incident, steps_of, timeline
 
 TODO = "_To be written._"
 
@@ -148,9 +145,7 @@ def render(
 
 
 def build(session: Session, config: OpsbookConfig, incident_id: int, now: datetime | None = None) -> str:
-    """The Markdown draft of one incident's post-mortem (raises service.NotFound)."""
-    from opsbook.incidents import service
-
-    row = service.get_incident(session, incident_id)
-    return render(row, service.alerts_of(session, row.id), service.steps_of(session, row.id),
-                  service.timeline(session, row.id), config.timezone, now)
+    """The Markdown draft of one incident's post-mortem (raises NotFound)."""
+    row = get_incident(session, incident_id)
+    return render(row, alerts_of(session, row.id), steps_of(session, row.id), timeline(session, row.id),
+                  config.timezone, now)

@@ -3,7 +3,7 @@
 A link is `BASE_URL/ack/TOKEN`; TOKEN is an itsdangerous `URLSafeTimedSerializer` signature (HMAC-SHA1
 over the payload and a timestamp) of `{"i": incident id, "u": user paged, "n": random nonce}`. It is
 refused when altered (bad signature), older than `incidents.link_ttl`, or presented for another incident;
-it works once (`incident_ack_tokens` records the nonces used; see service.ack_with_token).
+it works once (`incident_ack_tokens` records the nonces used; see service.acknowledge_with_link).
 
 The key is `incidents.link_secret` (e.g. `${OPSBOOK_LINK_SECRET}`), or, when that is empty, a random
 secret generated once and kept in the `opsbook_meta` table, so every process of an installation agrees.
@@ -22,12 +22,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from opsbook.checks.models import MetaRow
+from opsbook.config.schema import OpsbookConfig
+from opsbook.errors import Conflict, Invalid
+from opsbook.incidents.models import AckTokenRow
 
 SALT = "opsbook.incident-ack"
 META_KEY = "incidents.link_secret"
 
 
-class LinkError(ValueError):
+class LinkError(Invalid):
     """The link cannot be used; the message says why, in words for the person holding the phone."""
 
 
@@ -41,6 +44,13 @@ class LinkExpired(LinkError):
 
 class LinkWrongIncident(LinkError):
     pass
+
+
+class LinkUsed(Conflict):
+    """The link worked once already."""
+
+    def __init__(self) -> None:
+        super().__init__("this link was used already")
 
 
 @dataclass(frozen=True)
@@ -115,3 +125,14 @@ def link_secret(session: Session, configured: str | None) -> str:
         assert row is not None
         return row.value
     return value
+
+
+def claim_of(
+    session: Session, config: OpsbookConfig, token: str, now: datetime, incident_id: int | None = None
+) -> AckClaim:
+    """What an ack link says, if it may still be used: raises a LinkError, or LinkUsed."""
+    secret = link_secret(session, config.incidents.link_secret)
+    claim = read_token(secret, token, now, config.incidents.link_ttl, incident_id)
+    if session.get(AckTokenRow, claim.nonce) is not None:
+        raise LinkUsed()
+    return claim

@@ -1,8 +1,8 @@
 """HTTP API of notifications (`/api/v1/notifications`): the outbox with its attempts, channels, retry.
 
-Reading needs the viewer role; `POST /{id}/retry` needs responder and is audit-logged. Channel URLs
-are never returned: channels are shown by name, service and a masked URL, and every error text is
-redacted. If `app.state.notify_worker` holds the DeliveryWorker, a retry wakes it.
+Reading needs the viewer role; `POST /{id}/retry` is the `retry_notification` use case (responder,
+audit-logged; the delivery worker is woken by its event). Channel URLs are never returned: channels are
+shown by name, service and a masked URL, and every error text is redacted.
 """
 
 from __future__ import annotations
@@ -10,15 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from opsbook.auth.audit import record
 from opsbook.auth.roles import Principal, Role
 from opsbook.notify import outbox
 from opsbook.notify.apprise_send import describe_url
 from opsbook.notify.models import STATUSES, AttemptRow, OutboxRow
+from opsbook.notify.service import retry_notification
 from opsbook.redact import redact
 from opsbook.runtime import Runtime
 from opsbook.web.deps import get_runtime, get_session, require_role
@@ -151,25 +151,14 @@ def get_notification(
 
 
 @router.post("/{notification_id}/retry", response_model=NotificationOut)
-def retry_notification(
+def retry(
     notification_id: int,
-    request: Request,
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
     who: Principal = Depends(responder),
 ) -> NotificationOut:
     """Send a failed (or cancelled, or waiting) notification again now, with a fresh retry budget."""
-    now = runtime.clock.now()
-    try:
-        row = outbox.retry(session, notification_id, now)
-    except outbox.NotRetryable as exc:
-        raise HTTPException(409, str(exc)) from None
-    if row is None:
-        raise HTTPException(404, f"no notification {notification_id}")
-    record(session, now, who, "notification.retry", f"notification:{notification_id}", channel=row.channel)
-    session.commit()
-    worker = getattr(request.app.state, "notify_worker", None)
-    if worker is not None and hasattr(worker, "wake"):
-        worker.wake()
-    session.refresh(row)
+    retry_notification(runtime, who, notification_id)
+    row = session.get(OutboxRow, notification_id)
+    assert row is not None  # it was just retried
     return notification_out(row, redactor(runtime))

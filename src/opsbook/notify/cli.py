@@ -14,14 +14,21 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from opsbook.auth.audit import record
-from opsbook.auth.roles import Principal, Role
-from opsbook.cli.common import ConfigOption, console, err_console, fail, runtime_or_exit
+from opsbook.cli.common import (
+    AuthorOption,
+    ConfigOption,
+    cli_actor,
+    cli_errors,
+    console,
+    err_console,
+    fail,
+    runtime_or_exit,
+)
 from opsbook.notify import outbox
 from opsbook.notify.api import redactor
 from opsbook.notify.apprise_send import describe_url
 from opsbook.notify.models import STATUSES
-from opsbook.notify.service import UnknownChannel, send_test
+from opsbook.notify.service import retry_notification, send_test
 from opsbook.runtime import Runtime
 
 app = typer.Typer(no_args_is_help=True, help="Notifications: channels, the outbox and its delivery attempts.")
@@ -42,10 +49,8 @@ def notify_test(
     runtime = runtime_or_exit(config)
     mask = redactor(runtime)
     try:
-        try:
+        with cli_errors(runtime):
             row_id, outcome = asyncio.run(send_test(runtime, channel))
-        except UnknownChannel as exc:
-            raise fail(str(exc)) from None
         if outcome.ok:
             console.print(
                 f"sent: test message {row_id} accepted by {channel} in {outcome.duration_ms:.0f} ms",
@@ -127,33 +132,15 @@ def notify_channels(config: ConfigOption = None) -> None:
 @app.command("retry")
 def notify_retry(
     notification_id: Annotated[int, typer.Argument(help="The id shown by `opsbook notify list`.")],
-    author: Annotated[
-        str | None, typer.Option("--author", envvar="USER", help="Who is doing this (default: $USER).")
-    ] = None,
+    author: AuthorOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Send a failed notification again (a running worker picks it up), with a fresh retry budget."""
-    if not author or not author.strip():
-        raise fail("say who you are with --author NAME (or set $USER)")
-    actor = Principal(author.strip(), Role.ADMIN, "cli")
+    actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
-        now = runtime.clock.now()
-        with runtime.sessions.begin() as session:
-            try:
-                row = outbox.retry(session, notification_id, now)
-            except outbox.NotRetryable as exc:
-                raise fail(str(exc), 1) from None
-            if row is None:
-                raise fail(f"no notification {notification_id}", 1)
-            record(
-                session,
-                now,
-                actor,
-                "notification.retry",
-                f"notification:{notification_id}",
-                channel=row.channel,
-            )
+        with cli_errors(runtime):
+            retry_notification(runtime, actor, notification_id)
         console.print(f"notification {notification_id} will be sent again")
     finally:
         runtime.close()

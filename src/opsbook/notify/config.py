@@ -43,7 +43,6 @@ from opsbook.rules.severity import Severity
 Action = Literal["page", "notify", "log"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MessageKind = Literal["firing", "resolved", "incident", "test", "group"]
 
 
 class RateLimit(Model):
@@ -302,9 +301,15 @@ class TemplateOverride(Model):
 
 
 class Templates(Model):
+    """Replacements of the default templates, per kind of message (see opsbook.notify.templates)."""
+
     firing: TemplateOverride | None = None
     resolved: TemplateOverride | None = None
-    incident: TemplateOverride | None = None
+    incident: TemplateOverride | None = Field(default=None, description="A page to a person.")
+    update: TemplateOverride | None = Field(default=None, description="An incident update.")
+    sla: TemplateOverride | None = Field(default=None, description="An incident missed its response SLA.")
+    handoff: TemplateOverride | None = Field(default=None, description="The brief at the start of a shift.")
+    gap: TemplateOverride | None = Field(default=None, description="Nobody is on call soon.")
     test: TemplateOverride | None = None
     group: TemplateOverride | None = None
 

@@ -3,6 +3,7 @@
 `enqueue` only adds a row to the session it is given: whoever decides that a message must go out
 (an alert firing, an incident opening) commits the decision and the message together, so a crash
 between "decided" and "sent" can never lose a notification. The delivery worker does the rest.
+Only notify's own `service.send` calls it: other domains hand it typed messages.
 
 Grouping is done here, at enqueue time: a message with a `group_key` and a `group_window` waits for
 the window, and a later message with the same channel and key joins the waiting one (takes its send
@@ -16,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
@@ -41,17 +42,15 @@ def enqueue(
     group_key: str | None = None,
     group_window: timedelta = timedelta(0),
     send_after: datetime | None = None,
-) -> OutboxRow:
+) -> OutboxRow | None:
     """Add a message for `channel` to the caller's transaction; the caller commits it.
 
-    With a `dedup_key`, enqueueing the same (channel, dedup_key) again returns the existing row instead
-    of adding a second one, so re-deciding after a restart never sends twice. `send_after` holds the
-    message until then (e.g. the start of business hours).
+    With a `dedup_key`, enqueueing the same (channel, dedup_key) again adds nothing and returns None,
+    so re-deciding after a restart never sends twice. `send_after` holds the message until then (e.g.
+    the start of business hours).
     """
-    if dedup_key is not None:
-        existing = _by_dedup(session, channel, dedup_key)
-        if existing is not None:
-            return existing
+    if dedup_key is not None and _by_dedup(session, channel, dedup_key) is not None:
+        return None
     due = max(now, send_after) if send_after is not None else now
     if group_key is not None and group_window > timedelta(0):
         leader_due = session.scalar(
@@ -100,17 +99,14 @@ def enqueue(
         return row
     new_id = session.scalar(stmt.returning(OutboxRow.id))
     if new_id is None:  # a concurrent transaction enqueued the same (channel, dedup_key) first
-        assert dedup_key is not None
-        existing = _by_dedup(session, channel, dedup_key)
-        assert existing is not None
-        return existing
+        return None
     added = session.get(OutboxRow, new_id)
     assert added is not None
     return added
 
 
-def _by_dedup(session: Session, channel: str, dedup_key: str) -> OutboxRow | None:
-    query = select(OutboxRow).where(OutboxRow.channel == channel, OutboxRow.dedup_key == dedup_key)
+def _by_dedup(session: Session, channel: str, dedup_key: str) -> int | None:
+    query = select(OutboxRow.id).where(OutboxRow.channel == channel, OutboxRow.dedup_key == dedup_key)
     return session.scalar(query)
 
 
@@ -181,8 +177,6 @@ def list_rows(
 
 def counts_by_status(session: Session) -> dict[str, int]:
     """How many rows are in each status (for metrics and `opsbook status`)."""
-    from sqlalchemy import func
-
     rows = session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status))
     return {status: int(n) for status, n in rows}
 

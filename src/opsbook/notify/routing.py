@@ -1,9 +1,10 @@
-"""Routing by severity: which channels get a message, whether it pages, and when it may go out.
+"""Routing: which channels get a message, whether it pages, and when it may go out.
 
-Pure functions over the config and an instant passed in. `route_for(config, severity, now)` is what
-the alert and incident code calls; `action` says page / notify / log, `channels` where to send
-(empty for log), `send_after` holds P3-style messages until business hours, `group_window` is how
-long a firing message waits for others of its service.
+Pure functions over the config and an instant passed in. `route_for(config, severity, now)` is routing
+by severity: `action` says page / notify / log, `channels` where to send (empty for log), `send_after`
+holds P3-style messages until business hours, `group_window` is how long a firing message waits for
+others of its service. A message (notify.messages) picks its `Destination` with the helpers below: by
+severity, to a person's contacts, or to the incident update channels.
 """
 
 from __future__ import annotations
@@ -11,14 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from opsbook.config.schema import OpsbookConfig
 from opsbook.notify.config import WEEKDAY_INDEX, Action, BusinessHours, Channel, Grouping, Routing
+from opsbook.notify.contacts import first_contacts
 from opsbook.rules.severity import Severity
-
-if TYPE_CHECKING:
-    from opsbook.config.schema import OpsbookConfig
 
 
 @dataclass(frozen=True)
@@ -88,3 +87,45 @@ def route_for(config: OpsbookConfig, severity: Severity | str, now: datetime) ->
         grouping=config.grouping,
         timezone=config.timezone,
     )
+
+
+@dataclass(frozen=True)
+class Destination:
+    """Where one message goes and when: its channels (none: nowhere), held until `send_after`, and
+    grouped with others of `group_key` waiting at most `group_window`."""
+
+    channels: tuple[str, ...]
+    action: Action = "notify"
+    send_after: datetime | None = None
+    group_key: str | None = None
+    group_window: timedelta = timedelta(0)
+
+
+NOWHERE = Destination(())
+
+
+def by_severity(
+    config: OpsbookConfig, severity: Severity | str, now: datetime, group_key: str | None = None
+) -> Destination:
+    """Where the `routing:` of `severity` sends a message decided at `now` (grouped if `group_key`)."""
+    decision = route_for(config, severity, now)
+    window = decision.group_window if group_key is not None else timedelta(0)
+    return Destination(decision.channels, decision.action, decision.send_after, group_key, window)
+
+
+def to_person(
+    config: OpsbookConfig, user: str, severities: Sequence[str], action: Action = "page"
+) -> Destination:
+    """`user`'s contacts for the first of `severities` they have any for (NOWHERE if none)."""
+    channels = first_contacts(config, user, severities)
+    return Destination(tuple(channels), action) if channels else NOWHERE
+
+
+def to_update_channels(config: OpsbookConfig, severity: Severity | str, now: datetime) -> Destination:
+    """`incidents.update_channels`, else the channels the severity routes to (none if it only logs),
+    at once and never grouped."""
+    configured = config.incidents.update_channels
+    if configured is not None:
+        return Destination(tuple(configured))
+    decision = route_for(config, severity, now)
+    return NOWHERE if decision.action == "log" else Destination(decision.channels)

@@ -1,109 +1,102 @@
-"""Notification logic the rest of opsbook calls: route by severity, render, enqueue once per channel.
+"""The one way out: every message opsbook sends goes through `send`, and the notify use cases.
 
-`enqueue_routed` is the one call for alerts and incidents: inside the caller's transaction it decides
-(routing.py) where a message goes and when, renders it (templates.py) and adds one outbox row per
-channel (outbox.py). `send_test` backs `opsbook notify test CHANNEL`.
+`send(session, config, message, now)` takes a typed message (notify.messages) inside the caller's
+transaction: it decides where it goes and when (its `destination`), renders it with the config's
+templates, and adds one outbox row per channel (grouped and deduplicated in outbox.py). When rows were
+added it emits `DomainEvent(Topic.OUTBOX, "queued")`, so the delivery worker is woken once the
+decision commits. Nothing outside `notify/` writes outbox rows.
+
+Use cases: `retry_notification` (send a failed message again) and `send_test` (a test message to one
+channel, delivered at once). `cancel_pages` withdraws an incident's pages not delivered yet.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsbook.auth.roles import Principal, Role
+from opsbook.config.schema import OpsbookConfig
+from opsbook.errors import Conflict, NotFound
+from opsbook.events import DomainEvent, Topic, emit
+from opsbook.notify import outbox
 from opsbook.notify.apprise_send import SendOutcome
-from opsbook.notify.models import OutboxRow
-from opsbook.notify.outbox import enqueue
-from opsbook.notify.routing import RouteDecision, route_for
+from opsbook.notify.messages import ChannelTest, IncidentPage, Message
+from opsbook.notify.models import PENDING, OutboxRow
 from opsbook.notify.templates import RenderedMessage, render
-from opsbook.rules.severity import Severity
-
-if TYPE_CHECKING:
-    from opsbook.config.schema import OpsbookConfig
-    from opsbook.notify.worker import DeliveryWorker
-    from opsbook.runtime import Runtime
-
-GROUPED_KINDS = ("firing", "resolved")
+from opsbook.notify.worker import DeliveryWorker
+from opsbook.runtime import Runtime
+from opsbook.usecase import transaction
 
 
-@dataclass
-class Enqueued:
-    """What `enqueue_routed` decided: the route, the rendered message, the outbox rows (none for log)."""
-
-    route: RouteDecision
-    message: RenderedMessage | None
-    rows: list[OutboxRow] = field(default_factory=list)
+class UnknownChannel(NotFound):
+    pass
 
 
-def render_for(config: OpsbookConfig, kind: str, context: Mapping[str, Any]) -> RenderedMessage:
-    """Render a message with the config's templates, time zone, title and base URL."""
-    return render(
-        kind,
-        context,
+def render_message(config: OpsbookConfig, message: Message) -> RenderedMessage:
+    """The subject and body of `message` with the config's templates, time zone, title and base URL."""
+    rendered = render(
+        message.kind,
+        message.context(),
         config.notifications.templates,
         timezone=config.timezone,
         opsbook=config.title,
         base_url=config.base_url,
     )
+    missing = [line for needle, line in message.essentials().items() if needle not in rendered.body]
+    if not missing:
+        return rendered
+    return RenderedMessage(rendered.subject, "\n\n".join([rendered.body, *missing]))
 
 
-def enqueue_routed(
-    session: Session,
-    config: OpsbookConfig,
-    *,
-    kind: str,
-    severity: Severity | str,
-    context: Mapping[str, Any],
-    now: datetime,
-    dedup_key: str | None,
-    service: str | None = None,
-    check_id: str | None = None,
-    alert_id: int | None = None,
-    incident_id: int | None = None,
-    refs: dict[str, Any] | None = None,
-    group: bool = True,
-) -> Enqueued:
-    """Route by severity, render `kind` with `context`, and enqueue one row per channel in `session`.
-
-    `dedup_key` makes it idempotent per channel (use e.g. f"{alert_key}:firing:{since.isoformat()}").
-    Firing and resolved messages of one service are grouped per `grouping` unless `group=False`.
-    """
-    sev = Severity.parse(str(severity))
-    decision = route_for(config, sev, now)
-    if decision.action == "log" or not decision.channels:
-        return Enqueued(decision, None)
-    values = {"severity": sev.value, "service": service, "check": check_id, **context}
-    message = render_for(config, kind, values)
-    group_key = f"{service}:{kind}" if group and service and kind in GROUPED_KINDS else None
-    rows = [
-        enqueue(
-            session,
-            channel=channel,
-            subject=message.subject,
-            body=message.body,
-            kind=kind,
-            now=now,
-            dedup_key=dedup_key,
-            severity=sev.value,
-            service=service,
-            check_id=check_id,
-            alert_id=alert_id,
-            incident_id=incident_id,
-            refs={**(refs or {}), "action": decision.action},
-            group_key=group_key,
-            group_window=decision.group_window if group_key else timedelta(0),
-            send_after=decision.send_after,
-        )
-        for channel in decision.channels
+def send(session: Session, config: OpsbookConfig, message: Message, now: datetime) -> list[OutboxRow]:
+    """Route, render and queue `message` in the caller's transaction (it commits or rolls back with the
+    decision). Returns the rows added: none if it goes nowhere, or if its dedup key was queued before."""
+    where = message.destination(config, now)
+    if not where.channels:
+        return []
+    rendered = render_message(config, message)
+    tags = message.tags()
+    key = message.dedup_key()
+    added = [
+        row
+        for channel in where.channels
+        if (row := outbox.enqueue(
+            session, channel=channel, subject=rendered.subject, body=rendered.body, kind=message.kind,
+            now=now, dedup_key=key, severity=tags.severity, service=tags.service, check_id=tags.check_id,
+            alert_id=tags.alert_id, incident_id=tags.incident_id,
+            refs={**tags.refs, "action": where.action}, group_key=where.group_key,
+            group_window=where.group_window, send_after=where.send_after,
+        )) is not None
     ]
-    return Enqueued(decision, message, rows)
+    if added:
+        emit(session, DomainEvent(Topic.OUTBOX, "queued", message.kind, {"rows": len(added)}))
+    return added
 
 
-class UnknownChannel(LookupError):
-    pass
+def cancel_pages(session: Session, incident_id: int, now: datetime, reason: str) -> int:
+    """Withdraw the pages about `incident_id` not delivered yet (it was acknowledged or resolved)."""
+    ids = session.scalars(
+        select(OutboxRow.id).where(OutboxRow.incident_id == incident_id, OutboxRow.kind == IncidentPage.kind,
+                                   OutboxRow.status == PENDING)
+    ).all()
+    return outbox.cancel(session, now, ids=list(ids), reason=reason)
+
+
+def retry_notification(runtime: Runtime, actor: Principal, outbox_id: int) -> OutboxRow:
+    """Put a failed, cancelled or waiting message back for delivery now, with a fresh retry budget."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        try:
+            row = outbox.retry(tx.session, outbox_id, tx.now)
+        except outbox.NotRetryable as exc:
+            raise Conflict(str(exc)) from None
+        if row is None:
+            raise NotFound(f"no notification {outbox_id}")
+        tx.audit("notification.retry", f"notification:{outbox_id}", channel=row.channel)
+        tx.emit(DomainEvent(Topic.OUTBOX, "retried", f"notification:{outbox_id}"))
+        return row
 
 
 async def send_test(
@@ -113,18 +106,13 @@ async def send_test(
 
     Returns the outbox id and the outcome (its error redacted). Raises UnknownChannel.
     """
-    from opsbook.notify.worker import DeliveryWorker
-
     config = runtime.config
     if channel not in {c.name for c in config.channels}:
         known = ", ".join(c.name for c in config.channels) or "none configured"
         raise UnknownChannel(f"no channel named {channel!r} (channels: {known})")
     now = runtime.clock.now()
-    message = render_for(config, "test", {"channel": channel, "now": now})
     with runtime.sessions.begin() as session:
-        row = enqueue(
-            session, channel=channel, subject=message.subject, body=message.body, kind="test", now=now
-        )
+        [row] = send(session, config, ChannelTest(channel, now), now)
         session.flush()
         row_id = row.id
     worker = worker or DeliveryWorker.from_runtime(runtime)

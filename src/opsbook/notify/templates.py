@@ -1,4 +1,5 @@
-"""Message templates: Jinja2 subject and body for firing, resolved, incident, test and grouped messages.
+"""Message templates: Jinja2 subject and body for every kind of message (notify.messages) and for
+grouped messages.
 
 Each kind has a default below; `notifications.templates.<kind>` in opsbook.yaml may replace its subject,
 its body or both. Templates are checked when the config loads; if a custom one still fails while
@@ -8,11 +9,21 @@ Variables (all optional; missing ones render empty):
 - firing / resolved: `service`, `check`, `severity`, `summary`, `rule`, `value`, `threshold`, `since`
   (datetime), `resolved_at` (datetime), `runbook`, `runbook_url`, `runbook_steps` (its first steps),
   `detail` (the check's last message), `link` (into opsbook), `labels` (dict), `alert_id`
-- incident: `incident_id`, `title`, `status`, `severity`, `summary`, `service`, `link`, `since`
+- incident (a page): `incident_id`, `title`, `status`, `severity`, `summary`, `service`, `since`,
+  `user`, `ack_link`, `runbooks`
+- update / sla: `incident_id`, `title`, `where` (service or services), `others` (further services),
+  `status`, `severity`, `impact`, `eta`, `customer_facing`, `updates` (newest first, each `ts`, `text`);
+  sla also `deadline`
+- handoff: `name`, `schedule`, `zone`, `start`, `until`, `previous` / `next` (each `name`, `start`,
+  `end`, or none), `incidents` (each `id`, `severity`, `status`, `service`, `title`, `since`),
+  `more_incidents`, `notes` (each `author`, `at`, `text`)
+- gap: `schedule`, `zone`, `description`, `shown_start`, `end`, `hours`, `began_long_ago`,
+  `may_last_longer`, `lookback_days`, `days_ahead`
 - test: `channel`, `now`
 - group: `service`, `severity` (the most urgent), `kind`, `count`, `items` (each with `subject`, `body`)
 - always: `opsbook` (the config title), `base_url`, `timezone`
-Filters: `when` formats a datetime in the team's time zone (`{{ since|when }}`), `ago` a duration.
+Filters: `when` formats a datetime in the team's time zone (`{{ since|when }}`, or with a strftime format
+and a zone: `{{ start|when("%a %H:%M", zone) }}`), `local_date` is its date there, `ago` a duration.
 """
 
 from __future__ import annotations
@@ -29,6 +40,22 @@ from jinja2.sandbox import SandboxedEnvironment
 from opsbook.notify.config import Templates
 
 SUBJECT_MAX = 250
+
+UPDATE_BODY = """{{ where }}: {{ title }}
+{% if others %}Also affects: {{ others|join(", ") }}
+{% endif %}Status:   {{ status|capitalize }}
+Severity: {{ severity }}
+Impact:   {{ impact or "being assessed" }}
+ETA:      {{ eta or "unknown" }}
+Customer-facing: {{ "yes" if customer_facing else "no" }}
+{% if updates %}
+Updates:
+{% set several_days = (updates|map(attribute="ts")|map("local_date")|unique|list|length) > 1 %}
+{%- for update in updates %}- {{ update.ts|when("%Y-%m-%d %H:%M %Z" if several_days else "%H:%M %Z") }}  \
+{{ update.text }}
+{% endfor %}{% endif %}"""
+"""The incident update in the runbooks' communication format (also the body of an SLA breach)."""
+LONG = "%Y-%m-%d %H:%M:%S %Z"
 
 DEFAULTS: dict[str, tuple[str, str]] = {
     "firing": (
@@ -73,7 +100,55 @@ Severity: {{ severity }}
 {% if service %}Service:  {{ service }}
 {% endif %}{% if since %}Since:    {{ since|when }}
 {% endif %}{% if link %}Details:  {{ link }}
-{% endif %}""",
+{% endif %}{% if ack_link %}
+Acknowledge: {{ ack_link }}
+{% endif %}{% for runbook in runbooks or [] %}Runbook: {{ runbook }}
+  opsbook runbook run "{{ runbook }}" --incident {{ incident_id }}
+{% endfor %}""",
+    ),
+    "update": (
+        "[{{ severity }}] Incident #{{ incident_id }} {{ where }}: {{ title }} — {{ status|capitalize }}",
+        UPDATE_BODY,
+    ),
+    "sla": ("[{{ severity }}] SLA missed: Incident #{{ incident_id }} {{ where }}: {{ title }}", UPDATE_BODY),
+    "handoff": (
+        '{{ opsbook }}: you are on call for {{ schedule }} until {{ until|when("%a %Y-%m-%d %H:%M", zone) }}'
+        " ({{ zone }})",
+        """{% set label = "%a %Y-%m-%d %H:%M" -%}
+{{ name }}, you are on call for {{ schedule }} from {{ start|when(label, zone) }} until \
+{{ until|when(label, zone) }} ({{ zone }}).
+{% if previous and previous.end == start %}Handing over: {{ previous.name }} (on call since \
+{{ previous.start|when(label, zone) }}).
+{% elif previous %}Nobody was on call before you since {{ previous.end|when(label, zone) }} \
+(last: {{ previous.name }}).
+{% else %}Nobody was on call before you.
+{% endif %}{% if next and next.start == until %}Next: {{ next.name }} takes over at \
+{{ until|when(label, zone) }}.
+{% elif next %}Next: nobody until {{ next.start|when(label, zone) }} ({{ next.name }}).
+{% else %}Next: nobody is scheduled after you.
+{% endif %}
+{% if incidents %}Open incidents ({{ incidents|length }}{{ "+" if more_incidents }}):
+{% for i in incidents %}  #{{ i.id }} {{ i.severity }} {{ i.status }}\
+{% if i.service %} [{{ i.service }}]{% endif %}: {{ i.title }} (since {{ i.since|when(label, zone) }})
+{% endfor %}{% else %}Open incidents: none.
+{% endif %}
+{% if notes %}Handoff notes:
+{% for note in notes %}  From {{ note.author }}, {{ note.at|when(label, zone) }}:
+{% for line in note.text.splitlines() %}{% if line %}    {{ line }}{% endif %}
+{% endfor %}{% endfor %}{% else %}Handoff notes: none.{% endif %}""",
+    ),
+    "gap": (
+        '{{ opsbook }}: on-call gap on {{ schedule }} from {{ shown_start|when("%a %Y-%m-%d %H:%M", zone) }}'
+        " ({{ zone }})",
+        """Warning: {{ description }}.
+{% if began_long_ago %}Nobody has been on call on {{ schedule }} for over {{ lookback_days }} days.
+{% elif may_last_longer %}That is {{ hours }} hours without anyone to page, or more: the schedule has \
+nobody after that either, as far as opsbook looks ahead ({{ days_ahead }} days).
+{% else %}That is {{ hours }} hours without anyone to page.
+{% endif %}
+Fill it with an override, e.g.
+  opsbook oncall override add {{ schedule }} USER --from {{ shown_start|when("%Y-%m-%dT%H:%M", zone) }} \
+--to {{ end|when("%Y-%m-%dT%H:%M", zone) }}""",
     ),
     "test": (
         "{{ opsbook }}: test message for channel {{ channel }}",
@@ -98,10 +173,10 @@ class RenderedMessage:
     body: str
 
 
-def _when(value: Any, tz: str = "UTC") -> str:
+def _when(value: Any, tz: str = "UTC", fmt: str = LONG) -> str:
     if isinstance(value, datetime):
         local = value.astimezone(ZoneInfo(tz))
-        return local.strftime("%Y-%m-%d %H:%M:%S %Z")
+        return local.strftime(fmt)
     return "" if value is None else str(value)
 
 
@@ -119,7 +194,8 @@ def _ago(value: Any) -> str:
 
 def _environment(tz: str) -> SandboxedEnvironment:
     env = SandboxedEnvironment(autoescape=False, trim_blocks=False, keep_trailing_newline=False)
-    env.filters["when"] = lambda value: _when(value, tz)
+    env.filters["when"] = lambda value, fmt=None, zone=None: _when(value, zone or tz, fmt or LONG)
+    env.filters["local_date"] = lambda value: value.astimezone(ZoneInfo(tz)).date()
     env.filters["ago"] = _ago
     return env
 
@@ -145,7 +221,7 @@ def render(
     opsbook: str = "opsbook",
     base_url: str = "",
 ) -> RenderedMessage:
-    """Render the subject and body of a `kind` message (firing, resolved, incident, test, group)."""
+    """Render the subject and body of a `kind` message (one of KINDS)."""
     if kind not in DEFAULTS:
         raise ValueError(f"unknown message kind {kind!r}; one of {', '.join(KINDS)}")
     env = _environment(timezone)

@@ -12,6 +12,11 @@ template). A channel's rate limit defers rows (back to pending, due when a token
 counting an attempt. A failure is retried with exponential backoff and jitter (retry.py); after
 `max_attempts` or `max_age` the row is `failed` and `on_give_up(session, GiveUp)` is called in the same
 transaction, so the alert about it commits with the failure. All waiting uses the injected Clock.
+
+Running: the worker is a supervised `Loop` (opsbook.loops). Each round (`step`) sends what is due and
+says when the next row falls due (at most `poll_interval` ahead); `wake()` (a committed
+`Topic.OUTBOX` event: new or retried messages) runs a round at once. `stop()` lets the batch being sent
+finish and be recorded.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from opsbook.clock import Clock
+from opsbook.loops import Loop, Supervisor
 from opsbook.notify import apprise_send
 from opsbook.notify.apprise_send import SendOutcome
 from opsbook.notify.config import Channel, NotifySettings
+from opsbook.notify.contacts import contact_channels
 from opsbook.notify.models import FAILED, PENDING, SENDING, SENT, AttemptRow, OutboxRow
 from opsbook.notify.ratelimit import RateLimiter
 from opsbook.notify.retry import backoff_delay, should_give_up
@@ -158,7 +165,7 @@ def _dead_local_owner(owner: str | None) -> bool:
 
 
 class DeliveryWorker:
-    """Delivers the outbox: `start()` runs the loop as a task; `run_once()` is one claim-send-record pass."""
+    """Delivers the outbox: `start()` runs its loop as a task; `run_once()` is one claim-send-record pass."""
 
     def __init__(
         self,
@@ -176,6 +183,7 @@ class DeliveryWorker:
         timezone: str = "UTC",
         title: str = "opsbook",
         base_url: str = "",
+        supervisor: Supervisor | None = None,
     ) -> None:
         self.sessions = sessions
         self.clock = clock
@@ -194,22 +202,20 @@ class DeliveryWorker:
         for channel in channels:
             self._secrets |= channel.secrets()
         apprise_send.register_secrets(self._secrets)
-        self._task: asyncio.Task[None] | None = None
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stopping = False
+        self._orphans_released = False
+        self.loop = Loop(
+            "delivery", self.step, clock, max_wait=self.settings.poll_interval, supervisor=supervisor
+        )
 
     @classmethod
-    def from_runtime(
-        cls, runtime: Runtime, extra_channels: Sequence[Channel] = (), **kwargs: Any
-    ) -> DeliveryWorker:
-        """A worker configured from opsbook.yaml (channels, `notifications:`, time zone, title, base URL);
-        `extra_channels` adds channels made from elsewhere (people's contact methods for pages)."""
+    def from_runtime(cls, runtime: Runtime, **kwargs: Any) -> DeliveryWorker:
+        """A worker configured from opsbook.yaml: its channels and people's contact methods (for pages and
+        briefs), `notifications:`, time zone, title, base URL."""
         cfg = runtime.config
         return cls(
             runtime.sessions,
             runtime.clock,
-            [*cfg.channels, *extra_channels],
+            [*cfg.channels, *contact_channels(cfg)],
             cfg.notifications,
             secrets=runtime.loaded.all_secrets(),
             timezone=cfg.timezone,
@@ -225,85 +231,30 @@ class DeliveryWorker:
 
     def start(self) -> asyncio.Task[None]:
         """Run the delivery loop as a task of the running event loop."""
-        if self._task is None or self._task.done():
-            self._stopping = False
-            self._loop = asyncio.get_running_loop()
-            self._wake = asyncio.Event()
-            self._task = asyncio.create_task(self.run(), name=f"notify-worker {self.worker_id}")
-        return self._task
+        return self.loop.start()
 
     async def stop(self, *, cancel: bool = False) -> None:
         """Stop the loop; by default the batch being sent is finished and recorded first."""
-        self._stopping = True
-        task, self._task = self._task, None
-        if task is None:
-            return
-        self.wake()
-        if cancel:
-            task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await self.loop.stop(finish_round=not cancel)
 
     def wake(self) -> None:
-        """Look at the outbox now (call after committing an enqueue; safe from any thread)."""
-        if self._wake is None or self._loop is None:
-            return
-        if self._loop.is_closed():
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is self._loop:
-            self._wake.set()
-        else:
-            self._loop.call_soon_threadsafe(self._wake.set)
+        """Look at the outbox now (new or retried messages were committed; safe from any thread)."""
+        self.loop.wake()
 
-    async def run(self) -> None:
-        if self._wake is None:
-            self._loop = asyncio.get_running_loop()
-            self._wake = asyncio.Event()
-        try:
-            released = await asyncio.to_thread(self.release_orphans, self.clock.now())
-            if released:
-                log.warning("took back %s notifications left mid-send by a stopped process", released)
-        except Exception:
-            log.exception("could not look for notifications left mid-send; their leases will expire")
-        while not self._stopping:
-            handled = 0
+    async def step(self) -> datetime | None:
+        """One round: send what is due; return when the next row falls due (now if more are waiting)."""
+        if not self._orphans_released:
+            self._orphans_released = True
             try:
-                handled = await self.run_once()
+                released = await asyncio.to_thread(self.release_orphans, self.clock.now())
             except Exception:
-                log.exception("notification delivery pass failed; trying again")
-            if self._stopping:
-                break
-            if handled >= self.settings.batch_size:
-                await asyncio.sleep(0)
-                continue
-            await self._idle()
-
-    async def _idle(self) -> None:
-        assert self._wake is not None
-        now = self.clock.now()
-        deadline = now + self.settings.poll_interval
-        try:
-            upcoming = await asyncio.to_thread(self._next_due)
-        except Exception:
-            log.exception("cannot read the outbox; waiting a poll interval")
-            upcoming = None
-        if upcoming is not None:
-            deadline = max(now, min(deadline, upcoming))
-        if self._wake.is_set():
-            self._wake.clear()
-            return
-        sleeper = asyncio.ensure_future(self.clock.sleep_until(deadline))
-        waker = asyncio.ensure_future(self._wake.wait())
-        try:
-            await asyncio.wait({sleeper, waker}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            sleeper.cancel()
-            waker.cancel()
-            self._wake.clear()
+                log.exception("could not look for notifications left mid-send; their leases will expire")
+            else:
+                if released:
+                    log.warning("took back %s notifications left mid-send by a stopped process", released)
+        if await self.run_once() >= self.settings.batch_size:
+            return self.clock.now()
+        return await asyncio.to_thread(self._next_due)
 
     def _next_due(self) -> datetime | None:
         with self.sessions() as session:

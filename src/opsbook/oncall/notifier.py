@@ -1,57 +1,52 @@
 """The on-call notifier: tells the incoming person at the start of each shift, and warns of gaps ahead.
 
-    notifier = OncallNotifier(runtime, on_enqueued=delivery_worker.wake)
-    task = asyncio.create_task(notifier.run())
+    notifier = OncallNotifier(runtime, supervisor=supervisor)
+    notifier.start(); ...; notifier.wake(); ...; await notifier.stop()
 
-`tick(now)` does, in one transaction, what is due at `now`:
+`tick(now)` does, in one transaction, what is due at `now`, as messages handed to notify:
 
 - **Handoffs.** For every shift of every schedule that began within the last hour (`CATCH_UP`), the
-  user on call is sent a brief on their contact methods: that they are on call, until when, who handed
-  over, who comes next, the open incidents, and the handoff notes left for them. The outbox dedup key
-  `handoff:SCHEDULE:SHIFT_START:USER` makes it once per shift, whatever the restarts: a process started
-  at 09:05 still sends the 09:00 brief, and one restarted at 09:10 does not send it again. The contacts
-  used are those of the least urgent severity the user has any for (P3, else P2, P1, P0), so someone
-  with SMS for P0/P1 and e-mail for P2/P3 gets the brief by e-mail.
+  user on call is sent a brief (notify.messages.HandoffBrief) on their contact methods: that they are on
+  call, until when, who handed over, who comes next, the open incidents, and the handoff notes left for
+  them. Its dedup key `handoff:SCHEDULE:SHIFT_START:USER` makes it once per shift, whatever the
+  restarts: a process started at 09:05 still sends the 09:00 brief, and one restarted at 09:10 does not
+  send it again. The contacts used are those of the least urgent severity the user has any for (P3,
+  else P2, P1, P0), so someone with SMS for P0/P1 and e-mail for P2/P3 gets the brief by e-mail.
 - **Gaps.** Once a day at `GAP_CHECK_AT` (09:00) in the team's `timezone` (and at start-up within the
-  hour after it), every gap of the next `GAP_DAYS` (7) days is warned about on the channels P3
-  notifications route to, held until business hours as P3 routing says, unless that would be after
-  the gap began. The dedup key `gap:SCHEDULE:GAP_START` warns of each gap once. A schedule whose layers
-  are all restricted (business hours only, say) is meant to be off outside its windows: its gaps are
-  warned about only if they reach into a restriction window.
+  hour after it), every gap of the next `GAP_DAYS` (7) days is warned about (notify.messages.GapWarning)
+  on the channels P3 notifications route to, held until business hours as P3 routing says, unless that
+  would be after the gap began. The dedup key `gap:SCHEDULE:GAP_START` warns of each gap once. A
+  schedule whose layers are all restricted (business hours only, say) is meant to be off outside its
+  windows: its gaps are warned about only if they reach into a restriction window.
 
 `tick` returns when it must run next: the next shift start of any schedule or the next gap check,
-whichever comes first. `run()` sleeps until then on the injected clock, but at most `max_wait`, since
-overrides added meanwhile move shift starts. All state is in the outbox, so nothing is kept between
-ticks but the day of the last gap check (to skip repeating it within the hour).
+whichever comes first. The notifier is a supervised `Loop`: it sleeps until then on the injected clock,
+but at most `max_wait`, since overrides added meanwhile move shift starts, or until `wake()` (an
+on-call change was committed). All state is in the outbox, so nothing is kept between ticks but the day
+of the last gap check (to skip repeating it within the hour).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsbook.config.schema import OpsbookConfig
 from opsbook.incidents.models import IncidentRow
-from opsbook.incidents.paging import user_contacts
-from opsbook.incidents.service import list_incidents
-from opsbook.notify.models import OutboxRow
-from opsbook.notify.outbox import enqueue
-from opsbook.notify.routing import route_for
+from opsbook.incidents.queries import list_incidents
+from opsbook.loops import Loop, Supervisor
+from opsbook.notify import messages
+from opsbook.notify.service import send
 from opsbook.oncall import gaps as gaps_mod
 from opsbook.oncall import service
 from opsbook.oncall.config import Schedule, User
-from opsbook.oncall.rotation import local_to_utc, restriction_windows, utc_to_local, zone_of
-
-if TYPE_CHECKING:
-    from opsbook.config.schema import OpsbookConfig
-    from opsbook.runtime import Runtime
+from opsbook.oncall.rotation import Shift, local_to_utc, restriction_windows, utc_to_local, zone_of
+from opsbook.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -63,24 +58,14 @@ GAP_DAYS = 7
 """How far ahead gaps are warned about."""
 GAP_LOOKBACK = timedelta(days=35)
 """How far back a gap going on now is traced to its start (its dedup key)."""
-HANDOFF_SEVERITIES = ("P3", "P2", "P1", "P0")
-"""The brief goes to the contacts of the first of these severities the user has any for."""
 MAX_WAIT = timedelta(minutes=10)
 RETRY_AFTER = timedelta(seconds=30)
 OPEN_INCIDENTS_SHOWN = 20
-HANDOFF_KIND = "handoff"
-GAP_KIND = "oncall-gap"
-
-
-@dataclass(frozen=True)
-class Message:
-    subject: str
-    body: str
 
 
 @dataclass
 class TickResult:
-    """What one tick enqueued (outbox row ids) and when the next is due."""
+    """What one tick queued (outbox row ids) and when the next is due."""
 
     handoffs: list[int]
     gap_warnings: list[int]
@@ -91,16 +76,26 @@ class OncallNotifier:
     """Handoff briefs and gap warnings on the injected clock. The outbox is the state."""
 
     def __init__(
-        self,
-        runtime: Runtime,
-        on_enqueued: Callable[[], None] = lambda: None,
-        *,
-        max_wait: timedelta = MAX_WAIT,
+        self, runtime: Runtime, *, max_wait: timedelta = MAX_WAIT, supervisor: Supervisor | None = None
     ) -> None:
         self.runtime = runtime
-        self.on_enqueued = on_enqueued
-        self.max_wait = max_wait
         self._gaps_checked: date | None = None  # local day of the last gap check by this instance
+        self.loop = Loop("on-call notifier", self.step, runtime.clock, max_wait=max_wait,
+                         supervisor=supervisor, backoff_first=RETRY_AFTER)
+
+    def start(self) -> asyncio.Task[None]:
+        return self.loop.start()
+
+    async def stop(self) -> None:
+        await self.loop.stop()
+
+    def wake(self) -> None:
+        """Look again now (an override or handoff note was committed; safe from any thread)."""
+        self.loop.wake()
+
+    async def step(self) -> datetime:
+        """One tick at the clock's time, in a thread; when the next is due."""
+        return await asyncio.to_thread(self.tick, self.runtime.clock.now())
 
     # --- one pass -------------------------------------------------------------------------------
 
@@ -120,9 +115,6 @@ class OncallNotifier:
         if gaps_due:
             self._gaps_checked = check_day
         upcoming.append(next_check)
-        if handoffs or warnings:
-            with contextlib.suppress(Exception):
-                self.on_enqueued()
         return TickResult(handoffs, warnings, min(upcoming))
 
     def _handoffs(
@@ -142,72 +134,26 @@ class OncallNotifier:
                 if not now - CATCH_UP < shift.start <= now:
                     continue
                 brief = service.pending_handoff(session, config, schedule.name, shift.user, now)
-                user = users.get(shift.user)
-                if brief is None or brief.shift.start != shift.start or user is None:
-                    continue
-                contacts = handoff_contacts(user)
-                if not contacts:
-                    log.warning("%s is on call on %s but has no contact methods: no handoff brief sent",
-                                user.name, schedule.name)
+                if brief is None or brief.shift.start != shift.start or shift.user not in users:
                     continue
                 if incidents is None:
                     incidents = list_incidents(session, open_only=True, limit=OPEN_INCIDENTS_SHOWN + 1)
-                message = handoff_message(brief, users, incidents, title=config.title)
-                key = f"handoff:{schedule.name}:{shift.start.isoformat()}:{user.name}"
-                for channel in contacts:
-                    if _queued(session, channel, key):
-                        continue
-                    row = enqueue(session, channel=channel, subject=message.subject, body=message.body,
-                                  kind=HANDOFF_KIND, now=now, dedup_key=key,
-                                  refs={"schedule": schedule.name, "user": user.name,
-                                        "shift_start": shift.start.isoformat(), "notify_type": "info"})
-                    sent.append(row.id)
+                message = handoff_message(brief, users, incidents)
+                if not message.destination(config, now).channels:
+                    log.warning("%s is on call on %s but has no contact methods: no handoff brief sent",
+                                shift.user, schedule.name)
+                    continue
+                sent += [row.id for row in send(session, config, message, now)]
         return sent
 
     def _gap_warnings(self, session: Session, config: OpsbookConfig, now: datetime) -> list[int]:
         """Warn of each gap of the next GAP_DAYS days on the P3 channels, once per gap."""
-        decision = route_for(config, "P3", now)
-        if not decision.channels:
-            return []
         sent: list[int] = []
         for schedule in config.schedules:
             for found in upcoming_gaps(session, schedule, now):
-                gap = found.gap
-                message = gap_message(found, schedule.timezone, now, title=config.title)
-                key = f"gap:{schedule.name}:{'ongoing' if found.began_long_ago else gap.start.isoformat()}"
-                hold = decision.send_after
-                if hold is not None and hold >= gap.start:
-                    hold = None  # a warning that would arrive after the gap began is of no use
-                for channel in decision.channels:
-                    if _queued(session, channel, key):
-                        continue
-                    row = enqueue(session, channel=channel, subject=message.subject, body=message.body,
-                                  kind=GAP_KIND, now=now, dedup_key=key, severity="P3", send_after=hold,
-                                  refs={"schedule": schedule.name, "gap_start": gap.start.isoformat(),
-                                        "gap_end": gap.end.isoformat(), "notify_type": "warning"})
-                    sent.append(row.id)
+                warning = gap_message(found, schedule.timezone, now)
+                sent += [row.id for row in send(session, config, warning, now)]
         return sent
-
-    # --- the loop -------------------------------------------------------------------------------
-
-    async def run(self) -> None:
-        """Forever: tick in a thread, then sleep until the next tick is due (at most `max_wait`)."""
-        clock = self.runtime.clock
-        while True:
-            now = clock.now()
-            deadline = now + RETRY_AFTER
-            try:
-                nxt = await asyncio.to_thread(self.tick, now)
-                deadline = min(max(nxt, now), now + self.max_wait)
-            except Exception:
-                log.exception("on-call notifications failed; trying again in %s", RETRY_AFTER)
-            await clock.sleep_until(deadline)
-
-
-def _queued(session: Session, channel: str, dedup_key: str) -> bool:
-    """Whether this message was enqueued before (by this or an earlier process)."""
-    query = select(OutboxRow.id).where(OutboxRow.channel == channel, OutboxRow.dedup_key == dedup_key)
-    return session.scalar(query) is not None
 
 
 # --- pure helpers ---------------------------------------------------------------------------------
@@ -221,15 +167,6 @@ def gap_checks(now: datetime, timezone: str) -> tuple[datetime, datetime]:
     if at <= now:
         return at, local_to_utc(datetime.combine(today + timedelta(days=1), GAP_CHECK_AT), zone)
     return local_to_utc(datetime.combine(today - timedelta(days=1), GAP_CHECK_AT), zone), at
-
-
-def handoff_contacts(user: User) -> list[str]:
-    """The outbox channels for a handoff brief: the least urgent severity's contacts the user has."""
-    for severity in HANDOFF_SEVERITIES:
-        found = user_contacts(user, severity)
-        if found:
-            return [channel for channel, _url in found]
-    return []
 
 
 @dataclass(frozen=True)
@@ -267,79 +204,30 @@ def _name(users: dict[str, User], name: str) -> str:
 
 
 def handoff_message(
-    brief: service.HandoffBrief,
-    users: dict[str, User],
-    incidents: Sequence[IncidentRow],
-    *,
-    title: str = "opsbook",
-) -> Message:
+    brief: service.HandoffBrief, users: dict[str, User], incidents: Sequence[IncidentRow]
+) -> messages.HandoffBrief:
     """The brief the incoming person gets: on call until when, who handed over, what is open, the notes."""
-    tz = brief.timezone
-    shift, previous, upcoming = brief.shift, brief.previous, brief.next
-    until = service.local_label(shift.end, tz)
-    subject = f"{title}: you are on call for {brief.schedule} until {until} ({tz})"
-    lines = [
-        f"{_name(users, brief.user)}, you are on call for {brief.schedule} "
-        f"from {service.local_label(shift.start, tz)} until {until} ({tz}).",
-    ]
-    if previous is not None and previous.end == shift.start:
-        lines.append(f"Handing over: {_name(users, previous.user)} "
-                     f"(on call since {service.local_label(previous.start, tz)}).")
-    elif previous is not None:
-        lines.append(f"Nobody was on call before you since {service.local_label(previous.end, tz)} "
-                     f"(last: {_name(users, previous.user)}).")
-    else:
-        lines.append("Nobody was on call before you.")
-    if upcoming is not None and upcoming.start == shift.end:
-        lines.append(f"Next: {_name(users, upcoming.user)} takes over at {until}.")
-    elif upcoming is not None:
-        lines.append(f"Next: nobody until {service.local_label(upcoming.start, tz)} "
-                     f"({_name(users, upcoming.user)}).")
-    else:
-        lines.append("Next: nobody is scheduled after you.")
-    lines.append("")
-    shown = list(incidents[:OPEN_INCIDENTS_SHOWN])
-    if shown:
-        more = "+" if len(incidents) > OPEN_INCIDENTS_SHOWN else ""
-        lines.append(f"Open incidents ({len(shown)}{more}):")
-        for row in shown:
-            service_part = f" [{row.service}]" if row.service else ""
-            lines.append(f"  #{row.id} {row.severity} {row.status}{service_part}: {row.title} "
-                         f"(since {service.local_label(row.opened_at, tz)})")
-    else:
-        lines.append("Open incidents: none.")
-    lines.append("")
-    if brief.notes:
-        lines.append("Handoff notes:")
-        for note in brief.notes:
-            lines.append(f"  From {_name(users, note.author)}, {service.local_label(note.created_at, tz)}:")
-            lines.extend(f"    {line}" if line else "" for line in note.text.splitlines())
-    else:
-        lines.append("Handoff notes: none.")
-    return Message(subject, "\n".join(lines))
+
+    def turn(shift: Shift | None) -> messages.Turn | None:
+        return None if shift is None else messages.Turn(_name(users, shift.user), shift.start, shift.end)
+
+    shown = incidents[:OPEN_INCIDENTS_SHOWN]
+    return messages.HandoffBrief(
+        schedule=brief.schedule, zone=brief.timezone, user=brief.user, name=_name(users, brief.user),
+        start=brief.shift.start, until=brief.shift.end, previous=turn(brief.previous), next=turn(brief.next),
+        incidents=tuple(messages.OpenIncident(r.id, r.severity, r.status, r.service, r.title, r.opened_at)
+                        for r in shown),
+        more_incidents=len(incidents) > len(shown),
+        notes=tuple(messages.Note(_name(users, n.author), n.created_at, n.text) for n in brief.notes),
+    )
 
 
-def gap_message(found: FoundGap, timezone: str, now: datetime, *, title: str = "opsbook") -> Message:
+def gap_message(found: FoundGap, timezone: str, now: datetime) -> messages.GapWarning:
     """The warning for a gap: when nobody is on call, how long, and how to fill it."""
-    zone = zone_of(timezone)
     gap = found.gap
     shown = gaps_mod.Gap(gap.schedule, max(gap.start, now), gap.end) if found.began_long_ago else gap
-    start = utc_to_local(shown.start, zone)
-    end = utc_to_local(shown.end, zone)
-    subject = f"{title}: on-call gap on {gap.schedule} from {start:%a %Y-%m-%d %H:%M} ({timezone})"
-    hours = round(shown.duration.total_seconds() / 3600, 1)
-    lines = [f"Warning: {gaps_mod.describe(shown, timezone)}."]
-    if found.began_long_ago:
-        lines.append(f"Nobody has been on call on {gap.schedule} for over {GAP_LOOKBACK.days} days.")
-    elif found.may_last_longer:
-        lines.append(f"That is {hours:g} hours without anyone to page, or more: the schedule has nobody "
-                     f"after that either, as far as opsbook looks ahead ({GAP_DAYS} days).")
-    else:
-        lines.append(f"That is {hours:g} hours without anyone to page.")
-    lines += [
-        "",
-        "Fill it with an override, e.g.",
-        f"  opsbook oncall override add {gap.schedule} USER "
-        f"--from {start:%Y-%m-%dT%H:%M} --to {end:%Y-%m-%dT%H:%M}",
-    ]
-    return Message(subject, "\n".join(lines))
+    return messages.GapWarning(
+        schedule=gap.schedule, zone=timezone, start=gap.start, end=gap.end, shown_start=shown.start,
+        description=gaps_mod.describe(shown, timezone), began_long_ago=found.began_long_ago,
+        may_last_longer=found.may_last_longer, lookback_days=GAP_LOOKBACK.days, days_ahead=GAP_DAYS,
+    )

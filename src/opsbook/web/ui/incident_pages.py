@@ -1,27 +1,25 @@
 """Incidents in the browser: the list, one incident (timeline, alerts, responders, escalation, runs) and its
 actions — acknowledge, change status, resolve, add a note, change severity, start a runbook run.
 
-Every action needs the responder role and goes through the incidents service, which writes the timeline
-entry and the audit row in the same transaction.
+Every action needs the responder role and is a use case of the incidents service (timeline entry, audit
+row and event in one transaction); the page shows what happened, or why not.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.orm import Session
 
-from opsbook.auth import audit
 from opsbook.auth.roles import Principal, Role
-from opsbook.incidents import service as incidents
-from opsbook.incidents.models import STATUSES
+from opsbook.errors import NotFound, OpsbookError
+from opsbook.incidents import queries, service
+from opsbook.incidents.models import STATUSES, IncidentRow
 from opsbook.rules.severity import Severity
 from opsbook.runbooks import service as runbooks
-from opsbook.runbooks.catalog import ProcedureNotFound
-from opsbook.runbooks.service import RunContext, RunError
 from opsbook.runtime import Runtime
 from opsbook.web.ui.pages import back, needs, render, runtime_of, viewer
 
@@ -31,23 +29,23 @@ PAGE_SIZE = 50
 SEVERITIES = [s.value for s in Severity]
 
 
-def _get(session: Session, incident_id: int) -> Any:
+def _get(session: Session, incident_id: int) -> IncidentRow:
     try:
-        return incidents.get_incident(session, incident_id)
-    except incidents.NotFound:
+        return queries.get_incident(session, incident_id)
+    except NotFound:
         raise HTTPException(404, f"no incident {incident_id}") from None
 
 
 def incident_context(runtime: Runtime, session: Session, incident_id: int) -> dict[str, Any]:
     row = _get(session, incident_id)
-    steps = incidents.steps_of(session, incident_id)
+    steps = queries.steps_of(session, incident_id)
     catalog = runbooks.catalog_for(runtime.config.runbooks, runtime.loaded.path)
     return {
         "incident": row,
-        "timeline": incidents.timeline(session, incident_id),
-        "alerts": incidents.alerts_of(session, incident_id),
+        "timeline": queries.timeline(session, incident_id),
+        "alerts": queries.alerts_of(session, incident_id),
         "steps": steps,
-        "paged": incidents.users_paged(steps),
+        "paged": queries.users_paged(steps),
         "runs": runbooks.list_runs(session, limit=20, incident_id=str(incident_id)),
         "procedures": [(f.ref, f.procedure.display) for f in catalog.all()],
         "statuses": [s for s in STATUSES if s not in ("triggered", "resolved")],
@@ -62,7 +60,7 @@ def incident_list(
 ) -> HTMLResponse:
     runtime = runtime_of(request)
     with runtime.sessions() as session:
-        rows = incidents.list_incidents(
+        rows = queries.list_incidents(
             session, open_only=state == "open", limit=500 if before else PAGE_SIZE
         )
         if before is not None:
@@ -97,34 +95,27 @@ def incident_timeline(
     runtime = runtime_of(request)
     with runtime.sessions() as session:
         row = _get(session, incident_id)
-        items = incidents.timeline(session, incident_id)
+        items = queries.timeline(session, incident_id)
     return render(request, "ui/_timeline.html", incident=row, timeline=items, redact=runtime.redact)
 
 
-def _act(request: Request, incident_id: int, what: str, action: Any) -> Response:
-    """Run one incident action in a transaction; back to the page with what happened (or why not)."""
+def _act(request: Request, incident_id: int, what: str, action: Callable[[Runtime], object]) -> Response:
+    """Run one incident use case; back to the page with what happened (or why not)."""
     runtime = runtime_of(request)
     url = f"/ui/incidents/{incident_id}"
     try:
-        with runtime.sessions.begin() as session:
-            _get(session, incident_id)
-            action(session, runtime, runtime.clock.now())
-    except (incidents.IncidentError, ValueError) as exc:
+        action(runtime)
+    except NotFound as exc:
+        raise HTTPException(404, str(exc)) from None
+    except OpsbookError as exc:
         return back(url, runtime.redact(str(exc)), "error")
-    runtime_cache = getattr(request.app.state, "status_cache", None)
-    if runtime_cache is not None:
-        runtime_cache.invalidate()
     return back(url, what)
 
 
 @router.post("/incidents/{incident_id}/ack")
 def acknowledge(request: Request, incident_id: int, who: Principal = Depends(responder)) -> Response:
-    return _act(
-        request,
-        incident_id,
-        "Acknowledged.",
-        lambda s, rt, now: incidents.acknowledge(s, rt.config, incident_id, now, who, via="web"),
-    )
+    return _act(request, incident_id, "Acknowledged.",
+                lambda rt: service.acknowledge_incident(rt, who, incident_id, via="web"))
 
 
 @router.post("/incidents/{incident_id}/status")
@@ -135,36 +126,24 @@ def set_status(
     message: str = Form(""),
     who: Principal = Depends(responder),
 ) -> Response:
-    return _act(
-        request,
-        incident_id,
-        f"Status set to {status}.",
-        lambda s, rt, now: incidents.set_status(s, rt.config, incident_id, status, now, who, message.strip()),
-    )
+    return _act(request, incident_id, f"Status set to {status}.",
+                lambda rt: service.set_incident_status(rt, who, incident_id, status, message=message.strip()))
 
 
 @router.post("/incidents/{incident_id}/resolve")
 def resolve(
     request: Request, incident_id: int, message: str = Form(""), who: Principal = Depends(responder)
 ) -> Response:
-    return _act(
-        request,
-        incident_id,
-        "Resolved.",
-        lambda s, rt, now: incidents.resolve(s, rt.config, incident_id, now, who, message.strip()),
-    )
+    return _act(request, incident_id, "Resolved.",
+                lambda rt: service.resolve_incident(rt, who, incident_id, message=message.strip()))
 
 
 @router.post("/incidents/{incident_id}/note")
 def add_note(
     request: Request, incident_id: int, text: str = Form(...), who: Principal = Depends(responder)
 ) -> Response:
-    return _act(
-        request,
-        incident_id,
-        "Note added.",
-        lambda s, rt, now: incidents.add_note(s, rt.config, incident_id, text, now, who),
-    )
+    return _act(request, incident_id, "Note added.",
+                lambda rt: service.add_incident_note(rt, who, incident_id, text))
 
 
 @router.post("/incidents/{incident_id}/severity")
@@ -175,14 +154,9 @@ def set_severity(
     message: str = Form(""),
     who: Principal = Depends(responder),
 ) -> Response:
-    return _act(
-        request,
-        incident_id,
-        f"Severity set to {severity}.",
-        lambda s, rt, now: incidents.set_severity(
-            s, rt.config, incident_id, severity, now, who, message.strip()
-        ),
-    )
+    return _act(request, incident_id, f"Severity set to {severity}.",
+                lambda rt: service.set_incident_severity(rt, who, incident_id, severity,
+                                                         message=message.strip()))
 
 
 @router.post("/incidents/{incident_id}/runbook")
@@ -194,45 +168,20 @@ def start_runbook(
     reason: str = Form(""),
     who: Principal = Depends(responder),
 ) -> Response:
-    """Start a run of a procedure for this incident (its steps are then walked in a terminal or the API)."""
+    """Start a run of a procedure for this incident (its steps are then walked in a terminal or the API);
+    parameters are NAME=value lines (or comma-separated)."""
     runtime = runtime_of(request)
-    url = f"/ui/incidents/{incident_id}"
-    catalog = runbooks.catalog_for(runtime.config.runbooks, runtime.loaded.path)
+    pairs = (line.split("=", 1) for line in params.replace(",", "\n").splitlines() if "=" in line)
     try:
-        found = catalog.resolve(procedure)
-        values = dict(line.split("=", 1) for line in params.replace(",", "\n").splitlines() if "=" in line)
-        normalized = runbooks.normalize_params(
-            found.procedure, {k.strip(): v.strip() for k, v in values.items()}
+        state = runbooks.start_run(
+            runtime,
+            who,
+            runbooks.find_procedure(runtime, procedure),
+            params={key.strip(): value.strip() for key, value in pairs},
+            incident_id=incident_id,
+            reason=reason,
         )
-        env = runbooks.env_values(found.procedure, os.environ)
-        missing = [
-            p.name for p in runbooks.missing_parameters(found.procedure, normalized, env) if p.kind != "env"
-        ]
-        if missing:
-            return back(url, f"missing parameters: {', '.join(missing)} (write NAME=value lines)", "error")
-        ctx = RunContext(
-            settings=runtime.config.runbooks,
-            clock=runtime.clock,
-            secrets=runtime.loaded.all_secrets(),
-            environ=dict(os.environ),
-        )
-        now = runtime.clock.now()
-        with runtime.sessions.begin() as session:
-            _get(session, incident_id)
-            run = runbooks.start_run(
-                session,
-                found,
-                now=now,
-                operator=who.name,
-                params=normalized,
-                incident_id=str(incident_id),
-                reason=reason.strip(),
-                secrets=ctx.secrets | set(env.values()),
-            )
-            audit.record(
-                session, now, who, "runbook.run.start", found.ref, run_id=run.id, incident_id=str(incident_id)
-            )
-            run_id = run.id
-    except (ProcedureNotFound, RunError) as exc:
-        return back(url, runtime.redact(str(exc)), "error")
+    except OpsbookError as exc:
+        return back(f"/ui/incidents/{incident_id}", runtime.redact(str(exc)), "error")
+    run_id = state.run.id
     return back(f"/ui/runbooks/runs/{run_id}", f"Run #{run_id} started for incident #{incident_id}.")

@@ -1,14 +1,13 @@
-"""The incidents domain as the pages read it (through its service functions)."""
+"""The incidents domain as the pages read it (through its queries)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy.orm import Session
 
+from opsbook.incidents.models import IncidentRow
+from opsbook.incidents.queries import list_incidents
 
-def open_incidents(session: Session, limit: int = 20) -> list[Any]:
+
+def open_incidents(session: Session, limit: int = 20) -> list[IncidentRow]:
     """Open incidents, newest first."""
-    from opsbook.incidents.service import list_incidents
-
     return list_incidents(session, open_only=True, limit=limit)

@@ -12,7 +12,8 @@ import psutil
 import pytest
 from pydantic import ValidationError
 
-from opsbook.checks.kinds.command import CommandCheck, tail_text
+from opsbook.checks.kinds.command import CommandCheck
+from opsbook.checks.kinds.probes.command import probe, tail_text
 from opsbook.checks.result import Status
 from opsbook.checks.spec import RunContext
 from opsbook.clock import FakeClock, SystemClock
@@ -63,14 +64,14 @@ async def pids_written(folder: Path) -> list[int]:
 
 
 async def test_exit_0_is_up_with_output() -> None:
-    result = await check("echo hello; echo world >&2").run(CTX)
+    result = await probe(check("echo hello; echo world >&2"), CTX)
     assert result.status is Status.UP
     assert result.message == "exit 0; output:\nhello\nworld"
     assert result.latency_ms is not None and result.latency_ms > 0
 
 
 async def test_exit_1_is_down_with_the_tail_of_the_output() -> None:
-    result = await check("for i in $(seq 1 100); do echo line $i; done; echo oops >&2; exit 1").run(CTX)
+    result = await probe(check("for i in $(seq 1 100); do echo line $i; done; echo oops >&2; exit 1"), CTX)
     assert result.status is Status.DOWN
     assert result.message.startswith("exit 1 (expected 0); output:\n")
     lines = result.message.split("\n")[1:]
@@ -79,13 +80,13 @@ async def test_exit_1_is_down_with_the_tail_of_the_output() -> None:
 
 
 async def test_silent_failure_says_no_output() -> None:
-    result = await check("exit 3").run(CTX)
+    result = await probe(check("exit 3"), CTX)
     assert result.status is Status.DOWN
     assert result.message == "exit 3 (expected 0); no output"
 
 
 async def test_huge_output_is_capped_to_its_tail() -> None:
-    result = await check("head -c 3000000 /dev/zero | tr '\\0' x; echo; echo the end; exit 2").run(CTX)
+    result = await probe(check("head -c 3000000 /dev/zero | tr '\\0' x; echo; echo the end; exit 2"), CTX)
     assert result.status is Status.DOWN
     assert result.message.endswith("\nthe end")
     assert len(result.message.encode()) < 2048 + 100
@@ -93,23 +94,23 @@ async def test_huge_output_is_capped_to_its_tail() -> None:
 
 async def test_argv_list_and_expected_exit_codes() -> None:
     code = "import sys; print('argv', sys.argv[1:]); sys.exit(3)"
-    result = await check([sys.executable, "-c", code, "a b", "$HOME"], expect_exit=[0, 3]).run(CTX)
+    result = await probe(check([sys.executable, "-c", code, "a b", "$HOME"], expect_exit=[0, 3]), CTX)
     assert result.status is Status.UP
     assert "argv ['a b', '$HOME']" in result.message  # no shell: no splitting, no expansion
-    result = await check([sys.executable, "-c", code], expect_exit=0).run(CTX)
+    result = await probe(check([sys.executable, "-c", code], expect_exit=0), CTX)
     assert result.status is Status.DOWN
     assert result.message.startswith("exit 3 (expected 0)")
 
 
 async def test_cwd_and_env(tmp_path: Path) -> None:
-    result = await check("pwd; echo $GREETING", cwd=str(tmp_path), env={"GREETING": "bonjour"}).run(CTX)
+    result = await probe(check("pwd; echo $GREETING", cwd=str(tmp_path), env={"GREETING": "bonjour"}), CTX)
     assert result.status is Status.UP
     assert result.message == f"exit 0; output:\n{tmp_path}\nbonjour"
 
 
 async def test_secret_looking_env_values_are_masked() -> None:
     c = check("echo using $API_TOKEN; exit 1", env={"API_TOKEN": "tok-Very-Secret-42"})
-    result = await c.run(CTX)
+    result = await probe(c, CTX)
     assert result.status is Status.DOWN
     assert "tok-Very-Secret-42" not in result.message
     assert "using ***" in result.message
@@ -117,25 +118,25 @@ async def test_secret_looking_env_values_are_masked() -> None:
 
 
 async def test_dsn_passwords_in_output_are_masked() -> None:
-    result = await check("echo connecting to postgresql://app:Hunter-22@db/app; exit 1").run(CTX)
+    result = await probe(check("echo connecting to postgresql://app:Hunter-22@db/app; exit 1"), CTX)
     assert "Hunter-22" not in result.message
     assert "postgresql://app:***@db/app" in result.message
 
 
 async def test_missing_program_is_down() -> None:
-    result = await check(["/nonexistent/program"]).run(CTX)
+    result = await probe(check(["/nonexistent/program"]), CTX)
     assert result.status is Status.DOWN
     assert result.message.startswith("cannot start /nonexistent/program:")
 
 
 async def test_killed_by_a_signal_is_down() -> None:
-    result = await check("kill -TERM $$").run(CTX)
+    result = await probe(check("kill -TERM $$"), CTX)
     assert result.status is Status.DOWN
     assert result.message.startswith("killed by SIGTERM (expected 0)")
 
 
 async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
-    result = await check(FAMILY, cwd=str(tmp_path), timeout="1s").run(CTX)
+    result = await probe(check(FAMILY, cwd=str(tmp_path), timeout="1s"), CTX)
     assert result.status is Status.DOWN
     assert result.message.startswith("timed out after 1s, process group killed")
     pids = read_pids(tmp_path)
@@ -143,7 +144,9 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
 
 
 async def test_timeout_follows_the_injected_clock(tmp_path: Path, clock: FakeClock) -> None:
-    task = asyncio.create_task(check(FAMILY, cwd=str(tmp_path), timeout="30s").run(RunContext(clock=clock)))
+    task = asyncio.create_task(
+        probe(check(FAMILY, cwd=str(tmp_path), timeout="30s"), RunContext(clock=clock))
+    )
     pids = await pids_written(tmp_path)
     await clock.advance(timedelta(seconds=29))
     assert not task.done()
@@ -157,8 +160,9 @@ async def test_timeout_follows_the_injected_clock(tmp_path: Path, clock: FakeClo
 
 async def test_timeout_message_carries_the_output_so_far(tmp_path: Path, clock: FakeClock) -> None:
     task = asyncio.create_task(
-        check("echo waiting for pods; touch started; sleep 60", cwd=str(tmp_path), timeout="5s").run(
-            RunContext(clock=clock)
+        probe(
+            check("echo waiting for pods; touch started; sleep 60", cwd=str(tmp_path), timeout="5s"),
+            RunContext(clock=clock),
         )
     )
     for _ in range(1000):
@@ -171,7 +175,7 @@ async def test_timeout_message_carries_the_output_so_far(tmp_path: Path, clock: 
 
 
 async def test_cancelling_the_run_kills_the_group(tmp_path: Path) -> None:
-    task = asyncio.create_task(check(FAMILY, cwd=str(tmp_path), timeout="60s").run(CTX))
+    task = asyncio.create_task(probe(check(FAMILY, cwd=str(tmp_path), timeout="60s"), CTX))
     pids = await pids_written(tmp_path)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -10,7 +10,8 @@ import psutil
 import pytest
 from pydantic import ValidationError
 
-from opsbook.checks.kinds.host import HostCheck, _busy_pct
+from opsbook.checks.kinds.host import HostCheck
+from opsbook.checks.kinds.probes.host import _busy_pct, probe
 from opsbook.checks.result import Status
 from opsbook.checks.spec import RunContext
 from opsbook.clock import SystemClock
@@ -23,7 +24,7 @@ def check(**fields: Any) -> HostCheck:
 
 
 async def test_values_present_and_in_range() -> None:
-    result = await check().run(CTX)
+    result = await probe(check(), CTX)
     assert result.status is Status.UP, result.message
     values = result.values
     for key in ("cpu_pct", "memory_pct", "swap_pct", "disk_pct", "disk_pct:/"):
@@ -36,24 +37,24 @@ async def test_values_present_and_in_range() -> None:
     assert result.message.startswith("cpu ")
     assert "disk / " in result.message
 
-    again = await check().run(CTX)  # the second run measures since the first
+    again = await probe(check(), CTX)  # the second run measures since the first
     assert 0 <= again.values["cpu_pct"] <= 100
 
 
 async def test_disk_limit_trips() -> None:
     used = psutil.disk_usage("/").percent
     assert used > 0  # the root file system of any running machine holds something
-    result = await check(max_disk_pct=0).run(CTX)
+    result = await probe(check(max_disk_pct=0), CTX)
     assert result.status is Status.DOWN
     assert result.message.startswith("disk / is ")
     assert result.message.endswith("full (limit 0%)")
     assert result.values["disk_pct:/"] > 0  # values are still recorded for rules and graphs
 
-    assert (await check(max_disk_pct=100).run(CTX)).status is Status.UP
+    assert (await probe(check(max_disk_pct=100), CTX)).status is Status.UP
 
 
 async def test_memory_and_load_limits_trip() -> None:
-    result = await check(max_memory_pct=0, max_load1=100000).run(CTX)
+    result = await probe(check(max_memory_pct=0, max_load1=100000), CTX)
     assert result.status is Status.DOWN
     assert result.message.startswith("memory is ") and result.message.endswith("used (limit 0%)")
     assert "load" not in result.message
@@ -61,13 +62,13 @@ async def test_memory_and_load_limits_trip() -> None:
 
 async def test_several_mounts_and_the_fullest_one(tmp_path: Path) -> None:
     mounts = ["/", str(tmp_path)]
-    result = await check(mounts=mounts).run(CTX)
+    result = await probe(check(mounts=mounts), CTX)
     assert result.status is Status.UP
     assert result.values["disk_pct"] == max(result.values[f"disk_pct:{m}"] for m in mounts)
 
 
 async def test_missing_mount_is_down_but_others_are_measured() -> None:
-    result = await check(mounts=["/", "/no/such/mount"]).run(CTX)
+    result = await probe(check(mounts=["/", "/no/such/mount"]), CTX)
     assert result.status is Status.DOWN
     assert result.message == "disk /no/such/mount: No such file or directory"
     assert "disk_pct:/" in result.values

@@ -15,6 +15,7 @@ import pytest
 from pydantic import ValidationError
 
 from opsbook.checks.kinds.postgres import PostgresCheck, libpq_dsn
+from opsbook.checks.kinds.probes.postgres import probe
 from opsbook.checks.result import Status
 from opsbook.checks.spec import RunContext
 from opsbook.clock import SystemClock
@@ -78,7 +79,7 @@ def _wait_until_password_required(dsn: str, role: str) -> None:
 
 
 async def test_select_1_is_up_with_latency(dsn: str) -> None:
-    result = await check(dsn).run(CTX)
+    result = await probe(check(dsn), CTX)
     assert result.status is Status.UP, result.message
     assert result.latency_ms is not None and result.latency_ms > 0
     assert dict(result.values) == {"value": 1.0}  # SELECT 1's single number, like any query's
@@ -86,36 +87,36 @@ async def test_select_1_is_up_with_latency(dsn: str) -> None:
 
 async def test_sqlalchemy_url_is_accepted(pg_url: str) -> None:
     assert pg_url.startswith("postgresql+psycopg://")
-    result = await check(pg_url).run(CTX)
+    result = await probe(check(pg_url), CTX)
     assert result.status is Status.UP, result.message
 
 
 async def test_single_numeric_value_is_recorded(dsn: str) -> None:
-    result = await check(dsn, query="SELECT 40 + 2").run(CTX)
+    result = await probe(check(dsn, query="SELECT 40 + 2"), CTX)
     assert result.status is Status.UP
     assert result.values == {"value": 42.0}
     assert "value 42" in result.message
 
-    result = await check(dsn, query="SELECT 2.5::numeric").run(CTX)
+    result = await probe(check(dsn, query="SELECT 2.5::numeric"), CTX)
     assert result.values == {"value": 2.5}
 
 
 async def test_non_numeric_or_multi_value_results_record_nothing(dsn: str) -> None:
     for query in ("SELECT 'hello'", "SELECT 1, 2", "SELECT generate_series(1, 3)", "SELECT true"):
-        result = await check(dsn, query=query).run(CTX)
+        result = await probe(check(dsn, query=query), CTX)
         assert result.status is Status.UP, query
         assert dict(result.values) == {}, query
 
 
 async def test_failing_query_is_down_with_the_server_reason(dsn: str) -> None:
-    result = await check(dsn, query="SELECT * FROM no_such_table").run(CTX)
+    result = await probe(check(dsn, query="SELECT * FROM no_such_table"), CTX)
     assert result.status is Status.DOWN
     assert 'relation "no_such_table" does not exist' in result.message
 
 
 async def test_refused_port_is_down(dsn: str) -> None:
     port = free_port()
-    result = await check(f"postgresql://postgres:Pw-Secret-123@127.0.0.1:{port}/postgres").run(CTX)
+    result = await probe(check(f"postgresql://postgres:Pw-Secret-123@127.0.0.1:{port}/postgres"), CTX)
     assert result.status is Status.DOWN
     assert "refused" in result.message.lower()
     assert "Pw-Secret-123" not in result.message
@@ -125,7 +126,7 @@ async def test_refused_port_is_down(dsn: str) -> None:
 async def test_wrong_database_is_down_without_the_password(dsn: str) -> None:
     parts = urlsplit(dsn)
     bad = f"postgresql://postgres:Pw-Secret-456@{parts.hostname}:{parts.port}/no_such_db"
-    result = await check(bad).run(CTX)
+    result = await probe(check(bad), CTX)
     assert result.status is Status.DOWN
     assert 'database "no_such_db" does not exist' in result.message
     assert "Pw-Secret-456" not in result.message
@@ -138,12 +139,12 @@ async def test_password_is_used_and_a_wrong_one_is_never_shown(
     parts = urlsplit(dsn)
     base = f"{parts.hostname}:{parts.port}/postgres"
 
-    good = await check(f"postgresql://{role}:{password}@{base}").run(CTX)
+    good = await probe(check(f"postgresql://{role}:{password}@{base}"), CTX)
     assert good.status is Status.UP, good.message
 
     wrong = "Wrong-Password-789"
     bad = check(f"postgresql://{role}:{wrong}@{base}")
-    result = await bad.run(CTX)
+    result = await probe(bad, CTX)
     assert result.status is Status.DOWN
     assert "password authentication failed" in result.message
     assert wrong not in result.message
@@ -152,14 +153,14 @@ async def test_password_is_used_and_a_wrong_one_is_never_shown(
 
     # key=value form too
     kv = check(f"host={parts.hostname} port={parts.port} dbname=postgres user={role} password={wrong}")
-    result = await kv.run(CTX)
+    result = await probe(kv, CTX)
     assert result.status is Status.DOWN
     assert "password authentication failed" in result.message
     assert wrong not in result.message and wrong not in kv.target()
 
 
 async def test_connections_measurement(dsn: str) -> None:
-    result = await check(dsn, measure=["connections"]).run(CTX)
+    result = await probe(check(dsn, measure=["connections"]), CTX)
     assert result.status is Status.UP
     used, most = result.values["connections_used"], result.values["connections_max"]
     assert used >= 1  # at least the check's own connection
@@ -186,7 +187,7 @@ async def test_long_queries_measurement_sees_a_running_query(dsn: str) -> None:
                 await asyncio.sleep(0.01)
             else:
                 pytest.fail("the long query never showed up in pg_stat_activity")
-        result = await check(dsn, measure=["long_queries"], long_query_threshold="10ms").run(CTX)
+        result = await probe(check(dsn, measure=["long_queries"], long_query_threshold="10ms"), CTX)
         assert result.status is Status.UP
         assert result.values["long_queries"] >= 1
         assert result.values["longest_query_s"] > 0
@@ -200,13 +201,13 @@ async def test_long_queries_measurement_sees_a_running_query(dsn: str) -> None:
 
 async def test_long_queries_threshold_excludes_short_ones(dsn: str) -> None:
     # With an hour's threshold nothing in a test server qualifies (and the check's own query never does).
-    result = await check(dsn, measure=["long_queries"], long_query_threshold="1h").run(CTX)
+    result = await probe(check(dsn, measure=["long_queries"], long_query_threshold="1h"), CTX)
     assert result.values["long_queries"] == 0
 
 
 async def test_timeout_is_down_and_the_query_is_cancelled_on_the_server(dsn: str) -> None:
     marker = f"opsbook_to_{uuid.uuid4().hex[:8]}"
-    result = await check(dsn, query=f"SELECT pg_sleep(30) /* {marker} */", timeout="0.3s").run(CTX)
+    result = await probe(check(dsn, query=f"SELECT pg_sleep(30) /* {marker} */", timeout="0.3s"), CTX)
     assert result.status is Status.DOWN
     assert result.message.startswith("timed out after 300ms: no answer from postgresql://")
     async with await psycopg.AsyncConnection.connect(dsn, autocommit=True) as watcher:

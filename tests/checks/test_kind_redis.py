@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 from pydantic import ValidationError
 
+from opsbook.checks.kinds.probes.redis import probe
 from opsbook.checks.kinds.redis import RedisCheck
 from opsbook.checks.result import Status
 from opsbook.checks.spec import RunContext
@@ -32,14 +33,14 @@ def address(redis_url: str) -> str:
 
 async def test_ping_is_up(redis_url: str) -> None:
     assert PASSWORD in redis_url
-    result = await check(redis_url).run(CTX)
+    result = await probe(check(redis_url), CTX)
     assert result.status is Status.UP, result.message
     assert result.message == "PONG"
     assert result.latency_ms is not None and result.latency_ms > 0
 
 
 async def test_password_field(redis_url: str) -> None:
-    result = await check(f"redis://{address(redis_url)}/0", password=PASSWORD).run(CTX)
+    result = await probe(check(f"redis://{address(redis_url)}/0", password=PASSWORD), CTX)
     assert result.status is Status.UP, result.message
 
 
@@ -49,7 +50,7 @@ async def test_wrong_password_is_down_and_never_shown(redis_url: str) -> None:
         check(f"redis://:{wrong}@{address(redis_url)}/0"),
         check(f"redis://{address(redis_url)}/0", password=wrong),
     ):
-        result = await c.run(CTX)
+        result = await probe(c, CTX)
         assert result.status is Status.DOWN
         assert "authentication failed" in result.message
         assert wrong not in result.message
@@ -58,14 +59,14 @@ async def test_wrong_password_is_down_and_never_shown(redis_url: str) -> None:
 
 
 async def test_missing_password_is_down(redis_url: str) -> None:
-    result = await check(f"redis://{address(redis_url)}/0").run(CTX)
+    result = await probe(check(f"redis://{address(redis_url)}/0"), CTX)
     assert result.status is Status.DOWN
     assert "auth" in result.message.lower()
 
 
 async def test_refused_port_is_down(redis_url: str) -> None:
     c = check(f"redis://:{PASSWORD}@127.0.0.1:{free_port()}/0")
-    result = await c.run(CTX)
+    result = await probe(c, CTX)
     assert result.status is Status.DOWN
     assert "refused" in result.message.lower()
     assert PASSWORD not in result.message
@@ -88,13 +89,13 @@ async def silent_server() -> AsyncIterator[int]:
 
 
 async def test_silent_server_times_out(silent_server: int) -> None:
-    result = await check(f"redis://127.0.0.1:{silent_server}/0", timeout="0.3s").run(CTX)
+    result = await probe(check(f"redis://127.0.0.1:{silent_server}/0", timeout="0.3s"), CTX)
     assert result.status is Status.DOWN
     assert result.message == f"timed out after 300ms: no answer from redis://127.0.0.1:{silent_server}/0"
 
 
 async def test_memory_and_clients_measurement(redis_url: str) -> None:
-    result = await check(redis_url, measure=["memory", "clients"]).run(CTX)
+    result = await probe(check(redis_url, measure=["memory", "clients"]), CTX)
     assert result.status is Status.UP
     assert result.values["used_memory_bytes"] > 0
     assert result.values["connected_clients"] >= 1
@@ -103,7 +104,7 @@ async def test_memory_and_clients_measurement(redis_url: str) -> None:
     before = (await admin.config_get("maxmemory"))["maxmemory"] or 0
     await admin.config_set("maxmemory", str(1024**3))
     try:
-        result = await check(redis_url, measure=["memory"]).run(CTX)
+        result = await probe(check(redis_url, measure=["memory"]), CTX)
     finally:
         await admin.config_set("maxmemory", before)
         await admin.aclose()
@@ -120,7 +121,7 @@ async def test_without_maxmemory_there_is_no_percentage(redis_url: str) -> None:
         await admin.aclose()
     if maxmemory not in ("0", b"0"):
         pytest.skip("this Redis has a maxmemory")
-    result = await check(redis_url, measure=["memory"]).run(CTX)
+    result = await probe(check(redis_url, measure=["memory"]), CTX)
     assert "used_memory_pct" not in result.values
 
 

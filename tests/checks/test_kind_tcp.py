@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from opsbook.checks.kinds.probes.tcp import probe
 from opsbook.checks.kinds.tcp import TcpCheck
 from opsbook.checks.result import Status
 from opsbook.checks.spec import RunContext
@@ -30,7 +31,7 @@ def port_of(server: Any) -> int:
 
 
 async def test_connects(silent_server: Any, ctx: RunContext) -> None:
-    result = await check(silent_server.port).run(ctx)
+    result = await probe(check(silent_server.port), ctx)
     assert result.status is Status.UP
     assert result.values["connect_ms"] > 0
     assert result.message.startswith("connected in ")
@@ -38,22 +39,22 @@ async def test_connects(silent_server: Any, ctx: RunContext) -> None:
 
 
 async def test_connection_refused(closed_port: int, ctx: RunContext) -> None:
-    result = await check(closed_port).run(ctx)
+    result = await probe(check(closed_port), ctx)
     assert (result.status, result.message) == (Status.DOWN, "connection refused")
 
 
 async def test_unresolvable_host(ctx: RunContext) -> None:
-    probe = TcpCheck(kind="tcp", name="probe", host="no-such-host.invalid", port=80)
-    result = await probe.run(ctx)
+    spec = TcpCheck(kind="tcp", name="probe", host="no-such-host.invalid", port=80)
+    result = await probe(spec, ctx)
     assert result.status is Status.DOWN
     assert result.message.startswith("cannot resolve host 'no-such-host.invalid'")
 
 
 async def test_send_and_expect(http_server: Any, ctx: RunContext) -> None:
     request = "GET /ok HTTP/1.0\r\nHost: x\r\n\r\n"
-    good = await check(port_of(http_server), send=request, expect="200 OK").run(ctx)
+    good = await probe(check(port_of(http_server), send=request, expect="200 OK"), ctx)
     assert good.status is Status.UP, good.message
-    bad = await check(port_of(http_server), send=request, expect="SSH-2.0").run(ctx)
+    bad = await probe(check(port_of(http_server), send=request, expect="SSH-2.0"), ctx)
     assert bad.status is Status.DOWN
     assert bad.message.startswith(
         "expected 'SSH-2.0' in the reply, but the connection closed; received 'HTTP/1.0 200 OK\\r\\n"
@@ -61,7 +62,7 @@ async def test_send_and_expect(http_server: Any, ctx: RunContext) -> None:
 
 
 async def test_expect_times_out_on_a_silent_server(silent_server: Any, ctx: RunContext) -> None:
-    result = await check(silent_server.port, expect="+PONG", timeout="200ms").run(ctx)
+    result = await probe(check(silent_server.port, expect="+PONG", timeout="200ms"), ctx)
     assert (result.status, result.message) == (Status.DOWN, "timed out after 200ms waiting for '+PONG'")
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import trustme
 
+from opsbook.checks.kinds.probes.tls import probe
 from opsbook.checks.kinds.tls import TlsCheck
 from opsbook.checks.result import Status
 from opsbook.checks.spec import RunContext
@@ -49,7 +50,7 @@ async def test_valid_certificate(
     tls_server: Any, ca: trustme.CA, ca_file: str, now: datetime, fake: FakeClock
 ) -> None:
     port = await tls_server(issue(ca, now, "localhost", days=90))
-    result = await check(port, server_name="localhost", ca_file=ca_file).run(RunContext(fake))
+    result = await probe(check(port, server_name="localhost", ca_file=ca_file), RunContext(fake))
     assert result.status is Status.UP, result.message
     assert result.values["days_left"] == pytest.approx(90, abs=0.01)
     expiry = (now + timedelta(days=90)).strftime("%Y-%m-%d %H:%M UTC")
@@ -69,14 +70,14 @@ async def test_about_to_expire(
     tls_server: Any, ca: trustme.CA, ca_file: str, now: datetime, fake: FakeClock
 ) -> None:
     port = await tls_server(issue(ca, now, "localhost", days=3.5))
-    result = await check(port, server_name="localhost", ca_file=ca_file, min_days_left=14).run(
-        RunContext(fake)
+    result = await probe(
+        check(port, server_name="localhost", ca_file=ca_file, min_days_left=14), RunContext(fake)
     )
     assert result.status is Status.DOWN
     assert result.message.startswith("certificate expires in 3 days, fewer than 14 (issued by ")
     assert result.values["days_left"] == pytest.approx(3.5, abs=0.01)
-    lenient = await check(port, server_name="localhost", ca_file=ca_file, min_days_left=3).run(
-        RunContext(fake)
+    lenient = await probe(
+        check(port, server_name="localhost", ca_file=ca_file, min_days_left=3), RunContext(fake)
     )
     assert lenient.status is Status.UP
 
@@ -85,13 +86,13 @@ async def test_expiry_follows_the_injected_clock(
     tls_server: Any, ca: trustme.CA, ca_file: str, now: datetime, fake: FakeClock
 ) -> None:
     port = await tls_server(issue(ca, now, "localhost", days=30))
-    probe = check(port, server_name="localhost", ca_file=ca_file, min_days_left=14)
-    assert (await probe.run(RunContext(fake))).status is Status.UP
+    spec = check(port, server_name="localhost", ca_file=ca_file, min_days_left=14)
+    assert (await probe(spec, RunContext(fake))).status is Status.UP
     await fake.advance(timedelta(days=20))
-    soon = await probe.run(RunContext(fake))
+    soon = await probe(spec, RunContext(fake))
     assert soon.status is Status.DOWN and soon.message.startswith("certificate expires in 10 days")
     await fake.advance(timedelta(days=11))
-    expired = await probe.run(RunContext(fake))
+    expired = await probe(spec, RunContext(fake))
     assert expired.status is Status.DOWN
     expiry = (now + timedelta(days=30)).strftime("%Y-%m-%d %H:%M UTC")
     assert expired.message == f"certificate expired on {expiry} (issued by {_issuer(ca)})"
@@ -103,7 +104,7 @@ async def test_not_yet_valid_by_the_injected_clock(
 ) -> None:
     port = await tls_server(issue(ca, now, "localhost", days=90))
     past = FakeClock(start=now - timedelta(days=3))
-    result = await check(port, server_name="localhost", ca_file=ca_file).run(RunContext(past))
+    result = await probe(check(port, server_name="localhost", ca_file=ca_file), RunContext(past))
     assert result.status is Status.DOWN
     assert result.message.startswith("certificate is not valid before ")
 
@@ -112,15 +113,15 @@ async def test_hostname_mismatch(
     tls_server: Any, ca: trustme.CA, ca_file: str, now: datetime, fake: FakeClock
 ) -> None:
     port = await tls_server(issue(ca, now, "x.test", "*.y.test", days=90))
-    result = await check(port, server_name="localhost", ca_file=ca_file).run(RunContext(fake))
+    result = await probe(check(port, server_name="localhost", ca_file=ca_file), RunContext(fake))
     assert (result.status, result.message) == (
         Status.DOWN,
         "hostname mismatch: certificate is for x.test, *.y.test, not localhost",
     )
-    wildcard = await check(port, server_name="api.y.test", ca_file=ca_file).run(RunContext(fake))
+    wildcard = await probe(check(port, server_name="api.y.test", ca_file=ca_file), RunContext(fake))
     assert wildcard.status is Status.UP, wildcard.message
-    unchecked = await check(port, server_name="localhost", ca_file=ca_file, check_hostname=False).run(
-        RunContext(fake)
+    unchecked = await probe(
+        check(port, server_name="localhost", ca_file=ca_file, check_hostname=False), RunContext(fake)
     )
     assert unchecked.status is Status.UP
 
@@ -129,31 +130,33 @@ async def test_ip_address_match(
     tls_server: Any, ca: trustme.CA, ca_file: str, now: datetime, fake: FakeClock
 ) -> None:
     port = await tls_server(issue(ca, now, "127.0.0.1", days=90))
-    assert (await check(port, ca_file=ca_file).run(RunContext(fake))).status is Status.UP
-    other = await check(port, server_name="localhost", ca_file=ca_file).run(RunContext(fake))
+    assert (await probe(check(port, ca_file=ca_file), RunContext(fake))).status is Status.UP
+    other = await probe(check(port, server_name="localhost", ca_file=ca_file), RunContext(fake))
     assert other.message == "hostname mismatch: certificate is for 127.0.0.1, not localhost"
 
 
 async def test_untrusted_ca(tls_server: Any, ca: trustme.CA, now: datetime, fake: FakeClock) -> None:
     port = await tls_server(issue(ca, now, "localhost", days=90))
-    result = await check(port, server_name="localhost").run(RunContext(fake))  # system store: test CA unknown
+    result = await probe(
+        check(port, server_name="localhost"), RunContext(fake)
+    )  # system store: test CA unknown
     assert result.status is Status.DOWN
     assert result.message == "certificate verify failed: unable to get local issuer certificate"
 
 
 async def test_not_tls(silent_server: Any, fake: FakeClock) -> None:
-    result = await check(silent_server.port, timeout="200ms").run(RunContext(fake))
+    result = await probe(check(silent_server.port, timeout="200ms"), RunContext(fake))
     assert (result.status, result.message) == (Status.DOWN, "timed out after 200ms during the TLS handshake")
 
 
 async def test_connection_refused(closed_port: int, fake: FakeClock) -> None:
-    result = await check(closed_port).run(RunContext(fake))
+    result = await probe(check(closed_port), RunContext(fake))
     assert (result.status, result.message) == (Status.DOWN, "connection refused")
 
 
 async def test_missing_ca_file(tmp_path: Any, fake: FakeClock) -> None:
     missing = str(tmp_path / "nope.pem")
-    result = await check(443, ca_file=missing).run(RunContext(fake))
+    result = await probe(check(443, ca_file=missing), RunContext(fake))
     assert (result.status, result.message) == (
         Status.DOWN,
         f"cannot load ca_file {missing!r}: No such file or directory",
@@ -161,9 +164,9 @@ async def test_missing_ca_file(tmp_path: Any, fake: FakeClock) -> None:
 
 
 def test_target_and_defaults() -> None:
-    probe = TlsCheck(kind="tls", name="cert", host="example.com")
-    assert (probe.port, probe.min_days_left, probe.sni) == (443, 14, "example.com")
-    assert probe.target() == "example.com:443"
+    spec = TlsCheck(kind="tls", name="cert", host="example.com")
+    assert (spec.port, spec.min_days_left, spec.sni) == (443, 14, "example.com")
+    assert spec.target() == "example.com:443"
     assert check(8443, server_name="api.test").target() == "127.0.0.1:8443 (api.test)"
 
 

@@ -1,10 +1,14 @@
-"""Runs one check once: applies its timeout, turns any exception into a DOWN result, redacts messages."""
+"""Runs one check once: its kind's probe under its timeout, any exception a DOWN result, messages redacted.
+
+A kind is run by its probe (`kinds/probes/`); a spec of a kind without one there runs its own `run`.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 
+from opsbook.checks.kinds.probes import PROBES
 from opsbook.checks.result import CheckResult, Status
 from opsbook.checks.spec import CheckSpec, RunContext
 from opsbook.config.types import format_duration
@@ -19,8 +23,10 @@ GRACE = 1.0
 
 async def run_check(spec: CheckSpec, ctx: RunContext) -> CheckResult:
     started = time.perf_counter()
+    probe = PROBES.get(spec.kind)
+    running = probe(spec, ctx) if probe is not None else spec.run(ctx)
     try:
-        result = await ctx.clock.wait_for(spec.run(ctx), spec.timeout.total_seconds() + GRACE)
+        result = await ctx.clock.wait_for(running, spec.timeout.total_seconds() + GRACE)
     except TimeoutError:
         result = CheckResult.down(f"timed out after {format_duration(spec.timeout)}")
     except Exception as exc:  # a kind's bug or an unexpected library error must not stop the scheduler

@@ -12,38 +12,23 @@ of max_connections?" and "are there queries running for longer than a second?":
   role.
 
 Failure messages come from libpq, collapsed to one line and redacted: they never contain the password.
+The probe that runs it is `probes/postgres.py`; the DSN is read here without libpq (`conninfo.py`).
 """
 
 from __future__ import annotations
 
-import math
 import re
-import time
 from datetime import timedelta
-from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
 from pydantic import Field, field_validator
 
-from opsbook.checks.result import CheckResult
-from opsbook.checks.spec import CheckSpec, RunContext
-from opsbook.config.types import PositiveDuration, format_duration
+from opsbook.checks.kinds.conninfo import parse_conninfo
+from opsbook.checks.spec import CheckSpec
+from opsbook.config.types import PositiveDuration
 from opsbook.redact import redact
 
 _DRIVER = re.compile(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://")
-
-_CONNECTIONS_SQL = """
-SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
-       current_setting('max_connections')::int
-"""
-_LONG_QUERIES_SQL = """
-SELECT count(*), coalesce(max(extract(epoch FROM clock_timestamp() - query_start)), 0)
-FROM pg_stat_activity
-WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-  AND clock_timestamp() - query_start > make_interval(secs => %s)
-"""
 
 
 def libpq_dsn(dsn: str) -> str:
@@ -51,12 +36,8 @@ def libpq_dsn(dsn: str) -> str:
     return _DRIVER.sub(lambda m: f"{m[1]}://", dsn.strip())
 
 
-def _parse(dsn: str) -> dict[str, Any]:
-    return conninfo_to_dict(libpq_dsn(dsn))
-
-
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
+def _parse(dsn: str) -> dict[str, str]:
+    return parse_conninfo(libpq_dsn(dsn))
 
 
 class PostgresCheck(CheckSpec):
@@ -88,11 +69,11 @@ class PostgresCheck(CheckSpec):
     def _valid_dsn(cls, value: str) -> str:
         try:
             _parse(value)
-        except psycopg.Error:
-            # libpq's reason can quote a piece of the string (perhaps the password): do not repeat it.
+        except ValueError as exc:
+            # The reason names no value: the string may hold a password.
             raise ValueError(
-                "not a valid PostgreSQL connection string: use a postgresql://user@host:port/db URL "
-                "or libpq key=value pairs"
+                f"not a valid PostgreSQL connection string ({exc}): use a postgresql://user@host:port/db "
+                "URL or libpq key=value pairs"
             ) from None
         return value
 
@@ -100,10 +81,10 @@ class PostgresCheck(CheckSpec):
         found: list[str] = []
         try:
             password = _parse(self.dsn).get("password")
-        except psycopg.Error:
+        except ValueError:
             password = None
         if password:
-            found.append(str(password))
+            found.append(password)
         raw = re.match(r"^[^:]+://[^:/@\s]*:([^@/\s]+)@", libpq_dsn(self.dsn))
         if raw and raw[1] not in found:
             found.append(raw[1])  # as written in the URL, percent-encoding and all
@@ -112,7 +93,7 @@ class PostgresCheck(CheckSpec):
     def target(self) -> str:
         try:
             params = _parse(self.dsn)
-        except psycopg.Error:
+        except ValueError:
             return redact(self.dsn, self.secrets())
         user = params.get("user") or ""
         host = params.get("host") or params.get("hostaddr") or "localhost"
@@ -120,81 +101,3 @@ class PostgresCheck(CheckSpec):
         dbname = params.get("dbname") or user
         who = f"{user}@" if user else ""
         return redact(f"postgresql://{who}{host}:{port}/{dbname}", self.secrets())
-
-    async def run(self, ctx: RunContext) -> CheckResult:
-        timeout = self.timeout.total_seconds()
-        try:
-            return await ctx.clock.wait_for(self._probe(timeout), timeout)
-        except TimeoutError:
-            return CheckResult.down(
-                f"timed out after {format_duration(self.timeout)}: no answer from {self.target()}"
-            )
-        except psycopg.Error as exc:
-            return CheckResult.down(self._explain(exc))
-        except OSError as exc:
-            return CheckResult.down(redact(f"{self.target()}: {exc}", self.secrets()))
-
-    def _explain(self, exc: psycopg.Error) -> str:
-        text = _one_line(str(exc)) or type(exc).__name__
-        return redact(text, self.secrets())
-
-    async def _probe(self, timeout: float) -> CheckResult:
-        started = time.perf_counter()
-        conn = await psycopg.AsyncConnection.connect(
-            libpq_dsn(self.dsn),
-            autocommit=True,
-            connect_timeout=max(2, math.ceil(timeout)),  # libpq's minimum is 2 s; wait_for has the last word
-            application_name="opsbook",
-        )
-        async with conn:
-            async with conn.cursor() as cur:
-                await cur.execute(self.query)  # the query is the operator's own, from the config
-                rows = await cur.fetchall() if cur.description is not None else []
-            latency_ms = (time.perf_counter() - started) * 1000
-            values: dict[str, float] = {}
-            value = _single_number(rows)
-            if value is not None:
-                values["value"] = value
-            if "connections" in self.measure:
-                values.update(await self._connections(conn))
-            if "long_queries" in self.measure:
-                values.update(await self._long_queries(conn))
-        return CheckResult.up(latency_ms, _summary(value, values), **values)
-
-    async def _connections(self, conn: psycopg.AsyncConnection[Any]) -> dict[str, float]:
-        async with conn.cursor() as cur:
-            await cur.execute(_CONNECTIONS_SQL)
-            row = await cur.fetchone()
-        used, most = (float(row[0]), float(row[1])) if row else (0.0, 0.0)
-        pct = round(used / most * 100, 2) if most else 0.0
-        return {"connections_used": used, "connections_max": most, "connections_pct": pct}
-
-    async def _long_queries(self, conn: psycopg.AsyncConnection[Any]) -> dict[str, float]:
-        async with conn.cursor() as cur:
-            await cur.execute(_LONG_QUERIES_SQL, (self.long_query_threshold.total_seconds(),))
-            row = await cur.fetchone()
-        count, longest = (float(row[0]), float(row[1])) if row else (0.0, 0.0)
-        return {"long_queries": count, "longest_query_s": round(longest, 3)}
-
-
-def _single_number(rows: list[Any]) -> float | None:
-    """The value of a one-row, one-column numeric result; None for anything else."""
-    if len(rows) != 1 or len(rows[0]) != 1:
-        return None
-    cell = rows[0][0]
-    if isinstance(cell, bool) or not isinstance(cell, int | float | Decimal):
-        return None
-    number = float(cell)
-    return number if math.isfinite(number) else None
-
-
-def _summary(value: float | None, values: dict[str, float]) -> str:
-    parts = [] if value is None else [f"value {value:g}"]
-    if "connections_used" in values:
-        parts.append(
-            f"{values['connections_used']:g} of {values['connections_max']:g} connections in use "
-            f"({values['connections_pct']:g}%)"
-        )
-    if "long_queries" in values:
-        parts.append(f"{values['long_queries']:g} long-running queries")
-    return "; ".join(parts) or "query ok"

@@ -4,25 +4,17 @@ One fresh connection per run (redis.asyncio, no retries, socket timeouts from th
 so the latency is connect + AUTH + PING. `rediss://` URLs use TLS. With `measure: [memory]` the result
 also carries `used_memory_bytes` and, when the server has a `maxmemory`, `used_memory_pct`; with
 `measure: [clients]` it carries `connected_clients`. Messages never contain the password.
+The probe that runs it is `probes/redis.py`.
 """
 
 from __future__ import annotations
 
-import os
-import time
-from typing import Any, Literal
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-import redis.asyncio as aioredis
 from pydantic import Field, field_validator
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import AuthenticationError, RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from opsbook.checks.result import CheckResult
-from opsbook.checks.spec import CheckSpec, RunContext
-from opsbook.config.types import format_duration
+from opsbook.checks.spec import CheckSpec
 from opsbook.redact import redact
 
 _SCHEMES = ("redis", "rediss", "unix")
@@ -69,86 +61,3 @@ class RedisCheck(CheckSpec):
 
     def target(self) -> str:
         return redact(self.url, self.secrets())
-
-    async def run(self, ctx: RunContext) -> CheckResult:
-        timeout = self.timeout.total_seconds()
-        client = self._client(timeout)
-        try:
-            return await ctx.clock.wait_for(self._probe(client), timeout)
-        except (TimeoutError, RedisTimeoutError):
-            return CheckResult.down(
-                f"timed out after {format_duration(self.timeout)}: no answer from {self.target()}"
-            )
-        except (RedisError, OSError) as exc:
-            return CheckResult.down(self._explain(exc))
-        finally:
-            await client.aclose()
-
-    def _client(self, timeout: float) -> aioredis.Redis:
-        options: dict[str, Any] = {
-            "socket_timeout": timeout,
-            "socket_connect_timeout": timeout,
-            "retry": Retry(NoBackoff(), 0),
-            "single_connection_client": True,
-            "decode_responses": True,
-        }
-        if self.password is not None:
-            options["password"] = self.password
-        if self.username is not None:
-            options["username"] = self.username
-        if urlsplit(self.url).scheme == "rediss":
-            options["ssl_cert_reqs"] = "required" if self.tls_verify else "none"
-            options["ssl_check_hostname"] = self.tls_verify
-            if self.ca_file:
-                options["ssl_ca_certs"] = self.ca_file
-        return aioredis.Redis.from_url(self.url, **options)
-
-    async def _probe(self, client: aioredis.Redis) -> CheckResult:
-        started = time.perf_counter()
-        answer = await client.ping()
-        latency_ms = (time.perf_counter() - started) * 1000
-        if answer is not True:
-            return CheckResult.down(f"PING answered {answer!r}, not PONG", latency_ms)
-        values: dict[str, float] = {}
-        if "memory" in self.measure:
-            values.update(_memory(await client.info("memory")))
-        if "clients" in self.measure:
-            values["connected_clients"] = float((await client.info("clients")).get("connected_clients", 0))
-        message = "PONG"
-        if "used_memory_pct" in values:
-            message += f"; memory {values['used_memory_pct']:g}% of maxmemory"
-        return CheckResult.up(latency_ms, message, **values)
-
-    def _explain(self, exc: BaseException) -> str:
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        cause = _os_error(exc)
-        if cause is not None:
-            text = f"cannot connect: {os.strerror(cause.errno or 0)}"
-        if (
-            isinstance(exc, AuthenticationError)
-            or "NOAUTH" in text
-            or "authentication required" in text.lower()
-        ):
-            text = f"authentication failed: {text}"
-        return redact(f"{self.target()}: {text}", self.secrets())
-
-
-def _memory(info: dict[str, Any]) -> dict[str, float]:
-    used = float(info.get("used_memory", 0))
-    values = {"used_memory_bytes": used}
-    maximum = float(info.get("maxmemory", 0) or 0)
-    if maximum > 0:
-        values["used_memory_pct"] = round(used / maximum * 100, 2)
-    return values
-
-
-def _os_error(exc: BaseException) -> OSError | None:
-    """The socket error under redis-py's wrapping ("Error 111 connecting to ..."), if there is one."""
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            return None
-        if isinstance(seen, OSError) and seen.errno:
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None

@@ -166,6 +166,17 @@ def test_interactive_run_disconnect_and_resume(setup: dict[str, str], tmp_path: 
         [OPSBOOK, "oplog", "export", "--incident", "17"], env=env, capture_output=True, text=True, check=True
     )
     assert "Follow-up:" in exported.stdout and "rm -rf" in exported.stdout and SECRET not in exported.stdout
+    audit = subprocess.run(
+        [OPSBOOK, "audit", "list", "--json", "--action", "runbook."], env=env, capture_output=True, text=True,
+        check=True,
+    )
+    rows = [json.loads(line) for line in reversed(audit.stdout.splitlines())]
+    assert {(r["actor"], r["source"]) for r in rows} == {("alice", "cli")}  # $OPSBOOK_USER, as everywhere
+    actions = [r["action"] for r in rows]
+    assert actions[0] == "runbook.run.start" and actions[actions.index("runbook.run.resume") - 1] == (
+        "runbook.step.continue"  # the last answer before the terminal was lost: go past the failed step
+    )
+    assert actions[-1] == "runbook.step.run" and SECRET not in audit.stdout
 
 
 def test_dry_run_import_and_unknown_names(setup: dict[str, str], tmp_path: Path) -> None:

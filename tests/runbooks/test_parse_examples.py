@@ -17,7 +17,7 @@ if not EXAMPLES.is_dir():  # the repository's copy, when the shared folder is no
 def structure(
     runbook: Runbook,
 ) -> list[tuple[str, list[tuple[str, str, tuple[str, ...]]], list[tuple[str, ...]]]]:
-    out = []
+    out: list[tuple[str, list[tuple[str, str, tuple[str, ...]]], list[tuple[str, ...]]]] = []
     for p in runbook.procedures:
         steps = []
         for s in p.steps:

@@ -30,6 +30,7 @@ from opsbook.runbooks.errors import (
 )
 from opsbook.runbooks.models import RunRow
 from opsbook.runbooks.parse import parse_runbook
+from opsbook.runbooks.records import next_step
 from opsbook.runtime import Runtime
 from tests.support import make_runtime
 
@@ -116,6 +117,12 @@ def _start(runtime: Runtime, found: Found, tmp_path: Path) -> int:
     return state.run.id
 
 
+def _next_position(runtime: Runtime, run_id: int) -> int | None:
+    with runtime.sessions() as session:
+        row = next_step(service.steps_of(session, run_id))
+        return None if row is None else row.position
+
+
 def _audit(runtime: Runtime) -> list[tuple[str, str, str, dict[str, object]]]:
     with runtime.sessions() as session:
         rows = session.scalars(select(AuditRow).order_by(AuditRow.id))
@@ -140,14 +147,12 @@ async def test_walk_destructive_refused_then_oplog(
     with pytest.raises(ConfirmationRequired):
         await take(2, "run", confirm="wipe")
     assert (tmp_path / "old").exists(), "a destructive step ran without its typed name"
-    with runtime.sessions() as session:
-        assert service.next_step(service.steps_of(session, run_id)).position == 2  # type: ignore[union-attr]
+    assert _next_position(runtime, run_id) == 2
     r3 = (await take(2, "run", confirm="wipe-old-entries")).result
     assert r3.status == "succeeded" and not (tmp_path / "old").exists()
     r4 = (await take(3, "run")).result
     assert (r4.status, r4.exit_code, r4.output) == ("failed", 4, "broken\n")
-    with runtime.sessions() as session:  # a failed step is where a resume starts
-        assert service.next_step(service.steps_of(session, run_id)).position == 3  # type: ignore[union-attr]
+    assert _next_position(runtime, run_id) == 3  # a failed step is where a resume starts
     assert (await take(3, "continue")).state.oplog_entry is None
     last = await take(4, "not_done")  # nothing left to do: the run is closed and logged
     assert last.state.run.status == "failed" and last.state.oplog_entry is not None

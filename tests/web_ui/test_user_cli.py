@@ -67,7 +67,7 @@ def test_set_password_twice_list_and_audit(tmp_path: Path) -> None:
     engine.dispose()
 
     code, out = set_password(tmp_path, "ana", "short", "short")
-    assert code == 1 and "at least" in out
+    assert code == 2 and "at least" in out
     refused = run(["user", "set-password", "nobody"], tmp_path)
     assert refused.returncode == 1 and "no user 'nobody'" in refused.stderr
 

@@ -1,4 +1,5 @@
-"""`opsbook token create|list|revoke`: API tokens for scripts, CI and the CLI's remote use."""
+"""`opsbook token create|list|revoke`: API tokens for scripts, CI and the CLI's remote use (creating and
+revoking are the use cases of `auth.service`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,10 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
-from opsbook.auth import audit
+from opsbook.auth import service
 from opsbook.auth.models import ApiTokenRow
 from opsbook.auth.roles import Role
-from opsbook.auth.tokens import create_token
-from opsbook.cli.common import ConfigOption, cli_actor, console, runtime_or_exit
+from opsbook.cli.common import AuthorOption, ConfigOption, cli_actor, cli_errors, console, runtime_or_exit
 
 app = typer.Typer(help="API tokens.", no_args_is_help=True)
 
@@ -21,14 +21,14 @@ app = typer.Typer(help="API tokens.", no_args_is_help=True)
 def create(
     name: Annotated[str, typer.Argument(help="What the token is for, e.g. 'grafana'.")],
     role: Annotated[Role, typer.Option(help="viewer, responder or admin.")] = Role.VIEWER,
+    author: AuthorOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Create a token; it is printed once and stored only as a hash."""
     runtime = runtime_or_exit(config)
-    with runtime.sessions.begin() as session:
-        token = create_token(session, name, role, runtime.clock.now())
-        audit.record(session, runtime.clock.now(), cli_actor(), "token.create", name, role=role.value)
-    typer.echo(token)
+    with cli_errors(runtime):
+        created = service.create_api_token(runtime, cli_actor(author), name, role)
+    typer.echo(created.token)
 
 
 @app.command("list")
@@ -50,14 +50,9 @@ def list_tokens(config: ConfigOption = None) -> None:
 
 
 @app.command("revoke")
-def revoke(token_id: int, config: ConfigOption = None) -> None:
+def revoke(token_id: int, author: AuthorOption = None, config: ConfigOption = None) -> None:
     """Revoke a token by its id."""
     runtime = runtime_or_exit(config)
-    with runtime.sessions.begin() as session:
-        row = session.get(ApiTokenRow, token_id)
-        if row is None:
-            console.print(f"[red]no token {token_id}[/]")
-            raise typer.Exit(1)
-        row.revoked_at = runtime.clock.now()
-        audit.record(session, runtime.clock.now(), cli_actor(), "token.revoke", row.name)
-    console.print(f"token {token_id} ({row.name}) revoked")
+    with cli_errors(runtime):
+        row = service.revoke_api_token(runtime, cli_actor(author), token_id)
+    console.print(f"token {token_id} ({row.name}) revoked", markup=False)

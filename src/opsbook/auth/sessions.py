@@ -21,7 +21,7 @@ from enum import StrEnum
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
-from opsbook.auth import audit, passwords
+from opsbook.auth import passwords
 from opsbook.auth.roles import Principal, Role
 from opsbook.auth.web_models import LoginAttemptRow, WebSessionRow
 from opsbook.config.schema import OpsbookConfig
@@ -138,6 +138,11 @@ def user_role(config: OpsbookConfig, user: str) -> Role | None:
     return None
 
 
+def login_name(user: str) -> str:
+    """A user name as typed at sign-in, as it is looked up, throttled and audited."""
+    return user.strip().lower()[:100]
+
+
 def login(
     session: Session,
     config: OpsbookConfig,
@@ -148,19 +153,15 @@ def login(
     throttle: Throttle = THROTTLE,
 ) -> LoginResult:
     """Check the password (unless throttled), record the attempt, and open a session on success."""
-    user = user.strip().lower()[:100]
+    user = login_name(user)
     source = source[:100]
     wait = throttled(session, user, source, now, throttle)
-    actor = Principal(user or "-", Role.VIEWER, source)
     if wait is not None:
-        audit.record(session, now, actor, "auth.login.throttled", f"user:{user}",
-                     retry_after_s=int(wait.total_seconds()))
         return LoginResult(LoginOutcome.THROTTLED, retry_after=wait)
     role = user_role(config, user)
     ok = passwords.verify(session, user, password) and role is not None
     session.add(LoginAttemptRow(ts=now, user=user, source=source, ok=ok))
     if not ok or role is None:
-        audit.record(session, now, actor, "auth.login.failed", f"user:{user}")
         return LoginResult(LoginOutcome.INVALID)
     token, csrf = new_token(), new_token()
     session.add(
@@ -169,9 +170,7 @@ def login(
             last_seen_at=now, expires_at=now + MAX_AGE,
         )
     )
-    principal = Principal(user, role, source)
-    audit.record(session, now, principal, "auth.login", f"user:{user}")
-    return LoginResult(LoginOutcome.OK, token, csrf, principal=principal)
+    return LoginResult(LoginOutcome.OK, token, csrf, principal=Principal(user, role, source))
 
 
 @dataclass(frozen=True)
@@ -198,11 +197,10 @@ def resolve(
     return BrowserSession(Principal(row.user, role, source), row.csrf_token, row.token_hash)
 
 
-def logout(session: Session, token: str, now: datetime, actor: Principal) -> None:
+def logout(session: Session, token: str, now: datetime) -> None:
     session.execute(
         update(WebSessionRow).where(WebSessionRow.token_hash == hash_token(token)).values(revoked_at=now)
     )
-    audit.record(session, now, actor, "auth.logout", f"user:{actor.name}")
 
 
 def revoke_user_sessions(session: Session, user: str, now: datetime) -> int:

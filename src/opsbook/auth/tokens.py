@@ -19,11 +19,19 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def create_token(session: Session, name: str, role: Role, now: datetime) -> str:
-    """Create a token and return it in clear: the only time it is ever seen."""
+def new_token(session: Session, name: str, role: Role, now: datetime) -> tuple[ApiTokenRow, str]:
+    """Add a token (its row flushed, so it has an id) and return it with the token in clear: the only time
+    it is ever seen."""
     token = PREFIX + secrets.token_urlsafe(32)
-    session.add(ApiTokenRow(name=name, token_hash=hash_token(token), role=role.value, created_at=now))
-    return token
+    row = ApiTokenRow(name=name, token_hash=hash_token(token), role=role.value, created_at=now)
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def create_token(session: Session, name: str, role: Role, now: datetime) -> str:
+    """Create a token and return it in clear (tests and first start; people use `create_api_token`)."""
+    return new_token(session, name, role, now)[1]
 
 
 def authenticate(session: Session, token: str, now: datetime, source: str = "") -> Principal | None:

@@ -1,7 +1,7 @@
 """`opsbook user set-password NAME` and `opsbook user list`: passwords for the users of opsbook.yaml.
 
 Users and their roles are declared in opsbook.yaml (`users:`); this only stores their password hashes.
-Setting a password ends the user's open browser sessions.
+Setting a password (the use case `auth.service.set_user_password`) ends the user's open browser sessions.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import typer
 from rich.table import Table
 from sqlalchemy import func, select
 
-from opsbook.auth import audit, passwords, sessions
+from opsbook.auth import service, sessions
 from opsbook.auth.web_models import UserPasswordRow, WebSessionRow
-from opsbook.cli.common import ConfigOption, cli_actor, console, err_console, runtime_or_exit
+from opsbook.cli.common import AuthorOption, ConfigOption, cli_actor, cli_errors, console, runtime_or_exit
 
 app = typer.Typer(
     help="Users of the web UI: passwords (users and roles are declared in opsbook.yaml).",
@@ -25,26 +25,18 @@ app = typer.Typer(
 @app.command("set-password")
 def set_password(
     name: Annotated[str, typer.Argument(help="A user declared under `users:` in opsbook.yaml.")],
+    author: AuthorOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Set NAME's password (asked twice, never echoed) and sign NAME out everywhere."""
     runtime = runtime_or_exit(config)
-    if sessions.user_role(runtime.config, name) is None:
-        known = ", ".join(u.name for u in runtime.config.users) or "none"
-        err_console.print(f"[red]no user {name!r} in {runtime.loaded.path}[/] (users: {known})")
-        raise typer.Exit(1)
+    actor = cli_actor(author)
+    with cli_errors(runtime):
+        service.known_user(runtime, name)  # before asking for a password for nobody
     password = typer.prompt("New password", hide_input=True, confirmation_prompt="Repeat the password")
-    problem = passwords.check_strength(password, name)
-    if problem:
-        err_console.print(f"[red]{problem}[/]")
-        raise typer.Exit(1)
-    now = runtime.clock.now()
-    actor = cli_actor()
-    with runtime.sessions.begin() as session:
-        passwords.set_password(session, name, password, now, by=actor.name)
-        ended = sessions.revoke_user_sessions(session, name, now)
-        audit.record(session, now, actor, "user.set_password", f"user:{name}", sessions_ended=ended)
-    console.print(f"password of {name} set" + (f"; {ended} session(s) ended" if ended else ""))
+    with cli_errors(runtime):
+        ended = service.set_user_password(runtime, actor, name, password)
+    console.print(f"password of {name} set" + (f"; {ended} session(s) ended" if ended else ""), markup=False)
 
 
 @app.command("list")

@@ -18,7 +18,6 @@ from opsbook.runbooks.executor import Outcome
 from opsbook.runbooks.models import RunRow, RunStepRow
 from opsbook.runbooks.params import filled_command
 
-HANDLED = frozenset({"succeeded", "skipped", "done", "not_done", "shown", "refused"})
 FAILED = frozenset({"failed", "timed_out"})
 CONTINUED = "continued after failure"
 

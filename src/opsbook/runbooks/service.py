@@ -51,9 +51,9 @@ from opsbook.runtime import Runtime
 from opsbook.usecase import Tx, transaction
 
 __all__ = [
-    "RunContext", "RunError", "RunNotFound", "RunState", "StepTaken", "abort_run", "catalog_for",
-    "find_procedure", "finish_run", "first_steps", "get_run", "list_runs", "may_run_unattended",
-    "procedure_link", "procedure_of", "resume_run", "run_unattended", "start_run", "steps_of", "take_step",
+    "RunNotFound", "RunState", "StepTaken", "abort_run", "automatable", "catalog_for", "find_procedure",
+    "finish_run", "first_steps", "get_run", "list_runs", "procedure_link", "procedure_of", "resume_run",
+    "run_unattended", "start_run", "steps_of", "take_step",
 ]
 
 

@@ -1,4 +1,5 @@
-"""Sign in and sign out: `/login` (GET form, POST credentials) and `/logout`."""
+"""Sign in and sign out: `/login` (GET form, POST credentials) and `/logout`, through the use cases
+`auth.service.sign_in` and `sign_out` (which audit every attempt)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import asyncio
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from opsbook.auth import sessions
+from opsbook.auth import service, sessions
 from opsbook.auth.roles import Principal
 from opsbook.web.ui.pages import render, runtime_of, viewer
 
@@ -54,14 +55,8 @@ async def login_submit(
     password: str = Form(""),
     next: str = Form("/ui/"),
 ) -> Response:
-    runtime = runtime_of(request)
     source = request.client.host if request.client else ""
-
-    def attempt() -> sessions.LoginResult:
-        with runtime.sessions.begin() as session:
-            return sessions.login(session, runtime.config, username, password, source, runtime.clock.now())
-
-    result = await asyncio.to_thread(attempt)
+    result = await asyncio.to_thread(service.sign_in, runtime_of(request), username, password, source)
     if result.outcome is sessions.LoginOutcome.THROTTLED:
         wait = int(result.retry_after.total_seconds()) if result.retry_after else 60
         minutes = max(1, -(-wait // 60))
@@ -82,11 +77,9 @@ async def login_submit(
 
 @router.post("/logout")
 def logout(request: Request, principal: Principal = Depends(viewer)) -> Response:
-    runtime = runtime_of(request)
     token = getattr(request.state, "session_token", None)
     if token:
-        with runtime.sessions.begin() as session:
-            sessions.logout(session, token, runtime.clock.now(), principal)
+        service.sign_out(runtime_of(request), principal, token)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(sessions.COOKIE)
     return response

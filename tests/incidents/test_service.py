@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from tests.incidents.conftest import Receiver, Team, fire_p1, make_team
 
-from opsbook.alerts.service import upsert_external
+from opsbook.alerts.external import ExternalEvent, apply_external
+from opsbook.alerts.state import ExternalAction
+from opsbook.alerts.types import AlertTransition
 from opsbook.auth.models import AuditRow
 from opsbook.auth.roles import Principal, Role
 from opsbook.errors import Conflict, Invalid
@@ -31,6 +34,11 @@ def kinds(team: Team, incident_id: int = 1) -> list[str]:
 def incident(team: Team, incident_id: int = 1) -> IncidentRow:
     with team.runtime.sessions() as s:
         return queries.get_incident(s, incident_id)
+
+
+def pagerduty(s: Session, key: str, service: str, severity: Severity, summary: str, now: datetime,
+              action: ExternalAction = ExternalAction.TRIGGER) -> list[AlertTransition]:
+    return apply_external(s, ExternalEvent("pagerduty", key, action, service, severity, summary), now)
 
 
 def open_by_hand(team: Team, severity: str = "P0") -> int:
@@ -84,18 +92,14 @@ async def test_alerts_of_one_service_join_within_the_window(team: Team) -> None:
     await team.clock.advance(timedelta(minutes=10))
     with team.runtime.sessions.begin() as s:  # a PagerDuty P0 event for the same service joins and raises
         hook = alert_hook(team.config)
-        hook(s, upsert_external(s, source="pagerduty", dedup_key="x1", action="trigger", service="api",
-                                severity=Severity.P0, summary="checkout 500s", payload=None,
-                                now=team.clock.now()), team.clock.now())
+        hook(s, pagerduty(s, "x1", "api", Severity.P0, "checkout 500s", team.clock.now()), team.clock.now())
     row = incident(team)
     assert (row.severity, row.services) == ("P0", ["api"])
     assert row.ack_deadline == t0 + timedelta(minutes=5)  # P0's deadline counts from the opening
     assert kinds(team)[-2:] == ["alert_joined", "severity"]
     await team.clock.advance(timedelta(minutes=21))  # 31 minutes after opening: outside the 30m window
     with team.runtime.sessions.begin() as s:
-        hook(s, upsert_external(s, source="pagerduty", dedup_key="x2", action="trigger", service="api",
-                                severity=Severity.P2, summary="slow search", payload=None,
-                                now=team.clock.now()), team.clock.now())
+        hook(s, pagerduty(s, "x2", "api", Severity.P2, "slow search", team.clock.now()), team.clock.now())
     with team.runtime.sessions() as s:
         rows = queries.list_incidents(s)
         assert [(r.id, r.severity, r.source) for r in rows] == [(2, "P2", "pagerduty"), (1, "P0", "rule")]
@@ -106,11 +110,9 @@ async def test_p3_alerts_open_nothing_and_silenced_ones_never_open(team: Team) -
     with team.runtime.sessions.begin() as s:
         hook = alert_hook(team.config)
         now = team.clock.now()
-        hook(s, upsert_external(s, source="pagerduty", dedup_key="p3", action="trigger", service="api",
-                                severity=Severity.P3, summary="typo", payload=None, now=now), now)
-        transitions = upsert_external(s, source="pagerduty", dedup_key="p1", action="trigger", service="db",
-                                      severity=Severity.P1, summary="db down", payload=None, now=now)
-        hook(s, [t.__class__(**{**t.__dict__, "silenced": True}) for t in transitions], now)
+        hook(s, pagerduty(s, "p3", "api", Severity.P3, "typo", now), now)
+        transitions = pagerduty(s, "p1", "db", Severity.P1, "db down", now)
+        hook(s, [replace(t, silenced=True) for t in transitions], now)
     with team.runtime.sessions() as s:
         assert queries.list_incidents(s) == []
 
@@ -195,10 +197,8 @@ async def test_pagerduty_acknowledge_acknowledges_the_incident(team: Team) -> No
     with team.runtime.sessions.begin() as s:
         hook = alert_hook(team.config)
         now = team.clock.now()
-        for action in ("trigger", "acknowledge"):
-            hook(s, upsert_external(s, source="pagerduty", dedup_key="k", action=action,  # type: ignore[arg-type]
-                                    service="db", severity=Severity.P1, summary="db down", payload=None,
-                                    now=now), now)
+        for action in (ExternalAction.TRIGGER, ExternalAction.ACKNOWLEDGE):
+            hook(s, pagerduty(s, "k", "db", Severity.P1, "db down", now, action), now)
     row = incident(team)
     assert (row.status, row.acknowledged_by, row.source) == ("acknowledged", "pagerduty", "pagerduty")
 

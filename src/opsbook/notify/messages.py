@@ -45,7 +45,9 @@ class Tags:
 class Message(ABC):
     """One message for people; see the module docstring for what each method says."""
 
-    kind: ClassVar[str]
+    @property
+    @abstractmethod
+    def kind(self) -> str: ...
 
     @abstractmethod
     def destination(self, config: OpsbookConfig, now: datetime) -> Destination: ...
@@ -75,7 +77,7 @@ class AlertMessage(Message):
     link: str = ""
 
     @property
-    def kind(self) -> str:  # type: ignore[override]
+    def kind(self) -> str:
         return "firing" if self.transition.kind is TransitionKind.FIRED else "resolved"
 
     def destination(self, config: OpsbookConfig, now: datetime) -> Destination:

@@ -21,7 +21,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from opsbook.notify.models import CANCELLED, FAILED, PENDING, SENDING, OutboxRow
+from opsbook.notify.models import CANCELLED, FAILED, PENDING, OutboxRow
 
 
 def enqueue(
@@ -180,12 +180,3 @@ def counts_by_status(session: Session) -> dict[str, int]:
     rows = session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status))
     return {status: int(n) for status, n in rows}
 
-
-def oldest_due(session: Session, now: datetime) -> datetime | None:
-    """When the longest-waiting due message became due (delivery lag), or None if nothing is due."""
-    return session.scalar(
-        select(OutboxRow.next_attempt_at)
-        .where(OutboxRow.status.in_([PENDING, SENDING]), OutboxRow.next_attempt_at <= now)
-        .order_by(OutboxRow.next_attempt_at)
-        .limit(1)
-    )

@@ -30,7 +30,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from sqlalchemy import and_, func, or_, select, update
@@ -502,7 +502,3 @@ class DeliveryWorker:
                 except Exception:
                     log.exception("the give-up hook failed for notification %s", gave_up.outbox_id)
 
-
-def backoff_schedule(settings: NotifySettings, attempts: int) -> list[timedelta]:
-    """The waits (without jitter) a message goes through: for docs and `opsbook notify list`."""
-    return [backoff_delay(n, settings.retry, 0.0) for n in range(1, attempts + 1)]

@@ -52,7 +52,7 @@ from opsbook.metrics import Metrics, PipelineCollector, StoreCollector
 from opsbook.notify.worker import DeliveryWorker, GiveUp
 from opsbook.oncall.notifier import OncallNotifier
 from opsbook.rules.severity import Severity
-from opsbook.runbooks.service import RunContext, may_run_unattended, run_unattended
+from opsbook.runbooks.service import may_run_unattended, run_unattended
 from opsbook.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -197,17 +197,10 @@ class Pipeline:
         if not any(may_run_unattended(found.procedure, step) for step in found.procedure.steps):
             return None  # nothing else runs unattended
         incident = await asyncio.to_thread(self._incident_of, transition.alert_id)
-        ctx = RunContext(
-            settings=self.runtime.config.runbooks,
-            clock=self.runtime.clock,
-            secrets=self.runtime.loaded.all_secrets(),
-            cwd=self.dispatcher.config_dir,
-        )
         try:
             return await run_unattended(
-                self.runtime.sessions,
+                self.runtime,
                 found,
-                ctx=ctx,
                 incident_id=incident,
                 reason=f"automated remediation: {transition.summary}",
             )

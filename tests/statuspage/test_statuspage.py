@@ -15,7 +15,7 @@ from opsbook.auth.roles import SYSTEM
 from opsbook.checks.result import Status
 from opsbook.clock import FakeClock
 from opsbook.events import DomainEvent, Topic
-from opsbook.incidents import service as incidents
+from opsbook.incidents import lifecycle as incidents
 from opsbook.runtime import Runtime
 from opsbook.silences.store import create_maintenance
 from opsbook.statuspage.cache import StatusCache

@@ -16,7 +16,7 @@ from opsbook.auth.roles import SYSTEM
 from opsbook.auth.sessions import LOGIN_COOKIE
 from opsbook.checks.result import Status
 from opsbook.clock import FakeClock
-from opsbook.incidents import service as incidents
+from opsbook.incidents import lifecycle as incidents
 from opsbook.runtime import Runtime
 from opsbook.silences.models import SilenceRow
 from opsbook.web.ui.ops_pages import week_grid

@@ -128,12 +128,8 @@ def _folders(settings: RunbooksSettings, base_dir: str | Path) -> list[_Folder]:
     return folders
 
 
-def load_catalog(settings: RunbooksSettings, base_dir: str | Path = ".") -> Catalog:
-    """Read and parse every `*.md` under the configured folders (unreadable files become `errors`)."""
-    return _load(settings, _folders(settings, base_dir))
-
-
 def _load(settings: RunbooksSettings, folders: list[_Folder]) -> Catalog:
+    """Read and parse every `*.md` of `folders` (unreadable files become `errors`)."""
     catalog = Catalog()
     used: set[str] = set()
     for folder in folders:

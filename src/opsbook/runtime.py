@@ -7,6 +7,7 @@ file and which database they use (OPSBOOK_CONFIG / OPSBOOK_DATABASE_URL win over
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path as FsPath
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -14,8 +15,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from opsbook.clock import Clock, SystemClock
 from opsbook.config.loader import LoadedConfig, config_path, load_config
 from opsbook.config.schema import OpsbookConfig
-from opsbook.db.engine import database_url, make_engine, make_sessionmaker
+from opsbook.db.engine import database_exists, database_url, make_engine, make_sessionmaker, sqlite_path
 from opsbook.db.migrate import upgrade
+from opsbook.errors import NotFound
 from opsbook.events import BUS_KEY, EventBus
 from opsbook.events.feed import FEED_KEY, ChangeFeed
 from opsbook.redact import Redactor
@@ -66,12 +68,32 @@ class Runtime:
         self.engine.dispose()
 
 
+class NoDatabase(NotFound):
+    """A command that only reads found no database where the config leads (it would show "no data")."""
+
+
 def open_runtime(
-    path: str | None = None, *, clock: Clock | None = None, migrate: bool = True, db_url: str | None = None
+    path: str | None = None,
+    *,
+    clock: Clock | None = None,
+    migrate: bool = True,
+    db_url: str | None = None,
+    create: bool = True,
 ) -> Runtime:
-    """Load and validate the config (raising ConfigError), open the database and migrate it to head."""
+    """Load and validate the config (raising ConfigError), open the database and migrate it to head.
+
+    A relative SQLite path is relative to the config file's folder. With `create=False` (a command that
+    only reads) a database that does not exist yet is not made: NoDatabase says where it was looked for."""
     loaded = load_config(config_path(path))
-    engine = make_engine(db_url or database_url(loaded.config.database_url))
+    engine = make_engine(
+        db_url or database_url(loaded.config.database_url, FsPath(loaded.path).resolve().parent)
+    )
+    if not create and not database_exists(engine):
+        where = sqlite_path(engine.url.render_as_string(hide_password=False)) or engine.url
+        engine.dispose()
+        raise NoDatabase(
+            f"no database at {where}: is this the right config ({loaded.path})? serve creates it"
+        )
     if migrate:
         upgrade(engine)
     return Runtime(

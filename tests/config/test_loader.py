@@ -112,3 +112,43 @@ def test_the_bundled_example_and_starter_are_valid() -> None:
         "host",
         "heartbeat",
     }
+
+
+def test_every_unset_variable_is_reported_at_once_with_the_other_problems() -> None:
+    text = """\
+title: a
+title: b
+services:
+  - name: db
+    checks:
+      - name: select-1
+        kind: postgres
+        dsn: ${DATABASE_URL}
+        interval: soon
+  - name: cache
+    checks:
+      - name: ping
+        kind: redis
+        url: redis://:${REDIS_PASSWORD}@127.0.0.1:6379/${REDIS_DB}
+  - name: api
+    checks:
+      - name: health
+        kind: http
+        url: ${API_URL}
+"""
+    assert errors(text) == [
+        "ops.yaml:2: title: duplicate key",
+        "ops.yaml:8: services[0].checks[0].dsn: environment variable DATABASE_URL is not set",
+        "ops.yaml:14: services[1].checks[0].url: environment variable REDIS_PASSWORD is not set",
+        "ops.yaml:14: services[1].checks[0].url: environment variable REDIS_DB is not set",
+        "ops.yaml:19: services[2].checks[0].url: environment variable API_URL is not set",
+        "ops.yaml:9: services[0].checks[0].interval: 'soon' is not a duration: "
+        "use a number of seconds or a string like '30s', '5m', '1h30m'",
+    ]  # and nothing about the empty url: its value is not known
+
+
+def test_an_unset_variable_with_a_default_is_no_problem() -> None:
+    text = GOOD.replace("http://127.0.0.1:9/health", "${API_URL:-http://127.0.0.1:9/health}")
+    assert parse_config(text, "ops.yaml", {}).config.checks()["api/health"].target() == (
+        "GET http://127.0.0.1:9/health"
+    )

@@ -14,18 +14,15 @@ from opsbook.checks.heartbeat_watch import ensure_tokens
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
 from opsbook.checks.runner import run_check
 from opsbook.checks.spec import CheckSpec, RunContext
+from opsbook.checks.status_table import StatusRow, format_elapsed, status_view, styled
 from opsbook.checks.uptime import uptime_many
-from opsbook.cli.common import ConfigOption, console, runtime_or_exit
+from opsbook.cli.common import ConfigOption, console, fail, print_config_error, runtime_or_exit
 from opsbook.config.types import format_duration
-from opsbook.runtime import Runtime
+from opsbook.config.yamlpos import ConfigError
+from opsbook.errors import exit_code
+from opsbook.runtime import NoDatabase, Runtime, open_runtime
 
 app = typer.Typer(help="Checks: list them, run one now.", no_args_is_help=True)
-
-STYLE = {"up": "green", "degraded": "yellow", "down": "bold red"}
-
-
-def _styled(status: str | None) -> str:
-    return f"[{STYLE[status]}]{status}[/]" if status in STYLE else "[dim]no data[/]"
 
 
 def find_check(runtime: Runtime, name: str) -> tuple[str, CheckSpec]:
@@ -79,7 +76,7 @@ def run(
         raise typer.Exit(1)
     result = asyncio.run(run_check(spec, RunContext(clock=runtime.clock)))
     latency = f"{result.latency_ms:.1f} ms" if result.latency_ms is not None else "-"
-    console.print(f"{check_id}: {_styled(result.status.value)} in {latency}")
+    console.print(f"{check_id}: {styled(result.status.value)} in {latency}")
     if result.message:
         console.print(runtime.redact(result.message), markup=False, highlight=False)
     for key, value in result.values.items():
@@ -89,32 +86,50 @@ def run(
 
 def status(config: ConfigOption = None) -> None:
     """A table of every service and check: state, last latency, uptime over 24 h, 7 d and 30 d."""
-    runtime = runtime_or_exit(config)
+    runtime = _existing_runtime(config)
     checks = runtime.config.checks()
     now = runtime.clock.now()
     with runtime.sessions() as session:
         states = store.states(session, checks)
         periods = {d: uptime_many(session, list(checks), now - timedelta(days=d), now) for d in (1, 7, 30)}
-    table = Table("service", "check", "state", "since", "latency", "24 h", "7 d", "30 d")
-    table.add_column("message", no_wrap=True, overflow="ellipsis", max_width=50)
+    rows = []
     for check_id in checks:
         service, _, check = check_id.partition("/")
         row = states.get(check_id)
-        ups = [periods[d][check_id].percent for d in (1, 7, 30)]
-        since = (
-            format_duration(timedelta(seconds=int((now - row.since).total_seconds())))
-            if row and row.since
-            else ""
+        up_24h, up_7d, up_30d = (_percent(periods[d][check_id].percent) for d in (1, 7, 30))
+        rows.append(
+            StatusRow(
+                service=service,
+                check=check,
+                status=row.status if row else None,
+                since=format_elapsed(now - row.since) if row and row.since else "",
+                latency=f"{row.last_latency_ms:.0f} ms" if row and row.last_latency_ms is not None else "-",
+                uptime_24h=up_24h,
+                uptime_7d=up_7d,
+                uptime_30d=up_30d,
+                message=runtime.redact(row.last_message).splitlines()[0][:200]
+                if row and row.last_message
+                else "",
+            )
         )
-        table.add_row(
-            service,
-            check,
-            _styled(row.status if row else None),
-            since,
-            f"{row.last_latency_ms:.0f} ms" if row and row.last_latency_ms is not None else "-",
-            *[f"{u:.2f}%" if u is not None else "-" for u in ups],
-            runtime.redact((row.last_message if row else "") or "").splitlines()[0][:200]
-            if row and row.last_message
-            else "",
-        )
-    console.print(table)
+    table, notes = status_view(rows, console.width)
+    if table is not None:
+        console.print(table)
+    for note in notes:
+        console.print(note, markup=False, highlight=False)
+
+
+def _percent(value: float | None) -> str:
+    return f"{value:.2f}%" if value is not None else "-"
+
+
+def _existing_runtime(config: str | None) -> Runtime:
+    """`runtime_or_exit` for a command that only reads: a database that is not there yet is an error
+    saying where it was looked for, not a new empty one that shows "no data"."""
+    try:
+        return open_runtime(config, create=False)
+    except ConfigError as exc:
+        print_config_error(exc)
+        raise typer.Exit(2) from None
+    except NoDatabase as exc:
+        raise fail(str(exc), exit_code(exc)) from None

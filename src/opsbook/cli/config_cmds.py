@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from opsbook.cli.common import ConfigOption, console, print_config_error
-from opsbook.config.loader import config_path, load_config
+from opsbook.cli.common import ConfigOption, console, fail, print_config_error
+from opsbook.config.loader import DEFAULT_CONFIG, config_path, load_config
 from opsbook.config.schema import OpsbookConfig
-from opsbook.config.yamlpos import ConfigError
+from opsbook.config.yamlpos import ConfigError, load_with_lines
 
 
 def validate(config: ConfigOption = None, file: Annotated[str | None, typer.Argument()] = None) -> None:
@@ -27,7 +27,16 @@ def validate(config: ConfigOption = None, file: Annotated[str | None, typer.Argu
     console.print(f"{path}: ok — {len(cfg.services)} services, {len(cfg.checks())} checks")
 
 
-def schema() -> None:
+def schema(
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Accepted as by every command, and not used: the schema is the same for every file.",
+        ),
+    ] = None,
+) -> None:
     """Print the JSON Schema of opsbook.yaml (for editors: yaml-language-server)."""
     document = OpsbookConfig.model_json_schema()
     document["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -36,18 +45,39 @@ def schema() -> None:
 
 
 def init(
-    path: Annotated[Path, typer.Argument()] = Path("opsbook.yaml"),
+    path: Annotated[Path | None, typer.Argument(help="Where to write it (or -c FILE).")] = None,
+    config: Annotated[
+        str | None,
+        typer.Option(
+            "--config", "-c", envvar="OPSBOOK_CONFIG", help=f"Where to write it (default ./{DEFAULT_CONFIG})."
+        ),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter opsbook.yaml (API /health, PostgreSQL, Redis, disk)."""
-    if path.exists() and not force:
-        console.print(f"[red]{path} exists[/]; use --force to overwrite it")
+    if path is not None and config is not None and path != Path(config):
+        raise fail(f"two files given ({path} and -c {config}): give one")
+    target = path or Path(config_path(config))
+    if target.exists() and not force:
+        console.print(f"[red]{target} exists[/]; use --force to overwrite it")
         raise typer.Exit(1)
-    path.write_text(resources.files("opsbook.config").joinpath("starter.yaml").read_text(encoding="utf-8"))
-    console.print(f"wrote {path}; edit it, then run [bold]opsbook validate {path}[/]")
+    text = resources.files("opsbook.config").joinpath("starter.yaml").read_text(encoding="utf-8")
+    target.write_text(text)
+    console.print(f"wrote {target}", highlight=False)
+    unset = _unset_variables(text, str(target))
+    if unset:
+        console.print(f"It reads {len(unset)} variables from the environment that are not set here:")
+        width = max(map(len, unset))
+        for name, where in unset.items():
+            console.print(f"  export {name}=...{' ' * (width - len(name))}  # {where}", markup=False)
+    console.print(f"Edit it, then run: opsbook validate -c {target}", markup=False, highlight=False)
 
 
-def register(app: typer.Typer) -> None:
-    app.command()(validate)
-    app.command()(schema)
-    app.command()(init)
+def _unset_variables(text: str, filename: str) -> dict[str, str]:
+    """Each ${VAR} without a default that the environment does not set, and the first FILE:LINE naming it."""
+    read = load_with_lines(text, filename)
+    found: dict[str, str] = {}
+    for where, names in read.unset.items():
+        for name in names:
+            found.setdefault(name, f"{filename}:{read.lines[where]}")
+    return found

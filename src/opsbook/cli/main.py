@@ -1,41 +1,109 @@
-"""The `opsbook` command: assembles every domain's command group."""
+"""The `opsbook` command: every domain's commands, each module imported only when its command runs.
+
+`opsbook --help` lists the commands from the table below without importing any of them, and
+`opsbook incident ack` imports `opsbook.incidents.cli` alone, so a command starts in the time its own
+module takes to load. A command's one-line help is written here and in its module;
+tests/test_cli.py checks that they agree.
+"""
 
 from __future__ import annotations
 
+import importlib
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from opsbook.alerts import cli as alerts_cli
-from opsbook.auth import audit_cli, users_cli
-from opsbook.auth.cli import app as token_app
-from opsbook.checks.cli import app as check_app
-from opsbook.checks.cli import status
-from opsbook.cli import config_cmds
-from opsbook.cli.serve import db_app, serve
-from opsbook.incidents import cli as incidents_cli
-from opsbook.notify import cli as notify_cli
-from opsbook.oncall import cli as oncall_cli
-from opsbook.oplog import cli as oplog_cli
-from opsbook.runbooks import cli as runbooks_cli
-from opsbook.silences import cli as silences_cli
 
-app = typer.Typer(no_args_is_help=True, help="opsbook: your OPERATIONS.md, running.", add_completion=False)
-app.command()(serve)
-app.command()(status)
-config_cmds.register(app)
-app.add_typer(db_app, name="db")
-app.add_typer(token_app, name="token")
-app.add_typer(check_app, name="check")
+@dataclass(frozen=True)
+class Entry:
+    """Where a command lives: `module:attribute`, a Typer app (a command group) or a function."""
 
-# --- command groups of each domain (one add_typer line each) ---
-app.add_typer(silences_cli.app, name="silence")
-app.add_typer(silences_cli.maintenance_app, name="maintenance")
-app.add_typer(notify_cli.app, name="notify")
-app.add_typer(oncall_cli.app, name="oncall")
-app.add_typer(runbooks_cli.app, name="runbook")
-app.add_typer(oplog_cli.app, name="oplog")
-app.add_typer(alerts_cli.app, name="alert")
-app.add_typer(incidents_cli.app, name="incident")
-app.add_typer(incidents_cli.report_app, name="report")
-app.add_typer(users_cli.app, name="user")
-app.add_typer(audit_cli.app, name="audit")
-# --- end of command groups ---
+    target: str
+    help: str
+
+
+COMMANDS: dict[str, Entry] = {
+    "serve": Entry("opsbook.cli.serve:serve", "Run opsbook: checks, API, UI and status page, until stopped."),
+    "status": Entry(
+        "opsbook.checks.cli:status",
+        "A table of every service and check: state, last latency, uptime over 24 h, 7 d and 30 d.",
+    ),
+    "validate": Entry(
+        "opsbook.cli.config_cmds:validate",
+        "Check opsbook.yaml; print every problem as FILE:LINE: field: message.",
+    ),
+    "schema": Entry(
+        "opsbook.cli.config_cmds:schema",
+        "Print the JSON Schema of opsbook.yaml (for editors: yaml-language-server).",
+    ),
+    "init": Entry(
+        "opsbook.cli.config_cmds:init",
+        "Write a commented starter opsbook.yaml (API /health, PostgreSQL, Redis, disk).",
+    ),
+    "db": Entry("opsbook.cli.serve:db_app", "The database: migrations."),
+    "token": Entry("opsbook.auth.cli:app", "API tokens."),
+    "check": Entry("opsbook.checks.cli:app", "Checks: list them, run one now."),
+    "silence": Entry("opsbook.silences.cli:app", "Silence alerts: mute their notifications for a while."),
+    "maintenance": Entry(
+        "opsbook.silences.cli:maintenance_app", "Maintenance windows: one-off and recurring."
+    ),
+    "notify": Entry(
+        "opsbook.notify.cli:app", "Notifications: channels, the outbox and its delivery attempts."
+    ),
+    "oncall": Entry("opsbook.oncall.cli:app", "On-call: who is on call, schedules, overrides, handoffs."),
+    "runbook": Entry("opsbook.runbooks.cli:app", "Runbooks: Markdown procedures, run step by step."),
+    "oplog": Entry("opsbook.oplog.cli:app", "Operations log: what was done, why, and how it went."),
+    "alert": Entry("opsbook.alerts.cli:app", "Alerts: what is firing, pending and recently resolved."),
+    "incident": Entry(
+        "opsbook.incidents.cli:app", "Incidents: open, acknowledge, update, resolve, post-mortems."
+    ),
+    "report": Entry("opsbook.incidents.cli:report_app", "Reports over a period."),
+    "user": Entry(
+        "opsbook.auth.users_cli:app",
+        "Users of the web UI: passwords (users and roles are declared in opsbook.yaml).",
+    ),
+    "audit": Entry("opsbook.auth.audit_cli:app", "The audit log of every mutating action."),
+}
+
+
+@cache
+def load(name: str) -> TyperCommand | TyperGroup:
+    """The real command `name`, its module imported now."""
+    module, attribute = COMMANDS[name].target.split(":")
+    found = getattr(importlib.import_module(module), attribute)
+    if isinstance(found, typer.Typer):
+        return typer.main.get_group(found)
+    single = typer.Typer(add_completion=False)
+    single.command(name)(found)
+    command = typer.main.get_command(single)
+    assert isinstance(command, TyperCommand)
+    return command
+
+
+class LazyCommand(TyperCommand):
+    """Stands for a command in `opsbook --help`; the real one is loaded when the command is invoked."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        return load(self.name or "").make_context(info_name, args, parent=parent, **extra)
+
+
+class LazyGroup(TyperGroup):
+    """The root group: every command of COMMANDS, none of them imported until used."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        for name, entry in COMMANDS.items():
+            self.add_command(LazyCommand(name, help=entry.help))
+
+
+app = typer.Typer(
+    cls=LazyGroup, no_args_is_help=True, help="opsbook: your OPERATIONS.md, running.", add_completion=False
+)
+
+
+@app.callback()
+def main() -> None:
+    """The root: typer makes a group of an app with a callback (its commands come from COMMANDS)."""

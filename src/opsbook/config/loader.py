@@ -1,6 +1,7 @@
 """Reads opsbook.yaml: YAML with line numbers, `${ENV}` substitution, pydantic validation.
 
-Every problem becomes `FILE:LINE: field.path: message`; nothing half-valid is ever returned.
+Every problem becomes `FILE:LINE: field.path: message`, all of them in one round (every unset variable,
+duplicate and invalid value at once); nothing half-valid is ever returned.
 """
 
 from __future__ import annotations
@@ -65,12 +66,17 @@ def load_config(path: str, env: Mapping[str, str] | None = None) -> LoadedConfig
 def parse_config(text: str, filename: str, env: Mapping[str, str] | None = None) -> LoadedConfig:
     loaded = load_with_lines(text, filename, env)
     if not isinstance(loaded.data, dict):
-        raise ConfigError([ConfigIssue(filename, 1, "", "the file must be a mapping of settings")])
-    issues = list(_duplicate_names(loaded.data, (), loaded, filename))
+        raise ConfigError(
+            [*loaded.issues, ConfigIssue(filename, 1, "", "the file must be a mapping of settings")]
+        )
+    issues = [*loaded.issues, *_duplicate_names(loaded.data, (), loaded, filename)]
     try:
         config = OpsbookConfig.model_validate(loaded.data)
     except ValidationError as exc:
-        issues += [_issue(error, loaded, filename) for error in exc.errors()]
+        for error in exc.errors():
+            path = _real_path(error, loaded)
+            if not loaded.is_unset(path):  # an unset variable's value is unknown: its issue says so
+                issues.append(_issue(error, path, loaded, filename))
     if issues:
         raise ConfigError(issues)
     return LoadedConfig(config=config, path=filename, secrets=loaded.secrets)
@@ -97,8 +103,8 @@ def _duplicate_names(data: Any, path: Path, loaded: LoadedYaml, filename: str) -
             yield from _duplicate_names(item, (*path, i), loaded, filename)
 
 
-def _issue(error: Any, loaded: LoadedYaml, filename: str) -> ConfigIssue:
-    """Map a pydantic error's location to the data's real path (dropping union tags) and its line."""
+def _real_path(error: Any, loaded: LoadedYaml) -> Path:
+    """A pydantic error's location as the data's real path (union tags dropped)."""
     real: list[str | int] = []
     node: Any = loaded.data
     for part in error["loc"]:
@@ -112,7 +118,11 @@ def _issue(error: Any, loaded: LoadedYaml, filename: str) -> ConfigIssue:
         # anything else is a union member's tag, not part of the file
     if error["type"] == "union_tag_invalid":
         real.append("kind")
-    path: Path = tuple(real)
+    return tuple(real)
+
+
+def _issue(error: Any, path: Path, loaded: LoadedYaml, filename: str) -> ConfigIssue:
+    """A pydantic error at `path` in words, at the line of the path (or of the nearest value around it)."""
     line = loaded.lines.get(path)
     probe = path
     while line is None and probe:

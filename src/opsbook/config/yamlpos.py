@@ -2,7 +2,9 @@
 
 `load_with_lines` returns the data plus a map from each value's path (a tuple of keys and list
 indices) to its 1-based line. `${VAR}` and `${VAR:-default}` in string scalars are replaced from
-the environment; the values substituted are returned too, so they can be redacted everywhere.
+the environment; the values substituted are returned too, so they can be redacted everywhere. What is
+wrong but readable (a duplicate key, an unset variable) is returned as issues with the data, so the
+loader reports it together with every other problem of the file, in one round.
 """
 
 from __future__ import annotations
@@ -53,6 +55,14 @@ class LoadedYaml:
     data: Any
     lines: dict[Path, int] = field(default_factory=dict)
     secrets: set[str] = field(default_factory=set)
+    issues: list[ConfigIssue] = field(default_factory=list)
+    """Problems found while reading: duplicate keys, unset environment variables."""
+    unset: dict[Path, list[str]] = field(default_factory=dict)
+    """Values naming an environment variable that is not set (read as ''), and those names."""
+
+    def is_unset(self, path: Path) -> bool:
+        """Whether the value at `path`, or one around it, names an unset variable (so is not known)."""
+        return any(path[: len(where)] == where for where in self.unset)
 
 
 def format_path(path: Path) -> str:
@@ -63,6 +73,7 @@ def format_path(path: Path) -> str:
 
 
 def load_with_lines(text: str, filename: str, env: Mapping[str, str] | None = None) -> LoadedYaml:
+    """The data with lines, secrets and issues; ConfigError only for text that is not YAML at all."""
     env = os.environ if env is None else env
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
@@ -71,24 +82,11 @@ def load_with_lines(text: str, filename: str, env: Mapping[str, str] | None = No
         line = mark.line + 1 if mark else 1
         raise ConfigError([ConfigIssue(filename, line, "", f"bad YAML: {exc.problem or exc}")]) from None
     out = LoadedYaml(data=None)
-    if root is None:
-        out.data = {}
-        return out
-    issues: list[ConfigIssue] = []
-    out.data = _convert(root, (), out, issues, filename, env)
-    if issues:
-        raise ConfigError(issues)
+    out.data = {} if root is None else _convert(root, (), out, filename, env)
     return out
 
 
-def _convert(
-    node: yaml.Node,
-    path: Path,
-    out: LoadedYaml,
-    issues: list[ConfigIssue],
-    filename: str,
-    env: Mapping[str, str],
-) -> Any:
+def _convert(node: yaml.Node, path: Path, out: LoadedYaml, filename: str, env: Mapping[str, str]) -> Any:
     out.lines[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         _CONSTRUCTOR.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
@@ -96,7 +94,7 @@ def _convert(
         for key_node, value_node in node.value:
             key = _CONSTRUCTOR.construct_object(key_node)
             if key in result:
-                issues.append(
+                out.issues.append(
                     ConfigIssue(
                         filename, key_node.start_mark.line + 1, format_path((*path, key)), "duplicate key"
                     )
@@ -104,11 +102,11 @@ def _convert(
                 continue
             child = (*path, key)
             out.lines[child] = key_node.start_mark.line + 1
-            result[key] = _convert(value_node, child, out, issues, filename, env)
+            result[key] = _convert(value_node, child, out, filename, env)
             out.lines[child] = key_node.start_mark.line + 1
         return result
     if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), out, issues, filename, env) for i, item in enumerate(node.value)]
+        return [_convert(item, (*path, i), out, filename, env) for i, item in enumerate(node.value)]
     value = _CONSTRUCTOR.construct_object(node)
     if isinstance(value, str) and "${" in value:
 
@@ -120,7 +118,8 @@ def _convert(
                 return env[name]
             if default is not None:
                 return default
-            issues.append(
+            out.unset.setdefault(path, []).append(name)
+            out.issues.append(
                 ConfigIssue(
                     filename,
                     node.start_mark.line + 1,

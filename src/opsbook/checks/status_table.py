@@ -1,0 +1,100 @@
+"""What `opsbook status` shows in a terminal of a given width.
+
+Service, check and state are always shown whole. The other columns join in the order a responder needs
+them (since, 24 h uptime, latency, 7 d, 30 d) while they fit; the last message gets the width left over,
+and when too little is left, the messages of checks that are not up are printed under the table instead,
+wrapped, so the reason a check is down is never cut away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from rich.table import Table
+
+STYLE = {"up": "green", "degraded": "yellow", "down": "bold red"}
+MIN_MESSAGE = 24
+"""Fewer columns than this left for the message column: the messages go under the table."""
+
+
+@dataclass(frozen=True)
+class StatusRow:
+    service: str
+    check: str
+    status: str | None
+    since: str
+    latency: str
+    uptime_24h: str
+    uptime_7d: str
+    uptime_30d: str
+    message: str
+
+    @property
+    def state(self) -> str:
+        return self.status or "no data"
+
+
+OPTIONAL = (
+    ("since", "since"),
+    ("24 h", "uptime_24h"),
+    ("latency", "latency"),
+    ("7 d", "uptime_7d"),
+    ("30 d", "uptime_30d"),
+)
+"""The columns after service, check and state: header and field, in the order they are given room."""
+
+
+def format_elapsed(elapsed: timedelta) -> str:
+    """How long, to the two largest units: '42s', '7m03s', '2h05m', '3d04h'."""
+    seconds = max(0, int(elapsed.total_seconds()))
+    for big, big_size, small, small_size in (
+        ("d", 86400, "h", 3600),
+        ("h", 3600, "m", 60),
+        ("m", 60, "s", 1),
+    ):
+        if seconds >= big_size:
+            return f"{seconds // big_size}{big}{seconds % big_size // small_size:02d}{small}"
+    return f"{seconds}s"
+
+
+def styled(status: str | None) -> str:
+    return f"[{STYLE[status]}]{status}[/]" if status in STYLE else "[dim]no data[/]"
+
+
+def status_view(rows: list[StatusRow], width: int) -> tuple[Table | None, list[str]]:
+    """The table for a terminal `width` columns wide and the plain lines to print under it; no table when
+    not even service, check and state fit side by side (then a line per check)."""
+    columns = [("service", "service"), ("check", "check"), ("state", "state")]
+    used = _width(rows, columns)
+    if used > width:
+        return None, [
+            f"{r.service}/{r.check}: {r.state}" + (f": {r.message}" if r.message else "") for r in rows
+        ]
+    for column in OPTIONAL:
+        more = _width(rows, [column]) - 1  # the table's edge is counted once
+        if used + more <= width:
+            columns.append(column)
+            used += more
+    left = width - used - 3
+    messages = [row for row in rows if row.message]
+    in_table = bool(messages) and left >= MIN_MESSAGE
+    table = Table()
+    for header, _ in columns:
+        table.add_column(header, no_wrap=True)
+    if in_table:
+        table.add_column("message", no_wrap=True, overflow="ellipsis", max_width=left)
+    for row in rows:
+        cells = [styled(row.status) if field == "state" else getattr(row, field) for _, field in columns]
+        table.add_row(*cells, *([row.message] if in_table else []))
+    notes = [] if in_table else [f"{r.service}/{r.check}: {r.message}" for r in messages if r.status != "up"]
+    return table, notes
+
+
+def _width(rows: list[StatusRow], columns: list[tuple[str, str]]) -> int:
+    """Columns wide a table of these columns is (with its borders and padding)."""
+    total = 1
+    for header, field in columns:
+        cells = [len(row.state if field == "state" else getattr(row, field)) for row in rows]
+        total += max([len(header), *cells]) + 3
+    return total

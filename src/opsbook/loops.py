@@ -207,3 +207,20 @@ class Loop:
             return
         with contextlib.suppress(TimeoutError):
             await self.clock.wait_for(self._event.wait(), seconds)
+
+
+class Looped:
+    """A component whose duty is one `Loop` (`self.loop`): start, stop and wake are the loop's."""
+
+    loop: Loop
+    finish_round_on_stop = False  # True: a round in progress is never cut in the middle
+
+    def start(self) -> asyncio.Task[None]:
+        return self.loop.start()
+
+    async def stop(self) -> None:
+        await self.loop.stop(finish_round=self.finish_round_on_stop)
+
+    def wake(self) -> None:
+        """Run the next round now (any thread)."""
+        self.loop.wake()

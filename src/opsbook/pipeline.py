@@ -30,9 +30,10 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.dispatch import Dispatcher, config_dir
-from opsbook.alerts.loop import AlertHook, run_due
-from opsbook.alerts.service import AlertEngine, upsert_external
-from opsbook.alerts.types import AlertTransition, TransitionKind
+from opsbook.alerts.loop import DueAlerts
+from opsbook.alerts.selfalert import SELF, clear_self_alert, raise_self_alert
+from opsbook.alerts.service import AlertEngine
+from opsbook.alerts.types import AlertHook, AlertTransition, TransitionKind
 from opsbook.checks.heartbeat_watch import HeartbeatWatch
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
 from opsbook.checks.kinds.http import close_sessions
@@ -52,7 +53,7 @@ from opsbook.metrics import Metrics, PipelineCollector, StoreCollector
 from opsbook.notify.worker import DeliveryWorker, GiveUp
 from opsbook.oncall.notifier import OncallNotifier
 from opsbook.rules.severity import Severity
-from opsbook.runbooks.service import may_run_unattended, run_unattended
+from opsbook.runbooks.service import automatable, find_procedure, run_unattended
 from opsbook.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,6 @@ ROLLUP_EVERY = timedelta(minutes=1)
 ROLLUP_LAG = timedelta(minutes=2)  # a minute is rolled up once results of slow checks have landed
 PRUNE_EVERY = timedelta(minutes=10)
 UNMUTE_EVERY = timedelta(seconds=30)  # a window's end is due by the clock, not by an event
-SELF = "opsbook"
 INCIDENT_WINDOW = timedelta(days=30)  # MTTA/MTTR gauges look this far back
 
 
@@ -82,6 +82,9 @@ class Pipeline:
         self.oncall = OncallNotifier(runtime, supervisor=self.supervisor)
         self.incidents = alert_hook(cfg)
         self.alert_hooks: list[AlertHook] = [self.run_hooks]
+        self.due = DueAlerts(
+            runtime.sessions, clock, self.alerts, self.alert_hooks, supervisor=self.supervisor
+        )
         self.writer = ResultWriter(
             runtime.sessions,
             clock,
@@ -105,7 +108,7 @@ class Pipeline:
             self._loop("scheduler", self._forever(self.scheduler.run)),
             self._loop("heartbeats", self._forever(self.heartbeats.run)),
             self._loop("housekeeping", self._housekeeping_step(), max_wait=ROLLUP_EVERY),
-            self._loop("due alerts", self._forever(self._run_due)),
+            self.due.loop,
             self.unmute,
             self.oncall.loop,
             self._loop("change feed", lambda: runtime.feed.watch_step(clock)),
@@ -191,10 +194,10 @@ class Pipeline:
     async def remediate(self, transition: AlertTransition) -> int | None:
         """Run the alert's runbook unattended if it (or a step of it) is marked `auto: true`."""
         try:
-            found = self.dispatcher.catalog().resolve(transition.runbook)
+            found = find_procedure(self.runtime, transition.runbook)
         except LookupError:
             return None
-        if not any(may_run_unattended(found.procedure, step) for step in found.procedure.steps):
+        if not automatable(found.procedure):
             return None  # nothing else runs unattended
         incident = await asyncio.to_thread(self._incident_of, transition.alert_id)
         try:
@@ -228,17 +231,10 @@ class Pipeline:
             self._self_alert_in(session, key, summary, firing, now)
 
     def _self_alert_in(self, session: Session, key: str, summary: str, firing: bool, now: datetime) -> None:
-        transitions = upsert_external(
-            session,
-            source=SELF,
-            dedup_key=key,
-            action="trigger" if firing else "resolve",
-            service=SELF,
-            severity=Severity.P1,
-            summary=summary[:500],
-            payload={},
-            now=now,
-        )
+        if firing:
+            transitions = raise_self_alert(session, key, summary[:500], Severity.P1, now)
+        else:
+            transitions = clear_self_alert(session, key, now, summary[:500])
         self.run_hooks(session, transitions, now)
 
     def _gave_up(self, session: Session, failed: GiveUp) -> None:
@@ -320,9 +316,6 @@ class Pipeline:
         self.writer.stop()  # the producers are gone: let the writer finish what it holds
         await self.writer_loop.stop(finish_round=True)
         await self.notifier.stop()
-
-    async def _run_due(self) -> None:
-        await run_due(self.runtime.sessions, self.runtime.clock, self.alerts, self.alert_hooks)
 
     # --- periodic duties ----------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from opsbook.incidents.paging import advance
 from opsbook.incidents.queries import open_incident_ids
 from opsbook.incidents.records import lock
-from opsbook.loops import Loop, Supervisor
+from opsbook.loops import Loop, Looped, Supervisor
 from opsbook.runtime import Runtime
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,10 @@ class TickResult:
     next_at: datetime | None = None
 
 
-class EscalationEngine:
+class EscalationEngine(Looped):
     """Drives the escalations of all open incidents. Stateless between ticks: the database is the state."""
+
+    finish_round_on_stop = True  # a pass is never cut in the middle
 
     def __init__(
         self,
@@ -87,13 +89,3 @@ class EscalationEngine:
         done = await asyncio.to_thread(self.tick, now) if self.offload else self.tick(now)
         return done.next_at
 
-    def start(self) -> asyncio.Task[None]:
-        return self.loop.start()
-
-    async def stop(self) -> None:
-        """Stop after the pass in progress (a pass is never cut in the middle)."""
-        await self.loop.stop(finish_round=True)
-
-    def wake(self) -> None:
-        """Look at the incidents now (an incident opened or changed; safe from any thread)."""
-        self.loop.wake()

@@ -37,7 +37,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from opsbook.clock import Clock
-from opsbook.loops import Loop, Supervisor
+from opsbook.loops import Loop, Looped, Supervisor
 from opsbook.notify import apprise_send
 from opsbook.notify.apprise_send import SendOutcome
 from opsbook.notify.config import Channel, NotifySettings
@@ -164,7 +164,7 @@ def _dead_local_owner(owner: str | None) -> bool:
     return False
 
 
-class DeliveryWorker:
+class DeliveryWorker(Looped):
     """Delivers the outbox: `start()` runs its loop as a task; `run_once()` is one claim-send-record pass."""
 
     def __init__(
@@ -229,17 +229,9 @@ class DeliveryWorker:
 
     # ---- the loop -------------------------------------------------------------------------------
 
-    def start(self) -> asyncio.Task[None]:
-        """Run the delivery loop as a task of the running event loop."""
-        return self.loop.start()
-
     async def stop(self, *, cancel: bool = False) -> None:
         """Stop the loop; by default the batch being sent is finished and recorded first."""
         await self.loop.stop(finish_round=not cancel)
-
-    def wake(self) -> None:
-        """Look at the outbox now (new or retried messages were committed; safe from any thread)."""
-        self.loop.wake()
 
     async def step(self) -> datetime | None:
         """One round: send what is due; return when the next row falls due (now if more are waiting)."""

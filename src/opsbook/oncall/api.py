@@ -30,6 +30,7 @@ MAX_RANGE = timedelta(days=400)
 
 router = APIRouter(prefix="/api/v1/oncall", tags=["oncall"])
 viewer = require_role(Role.VIEWER)
+responder = require_role(Role.RESPONDER)  # the use cases check it too; declared here for early refusal
 _bearer = HTTPBearer(auto_error=False)
 
 
@@ -247,7 +248,7 @@ def list_overrides(
 def create_override(
     body: OverrideIn,
     runtime: Runtime = Depends(get_runtime),
-    who: Principal = Depends(current_principal),
+    who: Principal = Depends(responder),
 ) -> OverrideOut:
     """`user` is on call on `schedule` over [start, end), over every layer."""
     row = service.add_override(runtime, who, body.schedule, body.user, body.start, body.end,
@@ -259,7 +260,7 @@ def create_override(
 def delete_override(
     override_id: int,
     runtime: Runtime = Depends(get_runtime),
-    who: Principal = Depends(current_principal),
+    who: Principal = Depends(responder),
 ) -> OverrideOut:
     return override_out(service.remove_override(runtime, who, override_id))
 
@@ -279,7 +280,7 @@ def list_notes(
 def create_note(
     body: NoteIn,
     runtime: Runtime = Depends(get_runtime),
-    who: Principal = Depends(current_principal),
+    who: Principal = Depends(responder),
 ) -> NoteOut:
     """Leave a note for whoever takes over `schedule` next."""
     return note_out(service.add_handoff_note(runtime, who, body.schedule, body.note))

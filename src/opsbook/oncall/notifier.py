@@ -39,7 +39,7 @@ from sqlalchemy.orm import Session
 from opsbook.config.schema import OpsbookConfig
 from opsbook.incidents.models import IncidentRow
 from opsbook.incidents.queries import list_incidents
-from opsbook.loops import Loop, Supervisor
+from opsbook.loops import Loop, Looped, Supervisor
 from opsbook.notify import messages
 from opsbook.notify.service import send
 from opsbook.oncall import gaps as gaps_mod
@@ -72,7 +72,7 @@ class TickResult:
     next_at: datetime
 
 
-class OncallNotifier:
+class OncallNotifier(Looped):
     """Handoff briefs and gap warnings on the injected clock. The outbox is the state."""
 
     def __init__(
@@ -83,15 +83,6 @@ class OncallNotifier:
         self.loop = Loop("on-call notifier", self.step, runtime.clock, max_wait=max_wait,
                          supervisor=supervisor, backoff_first=RETRY_AFTER)
 
-    def start(self) -> asyncio.Task[None]:
-        return self.loop.start()
-
-    async def stop(self) -> None:
-        await self.loop.stop()
-
-    def wake(self) -> None:
-        """Look again now (an override or handoff note was committed; safe from any thread)."""
-        self.loop.wake()
 
     async def step(self) -> datetime:
         """One tick at the clock's time, in a thread; when the next is due."""

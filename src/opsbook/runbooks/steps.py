@@ -3,11 +3,11 @@ run unattended, and running a command step (shell or SQL) with the run's setting
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from opsbook.clock import Clock
+from opsbook.redact import child_environment
 from opsbook.runbooks import executor
 from opsbook.runbooks.config import RunbooksSettings
 from opsbook.runbooks.document import Procedure, Step
@@ -23,7 +23,7 @@ class RunContext:
     settings: RunbooksSettings
     clock: Clock
     secrets: set[str] = field(default_factory=set)
-    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    environ: Mapping[str, str] = field(default_factory=child_environment)  # + the procedure's $VARS
     cwd: str | None = None
 
 

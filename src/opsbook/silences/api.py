@@ -22,7 +22,7 @@ from opsbook.silences import service, store
 from opsbook.silences.matchers import matcher_from_json
 from opsbook.silences.models import MaintenanceRow, SilenceRow
 from opsbook.silences.store import SilenceState
-from opsbook.web.deps import current_principal, get_runtime, get_session, require_role
+from opsbook.web.deps import get_runtime, get_session, require_role
 
 
 class MatcherIn(BaseModel):
@@ -129,6 +129,7 @@ silences_router = APIRouter(prefix="/api/v1/silences", tags=["silences"])
 maintenance_router = APIRouter(prefix="/api/v1/maintenance", tags=["maintenance"])
 
 viewer = require_role(Role.VIEWER)
+responder = require_role(Role.RESPONDER)  # the use cases check it too; declared here for early refusal
 
 
 @silences_router.get("", response_model=list[SilenceOut])
@@ -157,7 +158,7 @@ def get_silence(
 def create_silence(
     body: SilenceIn,
     runtime: Runtime = Depends(get_runtime),
-    who: Principal = Depends(current_principal),
+    who: Principal = Depends(responder),
 ) -> SilenceOut:
     matchers = [matcher_from_json(m.model_dump() if isinstance(m, MatcherIn) else m) for m in body.matchers]
     row = service.add_silence(runtime, who, matchers, comment=body.comment, starts_at=body.starts_at,
@@ -174,7 +175,7 @@ def _expire(silence_id: int, runtime: Runtime, who: Principal) -> SilenceOut:
 def delete_silence(
     silence_id: int,
     runtime: Runtime = Depends(get_runtime),
-    who: Principal = Depends(current_principal),
+    who: Principal = Depends(responder),
 ) -> SilenceOut:
     """Expire the silence now (it stays listed as expired)."""
     return _expire(silence_id, runtime, who)
@@ -184,7 +185,7 @@ def delete_silence(
 def expire_silence(
     silence_id: int,
     runtime: Runtime = Depends(get_runtime),
-    who: Principal = Depends(current_principal),
+    who: Principal = Depends(responder),
 ) -> SilenceOut:
     return _expire(silence_id, runtime, who)
 
@@ -232,7 +233,7 @@ def upcoming(
 def create_maintenance(
     body: MaintenanceIn,
     runtime: Runtime = Depends(get_runtime),
-    who: Principal = Depends(current_principal),
+    who: Principal = Depends(responder),
 ) -> MaintenanceOut:
     row = service.add_maintenance(runtime, who, body.services, starts_at=body.starts_at, title=body.title,
                                   ends_at=body.ends_at, duration=body.duration, description=body.description)
@@ -252,7 +253,7 @@ def get_maintenance(
 def cancel_maintenance(
     window_id: int,
     runtime: Runtime = Depends(get_runtime),
-    who: Principal = Depends(current_principal),
+    who: Principal = Depends(responder),
 ) -> MaintenanceOut:
     """Cancel a one-off window (one in progress ends now)."""
     return maintenance_out(service.remove_maintenance(runtime, who, window_id))

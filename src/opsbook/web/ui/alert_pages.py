@@ -13,14 +13,15 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from opsbook.alerts.service import list_alerts
-from opsbook.auth.roles import Principal
+from opsbook.auth.roles import Principal, Role
 from opsbook.config.types import parse_duration
 from opsbook.errors import Conflict, NotFound
 from opsbook.silences import service as silences
 from opsbook.silences import store
 from opsbook.silences.matchers import parse_matcher
-from opsbook.web.ui.pages import back, render, runtime_of, viewer
+from opsbook.web.ui.pages import back, needs, render, runtime_of, viewer
 
+responder = needs(Role.RESPONDER)  # the use cases check it too; declared for early refusal
 router = APIRouter(prefix="/ui", include_in_schema=False)
 ALERT_STATES = ("firing", "pending", "resolved")
 SHOWN = (ValueError, NotFound, Conflict)
@@ -89,7 +90,7 @@ def create_silence(
     matchers: str = Form(...),
     duration: str = Form("2h"),
     comment: str = Form(""),
-    who: Principal = Depends(viewer),
+    who: Principal = Depends(responder),
 ) -> Response:
     try:
         parsed = [parse_matcher(m.strip()) for m in matchers.replace("\n", ",").split(",") if m.strip()]
@@ -101,7 +102,7 @@ def create_silence(
 
 
 @router.post("/silences/{silence_id}/expire")
-def expire_silence(request: Request, silence_id: int, who: Principal = Depends(viewer)) -> Response:
+def expire_silence(request: Request, silence_id: int, who: Principal = Depends(responder)) -> Response:
     try:
         silences.expire_silence(runtime_of(request), who, silence_id)
     except SHOWN as exc:
@@ -135,7 +136,7 @@ def create_maintenance(
     starts: str = Form("now"),
     duration: str = Form("1h"),
     description: str = Form(""),
-    who: Principal = Depends(viewer),
+    who: Principal = Depends(responder),
 ) -> Response:
     runtime = runtime_of(request)
     try:
@@ -149,7 +150,7 @@ def create_maintenance(
 
 
 @router.post("/maintenance/{window_id}/cancel")
-def cancel_maintenance(request: Request, window_id: int, who: Principal = Depends(viewer)) -> Response:
+def cancel_maintenance(request: Request, window_id: int, who: Principal = Depends(responder)) -> Response:
     try:
         silences.remove_maintenance(runtime_of(request), who, window_id)
     except SHOWN as exc:

@@ -19,6 +19,7 @@ from opsbook.oplog.service import list_entries
 from opsbook.runbooks import service as runbooks
 from opsbook.web.ui.pages import back, needs, render, runtime_of, viewer
 
+responder = needs(Role.RESPONDER)  # the use cases check it too; declared for early refusal
 router = APIRouter(prefix="/ui", include_in_schema=False)
 admin = needs(Role.ADMIN)
 
@@ -88,7 +89,7 @@ def oncall_page(request: Request, principal: Principal = Depends(viewer)) -> HTM
 
 @router.post("/oncall/handoff")
 def add_handoff(
-    request: Request, schedule: str = Form(...), note: str = Form(""), who: Principal = Depends(viewer)
+    request: Request, schedule: str = Form(...), note: str = Form(""), who: Principal = Depends(responder)
 ) -> Response:
     """Keep a handoff note (the use case needs the responder role; a viewer's attempt is answered 403)."""
     try:

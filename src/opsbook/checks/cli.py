@@ -1,26 +1,21 @@
-"""`opsbook check list|run` and `opsbook status`: the checks from a terminal, reading the store directly."""
+"""`opsbook check list|run`: the checks from a terminal (`opsbook status` is in status_cli.py)."""
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from opsbook.checks import store
 from opsbook.checks.heartbeat_watch import ensure_tokens
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
 from opsbook.checks.runner import run_check
 from opsbook.checks.spec import CheckSpec, RunContext
-from opsbook.checks.status_table import StatusRow, format_elapsed, status_view, styled
-from opsbook.checks.uptime import uptime_many
-from opsbook.cli.common import ConfigOption, console, fail, print_config_error, runtime_or_exit
+from opsbook.checks.status_cli import styled
+from opsbook.cli.common import ConfigOption, console, runtime_or_exit
 from opsbook.config.types import format_duration
-from opsbook.config.yamlpos import ConfigError
-from opsbook.errors import exit_code
-from opsbook.runtime import NoDatabase, Runtime, open_runtime
+from opsbook.runtime import Runtime
 
 app = typer.Typer(help="Checks: list them, run one now.", no_args_is_help=True)
 
@@ -82,54 +77,3 @@ def run(
     for key, value in result.values.items():
         console.print(f"  {key} = {value:g}")
     raise typer.Exit(0 if result.ok else 1)
-
-
-def status(config: ConfigOption = None) -> None:
-    """A table of every service and check: state, last latency, uptime over 24 h, 7 d and 30 d."""
-    runtime = _existing_runtime(config)
-    checks = runtime.config.checks()
-    now = runtime.clock.now()
-    with runtime.sessions() as session:
-        states = store.states(session, checks)
-        periods = {d: uptime_many(session, list(checks), now - timedelta(days=d), now) for d in (1, 7, 30)}
-    rows = []
-    for check_id in checks:
-        service, _, check = check_id.partition("/")
-        row = states.get(check_id)
-        up_24h, up_7d, up_30d = (_percent(periods[d][check_id].percent) for d in (1, 7, 30))
-        rows.append(
-            StatusRow(
-                service=service,
-                check=check,
-                status=row.status if row else None,
-                since=format_elapsed(now - row.since) if row and row.since else "",
-                latency=f"{row.last_latency_ms:.0f} ms" if row and row.last_latency_ms is not None else "-",
-                uptime_24h=up_24h,
-                uptime_7d=up_7d,
-                uptime_30d=up_30d,
-                message=runtime.redact(row.last_message).splitlines()[0][:200]
-                if row and row.last_message
-                else "",
-            )
-        )
-    table, notes = status_view(rows, console.width)
-    if table is not None:
-        console.print(table)
-    for note in notes:
-        console.print(note, markup=False, highlight=False)
-
-
-def _percent(value: float | None) -> str:
-    return f"{value:.2f}%" if value is not None else "-"
-
-
-def _existing_runtime(config: str | None) -> Runtime:
-    """`runtime_or_exit` for a command that only reads: a database that is not there yet is an error
-    saying where it was looked for, not a new empty one that shows "no data"."""
-    try:
-        return open_runtime(config, create=False)
-    except ConfigError as exc:
-        print_config_error(exc)
-        raise typer.Exit(2) from None
-    except NoDatabase as exc:
-        raise fail(str(exc), exit_code(exc)) from None

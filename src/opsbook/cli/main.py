@@ -28,7 +28,7 @@ class Entry:
 COMMANDS: dict[str, Entry] = {
     "serve": Entry("opsbook.cli.serve:serve", "Run opsbook: checks, API, UI and status page, until stopped."),
     "status": Entry(
-        "opsbook.checks.cli:status",
+        "opsbook.checks.status_cli:status",
         "A table of every service and check: state, last latency, uptime over 24 h, 7 d and 30 d.",
     ),
     "validate": Entry(

@@ -1,9 +1,10 @@
-"""What `opsbook status` shows in a terminal of a given width.
+"""`opsbook status`: every service and check in a table that fits the terminal.
 
 Service, check and state are always shown whole. The other columns join in the order a responder needs
 them (since, 24 h uptime, latency, 7 d, 30 d) while they fit; the last message gets the width left over,
 and when too little is left, the messages of checks that are not up are printed under the table instead,
-wrapped, so the reason a check is down is never cut away.
+wrapped, so the reason a check is down is never cut away. It only reads: it never runs a check (so it
+loads no probe) and never makes a database.
 """
 
 from __future__ import annotations
@@ -11,7 +12,67 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+import typer
 from rich.table import Table
+
+from opsbook.checks import store
+from opsbook.checks.uptime import uptime_many
+from opsbook.cli.common import ConfigOption, console, fail, print_config_error
+from opsbook.config.yamlpos import ConfigError
+from opsbook.errors import exit_code
+from opsbook.runtime import NoDatabase, Runtime, open_runtime
+
+
+def status(config: ConfigOption = None) -> None:
+    """A table of every service and check: state, last latency, uptime over 24 h, 7 d and 30 d."""
+    runtime = _existing_runtime(config)
+    checks = runtime.config.checks()
+    now = runtime.clock.now()
+    with runtime.sessions() as session:
+        states = store.states(session, checks)
+        periods = {d: uptime_many(session, list(checks), now - timedelta(days=d), now) for d in (1, 7, 30)}
+    rows = []
+    for check_id in checks:
+        service, _, check = check_id.partition("/")
+        row = states.get(check_id)
+        up_24h, up_7d, up_30d = (_percent(periods[d][check_id].percent) for d in (1, 7, 30))
+        rows.append(
+            StatusRow(
+                service=service,
+                check=check,
+                status=row.status if row else None,
+                since=format_elapsed(now - row.since) if row and row.since else "",
+                latency=f"{row.last_latency_ms:.0f} ms" if row and row.last_latency_ms is not None else "-",
+                uptime_24h=up_24h,
+                uptime_7d=up_7d,
+                uptime_30d=up_30d,
+                message=runtime.redact(row.last_message).splitlines()[0][:200]
+                if row and row.last_message
+                else "",
+            )
+        )
+    table, notes = status_view(rows, console.width)
+    if table is not None:
+        console.print(table)
+    for note in notes:
+        console.print(note, markup=False, highlight=False)
+
+
+def _percent(value: float | None) -> str:
+    return f"{value:.2f}%" if value is not None else "-"
+
+
+def _existing_runtime(config: str | None) -> Runtime:
+    """`runtime_or_exit` for a command that only reads: a database that is not there yet is an error
+    saying where it was looked for, not a new empty one that shows "no data"."""
+    try:
+        return open_runtime(config, create=False)
+    except ConfigError as exc:
+        print_config_error(exc)
+        raise typer.Exit(2) from None
+    except NoDatabase as exc:
+        raise fail(str(exc), exit_code(exc)) from None
+
 
 STYLE = {"up": "green", "degraded": "yellow", "down": "bold red"}
 MIN_MESSAGE = 24

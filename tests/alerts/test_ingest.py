@@ -336,6 +336,7 @@ def test_racing_triggers_of_a_new_key_make_one_alert(runtime: Runtime) -> None:
                 waiting = probe.execute(text(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                     "AND datname = current_database()")).scalar()
+                probe.rollback()  # pg_stat_activity is read once per transaction: look afresh next time
                 if waiting:
                     break
                 time.sleep(0.01)

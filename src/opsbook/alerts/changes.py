@@ -7,7 +7,8 @@ then returns the transitions for the hooks and emits one `DomainEvent(Topic.ALER
 each, in the same transaction (published after it commits).
 
     changes = Changes(session)
-    changes.apply(row, state.external(status_of(row), ExternalAction.RESOLVE, now), now, message="resolved")
+    before = status_of(row)
+    changes.apply(row, before, state.external(before, ExternalAction.RESOLVE, now), now, message="resolved")
     transitions = changes.build(now)
 """
 
@@ -88,6 +89,7 @@ class Changes:
     def apply(
         self,
         row: AlertRow,
+        before: AlertStatus,
         new: AlertStatus,
         now: datetime,
         *,
@@ -95,13 +97,12 @@ class Changes:
         value: float | None = None,
         close: bool = False,
     ) -> None:
-        """Write `new` to `row`. A changed state (or `close`) is recorded in the row's history, firing and
-        resolving become transitions, and so does a first acknowledgement. A resolved alert is closed
-        (its dedup key may open a new one); `close` closes it in any state (its rule is gone)."""
-        before = status_of(row)
-        row.pending_since, row.fired_at, row.resolved_at = new.pending_since, new.fired_at, new.resolved_at
-        row.clear_since, row.due_at, row.acknowledged_at = new.clear_since, new.due_at, new.acknowledged_at
-        row.state = new.state.value
+        """Move `row` from `before` (its `status_of`) to `new`. A changed state (or `close`) is recorded in
+        the row's history, firing and resolving become transitions, and so does a first acknowledgement.
+        A resolved alert is closed (its dedup key may open a new one); `close` closes it in any state (its
+        rule is gone)."""
+        if new != before:  # most events change nothing (a re-trigger, a rule alert that keeps firing)
+            _write(row, new)
         if close or new.state is AlertState.RESOLVED:
             row.open_key = None
         if new.state is not before.state or close:
@@ -129,6 +130,12 @@ class Changes:
         self.session.add(AlertEventRow(
             alert=row, ts=now, from_state=from_state, to_state=to_state, value=value, message=message[:2000]
         ))
+
+
+def _write(row: AlertRow, new: AlertStatus) -> None:
+    row.state = new.state.value
+    row.pending_since, row.fired_at, row.resolved_at = new.pending_since, new.fired_at, new.resolved_at
+    row.clear_since, row.due_at, row.acknowledged_at = new.clear_since, new.due_at, new.acknowledged_at
 
 
 def _event(transition: AlertTransition) -> DomainEvent:

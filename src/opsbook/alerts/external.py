@@ -113,7 +113,8 @@ def apply_external(
         if event.action is ExternalAction.RESOLVE and event.summary:
             row.message = message  # why it resolved, for the resolve notification
     row.last_eval_at = now
-    changes.apply(row, external(status_of(row), event.action, now), now, message=message)
+    before = status_of(row)
+    changes.apply(row, before, external(before, event.action, now), now, message=message)
     if open_rows is not None:
         open_rows[key] = row if row.open_key == key else None
     return changes.build(now)

@@ -171,7 +171,7 @@ class AlertEngine:
             row.labels = dict(spec.labels)
             row.condition = spec.expr.text
             row.summary = spec.render_summary(ev)
-        changes.apply(row, new, now, message=ev.message, value=ev.value)
+        changes.apply(row, current, new, now, message=ev.message, value=ev.value)
 
 
 def _retire(changes: Changes, row: AlertRow, now: datetime) -> None:
@@ -179,7 +179,8 @@ def _retire(changes: Changes, row: AlertRow, now: datetime) -> None:
     message = "the rule is no longer in the configuration"
     row.message = message
     row.last_eval_at = now
-    changes.apply(row, retire(status_of(row), now), now, message=message, value=row.value, close=True)
+    before = status_of(row)
+    changes.apply(row, before, retire(before, now), now, message=message, value=row.value, close=True)
 
 
 def upsert_external(

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -118,7 +119,7 @@ def test_the_admin_token_is_printed_on_first_start_only(tmp_path: Path) -> None:
             env=env,
             text=True,
         )
-        wait_until(lambda port=port: _answers(f"http://127.0.0.1:{port}"), "opsbook to listen")
+        wait_until(partial(_answers, f"http://127.0.0.1:{port}"), "opsbook to listen")
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=20)
         outputs.append(out)

@@ -84,7 +84,7 @@ def _app(state: HttpServer) -> web.Application:
 
     async def echo(request: web.Request) -> web.Response:
         body = await request.text()
-        seen = {"method": request.method, "headers": dict(request.headers), "body": body}
+        seen: dict[str, object] = {"method": request.method, "headers": dict(request.headers), "body": body}
         state.requests.append(seen)
         return web.json_response(seen)
 

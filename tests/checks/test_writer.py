@@ -49,7 +49,7 @@ def marking_hook(poison: str) -> object:
 
 async def test_a_hook_that_raises_for_one_check_loses_no_result(engine: Engine, clock: FakeClock) -> None:
     writer = ResultWriter(make_sessionmaker(engine), clock, batch_size=100,
-                          hooks=[marking_hook("svc/c07")])  # type: ignore[list-item]
+                          hooks=[marking_hook("svc/c07")])
     reports: list[list[HookFailure]] = []
     writer.on_hook_failure = reports.append
     for second in range(3):  # three batches, each with every check
@@ -118,9 +118,9 @@ async def test_the_pipeline_alerts_on_itself_while_evaluation_fails_and_clears_i
     def flaky(session: Session, check_ids: object, now: datetime) -> object:
         if broken & set(check_ids):  # type: ignore[call-overload]
             raise KeyError("a bug in the incident code")
-        return process(session, check_ids, now)  # type: ignore[arg-type]
+        return process(session, check_ids, now)
 
-    pipeline.alerts.process = flaky  # type: ignore[method-assign]
+    pipeline.alerts.process = flaky
 
     async def batch(second: int) -> None:
         await clock.advance_to(T0 + timedelta(seconds=second))

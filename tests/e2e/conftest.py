@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import cast
 
 import pytest
 from aiohttp import web
@@ -41,7 +42,7 @@ async def api() -> AsyncIterator[Service]:
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     assert site._server is not None
-    state.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    state.port = cast(asyncio.Server, site._server).sockets[0].getsockname()[1]
     try:
         yield state
     finally:

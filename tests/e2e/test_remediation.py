@@ -4,6 +4,7 @@ the operations log and linked to the incident; a runbook without `auto` is never
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -55,7 +56,7 @@ async def fail_twice(sqlite_engine: Engine, api: Service, folder: Path, runbook:
     for runs in (1, 2):
         if runs > 1:
             await clock.advance(timedelta(seconds=30))
-        await eventually(lambda runs=runs: pipeline.scheduler.stats.finished >= runs, f"run {runs}")
+        await eventually(partial(lambda n: pipeline.scheduler.stats.finished >= n, runs), f"run {runs}")
         await pipeline.writer.flush()
     return pipeline
 

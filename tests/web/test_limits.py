@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from typing import cast
 
 import psutil
 import pytest
@@ -123,13 +124,13 @@ async def test_api_load_beyond_the_queue_is_answered_503_with_retry_after() -> N
         async def send(message: dict[str, object]) -> None:
             if message["type"] == "http.response.start":
                 started.update(message)
-                headers = dict(message["headers"])  # type: ignore[arg-type]
+                headers = dict(cast(list[tuple[bytes, bytes]], message["headers"]))
                 answers.append((int(message["status"]), headers))  # type: ignore[call-overload]
 
         scope = {"type": "http", "method": "GET", "path": "/api/v1/slow", "headers": [], "query_string": b"",
                  "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "http", "server": ("x", 80),
                  "root_path": ""}
-        await limited(scope, receive, send)  # type: ignore[arg-type]
+        await limited(scope, receive, send)
 
     first = asyncio.create_task(call())
     await entered.wait()

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from opsbook.alerts.service import AlertEngine
 from opsbook.alerts.types import AlertHook, AlertTransition
 from opsbook.clock import Clock
-from opsbook.loops import Loop, Supervisor
+from opsbook.loops import Loop, Looped, Supervisor
 
 MAX_WAIT = timedelta(seconds=5)
 
 
-class DueAlerts:
+class DueAlerts(Looped):
     """Evaluates due alerts on time; `offload` runs the database work in a thread (keep it on in the
     server; tests driving a FakeClock may turn it off so everything happens inside `clock.advance`)."""
 
@@ -62,19 +62,3 @@ class DueAlerts:
         else:
             _, nxt = self.process_once()
         return nxt
-
-    def start(self) -> asyncio.Task[None]:
-        return self.loop.start()
-
-    async def stop(self) -> None:
-        await self.loop.stop()
-
-    def wake(self) -> None:
-        self.loop.wake()
-
-
-async def run_due(
-    sessions: sessionmaker[Session], clock: Clock, engine: AlertEngine, hooks: Sequence[AlertHook] = ()
-) -> None:
-    """`DueAlerts` run forever in the caller's task: kept until pipeline.py owns a `DueAlerts`."""
-    await DueAlerts(sessions, clock, engine, hooks).loop.run()

@@ -24,22 +24,19 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.changes import Changes, new_alert, status_of
-from opsbook.alerts.changes import transition_of as transition_of  # for dispatch.py and incidents, until
-from opsbook.alerts.external import ExternalEvent, apply_external
+from opsbook.alerts.changes import transition_of as transition_of  # dispatch.py's, until it imports changes
 from opsbook.alerts.models import SOURCE_RULE, AlertEventRow, AlertRow
-from opsbook.alerts.state import INACTIVE, AlertState, ExternalAction, retire, step
+from opsbook.alerts.state import INACTIVE, AlertState, retire, step
 from opsbook.alerts.types import AlertTransition
-from opsbook.alerts.types import TransitionKind as TransitionKind  # they import them from changes / types
 from opsbook.checks.models import ResultRow
 from opsbook.rules.evaluate import Evaluation, Sample, evaluate
 from opsbook.rules.ruleset import RuleSpec, compile_rules
-from opsbook.rules.severity import Severity
 
 if TYPE_CHECKING:
     from opsbook.config.schema import OpsbookConfig
@@ -181,28 +178,6 @@ def _retire(changes: Changes, row: AlertRow, now: datetime) -> None:
     row.last_eval_at = now
     before = status_of(row)
     changes.apply(row, before, retire(before, now), now, message=message, value=row.value, close=True)
-
-
-def upsert_external(
-    session: Session,
-    *,
-    source: str,
-    dedup_key: str,
-    action: str,
-    service: str,
-    severity: Severity,
-    summary: str,
-    payload: dict[str, Any] | None,
-    now: datetime,
-    labels: Mapping[str, str] | None = None,
-    runbook: str = "",
-    check_id: str | None = None,
-) -> list[AlertTransition]:
-    """`apply_external` with the event given as keywords: kept until pipeline.py and
-    tests/incidents/test_service.py build an `ExternalEvent` (or use `alerts.selfalert`)."""
-    event = ExternalEvent(source, dedup_key, ExternalAction(action), service, severity, summary, payload,
-                          dict(labels or {}), runbook, check_id)
-    return apply_external(session, event, now)
 
 
 # --- queries for the API and CLI -------------------------------------------------------------------

@@ -193,7 +193,7 @@ class DeliveryWorker(Looped):
         self.on_attempt = on_attempt
         self.sender: Sender = sender or apprise_send.send
         self.worker_id = worker_id or _default_worker_id()
-        self.rng = rng or random.Random()
+        self.rng = rng or random.Random()  # noqa: S311 - retry jitter, not cryptographic
         self.timezone = timezone
         self.title = title
         self.base_url = base_url

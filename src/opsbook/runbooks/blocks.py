@@ -248,53 +248,79 @@ def _dedent(text: str) -> str:
     return "\n".join(line[cut:] for line in lines)
 
 
-def script_steps(content: str, first_line: int, kind: str, language: str, group: str) -> list[Step]:
-    """A shell or SQL script, one step per comment-titled chunk."""
-    prefix = "#" if kind == "shell" else "--"
+def _is_note(cur: _Chunk, text: str) -> bool:
+    """Whether comment `text` belongs to chunk `cur` as a note (an expectation after its commands, or a
+    further comment line above them) rather than opening a chunk of its own."""
+    if cur.commands:
+        return bool(_EXPECT.match(text))
+    return not cur.closed
+
+
+def _chunks(content: str, first_line: int, prefix: str) -> list[_Chunk]:
+    """The script's logical lines grouped under the comments that title them."""
     chunks: list[_Chunk] = []
     cur: _Chunk | None = None
     for ll in logical_lines(content, first_line, prefix):
         if ll.blank:
             if cur is not None and not cur.commands:
                 cur.closed = True
-            continue
-        if ll.comment is not None:
-            text = ll.comment
-            if not text:
+        elif ll.comment is not None:
+            if not ll.comment:
                 continue
-            expectation = cur is not None and bool(cur.commands) and bool(_EXPECT.match(text))
-            if cur is not None and (expectation or (not cur.commands and not cur.closed)):
-                cur.notes.append(text)
+            if cur is not None and _is_note(cur, ll.comment):
+                cur.notes.append(ll.comment)
             else:
-                cur = _Chunk(line=ll.line, comments=[text])
+                cur = _Chunk(line=ll.line, comments=[ll.comment])
                 chunks.append(cur)
-            continue
-        if cur is None:
-            cur = _Chunk(line=ll.line)
-            chunks.append(cur)
-        cur.commands.append(ll)
+        else:
+            if cur is None:
+                cur = _Chunk(line=ll.line)
+                chunks.append(cur)
+            cur.commands.append(ll)
+    return chunks
+
+
+def _segments(commands: list[_Logical], kind: str) -> list[tuple[str, list[_Logical]]]:
+    """Consecutive commands of the same kind together: SQL statements inside a shell chunk apart."""
+    segments: list[tuple[str, list[_Logical]]] = []
+    for cmd in commands:
+        seg_kind = "sql" if kind == "sql" or is_sql(cmd.text) else "shell"
+        if segments and segments[-1][0] == seg_kind:
+            segments[-1][1].append(cmd)
+        else:
+            segments.append((seg_kind, [cmd]))
+    return segments
+
+
+def _chunk_steps(chunk: _Chunk, kind: str, language: str, group: str) -> list[Step]:
+    """One chunk's steps: a manual step if it has no commands, else one per segment (titled by the first)."""
+    title = chunk.comments[0] if chunk.comments else ""
+    if not chunk.commands:
+        return [Step(kind="manual", title=title, notes=tuple(chunk.notes), group=group, line=chunk.line)]
     steps: list[Step] = []
-    for chunk in chunks:
-        title = chunk.comments[0] if chunk.comments else ""
-        if not chunk.commands:
-            steps.append(
-                Step(kind="manual", title=title, notes=tuple(chunk.notes), group=group, line=chunk.line)
+    for index, (seg_kind, cmds) in enumerate(_segments(chunk.commands, kind)):
+        first = index == 0
+        lang = language if seg_kind == kind else seg_kind
+        steps.append(
+            _command_step(
+                seg_kind,
+                title if first else "",
+                cmds,
+                chunk.notes if first else [],
+                chunk.line if first else cmds[0].line,
+                group,
+                lang,
             )
-            continue
-        segments: list[tuple[str, list[_Logical]]] = []
-        for cmd in chunk.commands:
-            seg_kind = "sql" if kind == "sql" or is_sql(cmd.text) else "shell"
-            if segments and segments[-1][0] == seg_kind:
-                segments[-1][1].append(cmd)
-            else:
-                segments.append((seg_kind, [cmd]))
-        for index, (seg_kind, cmds) in enumerate(segments):
-            seg_title = title if index == 0 else ""
-            lang = language if seg_kind == kind else seg_kind
-            line = chunk.line if index == 0 else cmds[0].line
-            steps.append(
-                _command_step(seg_kind, seg_title, cmds, chunk.notes if index == 0 else [], line, group, lang)
-            )
+        )
+    return steps
+
+
+def script_steps(content: str, first_line: int, kind: str, language: str, group: str) -> list[Step]:
+    """A shell or SQL script, one step per comment-titled chunk."""
+    prefix = "#" if kind == "shell" else "--"
+    steps: list[Step] = []
+    for chunk in _chunks(content, first_line, prefix):
+        steps += _chunk_steps(chunk, kind, language, group)
     return steps
 
 
@@ -355,6 +381,85 @@ def flow_steps(content: str, first_line: int, group: str) -> list[Step]:
     return steps
 
 
+def _reference_step(title: str, content: str, language: str, group: str, line: int) -> Step:
+    return Step(
+        kind="reference",
+        title=title,
+        command=content.rstrip("\n"),
+        language=language,
+        group=group,
+        line=line,
+    )
+
+
+def _skipped(attrs: dict[str, str]) -> bool:
+    """Whether the block's attributes keep it out of runs (then it is shown as a reference snippet)."""
+    skip = _truthy(attrs.get("skip")) or _truthy(attrs.get("excludeFromRunAll"))
+    return skip or attrs.get("run") == "false"
+
+
+def _named_step(content: str, first_line: int, lang: str, name: str, group: str) -> Step:
+    """A named shell or SQL block is one step: its first comment titles it (else its name), the rest are
+    notes."""
+    kind = "sql" if lang in SQL_LANGS else "shell"
+    logical = logical_lines(content, first_line, "#" if kind == "shell" else "--")
+    comments = [ll.comment for ll in logical if ll.comment]
+    commands = [ll for ll in logical if ll.comment is None]
+    title = comments[0] if comments else name
+    return _command_step(kind, title, commands, comments[1:], first_line, group, lang)
+
+
+def _unlabelled_steps(content: str, first_line: int, group: str) -> list[Step]:
+    """A block without a language, read by what it looks like."""
+    shape = classify_unlabelled(content)
+    if shape == "checklist":
+        return checklist_steps(content, first_line, group)
+    if shape == "flow":
+        return flow_steps(content, first_line, group)
+    if shape == "console":
+        return console_steps(content, first_line, "", group)
+    if shape == "commands":
+        return script_steps(content, first_line, "shell", "", group)
+    return [_reference_step("text", content, "text", group, first_line)]
+
+
+def _shell_steps(content: str, first_line: int, lang: str, group: str) -> list[Step]:
+    """A shell block: a console transcript if any line starts with `$ `, else a script."""
+    if any(line.strip().startswith("$ ") for line in content.splitlines()):
+        return console_steps(content, first_line, lang, group)
+    return script_steps(content, first_line, "shell", lang, group)
+
+
+def _language_steps(
+    content: str, first_line: int, lang: str, attrs: dict[str, str], group: str
+) -> list[Step]:
+    """The untitled steps of a block that is not skipped, by its language."""
+    if attrs.get("name") and (lang in SHELL_LANGS or lang in SQL_LANGS):
+        return [_named_step(content, first_line, lang, attrs["name"], group)]
+    if lang in SQL_LANGS:
+        return script_steps(content, first_line, "sql", lang, group)
+    if lang in CONSOLE_LANGS:
+        return console_steps(content, first_line, lang, group)
+    if lang in SHELL_LANGS:
+        return _shell_steps(content, first_line, lang, group)
+    if lang == "":
+        return _unlabelled_steps(content, first_line, group)
+    return [_reference_step(lang, content, lang, group, first_line)]
+
+
+def _titled(steps: list[Step], attrs: dict[str, str], default_title: str) -> list[Step]:
+    """Steps with a title each (`default_title` for the first untitled one, else its first command line)
+    and the block's attributes applied."""
+    titled: list[Step] = []
+    for step in steps:
+        if not step.title:
+            title = default_title or shorten(step.command.splitlines()[0] if step.command else step.kind)
+            default_title = ""
+            step = dc_replace(step, title=title)
+        titled.append(_apply_attrs(step, attrs))
+    return titled
+
+
 def block_steps(
     info: str, content: str, first_line: int, group: str = "", default_title: str = ""
 ) -> list[Step]:
@@ -364,83 +469,10 @@ def block_steps(
     first command line.
     """
     lang, attrs = parse_info(info)
-    if _truthy(attrs.get("skip")) or _truthy(attrs.get("excludeFromRunAll")) or attrs.get("run") == "false":
+    if _skipped(attrs):
         title = attrs.get("name") or lang or "snippet"
-        return [
-            Step(
-                kind="reference",
-                title=title,
-                command=content.rstrip("\n"),
-                language=lang,
-                group=group,
-                line=first_line,
-            )
-        ]
-    if attrs.get("name") and (lang in SHELL_LANGS or lang in SQL_LANGS):
-        kind = "sql" if lang in SQL_LANGS else "shell"
-        logical = [ll for ll in logical_lines(content, first_line, "#" if kind == "shell" else "--")]
-        comments = [ll.comment for ll in logical if ll.comment]
-        commands = [ll for ll in logical if ll.comment is None]
-        steps = [
-            _command_step(
-                kind,
-                comments[0] if comments else attrs["name"],
-                commands,
-                comments[1:],
-                first_line,
-                group,
-                lang,
-            )
-        ]
-    elif lang in SQL_LANGS:
-        steps = script_steps(content, first_line, "sql", lang, group)
-    elif lang in CONSOLE_LANGS:
-        steps = console_steps(content, first_line, lang, group)
-    elif lang in SHELL_LANGS:
-        if any(line.strip().startswith("$ ") for line in content.splitlines()):
-            steps = console_steps(content, first_line, lang, group)
-        else:
-            steps = script_steps(content, first_line, "shell", lang, group)
-    elif lang == "":
-        shape = classify_unlabelled(content)
-        if shape == "checklist":
-            steps = checklist_steps(content, first_line, group)
-        elif shape == "flow":
-            steps = flow_steps(content, first_line, group)
-        elif shape == "console":
-            steps = console_steps(content, first_line, "", group)
-        elif shape == "commands":
-            steps = script_steps(content, first_line, "shell", "", group)
-        else:
-            steps = [
-                Step(
-                    kind="reference",
-                    title="text",
-                    command=content.rstrip("\n"),
-                    language="text",
-                    group=group,
-                    line=first_line,
-                )
-            ]
-    else:
-        steps = [
-            Step(
-                kind="reference",
-                title=lang,
-                command=content.rstrip("\n"),
-                language=lang,
-                group=group,
-                line=first_line,
-            )
-        ]
-    titled: list[Step] = []
-    for step in steps:
-        if not step.title:
-            title = default_title or shorten(step.command.splitlines()[0] if step.command else step.kind)
-            default_title = ""
-            step = dc_replace(step, title=title)
-        titled.append(_apply_attrs(step, attrs))
-    return titled
+        return [_reference_step(title, content, lang, group, first_line)]
+    return _titled(_language_steps(content, first_line, lang, attrs, group), attrs, default_title)
 
 
 def _apply_attrs(step: Step, attrs: dict[str, str]) -> Step:

@@ -77,6 +77,80 @@ def _ignore(_: str) -> None:
     return None
 
 
+async def _spawn(
+    script: str, shell: str, env: Mapping[str, str] | None, cwd: str | None
+) -> asyncio.subprocess.Process:
+    """`shell -c script` (`/bin/sh` if `shell` is not there) in a new session, stdin closed, stderr merged."""
+    if not os.path.exists(shell):
+        shell = "/bin/sh"
+    return await asyncio.create_subprocess_exec(
+        shell,
+        "-c",
+        script,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env=dict(env) if env is not None else None,
+        start_new_session=True,
+        cwd=cwd,
+    )
+
+
+async def _pump(stdout: asyncio.StreamReader, capture: _Capture, on_output: OnOutput) -> None:
+    """Decode the output as it comes, into `capture` and `on_output`, until the pipe closes."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    while True:
+        chunk = await stdout.read(4096)
+        if not chunk:
+            break
+        text = decoder.decode(chunk)
+        if text:
+            capture.add(text)
+            on_output(text)
+    rest = decoder.decode(b"", final=True)
+    if rest:
+        capture.add(rest)
+        on_output(rest)
+
+
+async def _wait_or_kill(
+    proc: asyncio.subprocess.Process, clock: Clock, timeout: float, kill_grace: float
+) -> bool:
+    """Wait for the process; past `timeout` SIGTERM its group, past `kill_grace` more SIGKILL it.
+    Whether it timed out."""
+    try:
+        await clock.wait_for(proc.wait(), timeout)
+        return False
+    except TimeoutError:
+        pass
+    _killpg(proc.pid, signal.SIGTERM)
+    try:
+        await clock.wait_for(proc.wait(), kill_grace)
+    except TimeoutError:
+        _killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+    return True
+
+
+async def _finish_reading(reader: asyncio.Future[None], clock: Clock) -> None:
+    """Give the output reader 2 seconds to reach the end of the pipe, then stop it."""
+    try:
+        await clock.wait_for(asyncio.shield(reader), 2.0)
+    except TimeoutError:
+        reader.cancel()
+
+
+def _shell_outcome(
+    code: int | None, timed_out: bool, output: str, started: datetime, finished: datetime, timeout: float,
+    pgid: int,
+) -> Outcome:
+    if timed_out:
+        message = f"timed out after {timeout:g}s; process group {pgid} killed"
+        return Outcome("timed_out", code, output, started, finished, message)
+    status: Status = "succeeded" if code == 0 else "failed"
+    return Outcome(status, code, output, started, finished, "" if code == 0 else f"exit code {code}")
+
+
 async def run_shell(
     script: str,
     *,
@@ -92,78 +166,26 @@ async def run_shell(
 ) -> Outcome:
     """Run `script` with `shell -c`, in a new session (so its own process group), stdin closed."""
     started = clock.now()
-    if not os.path.exists(shell):
-        shell = "/bin/sh"
-    proc = await asyncio.create_subprocess_exec(
-        shell,
-        "-c",
-        script,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=dict(env) if env is not None else None,
-        start_new_session=True,
-        cwd=cwd,
-    )
+    proc = await _spawn(script, shell, env, cwd)
     pgid = proc.pid
     if on_start is not None:
         on_start(pgid)
     capture = _Capture(output_limit)
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     stdout = proc.stdout
     assert stdout is not None
-
-    async def pump() -> None:
-        while True:
-            chunk = await stdout.read(4096)
-            if not chunk:
-                break
-            text = decoder.decode(chunk)
-            if text:
-                capture.add(text)
-                on_output(text)
-        rest = decoder.decode(b"", final=True)
-        if rest:
-            capture.add(rest)
-            on_output(rest)
-
-    reader = asyncio.ensure_future(pump())
-    timed_out = False
+    reader = asyncio.ensure_future(_pump(stdout, capture, on_output))
     try:
-        try:
-            await clock.wait_for(proc.wait(), timeout)
-        except TimeoutError:
-            timed_out = True
-            _killpg(pgid, signal.SIGTERM)
-            try:
-                await clock.wait_for(proc.wait(), kill_grace)
-            except TimeoutError:
-                _killpg(pgid, signal.SIGKILL)
-                await proc.wait()
+        timed_out = await _wait_or_kill(proc, clock, timeout, kill_grace)
         # Whatever the step left running in its group would keep the output pipe open: end it.
         _killpg(pgid, signal.SIGKILL)
-        try:
-            await clock.wait_for(asyncio.shield(reader), 2.0)
-        except TimeoutError:
-            reader.cancel()
+        await _finish_reading(reader, clock)
     finally:
         if proc.returncode is None:
             _killpg(pgid, signal.SIGKILL)
         if not reader.done():
             reader.cancel()
     finished = clock.now()
-    code = proc.returncode
-    if timed_out:
-        return Outcome(
-            "timed_out",
-            code,
-            capture.text(),
-            started,
-            finished,
-            f"timed out after {timeout:g}s; process group {pgid} killed",
-        )
-    status: Status = "succeeded" if code == 0 else "failed"
-    return Outcome(status, code, capture.text(), started, finished, "" if code == 0 else f"exit code {code}")
+    return _shell_outcome(proc.returncode, timed_out, capture.text(), started, finished, timeout, pgid)
 
 
 def split_sql(script: str) -> list[str]:

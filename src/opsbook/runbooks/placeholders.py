@@ -82,47 +82,55 @@ def _mask_quoted(text: str) -> str:
     return "".join(out)
 
 
-def find(command: str, language: str = "shell") -> list[Parameter]:
-    """Every parameter `command` needs, in order of first appearance (one per name)."""
-    found: list[tuple[int, str, ParamKind, str]] = []
-    taken: list[tuple[int, int]] = []
+_Hit = tuple[int, int, str, ParamKind, str]  # start, end, name, kind, the token as written
 
-    def add(start: int, end: int, name: str, kind: ParamKind, token: str) -> None:
-        if any(s < end and start < e for s, e in taken):
-            return
-        taken.append((start, end))
-        found.append((start, name, kind, token))
 
+def _bracket_hits(command: str) -> list[_Hit]:
+    """`[SQUARE]` and `<angle>` placeholders and date patterns such as `YYYY-MM-DD`."""
+    hits: list[_Hit] = []
     for m in _SQUARE.finditer(command):
         if len(m.group(1)) >= 3 and not re.fullmatch(r"[A-Z]-[A-Z0-9]", m.group(1)):
-            add(m.start(), m.end(), m.group(1), "text", m.group(0))
-    for m in _ANGLE.finditer(command):
-        add(m.start(), m.end(), m.group(1), "text", m.group(0))
-    for m in _DATE.finditer(command):
-        add(m.start(), m.end(), m.group(0), "date", m.group(0))
+            hits.append((m.start(), m.end(), m.group(1), "text", m.group(0)))
+    hits += [(m.start(), m.end(), m.group(1), "text", m.group(0)) for m in _ANGLE.finditer(command)]
+    hits += [(m.start(), m.end(), m.group(0), "date", m.group(0)) for m in _DATE.finditer(command)]
+    return hits
+
+
+def _shell_hits(command: str) -> list[_Hit]:
+    """`$ENV` variables and bare UPPER_CASE words outside quotes, but not the shell's own variables nor
+    those the command sets itself."""
+    assigned = {m.group(1) for m in _ASSIGN.finditer(command)}
+    assigned |= {m.group(1) for m in _FOR.finditer(command)}
+    skip = SHELL_VARIABLES | assigned
+    hits: list[_Hit] = []
+    for m in _ENV.finditer(command):
+        name = m.group(1) or m.group(2)
+        if name not in skip:
+            hits.append((m.start(), m.end(), name, "env", "$" + name))
+    for m in _UPPER.finditer(_mask_quoted(command)):
+        name = m.group(1)
+        if name not in skip:
+            hits.append((m.start(), m.end(), name, "text", name))
+    return hits
+
+
+def _without_overlaps(hits: list[_Hit]) -> list[_Hit]:
+    """The hits in order, each dropped if it overlaps one kept before it."""
+    kept: list[_Hit] = []
+    for hit in hits:
+        start, end = hit[0], hit[1]
+        if not any(s < end and start < e for s, e, *_ in kept):
+            kept.append(hit)
+    return kept
+
+
+def find(command: str, language: str = "shell") -> list[Parameter]:
+    """Every parameter `command` needs, in order of first appearance (one per name)."""
+    hits = _bracket_hits(command)
     if language == "shell":
-        assigned = {m.group(1) for m in _ASSIGN.finditer(command)}
-        assigned |= {m.group(1) for m in _FOR.finditer(command)}
-        for m in _ENV.finditer(command):
-            name = m.group(1) or m.group(2)
-            if name not in SHELL_VARIABLES and name not in assigned:
-                add(m.start(), m.end(), name, "env", "$" + name)
-        masked = _mask_quoted(command)
-        for m in _UPPER.finditer(masked):
-            name = m.group(1)
-            if name not in SHELL_VARIABLES and name not in assigned:
-                add(m.start(), m.end(), name, "text", name)
-    found.sort()
-    params: dict[str, Parameter] = {}
-    for _, name, kind, token in found:
-        key = name.lower()
-        if key in params:
-            old = params[key]
-            if token not in old.tokens:
-                params[key] = Parameter(old.name, old.kind, (*old.tokens, token))
-        else:
-            params[key] = Parameter(name, kind, (token,))
-    return list(params.values())
+        hits += _shell_hits(command)
+    found = sorted((start, name, kind, token) for start, _, name, kind, token in _without_overlaps(hits))
+    return merge([[Parameter(name, kind, (token,)) for _, name, kind, token in found]])
 
 
 def merge(groups: list[list[Parameter]]) -> list[Parameter]:
@@ -144,15 +152,15 @@ def default_value(param: Parameter, now: datetime) -> str | None:
     """What to offer when asking: today's date for a date placeholder, nothing otherwise."""
     if param.kind != "date":
         return None
-    token = param.tokens[0]
-    if token == "YYYYMMDD":
+    pattern = param.tokens[0]  # as written: YYYY-MM-DD, YYYYMMDD, ...
+    if pattern == "YYYYMMDD":
         return now.strftime("%Y%m%d")
-    if token == "YYYY-MM":
+    if pattern == "YYYY-MM":
         return now.strftime("%Y-%m")
-    if "HH:MM:SS" in token:
-        return now.strftime("%Y-%m-%d" + token[10] + "%H:%M:%S")
-    if "HH:MM" in token:
-        return now.strftime("%Y-%m-%d" + token[10] + "%H:%M")
+    if "HH:MM:SS" in pattern:
+        return now.strftime("%Y-%m-%d" + pattern[10] + "%H:%M:%S")
+    if "HH:MM" in pattern:
+        return now.strftime("%Y-%m-%d" + pattern[10] + "%H:%M")
     return now.strftime("%Y-%m-%d")
 
 

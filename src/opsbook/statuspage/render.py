@@ -42,8 +42,10 @@ def feed_entries(snapshot: Snapshot) -> list[dict[str, Any]]:
             "sort": last,
         })
     for m in snapshot.maintenance:
+        # A short stable id for the feed entry, not a security measure.
+        title_hash = hashlib.sha1(m.title.encode(), usedforsecurity=False).hexdigest()[:8]
         entries.append({
-            "id": f"maintenance-{m.starts_at:%Y%m%d%H%M}-{hashlib.sha1(m.title.encode()).hexdigest()[:8]}",
+            "id": f"maintenance-{m.starts_at:%Y%m%d%H%M}-{title_hash}",
             "title": f"[Maintenance] {m.title}",
             "updated": _iso(m.starts_at),
             "published": _iso(m.starts_at),

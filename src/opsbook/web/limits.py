@@ -53,6 +53,61 @@ def cap_for(path: str, caps: Sequence[tuple[str, int]] = DEFAULT_CAPS) -> int:
     return caps[-1][1]
 
 
+def _too_large(cap: int) -> str:
+    return f"request body too large (at most {cap} bytes here)"
+
+
+def _declared_refusal(scope: Scope, cap: int) -> tuple[int, str] | None:
+    """The refusal (status, detail) a request earns by its Content-Length alone: 400 when it is not a
+    number, 413 when it is above `cap`; None when there is none or it is within the cap."""
+    declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+    if declared is None:
+        return None
+    try:
+        too_big = int(declared) > cap
+    except ValueError:
+        return 400, "Content-Length is not a number"
+    return (413, _too_large(cap)) if too_big else None
+
+
+class _CappedBody:
+    """One request's receive and send, counting the body as it streams in: past `cap` bytes the client
+    gets 413 at once (unless the app has started its answer) and the app sees a disconnect, its own
+    answer dropped."""
+
+    def __init__(self, receive: Receive, send: Send, cap: int) -> None:
+        self._receive = receive
+        self._send = send
+        self.cap = cap
+        self.seen = 0
+        self.started = False
+        self.refused = False
+
+    async def receive(self) -> Message:
+        if self.refused:
+            return {"type": "http.disconnect"}
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.cap:  # answer now; the app sees the client gone and its answer is dropped
+                await self._refuse()
+                return {"type": "http.disconnect"}
+        return message
+
+    async def _refuse(self) -> None:
+        self.refused = True
+        if not self.started:
+            self.started = True
+            await _refuse(self._send, 413, _too_large(self.cap))
+
+    async def send(self, message: Message) -> None:
+        if self.refused:
+            return
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
 class BodyLimit:
     def __init__(self, app: ASGIApp, caps: Sequence[tuple[str, int]] = DEFAULT_CAPS) -> None:
         self.app = app
@@ -63,46 +118,15 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         cap = cap_for(scope.get("path", ""), self.caps)
-        declared = next((v for k, v in scope["headers"] if k == b"content-length"), None)
-        if declared is not None:
-            try:
-                too_big = int(declared) > cap
-            except ValueError:
-                await _refuse(send, 400, "Content-Length is not a number")
-                return
-            if too_big:
-                await _refuse(send, 413, f"request body too large (at most {cap} bytes here)")
-                return
-        seen = 0
-        started = refused = False
-
-        async def counted() -> Message:
-            nonlocal seen, started, refused
-            if refused:
-                return {"type": "http.disconnect"}
-            message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > cap:  # answer now; the app sees the client gone and its answer is dropped
-                    refused = True
-                    if not started:
-                        started = True
-                        await _refuse(send, 413, f"request body too large (at most {cap} bytes here)")
-                    return {"type": "http.disconnect"}
-            return message
-
-        async def tracking(message: Message) -> None:
-            nonlocal started
-            if refused:
-                return
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        refusal = _declared_refusal(scope, cap)
+        if refusal is not None:
+            await _refuse(send, *refusal)
+            return
+        body = _CappedBody(receive, send, cap)
         try:
-            await self.app(scope, counted, tracking)
+            await self.app(scope, body.receive, body.send)
         except Exception:
-            if not refused:
+            if not body.refused:
                 raise  # the app's own error; a refused body's disconnect error is expected
 
 

@@ -13,9 +13,9 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from opsbook.alerts.external import TEXT_MAX, ExternalEvent, InvalidEvent
+from opsbook.alerts.external import TEXT_MAX, ExternalEvent, InvalidEvent, ToolPayload, severity_of
 from opsbook.alerts.models import SOURCE_ALERTMANAGER
 from opsbook.alerts.state import ExternalAction
 from opsbook.rules.severity import Severity
@@ -33,11 +33,7 @@ SEVERITY = {
 }
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class AmAlert(_Open):
+class AmAlert(ToolPayload):
     """One alert of a webhook notification (field names as Alertmanager sends them)."""
 
     status: Literal["firing", "resolved"]
@@ -49,7 +45,7 @@ class AmAlert(_Open):
     fingerprint: str | None = None
 
 
-class AmWebhook(_Open):
+class AmWebhook(ToolPayload):
     """Alertmanager's webhook payload."""
 
     version: str
@@ -65,15 +61,9 @@ class AmWebhook(_Open):
 
 
 def am_severity(labels: dict[str, str], default: Severity) -> Severity:
+    """The `severity` (or `priority`) label's level; `default` without one or for an unknown word."""
     value = labels.get("severity") or labels.get("priority")
-    if not value:
-        return default
-    if value.strip().lower() in SEVERITY:
-        return SEVERITY[value.strip().lower()]
-    try:
-        return Severity.parse(value)
-    except ValueError:
-        return default
+    return (severity_of(value, SEVERITY) if value else None) or default
 
 
 def am_dedup_key(alert: AmAlert) -> str:

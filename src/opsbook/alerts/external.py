@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -69,6 +69,23 @@ class InvalidEvent(Invalid):
     def of(cls, exc: ValidationError) -> InvalidEvent:
         """The problems pydantic found, as `where: what` lines."""
         return cls([f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()])
+
+
+class ToolPayload(BaseModel):
+    """Base of the translators' models: fields a tool adds later are kept, not refused."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+def severity_of(word: str, words: Mapping[str, Severity]) -> Severity | None:
+    """A tool's severity word (`words`, any case), or P0–P4 as is; None if it is neither."""
+    found = words.get(word.strip().lower())
+    if found is not None:
+        return found
+    try:
+        return Severity.parse(word)
+    except ValueError:
+        return None
 
 
 def open_key(source: str, dedup_key: str) -> str:

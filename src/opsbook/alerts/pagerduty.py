@@ -12,9 +12,9 @@ from __future__ import annotations
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
-from opsbook.alerts.external import ExternalEvent, InvalidEvent
+from opsbook.alerts.external import ExternalEvent, InvalidEvent, ToolPayload, severity_of
 from opsbook.alerts.models import SOURCE_PAGERDUTY
 from opsbook.alerts.state import ExternalAction
 from opsbook.rules.config import AlertingSettings
@@ -23,11 +23,7 @@ from opsbook.rules.severity import Severity
 SEVERITY = {"critical": Severity.P1, "error": Severity.P2, "warning": Severity.P3, "info": Severity.P4}
 
 
-class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-
-class PdPayload(_Open):
+class PdPayload(ToolPayload):
     summary: str = Field(min_length=1, max_length=1024)
     source: str = Field(min_length=1, max_length=255)
     severity: str
@@ -38,18 +34,18 @@ class PdPayload(_Open):
     custom_details: Any = None
 
 
-class PdLink(_Open):
+class PdLink(ToolPayload):
     href: str
     text: str | None = None
 
 
-class PdImage(_Open):
+class PdImage(ToolPayload):
     src: str
     href: str | None = None
     alt: str | None = None
 
 
-class PdEvent(_Open):
+class PdEvent(ToolPayload):
     """An Events API v2 alert event."""
 
     routing_key: str = Field(min_length=1, max_length=255)
@@ -60,16 +56,6 @@ class PdEvent(_Open):
     client_url: str | None = None
     links: list[PdLink] = Field(default_factory=list)
     images: list[PdImage] = Field(default_factory=list)
-
-
-def pd_severity(value: str) -> Severity | None:
-    text = value.strip().lower()
-    if text in SEVERITY:
-        return SEVERITY[text]
-    try:
-        return Severity.parse(value)
-    except ValueError:
-        return None
 
 
 def translate(data: Any, alerting: AlertingSettings) -> ExternalEvent:
@@ -88,7 +74,7 @@ def translate(data: Any, alerting: AlertingSettings) -> ExternalEvent:
     if action is ExternalAction.TRIGGER:
         if event.payload is None:
             raise InvalidEvent(["payload: required for a trigger event"])
-        level = pd_severity(event.payload.severity)
+        level = severity_of(event.payload.severity, SEVERITY)
         if level is None:
             raise InvalidEvent(
                 [f"payload.severity: {event.payload.severity!r} is not one of critical, error, warning, info"]

@@ -21,7 +21,7 @@ OPSBOOK = str(Path(sys.executable).parent / "opsbook")
 
 
 def run(
-    args: list[str], tmp_path: Path, cwd: Path | None = None, **env: str
+    args: list[str], tmp_path: Path, *, cwd: Path | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
     """`opsbook ARGS` on the database tmp_path/cli.db (unless env says OPSBOOK_DATABASE_URL="")."""
     full_env = {**os.environ, "OPSBOOK_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db", "COLUMNS": "200", **env}
@@ -92,11 +92,11 @@ def test_init_writes_a_starter_and_says_what_to_export(tmp_path: Path) -> None:
         f"{path}:33: services[1].checks[0].dsn: environment variable DATABASE_URL is not set",
         f"{path}:43: services[2].checks[0].url: environment variable REDIS_PASSWORD is not set",
     ]
-    env = {"DATABASE_URL": "postgresql://app:pw@127.0.0.1/app", "REDIS_PASSWORD": "pw"}
-    result = run(["validate", str(path)], tmp_path, **env)
+    dsn = "postgresql://app:pw@127.0.0.1/app"
+    result = run(["validate", str(path)], tmp_path, DATABASE_URL=dsn, REDIS_PASSWORD="pw")
     assert result.returncode == 0, result.stderr
     assert "5 services" in result.stdout
-    exported = run(["init", str(tmp_path / "other.yaml")], tmp_path, **env)
+    exported = run(["init", str(tmp_path / "other.yaml")], tmp_path, DATABASE_URL=dsn, REDIS_PASSWORD="pw")
     assert "export" not in exported.stdout  # nothing left to export
 
 

@@ -81,7 +81,7 @@ def test_duplicate_names_and_keys_are_errors() -> None:
 def test_env_substitution_with_defaults_and_secret_collection() -> None:
     text = GOOD.replace("http://127.0.0.1:9/health", "http://${HOST:-127.0.0.1}:${PORT}/h?token=${API_TOKEN}")
     loaded = parse_config(text, "ops.yaml", {"PORT": "8080", "API_TOKEN": "s3cr3t-value"})
-    assert loaded.config.checks()["api/health"].url == "http://127.0.0.1:8080/h?token=s3cr3t-value"  # type: ignore[union-attr]
+    assert loaded.config.checks()["api/health"].url == "http://127.0.0.1:8080/h?token=s3cr3t-value"
     assert "s3cr3t-value" in loaded.secrets
     assert "8080" not in loaded.secrets  # a port is not a secret; names decide
 

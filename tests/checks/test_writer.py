@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.models import AlertRow
+from opsbook.alerts.types import AlertTransition
 from opsbook.auth.models import AuditRow
 from opsbook.checks.models import ResultRow
 from opsbook.checks.result import CheckResult, Status, StoredResult
 from opsbook.checks.store import BatchOutcome
-from opsbook.checks.writer import HookFailure, ResultWriter
+from opsbook.checks.writer import Hook, HookFailure, ResultWriter
 from opsbook.clock import FakeClock
 from opsbook.db.engine import make_engine, make_sessionmaker
 from opsbook.pipeline import Pipeline
@@ -33,7 +34,7 @@ def stored(engine: Engine) -> dict[str, int]:
     return {check_id: count for check_id, count in rows}
 
 
-def marking_hook(poison: str) -> object:
+def marking_hook(poison: str) -> Hook:
     """A hook that leaves a row per check it handled, and raises when it meets `poison`."""
 
     def hook(session: Session, batch: Sequence[StoredResult], outcome: BatchOutcome) -> None:
@@ -115,12 +116,13 @@ async def test_the_pipeline_alerts_on_itself_while_evaluation_fails_and_clears_i
     process = pipeline.alerts.process
     broken = {"api/bad"}
 
-    def flaky(session: Session, check_ids: object, now: datetime) -> object:
-        if broken & set(check_ids):  # type: ignore[call-overload]
+    def flaky(session: Session, check_ids: Iterable[str], now: datetime) -> list[AlertTransition]:
+        chosen = set(check_ids)
+        if broken & chosen:
             raise KeyError("a bug in the incident code")
-        return process(session, check_ids, now)
+        return process(session, chosen, now)
 
-    pipeline.alerts.process = flaky
+    pipeline.alerts.process = flaky  # type: ignore[method-assign]
 
     async def batch(second: int) -> None:
         await clock.advance_to(T0 + timedelta(seconds=second))

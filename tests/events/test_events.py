@@ -69,7 +69,9 @@ def test_a_failing_subscriber_does_not_stop_the_others(engine: Engine) -> None:
         raise ValueError("subscriber bug")
 
     with sessions() as s:
-        bus = feed_of(s).bus
+        feed = feed_of(s)
+        assert feed is not None
+        bus = feed.bus
     bus.subscribe(Topic.OUTBOX, broken)
     bus.subscribe(Topic.OUTBOX, seen.append)
     with sessions.begin() as session:

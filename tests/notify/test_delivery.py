@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -346,8 +347,10 @@ async def test_channel_secrets_never_reach_attempt_errors(
 ) -> None:
     url = f"json://admin:pa55word99@127.0.0.1:9/hooks/{TOKEN}?token=qu3ryT0ken42"
 
-    async def echoes_url(u: str, *args: Any, **kwargs: Any) -> SendOutcome:
-        return SendOutcome(False, f"could not reach {u} (token {TOKEN}, password pa55word99)")
+    async def echoes_url(
+        url: str, title: str, body: str, *, notify_type: str, timeout: float, secrets: Iterable[str]
+    ) -> SendOutcome:
+        return SendOutcome(False, f"could not reach {url} (token {TOKEN}, password pa55word99)")
 
     real = DeliveryWorker(sessions, clock, [Channel(name="real", url=url)], _settings())
     echo = DeliveryWorker(sessions, clock, [Channel(name="echo", url=url)], _settings(), sender=echoes_url)

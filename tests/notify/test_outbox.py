@@ -120,6 +120,8 @@ def test_grouping_joins_an_open_window_but_never_delays_beyond_its_own(
             group_key="web:firing",
             group_window=w,
         )
+        assert a is not None and b is not None and other_service is not None
+        assert urgent is not None and held is not None and late is not None
         assert a.next_attempt_at == b.next_attempt_at == t0 + w
         assert other_service.next_attempt_at == t0 + timedelta(seconds=50)
         assert urgent.next_attempt_at == t0 + timedelta(seconds=20)

@@ -34,7 +34,8 @@ def test_unacknowledged_pages_on_call_then_lead_at_10_then_cto_at_30() -> None:
     p = policy()
     assert pages(due_steps(p, T0, T0)) == [(timedelta(0), ("schedule:primary",))]
     assert pages(due_steps(p, T0, T0 + 9 * M)) == [(timedelta(0), ("schedule:primary",))]
-    assert next_step(p, T0, T0 + 9 * M).due == T0 + 10 * M
+    upcoming = next_step(p, T0, T0 + 9 * M)
+    assert upcoming is not None and upcoming.due == T0 + 10 * M
     assert pages(due_steps(p, T0, T0 + 29 * M)) == [
         (timedelta(0), ("schedule:primary",)), (10 * M, ("user:lead",)),
     ]

@@ -239,7 +239,7 @@ async def test_run_wakes_at_the_handoff_and_survives_a_failing_tick(engine: Engi
             raise RuntimeError("database away")
         return real_tick(now)
 
-    notifier.tick = flaky
+    notifier.tick = flaky  # type: ignore[method-assign]
     task = notifier.start()
     try:
         await _until(lambda: len(calls) == 1, "the first (failing) tick")

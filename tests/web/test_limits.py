@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import cast
+from collections.abc import MutableMapping
+from typing import Any, cast
 
 import psutil
 import pytest
@@ -121,11 +122,11 @@ async def test_api_load_beyond_the_queue_is_answered_503_with_retry_after() -> N
         async def receive() -> dict[str, object]:
             return {"type": "http.request", "body": b""}
 
-        async def send(message: dict[str, object]) -> None:
+        async def send(message: MutableMapping[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 started.update(message)
                 headers = dict(cast(list[tuple[bytes, bytes]], message["headers"]))
-                answers.append((int(message["status"]), headers))  # type: ignore[call-overload]
+                answers.append((int(message["status"]), headers))
 
         scope = {"type": "http", "method": "GET", "path": "/api/v1/slow", "headers": [], "query_string": b"",
                  "asgi": {"version": "3.0"}, "http_version": "1.1", "scheme": "http", "server": ("x", 80),

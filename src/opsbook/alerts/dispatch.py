@@ -18,8 +18,8 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsbook.alerts.changes import transition_of
 from opsbook.alerts.models import AlertRow
-from opsbook.alerts.service import transition_of
 from opsbook.alerts.types import AlertTransition, TransitionKind
 from opsbook.checks.models import CheckStateRow
 from opsbook.config.schema import OpsbookConfig

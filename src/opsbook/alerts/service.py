@@ -30,7 +30,6 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.changes import Changes, new_alert, status_of
-from opsbook.alerts.changes import transition_of as transition_of  # dispatch.py's, until it imports changes
 from opsbook.alerts.models import SOURCE_RULE, AlertEventRow, AlertRow
 from opsbook.alerts.state import INACTIVE, AlertState, retire, step
 from opsbook.alerts.types import AlertTransition

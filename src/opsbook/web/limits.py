@@ -190,5 +190,6 @@ def loads_limited(body: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
         raise Invalid(f"JSON nested deeper than {max_depth} levels") from None
     except ValueError as exc:
         raise Invalid(f"not valid JSON: {exc}") from None
-    _depth(value, max_depth)
+    if text.count("[") + text.count("{") > max_depth:  # only then can it nest too deep
+        _depth(value, max_depth)
     return value

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsbook.auth.models import AuditRow
 from opsbook.auth.passwords import verify
 from opsbook.db.engine import make_engine
 from tests.support import free_port, wait_until
@@ -191,3 +193,38 @@ services:
     assert "connecting with ***" in api  # the output is shown, the secret in it is not
     for text in (api, status.stdout, status.stderr, log.read_text()):
         assert secret not in text
+
+
+def test_a_forged_forwarded_address_is_not_believed(tmp_path: Path) -> None:
+    """Without `server.trusted_proxies`, X-Forwarded-For is ignored: the audit log of a failed login names
+    the real client, and a new forged address per try does not get around the login throttle."""
+    config = tmp_path / "opsbook.yaml"
+    config.write_text("services: []\nusers:\n  - {name: ana, role: admin}\n")
+    database = f"sqlite:///{tmp_path}/f.db"
+    port = free_port()
+    proc = subprocess.Popen(
+        [OPSBOOK, "serve", "-c", str(config), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "OPSBOOK_DATABASE_URL": database},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(partial(_answers, base), "opsbook to listen")
+        with httpx.Client(base_url=base) as client:
+            csrf = client.get("/login").cookies["opsbook_login_csrf"]
+            for n in range(25):
+                res = client.post(
+                    "/login",
+                    data={"username": f"nobody{n}", "password": "wrong-password", "csrf_token": csrf},
+                    headers={"X-Forwarded-For": f"203.0.113.{n}"},
+                )
+                assert res.status_code == (401 if n < 20 else 429)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(20)
+    engine = make_engine(database)
+    with Session(engine) as session:
+        sources = set(session.scalars(select(AuditRow.source).where(AuditRow.action.like("auth.login%"))))
+    engine.dispose()
+    assert sources == {"127.0.0.1"}

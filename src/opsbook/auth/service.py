@@ -87,10 +87,15 @@ def set_user_password(runtime: Runtime, actor: Principal, user: str, password: s
 
 def sign_in(runtime: Runtime, user: str, password: str, source: str) -> sessions.LoginResult:
     """Check a password (unless throttled) and open a browser session on success; every attempt is
-    audited under the name tried, from `source` (the client address)."""
+    audited under the name tried, from `source` (the client address).
+
+    The attempt is recorded and committed first, then decided in a second transaction: parallel attempts
+    see each other, so no more than the throttle's limit are ever checked (see `auth.sessions`)."""
     name, source = sessions.login_name(user), source[:100]
+    with runtime.sessions.begin() as session:
+        attempt = sessions.record_attempt(session, name, source, runtime.clock.now())
     with transaction(runtime, Principal(name or "-", Role.VIEWER, source)) as tx:
-        result = sessions.login(tx.session, runtime.config, name, password, source, tx.now)
+        result = sessions.login(tx.session, runtime.config, attempt, password, tx.now)
         wait = {"retry_after_s": int(result.retry_after.total_seconds())} if result.retry_after else {}
         tx.audit(LOGIN_AUDIT[result.outcome], f"user:{name}", **wait)
         return result

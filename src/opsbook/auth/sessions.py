@@ -6,6 +6,9 @@
   form field `csrf_token`); the login form itself uses a double-submitted cookie.
 - Failed logins are counted per user name and per client address over a sliding window on the injected
   clock; past the limit, logins are refused without looking at the password until the window moves on.
+  Each attempt is recorded (as failed) and committed before the count that decides it, so of N attempts
+  at once at most the limit get a password check: an attempt counts every one recorded before it,
+  decided or not (`record_attempt`, then `login`).
 - The role comes from opsbook.yaml at every request, so a role change applies at once and a user removed
   from the file is signed out.
 """
@@ -18,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, true, update
 from sqlalchemy.orm import Session
 
 from opsbook.auth import passwords
@@ -70,10 +73,13 @@ def _retry_after(failures: list[datetime], limit: int, window: timedelta, now: d
 
 
 def throttled(
-    session: Session, user: str, source: str, now: datetime, throttle: Throttle = THROTTLE
+    session: Session, user: str, source: str, now: datetime, throttle: Throttle = THROTTLE,
+    attempt: int | None = None,
 ) -> timedelta | None:
-    """How long logins for `user` or from `source` are refused; None when they may try."""
+    """How long logins for `user` or from `source` are refused; None when they may try. Attempts not
+    decided yet count as failures; `attempt` (the one being decided) does not."""
     since = now - throttle.window
+    others = LoginAttemptRow.id != attempt if attempt is not None else true()
     last_ok = session.scalar(
         select(LoginAttemptRow.ts)
         .where(LoginAttemptRow.user == user, LoginAttemptRow.ok.is_(True), LoginAttemptRow.ts > since)
@@ -87,6 +93,7 @@ def throttled(
                 LoginAttemptRow.user == user,
                 LoginAttemptRow.ok.is_(False),
                 LoginAttemptRow.ts > (last_ok or since),
+                others,
             )
             .order_by(LoginAttemptRow.ts.desc())
             .limit(throttle.per_user)
@@ -96,7 +103,8 @@ def throttled(
         session.scalars(
             select(LoginAttemptRow.ts)
             .where(
-                LoginAttemptRow.source == source, LoginAttemptRow.ok.is_(False), LoginAttemptRow.ts > since
+                LoginAttemptRow.source == source, LoginAttemptRow.ok.is_(False), LoginAttemptRow.ts > since,
+                others,
             )
             .order_by(LoginAttemptRow.ts.desc())
             .limit(throttle.per_source)
@@ -143,34 +151,42 @@ def login_name(user: str) -> str:
     return user.strip().lower()[:100]
 
 
+def record_attempt(session: Session, user: str, source: str, now: datetime) -> int:
+    """Record a login attempt as failed before it is decided (commit it before calling `login`); returns
+    its id."""
+    row = LoginAttemptRow(ts=now, user=login_name(user), source=source[:100], ok=False)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
 def login(
     session: Session,
     config: OpsbookConfig,
-    user: str,
+    attempt: int,
     password: str,
-    source: str,
     now: datetime,
     throttle: Throttle = THROTTLE,
 ) -> LoginResult:
-    """Check the password (unless throttled), record the attempt, and open a session on success."""
-    user = login_name(user)
-    source = source[:100]
-    wait = throttled(session, user, source, now, throttle)
+    """Decide the recorded `attempt`: refused unread while throttled (and forgotten, so waiting is not
+    prolonged), else the password is checked; a success marks the attempt ok and opens a session."""
+    row = session.get_one(LoginAttemptRow, attempt)
+    wait = throttled(session, row.user, row.source, now, throttle, attempt=attempt)
     if wait is not None:
+        session.delete(row)
         return LoginResult(LoginOutcome.THROTTLED, retry_after=wait)
-    role = user_role(config, user)
-    ok = passwords.verify(session, user, password) and role is not None
-    session.add(LoginAttemptRow(ts=now, user=user, source=source, ok=ok))
-    if not ok or role is None:
+    role = user_role(config, row.user)
+    if not passwords.verify(session, row.user, password) or role is None:
         return LoginResult(LoginOutcome.INVALID)
+    row.ok = True
     token, csrf = new_token(), new_token()
     session.add(
         WebSessionRow(
-            token_hash=hash_token(token), user=user, csrf_token=csrf, source=source, created_at=now,
+            token_hash=hash_token(token), user=row.user, csrf_token=csrf, source=row.source, created_at=now,
             last_seen_at=now, expires_at=now + MAX_AGE,
         )
     )
-    return LoginResult(LoginOutcome.OK, token, csrf, principal=Principal(user, role, source))
+    return LoginResult(LoginOutcome.OK, token, csrf, principal=Principal(row.user, role, row.source))
 
 
 @dataclass(frozen=True)
@@ -178,12 +194,18 @@ class BrowserSession:
     principal: Principal
     csrf_token: str
     token_hash: str
+    last_seen_at: datetime
+
+    def seen_unrecorded(self, now: datetime) -> bool:
+        """True when `last_seen_at` is TOUCH_EVERY old or older (time to record that it is still used)."""
+        return now - self.last_seen_at >= TOUCH_EVERY
 
 
-def resolve(
+def find(
     session: Session, config: OpsbookConfig, token: str, source: str, now: datetime
 ) -> BrowserSession | None:
-    """The signed-in user of a session cookie, or None when unknown, expired, idle too long or revoked."""
+    """The signed-in user of a session cookie, or None when unknown, expired, idle too long or revoked.
+    Only reads (`record_seen` writes that it is still used)."""
     row = session.get(WebSessionRow, hash_token(token))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
@@ -192,9 +214,27 @@ def resolve(
     role = user_role(config, row.user)
     if role is None:
         return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
-    return BrowserSession(Principal(row.user, role, source), row.csrf_token, row.token_hash)
+    return BrowserSession(Principal(row.user, role, source), row.csrf_token, row.token_hash, row.last_seen_at)
+
+
+def record_seen(session: Session, token_hash: str, now: datetime) -> None:
+    """Move the session's idle deadline: `last_seen_at = now`, unless recorded less than TOUCH_EVERY ago."""
+    session.execute(
+        update(WebSessionRow)
+        .where(WebSessionRow.token_hash == token_hash, WebSessionRow.last_seen_at <= now - TOUCH_EVERY)
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def resolve(
+    session: Session, config: OpsbookConfig, token: str, source: str, now: datetime
+) -> BrowserSession | None:
+    """`find`, and `record_seen` in the same session when due."""
+    found = find(session, config, token, source, now)
+    if found is not None and found.seen_unrecorded(now):
+        record_seen(session, found.token_hash, now)
+    return found
 
 
 def logout(session: Session, token: str, now: datetime) -> None:

@@ -1,18 +1,38 @@
-"""API tokens: random, shown once, stored as SHA-256 hashes, each with a role."""
+"""API tokens: random, shown once, stored as SHA-256 hashes, each with a role.
+
+Finding the caller of a token only reads; when it was last used is written separately (`record_use`), at
+most once a `RECORD_USE_EVERY` per token, so a crowd of API readers does not queue writes behind the
+pipeline (see `opsbook.auth.callers`).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from opsbook.auth.models import ApiTokenRow
 from opsbook.auth.roles import Principal, Role
 
 PREFIX = "opsb_"
+RECORD_USE_EVERY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class TokenCaller:
+    """Who a valid token is, and when its use was last recorded."""
+
+    principal: Principal
+    token_id: int
+    last_used_at: datetime | None
+
+    def use_unrecorded(self, now: datetime) -> bool:
+        """True when `last_used_at` is missing or older than RECORD_USE_EVERY."""
+        return self.last_used_at is None or now - self.last_used_at >= RECORD_USE_EVERY
 
 
 def hash_token(token: str) -> str:
@@ -34,12 +54,39 @@ def create_token(session: Session, name: str, role: Role, now: datetime) -> str:
     return new_token(session, name, role, now)[1]
 
 
-def authenticate(session: Session, token: str, now: datetime, source: str = "") -> Principal | None:
-    row = session.scalar(select(ApiTokenRow).where(ApiTokenRow.token_hash == hash_token(token)))
-    if row is None or row.revoked_at is not None:
+def identify(session: Session, token: str, source: str = "") -> TokenCaller | None:
+    """The caller of a token that exists and is not revoked, else None. Only reads."""
+    row = session.execute(
+        select(ApiTokenRow.id, ApiTokenRow.name, ApiTokenRow.role, ApiTokenRow.last_used_at).where(
+            ApiTokenRow.token_hash == hash_token(token), ApiTokenRow.revoked_at.is_(None)
+        )
+    ).one_or_none()
+    if row is None:
         return None
-    row.last_used_at = now
-    return Principal(name=f"token:{row.name}", role=Role(row.role), source=source)
+    return TokenCaller(Principal(name=f"token:{row.name}", role=Role(row.role), source=source), row.id,
+                       row.last_used_at)
+
+
+def record_use(session: Session, token_id: int, now: datetime) -> None:
+    """Set the token's `last_used_at` to `now` unless another request recorded a use less than
+    RECORD_USE_EVERY ago."""
+    session.execute(
+        update(ApiTokenRow)
+        .where(ApiTokenRow.id == token_id,
+               or_(ApiTokenRow.last_used_at.is_(None), ApiTokenRow.last_used_at <= now - RECORD_USE_EVERY))
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def authenticate(session: Session, token: str, now: datetime, source: str = "") -> Principal | None:
+    """The caller of `token` (None if unknown or revoked), its use recorded in `session` when due."""
+    caller = identify(session, token, source)
+    if caller is None:
+        return None
+    if caller.use_unrecorded(now):
+        record_use(session, caller.token_id, now)
+    return caller.principal
 
 
 def ensure_admin_token(session: Session, now: datetime) -> str | None:

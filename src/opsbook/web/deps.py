@@ -8,8 +8,8 @@ from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from opsbook.auth.callers import token_caller
 from opsbook.auth.roles import Principal, Role
-from opsbook.auth.tokens import authenticate
 from opsbook.runtime import Runtime
 
 _bearer = HTTPBearer(auto_error=False)
@@ -30,7 +30,8 @@ def current_principal(
     credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
     runtime: Runtime = Depends(get_runtime),
 ) -> Principal:
-    """The caller, from a bearer token (or, later, a login session); 401 if neither."""
+    """The caller, from a signed-in browser session or a bearer token; 401 if neither. Only reads (when the
+    token was last used is recorded at most once a minute, and a failure to record it is no error)."""
     source = request.client.host if request.client else ""
     session_user = getattr(request.state, "principal", None)
     if isinstance(session_user, Principal):
@@ -41,8 +42,7 @@ def current_principal(
             "authentication required: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    with runtime.sessions.begin() as session:
-        principal = authenticate(session, credentials.credentials, runtime.clock.now(), source)
+    principal = token_caller(runtime, credentials.credentials, source)
     if principal is None:
         raise HTTPException(401, "invalid or revoked token", headers={"WWW-Authenticate": "Bearer"})
     return principal

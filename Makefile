@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 run: venv
-	OPSBOOK_PORT=$(PORT) OPSBOOK_DATABASE_URL=$${OPSBOOK_DATABASE_URL:-sqlite:///var/opsbook.db} $(BIN)/opsbook serve --config $(CONFIG) --host $(HOST) --port $(PORT)
+	OPSBOOK_PORT=$(PORT) $(BIN)/opsbook serve --config $(CONFIG) --host $(HOST) --port $(PORT)
 
 test: venv
 	scripts/test.sh

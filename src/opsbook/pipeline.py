@@ -36,7 +36,7 @@ from opsbook.alerts.service import AlertEngine
 from opsbook.alerts.types import AlertHook, AlertTransition, TransitionKind
 from opsbook.checks.heartbeat_watch import HeartbeatWatch
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
-from opsbook.checks.kinds.http import close_sessions
+from opsbook.checks.kinds.probes.http import close_sessions
 from opsbook.checks.result import StoredResult
 from opsbook.checks.retention import prune
 from opsbook.checks.rollup import roll_up

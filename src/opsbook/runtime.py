@@ -16,7 +16,7 @@ from opsbook.clock import Clock, SystemClock
 from opsbook.config.loader import LoadedConfig, config_path, load_config
 from opsbook.config.schema import OpsbookConfig
 from opsbook.db.engine import database_exists, database_url, make_engine, make_sessionmaker, sqlite_path
-from opsbook.db.migrate import upgrade
+from opsbook.db.revision import at_head
 from opsbook.errors import NotFound
 from opsbook.events import BUS_KEY, EventBus
 from opsbook.events.feed import FEED_KEY, ChangeFeed
@@ -94,7 +94,9 @@ def open_runtime(
         raise NoDatabase(
             f"no database at {where}: is this the right config ({loaded.path})? serve creates it"
         )
-    if migrate:
+    if migrate and not at_head(engine):
+        from opsbook.db.migrate import upgrade  # Alembic only when there is something to apply: start-up
+
         upgrade(engine)
     return Runtime(
         loaded=loaded, engine=engine, sessions=make_sessionmaker(engine), clock=clock or SystemClock()

@@ -16,7 +16,7 @@ import pytest
 import trustme
 from aiohttp import web
 
-from opsbook.checks.kinds.http import close_sessions
+from opsbook.checks.kinds.probes.http import close_sessions
 
 BIG_BODY = 50 * 1024 * 1024
 CHUNK = b"x" * 65536

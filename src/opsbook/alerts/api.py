@@ -18,6 +18,7 @@ from opsbook.auth.roles import Principal, Role
 from opsbook.rules.severity import Severity
 from opsbook.runtime import Runtime
 from opsbook.web.deps import get_runtime, get_session, require_role
+from opsbook.web.params import Id
 
 router = APIRouter(prefix="/api/v1/alerts", tags=["alerts"])
 
@@ -105,7 +106,7 @@ def get_alerts(
 
 @router.get("/{alert_id}", response_model=AlertDetailOut)
 def get_alert(
-    alert_id: int,
+    alert_id: Id,
     session: Session = Depends(get_session),
     runtime: Runtime = Depends(get_runtime),
     _: Principal = Depends(require_role(Role.VIEWER)),

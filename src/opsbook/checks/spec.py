@@ -1,7 +1,8 @@
 """The base of every check kind's configuration, and what a check is given when it runs.
 
-Each kind lives in one module under `kinds/`: its config fields (a subclass of `CheckSpec`) and its
-`run` method side by side, so a kind's whole behaviour is in one place (as in healthchecks.io).
+Each kind has its config fields (a subclass of `CheckSpec`) in `kinds/<kind>.py`, which every command
+loads with the config, and its probe in `kinds/probes/<kind>.py` with its client library, which only the
+runner loads. A kind without a probe module (a test's fake kind) may implement `run` itself.
 """
 
 from __future__ import annotations

@@ -12,20 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-import typer
 from rich.table import Table
 
 from opsbook.checks import store
 from opsbook.checks.uptime import uptime_many
-from opsbook.cli.common import ConfigOption, console, fail, print_config_error
-from opsbook.config.yamlpos import ConfigError
-from opsbook.errors import exit_code
-from opsbook.runtime import NoDatabase, Runtime, open_runtime
+from opsbook.cli.common import ConfigOption, console, runtime_or_exit
 
 
 def status(config: ConfigOption = None) -> None:
     """A table of every service and check: state, last latency, uptime over 24 h, 7 d and 30 d."""
-    runtime = _existing_runtime(config)
+    runtime = runtime_or_exit(config, create=False)
     checks = runtime.config.checks()
     now = runtime.clock.now()
     with runtime.sessions() as session:
@@ -61,17 +57,6 @@ def status(config: ConfigOption = None) -> None:
 def _percent(value: float | None) -> str:
     return f"{value:.2f}%" if value is not None else "-"
 
-
-def _existing_runtime(config: str | None) -> Runtime:
-    """`runtime_or_exit` for a command that only reads: a database that is not there yet is an error
-    saying where it was looked for, not a new empty one that shows "no data"."""
-    try:
-        return open_runtime(config, create=False)
-    except ConfigError as exc:
-        print_config_error(exc)
-        raise typer.Exit(2) from None
-    except NoDatabase as exc:
-        raise fail(str(exc), exit_code(exc)) from None
 
 
 STYLE = {"up": "green", "degraded": "yellow", "down": "bold red"}

@@ -27,13 +27,18 @@ ConfigOption = Annotated[
 ]
 
 
-def runtime_or_exit(config: str | None) -> Runtime:
-    """Open the runtime, or print every config error as FILE:LINE: field: message and exit 2."""
+def runtime_or_exit(config: str | None, *, create: bool = True) -> Runtime:
+    """Open the runtime, or print every config error as FILE:LINE: field: message and exit 2.
+
+    `create=False` for commands that only read: a database that is not there is an error (exit 1)
+    rather than a new empty one that shows "no data"."""
     try:
-        return open_runtime(config)
+        return open_runtime(config, create=create)
     except ConfigError as exc:
         print_config_error(exc)
         raise typer.Exit(2) from None
+    except OpsbookError as exc:
+        raise fail(str(exc), exit_code(exc)) from None
 
 
 def print_config_error(exc: ConfigError) -> None:

@@ -10,7 +10,6 @@ import uvicorn
 from opsbook.auth.passwords import ensure_first_admin_password
 from opsbook.auth.tokens import ensure_admin_token
 from opsbook.cli.common import ConfigOption, console, runtime_or_exit
-from opsbook.db.engine import database_url
 from opsbook.logs import setup_logging
 from opsbook.redact import redact
 
@@ -46,7 +45,7 @@ def serve(
         console.print(f"  {token}", markup=False, highlight=False)
         console.print("  (use it as 'Authorization: Bearer <token>'; make more with `opsbook token create`)")
     checks = runtime.config.checks()
-    db = redact(database_url(runtime.config.database_url))
+    db = runtime.engine.url.render_as_string(hide_password=True)
     console.print(f"opsbook: {len(runtime.config.services)} services, {len(checks)} checks, database {db}")
     console.print(f"opsbook is serving at [bold]http://{host}:{port}[/] (API docs at /docs)")
     proxies = runtime.config.server.trusted_proxies

@@ -156,7 +156,7 @@ def list_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Open incidents, newest first (--all for resolved ones too)."""
-    runtime = runtime_or_exit(config)
+    runtime = runtime_or_exit(config, create=False)
     try:
         with runtime.sessions() as session:
             rows = queries.list_incidents(

@@ -25,6 +25,7 @@ from opsbook.oncall.models import HandoffNoteRow, OverrideRow
 from opsbook.oncall.rotation import Shift
 from opsbook.runtime import Runtime
 from opsbook.web.deps import current_principal, get_runtime, get_session, require_role
+from opsbook.web.params import Id
 
 MAX_RANGE = timedelta(days=400)
 
@@ -258,7 +259,7 @@ def create_override(
 
 @router.delete("/overrides/{override_id}", response_model=OverrideOut)
 def delete_override(
-    override_id: int,
+    override_id: Id,
     runtime: Runtime = Depends(get_runtime),
     who: Principal = Depends(responder),
 ) -> OverrideOut:

@@ -77,7 +77,7 @@ def now_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Who is on call now, until when, who is next, and the handoff notes of the current shift."""
-    runtime = runtime_or_exit(config)
+    runtime = runtime_or_exit(config, create=False)
     try:
         names = _schedule_names(runtime, schedule)
         moment = _now(runtime, at)

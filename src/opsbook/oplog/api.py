@@ -15,6 +15,7 @@ from opsbook.oplog import service
 from opsbook.oplog.markdown import export_markdown
 from opsbook.runtime import Runtime
 from opsbook.web.deps import get_runtime, require_role
+from opsbook.web.params import Days, Id, Limit
 
 router = APIRouter(prefix="/api/v1/oplog", tags=["oplog"])
 viewer = require_role(Role.VIEWER)
@@ -35,7 +36,7 @@ class NewEntry(BaseModel):
 @router.get("")
 def list_entries(
     incident_id: str | None = None,
-    limit: int = 100,
+    limit: Limit = 100,
     runtime: Runtime = Depends(get_runtime),
     _: Principal = Depends(viewer),
 ) -> list[dict[str, Any]]:
@@ -48,7 +49,7 @@ def list_entries(
 @router.get("/export", response_class=PlainTextResponse)
 def export(
     incident_id: str | None = None,
-    days: int = 30,
+    days: Days = 30,
     runtime: Runtime = Depends(get_runtime),
     _: Principal = Depends(viewer),
 ) -> str:
@@ -60,7 +61,7 @@ def export(
 
 @router.get("/{entry_id}")
 def get_entry(
-    entry_id: int, runtime: Runtime = Depends(get_runtime), _: Principal = Depends(viewer)
+    entry_id: Id, runtime: Runtime = Depends(get_runtime), _: Principal = Depends(viewer)
 ) -> dict[str, Any]:
     with runtime.sessions() as session:
         return service.entry_dict(service.get_entry(session, entry_id))

@@ -23,6 +23,7 @@ from opsbook.runbooks.models import RunRow, RunStepRow
 from opsbook.runbooks.records import next_step
 from opsbook.runtime import Runtime
 from opsbook.web.deps import get_runtime, require_role
+from opsbook.web.params import Id, Limit
 
 router = APIRouter(prefix="/api/v1", tags=["runbooks"])
 viewer = require_role(Role.VIEWER)
@@ -147,7 +148,7 @@ def _run_dict(run: RunRow, steps: list[RunStepRow] | None = None) -> dict[str, A
 @router.get("/runs")
 def list_runs(
     incident_id: str | None = None,
-    limit: int = 50,
+    limit: Limit = 50,
     runtime: Runtime = Depends(get_runtime),
     _: Principal = Depends(viewer),
 ) -> list[dict[str, Any]]:
@@ -157,7 +158,7 @@ def list_runs(
 
 @router.get("/runs/{run_id}")
 def get_run(
-    run_id: int, runtime: Runtime = Depends(get_runtime), _: Principal = Depends(viewer)
+    run_id: Id, runtime: Runtime = Depends(get_runtime), _: Principal = Depends(viewer)
 ) -> dict[str, Any]:
     with runtime.sessions() as session:
         return _run_dict(service.get_run(session, run_id), service.steps_of(session, run_id))
@@ -183,7 +184,7 @@ def start_run(
 
 @router.post("/runs/{run_id}/steps/{position}")
 async def take_step(
-    run_id: int,
+    run_id: Id,
     position: int,
     body: StepAction,
     runtime: Runtime = Depends(get_runtime),
@@ -195,7 +196,7 @@ async def take_step(
 
 @router.post("/runs/{run_id}/abort")
 def abort_run(
-    run_id: int, runtime: Runtime = Depends(get_runtime), who: Principal = Depends(responder)
+    run_id: Id, runtime: Runtime = Depends(get_runtime), who: Principal = Depends(responder)
 ) -> dict[str, Any]:
     state = service.abort_run(runtime, who, run_id)
     return {"run": _run_dict(state.run), "oplog_entry": state.oplog_entry}

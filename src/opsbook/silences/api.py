@@ -23,6 +23,7 @@ from opsbook.silences.matchers import matcher_from_json
 from opsbook.silences.models import MaintenanceRow, SilenceRow
 from opsbook.silences.store import SilenceState
 from opsbook.web.deps import get_runtime, get_session, require_role
+from opsbook.web.params import Id
 
 
 class MatcherIn(BaseModel):
@@ -146,7 +147,7 @@ def list_silences(
 
 @silences_router.get("/{silence_id}", response_model=SilenceOut)
 def get_silence(
-    silence_id: int,
+    silence_id: Id,
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
     _who: Principal = Depends(viewer),
@@ -173,7 +174,7 @@ def _expire(silence_id: int, runtime: Runtime, who: Principal) -> SilenceOut:
 
 @silences_router.delete("/{silence_id}", response_model=SilenceOut)
 def delete_silence(
-    silence_id: int,
+    silence_id: Id,
     runtime: Runtime = Depends(get_runtime),
     who: Principal = Depends(responder),
 ) -> SilenceOut:
@@ -183,7 +184,7 @@ def delete_silence(
 
 @silences_router.post("/{silence_id}/expire", response_model=SilenceOut)
 def expire_silence(
-    silence_id: int,
+    silence_id: Id,
     runtime: Runtime = Depends(get_runtime),
     who: Principal = Depends(responder),
 ) -> SilenceOut:
@@ -242,7 +243,7 @@ def create_maintenance(
 
 @maintenance_router.get("/{window_id}", response_model=MaintenanceOut)
 def get_maintenance(
-    window_id: int,
+    window_id: Id,
     session: Session = Depends(get_session),
     _who: Principal = Depends(viewer),
 ) -> MaintenanceOut:
@@ -251,7 +252,7 @@ def get_maintenance(
 
 @maintenance_router.delete("/{window_id}", response_model=MaintenanceOut)
 def cancel_maintenance(
-    window_id: int,
+    window_id: Id,
     runtime: Runtime = Depends(get_runtime),
     who: Principal = Depends(responder),
 ) -> MaintenanceOut:

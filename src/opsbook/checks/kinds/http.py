@@ -333,13 +333,3 @@ class HttpCheck(CheckSpec):
                 if not _same(actual, want):
                     return f"JSON path {path} is {_show(actual)}, expected {_show(want)}"
         return ""
-
-
-def __getattr__(name: str) -> Any:
-    """`close_sessions` lives with the probe now (probes/http.py). pipeline.py and tests/checks/conftest.py
-    still import it from here until they are changed; then this goes."""
-    if name == "close_sessions":
-        from opsbook.checks.kinds.probes.http import close_sessions
-
-        return close_sessions
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

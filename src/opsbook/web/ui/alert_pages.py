@@ -19,6 +19,7 @@ from opsbook.errors import Conflict, NotFound
 from opsbook.silences import service as silences
 from opsbook.silences import store
 from opsbook.silences.matchers import parse_matcher
+from opsbook.web.params import Id
 from opsbook.web.ui.pages import back, needs, render, runtime_of, viewer
 
 responder = needs(Role.RESPONDER)  # the use cases check it too; declared for early refusal
@@ -102,7 +103,7 @@ def create_silence(
 
 
 @router.post("/silences/{silence_id}/expire")
-def expire_silence(request: Request, silence_id: int, who: Principal = Depends(responder)) -> Response:
+def expire_silence(request: Request, silence_id: Id, who: Principal = Depends(responder)) -> Response:
     try:
         silences.expire_silence(runtime_of(request), who, silence_id)
     except SHOWN as exc:
@@ -150,7 +151,7 @@ def create_maintenance(
 
 
 @router.post("/maintenance/{window_id}/cancel")
-def cancel_maintenance(request: Request, window_id: int, who: Principal = Depends(responder)) -> Response:
+def cancel_maintenance(request: Request, window_id: Id, who: Principal = Depends(responder)) -> Response:
     try:
         silences.remove_maintenance(runtime_of(request), who, window_id)
     except SHOWN as exc:

@@ -21,6 +21,7 @@ from opsbook.incidents.models import STATUSES, IncidentRow
 from opsbook.rules.severity import Severity
 from opsbook.runbooks import service as runbooks
 from opsbook.runtime import Runtime
+from opsbook.web.params import Id
 from opsbook.web.ui.pages import back, needs, render, runtime_of, viewer
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -78,7 +79,7 @@ def incident_list(
 
 
 @router.get("/incidents/{incident_id}", response_class=HTMLResponse)
-def incident_page(request: Request, incident_id: int, principal: Principal = Depends(viewer)) -> HTMLResponse:
+def incident_page(request: Request, incident_id: Id, principal: Principal = Depends(viewer)) -> HTMLResponse:
     runtime = runtime_of(request)
     with runtime.sessions() as session:
         context = incident_context(runtime, session, incident_id)
@@ -89,7 +90,7 @@ def incident_page(request: Request, incident_id: int, principal: Principal = Dep
 
 @router.get("/incidents/{incident_id}/timeline", response_class=HTMLResponse)
 def incident_timeline(
-    request: Request, incident_id: int, principal: Principal = Depends(viewer)
+    request: Request, incident_id: Id, principal: Principal = Depends(viewer)
 ) -> HTMLResponse:
     """The timeline alone (the incident page polls it)."""
     runtime = runtime_of(request)
@@ -113,7 +114,7 @@ def _act(request: Request, incident_id: int, what: str, action: Callable[[Runtim
 
 
 @router.post("/incidents/{incident_id}/ack")
-def acknowledge(request: Request, incident_id: int, who: Principal = Depends(responder)) -> Response:
+def acknowledge(request: Request, incident_id: Id, who: Principal = Depends(responder)) -> Response:
     return _act(request, incident_id, "Acknowledged.",
                 lambda rt: service.acknowledge_incident(rt, who, incident_id, via="web"))
 
@@ -121,7 +122,7 @@ def acknowledge(request: Request, incident_id: int, who: Principal = Depends(res
 @router.post("/incidents/{incident_id}/status")
 def set_status(
     request: Request,
-    incident_id: int,
+    incident_id: Id,
     status: str = Form(...),
     message: str = Form(""),
     who: Principal = Depends(responder),
@@ -132,7 +133,7 @@ def set_status(
 
 @router.post("/incidents/{incident_id}/resolve")
 def resolve(
-    request: Request, incident_id: int, message: str = Form(""), who: Principal = Depends(responder)
+    request: Request, incident_id: Id, message: str = Form(""), who: Principal = Depends(responder)
 ) -> Response:
     return _act(request, incident_id, "Resolved.",
                 lambda rt: service.resolve_incident(rt, who, incident_id, message=message.strip()))
@@ -140,7 +141,7 @@ def resolve(
 
 @router.post("/incidents/{incident_id}/note")
 def add_note(
-    request: Request, incident_id: int, text: str = Form(...), who: Principal = Depends(responder)
+    request: Request, incident_id: Id, text: str = Form(...), who: Principal = Depends(responder)
 ) -> Response:
     return _act(request, incident_id, "Note added.",
                 lambda rt: service.add_incident_note(rt, who, incident_id, text))
@@ -149,7 +150,7 @@ def add_note(
 @router.post("/incidents/{incident_id}/severity")
 def set_severity(
     request: Request,
-    incident_id: int,
+    incident_id: Id,
     severity: str = Form(...),
     message: str = Form(""),
     who: Principal = Depends(responder),
@@ -162,7 +163,7 @@ def set_severity(
 @router.post("/incidents/{incident_id}/runbook")
 def start_runbook(
     request: Request,
-    incident_id: int,
+    incident_id: Id,
     procedure: str = Form(...),
     params: str = Form(""),
     reason: str = Form(""),

@@ -17,6 +17,7 @@ from opsbook.oncall import service as oncall
 from opsbook.oncall.rotation import Shift
 from opsbook.oplog.service import list_entries
 from opsbook.runbooks import service as runbooks
+from opsbook.web.params import Id
 from opsbook.web.ui.pages import back, needs, render, runtime_of, viewer
 
 responder = needs(Role.RESPONDER)  # the use cases check it too; declared for early refusal
@@ -117,7 +118,7 @@ def runbooks_page(request: Request, principal: Principal = Depends(viewer)) -> H
 
 
 @router.get("/runbooks/runs/{run_id}", response_class=HTMLResponse)
-def run_page(request: Request, run_id: int, principal: Principal = Depends(viewer)) -> HTMLResponse:
+def run_page(request: Request, run_id: Id, principal: Principal = Depends(viewer)) -> HTMLResponse:
     runtime = runtime_of(request)
     with runtime.sessions() as session:
         try:

@@ -46,8 +46,8 @@ from opsbook.checks.writer import HookFailure, ResultWriter, Written
 from opsbook.events import Event, Topic
 from opsbook.incidents.escalation import EscalationEngine
 from opsbook.incidents.linking import alert_hook
+from opsbook.incidents.metrics import IncidentCollector
 from opsbook.incidents.models import IncidentAlertRow
-from opsbook.incidents.report import IncidentCollector
 from opsbook.loops import Loop, LoopHealth, Supervisor
 from opsbook.metrics import Metrics, PipelineCollector, StoreCollector
 from opsbook.notify.worker import DeliveryWorker, GiveUp

@@ -8,7 +8,8 @@ from prometheus_client import CollectorRegistry, generate_latest
 from tests.incidents.conftest import Team, fire_p1
 
 from opsbook.auth.roles import Principal, Role
-from opsbook.incidents import postmortem, report, service
+from opsbook.incidents import metrics as incident_metrics
+from opsbook.incidents import postmortem, service
 from opsbook.oplog.service import add_entry
 
 BEN = Principal("ben", Role.RESPONDER, "cli")
@@ -60,7 +61,7 @@ async def test_postmortem_has_the_real_timeline_and_figures(team: Team) -> None:
     assert t0 == team.clock.now() - timedelta(minutes=42)
 
     registry = CollectorRegistry()
-    report.register_metrics(registry, team.runtime.sessions, team.clock)
+    incident_metrics.register_metrics(registry, team.runtime.sessions, team.clock)
     metrics = generate_latest(registry).decode()
     assert 'opsbook_incident_mtta_seconds{service="api",severity="P1"} 720.0' in metrics
     assert 'opsbook_incident_mttr_seconds{service="api",severity="P1"} 2520.0' in metrics

@@ -17,7 +17,7 @@ from opsbook.clock import FakeClock
 from opsbook.config.schema import OpsbookConfig
 from opsbook.errors import Forbidden, Invalid, NotFound
 from opsbook.events import DomainEvent, Event, Topic
-from opsbook.oncall import service, store
+from opsbook.oncall import feeds, service, store
 from opsbook.oncall.escalation import due_steps
 from opsbook.oncall.models import HandoffNoteRow
 from opsbook.runtime import Runtime
@@ -217,7 +217,7 @@ def test_ical_feeds_list_the_right_shifts(sessions: sessionmaker[Session], team:
     with sessions.begin() as s:
         store.add_override(s, team, now, ANA, "primary", "ana", JAN(16, 17), JAN(19, 8), covers="ben")
     with sessions.begin() as s:
-        feed = service.schedule_feed(s, team, "primary", now)
+        feed = feeds.schedule_feed(s, team, "primary", now)
         events = _events(feed)
         cal = Calendar.from_ical(feed)
         assert str(cal["x-wr-calname"]) == "On call: primary"
@@ -227,20 +227,20 @@ def test_ical_feeds_list_the_right_shifts(sessions: sessionmaker[Session], team:
             ("On call: Ana Ruiz (primary)", JAN(16, 17), JAN(19, 8)),
             ("On call: chen (primary)", JAN(19, 8), JAN(26, 8)),
         ]
-        span = (now - service.FEED_PAST, now + service.FEED_FUTURE)
+        span = (now - feeds.FEED_PAST, now + feeds.FEED_FUTURE)
         expected = service.schedule_shifts(s, team, "primary", *span)
         assert len(events) == len(expected)
         uids = [str(e["uid"]) for e in cal.walk("VEVENT")]
         assert len(set(uids)) == len(uids)
 
-        mine = _events(service.user_feed(s, team, "ana", now))
+        mine = _events(feeds.user_feed(s, team, "ana", now))
         assert all(e[0].startswith("On call: Ana Ruiz") for e in mine)
         assert mine[:3] == [
             ("On call: Ana Ruiz (primary)", JAN(5, 8), JAN(12, 8)),
             ("On call: Ana Ruiz (primary)", JAN(16, 17), JAN(19, 8)),
             ("On call: Ana Ruiz (primary)", JAN(26, 8), datetime(2026, 2, 2, 8, tzinfo=UTC)),
         ]
-        lead = _events(service.user_feed(s, team, "lead", now))
+        lead = _events(feeds.user_feed(s, team, "lead", now))
         assert lead[0] == ("On call: lead (business)", JAN(5, 8), JAN(5, 17))
         with pytest.raises(NotFound, match="no user 'nobody'"):
-            service.user_feed(s, team, "nobody", now)
+            feeds.user_feed(s, team, "nobody", now)

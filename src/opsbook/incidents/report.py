@@ -1,34 +1,24 @@
 """Incident figures over a period: MTTA and MTTR by severity and by service, SLA breaches, pages per
-person, for `opsbook report incidents --since 30d` and for Prometheus.
+person, for `opsbook report incidents --since 30d` and for Prometheus (incidents/metrics.py).
 
 MTTA is the mean of (acknowledged − opened) over the incidents acknowledged; MTTR the mean of
 (resolved − opened) over those resolved. An incident counts in the period it opened in. Pages per person
 count the escalation steps sent in the period that paged the person.
-
-For /metrics: `register_metrics(registry, sessions, clock)` adds a collector to a prometheus
-CollectorRegistry that computes the gauges from the database at each scrape (over `window`, 30 days
-by default): `opsbook_incidents_open{severity}`, `opsbook_incidents{severity,service}`,
-`opsbook_incident_mtta_seconds{severity,service}`, `opsbook_incident_mttr_seconds{severity,service}`,
-`opsbook_incident_sla_breaches{severity}`, `opsbook_incident_pages{user}`.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from statistics import fmean
 from typing import Any
 
-from prometheus_client import CollectorRegistry
-from prometheus_client.core import GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from opsbook.clock import Clock
 from opsbook.incidents.models import RESOLVED, EscalationStepRow, IncidentRow
 
 log = logging.getLogger(__name__)
@@ -121,70 +111,3 @@ def incident_report(session: Session, since: datetime, until: datetime) -> Repor
         ],
         breaches=breaches, pages=dict(sorted(pages.items(), key=lambda kv: (-kv[1], kv[0]))),
     )
-
-
-class IncidentCollector(Collector):
-    """Prometheus collector: incident gauges computed from the database at each scrape."""
-
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, window: timedelta) -> None:
-        self.sessions = sessions
-        self.clock = clock
-        self.window = window
-
-    def describe(self) -> list[Metric]:
-        return []  # the families are built at collect time; no description needed up front
-
-    def collect(self) -> Iterator[Metric]:
-        now = self.clock.now()
-        try:
-            with self.sessions() as session:
-                report = incident_report(session, now - self.window, now)
-                open_counts = {str(sev): int(n) for sev, n in session.execute(
-                    select(IncidentRow.severity, func.count()).where(IncidentRow.status != RESOLVED)
-                    .group_by(IncidentRow.severity)
-                )}
-        except Exception:
-            log.exception("cannot compute the incident metrics")
-            return
-        days = f"{self.window.total_seconds() / 86400:g}d"
-        opened = GaugeMetricFamily("opsbook_incidents_open", "Incidents not resolved", labels=["severity"])
-        for sev in ("P0", "P1", "P2", "P3", "P4"):
-            opened.add_metric([sev], float(open_counts.get(sev, 0)))
-        yield opened
-        count = GaugeMetricFamily("opsbook_incidents", f"Incidents opened in the last {days}",
-                                  labels=["severity", "service"])
-        pair = ["severity", "service"]
-        mtta = GaugeMetricFamily("opsbook_incident_mtta_seconds",
-                                 f"Mean time to acknowledge over the last {days}", labels=pair)
-        mttr = GaugeMetricFamily("opsbook_incident_mttr_seconds",
-                                 f"Mean time to resolve over the last {days}", labels=pair)
-        for sev, svc, stats in report.by_severity_service:
-            count.add_metric([sev, svc], float(stats.count))
-            if stats.mtta_s is not None:
-                mtta.add_metric([sev, svc], stats.mtta_s)
-            if stats.mttr_s is not None:
-                mttr.add_metric([sev, svc], stats.mttr_s)
-        yield count
-        yield mtta
-        yield mttr
-        breaches = GaugeMetricFamily("opsbook_incident_sla_breaches",
-                                     f"Incidents that missed their acknowledgement SLA in the last {days}",
-                                     labels=["severity"])
-        for stats in report.by_severity:
-            breaches.add_metric([stats.key], float(stats.breaches))
-        yield breaches
-        pages = GaugeMetricFamily("opsbook_incident_pages", f"Escalation pages per person in the last {days}",
-                                  labels=["user"])
-        for user, n in report.pages.items():
-            pages.add_metric([user], float(n))
-        yield pages
-
-
-def register_metrics(
-    registry: CollectorRegistry, sessions: sessionmaker[Session], clock: Clock,
-    window: timedelta = timedelta(days=30),
-) -> IncidentCollector:
-    """Add the incident gauges to `registry` (e.g. `Pipeline.metrics.registry`)."""
-    collector = IncidentCollector(sessions, clock, window)
-    registry.register(collector)
-    return collector

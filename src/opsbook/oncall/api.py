@@ -20,7 +20,7 @@ from opsbook.auth.roles import Principal, Role
 from opsbook.auth.tokens import authenticate
 from opsbook.config.types import format_duration
 from opsbook.errors import Invalid
-from opsbook.oncall import service
+from opsbook.oncall import feeds, service
 from opsbook.oncall.models import HandoffNoteRow, OverrideRow
 from opsbook.oncall.rotation import Shift
 from opsbook.runtime import Runtime
@@ -339,7 +339,7 @@ def schedule_ics(
     _who: Principal = Depends(feed_principal),
 ) -> Response:
     """The schedule's shifts from 30 days ago to 90 days ahead, as iCalendar."""
-    return _calendar(service.schedule_feed(session, runtime.config, name, runtime.clock.now()), name)
+    return _calendar(feeds.schedule_feed(session, runtime.config, name, runtime.clock.now()), name)
 
 
 @router.get("/users/{name}.ics", response_class=Response, responses={200: {"content": {"text/calendar": {}}}})
@@ -350,4 +350,4 @@ def user_ics(
     _who: Principal = Depends(feed_principal),
 ) -> Response:
     """The user's shifts on every schedule from 30 days ago to 90 days ahead, as iCalendar."""
-    return _calendar(service.user_feed(session, runtime.config, name, runtime.clock.now()), name)
+    return _calendar(feeds.user_feed(session, runtime.config, name, runtime.clock.now()), name)

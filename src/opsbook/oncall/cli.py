@@ -77,7 +77,7 @@ def now_cmd(
     config: ConfigOption = None,
 ) -> None:
     """Who is on call now, until when, who is next, and the handoff notes of the current shift."""
-    runtime = runtime_or_exit(config, create=False)
+    runtime = runtime_or_exit(config)
     try:
         names = _schedule_names(runtime, schedule)
         moment = _now(runtime, at)
@@ -205,6 +205,8 @@ def ical_cmd(
     config: ConfigOption = None,
 ) -> None:
     """The iCalendar feed of a schedule or of a user (30 days back, 90 days ahead)."""
+    from opsbook.oncall import feeds  # the calendar library, for this command only (start-up of the others)
+
     if (schedule is None) == (user is None):
         raise fail("give a SCHEDULE or --user NAME (one of them)")
     runtime = runtime_or_exit(config)
@@ -212,9 +214,9 @@ def ical_cmd(
         moment = _now(runtime, at)
         with cli_errors(runtime), runtime.sessions() as session:
             if schedule is not None:
-                feed = service.schedule_feed(session, runtime.config, schedule, moment)
+                feed = feeds.schedule_feed(session, runtime.config, schedule, moment)
             else:
-                feed = service.user_feed(session, runtime.config, str(user), moment)
+                feed = feeds.user_feed(session, runtime.config, str(user), moment)
     finally:
         runtime.close()
     if output is not None:

@@ -43,7 +43,7 @@ from opsbook.loops import Loop, Looped, Supervisor
 from opsbook.notify import messages
 from opsbook.notify.service import send
 from opsbook.oncall import gaps as gaps_mod
-from opsbook.oncall import service
+from opsbook.oncall import service, store
 from opsbook.oncall.config import Schedule, User
 from opsbook.oncall.rotation import Shift, local_to_utc, restriction_windows, utc_to_local, zone_of
 from opsbook.runtime import Runtime
@@ -112,7 +112,7 @@ class OncallNotifier(Looped):
         self, session: Session, config: OpsbookConfig, now: datetime, upcoming: list[datetime]
     ) -> list[int]:
         """Brief everyone whose shift began in (now - CATCH_UP, now]; note each schedule's next start."""
-        users = service.users_by_name(config)
+        users = store.users_by_name(config)
         incidents: list[IncidentRow] | None = None
         sent: list[int] = []
         for schedule in config.schedules:

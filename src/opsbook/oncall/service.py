@@ -19,11 +19,11 @@ from opsbook.auth.roles import Principal, Role
 from opsbook.config.schema import OpsbookConfig
 from opsbook.events import DomainEvent, Topic
 from opsbook.oncall import gaps as gaps_mod
-from opsbook.oncall import ical, store
+from opsbook.oncall import store
 from opsbook.oncall.config import split_target
 from opsbook.oncall.models import HandoffNoteRow, OverrideRow
 from opsbook.oncall.rotation import Override, Shift, shifts, zone_of
-from opsbook.oncall.store import get_schedule, get_user, users_by_name
+from opsbook.oncall.store import get_schedule, get_user
 from opsbook.runtime import Runtime
 from opsbook.usecase import transaction
 
@@ -31,8 +31,6 @@ HORIZON = timedelta(days=35)
 """How far before and after an instant a shift's start and end are looked for."""
 NOTE_GRACE = timedelta(hours=1)
 """A note written this soon after a handoff, by someone else than the incoming person, is still for them."""
-FEED_PAST = timedelta(days=30)
-FEED_FUTURE = timedelta(days=90)
 
 
 # --- use cases ----------------------------------------------------------------------------------
@@ -281,22 +279,6 @@ def pending_handoff(
     notes = notes_for_shift(session, schedule, current, previous, now)
     return HandoffBrief(schedule, get_schedule(config, schedule).timezone, user, current, previous, upcoming,
                         notes)
-
-
-# --- iCalendar feeds -------------------------------------------------------------------------------
-
-
-def schedule_feed(session: Session, config: OpsbookConfig, schedule: str, now: datetime) -> bytes:
-    """The iCalendar feed of `schedule`: its shifts from 30 days ago to 90 days ahead."""
-    sched = get_schedule(config, schedule)
-    found = schedule_shifts(session, config, schedule, now - FEED_PAST, now + FEED_FUTURE)
-    return ical.schedule_calendar(schedule, sched.timezone, found, users_by_name(config), now)
-
-
-def user_feed(session: Session, config: OpsbookConfig, user: str, now: datetime) -> bytes:
-    """The iCalendar feed of `user`: their shifts on every schedule, 30 days ago to 90 days ahead."""
-    found = user_shifts(session, config, user, now - FEED_PAST, now + FEED_FUTURE)
-    return ical.user_calendar(get_user(config, user), found, users_by_name(config), now)
 
 
 def local_label(t: datetime, timezone: str) -> str:

@@ -3,7 +3,8 @@
 Reading (list, show with alerts, pages and timeline, post-mortem draft) needs the viewer role; opening,
 acknowledging, resolving, notes, status, severity and details are the use cases of service.py (the
 responder role, an audit row and an event each). Their errors are answered by the app's handler.
-`/ack/{token}` needs no login: GET shows a confirmation page, POST acknowledges (once; see signed.py).
+`/ack/{token}` needs no login: GET shows a confirmation page, POST acknowledges (once, as the person the
+link was sent to; see signed.py); for an incident acknowledged or resolved already both say so, and when.
 Mount `router` and `ack_router`.
 """
 
@@ -255,30 +256,54 @@ def _describe(row: IncidentRow) -> str:
             f" · Opened {row.opened_at:%Y-%m-%d %H:%M} UTC</p>")
 
 
+def _nothing_to_acknowledge(row: IncidentRow, status: int = 200) -> HTMLResponse | None:
+    """The page saying what is true when the incident needs no acknowledgement (any more); None if it does."""
+    if row.status == RESOLVED:
+        when = f" at {row.resolved_at:%Y-%m-%d %H:%M} UTC" if row.resolved_at else ""
+        by = f" by {html.escape(row.resolved_by)}" if row.resolved_by else ""
+        return _page("Nothing to acknowledge",
+                     f"{_describe(row)}<p>Incident #{row.id} was resolved{when}{by}; nothing to acknowledge."
+                     "</p>", status)
+    if row.acknowledged_at is not None:
+        by = html.escape(row.acknowledged_by or "someone")
+        return _page("Already acknowledged",
+                     f"{_describe(row)}<p>Incident #{row.id} was acknowledged by {by} at "
+                     f"{row.acknowledged_at:%Y-%m-%d %H:%M} UTC; nothing to acknowledge.</p>", status)
+    return None
+
+
+def _claimed(runtime: Runtime, token: str) -> tuple[signed.AckClaim, IncidentRow]:
+    """What a usable link says, and its incident as it is now (raises OpsbookError)."""
+    with runtime.sessions.begin() as session:  # the link secret may be created on first use
+        claim = signed.claim_of(session, runtime.config, token, runtime.clock.now())
+        return claim, queries.get_incident(session, claim.incident_id)
+
+
 @ack_router.get("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
 def ack_page(token: str, runtime: Runtime = Depends(get_runtime)) -> HTMLResponse:
     try:
-        with runtime.sessions.begin() as session:  # the link secret may be created on first use
-            claim = signed.claim_of(session, runtime.config, token, runtime.clock.now())
-            row = queries.get_incident(session, claim.incident_id)
+        claim, row = _claimed(runtime, token)
     except OpsbookError as exc:
         return _link_error(exc)
-    about = _describe(row)
-    if row.acknowledged_at is not None or row.status == RESOLVED:
-        by = html.escape(row.acknowledged_by or "someone")
-        return _page("Already acknowledged", f"{about}<p>Acknowledged by {by}.</p>")
+    done = _nothing_to_acknowledge(row)
+    if done is not None:
+        return done
     who = f" as {html.escape(claim.user)}" if claim.user else ""
     form = (f'<form method="post"><button type="submit">Acknowledge{who}</button></form>'
             "<p class=muted>This stops the escalation. The link works once.</p>")
-    return _page("Acknowledge incident", about + form)
+    return _page("Acknowledge incident", _describe(row) + form)
 
 
 @ack_router.post("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
 def ack_confirm(token: str, request: Request, runtime: Runtime = Depends(get_runtime)) -> HTMLResponse:
     source = f"link {request.client.host}" if request.client else "link"
     try:
+        _claim, before = _claimed(runtime, token)
         row = service.acknowledge_with_link(runtime, token, source=source)
     except OpsbookError as exc:
         return _link_error(exc)
+    done = _nothing_to_acknowledge(before, 409)
+    if done is not None:
+        return done
     by = html.escape(row.acknowledged_by or "you")
     return _page("Acknowledged", f"{_describe(row)}<p>Acknowledged by {by}. Thank you.</p>")

@@ -2,7 +2,8 @@
 
 Reading needs the viewer role; `POST /{id}/retry` is the `retry_notification` use case (responder,
 audit-logged; the delivery worker is woken by its event). Channel URLs are never returned: channels are
-shown by name, service and a masked URL, and every error text is redacted.
+shown by name, service and a masked URL. Subjects, bodies and errors are shown through `shown_by`:
+secrets and acknowledgement links (they are the paged person's only) are masked.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from opsbook.notify import outbox
 from opsbook.notify.apprise_send import describe_url
 from opsbook.notify.models import STATUSES, AttemptRow, OutboxRow
 from opsbook.notify.service import retry_notification
-from opsbook.redact import redact
+from opsbook.notify.shown import shown_by
 from opsbook.runtime import Runtime
 from opsbook.web.deps import get_runtime, get_session, require_role
 
@@ -63,14 +64,6 @@ class ChannelOut(BaseModel):
     description: str
 
 
-def redactor(runtime: Runtime) -> Callable[[str], str]:
-    """Masks every secret of the config, channel URLs and their tokens included."""
-    secrets = set(runtime.loaded.all_secrets())
-    for channel in runtime.config.channels:
-        secrets |= channel.secrets()
-    return lambda text: redact(text, secrets)
-
-
 def attempt_out(row: AttemptRow, mask: Callable[[str], str]) -> AttemptOut:
     return AttemptOut(
         ts=row.ts, duration_ms=row.duration_ms, ok=row.ok, error=mask(row.error), worker=row.worker
@@ -84,8 +77,8 @@ def notification_out(row: OutboxRow, mask: Callable[[str], str]) -> Notification
         kind=row.kind,
         severity=row.severity,
         status=row.status,
-        subject=row.subject,
-        body=row.body,
+        subject=mask(row.subject),
+        body=mask(row.body),
         service=row.service,
         check_id=row.check_id,
         alert_id=row.alert_id,
@@ -113,7 +106,7 @@ def list_notifications(
     """Outbox rows, newest first, each with every delivery attempt."""
     if status is not None and status not in STATUSES:
         raise HTTPException(400, f"status must be one of {', '.join(STATUSES)}")
-    mask = redactor(runtime)
+    mask = shown_by(runtime)
     rows = outbox.list_rows(
         session, status=status, channel=channel, kind=kind, limit=limit, before_id=before_id
     )
@@ -125,7 +118,7 @@ def list_channels(
     runtime: Runtime = Depends(get_runtime), _who: Principal = Depends(viewer)
 ) -> list[ChannelOut]:
     """Configured channels: name, service and a masked target (never the URL itself)."""
-    mask = redactor(runtime)
+    mask = shown_by(runtime)
     return [
         ChannelOut(
             name=c.name,
@@ -147,7 +140,7 @@ def get_notification(
     row = session.get(OutboxRow, notification_id)
     if row is None:
         raise HTTPException(404, f"no notification {notification_id}")
-    return notification_out(row, redactor(runtime))
+    return notification_out(row, shown_by(runtime))
 
 
 @router.post("/{notification_id}/retry", response_model=NotificationOut)
@@ -161,4 +154,4 @@ def retry(
     retry_notification(runtime, who, notification_id)
     row = session.get(OutboxRow, notification_id)
     assert row is not None  # it was just retried
-    return notification_out(row, redactor(runtime))
+    return notification_out(row, shown_by(runtime))

@@ -1,7 +1,8 @@
 """`opsbook notify test CHANNEL | list [--status failed] | channels | retry ID`.
 
-Channel URLs are never printed: channels show as name, service and a masked target, and errors are
-redacted. `test` records a test message in the outbox and delivers it at once (exit 1 if it fails).
+Channel URLs are never printed: channels show as name, service and a masked target; subjects and errors
+are shown through `notify.shown` (secrets and acknowledgement links masked). `test` records a test
+message in the outbox and delivers it at once (exit 1 if it fails).
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ from opsbook.cli.common import (
     runtime_or_exit,
 )
 from opsbook.notify import outbox
-from opsbook.notify.api import redactor
 from opsbook.notify.apprise_send import describe_url
 from opsbook.notify.models import STATUSES
 from opsbook.notify.service import retry_notification, send_test
+from opsbook.notify.shown import shown_by
 from opsbook.runtime import Runtime
 
 app = typer.Typer(no_args_is_help=True, help="Notifications: channels, the outbox and its delivery attempts.")
@@ -47,7 +48,7 @@ def notify_test(
 ) -> None:
     """Send a test message to CHANNEL now and say whether it was accepted."""
     runtime = runtime_or_exit(config)
-    mask = redactor(runtime)
+    mask = shown_by(runtime)
     try:
         with cli_errors(runtime):
             row_id, outcome = asyncio.run(send_test(runtime, channel))
@@ -75,7 +76,7 @@ def notify_list(
     if status is not None and status not in STATUSES:
         raise fail(f"--status: use one of {', '.join(STATUSES)}")
     runtime = runtime_or_exit(config)
-    mask = redactor(runtime)
+    mask = shown_by(runtime)
     try:
         with runtime.sessions() as session:
             rows = outbox.list_rows(session, status=status, channel=channel, limit=limit)
@@ -94,7 +95,7 @@ def notify_list(
                     row.status,
                     str(len(row.attempt_rows)),
                     _fmt(row.sent_at or waiting, runtime),
-                    row.subject,
+                    mask(row.subject),
                 )
                 for attempt in row.attempt_rows:
                     verdict = "ok" if attempt.ok else "failed"
@@ -114,7 +115,7 @@ def notify_list(
 def notify_channels(config: ConfigOption = None) -> None:
     """The configured channels (targets masked)."""
     runtime = runtime_or_exit(config)
-    mask = redactor(runtime)
+    mask = shown_by(runtime)
     try:
         if not runtime.config.channels:
             console.print("no channels configured")

@@ -52,7 +52,10 @@ async def receiver() -> AsyncIterator[Receiver]:
         elif state.fail.get(request.path, 0) > 0:
             state.fail[request.path] -= 1
             status = 503
-        state.requests.append({"path": request.path, "json": payload, "text": text, "status": status})
+        state.requests.append(
+            {"path": request.path, "json": payload, "text": text, "status": status,
+             "headers": dict(request.headers)}
+        )
         return web.Response(status=status, text="ok" if status == 200 else "upstream broken")
 
     app = web.Application()

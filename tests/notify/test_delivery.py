@@ -348,7 +348,8 @@ async def test_channel_secrets_never_reach_attempt_errors(
     url = f"json://admin:pa55word99@127.0.0.1:9/hooks/{TOKEN}?token=qu3ryT0ken42"
 
     async def echoes_url(
-        url: str, title: str, body: str, *, notify_type: str, timeout: float, secrets: Iterable[str]
+        url: str, title: str, body: str, *, message_id: str, notify_type: str, timeout: float,
+        secrets: Iterable[str],
     ) -> SendOutcome:
         return SendOutcome(False, f"could not reach {url} (token {TOKEN}, password pa55word99)")
 

@@ -4,14 +4,21 @@ Apprise reports a failure as a falsy result and explains it in log records; Appr
 records of each call with its result (`result.logs()`), so concurrent sends never mix their errors.
 Every record Apprise emits also passes a filter that masks the secrets of the URLs we use, so channel
 URLs never reach opsbook's logs either.
+
+Every delivery carries a message id that stays the same when it is sent again (a retry, or after a crash
+between sending and recording it): `opsbook-<outbox row id>`. Receivers can drop repeats by it. Webhooks
+(json://, xml://, form://) and e-mail get it as the header `X-Opsbook-Message-Id` (Apprise's `+Header=`
+URL arguments); other channels as the last line of the body (`ref: opsbook-42`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import apprise
 
@@ -25,6 +32,10 @@ _NOTIFY_TYPES = {
     "warning": apprise.NotifyType.WARNING,
     "failure": apprise.NotifyType.FAILURE,
 }
+MESSAGE_ID_HEADER = "X-Opsbook-Message-Id"
+HEADER_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms", "mailto", "mailtos"})
+"""Apprise schemes whose `+Name=value` URL arguments become headers of the request or the e-mail."""
+LISTED_IDS = 20  # a grouped message of more rows is named by its first row, its size and a digest
 
 
 @dataclass(frozen=True)
@@ -88,18 +99,42 @@ def describe_url(url: str, secrets: Iterable[str] = ()) -> str:
     return f"{plugin.service_name} ({redact(shown, parts)})"
 
 
+def message_id(outbox_ids: Iterable[int]) -> str:
+    """The id of one delivery: `opsbook-42` for one outbox row, `opsbook-42.43.57` for a grouped message
+    (a long group: `opsbook-42-120x-<digest of its ids>`)."""
+    ids = sorted(outbox_ids)
+    if len(ids) <= LISTED_IDS:
+        return "opsbook-" + ".".join(map(str, ids))
+    digest = hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:16]
+    return f"opsbook-{ids[0]}-{len(ids)}x-{digest}"
+
+
+def with_message_id(url: str, body: str, message_id: str) -> tuple[str, str]:
+    """The URL and body that carry `message_id`: as a header where the channel has headers, else as the
+    body's last line."""
+    scheme = url.split("://", 1)[0].lower()
+    if scheme in HEADER_SCHEMES:
+        joiner = "&" if "?" in url else "?"
+        return f"{url}{joiner}{quote('+' + MESSAGE_ID_HEADER)}={quote(message_id)}", body
+    return url, f"{body.rstrip()}\n\nref: {message_id}"
+
+
 async def send(
     url: str,
     title: str,
     body: str,
     *,
+    message_id: str = "",
     notify_type: str = "info",
     timeout: float = 30.0,
     secrets: Iterable[str] = (),
 ) -> SendOutcome:
-    """Send one message through Apprise; never raises, and the error returned is redacted."""
+    """Send one message through Apprise (with `message_id`, if given; see `with_message_id`); never raises,
+    and the error returned is redacted."""
     masked = url_secrets(url) | set(secrets)
     register_secrets(masked)
+    if message_id:
+        url, body = with_message_id(url, body, message_id)
     sender = apprise.Apprise()
     if not sender.add(url):
         return SendOutcome(False, "the channel URL is not a URL Apprise can send to")

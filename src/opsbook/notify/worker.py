@@ -5,7 +5,8 @@ Claiming:
   never claim the same row at once;
 - SQLite: the same UPDATE, made atomic by SQLite's single writer.
 A claim sets `status=sending`, `claimed_by` and `lease_until`. A row whose lease expired (its worker died
-mid-send) is due again and claimed by the next worker: delivery is at least once.
+mid-send) is due again and claimed by the next worker: delivery is at least once, and every delivery
+carries the same message id each time (`apprise_send.message_id`), so a receiver can drop a repeat.
 
 Sending: rows of one channel and one `group_key` claimed together go out as one message (the `group`
 template). A channel's rate limit defers rows (back to pending, due when a token arrives) without
@@ -83,7 +84,8 @@ AttemptHook = Callable[[str, bool, float], None]
 
 class Sender(Protocol):
     def __call__(
-        self, url: str, title: str, body: str, *, notify_type: str, timeout: float, secrets: Iterable[str]
+        self, url: str, title: str, body: str, *, message_id: str, notify_type: str, timeout: float,
+        secrets: Iterable[str],
     ) -> Awaitable[SendOutcome]: ...
 
 
@@ -356,6 +358,7 @@ class DeliveryWorker(Looped):
                         channel.url,
                         title,
                         body,
+                        message_id=apprise_send.message_id(r.id for r in rows),
                         notify_type=notify_type_for(rows[0].kind, rows[0].severity, rows[0].refs),
                         timeout=timeout,
                         secrets=self._secrets,

@@ -102,7 +102,8 @@ def test_make_run_serves_the_example_with_real_results(served: Served) -> None:
         assert verify(session, "admin", password)  # the printed first-start password signs in
     engine.dispose()
 
-    metrics = httpx.get(f"{served.base}/metrics").text
+    assert httpx.get(f"{served.base}/metrics").status_code == 401  # it names services and people
+    metrics = httpx.get(f"{served.base}/metrics", headers=headers).text
     assert 'opsbook_check_up{check="resources",service="host"} 1.0' in metrics
     assert "opsbook_results_written_total" in metrics
 
@@ -142,7 +143,9 @@ services:
         interval: 1s
       - name: leaky-script
         kind: command
-        command: "echo connecting with $DB_PASSWORD; echo postgresql://app:${DB_PASSWORD}@db/x; exit 1"
+        command: >-
+          echo shell sees [$DB_PASSWORD]; echo connecting with ${DB_PASSWORD};
+          echo postgresql://app:${DB_PASSWORD}@db/x; exit 1
         interval: 1s
 """
     )
@@ -191,6 +194,7 @@ services:
         proc.send_signal(signal.SIGINT)
         proc.wait(20)
     assert "connecting with ***" in api  # the output is shown, the secret in it is not
+    assert "shell sees []" in api  # opsbook's own environment does not reach the command
     for text in (api, status.stdout, status.stderr, log.read_text()):
         assert secret not in text
 

@@ -25,6 +25,7 @@ from opsbook.incidents import postmortem, queries, service, signed
 from opsbook.incidents.models import RESOLVED, IncidentRow
 from opsbook.runtime import Runtime
 from opsbook.web.deps import get_runtime, get_session, require_role
+from opsbook.web.params import Id
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 ack_router = APIRouter(tags=["incidents"])
@@ -163,13 +164,13 @@ def list_incidents(
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
-def show_incident(incident_id: int, session: Session = Depends(get_session),
+def show_incident(incident_id: Id, session: Session = Depends(get_session),
                   _: Principal = Depends(viewer)) -> IncidentDetail:
     return _detail(session, queries.get_incident(session, incident_id))
 
 
 @router.get("/{incident_id}/postmortem", response_class=PlainTextResponse)
-def incident_postmortem(incident_id: int, runtime: Runtime = Depends(get_runtime),
+def incident_postmortem(incident_id: Id, runtime: Runtime = Depends(get_runtime),
                         session: Session = Depends(get_session), _: Principal = Depends(viewer)) -> Any:
     text = postmortem.build(session, runtime.config, incident_id, runtime.clock.now())
     return PlainTextResponse(text, media_type="text/markdown; charset=utf-8")
@@ -184,19 +185,19 @@ def open_incident(body: OpenIn, runtime: Runtime = Depends(get_runtime),
 
 
 @router.post("/{incident_id}/ack", response_model=IncidentOut)
-def ack_incident(incident_id: int, runtime: Runtime = Depends(get_runtime),
+def ack_incident(incident_id: Id, runtime: Runtime = Depends(get_runtime),
                  who: Principal = Depends(responder)) -> IncidentOut:
     return _out(service.acknowledge_incident(runtime, who, incident_id, via="api"))
 
 
 @router.post("/{incident_id}/resolve", response_model=IncidentOut)
-def resolve_incident(incident_id: int, body: MessageIn | None = None, runtime: Runtime = Depends(get_runtime),
+def resolve_incident(incident_id: Id, body: MessageIn | None = None, runtime: Runtime = Depends(get_runtime),
                      who: Principal = Depends(responder)) -> IncidentOut:
     return _out(service.resolve_incident(runtime, who, incident_id, message=body.message if body else ""))
 
 
 @router.post("/{incident_id}/notes", response_model=TimelineOut, status_code=201)
-def add_note(incident_id: int, body: NoteIn, runtime: Runtime = Depends(get_runtime),
+def add_note(incident_id: Id, body: NoteIn, runtime: Runtime = Depends(get_runtime),
              who: Principal = Depends(responder)) -> TimelineOut:
     entry = service.add_incident_note(runtime, who, incident_id, body.text)
     return TimelineOut(ts=entry.ts, kind=entry.kind, actor=entry.actor, message=entry.message,
@@ -204,20 +205,20 @@ def add_note(incident_id: int, body: NoteIn, runtime: Runtime = Depends(get_runt
 
 
 @router.post("/{incident_id}/status", response_model=IncidentOut)
-def set_status(incident_id: int, body: StatusIn, runtime: Runtime = Depends(get_runtime),
+def set_status(incident_id: Id, body: StatusIn, runtime: Runtime = Depends(get_runtime),
                who: Principal = Depends(responder)) -> IncidentOut:
     return _out(service.set_incident_status(runtime, who, incident_id, body.status, message=body.message,
                                             impact=body.impact, eta=body.eta))
 
 
 @router.post("/{incident_id}/severity", response_model=IncidentOut)
-def set_severity(incident_id: int, body: SeverityIn, runtime: Runtime = Depends(get_runtime),
+def set_severity(incident_id: Id, body: SeverityIn, runtime: Runtime = Depends(get_runtime),
                  who: Principal = Depends(responder)) -> IncidentOut:
     return _out(service.set_incident_severity(runtime, who, incident_id, body.severity, message=body.message))
 
 
 @router.patch("/{incident_id}", response_model=IncidentOut)
-def update_details(incident_id: int, body: DetailsIn, runtime: Runtime = Depends(get_runtime),
+def update_details(incident_id: Id, body: DetailsIn, runtime: Runtime = Depends(get_runtime),
                    who: Principal = Depends(responder)) -> IncidentOut:
     return _out(service.update_incident_details(
         runtime, who, incident_id, title=body.title, commander=body.commander,

@@ -23,6 +23,7 @@ from opsbook.notify.service import retry_notification
 from opsbook.notify.shown import shown_by
 from opsbook.runtime import Runtime
 from opsbook.web.deps import get_runtime, get_session, require_role
+from opsbook.web.params import MAX_ID, Id
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"])
 viewer = require_role(Role.VIEWER)
@@ -98,7 +99,7 @@ def list_notifications(
     channel: str | None = Query(default=None),
     kind: str | None = Query(default=None, description="firing, resolved, incident, test..."),
     limit: int = Query(default=50, ge=1, le=1000),
-    before_id: int | None = Query(default=None, description="For paging: only ids below this."),
+    before_id: int | None = Query(default=None, ge=1, le=MAX_ID, description="For paging: only ids below this."),
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
     _who: Principal = Depends(viewer),
@@ -132,7 +133,7 @@ def list_channels(
 
 @router.get("/{notification_id}", response_model=NotificationOut)
 def get_notification(
-    notification_id: int,
+    notification_id: Id,
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
     _who: Principal = Depends(viewer),
@@ -145,7 +146,7 @@ def get_notification(
 
 @router.post("/{notification_id}/retry", response_model=NotificationOut)
 def retry(
-    notification_id: int,
+    notification_id: Id,
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
     who: Principal = Depends(responder),

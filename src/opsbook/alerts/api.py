@@ -87,7 +87,9 @@ def get_alerts(
     severity: str | None = Query(default=None, description="P0-P4."),
     source: str | None = Query(default=None, description="rule, pagerduty or alertmanager."),
     limit: int = Query(default=100, ge=1, le=1000),
-    before_id: int | None = Query(default=None, ge=1, le=MAX_ID, description="Page: alerts with a smaller id."),
+    before_id: int | None = Query(
+        default=None, ge=1, le=MAX_ID, description="Page: alerts with a smaller id."
+    ),
     session: Session = Depends(get_session),
     runtime: Runtime = Depends(get_runtime),
     _: Principal = Depends(require_role(Role.VIEWER)),

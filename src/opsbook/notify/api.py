@@ -99,7 +99,9 @@ def list_notifications(
     channel: str | None = Query(default=None),
     kind: str | None = Query(default=None, description="firing, resolved, incident, test..."),
     limit: int = Query(default=50, ge=1, le=1000),
-    before_id: int | None = Query(default=None, ge=1, le=MAX_ID, description="For paging: only ids below this."),
+    before_id: int | None = Query(
+        default=None, ge=1, le=MAX_ID, description="For paging: only ids below this."
+    ),
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
     _who: Principal = Depends(viewer),

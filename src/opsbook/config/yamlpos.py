@@ -82,17 +82,47 @@ def load_with_lines(text: str, filename: str, env: Mapping[str, str] | None = No
         line = mark.line + 1 if mark else 1
         raise ConfigError([ConfigIssue(filename, line, "", f"bad YAML: {exc.problem or exc}")]) from None
     out = LoadedYaml(data=None)
-    out.data = {} if root is None else _convert(root, (), out, filename, env)
+    try:
+        out.data = {} if root is None else _convert(root, (), out, filename, env, set())
+    except yaml.MarkedYAMLError as exc:  # a value YAML cannot build (`!!python/none`, a bad merge)
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        raise ConfigError([ConfigIssue(filename, line, "", f"bad YAML: {exc.problem or exc}")]) from None
     return out
 
 
-def _convert(node: yaml.Node, path: Path, out: LoadedYaml, filename: str, env: Mapping[str, str]) -> Any:
+def _convert(
+    node: yaml.Node, path: Path, out: LoadedYaml, filename: str, env: Mapping[str, str], open_nodes: set[int]
+) -> Any:
     out.lines[path] = node.start_mark.line + 1
+    if id(node) in open_nodes:  # `&a [*a]`: an alias inside what it names
+        out.issues.append(ConfigIssue(filename, node.start_mark.line + 1, format_path(path),
+                                      "a YAML alias refers to the value it is part of"))
+        return None
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+        open_nodes.add(id(node))
+        try:
+            return _collection(node, path, out, filename, env, open_nodes)
+        finally:
+            open_nodes.discard(id(node))
+    return _scalar(node, path, out, filename, env)
+
+
+def _collection(
+    node: yaml.MappingNode | yaml.SequenceNode, path: Path, out: LoadedYaml, filename: str,
+    env: Mapping[str, str], open_nodes: set[int],
+) -> Any:
     if isinstance(node, yaml.MappingNode):
         _CONSTRUCTOR.flatten_mapping(node)  # resolves `<<: *anchor` merge keys
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = _CONSTRUCTOR.construct_object(key_node)
+            if not isinstance(key_node, yaml.ScalarNode):
+                out.issues.append(ConfigIssue(filename, key_node.start_mark.line + 1, format_path(path),
+                                              "a key must be a plain word, not a list or a mapping"))
+                continue
+            built = _CONSTRUCTOR.construct_object(key_node)
+            key: str | int = built if isinstance(built, str | int) and not isinstance(built, bool) else str(
+                key_node.value)  # `on:`, `1.5:`, `null:` stay the words they are written as
             if key in result:
                 out.issues.append(
                     ConfigIssue(
@@ -102,11 +132,13 @@ def _convert(node: yaml.Node, path: Path, out: LoadedYaml, filename: str, env: M
                 continue
             child = (*path, key)
             out.lines[child] = key_node.start_mark.line + 1
-            result[key] = _convert(value_node, child, out, filename, env)
+            result[key] = _convert(value_node, child, out, filename, env, open_nodes)
             out.lines[child] = key_node.start_mark.line + 1
         return result
-    if isinstance(node, yaml.SequenceNode):
-        return [_convert(item, (*path, i), out, filename, env) for i, item in enumerate(node.value)]
+    return [_convert(item, (*path, i), out, filename, env, open_nodes) for i, item in enumerate(node.value)]
+
+
+def _scalar(node: yaml.Node, path: Path, out: LoadedYaml, filename: str, env: Mapping[str, str]) -> Any:
     value = _CONSTRUCTOR.construct_object(node)
     if isinstance(value, str) and "${" in value:
 

@@ -21,9 +21,10 @@ from opsbook.clock import FakeClock
 from opsbook.config.loader import parse_config
 from opsbook.db.engine import make_sessionmaker
 from opsbook.events import DomainEvent, Event, Topic
+from opsbook.notify.channel_test import send_test
 from opsbook.notify.models import FAILED, PENDING, OutboxRow
 from opsbook.notify.outbox import enqueue
-from opsbook.notify.service import UnknownChannel, send_test
+from opsbook.notify.service import UnknownChannel
 from opsbook.notify.worker import DeliveryWorker
 from opsbook.runtime import Runtime
 from opsbook.web.app import create_app

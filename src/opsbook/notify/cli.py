@@ -27,8 +27,9 @@ from opsbook.cli.common import (
 )
 from opsbook.notify import outbox
 from opsbook.notify.apprise_send import describe_url
+from opsbook.notify.channel_test import send_test
 from opsbook.notify.models import STATUSES
-from opsbook.notify.service import retry_notification, send_test
+from opsbook.notify.service import retry_notification
 from opsbook.notify.shown import shown_by
 from opsbook.runtime import Runtime
 

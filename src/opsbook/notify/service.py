@@ -6,8 +6,9 @@ templates, and adds one outbox row per channel (grouped and deduplicated in outb
 added it emits `DomainEvent(Topic.OUTBOX, "queued")`, so the delivery worker is woken once the
 decision commits. Nothing outside `notify/` writes outbox rows.
 
-Use cases: `retry_notification` (send a failed message again) and `send_test` (a test message to one
-channel, delivered at once). `cancel_pages` withdraws an incident's pages not delivered yet.
+Use cases: `retry_notification` (send a failed message again); `send_test` (a test message to one
+channel, delivered at once) is in channel_test.py, which loads Apprise. `cancel_pages` withdraws an
+incident's pages not delivered yet.
 """
 
 from __future__ import annotations
@@ -22,11 +23,9 @@ from opsbook.config.schema import OpsbookConfig
 from opsbook.errors import Conflict, NotFound
 from opsbook.events import DomainEvent, Topic, emit
 from opsbook.notify import outbox
-from opsbook.notify.apprise_send import SendOutcome
-from opsbook.notify.messages import ChannelTest, IncidentPage, Message
+from opsbook.notify.messages import IncidentPage, Message
 from opsbook.notify.models import PENDING, OutboxRow
 from opsbook.notify.templates import RenderedMessage, render
-from opsbook.notify.worker import DeliveryWorker
 from opsbook.runtime import Runtime
 from opsbook.usecase import transaction
 
@@ -97,26 +96,3 @@ def retry_notification(runtime: Runtime, actor: Principal, outbox_id: int) -> Ou
         tx.audit("notification.retry", f"notification:{outbox_id}", channel=row.channel)
         tx.emit(DomainEvent(Topic.OUTBOX, "retried", f"notification:{outbox_id}"))
         return row
-
-
-async def send_test(
-    runtime: Runtime, channel: str, worker: DeliveryWorker | None = None
-) -> tuple[int, SendOutcome]:
-    """Record a test message for `channel` in the outbox and deliver it now, once (no retries).
-
-    Returns the outbox id and the outcome (its error redacted). Raises UnknownChannel.
-    """
-    config = runtime.config
-    if channel not in {c.name for c in config.channels}:
-        known = ", ".join(c.name for c in config.channels) or "none configured"
-        raise UnknownChannel(f"no channel named {channel!r} (channels: {known})")
-    now = runtime.clock.now()
-    with runtime.sessions.begin() as session:
-        [row] = send(session, config, ChannelTest(channel, now), now)
-        session.flush()
-        row_id = row.id
-    worker = worker or DeliveryWorker.from_runtime(runtime)
-    outcomes = await worker.deliver_ids([row_id], final=True)
-    if not outcomes:  # another worker took it first; it will be delivered (and recorded) there
-        return row_id, SendOutcome(True, "", 0.0)
-    return row_id, outcomes[0]

@@ -70,6 +70,7 @@ def config_text(checks: int, interval: float, port: int, db: str, refresh: float
         f"database_url: {db}",
         "scheduler: {concurrency: 500, batch_size: 2000, flush_interval: 1s}",
         f"status_page: {{title: Bench status, refresh: {refresh:g}s}}",
+        "server: {public_metrics: true}",
         "services:",
         "  - name: bench",
         "    public: true",

@@ -22,7 +22,7 @@ from pathlib import Path
 from opsbook.errors import NotFound
 from opsbook.runbooks.config import RunbooksSettings
 from opsbook.runbooks.document import Procedure, Runbook
-from opsbook.runbooks.parse import parse_runbook
+from opsbook.runbooks.parse import RunbookUnreadable, decode, parse_runbook
 from opsbook.runbooks.text import slugify
 
 
@@ -129,7 +129,7 @@ def _folders(settings: RunbooksSettings, base_dir: str | Path) -> list[_Folder]:
 
 
 def _load(settings: RunbooksSettings, folders: list[_Folder]) -> Catalog:
-    """Read and parse every `*.md` of `folders` (unreadable files become `errors`)."""
+    """Read and parse every `*.md` of `folders` (unreadable, binary or non-UTF files become `errors`)."""
     catalog = Catalog()
     used: set[str] = set()
     for folder in folders:
@@ -138,9 +138,12 @@ def _load(settings: RunbooksSettings, folders: list[_Folder]) -> Catalog:
             continue
         for path in folder.files:
             try:
-                text = path.read_text(encoding="utf-8", errors="replace")
+                text = decode(path.read_bytes(), str(path))
             except OSError as exc:
                 catalog.errors.append(f"{path}: {exc.strerror}")
+                continue
+            except RunbookUnreadable as exc:
+                catalog.errors.append(str(exc))
                 continue
             base = slugify(str(path.relative_to(folder.root).with_suffix("")).replace("/", " "), 80)
             rb_id = base

@@ -28,8 +28,9 @@ from opsbook.cli.common import (
 )
 from opsbook.runbooks import service
 from opsbook.runbooks.catalog import Found
+from opsbook.runbooks.document import Procedure
 from opsbook.runbooks.interactive import ask_parameters, print_procedure, walk
-from opsbook.runbooks.parse import parse_runbook
+from opsbook.runbooks.parse import decode, parse_runbook
 from opsbook.runtime import Runtime
 
 app = typer.Typer(help="Runbooks: Markdown procedures, run step by step.", no_args_is_help=True)
@@ -57,19 +58,41 @@ def _find(runtime: Runtime, name: str) -> Found:
         return service.find_procedure(runtime, name)
 
 
+DETAILED = 50
+"""A runbook of more procedures is listed one line per procedure (`--json` has every step)."""
+
+
+def _summary(procedure: Procedure) -> str:
+    steps = len(procedure.steps)
+    line = f"{procedure.display}  ({steps} step{'s' if steps != 1 else ''}"
+    if procedure.parameters:
+        line += "; parameters: " + ", ".join(p.name for p in procedure.parameters)
+    return line + ")"
+
+
 @app.command("import")
 def import_(
     file: Annotated[Path, typer.Argument(help="A Markdown runbook.", exists=True, dir_okay=False)],
     as_json: Annotated[bool, typer.Option("--json", help="Print the structure as JSON.")] = False,
 ) -> None:
-    """Read a Markdown runbook and print the procedures found, with their steps and parameters."""
-    runbook = parse_runbook(file.read_text(encoding="utf-8", errors="replace"), str(file))
+    """Read a Markdown runbook and print the procedures found, with their steps and parameters.
+
+    Exit 2 for a file that is not UTF-8 (or UTF-16/32 with a byte-order mark) Markdown, 1 when it has no
+    procedure."""
+    with cli_errors():
+        runbook = parse_runbook(decode(file.read_bytes(), str(file)), str(file))
+    if not runbook.procedures:
+        raise fail(f"no procedures in {file}: a procedure is a heading with steps under it (a checklist, "
+                   "a numbered list of actions, a command block)", 1)
     if as_json:
         typer.echo(json.dumps(runbook.to_dict(), indent=2, ensure_ascii=False))
         return
     console.print(
         f"[bold]{escape(runbook.title or str(file))}[/bold]: {len(runbook.procedures)} procedure(s)"
     )
+    if len(runbook.procedures) > DETAILED:
+        typer.echo("\n".join(_summary(p) for p in runbook.procedures))
+        return
     for procedure in runbook.procedures:
         console.print()
         print_procedure(console, procedure)

@@ -10,6 +10,7 @@ from collections import Counter
 import httpx
 import pytest
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from opsbook.auth import passwords, sessions
 from opsbook.auth.models import AuditRow
@@ -29,10 +30,10 @@ async def test_parallel_bad_logins_get_at_most_the_limit_of_password_checks(
     lock = threading.Lock()
     real_verify = passwords.verify
 
-    def counted(session: object, user: str, password: str) -> bool:
+    def counted(session: Session, user: str, password: str) -> bool:
         with lock:
             checks.append(user)
-        return real_verify(session, user, password)  # type: ignore[arg-type]
+        return real_verify(session, user, password)
 
     monkeypatch.setattr(passwords, "verify", counted)
     async with serving(ui_app(runtime)) as base, httpx.AsyncClient(base_url=base, timeout=60) as http:

@@ -35,7 +35,10 @@ def free_port() -> int:
 async def serving(app: FastAPI) -> AsyncIterator[str]:
     """Serve `app` with uvicorn in this event loop (so a FakeClock drives it); yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="on"))
+    server = uvicorn.Server(uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, lifespan="on",
+        timeout_keep_alive=300,  # a test may think for longer than uvicorn's 5 s between two requests
+    ))
     task = asyncio.create_task(server.serve())
     while not server.started:
         await asyncio.sleep(0.01)

@@ -1,8 +1,9 @@
 """A real `opsbook serve` killed with SIGKILL during an escalation resumes at the right level after restart.
 
-The policy pages ana at once, lead after 4 s and cto after 12 s (seconds instead of minutes, so a real
-process can be used). The process is killed after the lead's page; the restarted one pages the CTO at
-+12 s, not earlier, and never pages ana or the lead again.
+The policy pages ana at once, lead after 4 s and cto after 24 s (seconds instead of minutes, so a real
+process can be used; the 20 s between the lead and the CTO leave room for a busy machine to notice the
+lead's page and kill the process before the CTO is due). The process is killed after the lead's page; the
+restarted one pages the CTO at +24 s, not earlier, and never pages ana or the lead again.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ escalation_policies:
   - name: default
     levels:
       - {{targets: ["user:ana"], after: 4s}}
-      - {{targets: ["user:lead"], after: 8s}}
+      - {{targets: ["user:lead"], after: 20s}}
       - {{targets: ["user:cto"]}}
 routing:
   P1: {{action: page, channels: []}}
@@ -87,5 +88,5 @@ services:
     sent = offsets(db)
     assert sorted(sent) == ["r0-l0", "r0-l1", "r0-l2"]  # each level once: nothing sent twice
     assert sent["r0-l0"] < 2 and 4 <= sent["r0-l1"] < 6
-    assert sent["r0-l2"] >= 12  # not earlier than its time, though the process was restarted
+    assert sent["r0-l2"] >= 24  # not earlier than its time, though the process was restarted
     assert sorted(Hook.paths) == ["/ana", "/cto", "/lead"], Hook.paths

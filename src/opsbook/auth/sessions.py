@@ -227,16 +227,6 @@ def record_seen(session: Session, token_hash: str, now: datetime) -> None:
     )
 
 
-def resolve(
-    session: Session, config: OpsbookConfig, token: str, source: str, now: datetime
-) -> BrowserSession | None:
-    """`find`, and `record_seen` in the same session when due."""
-    found = find(session, config, token, source, now)
-    if found is not None and found.seen_unrecorded(now):
-        record_seen(session, found.token_hash, now)
-    return found
-
-
 def logout(session: Session, token: str, now: datetime) -> None:
     session.execute(
         update(WebSessionRow).where(WebSessionRow.token_hash == hash_token(token)).values(revoked_at=now)

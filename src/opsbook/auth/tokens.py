@@ -79,16 +79,6 @@ def record_use(session: Session, token_id: int, now: datetime) -> None:
     )
 
 
-def authenticate(session: Session, token: str, now: datetime, source: str = "") -> Principal | None:
-    """The caller of `token` (None if unknown or revoked), its use recorded in `session` when due."""
-    caller = identify(session, token, source)
-    if caller is None:
-        return None
-    if caller.use_unrecorded(now):
-        record_use(session, caller.token_id, now)
-    return caller.principal
-
-
 def ensure_admin_token(session: Session, now: datetime) -> str | None:
     """At first start, create an admin token and return it (to print once); None if one exists."""
     if (

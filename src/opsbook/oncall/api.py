@@ -16,8 +16,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field
 from sqlalchemy.orm import Session
 
+from opsbook.auth.callers import token_caller
 from opsbook.auth.roles import Principal, Role
-from opsbook.auth.tokens import authenticate
 from opsbook.config.types import format_duration
 from opsbook.errors import Invalid
 from opsbook.oncall import feeds, service
@@ -318,8 +318,7 @@ def feed_principal(
     if token is None:
         return current_principal(request, credentials, runtime)
     source = request.client.host if request.client else ""
-    with runtime.sessions.begin() as session:
-        principal = authenticate(session, token, runtime.clock.now(), source)
+    principal = token_caller(runtime, token, source)  # reads only
     if principal is None:
         raise HTTPException(401, "invalid or revoked token")
     return principal

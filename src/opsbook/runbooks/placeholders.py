@@ -7,6 +7,7 @@ as they are: the shell reads them, so their values never appear in a command lin
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Mapping
 from datetime import datetime
@@ -117,10 +118,14 @@ def _shell_hits(command: str) -> list[_Hit]:
 def _without_overlaps(hits: list[_Hit]) -> list[_Hit]:
     """The hits in order, each dropped if it overlaps one kept before it."""
     kept: list[_Hit] = []
+    spans: list[tuple[int, int]] = []  # kept (start, end), sorted; they never overlap, so ends are sorted too
     for hit in hits:
         start, end = hit[0], hit[1]
-        if not any(s < end and start < e for s, e, *_ in kept):
-            kept.append(hit)
+        i = bisect.bisect_left(spans, (end,))  # spans starting before `end`: only the last may overlap
+        if i and spans[i - 1][1] > start:
+            continue
+        spans.insert(i, (start, end))
+        kept.append(hit)
     return kept
 
 

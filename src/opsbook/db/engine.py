@@ -29,7 +29,8 @@ def database_url(configured: str | None = None, config_dir: Path | None = None) 
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     path = sqlite_path(url)
     if config_dir is not None and path is not None and not path.is_absolute():
-        url = make_url(url).set(database=str(config_dir / path)).render_as_string(hide_password=False)
+        absolute = os.path.normpath(config_dir / path)  # `examples/../var/x.db` shown as `var/x.db`
+        url = make_url(url).set(database=absolute).render_as_string(hide_password=False)
     return url
 
 

@@ -113,7 +113,6 @@ class Loop:
         self.health = self.supervisor.register(name)
         self.backoff_first = backoff_first
         self.backoff_max = backoff_max
-        self.rounds = 0
         self._event = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
@@ -180,7 +179,6 @@ class Loop:
             log.exception("%s failed (%d in a row); trying again", self.name, self.health.failures + 1)
             self.supervisor.failed(self.health, exc, self.clock.now())
             return self.clock.now() + self._backoff()
-        self.rounds += 1
         if not self.health.up:
             log.info("%s works again", self.name)
         self.supervisor.succeeded(self.health)

@@ -3,13 +3,10 @@ in a transaction of its own, and a database refusing writes still lets a signed-
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, select
 
 from opsbook.auth import callers, passwords, service
 from opsbook.auth.roles import Principal, Role
@@ -18,25 +15,10 @@ from opsbook.clock import FakeClock
 from opsbook.db.engine import make_engine
 from opsbook.db.migrate import upgrade
 from opsbook.runtime import Runtime
-from tests.support import make_runtime
+from tests.support import make_runtime, writes_to
 
 CONFIG = "users:\n  - {name: rick, role: responder}\n"
 PASSWORD = "a-long-password-1"
-
-
-@contextmanager
-def _writes(engine: Engine) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 def _signed_in(runtime: Runtime) -> str:
@@ -56,7 +38,7 @@ async def test_a_session_is_recorded_as_seen_at_most_once_a_minute(engine: Engin
     token = _signed_in(runtime)
     signed_in_at = clock.now()
     await clock.advance(timedelta(seconds=59))
-    with _writes(engine) as writes:
+    with writes_to(engine) as writes:
         found = callers.browser_caller(runtime, token, "10.0.0.7")
     assert found is not None and found.principal == Principal("rick", Role.RESPONDER, "10.0.0.7")
     assert writes == [] and _last_seen(runtime) == signed_in_at

@@ -3,14 +3,11 @@ database that refuses writes (read-only SQLite file, read-only PostgreSQL) still
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
-from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy import Engine, create_engine, select, text
 
 from opsbook.auth.models import ApiTokenRow
 from opsbook.auth.roles import Role
@@ -21,25 +18,9 @@ from opsbook.db.migrate import upgrade
 from opsbook.runtime import Runtime
 from opsbook.web.app import create_app
 from tests.conftest import fresh_pg_database
-from tests.support import make_runtime
+from tests.support import make_runtime, writes_to
 
 CONFIG = "services: []\n"
-
-
-@contextmanager
-def _writes(engine: Engine) -> Iterator[list[str]]:
-    """The statements that change something, sent to `engine` while the block runs."""
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement.lstrip().split(None, 1)[0].upper() in {"INSERT", "UPDATE", "DELETE"}:
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(engine, "before_cursor_execute", note)
 
 
 def _token(runtime: Runtime) -> str:
@@ -63,7 +44,7 @@ async def test_last_use_is_recorded_at_most_once_a_minute(engine: Engine) -> Non
         assert _last_used(runtime) == first
 
         await clock.advance(timedelta(seconds=59))
-        with _writes(engine) as writes:
+        with writes_to(engine) as writes:
             for _ in range(3):
                 assert (await http.get("/api/v1/checks", headers=headers)).status_code == 200
         assert writes == []  # a read is a read

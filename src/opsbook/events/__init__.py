@@ -82,7 +82,6 @@ class EventBus:
     def __init__(self) -> None:
         self._handlers: dict[Topic, list[Handler]] = {}
         self._lock = threading.Lock()
-        self.published = 0
 
     def subscribe(self, topics: Topic | Iterable[Topic], handler: Handler) -> Callable[[], None]:
         """Call `handler(event)` for every committed event of `topics`; returns the unsubscribe call."""
@@ -104,7 +103,6 @@ class EventBus:
         for item in events:
             with self._lock:
                 handlers = list(self._handlers.get(item.topic, ()))
-            self.published += 1
             for handler in handlers:
                 try:
                     handler(item)

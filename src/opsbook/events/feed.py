@@ -52,7 +52,6 @@ class ChangeFeed:
         self.bus = bus
         self.known: dict[Topic, int] = {}
         self.primed = False
-        self.syncs = 0
         self._lock = threading.Lock()
         self._waiters: list[asyncio.Future[None]] = []
         self._reader: asyncio.Task[None] | None = None
@@ -98,7 +97,6 @@ class ChangeFeed:
 
     def sync(self) -> list[Topic]:
         """Read the counters now and publish what other processes changed (blocking)."""
-        self.syncs += 1
         return self.apply(self.read())
 
     # --- for readers --------------------------------------------------------------------------------

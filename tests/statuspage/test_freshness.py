@@ -1,25 +1,28 @@
-"""Incidents changed through each surface (API, web UI form, CLI against the same database) and a check
-going down in the pipeline show on the very next read of /status.json: no reader is served a page older
-than the last committed change it shows, and no surface keeps it fresh by hand."""
+"""Incidents changed through each surface (API, web UI form, a real `opsbook` CLI process on the same
+database) and a check going down in the pipeline show on the very next read of /status.json: no reader
+is served a page older than the last committed change it shows, and no surface keeps it fresh by hand."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from typer.testing import CliRunner
 
 from opsbook.auth.roles import Role
 from opsbook.auth.tokens import create_token
 from opsbook.checks.result import CheckResult, StoredResult
-from opsbook.cli.main import app as cli
 from opsbook.clock import FakeClock, SystemClock
 from opsbook.pipeline import Pipeline
 from tests.web_ui.test_pages import sign_in
 from tests.web_ui.ui_support import CONFIG, runtime_for, ui_app
+
+OPSBOOK = str(Path(sys.executable).parent / "opsbook")
 
 
 def test_incident_changes_from_every_surface_show_on_the_next_read(
@@ -53,10 +56,11 @@ def test_incident_changes_from_every_surface_show_on_the_next_read(
 
     config = tmp_path / "opsbook.yaml"
     config.write_text(CONFIG)
-    env = {"OPSBOOK_CONFIG": str(config), "OPSBOOK_USER": "rick",
+    env = {**os.environ, "OPSBOOK_CONFIG": str(config), "OPSBOOK_USER": "rick",
            "OPSBOOK_DATABASE_URL": sqlite_engine.url.render_as_string(hide_password=False)}
-    done = CliRunner().invoke(cli, ["incident", "resolve", str(number), "-m", "rolled back"], env=env)
-    assert done.exit_code == 0, done.output
+    resolve = [OPSBOOK, "incident", "resolve", str(number), "-m", "rolled back"]  # another process
+    done = subprocess.run(resolve, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
     assert incident() is None
     past = public.get("/status.json").json()["past_incidents"]
     assert [p["title"] for p in past] == ["Checkout fails"] and past[0]["status"] == "resolved"

@@ -99,7 +99,7 @@ class StoreCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         from opsbook.alerts.models import AlertRow
-        from opsbook.notify.outbox import counts_by_status
+        from opsbook.notify.service import outbox_counts
 
         alerts = GaugeMetricFamily(
             "opsbook_alerts", "Alerts by state and severity", labels=["state", "severity"]
@@ -110,7 +110,7 @@ class StoreCollector(Collector):
             query = select(AlertRow.state, AlertRow.severity, func.count()).where(open_states)
             for state, severity, count in session.execute(query.group_by(AlertRow.state, AlertRow.severity)):
                 alerts.add_metric([state, severity], count)
-            for status, count in counts_by_status(session).items():
+            for status, count in outbox_counts(session).items():
                 outbox.add_metric([status], count)
         yield alerts
         yield outbox

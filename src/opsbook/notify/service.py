@@ -96,3 +96,8 @@ def retry_notification(runtime: Runtime, actor: Principal, outbox_id: int) -> Ou
         tx.audit("notification.retry", f"notification:{outbox_id}", channel=row.channel)
         tx.emit(DomainEvent(Topic.OUTBOX, "retried", f"notification:{outbox_id}"))
         return row
+
+
+def outbox_counts(session: Session) -> dict[str, int]:
+    """Messages in the outbox by status (for /metrics): the read other modules may make of it."""
+    return outbox.counts_by_status(session)

@@ -55,9 +55,9 @@ def test_entries_for_incident_and_export(engine: Engine) -> None:
         ]
         text = export_markdown(timeline)
     assert "Date/Time: 2025-11-19 14:35 UTC\nOperation: Restarted API\nReason: p95 over 2s\n" in text
-    assert "Impact: errors stopped\nDuration: 2m 5s\nIssues: None\nFollow-up: None" in text
+    assert "Impact: errors stopped\nDuration: 2 min 5 s\nIssues: None\nFollow-up: None" in text
     assert "- **Operator:** ann" in text and "- **Incident:** 7" in text
-    assert human_duration(3720) == "1h 2m" and human_duration(0.25) == "0.2s"
+    assert human_duration(3720) == "1 h 2 min" and human_duration(0.25) == "0.2 s"
 
 
 def test_work_is_logged_with_its_audit_row_and_event(engine: Engine) -> None:
@@ -123,7 +123,7 @@ def test_cli_add_list_export(tmp_path: Path) -> None:
     )
     assert added.returncode == 0, added.stderr
     listed = subprocess.run([OPSBOOK, "oplog", "list"], env=env, capture_output=True, text=True, check=True)
-    assert "Rotated DB password" in listed.stdout and "15m 0s" in listed.stdout and "INC-3" in listed.stdout
+    assert "Rotated DB password" in listed.stdout and "15 min" in listed.stdout and "INC-3" in listed.stdout
     assert "carol" in listed.stdout
     missing = subprocess.run([OPSBOOK, "oplog", "show", "99"], env=env, capture_output=True, text=True)
     assert missing.returncode == 1 and "no operations log entry 99" in missing.stderr

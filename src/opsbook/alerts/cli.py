@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
@@ -13,8 +12,8 @@ from rich.table import Table
 from opsbook.alerts.service import list_alerts
 from opsbook.alerts.state import AlertState
 from opsbook.cli.common import ConfigOption, console, runtime_or_exit
-from opsbook.config.types import format_duration
 from opsbook.rules.severity import Severity
+from opsbook.timefmt import show_span, show_time
 
 app = typer.Typer(help="Alerts: what is firing, pending and recently resolved.", no_args_is_help=True)
 
@@ -39,7 +38,7 @@ def list_command(
         except ValueError as exc:
             console.print(f"[red]{exc}[/]", highlight=False)
             raise typer.Exit(2) from None
-    zone = ZoneInfo(runtime.config.timezone)
+    zone = runtime.config.timezone
     now = runtime.clock.now()
     try:
         with runtime.sessions() as session:
@@ -65,9 +64,10 @@ def list_command(
     console.print(table)
 
 
-def _when(ts: datetime | None, now: datetime, zone: ZoneInfo) -> str:
+def _when(ts: datetime | None, now: datetime, zone: str) -> str:
+    """`2026-03-09 04:12 CET (10 min ago)` in the team's time zone."""
     if ts is None:
         return ""
-    local = ts.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-    ago = timedelta(seconds=int((now - ts).total_seconds()))
-    return f"{local} ({format_duration(ago)} ago)" if ago > timedelta(0) else local
+    local = show_time(ts, zone)
+    ago = (now - ts).total_seconds()
+    return f"{local} ({show_span(ago)} ago)" if ago >= 1 else local

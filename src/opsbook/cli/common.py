@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -89,16 +89,23 @@ def cli_errors(runtime: Runtime | None = None) -> Iterator[None]:
         raise fail(message, exit_code(exc)) from None
 
 
-def parse_time(text: str, timezone: str, what: str) -> datetime:
-    """An ISO 8601 time; without an offset, a wall-clock time of `timezone` (DST-aware)."""
-    from opsbook.oncall.rotation import local_to_utc, zone_of
+def parse_time(text: str, runtime: Runtime, what: str, zone: str | None = None) -> datetime:
+    """A time typed on the command line, read by `opsbook.timefmt.parse_when` at the runtime's clock in
+    `zone` (default: the team's time zone): `now`, `+2h`, `in 2 hours`, `tomorrow 09:00`, ISO 8601 with
+    or without an offset; exit 2 naming the accepted forms if it is none of them."""
+    from opsbook.timefmt import TimeInputError, parse_when
 
     try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise fail(
-            f"{what}: {text!r} is not an ISO 8601 time (e.g. 2026-01-16T18:00 or ...T17:00Z)"
-        ) from None
-    if value.tzinfo is None:
-        return local_to_utc(value, zone_of(timezone))
-    return value
+        return parse_when(text, now=runtime.clock.now(), zone=zone or runtime.config.timezone)
+    except TimeInputError as exc:
+        raise fail(f"{what}: {exc}") from None
+
+
+def parse_length(text: str, what: str) -> timedelta:
+    """A length of time typed on the command line (`2h`, `90m`, `1d`, `2 hours`); exit 2 if none."""
+    from opsbook.timefmt import TimeInputError, parse_span
+
+    try:
+        return parse_span(text)
+    except TimeInputError as exc:
+        raise fail(f"{what}: {exc}") from None

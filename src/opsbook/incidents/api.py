@@ -24,6 +24,7 @@ from opsbook.errors import OpsbookError, http_status
 from opsbook.incidents import postmortem, queries, service, signed
 from opsbook.incidents.models import RESOLVED, IncidentRow
 from opsbook.runtime import Runtime
+from opsbook.timefmt import show_time
 from opsbook.web.deps import get_runtime, get_session, require_role
 from opsbook.web.params import Id
 
@@ -251,25 +252,26 @@ def _link_error(exc: OpsbookError) -> HTMLResponse:
     return _page("Cannot acknowledge", f"<p>{html.escape(str(exc))}</p>", status)
 
 
-def _describe(row: IncidentRow) -> str:
+def _describe(row: IncidentRow, zone: str) -> str:
     return (f"<p><strong>[{html.escape(row.severity)}] #{row.id} {html.escape(row.title)}</strong></p>"
             f"<p class=muted>Service: {html.escape(row.service or '—')} · Status: {html.escape(row.status)}"
-            f" · Opened {row.opened_at:%Y-%m-%d %H:%M} UTC</p>")
+            f" · Opened {show_time(row.opened_at, zone)}</p>")
 
 
-def _nothing_to_acknowledge(row: IncidentRow, status: int = 200) -> HTMLResponse | None:
-    """The page saying what is true when the incident needs no acknowledgement (any more); None if it does."""
+def _nothing_to_acknowledge(row: IncidentRow, zone: str, status: int = 200) -> HTMLResponse | None:
+    """The page saying what is true when the incident needs no acknowledgement (any more); None if it does.
+    Times are in the team's time zone `zone`."""
     if row.status == RESOLVED:
-        when = f" at {row.resolved_at:%Y-%m-%d %H:%M} UTC" if row.resolved_at else ""
+        when = f" at {show_time(row.resolved_at, zone)}" if row.resolved_at else ""
         by = f" by {html.escape(row.resolved_by)}" if row.resolved_by else ""
         return _page("Nothing to acknowledge",
-                     f"{_describe(row)}<p>Incident #{row.id} was resolved{when}{by}; nothing to acknowledge."
-                     "</p>", status)
+                     f"{_describe(row, zone)}<p>Incident #{row.id} was resolved{when}{by}; "
+                     "nothing to acknowledge.</p>", status)
     if row.acknowledged_at is not None:
         by = html.escape(row.acknowledged_by or "someone")
         return _page("Already acknowledged",
-                     f"{_describe(row)}<p>Incident #{row.id} was acknowledged by {by} at "
-                     f"{row.acknowledged_at:%Y-%m-%d %H:%M} UTC; nothing to acknowledge.</p>", status)
+                     f"{_describe(row, zone)}<p>Incident #{row.id} was acknowledged by {by} at "
+                     f"{show_time(row.acknowledged_at, zone)}; nothing to acknowledge.</p>", status)
     return None
 
 
@@ -286,13 +288,13 @@ def ack_page(token: str, runtime: Runtime = Depends(get_runtime)) -> HTMLRespons
         claim, row = _claimed(runtime, token)
     except OpsbookError as exc:
         return _link_error(exc)
-    done = _nothing_to_acknowledge(row)
+    done = _nothing_to_acknowledge(row, runtime.config.timezone)
     if done is not None:
         return done
     who = f" as {html.escape(claim.user)}" if claim.user else ""
     form = (f'<form method="post"><button type="submit">Acknowledge{who}</button></form>'
             "<p class=muted>This stops the escalation. The link works once.</p>")
-    return _page("Acknowledge incident", _describe(row) + form)
+    return _page("Acknowledge incident", _describe(row, runtime.config.timezone) + form)
 
 
 @ack_router.post("/ack/{token}", response_class=HTMLResponse, include_in_schema=False)
@@ -303,8 +305,9 @@ def ack_confirm(token: str, request: Request, runtime: Runtime = Depends(get_run
         row = service.acknowledge_with_link(runtime, token, source=source)
     except OpsbookError as exc:
         return _link_error(exc)
-    done = _nothing_to_acknowledge(before, 409)
+    done = _nothing_to_acknowledge(before, runtime.config.timezone, 409)
     if done is not None:
         return done
     by = html.escape(row.acknowledged_by or "you")
-    return _page("Acknowledged", f"{_describe(row)}<p>Acknowledged by {by}. Thank you.</p>")
+    described = _describe(row, runtime.config.timezone)
+    return _page("Acknowledged", f"{described}<p>Acknowledged by {by}. Thank you.</p>")

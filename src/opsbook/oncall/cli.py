@@ -30,20 +30,23 @@ from opsbook.oncall import gaps as gaps_mod
 from opsbook.oncall import service, store
 from opsbook.oncall.rotation import local_to_utc, zone_of
 from opsbook.runtime import Runtime
+from opsbook.timefmt import show_span, show_time
 
 app = typer.Typer(no_args_is_help=True, help="On-call: who is on call, schedules, overrides, handoffs.")
 override_app = typer.Typer(no_args_is_help=True, help="Overrides: someone covers a stretch of a schedule.")
 app.add_typer(override_app, name="override")
 
-AtOption = Annotated[str | None, typer.Option("--at", help="Look at this moment instead of now (ISO 8601).")]
+AtOption = Annotated[
+    str | None, typer.Option("--at", help="Look at this moment instead of now (+1d, tomorrow 09:00, ISO).")
+]
 
 
 def _now(runtime: Runtime, at: str | None) -> datetime:
-    return parse_time(at, runtime.config.timezone, "--at") if at else runtime.clock.now()
+    return parse_time(at, runtime, "--at") if at else runtime.clock.now()
 
 
 def _fmt(t: datetime, timezone: str) -> str:
-    return f"{t.astimezone(zone_of(timezone)):%a %Y-%m-%d %H:%M}"
+    return show_time(t, timezone, fmt="%a %Y-%m-%d %H:%M")
 
 
 def _zone(runtime: Runtime, schedule: str) -> str:
@@ -132,7 +135,7 @@ def show(
                 else:
                     start, end = moment, moment + timedelta(days=days)
                 table = Table(
-                    "on call", "from", "until", "hours", "", title=f"{name} ({tz})", title_justify="left"
+                    "on call", "from", "until", "for", "", title=f"{name} ({tz})", title_justify="left"
                 )
                 cursor = start
                 for shift in service.schedule_shifts(session, runtime.config, name, start, end):
@@ -163,7 +166,7 @@ def show(
 
 
 def _hours(delta: timedelta) -> str:
-    return f"{delta.total_seconds() / 3600:g}"
+    return show_span(delta)
 
 
 @app.command("gaps")
@@ -280,20 +283,21 @@ def _list_notes(schedule: str | None, at: str | None, config: str | None) -> Non
 def override_add(
     schedule: Annotated[str, typer.Argument(help="Schedule to override.")],
     user: Annotated[str, typer.Argument(help="Who is on call instead.")],
-    start: Annotated[str, typer.Option("--from", help="Start (ISO 8601, schedule's zone if no offset).")],
-    end: Annotated[str, typer.Option("--to", help="End (ISO 8601, schedule's zone if no offset).")],
+    start: Annotated[str, typer.Option("--from", help="Start (now, tomorrow 09:00, ISO 8601).")],
+    end: Annotated[str, typer.Option("--to", help="End (+3d, 2026-03-16 09:00, ISO 8601).")],
     covers: Annotated[str | None, typer.Option("--covers", help="Whom USER stands in for (a note).")] = None,
     reason: Annotated[str, typer.Option("--reason", "-m", help="Why.")] = "",
     author: AuthorOption = None,
     config: ConfigOption = None,
 ) -> None:
-    """USER is on call on SCHEDULE from --from to --to, over every layer."""
+    """USER is on call on SCHEDULE from --from to --to, over every layer (times without an offset are read
+    in the schedule's time zone)."""
     actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
         tz = _zone(runtime, schedule)  # the use case refuses an unknown schedule
         with cli_errors(runtime):
-            begin, finish = parse_time(start, tz, "--from"), parse_time(end, tz, "--to")
+            begin, finish = parse_time(start, runtime, "--from", tz), parse_time(end, runtime, "--to", tz)
             row = service.add_override(runtime, actor, schedule, user, begin, finish, covers=covers,
                                        reason=reason)
         console.print(

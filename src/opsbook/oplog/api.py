@@ -56,7 +56,7 @@ def export(
     since = runtime.clock.now() - timedelta(days=days)
     with runtime.sessions() as session:
         rows = list(reversed(service.list_entries(session, incident_id=incident_id, since=since, limit=1000)))
-        return export_markdown(rows)
+        return export_markdown(rows, zone=runtime.config.timezone)
 
 
 @router.get("/{entry_id}")

@@ -16,13 +16,13 @@ from opsbook.cli.common import (
     cli_actor,
     cli_errors,
     console,
-    fail,
+    parse_length,
     parse_time,
     runtime_or_exit,
 )
-from opsbook.config.types import parse_duration
 from opsbook.oplog import service
 from opsbook.oplog.markdown import entry_markdown, export_markdown, human_duration
+from opsbook.timefmt import show_time
 
 app = typer.Typer(help="Operations log: what was done, why, and how it went.", no_args_is_help=True)
 IncidentOption = Annotated[str | None, typer.Option("--incident", help="Only entries of this incident.")]
@@ -46,7 +46,7 @@ def list_(
         for r in rows:
             table.add_row(
                 str(r.id),
-                r.ts.strftime("%Y-%m-%d %H:%M UTC"),
+                show_time(r.ts, runtime.config.timezone),
                 escape(r.operation),
                 human_duration(r.duration_s),
                 escape(r.operator),
@@ -69,7 +69,7 @@ def show(
         text = (
             json.dumps(service.entry_dict(row), indent=2, ensure_ascii=False)
             if as_json
-            else entry_markdown(row)
+            else entry_markdown(row, runtime.config.timezone)
         )
     typer.echo(text)
 
@@ -84,18 +84,15 @@ def add(
     follow_up: Annotated[str, typer.Option("--follow-up", help="Anything to do next?")] = "",
     incident: Annotated[str | None, typer.Option("--incident", help="Incident it belongs to.")] = None,
     at: Annotated[
-        str | None, typer.Option("--at", help="When (ISO 8601; without an offset, the config's time zone).")
+        str | None, typer.Option("--at", help="When (-2h, today 14:00, ISO 8601; in the team's time zone).")
     ] = None,
     author: AuthorOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Record work done by hand."""
     runtime = runtime_or_exit(config)
-    try:
-        seconds = parse_duration(duration).total_seconds() if duration else None
-    except ValueError as exc:
-        raise fail(f"--duration: {exc}") from None
-    when = parse_time(at, runtime.config.timezone, "--at") if at else None
+    seconds = parse_length(duration, "--duration").total_seconds() if duration else None
+    when = parse_time(at, runtime, "--at") if at else None
     with cli_errors(runtime):
         row = service.log_operation(
             runtime,
@@ -115,18 +112,18 @@ def add(
 @app.command("export")
 def export(
     incident: IncidentOption = None,
-    since: Annotated[str | None, typer.Option(help="Only entries from this date/time (ISO 8601).")] = None,
+    since: Annotated[str | None, typer.Option(help="Only entries from this time (-7d, 2026-03-01).")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many entries.")] = 1000,
     config: ConfigOption = None,
 ) -> None:
     """The log as Markdown, oldest first, each entry in the runbook template."""
     runtime = runtime_or_exit(config)
-    start = parse_time(since, runtime.config.timezone, "--since") if since else None
+    start = parse_time(since, runtime, "--since") if since else None
     with runtime.sessions() as session:
         rows = list(reversed(service.list_entries(session, incident_id=incident, since=start, limit=limit)))
         title = f"Operation Logs: incident {incident}" if incident else "Operation Logs"
-        text = export_markdown(rows, title)
+        text = export_markdown(rows, title, runtime.config.timezone)
     if output is None:
         typer.echo(text)
     else:

@@ -1,7 +1,7 @@
 """Operations log entries as Markdown, in the runbooks' own template (pure: rows in, text out).
 
 ```
-Date/Time: 2025-11-19 14:30 UTC
+Date/Time: 2025-11-19 15:30 CET
 Operation: [What you did]
 Reason: [Why you did it]
 Impact: [Service behavior before/after]
@@ -9,28 +9,21 @@ Duration: [How long it took]
 Issues: [Any problems?]
 Follow-up: [Anything to do next?]
 ```
-followed by the operator, the incident and every step's command, exit code, duration and output.
+followed by the operator, the incident and every step's command, exit code, duration and output. Times are
+shown in the team's time zone with its abbreviation, lengths of time as `opsbook.timefmt.show_span` does.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC
 
 from opsbook.oplog.models import OplogEntryRow
+from opsbook.timefmt import show_span, show_time
 
 
 def human_duration(seconds: float | None) -> str:
-    """12.3 -> '12.3s', 125 -> '2m 5s', 3720 -> '1h 2m'."""
-    if seconds is None:
-        return "unknown"
-    if seconds < 60:
-        return f"{seconds:.1f}s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m {secs}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h {minutes}m"
+    """12.3 -> '12 s', 125 -> '2 min 5 s', 3720 -> '1 h 2 min'; 'unknown' when not recorded."""
+    return "unknown" if seconds is None else show_span(seconds)
 
 
 def _fence(text: str) -> str:
@@ -40,10 +33,10 @@ def _fence(text: str) -> str:
     return f"{ticks}\n{body}{ticks}"
 
 
-def template_block(entry: OplogEntryRow) -> str:
-    """The seven template fields, as the runbook's code block has them."""
+def template_block(entry: OplogEntryRow, zone: str = "UTC") -> str:
+    """The seven template fields, as the runbook's code block has them (the time in `zone`)."""
     lines = [
-        f"Date/Time: {entry.ts.astimezone(UTC).strftime('%Y-%m-%d %H:%M')} UTC",
+        f"Date/Time: {show_time(entry.ts, zone)}",
         f"Operation: {entry.operation}",
         f"Reason: {entry.reason or 'Not given'}",
         f"Impact: {entry.impact or 'Not given'}",
@@ -54,9 +47,9 @@ def template_block(entry: OplogEntryRow) -> str:
     return "\n".join(lines)
 
 
-def entry_markdown(entry: OplogEntryRow) -> str:
-    when = entry.ts.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    out = [f"## {when}: {entry.operation}", "", _fence(template_block(entry)), ""]
+def entry_markdown(entry: OplogEntryRow, zone: str = "UTC") -> str:
+    when = show_time(entry.ts, zone)
+    out = [f"## {when}: {entry.operation}", "", _fence(template_block(entry, zone)), ""]
     out.append(f"- **Operator:** {entry.operator}")
     out.append(f"- **Incident:** {entry.incident_id if entry.incident_id is not None else 'none'}")
     if entry.run_id is not None:
@@ -88,7 +81,9 @@ def _indent(text: str) -> str:
     return "\n".join("   " + line if line else line for line in text.split("\n"))
 
 
-def export_markdown(entries: Iterable[OplogEntryRow], title: str = "Operation Logs") -> str:
+def export_markdown(
+    entries: Iterable[OplogEntryRow], title: str = "Operation Logs", zone: str = "UTC"
+) -> str:
     parts = [f"# {title}", ""]
-    parts += [entry_markdown(e) for e in entries]
+    parts += [entry_markdown(e, zone) for e in entries]
     return "\n".join(parts)

@@ -1,6 +1,7 @@
 """`opsbook silence add|list|expire` and `opsbook maintenance list|add|cancel`.
 
-Times are ISO 8601; without an offset they are read in the team's `timezone:` of opsbook.yaml.
+Times are read by `opsbook.timefmt` (`now`, `+2h`, `in 2 hours`, `tomorrow 09:00`, ISO 8601; without an
+offset on the wall clock of the team's `timezone:`) and shown there with the zone.
 Changes are the use cases of `opsbook.silences.service`, as from the API and the web UI; who acts is
 `--as`/`--author`, else $OPSBOOK_USER, else the login name (`cli_actor`).
 """
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -21,28 +21,18 @@ from opsbook.cli.common import (
     cli_errors,
     console,
     fail,
+    parse_length,
     parse_time,
     runtime_or_exit,
 )
-from opsbook.config.types import parse_duration
 from opsbook.runtime import Runtime
 from opsbook.silences import service, store
 from opsbook.silences.matchers import parse_matcher
 from opsbook.silences.store import STATES, SilenceState
+from opsbook.timefmt import show_time
 
 app = typer.Typer(no_args_is_help=True, help="Silence alerts: mute their notifications for a while.")
 maintenance_app = typer.Typer(no_args_is_help=True, help="Maintenance windows: one-off and recurring.")
-
-
-def _time(text: str, runtime: Runtime, what: str) -> datetime:
-    return parse_time(text, runtime.config.timezone, what)
-
-
-def _duration(text: str) -> timedelta:
-    try:
-        return parse_duration(text)
-    except ValueError as exc:
-        raise fail(f"--duration: {exc}") from None
 
 
 def _until(
@@ -50,14 +40,14 @@ def _until(
 ) -> tuple[datetime | None, timedelta | None]:
     """(ends_at, duration) from --until or --duration, whichever was given (one must be)."""
     if (until is None) == (duration is None):
-        raise fail("give exactly one of --duration (e.g. 2h) and --until (an ISO time)")
+        raise fail("give exactly one of --duration (e.g. 2h) and --until (e.g. +2h, 18:00 or an ISO time)")
     if duration is not None:
-        return None, _duration(duration)
-    return _time(str(until), runtime, "--until"), None
+        return None, parse_length(duration, "--duration")
+    return parse_time(str(until), runtime, "--until"), None
 
 
 def _fmt(t: datetime, runtime: Runtime) -> str:
-    return t.astimezone(ZoneInfo(runtime.config.timezone)).strftime("%Y-%m-%d %H:%M %Z")
+    return show_time(t, runtime.config.timezone)
 
 
 @app.command("add")
@@ -65,8 +55,8 @@ def silence_add(
     matchers: Annotated[list[str], typer.Argument(help="NAME=VALUE, NAME!=VALUE, NAME=~REGEX, NAME!~REGEX")],
     comment: Annotated[str, typer.Option("--comment", "-m", help="Why (required).")] = "",
     duration: Annotated[str | None, typer.Option("--duration", "-d", help="How long, e.g. 2h.")] = None,
-    until: Annotated[str | None, typer.Option("--until", help="Until when (ISO 8601).")] = None,
-    start: Annotated[str | None, typer.Option("--start", help="From when (ISO 8601; default now).")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Until when (+2h, 18:00, ISO 8601).")] = None,
+    start: Annotated[str | None, typer.Option("--start", help="From when (+1h, 22:00; default now).")] = None,
     author: AuthorOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -77,7 +67,7 @@ def silence_add(
     runtime = runtime_or_exit(config)
     try:
         with cli_errors(runtime):
-            begin = _time(start, runtime, "--start") if start else None
+            begin = parse_time(start, runtime, "--start") if start else None
             end, length = _until(runtime, until, duration)
             row = service.add_silence(runtime, actor, parsed, comment=comment, starts_at=begin, ends_at=end,
                                       duration=length)
@@ -175,10 +165,10 @@ def maintenance_list(
 @maintenance_app.command("add")
 def maintenance_add(
     services: Annotated[list[str], typer.Option("--service", "-s", help="A service (repeat for several).")],
-    start: Annotated[str, typer.Option("--start", help="From when (ISO 8601).")],
+    start: Annotated[str, typer.Option("--start", help="From when (now, +1h, tomorrow 02:00, ISO 8601).")],
     title: Annotated[str, typer.Option("--title", help="Shown on the status page.")],
     duration: Annotated[str | None, typer.Option("--duration", "-d", help="How long, e.g. 2h.")] = None,
-    until: Annotated[str | None, typer.Option("--until", "--end", help="Until when (ISO 8601).")] = None,
+    until: Annotated[str | None, typer.Option("--until", "--end", help="Until when (+2h, 04:00).")] = None,
     description: Annotated[str, typer.Option("--description", help="Details for the status page.")] = "",
     author: AuthorOption = None,
     config: ConfigOption = None,
@@ -188,7 +178,7 @@ def maintenance_add(
     runtime = runtime_or_exit(config)
     try:
         with cli_errors(runtime):
-            begin = _time(start, runtime, "--start")
+            begin = parse_time(start, runtime, "--start")
             end, length = _until(runtime, until, duration)
             row = service.add_maintenance(runtime, actor, services, starts_at=begin, title=title, ends_at=end,
                                           duration=length, description=description)

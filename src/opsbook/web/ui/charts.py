@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from markupsafe import Markup, escape
+
+from opsbook.timefmt import zone_label
 
 
 @dataclass(frozen=True)
@@ -69,13 +72,16 @@ def _value_axis(plot: _Plot, unit: str) -> list[str]:
     return parts
 
 
-def _time_axis(plot: _Plot, time_format: str) -> list[str]:
-    """5 time labels from start to end, the first aligned left and the last right."""
+def _time_axis(plot: _Plot, time_format: str, zone: str) -> list[str]:
+    """5 time labels from start to end on the wall clock of `zone`, the first aligned left and the last
+    right; the last one carries the zone's abbreviation (`12:00 CET`)."""
     parts: list[str] = []
     for i in range(5):
         ts = plot.start + (plot.end - plot.start) * i / 4
         anchor = "start" if i == 0 else "end" if i == 4 else "middle"
-        label = escape(ts.strftime(time_format))
+        local = ts.astimezone(ZoneInfo(zone))
+        shown = local.strftime(time_format) + (f" {zone_label(local)}" if i == 4 else "")
+        label = escape(shown)
         parts.append(
             f'<text x="{plot.x(ts):.1f}" y="{plot.height - 6}" text-anchor="{anchor}">{label}</text>'
         )
@@ -121,16 +127,17 @@ def _legend(plot: _Plot, series: Sequence[Series]) -> list[str]:
 
 def line_chart(
     series: Sequence[Series], start: datetime, end: datetime, unit: str = "ms",
-    width: int = 900, height: int = 220, time_format: str = "%H:%M",
+    width: int = 900, height: int = 220, time_format: str = "%H:%M", zone: str = "UTC",
 ) -> Markup:
-    """An SVG of lines over [start, end) with a y axis from 0 to a round maximum and 5 time labels."""
+    """An SVG of lines over [start, end) with a y axis from 0 to a round maximum and 5 time labels in
+    `zone` (the team's time zone)."""
     values = [v for s in series for _, v in s.points if v is not None]
     plot = _Plot(start, end, _nice_max(max(values) if values else 0.0), width, height)
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" '
         f'aria-label="latency chart" xmlns="http://www.w3.org/2000/svg">',
         *_value_axis(plot, unit),
-        *_time_axis(plot, time_format),
+        *_time_axis(plot, time_format, zone),
     ]
     for s in series:
         parts += _series_marks(plot, s)

@@ -41,7 +41,8 @@ def check_context(runtime: Runtime, session: Session, check_id: str, range_: str
     p50 = [(r.bucket, r.latency_percentile(0.50)) for r in rows]
     p95 = [(r.bucket, r.latency_percentile(0.95)) for r in rows]
     chart = line_chart(
-        [Series("p50", "#2f6fdb", p50), Series("p95", "#e8772e", p95)], start, now, time_format=time_format
+        [Series("p50", "#2f6fdb", p50), Series("p95", "#e8772e", p95)], start, now, time_format=time_format,
+        zone=runtime.config.timezone,
     )
     failures_in = sum(r.failures for r in rows)
     runs_in = sum(r.count for r in rows)

@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from opsbook.timefmt import show_span, show_time
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
 
 def fmt_dt(value: datetime | None, timezone: str = "UTC", fmt: str = "%Y-%m-%d %H:%M") -> str:
-    if value is None:
-        return "—"
-    return value.astimezone(ZoneInfo(timezone)).strftime(fmt)
-
-
-def fmt_duration(value: timedelta | float | None) -> str:
-    """'3d 4h', '2h 5m', '45s': the two largest units."""
-    if value is None:
-        return "—"
-    seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
-    if seconds < 0:
-        seconds = 0
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size or (unit == "s" and not parts):
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return " ".join(parts[:2])
+    """`{{ t | dt(tz) }}`: `2026-03-09 04:01 CET`, the time in the team's zone with the zone's abbreviation
+    (`fmt` is the strftime pattern before it; a pattern with its own `%Z` gets no second one)."""
+    if value is not None and "%Z" in fmt:
+        return value.astimezone(ZoneInfo(timezone)).strftime(fmt)
+    return show_time(value, timezone, fmt=fmt)
 
 
 def fmt_ms(value: float | None) -> str:
@@ -51,7 +40,7 @@ def make_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.filters["dt"] = fmt_dt
-    env.filters["duration"] = fmt_duration
+    env.filters["duration"] = show_span  # 45 s, 2 h 5 min, 5 d 1 h
     env.filters["ms"] = fmt_ms
     env.filters["pct"] = fmt_pct
     return env

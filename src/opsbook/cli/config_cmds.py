@@ -53,11 +53,22 @@ def init(
         ),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+    documents: Annotated[
+        list[Path] | None,
+        typer.Option("--from", help="Draft it from your operations document(s) (repeat for several)."),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Where to write it (as PATH)")] = None,
 ) -> None:
-    """Write a commented starter opsbook.yaml (API /health, PostgreSQL, Redis, disk)."""
-    if path is not None and config is not None and path != Path(config):
-        raise fail(f"two files given ({path} and -c {config}): give one")
-    target = path or Path(config_path(config))
+    """Write a commented starter opsbook.yaml, or a draft read from your OPERATIONS.md (--from)."""
+    given = [p for p in (path, output, Path(config) if config is not None else None) if p is not None]
+    if len(set(given)) > 1:
+        raise fail(f"two files given ({' and '.join(map(str, given))}): give one")
+    target = given[0] if given else Path(config_path(None))
+    if documents:
+        from opsbook.docimport.cli import init_from
+
+        init_from(documents, target, force)
+        return
     if target.exists() and not force:
         console.print(f"[red]{target} exists[/]; use --force to overwrite it")
         raise typer.Exit(1)

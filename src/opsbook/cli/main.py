@@ -41,7 +41,10 @@ COMMANDS: dict[str, Entry] = {
     ),
     "init": Entry(
         "opsbook.cli.config_cmds:init",
-        "Write a commented starter opsbook.yaml (API /health, PostgreSQL, Redis, disk).",
+        "Write a commented starter opsbook.yaml, or a draft read from your OPERATIONS.md (--from).",
+    ),
+    "doc": Entry(
+        "opsbook.docimport.cli:app", "Your operations document and the config: do they still agree?"
     ),
     "db": Entry("opsbook.cli.serve:db_app", "The database: migrations."),
     "token": Entry("opsbook.auth.cli:app", "API tokens."),

@@ -1,0 +1,363 @@
+"""`opsbook doc check`: a document against the configuration in use, every disagreement with both lines.
+
+The document is read as `opsbook init --from` reads it; what it says is compared with the validated
+config: response times (incident SLAs) and routing per severity, the health checks it lists, its alert
+rules (threshold, duration, severity; matched by what they measure on which kind of check), its
+escalation path, its maintenance windows, and, the other way round, every rule of the config that pages
+and that the document never mentions. A fresh import agrees with its own document.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from opsbook.config.schema import OpsbookConfig
+from opsbook.config.types import format_duration, parse_duration
+from opsbook.config.yamlpos import Path
+from opsbook.docimport.model import Check, Draft, Rule
+from opsbook.docimport.oncall import level_after
+from opsbook.incidents.config import parse_sla
+from opsbook.rules.expr import Expr, ExprError, parse
+from opsbook.rules.severity import Severity
+
+
+@dataclass(frozen=True)
+class Drift:
+    """One disagreement: what, where the document says it, where the config says otherwise."""
+
+    kind: str
+    message: str
+    document: str
+    config: str
+
+
+@dataclass
+class ConfigView:
+    """The config in use and where each of its values stands in its file."""
+
+    config: OpsbookConfig
+    file: str
+    lines: dict[Path, int]
+
+    def at(self, *path: str | int) -> str:
+        """`opsbook.yaml:LINE` of a path, or of the nearest value around it; '(default)' if not written."""
+        probe: tuple[str | int, ...] = tuple(path)
+        while probe:
+            if probe in self.lines:
+                suffix = "" if probe == tuple(path) else " (not set: default)"
+                return f"{self.file}:{self.lines[probe]}{suffix}"
+            probe = probe[:-1]
+        return f"{self.file} (not set: default)"
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """A config rule, where it is, and the check it applies to."""
+
+    service: str
+    check: Any
+    rule: Any
+    expr: Expr
+    path: tuple[str | int, ...]
+
+
+def compare(draft: Draft, view: ConfigView) -> list[Drift]:
+    """Every disagreement between the document's draft and the config, in the document's order."""
+    found: list[Drift] = []
+    found += _slas(draft, view)
+    found += _routes(draft, view)
+    matched = _check_matches(draft, view, found)
+    placed = list(_config_rules(view))
+    used: set[int] = set()
+    for rule in draft.rules:
+        found += _rule(rule, draft, view, matched, placed, used)
+    found += _unmentioned(view, placed, used)
+    found += _escalation(draft, view)
+    found += _windows(draft, view)
+    return found
+
+
+def _where(part: Any) -> str:
+    source = getattr(part, "source", None)
+    return source.where if source is not None else "(the document, by default)"
+
+
+def _slas(draft: Draft, view: ConfigView) -> Iterator[Drift]:
+    for level, sla in sorted(draft.slas.items()):
+        said = parse_sla(sla.value if sla.value is not None else "none")
+        used = view.config.incidents.sla.for_severity(level)
+        if said != used:
+            yield Drift(
+                "sla",
+                f"{level.value} response time: the document says {_sla_text(said)}, the config "
+                f"says {_sla_text(used)}",
+                _where(sla),
+                view.at("incidents", "sla", level.value),
+            )
+
+
+def _sla_text(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, timedelta):
+        return format_duration(value)
+    return str(value).replace("_", " ")
+
+
+def _routes(draft: Draft, view: ConfigView) -> Iterator[Drift]:
+    for level, route in sorted(draft.routes.items()):
+        used = view.config.routing.for_severity(level)
+        if used.action != route.action:
+            yield Drift(
+                "routing",
+                f"{level.value}: the document says {route.action}, the config says {used.action}",
+                _where(route),
+                view.at("routing", level.value, "action"),
+            )
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    """A draft value with ${VARIABLES} as a pattern matching any value put in their place."""
+    parts = re.split(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", template)
+    return re.compile(".+".join(re.escape(p) for p in parts) + r"\Z", re.DOTALL)
+
+
+def _same_check(check: Check, candidate: Any) -> bool:
+    if candidate.kind != check.kind:
+        return False
+    if check.kind == "http":
+        return bool(_pattern(str(check.fields.get("url", ""))).match(str(candidate.url)))
+    if check.kind == "tls":
+        return bool(_pattern(str(check.fields.get("host", ""))).match(str(candidate.host)))
+    if check.kind == "command":
+        command = candidate.command if isinstance(candidate.command, str) else " ".join(candidate.command)
+        return " ".join(command.split()) == " ".join(str(check.fields.get("command", "")).split())
+    return True  # one postgres, redis or host check stands for another
+
+
+def _check_matches(draft: Draft, view: ConfigView, found: list[Drift]) -> dict[int, tuple[str, Any]]:
+    """For each document check (by its position), the config check doing the same (service, check)."""
+    matched: dict[int, tuple[str, Any]] = {}
+    for position, check in enumerate(draft.checks):
+        hit = next(
+            ((s.name, c) for s in view.config.services for c in s.checks if _same_check(check, c)), None
+        )
+        if hit is None:
+            found.append(
+                Drift(
+                    "check",
+                    f"the document lists a {check.kind} check ({check.target}) that no "
+                    f"check of the config performs",
+                    _where(check),
+                    view.at("services"),
+                )
+            )
+        else:
+            matched[position] = hit
+    return matched
+
+
+def _config_rules(view: ConfigView) -> Iterator[_Placed]:
+    for i, service in enumerate(view.config.services):
+        for j, rule in enumerate(service.rules):
+            targets = [c for c in service.checks if rule.check in (None, c.name)]
+            for check in targets:
+                yield _Placed(service.name, check, rule, rule.expr(), ("services", i, "rules", j))
+        for k, check in enumerate(service.checks):
+            for j, own in enumerate(check.rules):
+                yield _Placed(service.name, check, own, own.expr(), ("services", i, "checks", k, "rules", j))
+
+
+def _failures_of(view: ConfigView, service: str, check: Any) -> tuple[int, tuple[str | int, ...]]:
+    """The consecutive failures that fire a check's default rule, and where that is said."""
+    for i, entry in enumerate(view.config.services):
+        for k, candidate in enumerate(entry.checks):
+            if entry.name == service and candidate is check and check.failures is not None:
+                return check.failures, ("services", i, "checks", k, "failures")
+    return view.config.alerting.default_failures, ("alerting", "default_failures")
+
+
+def _rule(
+    rule: Rule,
+    draft: Draft,
+    view: ConfigView,
+    matched: dict[int, tuple[str, Any]],
+    placed: list[_Placed],
+    used: set[int],
+) -> Iterator[Drift]:
+    try:
+        said = parse(rule.when)
+    except ExprError:
+        return
+    position = next(
+        (i for i, c in enumerate(draft.checks) if c.service == rule.service and c.name == rule.check), None
+    )
+    target = matched.get(position) if position is not None else None
+    if target is None:
+        return  # its check is missing: reported once, as a check
+    candidates = [
+        (n, p) for n, p in enumerate(placed) if p.check is target[1] and _same_operand(p.expr, said)
+    ]
+    if not candidates:
+        if said.operand.kind == "failures":
+            yield from _default_failures(rule, said, view, target)
+            return
+        yield Drift(
+            "rule",
+            f"the document's alert '{rule.when}' has no rule in the config "
+            f"({target[0]}/{target[1].name} measures it)",
+            _where(rule),
+            view.at("services"),
+        )
+        return
+    n, hit = candidates[0]
+    used.add(n)
+    yield from _rule_values(rule, said, hit, view)
+
+
+def _default_failures(rule: Rule, said: Expr, view: ConfigView, target: tuple[str, Any]) -> Iterator[Drift]:
+    count, path = _failures_of(view, target[0], target[1])
+    if count != int(said.threshold or 0):
+        yield Drift(
+            "rule",
+            f"{target[0]}/{target[1].name}: the document alerts after {int(said.threshold or 0)} "
+            f"consecutive failures, the config after {count}",
+            _where(rule),
+            view.at(*path),
+        )
+    severity = view.config.alerting.default_severity
+    if rule.severity is not None and rule.severity != severity:
+        yield Drift(
+            "rule",
+            f"{target[0]}/{target[1].name} failures: the document says {rule.severity.value}, the "
+            f"config's default rule is {severity.value}",
+            _where(rule),
+            view.at("alerting", "default_severity"),
+        )
+
+
+def _same_operand(a: Expr, b: Expr) -> bool:
+    return (a.operand.kind, a.operand.func, a.operand.field) == (
+        b.operand.kind,
+        b.operand.func,
+        b.operand.field,
+    )
+
+
+def _rule_values(rule: Rule, said: Expr, hit: _Placed, view: ConfigView) -> Iterator[Drift]:
+    name = f"{hit.service}/{hit.rule.rule_name()}"
+    if (said.op, said.threshold) != (hit.expr.op, hit.expr.threshold) or said.hold != hit.expr.hold:
+        yield Drift(
+            "rule",
+            f"{name}: the document says '{said.canonical()}', the config says '{hit.expr.canonical()}'",
+            _where(rule),
+            view.at(*hit.path, "when"),
+        )
+    used = hit.rule.severity or view.config.alerting.default_severity
+    wanted = rule.severity or view.config.alerting.default_severity
+    if used != wanted:
+        yield Drift(
+            "rule",
+            f"{name}: the document says {wanted.value}, the config says {used.value}",
+            _where(rule),
+            view.at(*hit.path, "severity"),
+        )
+
+
+def _unmentioned(view: ConfigView, placed: list[_Placed], used: set[int]) -> Iterator[Drift]:
+    """Rules of the config that page and that the document never mentions."""
+    for n, hit in enumerate(placed):
+        if n in used:
+            continue
+        severity = hit.rule.severity or view.config.alerting.default_severity
+        if view.config.routing.for_severity(severity).action != "page":
+            continue
+        if any(other in used for other, p in enumerate(placed) if p.rule is hit.rule):
+            continue
+        yield Drift(
+            "unmentioned",
+            f"the config pages ({severity.value}) on {hit.service}/{hit.rule.rule_name()} "
+            f"'{hit.rule.when}', which the document never mentions",
+            "(not in the document)",
+            view.at(*hit.path),
+        )
+
+
+def _escalation(draft: Draft, view: ConfigView) -> Iterator[Drift]:
+    policies = {p.name: (i, p) for i, p in enumerate(view.config.escalation_policies)}
+    for name, policy in draft.policies.items():
+        if name not in policies:
+            yield Drift(
+                "escalation",
+                f"the document's escalation path ({len(policy.levels)} levels) has no policy "
+                f"'{name}' in the config",
+                _where(policy),
+                view.at("escalation_policies"),
+            )
+            continue
+        i, used = policies[name]
+        if len(used.levels) != len(policy.levels):
+            yield Drift(
+                "escalation",
+                f"escalation '{name}': the document has {len(policy.levels)} levels, the "
+                f"config {len(used.levels)}",
+                _where(policy),
+                view.at("escalation_policies", i, "levels"),
+            )
+        for j, (level, config_level) in enumerate(zip(policy.levels, used.levels, strict=False)):
+            after = level_after(policy.levels, j)
+            said = parse_duration(after) if after else None
+            if said != config_level.after and j < len(policy.levels) - 1:
+                yield Drift(
+                    "escalation",
+                    f"escalation '{name}' level {j + 1}: the document pages the next level "
+                    f"after {after or 'never'}, the config after "
+                    f"{format_duration(config_level.after) if config_level.after else 'never'}",
+                    _where(level),
+                    view.at("escalation_policies", i, "levels", j, "after"),
+                )
+            kinds = sorted(t.split(":")[0] for t in level.target.split(","))
+            if kinds != sorted(t.split(":")[0] for t in config_level.targets):
+                yield Drift(
+                    "escalation",
+                    f"escalation '{name}' level {j + 1}: the document pages "
+                    f"{level.target}, the config {', '.join(config_level.targets)}",
+                    _where(level),
+                    view.at("escalation_policies", i, "levels", j, "targets"),
+                )
+
+
+def _windows(draft: Draft, view: ConfigView) -> Iterator[Drift]:
+    configured = list(enumerate(view.config.maintenance_windows))
+    for window in draft.windows:
+        same = [
+            (i, w)
+            for i, w in configured
+            if " ".join(w.cron.split()) == window.cron and w.timezone == window.timezone
+        ]
+        if not same:
+            yield Drift(
+                "window",
+                f"the document's maintenance window (cron '{window.cron}', {window.timezone}) is "
+                "not in the config",
+                _where(window),
+                view.at("maintenance_windows"),
+            )
+            continue
+        i, used = same[0]
+        if used.duration != parse_duration(window.duration):
+            yield Drift(
+                "window",
+                f"maintenance window {used.name}: the document says {window.duration}, the config "
+                f"says {format_duration(used.duration)}",
+                _where(window),
+                view.at("maintenance_windows", i, "duration"),
+            )
+
+
+def severity_name(value: Severity | None) -> str:
+    return value.value if value else "default"

@@ -1,0 +1,287 @@
+"""On-call rotations, the people in them, and escalation paths.
+
+"Primary on-call rotates weekly among Ana, Ben and Chen, handing off Mondays at 09:00 Europe/Berlin" →
+a schedule; "[3 people]" on call → three placeholder users; an escalation path, as a numbered list of
+roles ("1. Page on-call engineer", "2. Page engineering lead if still not resolved in 10 minutes") or as
+sentences ("if the primary does not acknowledge within 15 minutes, page the secondary"), → an escalation
+policy whose levels page in turn. Times in the document count from the start of the incident ("in 30
+minutes"); a level's `after` is the time until the next one.
+"""
+
+from __future__ import annotations
+
+import re
+from itertools import pairwise
+
+from opsbook.docimport import placeholders
+from opsbook.docimport.model import Draft, Level, Policy, Schedule, User
+from opsbook.docimport.statements import Statement
+from opsbook.docimport.words import (
+    WEEKDAYS,
+    clock_time,
+    duration_text,
+    durations,
+    env_name,
+    slug,
+    time_range,
+    time_zone,
+    weekdays,
+)
+
+_ROTATION = re.compile(r"rotat|rotation|on[- ]?call schedule|hand ?off|hand(?:s|ing)? over|handover", re.I)
+_TURN = [
+    (re.compile(r"\b(bi-?weekly|fortnight\w*|every (two|2) weeks)\b", re.I), "2w"),
+    (re.compile(r"\bweekly\b|\bevery week\b|\beach week\b|\bper week\b", re.I), "1w"),
+    (re.compile(r"\bdaily\b|\bevery day\b|\beach day\b", re.I), "1d"),
+]
+_NAMES = re.compile(
+    r"\b(?:among|between|amongst|of|:)\s+((?:[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s*(?:,|and|&)\s*)+"
+    r"[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)"
+)
+_ESCALATION = re.compile(r"escalat", re.I)
+_VERB = re.compile(
+    r"\b(?:page|escalate to|call|phone|wake(?: up)?|notify|contact|alert|ping|loop in|bring in)\s+"
+    r"(?:the\s+|an?\s+|our\s+)?",
+    re.I,
+)
+_STOP = re.compile(r"\s+(?:if|when|after|within|in|via|by|on|at|until|who|and then|then)\b|[,;:(.]|$", re.I)
+_ON_CALL = re.compile(r"\bon[- ]?call\b|\bprimary\b|\bresponder\b", re.I)
+_NOT_ACK = re.compile(
+    r"\b(?:if|when)\s+(?:the\s+)?([\w\- ]{2,40}?)\s+(?:does not|doesn't|don't|did not|has not|"
+    r"hasn't|fails to|cannot|can't|is not|isn't)\b",
+    re.I,
+)
+
+
+def recognise(statements: list[Statement], draft: Draft) -> None:
+    for index, statement in enumerate(statements):
+        if statement.kind in ("item", "text", "row", "line") and index not in draft.fates:
+            _rotation(index, statement, draft)
+    for index, statement in enumerate(statements):
+        count = placeholders.count(statement.full)
+        if count and _ON_CALL.search(statement.full) and index not in draft.fates:
+            _people_placeholder(index, statement, count, draft)
+    _escalation(statements, draft)
+
+
+def _rotation(index: int, statement: Statement, draft: Draft) -> None:
+    text = statement.full
+    where = " ".join((text, statement.context, *statement.section))
+    if not (_ROTATION.search(text) and re.search(r"on[- ]?call|rotat|shift", where, re.I)):
+        return
+    turn = next((value for pattern, value in _TURN if pattern.search(text)), None)
+    every = re.search(r"every\s+(\d+)\s+(day|week)s?", text, re.I)
+    if every:
+        turn = f"{every.group(1)}{every.group(2)[0].lower()}"
+    names = _names(text)
+    if turn is None and not names:
+        return
+    notes: list[str] = []
+    if turn is None:
+        turn = "1w"
+        notes.append("the document names no turn length: weekly assumed")
+    name = "secondary" if re.search(r"\bsecondary\b", text, re.I) else "primary"
+    if name in draft.schedules:
+        return
+    schedule = Schedule(statement, notes, name=name, turn=turn)
+    day = weekdays(text)
+    at = clock_time(text)
+    if at is None:
+        at = _hour_word(text)
+    if at is not None:
+        clock = f"{at // 60:02d}:{at % 60:02d}"
+        cron_day = day[0] if day else None
+        if cron_day is not None and turn.endswith("w"):
+            schedule.handoff = f"{WEEKDAYS[(cron_day - 1) % 7]} {clock}"
+        else:
+            schedule.handoff = clock
+    zone = time_zone(text) or time_zone(statement.context)
+    schedule.timezone = zone[0] if zone else (draft.timezone or "UTC")
+    if not zone:
+        schedule.notes.append(f"no time zone named: {schedule.timezone}")
+    coverage = time_range(text)
+    if coverage is not None and not re.search(r"24\s*/\s*7", text):
+        days = weekdays(text.split("hand")[0]) or [1, 2, 3, 4, 5]
+        schedule.restrictions.append(
+            {
+                "days": [WEEKDAYS[(d - 1) % 7][:3] for d in days],
+                "from": _clock(coverage[0]),
+                "to": _clock(coverage[1]),
+            }
+        )
+    for person in names:
+        _user(draft, person, statement, person)
+    schedule.users = [slug(person) for person in names]
+    schedule.start = draft.variable(
+        "ONCALL_START_DATE", "the date the rotation begins, YYYY-MM-DD", statement
+    )
+    draft.schedules[name] = schedule
+    draft.mark(index, statement, "mapped", f"schedule {name}: {len(names)} people, turns of {turn}")
+
+
+def _hour_word(text: str) -> int | None:
+    match = re.search(r"\b(\d{1,2})(?::(\d{2}))?\s*(am|pm)\b", text, re.I)
+    if not match:
+        return None
+    hour = int(match.group(1)) % 12 + (12 if match.group(3).lower() == "pm" else 0)
+    return hour * 60 + int(match.group(2) or 0)
+
+
+def _clock(minutes: int) -> str:
+    return "24:00" if minutes >= 1440 else f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def _names(text: str) -> list[str]:
+    match = _NAMES.search(text)
+    if not match:
+        return []
+    parts = re.split(r"\s*(?:,|\band\b|&)\s*", match.group(1))
+    return [p.strip() for p in parts if p.strip() and p.strip()[0].isupper()]
+
+
+def _user(draft: Draft, role: str, statement: Statement | None, full_name: str = "") -> str:
+    name = slug(role, "someone")
+    if name not in draft.users:
+        contact = draft.variable(
+            f"{env_name(name)}_CONTACT",
+            f"an Apprise URL reaching {role} (mailto://…, an SMS gateway, a Slack DM)",
+            statement,
+        )
+        draft.users[name] = User(statement, name=name, full_name=full_name, contact=contact)
+    return name
+
+
+def _people_placeholder(index: int, statement: Statement, count: int, draft: Draft) -> None:
+    role = "on-call engineer"
+    names = [_user(draft, f"{role} {n}", statement) for n in range(1, count + 1)]
+    if "primary" not in draft.schedules:
+        draft.schedules["primary"] = Schedule(
+            statement,
+            ["the document names no turn length: weekly assumed"],
+            name="primary",
+            users=names,
+            turn="1w",
+            timezone=draft.timezone or "UTC",
+            start=draft.variable("ONCALL_START_DATE", "the date the rotation begins, YYYY-MM-DD", statement),
+        )
+    draft.mark(index, statement, "mapped", f"{count} on-call users ({', '.join(names)}) in schedule primary")
+
+
+def _escalation(statements: list[Statement], draft: Draft) -> None:
+    """Every block of escalation statements; the first with levels becomes the policy `default`."""
+    blocks: dict[int, list[int]] = {}
+    for index, statement in enumerate(statements):
+        if statement.kind not in ("item", "text", "line", "row") or index in draft.fates:
+            continue
+        where = " ".join((statement.context, statement.label, *statement.section[-2:]))
+        if _ESCALATION.search(where) or _ESCALATION.search(statement.text) or _NOT_ACK.search(statement.text):
+            blocks.setdefault(statement.block, []).append(index)
+    for indexes in blocks.values():
+        found = [(i, _steps(statements[i])) for i in indexes]
+        if not any(durations(statements[i].text) for i in indexes) and not any(
+            _VERB.search(statements[i].text) for i in indexes
+        ):
+            continue
+        levels: list[Level] = []
+        for i, steps in found:
+            for role, at in steps:
+                levels.append(Level(statements[i], target=role, at_seconds=at if at is not None else -1))
+        if len(levels) < 2:
+            continue
+        name = (
+            "default"
+            if "default" not in draft.policies
+            else slug(statements[indexes[0]].context or statements[indexes[0]].heading(), "policy")
+        )
+        if name in draft.policies:
+            continue
+        draft.policies[name] = Policy(statements[indexes[0]], name=name, levels=_ordered(levels, draft))
+        for i, steps in found:
+            if steps:
+                draft.mark(
+                    i,
+                    statements[i],
+                    "mapped",
+                    f"escalation policy {name}: "
+                    + ", ".join(_target(role, draft, statements[i]) for role, _ in steps),
+                )
+
+
+def _steps(statement: Statement) -> list[tuple[str, float | None]]:
+    """(role, when it is paged, seconds from the start or None) for each role a statement pages."""
+    text = re.sub(r"\([^)]*\)", " ", statement.text)
+    out: list[tuple[str, float | None]] = []
+    for clause in re.split(r";|\.\s|,?\s+then\s+", text):
+        waiting = _NOT_ACK.search(clause)
+        if waiting and not out:
+            out.append((waiting.group(1).strip(), 0.0))
+        times = [t for _, t in durations(clause)]
+        verb = _VERB.search(clause)
+        if verb:
+            role = _STOP.split(clause[verb.end() :], maxsplit=1)[0].strip()
+        elif statement.ordinal is not None or statement.kind == "row":
+            role = _STOP.split(clause.strip(), maxsplit=1)[0].strip()
+        else:
+            continue
+        role = re.sub(r"^(the|an?|our)\s+", "", role, flags=re.I).strip()
+        if role and len(role) <= 40 and not placeholders.bracketed(role):
+            out.append((role, times[-1] if times else None))
+    return out
+
+
+def _target(role: str, draft: Draft, source: Statement | None = None) -> str:
+    if re.search(r"secondary", role, re.I):
+        return (
+            "schedule:secondary" if "secondary" in draft.schedules else f"user:{_user(draft, role, source)}"
+        )
+    if _ON_CALL.search(role):
+        return f"schedule:{_primary(draft, source)}"
+    return f"user:{_user(draft, role, source)}"
+
+
+def _primary(draft: Draft, source: Statement | None) -> str:
+    if "primary" not in draft.schedules:
+        name = _user(draft, "on-call engineer", source)
+        draft.schedules["primary"] = Schedule(
+            source,
+            ["the document names no rotation: one placeholder user, weekly turns assumed"],
+            name="primary",
+            users=[name],
+            turn="1w",
+            timezone=draft.timezone or "UTC",
+            start=draft.variable("ONCALL_START_DATE", "the date the rotation begins, YYYY-MM-DD", source),
+        )
+    return "primary"
+
+
+def _ordered(levels: list[Level], draft: Draft) -> list[Level]:
+    """Levels in paging order, times filled (an unknown first time is 0), equal times merged."""
+    merged: list[Level] = []
+    last = 0.0
+    for level in levels:
+        at = level.at_seconds if level.at_seconds >= 0 else (last if merged else 0.0)
+        level.target = _target(level.target, draft, level.source)
+        if merged and at == merged[-1].at_seconds:
+            if level.target not in merged[-1].target.split(","):
+                merged[-1].target += "," + level.target
+            continue
+        if merged and at < merged[-1].at_seconds:
+            level.notes.append("an earlier time than the level before it: paged right after it")
+            at = merged[-1].at_seconds
+        level.at_seconds = at
+        merged.append(level)
+        last = at
+    for level, following in pairwise(merged):
+        gap = following.at_seconds - level.at_seconds
+        if gap <= 0:
+            following.notes.append("no time given: 5 minutes after the level before it assumed")
+            shift = 300.0
+            following.at_seconds = level.at_seconds + shift
+    return merged
+
+
+def level_after(levels: list[Level], position: int) -> str | None:
+    """A level's `after`: the time until the next level is paged."""
+    if position + 1 >= len(levels):
+        return None
+    return duration_text(levels[position + 1].at_seconds - levels[position].at_seconds)

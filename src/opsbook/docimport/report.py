@@ -1,0 +1,90 @@
+"""The import report: what was understood, section by section; what was understood but has no place in
+opsbook.yaml yet, by domain; and every statement that could not be mapped, with its line."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from opsbook.docimport.model import Draft, Fate
+from opsbook.docimport.statements import Statement
+
+_QUOTE = 90
+
+
+@dataclass
+class Report:
+    """The fates of the statements, grouped for reading."""
+
+    sections: dict[str, list[Fate]] = field(default_factory=dict)
+    """Mapped statements by `file › section › subsection`."""
+    unsupported: dict[str, list[Fate]] = field(default_factory=dict)
+    """Understood statements by the domain that would hold them."""
+    unknown: list[Fate] = field(default_factory=list)
+
+    @property
+    def mapped_count(self) -> int:
+        return sum(len(f) for f in self.sections.values())
+
+    def unknown_lines(self) -> list[tuple[str, int]]:
+        return [(f.statement.file, f.statement.line) for f in self.unknown]
+
+
+def build(draft: Draft) -> Report:
+    report = Report()
+    for _, fate in sorted(draft.fates.items()):
+        if fate.status == "mapped":
+            report.sections.setdefault(_where(fate.statement), []).append(fate)
+        elif fate.status == "unsupported":
+            domain = fate.what.split(" (")[0] if fate.what.startswith("uptime") else fate.what
+            report.unsupported.setdefault(_domain_title(domain), []).append(fate)
+        else:
+            report.unknown.append(fate)
+    return report
+
+
+def _domain_title(what: str) -> str:
+    return "uptime target" if what.startswith("uptime target") else what
+
+
+def _where(statement: Statement) -> str:
+    return " › ".join((statement.file, *statement.section)) if statement.section else statement.file
+
+
+def _quote(statement: Statement) -> str:
+    words = " ".join(statement.full.split())
+    return words if len(words) <= _QUOTE else words[: _QUOTE - 1] + "…"
+
+
+def render(report: Report, draft: Draft) -> str:
+    """The report as text for a terminal (80 columns where the quotes allow)."""
+    lines: list[str] = ["Understood, by section:"]
+    for where, fates in report.sections.items():
+        lines.append(f"  {where}")
+        steps = [f for f in fates if f.what.startswith("runbook step")]
+        for fate in fates:
+            if fate in steps:
+                continue
+            lines.append(f"    {fate.statement.line:>4}  {fate.what}")
+        if steps:
+            first, last = steps[0].statement.line, steps[-1].statement.line
+            span = f"lines {first}-{last}" if first != last else f"line {first}"
+            lines.append(f"          {len(steps)} runbook steps ({span}): read by `opsbook runbook import`")
+    if report.unsupported:
+        lines.append("")
+        lines.append("Understood, not yet supported by opsbook.yaml:")
+        for domain, fates in report.unsupported.items():
+            lines.append(f"  {domain} ({len(fates)}):")
+            for fate in fates:
+                extra = f"  [{fate.what}]" if fate.what != domain else ""
+                lines.append(f"    {fate.statement.where}  {_quote(fate.statement)}{extra}")
+    lines.append("")
+    lines.append(f"Not understood ({len(report.unknown)}):" if report.unknown else "Not understood: nothing.")
+    for fate in report.unknown:
+        lines.append(f"  {fate.statement.where}  {_quote(fate.statement)}")
+    if draft.variables:
+        lines.append("")
+        lines.append(
+            f"Variables to export before `opsbook validate` ({len(draft.variables)}): "
+            + ", ".join(draft.variables)
+        )
+    return "\n".join(lines) + "\n"

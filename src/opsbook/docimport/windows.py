@@ -1,0 +1,74 @@
+"""Recurring maintenance windows: "Sundays 2-4 AM UTC", "every Saturday 22:00–23:30 Europe/Berlin",
+"nightly 03:00-03:30" in a statement about maintenance → cron + duration + time zone. A window about the
+database mutes the database's service; any other mutes every service."""
+
+from __future__ import annotations
+
+import re
+
+from opsbook.docimport.model import Draft, Window
+from opsbook.docimport.statements import Statement
+from opsbook.docimport.words import WEEKDAYS, duration_text, slug, time_range, time_zone, weekdays
+
+_MAINTENANCE = re.compile(r"maintenance|downtime window|change window|patch window", re.I)
+_DAILY = re.compile(r"\b(daily|nightly|every (day|night))\b", re.I)
+_DATABASE = re.compile(r"database|\bdb\b|postgres\w*|migration|vacuum|index", re.I)
+
+
+def recognise(statements: list[Statement], draft: Draft) -> None:
+    for index, statement in enumerate(statements):
+        if statement.kind not in ("item", "text", "row", "line", "heading") or index in draft.fates:
+            continue
+        text = statement.full
+        where = " ".join((text, statement.context, *statement.section[-2:]))
+        if not _MAINTENANCE.search(where):
+            continue
+        window = _window(text, statement, draft)
+        if window is not None:
+            draft.windows.append(window)
+            draft.mark(
+                index,
+                statement,
+                "mapped",
+                f"maintenance window {window.name}: cron '{window.cron}' "
+                f"for {window.duration} ({window.timezone})",
+            )
+
+
+def _window(text: str, statement: Statement, draft: Draft) -> Window | None:
+    span = time_range(text)
+    days = weekdays(text)
+    if span is None or not (days or _DAILY.search(text)):
+        return None
+    start, end = span
+    length = (end - start) % 1440 or 1440
+    duration = duration_text(length * 60)
+    if duration is None:
+        return None
+    zone = time_zone(text)
+    notes = [] if zone else [f"no time zone named: {draft.timezone or 'UTC'}"]
+    day_field = ",".join(str(d) for d in sorted(days)) if days else "*"
+    cron = f"{start % 60} {start // 60 % 24} * * {day_field}"
+    named = "-".join(WEEKDAYS[(d - 1) % 7][:3] for d in days) if days else "daily"
+    name = slug(f"maintenance-{named}", "maintenance")
+    taken = {w.name for w in draft.windows}
+    candidate, n = name, 2
+    while candidate in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    services: list[str] = []
+    where = " ".join((text, statement.label, statement.context, *statement.section))
+    if _DATABASE.search(where):
+        services = [c.service for c in draft.checks_of_kind("postgres")][:1]
+    if not services:
+        notes.append("the document does not say what it covers: every service")
+    title = statement.label or statement.heading() or "Maintenance"
+    return Window(
+        statement,
+        notes,
+        name=candidate,
+        title=title,
+        cron=cron,
+        duration=duration,
+        timezone=zone[0] if zone else (draft.timezone or "UTC"),
+        services=services,
+    )

@@ -26,7 +26,7 @@ start)
   as_pg "$PG_BIN/initdb" -D "$pgdata" --auth=trust -U postgres -E UTF8 >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log"; exit 1; }
   as_pg "$PG_BIN/pg_ctl" -D "$pgdata" -l "$dir/pg.log" -w -t 60 \
-    -o "-p $pg_port -k $pgdata -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null \
+    -o "-p $pg_port -k $pgdata -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all" start >/dev/null \
     || { cat "$dir/pg.log"; exit 1; }
   redis-server --port "$redis_port" --bind 127.0.0.1 --daemonize yes --pidfile "$dir/redis.pid" \
     --dir "$dir" --logfile "$dir/redis.log" --save "" --appendonly no --requirepass opsbook-test

@@ -35,6 +35,7 @@ from opsbook.alerts.state import INACTIVE, AlertState, retire, step
 from opsbook.alerts.types import AlertTransition
 from opsbook.checks.models import ResultRow
 from opsbook.rules.evaluate import Evaluation, Sample, evaluate
+from opsbook.rules.forecast import HistoryReader
 from opsbook.rules.ruleset import RuleSpec, compile_rules
 
 if TYPE_CHECKING:
@@ -50,8 +51,12 @@ class AlertEngine:
     """Evaluates the configured rules and keeps the `alerts` table in step. Stateless between calls."""
 
     def __init__(
-        self, config: OpsbookConfig | None = None, rules: Mapping[str, Sequence[RuleSpec]] | None = None
+        self,
+        config: OpsbookConfig | None = None,
+        rules: Mapping[str, Sequence[RuleSpec]] | None = None,
+        history: HistoryReader | None = None,
     ) -> None:
+        self.history = history  # the hour rollups `days_until(...)` rules forecast from
         if rules is None:
             if config is None:
                 raise ValueError("give a config or the compiled rules")
@@ -118,7 +123,11 @@ class AlertEngine:
             rows = open_rows.get(check_id, {})
             check_samples = samples.get(check_id, [])
             for spec in self.rules.get(check_id, []):
-                ev = evaluate(spec.expr, check_samples, now)
+                history = (
+                    self.history(session, check_id, spec.expr.operand, now)
+                    if self.history is not None and spec.expr.operand.kind == "forecast" else None
+                )
+                ev = evaluate(spec.expr, check_samples, now, history)
                 self._apply(changes, spec, rows.pop(spec.name, None), ev, now)
             for row in rows.values():  # the rule is gone from the configuration
                 _retire(changes, row, now)

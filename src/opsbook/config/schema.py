@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
+from opsbook.capacity.config import Capacity, CapacitySettings
 from opsbook.checks.kinds import CheckConfig
 from opsbook.config.types import Model, Name, PositiveDuration, TimeZone
 from opsbook.incidents.config import Incidents, IncidentsSettings
@@ -19,6 +20,7 @@ from opsbook.notify.config import (
     RoutingSection,
 )
 from opsbook.oncall.config import EscalationPolicies, Schedules, Users
+from opsbook.postgres.config import Postgres, PostgresSettings
 from opsbook.rules.config import Alerting, AlertingSettings, ServiceRules
 from opsbook.runbooks.config import RunbooksSettings
 from opsbook.silences.config import MaintenanceWindows
@@ -112,6 +114,12 @@ class OpsbookConfig(Model):
     runbooks: RunbooksSettings = Field(default_factory=RunbooksSettings)
     incidents: Incidents = Field(default_factory=IncidentsSettings, description="SLAs, grouping, escalation.")
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings, description="Public /status.")
+    postgres: Postgres = Field(
+        default_factory=PostgresSettings, description="Database report sampling and maintenance tasks."
+    )
+    capacity: Capacity = Field(
+        default_factory=CapacitySettings, description="The capacity table, scaling plan and forecasts."
+    )
 
     def checks(self) -> dict[str, Any]:
         """Every check by its id `service/check`."""

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from opsbook.rules import forecast
 from opsbook.rules.expr import Expr, format_number
 
 DOWN = "down"
@@ -48,6 +49,7 @@ class Evaluation:
     value: float | None
     threshold: float | None
     message: str
+    detail: str = ""  # the newest result's own message (a summary's `{{ detail }}`)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -106,9 +108,14 @@ def _upto(samples: Sequence[Sample], now: datetime) -> list[Sample]:
     return [s for s in ordered if s.ts <= now]
 
 
-def evaluate(expr: Expr, samples: Sequence[Sample], now: datetime) -> Evaluation:
-    """Evaluate `expr` at `now` over a check's samples (any order; later than `now` is ignored)."""
+def evaluate(
+    expr: Expr, samples: Sequence[Sample], now: datetime, history: forecast.History | None = None
+) -> Evaluation:
+    """Evaluate `expr` at `now` over a check's samples (any order; later than `now` is ignored); a
+    forecast (`days_until`) over the `history` of its value instead."""
     operand = expr.operand
+    if operand.kind == "forecast":
+        return forecast.evaluate(expr, history, now)
     if operand.kind == "heartbeat":
         upto = _upto(samples, now)
         if not upto:
@@ -127,7 +134,7 @@ def evaluate(expr: Expr, samples: Sequence[Sample], now: datetime) -> Evaluation
         detail = f": {upto[-1].message}" if count and upto[-1].message else ""
         return Evaluation(active, float(count), expr.threshold,
                           f"{count} consecutive failure{'s' if count != 1 else ''} "
-                          f"({expr.describe_threshold()}){detail}")
+                          f"({expr.describe_threshold()}){detail}", upto[-1].message if upto else "")
 
     if operand.kind == "error_rate":
         window = expr.window
@@ -153,7 +160,8 @@ def evaluate(expr: Expr, samples: Sequence[Sample], now: datetime) -> Evaluation
     if value is None:
         return Evaluation(False, None, expr.threshold, f"{expr.operand_text()}: no value")
     return Evaluation(expr.compare(value), value, expr.threshold,
-                      f"{expr.operand_text()} = {format_value(value)}, threshold {expr.describe_threshold()}")
+                      f"{expr.operand_text()} = {format_value(value)}, threshold {expr.describe_threshold()}",
+                      chosen[-1].message if chosen else "")
 
 
 def format_value(value: float) -> str:

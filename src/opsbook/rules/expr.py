@@ -13,6 +13,8 @@ A rule is one comparison over a check's recent results, optionally held for a du
     connections_pct > 80 for 2m
     heartbeat missing                              the check's latest result is down (a missed heartbeat)
     heartbeat missing for 10m
+    days_until(disk_pct:/data >= 90) < 14          the trend of disk_pct:/data reaches 90 within 14 days
+                                                   (opsbook.rules.forecast)
 
 Grammar (keywords are case-insensitive; field names are the keys a check kind reports, plus `latency_ms`):
 
@@ -54,8 +56,9 @@ from functools import lru_cache
 from typing import Literal
 
 from opsbook.config.types import format_duration, parse_duration
+from opsbook.rules import forecast
 
-OperandKind = Literal["failures", "error_rate", "aggregate", "heartbeat"]
+OperandKind = Literal["failures", "error_rate", "aggregate", "heartbeat", "forecast"]
 
 COMPARISONS = (">=", "<=", "==", "!=", ">", "<")
 FUNCTIONS = ("avg", "min", "max", "sum", "count", "last")
@@ -118,6 +121,8 @@ class Operand:
     func: str = ""  # aggregate: avg, min, max, sum, count, last or pNN
     field: str = ""  # aggregate: latency_ms or a measured value's name
     window: timedelta | None = None  # aggregate / error_rate: explicit window, if given
+    target_op: str = ""  # forecast: days_until(field >= target)
+    target: float | None = None
 
     @property
     def quantile(self) -> float | None:
@@ -158,6 +163,8 @@ class Expr:
             return "failures"
         if o.kind == "heartbeat":
             return "heartbeat missing"
+        if o.kind == "forecast":
+            return forecast.operand_text(o)
         if o.kind == "error_rate":
             return f"error_rate(over {format_duration(self.window or timedelta(0))})"
         if o.func == "last":
@@ -314,10 +321,19 @@ class _Parser:
     def _no_window(self, operand: Operand) -> str:
         if operand.kind == "failures":
             return "'failures' counts consecutive failed results and takes no window"
+        if operand.kind == "forecast":
+            return "days_until(...) fits the capacity history (capacity.history) and takes no window"
         return (f"'{operand.field}' is the latest value and takes no window; "
                 f"use e.g. avg({operand.field} over 5m)")
 
     def operand(self) -> Operand:
+        following = self.tokens[self.i + 1] if self.i + 1 < len(self.tokens) else self.tok
+        if self.is_word(forecast.FUNCTION) and following.text == "(":
+            self.advance()
+            return forecast.parse_operand(self)
+        return self.measured()
+
+    def measured(self) -> Operand:
         tok = self.tok
         if tok.kind != "ident":
             raise self.error(

@@ -1,15 +1,24 @@
 """The `postgres` check kind: connect, run a query (default `SELECT 1`), optionally measure the server.
 
 A fresh connection per run (psycopg 3, async), so the latency is connect + query time, honestly. A query
-that returns a single number exposes it as `values["value"]` for rules. Built-in measurements
-(`measure: [connections, long_queries]`) answer the runbook questions "how many connections are in use
-of max_connections?" and "are there queries running for longer than a second?":
+that returns a single number exposes it as `values["value"]` for rules. Built-in measurements answer
+the runbooks' database questions, each as named values (the list is in opsbook.postgres.measures):
 
-- `connections`: `connections_used` (client backends), `connections_max` (max_connections),
-  `connections_pct`.
+- `connections`: `connections_used` (client backends), `connections_max`, `connections_pct`, and by
+  state and application (`connections_state:active`, `connections_app:api`).
 - `long_queries`: `long_queries` (active queries older than `long_query_threshold`, other than the
-  check's own) and `longest_query_s`. Seeing other users' queries needs a superuser or the `pg_monitor`
-  role.
+  check's own) and `longest_query_s`; the message shows the longest one's text with literals masked.
+- `locks`: `blocked_queries`, `blocking_sessions`, `longest_blocked_s`.
+- `tables`: per table `dead_pct:`, `vacuum_age_h:`, `analyze_age_h:`, `table_bytes:` (the `tables_top`
+  largest), `max_dead_pct`, `seq_scan_tables` (tables read mostly by sequential scans).
+- `indexes`: `unused_indexes`, `unused_index_bytes`, `duplicate_indexes`.
+- `cache`: `cache_hit_pct`; `wraparound`: `xid_age`, `xid_wraparound_pct`; `size`: `database_bytes`;
+  `replication`: `replicas`, `replication_lag_s`, `replication_lag_bytes`.
+- `statements` (pg_stat_statements): `statements_ms`, `top_query_ms`, `top_query_share_pct`, between
+  this run and the previous one.
+
+Seeing other users' queries needs a superuser or the `pg_monitor` role. `opsbook pg report` shows the
+same measurements as tables (opsbook.postgres).
 
 Failure messages come from libpq, collapsed to one line and redacted: they never contain the password.
 The probe that runs it is `probes/postgres.py`; the DSN is read here without libpq (`conninfo.py`).
@@ -27,6 +36,13 @@ from opsbook.checks.kinds.conninfo import parse_conninfo
 from opsbook.checks.spec import CheckSpec
 from opsbook.config.types import PositiveDuration
 from opsbook.redact import redact
+
+Measure = Literal[
+    "connections", "long_queries", "locks", "tables", "indexes", "cache", "wraparound", "replication", "size",
+    "statements", "all",
+]
+ALL_MEASURES = ("connections", "long_queries", "locks", "tables", "indexes", "cache", "wraparound",
+                "replication", "size", "statements")
 
 _DRIVER = re.compile(r"^(postgres(?:ql)?)\+[A-Za-z0-9_]+://")
 
@@ -53,11 +69,18 @@ class PostgresCheck(CheckSpec):
         description="SQL run after connecting (in autocommit mode). If it returns a single numeric value, "
         "that value is recorded as `value` so rules can compare it.",
     )
-    measure: list[Literal["connections", "long_queries"]] = Field(
+    measure: list[Measure] = Field(
         default_factory=list,
-        description="Built-in measurements: `connections` records connections_used, connections_max and "
-        "connections_pct; `long_queries` records long_queries (active queries running longer than "
-        "long_query_threshold) and longest_query_s.",
+        description="Built-in measurements: connections, long_queries, locks, tables, indexes, cache, "
+        "wraparound, replication, size, statements (pg_stat_statements), or all; each records named "
+        "values (connections_pct, long_queries, blocked_queries, dead_pct:TABLE, duplicate_indexes, "
+        "cache_hit_pct, xid_age, replication_lag_s, top_query_ms ...).",
+    )
+    tables_top: int = Field(
+        default=10, ge=0, le=200, description="Per-table values are recorded for this many largest tables."
+    )
+    seq_scan_min_rows: int = Field(
+        default=10_000, ge=0, description="A table this big read mostly by sequential scans is flagged."
     )
     long_query_threshold: PositiveDuration = Field(
         default=timedelta(seconds=1),
@@ -76,6 +99,10 @@ class PostgresCheck(CheckSpec):
                 "URL or libpq key=value pairs"
             ) from None
         return value
+
+    def measures(self) -> list[str]:
+        """The measurements to take, `all` expanded."""
+        return list(ALL_MEASURES) if "all" in self.measure else list(dict.fromkeys(self.measure))
 
     def secrets(self) -> list[str]:
         found: list[str] = []

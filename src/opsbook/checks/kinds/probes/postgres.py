@@ -1,4 +1,9 @@
-"""Runs a `postgres` check: a fresh psycopg connection, the query, the built-in measurements."""
+"""Runs a `postgres` check: a fresh psycopg connection, the query, the built-in measurements.
+
+The measurements are one snapshot (opsbook.postgres.collect) turned into named values
+(opsbook.postgres.measures). pg_stat_statements' counters of the previous run of each check are kept
+in memory, so `top_query_ms` is the time spent between two runs (none on the first run after a start).
+"""
 
 from __future__ import annotations
 
@@ -13,18 +18,12 @@ from opsbook.checks.kinds.postgres import PostgresCheck, libpq_dsn
 from opsbook.checks.result import CheckResult
 from opsbook.checks.spec import RunContext
 from opsbook.config.types import format_duration
+from opsbook.postgres import measures
+from opsbook.postgres.collect import collect
 from opsbook.redact import redact
 
-_CONNECTIONS_SQL = """
-SELECT (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
-       current_setting('max_connections')::int
-"""
-_LONG_QUERIES_SQL = """
-SELECT count(*), coalesce(max(extract(epoch FROM clock_timestamp() - query_start)), 0)
-FROM pg_stat_activity
-WHERE state = 'active' AND pid <> pg_backend_pid() AND backend_type = 'client backend'
-  AND clock_timestamp() - query_start > make_interval(secs => %s)
-"""
+_previous: dict[str, dict[str, Any]] = {}
+"""The last snapshot's statement counters of each check (by name and target), for deltas."""
 
 
 async def probe(check: PostgresCheck, ctx: RunContext) -> CheckResult:
@@ -58,28 +57,17 @@ async def _query(check: PostgresCheck, timeout: float) -> CheckResult:
         value = _single_number(rows)
         if value is not None:
             values["value"] = value
-        if "connections" in check.measure:
-            values.update(await _connections(conn))
-        if "long_queries" in check.measure:
-            values.update(await _long_queries(conn, check))
-    return CheckResult.up(latency_ms, _summary(value, values), **values)
-
-
-async def _connections(conn: psycopg.AsyncConnection[Any]) -> dict[str, float]:
-    async with conn.cursor() as cur:
-        await cur.execute(_CONNECTIONS_SQL)
-        row = await cur.fetchone()
-    used, most = (float(row[0]), float(row[1])) if row else (0.0, 0.0)
-    pct = round(used / most * 100, 2) if most else 0.0
-    return {"connections_used": used, "connections_max": most, "connections_pct": pct}
-
-
-async def _long_queries(conn: psycopg.AsyncConnection[Any], check: PostgresCheck) -> dict[str, float]:
-    async with conn.cursor() as cur:
-        await cur.execute(_LONG_QUERIES_SQL, (check.long_query_threshold.total_seconds(),))
-        row = await cur.fetchone()
-    count, longest = (float(row[0]), float(row[1])) if row else (0.0, 0.0)
-    return {"long_queries": count, "longest_query_s": round(longest, 3)}
+        found = ""
+        parts = check.measures()
+        if parts:
+            snap = await collect(conn, parts, check.long_query_threshold.total_seconds())
+            key = f"{check.name}@{check.target()}"
+            measured = measures.values(snap, check.tables_top, check.seq_scan_min_rows, _previous.get(key))
+            if snap.get("statements") is not None:
+                _previous[key] = {"statements": snap["statements"]}
+            values.update(measured)
+            found = measures.summary(snap, measured)
+    return CheckResult.up(latency_ms, _summary(value, found), **values)
 
 
 def _single_number(rows: list[Any]) -> float | None:
@@ -93,13 +81,8 @@ def _single_number(rows: list[Any]) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _summary(value: float | None, values: dict[str, float]) -> str:
+def _summary(value: float | None, found: str) -> str:
     parts = [] if value is None else [f"value {value:g}"]
-    if "connections_used" in values:
-        parts.append(
-            f"{values['connections_used']:g} of {values['connections_max']:g} connections in use "
-            f"({values['connections_pct']:g}%)"
-        )
-    if "long_queries" in values:
-        parts.append(f"{values['long_queries']:g} long-running queries")
+    if found:
+        parts.append(found)
     return "; ".join(parts) or "query ok"

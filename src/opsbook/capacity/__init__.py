@@ -1,0 +1,1 @@
+"""Capacity planning: the runbooks' capacity table, hour rollups of its values, trends and forecasts."""

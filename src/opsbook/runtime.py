@@ -79,12 +79,14 @@ def open_runtime(
     migrate: bool = True,
     db_url: str | None = None,
     create: bool = True,
+    cached: bool = False,
 ) -> Runtime:
     """Load and validate the config (raising ConfigError), open the database and migrate it to head.
 
     A relative SQLite path is relative to the config file's folder. With `create=False` (a command that
-    only reads) a database that does not exist yet is not made: NoDatabase says where it was looked for."""
-    loaded = load_config(config_path(path))
+    only reads) a database that does not exist yet is not made: NoDatabase says where it was looked for.
+    With `cached`, an unchanged config is served validated from opsbook.config.cache (the CLI's)."""
+    loaded = load_config(config_path(path), cached=cached)
     engine = make_engine(
         db_url or database_url(loaded.config.database_url, FsPath(loaded.path).resolve().parent)
     )

@@ -33,7 +33,7 @@ def runtime_or_exit(config: str | None, *, create: bool = True) -> Runtime:
     `create=False` for commands that only read: a database that is not there is an error (exit 1)
     rather than a new empty one that shows "no data"."""
     try:
-        return open_runtime(config, create=create)
+        return open_runtime(config, create=create, cached=True)
     except ConfigError as exc:
         print_config_error(exc)
         raise typer.Exit(2) from None

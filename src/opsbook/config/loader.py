@@ -55,11 +55,17 @@ def config_path(explicit: str | None = None) -> str:
     return explicit or os.environ.get("OPSBOOK_CONFIG") or DEFAULT_CONFIG
 
 
-def load_config(path: str, env: Mapping[str, str] | None = None) -> LoadedConfig:
+def load_config(path: str, env: Mapping[str, str] | None = None, *, cached: bool = False) -> LoadedConfig:
+    """The file at `path`, validated. With `cached` (and the process's environment), an unchanged file
+    in an unchanged environment is served from opsbook.config.cache instead of being validated again."""
     try:
         text = FsPath(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([ConfigIssue(path, 1, "", f"cannot read the file: {exc.strerror}")]) from None
+    if cached and env is None:
+        from opsbook.config.cache import cached as from_cache
+
+        return from_cache(text, path, lambda read: parse_config(text, path, read))
     return parse_config(text, path, env)
 
 

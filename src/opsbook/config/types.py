@@ -85,9 +85,12 @@ Name = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$", min_l
 
 
 class Model(BaseModel):
-    """Base of every config section: unknown keys are errors, values are immutable once loaded."""
+    """Base of every config section: unknown keys are errors, values are immutable once loaded.
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    Validators are built at the first validation, not when a section's class is defined
+    (`defer_build`): a command served a validated config from opsbook.config.cache never builds them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 def _zone(value: Any) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
@@ -12,8 +11,8 @@ from rich.table import Table
 from sqlalchemy import select
 
 from opsbook.auth.models import AuditRow
-from opsbook.cli.common import ConfigOption, console, err_console, runtime_or_exit
-from opsbook.config.types import parse_duration
+from opsbook.cli.common import ConfigOption, console, parse_since, runtime_or_exit
+from opsbook.timefmt import show_time
 
 app = typer.Typer(help="The audit log of every mutating action.", no_args_is_help=True)
 
@@ -27,7 +26,9 @@ def list_audit(
         str | None, typer.Option(help="Only actions starting with this, e.g. incident.")
     ] = None,
     target: Annotated[str | None, typer.Option(help="Only this target, e.g. incident:7.")] = None,
-    since: Annotated[str | None, typer.Option(help="Only the last period, e.g. 24h, 7d.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only the last period (24h, 7d) or since a time (yesterday 09:00).")
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=10000, help="At most this many rows.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
     config: ConfigOption = None,
@@ -42,13 +43,7 @@ def list_audit(
     if target:
         query = query.where(AuditRow.target == target)
     if since:
-        try:
-            period: timedelta = parse_duration(since)
-        except ValueError as exc:
-            err_console.print(f"[red]--since: {exc}[/]")
-            raise typer.Exit(2) from None
-        start: datetime = runtime.clock.now() - period
-        query = query.where(AuditRow.ts >= start)
+        query = query.where(AuditRow.ts >= parse_since(since, runtime, "--since"))
     with runtime.sessions() as session:
         rows = list(session.scalars(query.order_by(AuditRow.id.desc()).limit(limit)))
     if as_json:
@@ -68,11 +63,11 @@ def list_audit(
                 )
             )
         return
-    table = Table("when (UTC)", "actor", "from", "action", "target", "detail")
+    table = Table("when", "actor", "from", "action", "target", "detail")
     for row in rows:
         detail = ", ".join(f"{k}={v}" for k, v in (row.detail or {}).items())
         table.add_row(
-            f"{row.ts:%Y-%m-%d %H:%M:%S}",
+            show_time(row.ts, runtime.config.timezone, seconds=True),
             escape(row.actor),
             escape(row.source),
             escape(row.action),

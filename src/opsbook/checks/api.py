@@ -14,9 +14,10 @@ from opsbook.checks import rollup, store
 from opsbook.checks.models import CheckStateRow
 from opsbook.checks.spec import CheckSpec
 from opsbook.checks.uptime import uptime, uptime_many
-from opsbook.config.types import format_duration, parse_duration
+from opsbook.config.types import format_duration
 from opsbook.runtime import Runtime
 from opsbook.web.deps import get_runtime, get_session, require_role
+from opsbook.timefmt import parse_span
 
 router = APIRouter(prefix="/api/v1", tags=["checks"], dependencies=[Depends(require_role(Role.VIEWER))])
 pings = APIRouter(tags=["heartbeats"])
@@ -237,11 +238,7 @@ def get_uptime(
 ) -> dict[str, Any]:
     _spec(runtime, service, check)
     if period is not None:
-        try:
-            length = parse_duration(period)
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from None
-        start, end = _range(runtime, None, end, length)
+        start, end = _range(runtime, None, end, parse_span(period))  # a bad period: 400 (Invalid)
     else:
         start, end = _range(runtime, start, end, timedelta(hours=24))
     up = uptime(session, f"{service}/{check}", start, end)

@@ -101,6 +101,16 @@ def parse_time(text: str, runtime: Runtime, what: str, zone: str | None = None) 
         raise fail(f"{what}: {exc}") from None
 
 
+def parse_since(text: str, runtime: Runtime, what: str) -> datetime:
+    """`--since`: a length of time back from now (`24h`, `7d`) or a time (`yesterday 09:00`, `2026-03-01`)."""
+    from opsbook.timefmt import TimeInputError, parse_span
+
+    try:
+        return runtime.clock.now() - parse_span(text)
+    except TimeInputError:
+        return parse_time(text, runtime, what)
+
+
 def parse_length(text: str, what: str) -> timedelta:
     """A length of time typed on the command line (`2h`, `90m`, `1d`, `2 hours`); exit 2 if none."""
     from opsbook.timefmt import TimeInputError, parse_span

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -32,14 +31,13 @@ from opsbook.notify.models import STATUSES
 from opsbook.notify.service import retry_notification
 from opsbook.notify.shown import shown_by
 from opsbook.runtime import Runtime
+from opsbook.timefmt import show_time
 
 app = typer.Typer(no_args_is_help=True, help="Notifications: channels, the outbox and its delivery attempts.")
 
 
 def _fmt(t: datetime | None, runtime: Runtime) -> str:
-    if t is None:
-        return ""
-    return t.astimezone(ZoneInfo(runtime.config.timezone)).strftime("%Y-%m-%d %H:%M:%S")
+    return "" if t is None else show_time(t, runtime.config.timezone, seconds=True)
 
 
 @app.command("test")

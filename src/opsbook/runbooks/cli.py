@@ -32,6 +32,7 @@ from opsbook.runbooks.document import Procedure
 from opsbook.runbooks.interactive import ask_parameters, print_procedure, walk
 from opsbook.runbooks.parse import decode, parse_runbook
 from opsbook.runtime import Runtime
+from opsbook.timefmt import show_time
 
 app = typer.Typer(help="Runbooks: Markdown procedures, run step by step.", no_args_is_help=True)
 
@@ -267,6 +268,6 @@ def runs(
                 row.status,
                 row.operator,
                 row.incident_id or "",
-                row.started_at.strftime("%Y-%m-%d %H:%M UTC"),
+                show_time(row.started_at, runtime.config.timezone),
             )
     console.print(table)

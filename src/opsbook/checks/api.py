@@ -16,8 +16,8 @@ from opsbook.checks.spec import CheckSpec
 from opsbook.checks.uptime import uptime, uptime_many
 from opsbook.config.types import format_duration
 from opsbook.runtime import Runtime
-from opsbook.web.deps import get_runtime, get_session, require_role
 from opsbook.timefmt import parse_span
+from opsbook.web.deps import get_runtime, get_session, require_role
 
 router = APIRouter(prefix="/api/v1", tags=["checks"], dependencies=[Depends(require_role(Role.VIEWER))])
 pings = APIRouter(tags=["heartbeats"])

@@ -48,14 +48,14 @@ async def test_postmortem_has_the_real_timeline_and_figures(team: Team) -> None:
     assert "- Time to acknowledge: 12m by ben" in text
     assert "- Response SLA: acknowledge by 2026-01-05 09:20:00 UTC: met" in text
     assert "- Time to resolve: 42m by ben" in text
-    assert "  - 2026-01-05 09:15:00 UTC: r0-l1 → lead" in text
+    assert "  - 2026-01-05 09:15:00 UTC: level 2 → lead" in text  # counted from 1, not the key r0-l1
     timeline = text.split("## Timeline", 1)[1].split("## Root cause", 1)[0]
     rows = [line for line in timeline.splitlines() if line.startswith("| 2026")]
     assert [r.split(" | ")[1] for r in rows] == [
-        "opened", "page", "alert_joined", "page", "acknowledged", "status", "operation", "resolved"]
-    assert rows[0].startswith("| 2026-01-05 09:05:00 UTC | opened | opsbook | Incident opened")
-    assert rows[6] == "| 2026-01-05 09:25:00 UTC | operation | ben | Roll back to 4.1 — bad deploy |"
-    assert rows[7].endswith("| resolved | ben | Resolved by ben: latency back to normal |")
+        "Opened", "Paged", "Alert joined", "Paged", "Acknowledged", "Status changed", "Operation", "Resolved"]
+    assert rows[0].startswith("| 2026-01-05 09:05:00 UTC | Opened | opsbook | Incident opened")
+    assert rows[6] == "| 2026-01-05 09:25:00 UTC | Operation | ben | Roll back to 4.1 — bad deploy |"
+    assert rows[7].endswith("| Resolved | ben | Resolved by ben: latency back to normal |")
     for heading in ("## Root cause", "## What went well", "## What went wrong", "## Action items"):
         assert heading in text
     assert t0 == team.clock.now() - timedelta(minutes=42)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from opsbook.config.schema import OpsbookConfig
 from opsbook.incidents.models import EscalationStepRow, IncidentAlertRow, IncidentRow
 from opsbook.incidents.queries import TimelineItem, alerts_of, get_incident, steps_of, timeline
+from opsbook.incidents.words import escalation_step, timeline_label
 
 TODO = "_To be written._"
 
@@ -142,7 +143,8 @@ def _response_section(incident: IncidentRow, steps: Sequence[EscalationStepRow],
         lines.append(f"- Responders: {', '.join(incident.responders)}")
     if steps:
         lines.append(f"- Pages: {len(steps)} escalation step(s)")
-        lines += [f"  - {_when(step.sent_at, zone)}: {step.step_key} → {', '.join(step.users) or 'nobody'}"
+        lines += [f"  - {_when(step.sent_at, zone)}: {escalation_step(step.level, step.round, step.kind)} → "
+                  f"{', '.join(step.users) or 'nobody'}"
                   for step in steps]
     return lines
 
@@ -150,8 +152,8 @@ def _response_section(incident: IncidentRow, steps: Sequence[EscalationStepRow],
 def _timeline_section(items: Sequence[TimelineItem], zone: ZoneInfo, timezone: str) -> list[str]:
     lines = ["", "## Timeline", "", f"| Time ({timezone}) | Event | By | What |", "|---|---|---|---|"]
     for item in items:
-        by = _cell(item.actor) or "—"
-        lines.append(f"| {_when(item.ts, zone)} | {item.kind} | {by} | {_cell(item.message)} |")
+        by, what = _cell(item.actor) or "—", _cell(item.message)
+        lines.append(f"| {_when(item.ts, zone)} | {timeline_label(item.kind)} | {by} | {what} |")
     return lines
 
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -29,9 +29,17 @@ from opsbook.cli.common import (
     runtime_or_exit,
 )
 from opsbook.config.types import parse_duration
-from opsbook.incidents import postmortem, queries, report, service
+from opsbook.incidents import queries
 from opsbook.incidents.models import STATUSES, IncidentRow
+from opsbook.lazy import lazy_modules
 from opsbook.runtime import Runtime
+
+if TYPE_CHECKING:
+    from opsbook.incidents import postmortem, report, service
+else:  # loaded by the commands that use them: `incident list` needs none (see opsbook.lazy)
+    postmortem, report, service = lazy_modules(
+        "opsbook.incidents.postmortem", "opsbook.incidents.report", "opsbook.incidents.service"
+    )
 
 app = typer.Typer(no_args_is_help=True, help="Incidents: open, acknowledge, update, resolve, post-mortems.")
 report_app = typer.Typer(no_args_is_help=True, help="Reports over a period.")

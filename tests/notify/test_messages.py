@@ -150,5 +150,5 @@ def test_a_gap_warning_is_held_for_business_hours_unless_the_gap_begins_first() 
     sooner = gap(SATURDAY + timedelta(hours=5)).destination(team(), SATURDAY)
     assert (sooner.channels, sooner.send_after) == (("chat",), None)  # held, it would come too late
     body = render_message(team(), gap(MONDAY_0900)).body
-    assert "That is 7 hours without anyone to page." in body
+    assert "That is 7 h without anyone to page." in body
     assert "--from 2026-01-12T09:00 --to 2026-01-12T16:00" in body

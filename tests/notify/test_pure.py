@@ -101,7 +101,7 @@ def test_default_firing_message_has_everything_a_responder_needs() -> None:
 def test_resolved_message_says_for_how_long() -> None:
     msg = render("resolved", {**CTX, "resolved_at": datetime(2026, 1, 5, 10, 5, 30, tzinfo=UTC)})
     assert msg.subject.startswith("[P1] RESOLVED: api/health")
-    assert "Resolved: 2026-01-05 10:05:30 UTC (after 1h 10m)" in msg.body
+    assert "Resolved: 2026-01-05 10:05:30 UTC (after 1 h 10 min)" in msg.body
 
 
 def test_missing_values_render_as_absent_lines() -> None:

@@ -28,6 +28,7 @@ from opsbook.alerts.types import AlertTransition, TransitionKind
 from opsbook.config.schema import OpsbookConfig
 from opsbook.notify.routing import Destination, by_severity, to_person, to_update_channels
 from opsbook.rules.severity import Severity
+from opsbook.timefmt import show_span
 
 
 @dataclass(frozen=True)
@@ -301,6 +302,7 @@ class GapWarning(Message):
         return {
             "schedule": self.schedule, "zone": self.zone, "description": self.description,
             "shown_start": self.shown_start, "end": self.end, "hours": f"{hours:g}",
+            "length": show_span(self.end - self.shown_start),
             "began_long_ago": self.began_long_ago, "may_last_longer": self.may_last_longer,
             "lookback_days": self.lookback_days, "days_ahead": self.days_ahead,
         }

@@ -17,13 +17,16 @@ Variables (all optional; missing ones render empty):
 - handoff: `name`, `schedule`, `zone`, `start`, `until`, `previous` / `next` (each `name`, `start`,
   `end`, or none), `incidents` (each `id`, `severity`, `status`, `service`, `title`, `since`),
   `more_incidents`, `notes` (each `author`, `at`, `text`)
-- gap: `schedule`, `zone`, `description`, `shown_start`, `end`, `hours`, `began_long_ago`,
-  `may_last_longer`, `lookback_days`, `days_ahead`
+- gap: `schedule`, `zone`, `description`, `shown_start`, `end`, `length` (`1 d 6 h`), `hours` (a number),
+  `began_long_ago`, `may_last_longer`, `lookback_days`, `days_ahead`
+- secret: `secret`, `owner`, `state` (due soon, overdue, unknown), `severity`, `protects`, `every`,
+  `description`, `last_rotated`, `due_at` (datetimes or none), `rotation` (its procedure)
 - test: `channel`, `now`
 - group: `service`, `severity` (the most urgent), `kind`, `count`, `items` (each with `subject`, `body`)
 - always: `opsbook` (the config title), `base_url`, `timezone`
 Filters: `when` formats a datetime in the team's time zone (`{{ since|when }}`, or with a strftime format
-and a zone: `{{ start|when("%a %H:%M", zone) }}`), `local_date` is its date there, `ago` a duration.
+and a zone: `{{ start|when("%a %H:%M", zone) }}`), `local_date` is its date there, `ago` a duration
+(`1 h 10 min`), `num` a measured value without float noise (`3`, not `3.0`).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from jinja2 import TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
 
 from opsbook.notify.config import Templates
+from opsbook.timefmt import show_span
 
 SUBJECT_MAX = 250
 
@@ -65,8 +69,8 @@ DEFAULTS: dict[str, tuple[str, str]] = {
 Service:  {{ service }}
 {% if check %}Check:    {{ check }}
 {% endif %}Severity: {{ severity }}
-{% if value is defined and value is not none %}Value:    {{ value }}
-{%- if threshold is defined and threshold is not none %} (threshold {{ threshold }}){% endif %}
+{% if value is defined and value is not none %}Value:    {{ value|num }}
+{%- if threshold is defined and threshold is not none %} (threshold {{ threshold|num }}){% endif %}
 {% endif %}{% if since %}Since:    {{ since|when }}
 {% endif %}{% if detail %}Last:     {{ detail }}
 {% endif %}{% if link %}Details:  {{ link }}
@@ -142,9 +146,9 @@ Acknowledge: {{ ack_link }}
         " ({{ zone }})",
         """Warning: {{ description }}.
 {% if began_long_ago %}Nobody has been on call on {{ schedule }} for over {{ lookback_days }} days.
-{% elif may_last_longer %}That is {{ hours }} hours without anyone to page, or more: the schedule has \
+{% elif may_last_longer %}That is {{ length }} without anyone to page, or more: the schedule has \
 nobody after that either, as far as opsbook looks ahead ({{ days_ahead }} days).
-{% else %}That is {{ hours }} hours without anyone to page.
+{% else %}That is {{ length }} without anyone to page.
 {% endif %}
 Fill it with an override, e.g.
   opsbook oncall override add {{ schedule }} USER --from {{ shown_start|when("%Y-%m-%dT%H:%M", zone) }} \
@@ -181,15 +185,15 @@ def _when(value: Any, tz: str = "UTC", fmt: str = LONG) -> str:
 
 
 def _ago(value: Any) -> str:
+    """A length of time as people read it: `1 h 10 min` (opsbook.timefmt.show_span)."""
     if not isinstance(value, timedelta):
         return "" if value is None else str(value)
-    seconds = int(value.total_seconds())
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size or (unit == "s" and not parts):
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return " ".join(parts[:2])
+    return show_span(value)
+
+
+def _num(value: Any) -> str:
+    """A measured value without float noise: 3.0 -> `3`, 912.5 -> `912.5`."""
+    return f"{value:g}" if isinstance(value, int | float) and not isinstance(value, bool) else str(value)
 
 
 def _environment(tz: str) -> SandboxedEnvironment:
@@ -197,6 +201,7 @@ def _environment(tz: str) -> SandboxedEnvironment:
     env.filters["when"] = lambda value, fmt=None, zone=None: _when(value, zone or tz, fmt or LONG)
     env.filters["local_date"] = lambda value: value.astimezone(ZoneInfo(tz)).date()
     env.filters["ago"] = _ago
+    env.filters["num"] = _num
     return env
 
 

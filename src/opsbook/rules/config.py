@@ -94,10 +94,10 @@ class RuleConfig(Model):
     @field_validator("summary")
     @classmethod
     def _summary(cls, value: str) -> str:
-        try:
-            template(value)
         from jinja2 import TemplateSyntaxError
 
+        try:
+            template(value)
         except TemplateSyntaxError as exc:
             raise ValueError(f"invalid template (line {exc.lineno}): {exc.message}") from None
         return value

@@ -35,6 +35,7 @@ from opsbook.alerts.loop import DueAlerts
 from opsbook.alerts.selfalert import SELF, clear_self_alert, raise_self_alert
 from opsbook.alerts.service import AlertEngine
 from opsbook.alerts.types import AlertHook, AlertTransition, TransitionKind
+from opsbook.capacity.service import history_reader
 from opsbook.checks.heartbeat_watch import HeartbeatWatch
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
 from opsbook.checks.kinds.probes.http import close_sessions
@@ -53,6 +54,7 @@ from opsbook.loops import Loop, LoopHealth, Supervisor
 from opsbook.metrics import Metrics, PipelineCollector, StoreCollector
 from opsbook.notify.worker import DeliveryWorker, GiveUp
 from opsbook.oncall.notifier import OncallNotifier
+from opsbook.postgres.duties import DatabaseCare
 from opsbook.rules.severity import Severity
 from opsbook.runbooks.service import automatable, find_procedure, run_unattended
 from opsbook.runtime import Runtime
@@ -74,7 +76,7 @@ class Pipeline:
         clock = runtime.clock
         checks = cfg.checks()
         self.supervisor = Supervisor(on_down=self._loop_down, on_up=self._loop_up)
-        self.alerts = AlertEngine(cfg)
+        self.alerts = AlertEngine(cfg, history=history_reader(runtime))
         self.dispatcher = Dispatcher(cfg, config_dir(runtime.loaded.path))
         self.notifier = DeliveryWorker.from_runtime(
             runtime, on_give_up=self._gave_up, supervisor=self.supervisor
@@ -114,6 +116,9 @@ class Pipeline:
             self.oncall.loop,
             self._loop("change feed", lambda: runtime.feed.watch_step(clock)),
         ]
+        care = DatabaseCare(runtime, self.run_hooks)
+        self.loops += [self._loop("pg maintenance", care.maintenance), self._loop("pg samples", care.samples),
+                       self._loop("capacity rollup", care.capacity)]
         self.writer_loop = self._loop("result writer", self._forever(self.writer.run))
         self._hooks_failing = False
         self._loop_ref: asyncio.AbstractEventLoop | None = None

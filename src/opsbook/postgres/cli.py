@@ -9,10 +9,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from opsbook.auth.roles import Role
 from opsbook.cli.common import ConfigOption, cli_actor, cli_errors, console, parse_length, runtime_or_exit
-from opsbook.postgres import measures
+from opsbook.postgres import measures, upkeep
+from opsbook.postgres.hooks import standalone_hooks
 from opsbook.postgres.service import QueriesWindow, Report, report, top_queries
 from opsbook.timefmt import show_span, show_time
+from opsbook.usecase import require
 
 app = typer.Typer(
     help="PostgreSQL: the report, top queries over a window, maintenance.", no_args_is_help=True
@@ -159,3 +162,40 @@ def _queries_table(window: QueriesWindow, zone: str) -> Table | str:
     if not window.queries:
         return "top queries: no statement ran in the window"
     return table
+
+
+@app.command("maintain")
+def maintain_command(
+    config: ConfigOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would run now; run nothing.")] = False,
+) -> None:
+    """Maintenance tasks: run those due now inside their window (--dry-run: only show them)."""
+    runtime = runtime_or_exit(config, create=False)
+    zone = runtime.config.timezone
+    with cli_errors(runtime):
+        require(cli_actor(), Role.ADMIN)
+        rows = upkeep.plan(runtime)
+        if not rows:
+            console.print("no maintenance tasks: add them under postgres: maintenance: in opsbook.yaml")
+            return
+        table = Table("task", "window", "now", "next", "last run", title="Maintenance tasks",
+                      title_justify="left")
+        for row in rows:
+            now = (f"[green]due[/] (statement_timeout {show_span(row.statement_timeout)})"
+                   if row.due else "not due")
+            last = "never" if row.last is None else \
+                f"{row.last.outcome} {show_time(row.last.scheduled_for, zone)}"
+            table.add_row(escape(row.task.name), escape(row.window.name), now, show_time(row.next_at, zone),
+                          escape(last))
+        console.print(table)
+        for row in rows:
+            console.print(f"[bold]{escape(row.task.name)}[/] on {escape(row.task.check)}: "
+                          + escape("; ".join(row.task.sql)), highlight=False)
+        if dry_run:
+            return
+        done, _ = upkeep.run_due(runtime, standalone_hooks(runtime))
+    for run in done:
+        took = "" if run.duration_s is None else f" in {show_span(run.duration_s)}"
+        console.print(f"{escape(run.task)}: {run.outcome}{took} {escape(run.error)}", highlight=False)
+    if not done:
+        console.print("nothing is due now")

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from opsbook.config.types import Model, Name, PositiveDuration, TimeZone
+from opsbook.config.types import Model, Name, PositiveDuration, TimeZone, format_duration
 from opsbook.postgres.maintenance import schedule, schedule_outside
 from opsbook.rules.config import SeverityLevel
 from opsbook.rules.severity import Severity
@@ -102,7 +102,7 @@ def _task_problems(i: int, task: MaintenanceTask, windows: dict[str, Any], check
         problems.append(_problem(
             ("maintenance", i, "cron"),
             f"{task.cron!r} ({task.timezone}) can run outside the window {task.window!r} "
-            f"({window.cron!r} for {window.duration}, {window.timezone}): it fires at "
+            f"({window.cron!r} for {format_duration(window.duration)}, {window.timezone}): it fires at "
             f"{local:%a %Y-%m-%d %H:%M} {window.timezone}, when the window is closed",
             task.cron,
         ))

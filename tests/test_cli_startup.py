@@ -54,7 +54,8 @@ services:
 
 NEVER = (
     "fastapi", "starlette", "uvicorn", "uvloop", "httptools", "aiohttp", "httpx", "apprise", "alembic",
-    "psycopg", "redis", "psutil", "icalendar", "prometheus_client", "argon2", "sqlalchemy.dialects.postgresql",
+    "psycopg", "redis", "psutil", "icalendar", "prometheus_client", "argon2",
+    "sqlalchemy.dialects.postgresql",
 )
 """What no responder command loads: the server, the senders, migrations, drivers and other clients."""
 

@@ -13,6 +13,7 @@ from opsbook.auth import service
 from opsbook.auth.models import ApiTokenRow
 from opsbook.auth.roles import Role
 from opsbook.cli.common import AuthorOption, ConfigOption, cli_actor, cli_errors, console, runtime_or_exit
+from opsbook.timefmt import show_time
 
 app = typer.Typer(help="API tokens.", no_args_is_help=True)
 
@@ -36,15 +37,16 @@ def list_tokens(config: ConfigOption = None) -> None:
     """Show tokens (names and roles, never the tokens themselves)."""
     runtime = runtime_or_exit(config)
     table = Table("id", "name", "role", "created", "last used", "revoked")
+    tz = runtime.config.timezone
     with runtime.sessions() as session:
         for row in session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.id)):
             table.add_row(
                 str(row.id),
                 row.name,
                 row.role,
-                f"{row.created_at:%Y-%m-%d %H:%M}",
-                f"{row.last_used_at:%Y-%m-%d %H:%M}" if row.last_used_at else "-",
-                f"{row.revoked_at:%Y-%m-%d %H:%M}" if row.revoked_at else "",
+                show_time(row.created_at, tz),
+                show_time(row.last_used_at, tz) if row.last_used_at else "-",
+                show_time(row.revoked_at, tz) if row.revoked_at else "",
             )
     console.print(table)
 

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from opsbook.auth import service, sessions
 from opsbook.auth.web_models import UserPasswordRow, WebSessionRow
 from opsbook.cli.common import AuthorOption, ConfigOption, cli_actor, cli_errors, console, runtime_or_exit
+from opsbook.timefmt import show_time
 
 app = typer.Typer(
     help="Users of the web UI: passwords (users and roles are declared in opsbook.yaml).",
@@ -61,7 +62,7 @@ def list_users(config: ConfigOption = None) -> None:
             user.full_name,
             user.role.value,
             "set" if user.name in has else "[yellow]none[/]",
-            f"{seen:%Y-%m-%d %H:%M}" if seen else "-",
+            show_time(seen, runtime.config.timezone) if seen else "-",
             str(open_sessions.get(user.name, 0)),
         )
     console.print(table)

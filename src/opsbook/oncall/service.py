@@ -22,7 +22,7 @@ from opsbook.oncall import gaps as gaps_mod
 from opsbook.oncall import store
 from opsbook.oncall.config import split_target
 from opsbook.oncall.models import HandoffNoteRow, OverrideRow
-from opsbook.oncall.rotation import Override, Shift, shifts, zone_of
+from opsbook.oncall.rotation import Override, Shift, shifts
 from opsbook.oncall.store import get_schedule, get_user
 from opsbook.runtime import Runtime
 from opsbook.usecase import transaction
@@ -280,7 +280,3 @@ def pending_handoff(
     return HandoffBrief(schedule, get_schedule(config, schedule).timezone, user, current, previous, upcoming,
                         notes)
 
-
-def local_label(t: datetime, timezone: str) -> str:
-    """'Mon 2026-01-12 09:00' in the given zone, for people."""
-    return f"{t.astimezone(zone_of(timezone)):%a %Y-%m-%d %H:%M}"

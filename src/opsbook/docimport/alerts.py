@@ -12,7 +12,6 @@ assumed and said so in the rule's comment.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from opsbook.docimport import checks
 from opsbook.docimport.model import Check, Draft, Rule
@@ -22,6 +21,8 @@ from opsbook.docimport.words import (
     duration_text,
     hold_duration,
     number_text,
+    seconds,
+    severities,
     severity,
     slug,
     threshold,
@@ -30,12 +31,6 @@ from opsbook.rules.severity import Severity
 
 DEFAULT_WINDOW = "5m"
 _CAPACITY = re.compile(r"capacity|scaling|growth|projection|forecast|current usage", re.IGNORECASE)
-_FAILURES = re.compile(
-    r"(\d+)\s*\+?\s*(?:or more\s+)?(?:consecutive|successive|failed|straight)?\s*"
-    r"(?:health[- ]?check\s+)?(?:failures|failed checks|fails|failed probes|errors in a row)"
-    r"|(?:fails?|failing)\s+(\d+)\s+times(?: in a row)?",
-    re.IGNORECASE,
-)
 _DOWN = re.compile(
     r"\b(down|unreachable|unavailable|not responding|failures?|fails|failing|outage)\b", re.IGNORECASE
 )
@@ -43,13 +38,6 @@ _PAGE = re.compile(
     r"\bpage[sd]?\s+(?:the\s+)?([\w\- +/&]+?)(?:\s+(?:if|when|after|immediately|within)\b|[,.;)]|$)",
     re.IGNORECASE,
 )
-
-
-@dataclass(frozen=True)
-class Metric:
-    kind: str
-    field: str
-    words: str
 
 
 _METRICS: list[tuple[re.Pattern[str], str, str]] = [
@@ -107,8 +95,7 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
             continue
         if _CAPACITY.search(" ".join((*statement.section, statement.context))):
             continue
-        rule = _rule(statement, draft)
-        if rule is not None:
+        for rule in _rules(statement, draft):
             draft.rules.append(rule)
             shown = f" ({rule.severity.value})" if rule.severity else ""
             draft.mark(index, statement, "mapped", f"rule {rule.service}/{rule.name}: {rule.when}{shown}")
@@ -132,23 +119,43 @@ def _columns(statement: Statement) -> dict[str, str]:
     return roles
 
 
-def _rule(statement: Statement, draft: Draft) -> Rule | None:
+_CLAUSES = re.compile(r";|\.\s+|,\s*(?:and|while|but|or)\s+|\s+and\s+(?=so\b|also\b|if\b|when\b)", re.I)
+
+
+def _rules(statement: Statement, draft: Draft) -> list[Rule]:
+    """The rules a statement states: one per table row, one per clause of a sentence."""
     if statement.kind == "row":
         roles = _columns(statement)
         if "threshold" not in roles:
-            return None
-        text = " ".join(v for k, v in roles.items() if k in ("metric", "threshold", "duration"))
-        own_severity = roles.get("severity", "")
-        paged = roles.get("paged", "")
-    else:
-        text, own_severity = statement.full, ""
-        found = _PAGE.search(text)
-        paged = found.group(1).strip() if found else ""
+            return []
+        text = f"{roles.get('metric', '')} {roles['threshold']}"
+        if roles.get("duration") and seconds(roles["duration"]):
+            text += f" for {roles['duration']}"
+        rule = _one(text, roles.get("metric", ""), statement, draft)
+        if rule is None:
+            return []
+        rule.severity = _severity(statement, roles.get("severity", ""), "", draft, rule)
+        rule.paged = roles.get("paged", "")
+        return [rule]
+    found = _PAGE.search(statement.full)
+    paged = found.group(1).strip() if found else ""
+    clauses = [c for c in _CLAUSES.split(statement.full) if c and c.strip()]
+    rules = []
+    for clause in clauses if len(clauses) > 1 else [statement.full]:
+        rule = _one(clause, clause, statement, draft)
+        if rule is None:
+            continue
+        own = severity(clause, draft.glossary) if severities(clause) else None
+        rule.severity = own or _severity(statement, "", statement.full, draft, rule)
+        rule.paged = paged
+        rules.append(rule)
+    return rules
+
+
+def _one(text: str, subject: str, statement: Statement, draft: Draft) -> Rule | None:
     rule = _failures_rule(text, statement, draft) or _threshold_rule(text, statement, draft)
-    if rule is None:
-        return None
-    rule.severity = _severity(statement, own_severity, text, draft, rule)
-    rule.paged = paged
+    if rule is not None:
+        rule.name = _name(draft, rule, subject, statement)
     return rule
 
 
@@ -170,9 +177,19 @@ def _severity(statement: Statement, own: str, text: str, draft: Draft, rule: Rul
     return None
 
 
+_FAILURE_COUNTS = [
+    re.compile(
+        r"(\d+)\s*\+?\s*(?:or more\s+)?(?:consecutive|successive|straight|failed|failing)\b"
+        r"[\w\s-]{0,30}?\b(?:failures|checks|probes|pings|requests|times|fails)\b",
+        re.I,
+    ),
+    re.compile(r"(\d+)\s*\+?\s*(?:consecutive\s+)?(?:health[- ]?check\s+)?failures\b", re.I),
+    re.compile(r"\bfail(?:s|ed|ing)?\s+(\d+)\s+times\b", re.I),
+]
+
+
 def _failures_rule(text: str, statement: Statement, draft: Draft) -> Rule | None:
-    match = _FAILURES.search(text)
-    count_given = match is not None
+    match = next((m for m in (p.search(text) for p in _FAILURE_COUNTS) if m), None)
     if match is None:
         if not _DOWN.search(text) or threshold(text) is not None:
             return None
@@ -187,11 +204,13 @@ def _failures_rule(text: str, statement: Statement, draft: Draft) -> Rule | None
     if subject is None:
         return None
     check = _check_for(subject, text, draft, statement)
-    count = int(match.group(1) or match.group(2)) if match else 3
+    held = duration_text(hold_duration(text) or 0) if match is None else None
+    if held:  # "down for 2 minutes": failing at every evaluation for that long
+        return Rule(statement, service=check.service, check=check.name, when=f"failures >= 1 for {held}")
+    count = int(match.group(1)) if match else 3
     rule = Rule(statement, service=check.service, check=check.name, when=f"failures >= {count}")
-    if not count_given:
+    if match is None:
         rule.notes.append("the document gives no count: 3 consecutive failures assumed")
-    rule.name = _name(draft, check.service, text, "down")
     return rule
 
 
@@ -215,10 +234,13 @@ def _check_for(kind: str, text: str, draft: Draft, statement: Statement) -> Chec
 
 
 def _metric(text: str) -> tuple[str, str] | None:
+    """What the text measures: the metric named first in it."""
+    best: tuple[int, str, str] | None = None
     for pattern, kind, field in _METRICS:
-        if pattern.search(text):
-            return kind, field
-    return None
+        match = pattern.search(text)
+        if match and (best is None or match.start() < best[0]):
+            best = (match.start(), kind, field)
+    return (best[1], best[2]) if best else None
 
 
 def _threshold_rule(text: str, statement: Statement, draft: Draft) -> Rule | None:
@@ -247,13 +269,11 @@ def _threshold_rule(text: str, statement: Statement, draft: Draft) -> Rule | Non
             measured.append(measure)
     if kind == "host" and re.search(r"database|\bdb\b", text, re.I):
         notes.append("measured on the machine opsbook runs on: set `mounts` to the database's volume")
-    rule = Rule(statement, notes, service=check.service, check=check.name, when=when)
-    rule.name = _name(draft, check.service, text, field)
-    return rule
+    return Rule(statement, notes, service=check.service, check=check.name, when=when)
 
 
 def _when(field: str, limit: Threshold, text: str, notes: list[str]) -> str | None:
-    hold = hold_duration(text)
+    hold = hold_duration(text) if field != "days_left" else None
     hold_text = duration_text(hold) if hold else None
     value = limit.value
     if field == "latency_ms":
@@ -275,17 +295,44 @@ def _when(field: str, limit: Threshold, text: str, notes: list[str]) -> str | No
     return f"{body} for {hold_text}" if hold_text else body
 
 
-def _name(draft: Draft, service: str, text: str, fallback: str) -> str:
+_FIELD_NAMES = {
+    "latency_ms": "latency",
+    "error_rate": "error-rate",
+    "cpu_pct": "cpu",
+    "memory_pct": "memory",
+    "disk_pct": "disk",
+    "swap_pct": "swap",
+    "load1": "load",
+    "long_queries": "long-queries",
+    "connections_pct": "connections",
+    "used_memory_pct": "memory",
+    "connected_clients": "clients",
+    "days_left": "certificate",
+}
+
+
+def _name(draft: Draft, rule: Rule, subject: str, statement: Statement) -> str:
+    """A row's or list item's own words for the metric ('api-p95-response-time'); for a sentence, what it
+    measures ('p99-latency', 'down')."""
+    subject = re.sub(r"\[[^\]]*\]|\b(?:P|SEV[- ]?)[0-4]\b", " ", subject, flags=re.I).strip()
     words = re.split(
         r"\s*(?:>=|<=|>|<|≥|≤|\(|:|\babove\b|\bover\b|\bexceeds?\b|\bmore than\b|\bbelow\b|"
-        r"\bunder\b|\s\d)",
-        text,
+        r"\bunder\b|\b(?:in )?less than\b|\bfewer than\b|\bgoes\b|\bis\b|\bare\b|\bfor\b|\s\d)",
+        subject,
         maxsplit=1,
     )[0]
-    base = slug(words, fallback)[:40].strip("-") or fallback
+    if statement.kind in ("row", "item", "line") and 0 < len(words.split()) <= 6:
+        base = slug(words, "rule")[:40].strip("-")
+    else:
+        expr = rule.when
+        field = next((f for f in _FIELD_NAMES if f in expr), "")
+        percentile = re.match(r"(p\d+|avg)\(latency_ms", expr)
+        base = "down" if expr.startswith("failures") else _FIELD_NAMES.get(field, "rule")
+        if percentile:
+            base = f"{percentile.group(1)}-latency"
     if base == "failures":
         base = "consecutive-failures"
-    taken = {r.name for r in draft.rules if r.service == service}
+    taken = {r.name for r in draft.rules if r.service == rule.service}
     candidate, n = base, 2
     while candidate in taken:
         candidate, n = f"{base}-{n}", n + 1

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from opsbook.docimport import placeholders
 from opsbook.docimport.model import Check, Draft
 from opsbook.docimport.statements import Statement
-from opsbook.docimport.words import env_name, slug
+from opsbook.docimport.words import env_name, slug, threshold
 
 _HEALTH_PATH = re.compile(r"health|status|ping|ready|live|alive|heartbeat|/up\b", re.IGNORECASE)
 _HEALTH_WORDS = re.compile(r"health|check|verify|status|smoke|up\b|alive|connectiv", re.IGNORECASE)
@@ -30,6 +30,14 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
     for index, statement in enumerate(statements):
         if statement.kind == "command":
             _command(index, statement, statements, draft)
+        elif statement.kind in ("item", "row", "text"):
+            for code in statement.code:
+                _command(index, statement, statements, draft, code)
+        elif statement.lang in ("sql", "psql", "postgresql") and re.fullmatch(
+            r"select\s+1\s*;?", statement.text, re.I
+        ):
+            check = postgres_check(draft, statement)
+            draft.mark(index, statement, "mapped", f"postgres check {check.service}/{check.name}")
     for index, statement in enumerate(statements):
         if statement.kind in ("item", "text", "row", "line") and not placeholders.bracketed(statement.full):
             _sentence_url(index, statement, draft)
@@ -38,6 +46,7 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
             statement.kind in ("item", "text", "row", "line", "comment")
             and _CERT.search(statement.full)
             and _CERT_CARE.search(statement.full)
+            and threshold(statement.full) is None  # "expires in less than 21 days" is a rule: alerts reads it
         ):
             tls = tls_check(draft, statement)
             draft.mark(index, statement, "mapped", f"TLS expiry check {tls.service}/{tls.name}")
@@ -47,6 +56,8 @@ def health_sentences(statements: list[Statement], draft: Draft) -> None:
     """'Health check passes', 'the health endpoint answers': the http check (after alerts had their say)."""
     for index, statement in enumerate(statements):
         if index in draft.fates or statement.kind not in ("item", "text", "line", "row"):
+            continue
+        if statement.kind == "row" and not statement.cells:
             continue
         text = statement.full.lower()
         if re.search(r"health[- ]?checks?\b|health endpoint", text) and len(text) < 120:
@@ -88,15 +99,25 @@ def _strip_wrappers(tokens: list[str]) -> list[str]:
     return tokens
 
 
-def _command(index: int, statement: Statement, statements: list[Statement], draft: Draft) -> None:
-    text = statement.text
+def _command(
+    index: int, statement: Statement, statements: list[Statement], draft: Draft, code: str = ""
+) -> None:
+    text = code or statement.text
     if placeholders.bracketed(text):
         return
     tokens = _strip_wrappers(_tokens(text))
     if not tokens:
         return
     tool = tokens[0].rsplit("/", 1)[-1]
-    context = " ".join((_comment_before(index, statements), statement.context, statement.heading()))
+    context = " ".join(
+        (
+            _comment_before(index, statements),
+            statement.context,
+            statement.heading(),
+            *statement.header,
+            statement.text if code else "",
+        )
+    )
     found: Check | None = None
     if tool in ("curl", "wget", "http", "https"):
         found = _http_from_command(tokens, context, draft, statement)
@@ -106,8 +127,20 @@ def _command(index: int, statement: Statement, statements: list[Statement], draf
         found = _redis(tokens, draft, statement)
     elif _is_status_command(tokens) and _HEALTH_WORDS.search(context) and not _endless(tokens):
         found = _command_check(tokens, text, draft, statement)
+    named = _row_service(statement)
+    if found is not None and named and found.source is statement and draft.checks.count(found) == 1:
+        found.service = named  # the service the table names
     if found is not None:
         draft.mark(index, statement, "mapped", f"{found.kind} check {found.service}/{found.name}")
+
+
+def _row_service(statement: Statement) -> str:
+    """In a table whose first column names services, the row's service."""
+    if statement.kind != "row" or not statement.cells or not statement.header:
+        return ""
+    if not re.search(r"service|component|system|app|name", statement.header[0], re.I):
+        return ""
+    return slug(statement.cells[0], "")
 
 
 def _comment_before(index: int, statements: list[Statement]) -> str:

@@ -140,24 +140,45 @@ def _same_check(check: Check, candidate: Any) -> bool:
 
 
 def _check_matches(draft: Draft, view: ConfigView, found: list[Drift]) -> dict[int, tuple[str, Any]]:
-    """For each document check (by its position), the config check doing the same (service, check)."""
+    """For each document check (by its position), the config check doing the same (service, check); a check
+    of the same kind in the same service that probes something else is reported and still matched, so
+    the rules on it are compared."""
     matched: dict[int, tuple[str, Any]] = {}
     for position, check in enumerate(draft.checks):
         hit = next(
             ((s.name, c) for s in view.config.services for c in s.checks if _same_check(check, c)), None
         )
-        if hit is None:
+        if hit is not None:
+            matched[position] = hit
+            continue
+        near = [
+            (i, k, s.name, c)
+            for i, s in enumerate(view.config.services)
+            for k, c in enumerate(s.checks)
+            if s.name == check.service and c.kind == check.kind
+        ]
+        if near:
+            i, k, service, other = near[0]
+            matched[position] = (service, other)
             found.append(
                 Drift(
                     "check",
-                    f"the document lists a {check.kind} check ({check.target}) that no "
-                    f"check of the config performs",
+                    f"the document's {check.kind} check probes {check.target}; the config's "
+                    f"{service}/{other.name} probes {other.target()}",
                     _where(check),
-                    view.at("services"),
+                    view.at("services", i, "checks", k),
                 )
             )
-        else:
-            matched[position] = hit
+            continue
+        found.append(
+            Drift(
+                "check",
+                f"the document lists a {check.kind} check ({check.target}) that no "
+                f"check of the config performs",
+                _where(check),
+                view.at("services"),
+            )
+        )
     return matched
 
 
@@ -214,6 +235,9 @@ def _rule(
             view.at("services"),
         )
         return
+    candidates.sort(
+        key=lambda c: (c[1].expr.canonical() != said.canonical(), c[1].rule.rule_name() != rule.name)
+    )
     n, hit = candidates[0]
     used.add(n)
     yield from _rule_values(rule, said, hit, view)

@@ -19,6 +19,8 @@ import ftfy
 _LEGACY = ("cp1252", "mac_roman", "latin-1")
 _NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 _LONGEST_RUN = 96
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+"""Control characters and lone surrogates: left over after repair, they mean nothing in a document."""
 _CONFIG = ftfy.TextFixerConfig(
     unescape_html=False,
     uncurl_quotes=False,
@@ -52,7 +54,7 @@ def repair(text: str) -> str:
     """Line ends made LF and mojibake undone, line by line (the line count never changes)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
     lines = text.split("\n")
-    return "\n".join(_repair_line(line) for line in lines)
+    return _CONTROL.sub("", "\n".join(_repair_line(line) for line in lines))
 
 
 def _repair_line(line: str) -> str:

@@ -22,6 +22,7 @@ from opsbook.docimport.words import (
     duration_text,
     durations,
     env_name,
+    seconds,
     slug,
     time_range,
     time_zone,
@@ -35,12 +36,12 @@ _TURN = [
     (re.compile(r"\bdaily\b|\bevery day\b|\beach day\b", re.I), "1d"),
 ]
 _NAMES = re.compile(
-    r"\b(?:among|between|amongst|of|:)\s+((?:[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s*(?:,|and|&)\s*)+"
+    r"(?:\b(?:among|between|amongst|of)|:)\s+((?:[A-Z][a-z]+(?:\s[A-Z][a-z]+)?\s*(?:,|and|&)\s*)+"
     r"[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)"
 )
 _ESCALATION = re.compile(r"escalat", re.I)
 _VERB = re.compile(
-    r"\b(?:page|escalate to|call|phone|wake(?: up)?|notify|contact|alert|ping|loop in|bring in)\s+"
+    r"(?<![-\w])(?:page|escalate to|call|phone|wake(?: up)?|notify|contact|alert|ping|loop in|bring in)\s+"
     r"(?:the\s+|an?\s+|our\s+)?",
     re.I,
 )
@@ -56,7 +57,7 @@ _NOT_ACK = re.compile(
 def recognise(statements: list[Statement], draft: Draft) -> None:
     for index, statement in enumerate(statements):
         if statement.kind in ("item", "text", "row", "line") and index not in draft.fates:
-            _rotation(index, statement, draft)
+            _rotation(index, statements, draft)
     for index, statement in enumerate(statements):
         count = placeholders.count(statement.full)
         if count and _ON_CALL.search(statement.full) and index not in draft.fates:
@@ -64,7 +65,14 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
     _escalation(statements, draft)
 
 
-def _rotation(index: int, statement: Statement, draft: Draft) -> None:
+_PEOPLE_LABEL = re.compile(
+    r"^(people|engineers|members|team|roster|who|rotation members|on-?call engineers)$", re.I
+)
+_COVERAGE_LABEL = re.compile(r"coverage|hours|covered|on-?call hours", re.I)
+
+
+def _rotation(index: int, statements: list[Statement], draft: Draft) -> None:
+    statement = statements[index]
     text = statement.full
     where = " ".join((text, statement.context, *statement.section))
     if not (_ROTATION.search(text) and re.search(r"on[- ]?call|rotat|shift", where, re.I)):
@@ -76,39 +84,20 @@ def _rotation(index: int, statement: Statement, draft: Draft) -> None:
     names = _names(text)
     if turn is None and not names:
         return
-    notes: list[str] = []
-    if turn is None:
-        turn = "1w"
-        notes.append("the document names no turn length: weekly assumed")
     name = "secondary" if re.search(r"\bsecondary\b", text, re.I) else "primary"
     if name in draft.schedules:
         return
-    schedule = Schedule(statement, notes, name=name, turn=turn)
-    day = weekdays(text)
-    at = clock_time(text)
-    if at is None:
-        at = _hour_word(text)
-    if at is not None:
-        clock = f"{at // 60:02d}:{at % 60:02d}"
-        cron_day = day[0] if day else None
-        if cron_day is not None and turn.endswith("w"):
-            schedule.handoff = f"{WEEKDAYS[(cron_day - 1) % 7]} {clock}"
-        else:
-            schedule.handoff = clock
-    zone = time_zone(text) or time_zone(statement.context)
-    schedule.timezone = zone[0] if zone else (draft.timezone or "UTC")
-    if not zone:
-        schedule.notes.append(f"no time zone named: {schedule.timezone}")
-    coverage = time_range(text)
-    if coverage is not None and not re.search(r"24\s*/\s*7", text):
-        days = weekdays(text.split("hand")[0]) or [1, 2, 3, 4, 5]
-        schedule.restrictions.append(
-            {
-                "days": [WEEKDAYS[(d - 1) % 7][:3] for d in days],
-                "from": _clock(coverage[0]),
-                "to": _clock(coverage[1]),
-            }
-        )
+    schedule = Schedule(statement, name=name, turn=turn or "1w")
+    if turn is None:
+        schedule.notes.append("the document names no turn length: weekly assumed")
+    _handoff(schedule, text, draft, statement)
+    _coverage(schedule, text)
+    for other, sibling in _siblings(index, statements):
+        if not names and _PEOPLE_LABEL.match(sibling.label) and _names(": " + sibling.text):
+            names = _names(": " + sibling.text)
+            draft.mark(other, sibling, "mapped", f"the people of schedule {name}")
+        elif _COVERAGE_LABEL.search(sibling.label) and _coverage(schedule, sibling.text):
+            draft.mark(other, sibling, "mapped", f"the hours schedule {name} covers")
     for person in names:
         _user(draft, person, statement, person)
     schedule.users = [slug(person) for person in names]
@@ -116,7 +105,46 @@ def _rotation(index: int, statement: Statement, draft: Draft) -> None:
         "ONCALL_START_DATE", "the date the rotation begins, YYYY-MM-DD", statement
     )
     draft.schedules[name] = schedule
-    draft.mark(index, statement, "mapped", f"schedule {name}: {len(names)} people, turns of {turn}")
+    draft.mark(index, statement, "mapped", f"schedule {name}: {len(names)} people, turns of {schedule.turn}")
+
+
+def _siblings(index: int, statements: list[Statement]) -> list[tuple[int, Statement]]:
+    """Statements under the same heading of the same file."""
+    here = statements[index]
+    return [
+        (i, s)
+        for i, s in enumerate(statements)
+        if i != index and s.file == here.file and s.section == here.section and s.kind != "heading"
+    ]
+
+
+def _handoff(schedule: Schedule, text: str, draft: Draft, statement: Statement) -> None:
+    day = weekdays(text)
+    at = clock_time(text)
+    if at is None:
+        at = _hour_word(text)
+    if at is not None:
+        clock = f"{at // 60:02d}:{at % 60:02d}"
+        if day and schedule.turn.endswith("w"):
+            schedule.handoff = f"{WEEKDAYS[(day[0] - 1) % 7]} {clock}"
+        else:
+            schedule.handoff = clock
+    zone = time_zone(text) or time_zone(statement.context)
+    schedule.timezone = zone[0] if zone else (draft.timezone or "UTC")
+    if not zone:
+        schedule.notes.append(f"no time zone named: {schedule.timezone}")
+
+
+def _coverage(schedule: Schedule, text: str) -> bool:
+    """Coverage hours ('weekdays 8am-8pm') as the layer's restriction; True if the text gave some."""
+    span = time_range(text)
+    if span is None or re.search(r"24\s*/\s*7", text):
+        return False
+    days = weekdays(text.split("hand")[0]) or [1, 2, 3, 4, 5, 6, 0]
+    schedule.restrictions.append(
+        {"days": [WEEKDAYS[(d - 1) % 7][:3] for d in days], "from": _clock(span[0]), "to": _clock(span[1])}
+    )
+    return True
 
 
 def _hour_word(text: str) -> int | None:
@@ -169,47 +197,48 @@ def _people_placeholder(index: int, statement: Statement, count: int, draft: Dra
 
 def _escalation(statements: list[Statement], draft: Draft) -> None:
     """Every block of escalation statements; the first with levels becomes the policy `default`."""
+    for indexes in _escalation_blocks(statements, draft).values():
+        found = [(i, _steps(statements[i])) for i in indexes]
+        paging = any(durations(statements[i].text) or _VERB.search(statements[i].text) for i in indexes)
+        levels = [
+            Level(statements[i], target=role, at_seconds=at if at is not None else -1)
+            for i, steps in found
+            for role, at in steps
+        ]
+        if not paging or len(levels) < 2:
+            continue
+        first = statements[indexes[0]]
+        name = (
+            "default" if "default" not in draft.policies else slug(first.context or first.heading(), "policy")
+        )
+        if name in draft.policies:
+            continue
+        draft.policies[name] = Policy(first, name=name, levels=_ordered(levels, draft))
+        for i, steps in found:
+            if steps:
+                targets = ", ".join(_target(role, draft, statements[i]) for role, _ in steps)
+                draft.mark(i, statements[i], "mapped", f"escalation policy {name}: {targets}")
+
+
+def _escalation_blocks(statements: list[Statement], draft: Draft) -> dict[int, list[int]]:
+    """Statements about escalation, by the block (list, table, paragraph) they stand in."""
     blocks: dict[int, list[int]] = {}
     for index, statement in enumerate(statements):
         if statement.kind not in ("item", "text", "line", "row") or index in draft.fates:
             continue
+        if statement.kind == "row" and not statement.cells:
+            continue
         where = " ".join((statement.context, statement.label, *statement.section[-2:]))
         if _ESCALATION.search(where) or _ESCALATION.search(statement.text) or _NOT_ACK.search(statement.text):
             blocks.setdefault(statement.block, []).append(index)
-    for indexes in blocks.values():
-        found = [(i, _steps(statements[i])) for i in indexes]
-        if not any(durations(statements[i].text) for i in indexes) and not any(
-            _VERB.search(statements[i].text) for i in indexes
-        ):
-            continue
-        levels: list[Level] = []
-        for i, steps in found:
-            for role, at in steps:
-                levels.append(Level(statements[i], target=role, at_seconds=at if at is not None else -1))
-        if len(levels) < 2:
-            continue
-        name = (
-            "default"
-            if "default" not in draft.policies
-            else slug(statements[indexes[0]].context or statements[indexes[0]].heading(), "policy")
-        )
-        if name in draft.policies:
-            continue
-        draft.policies[name] = Policy(statements[indexes[0]], name=name, levels=_ordered(levels, draft))
-        for i, steps in found:
-            if steps:
-                draft.mark(
-                    i,
-                    statements[i],
-                    "mapped",
-                    f"escalation policy {name}: "
-                    + ", ".join(_target(role, draft, statements[i]) for role, _ in steps),
-                )
+    return blocks
 
 
 def _steps(statement: Statement) -> list[tuple[str, float | None]]:
     """(role, when it is paged, seconds from the start or None) for each role a statement pages."""
-    text = re.sub(r"\([^)]*\)", " ", statement.text)
+    if statement.kind == "row":
+        return _row_step(statement)
+    text = re.sub(r"\([^)\d]*\)", " ", statement.text)  # asides, not "(after 20 minutes)"
     out: list[tuple[str, float | None]] = []
     for clause in re.split(r";|\.\s|,?\s+then\s+", text):
         waiting = _NOT_ACK.search(clause)
@@ -227,6 +256,22 @@ def _steps(statement: Statement) -> list[tuple[str, float | None]]:
         if role and len(role) <= 40 and not placeholders.bracketed(role):
             out.append((role, times[-1] if times else None))
     return out
+
+
+def _row_step(statement: Statement) -> list[tuple[str, float | None]]:
+    """A row of an escalation table: who (the column naming people or roles) and when (a time column)."""
+    who, when = "", ""
+    for title, cell in zip(statement.header, statement.cells, strict=False):
+        if re.search(r"who|target|contact|person|role|page|escalate|name|notify", title, re.I) and not who:
+            who = cell
+        elif re.search(r"after|time|when|wait|delay|minutes", title, re.I) and not when:
+            when = cell
+    if not who or placeholders.bracketed(who):
+        return []
+    at = seconds(when) if when else None
+    if at is None and when.strip() in ("0", "immediately", "at once", "-"):
+        at = 0.0
+    return [(who, at)]
 
 
 def _target(role: str, draft: Draft, source: Statement | None = None) -> str:

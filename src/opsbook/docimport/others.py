@@ -61,6 +61,7 @@ _DOMAINS: list[tuple[str, re.Pattern[str]]] = [
     ),
     ("deploys", re.compile(r"deploy|rollback|roll back|release|canary|hotfix", re.I)),
 ]
+_DATA_LANGS = frozenset({"yaml", "yml", "json", "toml", "ini", "xml", "hcl", "conf", "properties", "promql"})
 _CHORE_SECTIONS = re.compile(
     r"before your on-?call|start of (your )?shift|daily checks?|weekly checks?|"
     r"checklist",
@@ -108,6 +109,9 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
         domain = _domain(statement)
         if domain:
             draft.mark(index, statement, "unsupported", domain)
+            continue
+        if statement.kind == "line" and statement.lang in _DATA_LANGS:
+            draft.mark(index, statement, "unknown", "")  # a configuration snippet of another tool
             continue
         if statement.kind == "line" or _is_checklist_item(statement):
             key = " › ".join(statement.section) or statement.file

@@ -11,6 +11,7 @@ Apprise URL in a `${VARIABLE}` to fill in.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from opsbook.docimport.model import Channel, Draft, Route, Sla
 from opsbook.docimport.statements import Statement
@@ -38,6 +39,11 @@ _DEFINES = [
     re.compile(rf"\bP([0-4])\b\s*[(:\-–—=]\s*\(?({_WORDS})\b", re.I),
     re.compile(rf"\b({_WORDS})\b\s*\(\s*P([0-4])\s*\)", re.I),
 ]
+_ACK_SENTENCE = re.compile(
+    r"\backnowledg\w*|\b(respond\w*|response|reply|ack(ed)?)\s+(within|in|by)\b"
+    r"|\bresponse times?\s*(is|are|:)",
+    re.I,
+)
 _RESPONSE_CONTEXT = re.compile(r"respon|sla\b|acknowledg|\back\b|reaction|time to|within|immediate", re.I)
 _CHANNELS: dict[str, tuple[re.Pattern[str], str]] = {
     "pagerduty": (re.compile(r"pager ?duty", re.I), "pagerduty://INTEGRATION_KEY@ROUTING_KEY"),
@@ -94,65 +100,95 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
     _routes_from_actions(draft)
 
 
-def _levels_and_response(statement: Statement) -> tuple[list[Severity], str, str]:
-    """The severities a statement is about, the words of its response, and where they stand."""
+@dataclass(frozen=True)
+class _Said:
+    """Severities a statement speaks of, the words of their response time, the words of their routing."""
+
+    levels: list[Severity]
+    response: str
+    routing: str
+    around: str
+
+
+def _levels_and_response(statement: Statement) -> list[_Said]:
+    around = statement.context + " " + " ".join(statement.section)
     if statement.kind == "row":
         if not statement.cells:
-            return [], "", ""
-        levels = severities(statement.cells[0]) if statement.cells else []
-        response = ""
-        for title, cell in zip(statement.header, statement.cells, strict=False):
-            if re.search(r"respon|sla|ack|reaction|time|target", title, re.I):
-                response = cell
-                break
-        return levels, response, " ".join(statement.header)
+            return []
+        levels = severities(statement.cells[0])
+        response = next(
+            (
+                cell
+                for title, cell in zip(statement.header, statement.cells, strict=False)
+                if re.search(r"respon|sla|ack|reaction|time|target", title, re.I)
+            ),
+            "",
+        )
+        return [_Said(levels, response, " ".join(statement.cells[1:]), " ".join(statement.header))]
     label_levels = severities(statement.label)
     if label_levels:
-        return label_levels, statement.text, statement.context + " " + " ".join(statement.section)
+        return [_Said(label_levels, statement.text, statement.text, around)]
     match = re.match(r"^\s*((?:P[0-4]\s*(?:[/,&+-]|and|or|to)?\s*)+)\s*[:\-–—]\s*(.+)$", statement.text, re.I)
     if match:
-        return (
-            severities(match.group(1)),
-            match.group(2),
-            statement.context + " " + " ".join(statement.section),
-        )
-    levels = severities(statement.text)
-    if levels and re.search(r"\b(acknowledg\w*|respond\w*|response)\b", statement.text, re.I):
-        return levels, statement.text, statement.text
-    return [], "", ""
+        return [_Said(severities(match.group(1)), match.group(2), match.group(2), around)]
+    if severities(statement.text) and _ACK_SENTENCE.search(statement.text):
+        return _segments(statement.text)
+    return []
+
+
+def _segments(text: str) -> list[_Said]:
+    """'P0 within 5 minutes and P1 within 10 minutes': each severity with the words up to the next one;
+    severities with no words of their own ('P0 and P1 within 5 minutes') share the next words."""
+    marks = list(re.finditer(r"\b(?:P|SEV[- ]?)([0-4])\b", text, re.I))
+    out: list[_Said] = []
+    waiting: list[Severity] = []
+    for n, mark in enumerate(marks):
+        end = marks[n + 1].start() if n + 1 < len(marks) else len(text)
+        words = text[mark.end() : end]
+        waiting.append(Severity(f"P{mark.group(1)}"))
+        if _sla_value(words)[0] is not False:
+            out.append(_Said(waiting, words, words, text))
+            waiting = []
+    return out
 
 
 def _response(index: int, statement: Statement, draft: Draft) -> None:
-    levels, response, around = _levels_and_response(statement)
-    if not levels or not response.strip():
-        return
-    if statement.kind != "row" and not _RESPONSE_CONTEXT.search(" ".join((around, response))):
-        return
-    value, note = _sla_value(response)
+    said: list[str] = []
+    for part in _levels_and_response(statement):
+        if part.levels and part.response.strip():
+            said += _one_response(part, statement, draft)
+    if said:
+        draft.mark(index, statement, "mapped", "; ".join(said))
+
+
+def _one_response(part: _Said, statement: Statement, draft: Draft) -> list[str]:
+    if statement.kind != "row" and not _RESPONSE_CONTEXT.search(" ".join((part.around, part.response))):
+        return []
+    value, note = _sla_value(part.response)
     if value is False:
-        return
-    action = _action(response)
+        return []
+    action = _action(part.routing)
     said = []
-    for level in levels:
+    for level in part.levels:
         sla = Sla(
             statement, [note] if note else [], severity=level, value=value if isinstance(value, str) else None
         )
         draft.slas.setdefault(level, sla)
         said.append(f"{level.value} acknowledged within {value or 'no deadline'}")
         if action:
-            channels = [c for c in _channel_kinds(response)]
             route = Route(
                 statement,
                 severity=level,
                 action=action,
-                business_hours_only=bool(re.search(r"business (hours|day)|working hours", response, re.I)),
+                business_hours_only=bool(
+                    re.search(r"business (hours|day)|working hours", part.routing, re.I)
+                ),
             )
-            route.channels = (
-                [_channel(draft, kind, statement).name for kind in channels] if action != "log" else []
-            )
+            kinds = _channel_kinds(part.routing) if action != "log" else []
+            route.channels = _channels_in(draft, kinds, part.routing, statement)
             draft.routes.setdefault(level, route)
             said.append(f"{level.value} routed: {action}")
-    draft.mark(index, statement, "mapped", "; ".join(said))
+    return said
 
 
 def _sla_value(text: str) -> tuple[str | bool | None, str]:
@@ -162,6 +198,8 @@ def _sla_value(text: str) -> tuple[str | bool | None, str]:
         return "next business day", ""
     found = seconds(text)
     if found is not None:
+        if found < 60:
+            return False, ""  # "1200 ms" is a latency, not a time to acknowledge
         shown = duration_text(found)
         return (shown, "") if shown else (False, "")
     if re.search(
@@ -186,8 +224,18 @@ def _action(text: str) -> str | None:
     return None
 
 
+def _channels_in(draft: Draft, kinds: list[str], text: str, statement: Statement) -> list[str]:
+    """The channels of the kinds a text names; Slack with a #channel named is that channel."""
+    named = _SLACK_CHANNEL.search(text)
+    names = []
+    for kind in kinds:
+        suffix = (named.group(1) or named.group(2)) if kind == "slack" and named else ""
+        names.append(_channel(draft, kind, statement, suffix).name)
+    return names
+
+
 def _channel_kinds(text: str) -> list[str]:
-    before_arrow = re.split(r"→|->|=>|\bvia\b", text)[0]
+    before_arrow = re.split(r"→|->|=>", text)[0]
     return [kind for kind, (pattern, _) in _CHANNELS.items() if pattern.search(before_arrow)]
 
 
@@ -222,7 +270,7 @@ def _action_channels(index: int, statement: Statement, draft: Draft) -> None:
     kinds = _channel_kinds(rest) if action != "log" else []
     if action != "log" and not kinds:
         return
-    names = [_channel(draft, kind, statement).name for kind in kinds]
+    names = _channels_in(draft, kinds, rest, statement)
     draft.action_channels.setdefault(action, names)
     shown = ", ".join(names) if names else "nothing sent"
     note = f"{action}: {shown}"

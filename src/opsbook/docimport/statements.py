@@ -62,6 +62,11 @@ class Statement:
         """Label and text together, as a reader would say it."""
         return f"{self.label}: {self.text}" if self.label and self.text else (self.label or self.text)
 
+    @property
+    def code(self) -> list[str]:
+        """The inline code spans of the statement's line (`curl -f …` in a table cell)."""
+        return re.findall(r"`([^`\n]+)`", self.source)
+
     def heading(self) -> str:
         return self.section[-1] if self.section else ""
 
@@ -337,7 +342,7 @@ def _fence(token: Token, state: _State) -> None:
             i += used
             continue
         number = _NUMBERED.match(text)
-        words = _CHECKBOX.sub("", _BULLET.sub("", _NUMBERED.sub("", text)))
+        label, words = plain_label(_CHECKBOX.sub("", _BULLET.sub("", _NUMBERED.sub("", text))))
         state.out.append(
             Statement(
                 state.file,
@@ -346,6 +351,7 @@ def _fence(token: Token, state: _State) -> None:
                 words.strip(),
                 state.source(line),
                 state.section,
+                label,
                 context=state.context,
                 ordinal=int(number.group(1)) if number else None,
                 block=state.block,
@@ -395,8 +401,21 @@ def _lines(inline: Token) -> list[tuple[str, str]]:
         body = line
         if label:
             body = _LABEL_SEPARATOR.sub("", line.split("\x01", 1)[1] if "\x01" in line else line)
+        else:
+            label, body = plain_label(line)
         out.append((" ".join(body.replace("\x01", "").split()), label))
     return out
+
+
+_PLAIN_LABEL = re.compile(r"^\W{0,3}?([A-Z][\w /&()'-]{0,38}?)\s*:\s+(\S.*)$")
+
+
+def plain_label(line: str) -> tuple[str, str]:
+    """'People: Dana, Eli' → ('People', 'Dana, Eli'): a label written without bold; else ('', line)."""
+    match = _PLAIN_LABEL.match(line.strip())
+    if not match or "://" in line[: match.end(1) + 3]:
+        return "", line
+    return match.group(1).strip(), match.group(2)
 
 
 def _flatten(inline: Token | None, with_labels: bool = False) -> tuple[str, dict[int, str]]:
@@ -432,8 +451,8 @@ def _flatten(inline: Token | None, with_labels: bool = False) -> tuple[str, dict
         if strong is not None:
             strong.append(piece)
             continue
-        if piece.strip():
-            line_start = False
+        if re.search(r"\w", piece):
+            line_start = False  # emoji and bullets before a bold label leave it a label
         parts.append(piece)
     if strong is not None:
         parts.extend(strong)

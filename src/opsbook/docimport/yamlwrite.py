@@ -6,6 +6,7 @@ A value wrapped in `Noted(value, comments)` is written with each comment line (`
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ class Noted:
 
 def dump(data: Any, header: list[str] | None = None) -> str:
     """The YAML of `data` (a mapping), preceded by `header` comment lines."""
-    lines = [f"# {line}".rstrip() for line in header or []]
+    lines = [f"# {_UNPRINTABLE.sub('', ' '.join(str(line).splitlines()))}".rstrip() for line in header or []]
     lines += _block(data, 0)
     return "\n".join(lines) + "\n"
 
@@ -32,9 +33,17 @@ def scalar(value: Any) -> str:
     return text.removesuffix("\n...").removesuffix("...").strip()
 
 
+_UNPRINTABLE = re.compile("[^\x09\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def comment_text(text: str) -> str:
+    """One line of comment: whitespace collapsed, characters YAML refuses removed."""
+    return " ".join(_UNPRINTABLE.sub("", str(text)).split())
+
+
 def _comments(noted: Noted, indent: int) -> list[str]:
     pad = " " * indent
-    return [f"{pad}# {' '.join(str(c).split())}" for c in noted.comments]
+    return [f"{pad}# {comment_text(c)}" for c in noted.comments]
 
 
 def _unwrap(value: Any) -> tuple[Any, Noted | None]:

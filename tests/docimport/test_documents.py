@@ -1,0 +1,314 @@
+"""Every fixture document imported to a draft that opsbook's own loader accepts, with what each states.
+
+The two example documents of the project and eight written in deliberately different styles: prose,
+tables, emoji headings with lists, CRLF with Windows-1252 mojibake, a Windows-1252 file, commands in
+fences, and one team's document split over two files.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.docimport.support import DOCS, EXAMPLES, imported, levels, rules, slas, unknown_lines, validated
+
+MINUTE = 60
+
+
+def test_pazpaz_thresholds_severities_and_window() -> None:
+    result = imported(EXAMPLES / "pazpaz-operations.md")
+    config = validated(result)
+    assert rules(config) == {
+        "api/api-health-check-failures": ("failures >= 3", "P0"),
+        "api/error-rate": ("error_rate > 10% over 5m for 5m", "P0"),
+        "api/api-p95-response-time": ("p95(latency_ms) > 500 for 5m", "P1"),
+        "db/database-connection-failures": ("failures >= 3", "P0"),
+        "host/cpu-utilization": ("cpu_pct > 80 for 5m", "P1"),
+        "host/memory-utilization": ("memory_pct > 85 for 5m", "P1"),
+        "host/disk-space": ("disk_pct > 85", "P1"),
+    }
+    assert slas(config) == {"P0": "300s", "P1": "900s", "P2": "3600s", "P3": "next_business_day", "P4": None}
+    assert sorted(config.config.checks()) == [
+        "api/health",
+        "db/select-1",
+        "docker/compose-ps",
+        "host/system",
+        "redis/ping",
+    ]
+    checks = config.config.checks()
+    assert checks["api/health"].url == "https://api.pazpaz.com/health"
+    assert checks["docker/compose-ps"].command == "docker compose ps"
+    [window] = config.config.maintenance_windows
+    assert (window.cron, window.duration.total_seconds(), window.timezone, window.services) == (
+        "0 2 * * 0",
+        7200,
+        "UTC",
+        ["db"],
+    )
+    # the Redis password keeps the document's own variable name; nothing literal is copied
+    assert "${REDIS_PASSWORD}" in result.yaml and "${DATABASE_URL}" in result.yaml
+    assert result.report.unsupported["secrets"][0].statement.line == 9
+    assert {f.statement.line for f in result.report.unsupported["secrets"]} >= {29, 30, 31, 32, 38}
+    assert 47 in [f.statement.line for f in result.report.unsupported["backups"]]
+    # metrics listed without a threshold are reported, not turned into rules
+    assert {165, 166, 171, 172, 189} <= set(unknown_lines(result))
+
+
+def test_pazpaz_every_entry_names_its_line() -> None:
+    text = imported(EXAMPLES / "pazpaz-operations.md").yaml
+    assert '# pazpaz-operations.md:192 "- API p95 response time > 500ms for 5 minutes"' in text
+    assert '# pazpaz-operations.md:86 "- P0: Immediate (5 minutes)"' in text
+    assert (
+        '# pazpaz-operations.md:51 "- **Migrations:** Deploy during maintenance window (Sundays 2-4 AM UTC)"'
+        in text
+    )
+
+
+def test_template_tables_escalation_channels_and_placeholders() -> None:
+    result = imported(EXAMPLES / "operations-template.md")
+    config = validated(result)
+    assert rules(config) == {
+        "api/error-rate": ("error_rate > 0.5% over 5m", None),
+        "api/api-response-time": ("p95(latency_ms over 5m) > 2000", None),
+        "host/cpu-usage": ("cpu_pct > 80", None),
+        "host/memory-usage": ("memory_pct > 85", None),
+        "host/database-disk": ("disk_pct > 80", None),
+    }
+    # the template's levels start at P1 (Critical); "immediately" is read as 5 minutes and said so
+    assert slas(config) == {"P0": "300s", "P1": "300s", "P2": "900s", "P3": "3600s", "P4": None}
+    assert "assumed: 'immediately' read as 5 minutes" in result.yaml
+    assert levels(config) == [
+        (["schedule:primary"], 10 * MINUTE),
+        (["user:engineering-lead"], 20 * MINUTE),
+        (["user:cto"], None),
+    ]
+    routing = config.config.routing
+    assert [routing.for_severity(s).action for s in ("P1", "P2", "P3", "P4")] == [
+        "page",
+        "page",
+        "notify",
+        "log",
+    ]
+    assert routing.P1.channels == ["pagerduty"] and routing.P3.channels == ["email"]
+    assert config.config.incidents.update_channels == ["slack-incidents"]
+    # placeholders become variables listed at the top: the example.com host, [3 people], the rotation start
+    header = result.yaml.split("\nversion:")[0]
+    for name in (
+        "API_HOST",
+        "PAGERDUTY_URL",
+        "SLACK_INCIDENTS_URL",
+        "ON_CALL_ENGINEER_3_CONTACT",
+        "ONCALL_START_DATE",
+    ):
+        assert f"export {name}=" in header
+    assert config.config.checks()["api/health"].url == "https://service.invalid/health"
+    assert [u.name for u in config.config.users][:3] == [
+        "on-call-engineer-1",
+        "on-call-engineer-2",
+        "on-call-engineer-3",
+    ]
+    assert result.report.unsupported["uptime target"][0].statement.line == 18
+    assert [f.statement.line for f in result.report.unsupported["recurring chores"]][:3] == [312, 313, 314]
+    assert 142 in unknown_lines(result)  # "Request Queue >1000 pending": no check measures a queue
+
+
+def test_prose_sentences() -> None:
+    result = imported(DOCS / "prose.md")
+    config = validated(result)
+    assert config.config.timezone == "Europe/Berlin"
+    assert rules(config) == {
+        "app/p99-latency": ("p99(latency_ms) > 800 for 10m", "P2"),
+        "app/error-rate": ("error_rate > 2% over 5m for 5m", "P1"),
+        "app/down": ("failures >= 5", "P0"),
+        "host/disk": ("disk_pct > 90", "P2"),
+        "host/memory": ("memory_pct > 95 for 15m", "P2"),
+    }
+    assert slas(config) == {"P0": "300s", "P1": "600s", "P2": "1800s", "P3": "next_business_day", "P4": None}
+    assert levels(config) == [
+        (["schedule:primary"], 15 * MINUTE),
+        (["user:engineering-manager"], 30 * MINUTE),
+        (["user:cto"], None),
+    ]
+    [schedule] = config.config.schedules
+    layer = schedule.layers[0]
+    assert (layer.users, str(layer.handoff), schedule.timezone) == (
+        ["ana", "ben", "chen"],
+        "monday 10:00",
+        "Europe/Berlin",
+    )
+    [window] = config.config.maintenance_windows
+    assert (window.cron, window.duration.total_seconds(), window.timezone) == (
+        "0 22 * * 2",
+        5400,
+        "Europe/Berlin",
+    )
+    assert config.config.checks()["app/tls"].host == "app.lumen.io"
+    assert list(result.report.unsupported) == ["uptime target"]
+    assert unknown_lines(result) == [13]
+
+
+def test_tables() -> None:
+    result = imported(DOCS / "tables.md")
+    config = validated(result)
+    assert rules(config) == {
+        "gateway/gateway-latency": ("p95(latency_ms) > 300 for 10m", "P2"),
+        "gateway/gateway-error-rate": ("error_rate > 5% over 5m for 5m", "P1"),
+        "ledger-db/ledger-db-connections": ("connections_pct > 80 for 2m", "P2"),
+        "host/host-cpu": ("cpu_pct > 90 for 15m", "P3"),
+    }
+    service_rules = {r.name: r for s in config.config.services for r in s.rules}
+    assert service_rules["ledger-db-connections"].labels == {"paged": "DBA"}
+    assert slas(config) == {"P0": "300s", "P1": "600s", "P2": "3600s", "P3": "next_business_day", "P4": None}
+    routing = config.config.routing
+    assert (routing.P0.action, routing.P0.channels) == ("page", ["pagerduty"])
+    assert (routing.P2.action, routing.P2.channels) == ("notify", ["slack"])
+    assert routing.P4.action == "log"
+    assert levels(config) == [
+        (["schedule:primary"], 10 * MINUTE),
+        (["user:secondary-on-call"], 15 * MINUTE),
+        (["user:head-of-engineering"], None),
+    ]
+    [window] = config.config.maintenance_windows
+    assert (window.cron, window.services) == ("0 1 * * 6", ["ledger-db"])
+    checks = config.config.checks()
+    assert checks["queue/ping"].password == "opsbook-draft-value"  # ${QUEUE_PASSWORD}, named by the document
+    assert "${QUEUE_PASSWORD}" in result.yaml
+    assert checks["ledger-db/select-1"].kind == "postgres"
+    assert list(result.report.unsupported) == ["backups"]
+    assert unknown_lines(result) == [19]  # "Refund backlog > 200 items": nothing measures it
+
+
+def test_emoji_headings_and_lists() -> None:
+    result = imported(DOCS / "emoji-lists.md")
+    config = validated(result)
+    assert result.draft.title == "Nimbus — Ops Handbook"
+    assert rules(config) == {
+        "api/api-down": ("failures >= 1 for 2m", "P1"),
+        "api/checkout-error-rate": ("error_rate > 3% over 5m for 5m", "P1"),
+        "api/p95-latency": ("p95(latency_ms) > 1500 for 10m", "P2"),
+        "db/slow-queries": ("long_queries > 5 for 5m", "P2"),
+        "host/disk": ("disk_pct > 80", "P2"),
+        "host/swap": ("swap_pct > 50", "P3"),  # "Info" is P3 in this document, not opsbook's P4
+    }
+    assert config.config.checks()["db/select-1"].measure == ["long_queries"]
+    assert slas(config) == {"P0": "300s", "P1": "600s", "P2": "1800s", "P3": "next_business_day", "P4": None}
+    assert config.config.routing.P2.channels == ["slack-nimbus-alerts"]
+    [schedule] = config.config.schedules
+    layer = schedule.layers[0]
+    assert (layer.users, layer.turn.days, str(layer.handoff)) == (["dana", "eli", "fatima"], 1, "08:00")
+    assert schedule.timezone == "America/New_York"
+    [restriction] = layer.restrictions
+    assert (restriction.days, str(restriction.start), str(restriction.end)) == (
+        [0, 1, 2, 3, 4],
+        "08:00:00",
+        "20:00:00",
+    )
+    assert levels(config) == [
+        (["schedule:primary"], 20 * MINUTE),
+        (["user:team-lead"], 20 * MINUTE),
+        (["user:vp-engineering"], None),
+    ]
+    [window] = config.config.maintenance_windows
+    assert (window.cron, window.duration.total_seconds(), window.match) == (
+        "0 3 * * *",
+        1800,
+        {"service": ".*"},
+    )
+    assert [f.statement.line for f in result.report.unsupported["secrets"]] == [52, 53]
+    assert unknown_lines(result) == [15, 57]
+
+
+def test_crlf_and_mojibake() -> None:
+    data = (DOCS / "crlf-mojibake.md").read_bytes()
+    assert b"\r\n" in data and "ð".encode() in data  # the fixture really is CRLF and mojibake
+    result = imported(DOCS / "crlf-mojibake.md")
+    config = validated(result)
+    assert result.draft.title == "Kestrel Ops – Betriebshandbuch"
+    assert "ðŸ" not in result.yaml and "â€" not in result.yaml
+    assert rules(config) == {
+        "web/website-response-time": ("avg(latency_ms) >= 2000 for 3m", "P1"),
+        "web/website-error-rate": ("error_rate >= 1% over 10m for 10m", "P1"),
+        "redis/redis-memory": ("used_memory_pct > 90", "P2"),
+        "host/cpu": ("cpu_pct >= 85 for 20m", "P2"),
+    }
+    assert slas(config)["P2"] == "7200s"
+    assert [c.name for c in config.config.channels] == ["opsgenie", "teams", "email-ops"]
+    assert "ops@kestrel.de" in result.yaml  # in the hint of the channel's variable
+    [window] = config.config.maintenance_windows
+    assert (window.cron, window.duration.total_seconds(), window.timezone) == (
+        "0 1 * * 0",
+        14400,
+        "Europe/Berlin",
+    )
+    assert "${WEB_HOST}" in result.yaml  # www.kestrel.example is an example host
+    assert unknown_lines(result) == [3, 39]
+    assert "Café order" in result.report_text  # genuine accents are left as they are
+
+
+def test_windows_1252_file() -> None:
+    result = imported(DOCS / "legacy-cp1252.md")
+    config = validated(result)
+    assert result.draft.title == "Runbook de l'équipe Hélios"
+    assert rules(config) == {
+        "api/taux-d-erreur": ("error_rate > 5% over 5m for 5m", "P1"),
+        "host/disk": ("disk_pct > 90", "P2"),
+    }
+    assert slas(config)["P1"] == "900s"
+    [window] = config.config.maintenance_windows
+    assert (window.cron, window.duration.total_seconds(), window.timezone) == (
+        "0 23 * * 3",
+        3540,
+        "Europe/Paris",
+    )
+    assert unknown_lines(result) == []
+
+
+def test_commands_in_fences() -> None:
+    result = imported(DOCS / "code-heavy.md")
+    config = validated(result)
+    checks = config.config.checks()
+    assert sorted(checks) == ["api/healthz", "db/select-1", "docker/ps", "host/system", "redis/ping"]
+    assert checks["docker/ps"].command == "docker-compose ps"
+    assert rules(config) == {
+        "api/api-p95-latency": ("p95(latency_ms) > 750 for 5m", "P1"),
+        "api/api-error-rate": ("error_rate > 4% over 5m for 5m", "P1"),
+        "host/disk-usage": ("disk_pct > 75", "P2"),
+        "host/load-average": ("load1 > 8 for 10m", "P2"),
+    }
+    assert slas(config)["P1"] == "600s" and slas(config)["P2"] == "3600s"
+    assert unknown_lines(result) == [23, 24, 25]  # another tool's YAML is not guessed at
+    assert "runbook steps" in result.report_text
+
+
+def test_several_files() -> None:
+    result = imported(DOCS / "split" / "monitoring.md", DOCS / "split" / "oncall.md")
+    config = validated(result)
+    assert rules(config) == {
+        "web/site-unreachable": ("failures >= 1 for 3m", "P1"),
+        "web/5xx-error-rate": ("error_rate > 2% over 5m for 5m", "P1"),
+        "web/p99-response-time": ("p99(latency_ms) > 1200 for 15m", "P2"),
+        "web/certificate-expires": ("days_left < 21", "P3"),
+        "db/postgres-connections": ("connections_pct > 85 for 5m", "P2"),
+    }
+    assert slas(config) == {"P0": "300s", "P1": "300s", "P2": "1200s", "P3": "14400s", "P4": None}
+    assert levels(config) == [
+        (["schedule:primary"], 10 * MINUTE),
+        (["user:greta"], 20 * MINUTE),
+        (["user:founders"], None),
+    ]
+    [schedule] = config.config.schedules
+    assert str(schedule.layers[0].handoff) == "wednesday 16:00" and schedule.timezone == "Europe/Amsterdam"
+    # each entry names its own file
+    assert '# monitoring.md:21 "* [SEV1] 5xx error rate above 2% for 5 minutes"' in result.yaml
+    assert '# oncall.md:18 "| SEV2 | 20 minutes | Page on-call via PagerDuty |"' in result.yaml
+    assert config.config.maintenance_windows[0].services == ["db"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["prose.md", "tables.md", "emoji-lists.md", "crlf-mojibake.md", "legacy-cp1252.md", "code-heavy.md"],
+)
+def test_rendering_twice_gives_the_same_draft(name: str) -> None:
+    from opsbook.docimport.draft import render
+
+    result = imported(DOCS / name)
+    assert render(result.draft, ["."]) == result.yaml

@@ -47,8 +47,11 @@ async def test_p1_pages_oncall_at_once_lead_at_10_and_cto_at_30(team: Team, rece
     assert receiver.pages() == [
         ("/ana", t0), ("/lead", t0 + timedelta(minutes=10)), ("/cto", t0 + timedelta(minutes=30)),
     ]
+    first = receiver.bodies("/ana")[0]
+    assert first["title"].startswith("[P1] Incident #1") and "Escalation" not in first["message"]
     page = receiver.bodies("/cto")[0]
-    assert page["title"].startswith("[P1] Incident #1")
+    assert page["title"].startswith("[P1] ESCALATED to level 3: Incident #1")
+    assert page["message"].startswith("Escalation, level 3 of 3.\nPaged before, not acknowledged: ana, lead.")
     assert "Acknowledge: http://opsbook.test/ack/" in page["message"]
     row = _incident(team)
     assert (row.status, row.severity, row.service, row.opened_at) == ("triggered", "P1", "api", t0)

@@ -8,6 +8,7 @@ from opsbook.config.loader import parse_config
 from opsbook.config.schema import OpsbookConfig
 from opsbook.notify.contacts import contact_channel
 from opsbook.notify.messages import (
+    Escalation,
     GapWarning,
     HandoffBrief,
     IncidentFacts,
@@ -15,6 +16,7 @@ from opsbook.notify.messages import (
     IncidentUpdate,
     Note,
     OpenIncident,
+    RunbookLink,
     SlaBreach,
     Turn,
     Update,
@@ -57,7 +59,8 @@ def test_update_message_in_the_runbook_format() -> None:
     assert message.body.splitlines() == [
         "api: API health check failing", "Also affects: db", "Status:   Investigating", "Severity: P1",
         "Impact:   Logins fail", "ETA:      30 minutes", "Customer-facing: yes", "", "Updates:",
-        "- 14:12 CET  Investigating: pool", "- 14:00 CET  Incident opened",
+        "- 14:12 CET  Investigating: pool", "- 14:00 CET  Incident opened", "",
+        "Incident: http://127.0.0.1:8080/ui/incidents/7",
     ]
     across_days = IncidentUpdate(FACTS, (Update(T + timedelta(days=1), "Monitoring"), Update(T, "Opened")), 4)
     assert "- 2026-01-06 14:00 CET  Monitoring" in render_message(team(), across_days).body
@@ -87,9 +90,15 @@ def test_an_sla_breach_is_an_update_that_says_so() -> None:
     assert breach.kind == "sla" and breach.tags().refs["notify_type"] == "warning"
 
 
-def page(user: str = "ana", severity: str = "P1") -> IncidentPage:
+RUNBOOK = RunbookLink("API Not Responding", "http://opsbook.test/ui/procedures/api/api-not-responding",
+                      'opsbook runbook run "API Not Responding" --incident 3', ("Check /health", "Restart the API"))
+
+
+def page(user: str = "ana", severity: str = "P1", escalation: Escalation | None = None) -> IncidentPage:
     return IncidentPage(3, "r0-l0", user, severity, "Checkout down", "triggered", "500s", "api", T,
-                        "http://opsbook.test/ack/TOKEN", ("API Not Responding",))
+                        "http://opsbook.test/ack/TOKEN", ("API Not Responding",),
+                        link="http://opsbook.test/ui/incidents/3", ack_command="opsbook incident ack 3",
+                        runbook_links=(RUNBOOK,), escalation=escalation)
 
 
 def test_a_page_goes_to_the_persons_contacts_for_its_severity_with_ack_link_and_runbook() -> None:
@@ -98,17 +107,36 @@ def test_a_page_goes_to_the_persons_contacts_for_its_severity_with_ack_link_and_
     assert page(user="nobody").destination(team(), T).channels == ()
     message = render_message(team(), page())
     assert message.subject == "[P1] Incident #3 triggered: Checkout down"
-    assert "\n\nAcknowledge: http://opsbook.test/ack/TOKEN\n" in message.body
-    runbook = 'Runbook: API Not Responding\n  opsbook runbook run "API Not Responding" --incident 3'
+    assert "\n\nAcknowledge: http://opsbook.test/ack/TOKEN\n  or: opsbook incident ack 3\n" in message.body
+    assert "Incident: http://opsbook.test/ui/incidents/3" in message.body.splitlines()
+    runbook = ("Runbook: API Not Responding (http://opsbook.test/ui/procedures/api/api-not-responding)\n"
+               "  1. Check /health\n  2. Restart the API\n"
+               '  Run it: opsbook runbook run "API Not Responding" --incident 3')
     assert runbook in message.body
+    assert "scalat" not in message.body  # the first level's page is no escalation
+
+
+def test_an_escalated_page_says_so_with_its_level_and_who_did_not_acknowledge() -> None:
+    third = render_message(team(), page(escalation=Escalation(3, 3, 1, ("ana", "lead"))))
+    assert third.subject == "[P1] ESCALATED to level 3: Incident #3 triggered: Checkout down"
+    assert third.body.startswith("Escalation, level 3 of 3.\nPaged before, not acknowledged: ana, lead.\n")
+    again = render_message(team(), page(escalation=Escalation(1, 2, 2, ("ana", "lead"), "SLA missed")))
+    assert again.body.startswith("Escalation, level 1 of 2 (round 2): SLA missed.\n")
+    first = render_message(team(), page(escalation=Escalation(1, 3)))
+    assert first.subject == "[P1] Incident #3 triggered: Checkout down" and "scalat" not in first.body
+    reminder = render_message(team(), page(escalation=Escalation(1, 3, reminder=2, acknowledged_by="ben")))
+    assert reminder.subject.startswith("[P1] REMINDER: Incident #3")
+    assert reminder.body.startswith("Reminder 2: acknowledged by ben, still not resolved.")
 
 
 def test_a_custom_page_template_cannot_lose_the_ack_link() -> None:
     custom = team(templates='notifications:\n  templates:\n    incident: {body: "{{ title }} is down"}\n')
     body = render_message(custom, page()).body
-    assert body == "Checkout down is down\n\nAcknowledge: http://opsbook.test/ack/TOKEN"
+    assert body == ("Checkout down is down\n\nAcknowledge: http://opsbook.test/ack/TOKEN\n\n"
+                    "Incident: http://opsbook.test/ui/incidents/3")
     linked = team(templates='notifications:\n  templates:\n    incident: {body: "ack: {{ ack_link }}"}\n')
-    assert render_message(linked, page()).body == "ack: http://opsbook.test/ack/TOKEN"
+    assert render_message(linked, page()).body == (
+        "ack: http://opsbook.test/ack/TOKEN\n\nIncident: http://opsbook.test/ui/incidents/3")
 
 
 def test_a_handoff_brief_goes_to_the_least_urgent_contacts() -> None:

@@ -92,7 +92,9 @@ class Dispatcher:
             self.send(session, transition, now)
 
     def runbook_steps(self, name: str) -> tuple[str, tuple[str, ...]]:
-        """The link to runbook `name` and its first steps (none if it is not found)."""
+        """The link to runbook `name` (its page, or the URL it is) and its first steps (none if not found)."""
+        if name.startswith(("https://", "http://")):
+            return name, ()
         try:
             found = self.catalog().resolve(name)
         except LookupError:
@@ -105,7 +107,7 @@ class Dispatcher:
         if transition.check_id and transition.kind is TransitionKind.FIRED:
             state = session.get(CheckStateRow, transition.check_id)
             detail = state.last_message.splitlines()[0][:300] if state and state.last_message else ""
-        link = f"{self.config.base_url.rstrip('/')}/alerts/{transition.alert_id}"
+        link = f"{self.config.base_url.rstrip('/')}/ui/alerts/{transition.alert_id}"
         send(session, self.config, AlertMessage(transition, url, steps, detail, link), now)
 
     def unmute(self, session: Session, now: datetime) -> tuple[Mutes, list[AlertTransition]]:

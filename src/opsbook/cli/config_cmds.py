@@ -17,9 +17,14 @@ from opsbook.config.yamlpos import ConfigError, load_with_lines
 
 def validate(config: ConfigOption = None, file: Annotated[str | None, typer.Argument()] = None) -> None:
     """Check opsbook.yaml; print every problem as FILE:LINE: field: message."""
+    from opsbook.runbooks.references import reference_issues
+
     path = file or config_path(config)
     try:
         loaded = load_config(path)
+        issues = reference_issues(loaded, Path(path).read_text(encoding="utf-8"))
+        if issues:
+            raise ConfigError(issues)
     except ConfigError as exc:
         print_config_error(exc)
         raise typer.Exit(1) from None

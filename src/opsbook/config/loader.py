@@ -85,6 +85,7 @@ def parse_config(text: str, filename: str, env: Mapping[str, str] | None = None)
                 issues.append(_issue(error, path, loaded, filename))
     if issues:
         raise ConfigError(issues)
+    config.runbooks.located_in(str(FsPath(filename).resolve().parent))
     return LoadedConfig(config=config, path=filename, secrets=loaded.secrets)
 
 

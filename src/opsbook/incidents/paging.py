@@ -1,6 +1,8 @@
 """Paging and the response SLA: the escalation steps of an incident's snapshotted policy, each paging
-its people (notify.messages.IncidentPage, with a signed ack link and the runbooks), and the record of a
-missed acknowledgement deadline.
+its people (notify.messages.IncidentPage: a link to the incident's page, a signed ack link and the command
+that acknowledges, the runbooks with their pages, the first one's first steps and the command that runs it,
+and for an escalated page its level and who was paged before), and the record of a missed acknowledgement
+deadline.
 
 `advance(session, config, row, now)` is what the escalation engine runs on every open incident, and
 what opening an incident runs at once: it sends the due steps not sent yet, records a missed SLA (and
@@ -25,11 +27,14 @@ from opsbook.incidents.queries import runbooks_of
 from opsbook.incidents.records import add_entry
 from opsbook.incidents.signed import link_secret, link_url, make_token
 from opsbook.incidents.updates import post_update
-from opsbook.notify.messages import IncidentPage
+from opsbook.notify.messages import Escalation, IncidentPage, RunbookLink
 from opsbook.notify.service import send
 from opsbook.oncall.config import EscalationPolicy, split_target
 from opsbook.oncall.escalation import Step, due_steps, escalation_state, restore
 from opsbook.oncall.service import resolve_targets
+from opsbook.runbooks.catalog import ProcedureNotFound, catalog_of
+from opsbook.runbooks.commands import run_command
+from opsbook.runbooks.service import first_steps, procedure_link
 
 
 @dataclass
@@ -109,8 +114,9 @@ def send_step(
     session.flush()  # the unique (incident, step) key stops a second sender here
     paged: list[str] = []
     unreachable: list[str] = []
+    where = escalation_of(session, row, step, reason)
     for user in users:
-        (paged if page_user(session, config, row, user, now, step.key) else unreachable).append(user)
+        (paged if page_user(session, config, row, user, now, step.key, where) else unreachable).append(user)
     if step.kind == "renotify":
         what = f"Re-notified (still not resolved, #{step.round})"
     else:
@@ -129,17 +135,62 @@ def send_step(
     return step_row
 
 
+def escalation_of(session: Session, row: IncidentRow, step: Step, reason: str = "") -> Escalation:
+    """Where `step` stands in the escalation: its level and round from 1, and who the level steps sent
+    before it paged (nobody acknowledged, or it would not be sent)."""
+    policy = _policy(row)
+    if step.kind == "renotify":
+        return Escalation(level=1, levels=len(policy.levels) if policy else 1, reminder=step.round,
+                          acknowledged_by=row.acknowledged_by or "", reason=reason)
+    before: list[str] = []
+    earlier = select(EscalationStepRow).where(
+        EscalationStepRow.incident_id == row.id, EscalationStepRow.kind == "level",
+        EscalationStepRow.step_key != step.key)
+    for sent in session.scalars(earlier.order_by(EscalationStepRow.sent_at, EscalationStepRow.id)):
+        before += [u for u in sent.users if u not in before]
+    return Escalation(level=step.level + 1, levels=len(policy.levels) if policy else step.level + 1,
+                      round=step.round + 1, paged_before=tuple(before), reason=reason)
+
+
+def runbook_links(config: OpsbookConfig, names: list[str], incident_id: int) -> tuple[RunbookLink, ...]:
+    """The runbooks named by an incident's alerts as a page shows them: each with its page and the command
+    that runs it for the incident, the first found with its first steps; a URL as it is; a name the runbook
+    folders do not have, bare."""
+    catalog = catalog_of(config.runbooks)
+    out: list[RunbookLink] = []
+    for name in names:
+        if name.startswith(("https://", "http://")):
+            out.append(RunbookLink(name, url=name))
+            continue
+        try:
+            found = catalog.resolve(name)
+        except ProcedureNotFound:
+            out.append(RunbookLink(name))
+            continue
+        steps = () if any(link.steps for link in out) else tuple(first_steps(found.procedure))
+        out.append(RunbookLink(name, procedure_link(found, config.base_url), run_command(name, incident_id),
+                               steps))
+    return tuple(out)
+
+
+def incident_link(config: OpsbookConfig, incident_id: int) -> str:
+    return f"{config.base_url.rstrip('/')}/ui/incidents/{incident_id}"
+
+
 def page_user(session: Session, config: OpsbookConfig, row: IncidentRow, user: str, now: datetime,
-              step_key: str) -> bool:
+              step_key: str, escalation: Escalation | None = None) -> bool:
     """Page `user` on each contact for the incident's severity, with a signed ack link.
 
     Returns False if the user has no contact for this severity (or is not in the config any more)."""
     secret = link_secret(session, config.incidents.link_secret)
+    names = runbooks_of(session, row.id)
     page = IncidentPage(
         incident_id=row.id, step=step_key, user=user, severity=row.severity, title=row.title,
         status=row.status, summary=row.summary, service=row.service, since=row.opened_at,
         ack_link=link_url(config.base_url, make_token(secret, row.id, now, user)),
-        runbooks=tuple(runbooks_of(session, row.id)),
+        runbooks=tuple(names), link=incident_link(config, row.id),
+        ack_command=f"opsbook incident ack {row.id}", runbook_links=runbook_links(config, names, row.id),
+        escalation=escalation,
     )
     return bool(send(session, config, page, now))
 

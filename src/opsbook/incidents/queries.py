@@ -57,6 +57,13 @@ def alerts_of(session: Session, incident_id: int) -> list[IncidentAlertRow]:
                                 .order_by(IncidentAlertRow.id)))
 
 
+def incidents_of_alert(session: Session, alert_id: int) -> list[IncidentRow]:
+    """The incidents an alert joined, oldest first."""
+    return list(session.scalars(
+        select(IncidentRow).join(IncidentAlertRow, IncidentAlertRow.incident_id == IncidentRow.id)
+        .where(IncidentAlertRow.alert_id == alert_id).order_by(IncidentRow.id)))
+
+
 def steps_of(session: Session, incident_id: int) -> list[EscalationStepRow]:
     return list(session.scalars(select(EscalationStepRow).where(EscalationStepRow.incident_id == incident_id)
                                 .order_by(EscalationStepRow.sent_at, EscalationStepRow.id)))

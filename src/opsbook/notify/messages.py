@@ -103,6 +103,33 @@ class AlertMessage(Message):
 
 
 @dataclass(frozen=True)
+class RunbookLink:
+    """A runbook an incident's alerts name, as a page shows it."""
+
+    name: str
+    url: str = ""  # its page; '' when the runbook folders have no such procedure (then no command either)
+    command: str = ""  # `opsbook runbook run "NAME" --incident N`, as typed
+    steps: tuple[str, ...] = ()  # its first steps, each one line
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """Where a page stands in its incident's escalation (people-facing numbers, from 1)."""
+
+    level: int  # the level paged now
+    levels: int  # how many levels the policy has
+    round: int = 1  # the pass through the levels
+    paged_before: tuple[str, ...] = ()  # who was paged before and did not acknowledge
+    reason: str = ""  # why now, if not on schedule ("SLA missed")
+    reminder: int = 0  # re-notification number (acknowledged, not resolved); 0 for a level's page
+    acknowledged_by: str = ""
+
+    @property
+    def escalated(self) -> bool:
+        return not self.reminder and (self.level > 1 or self.round > 1)
+
+
+@dataclass(frozen=True)
 class IncidentPage(Message):
     """One escalation step paging one person on their contacts for the incident's severity."""
 
@@ -118,6 +145,10 @@ class IncidentPage(Message):
     since: datetime
     ack_link: str
     runbooks: tuple[str, ...] = ()
+    link: str = ""  # the incident's page
+    ack_command: str = ""  # `opsbook incident ack N`
+    runbook_links: tuple[RunbookLink, ...] = ()
+    escalation: Escalation | None = None
 
     def destination(self, config: OpsbookConfig, now: datetime) -> Destination:
         return to_person(config, self.user, (self.severity,))
@@ -129,7 +160,9 @@ class IncidentPage(Message):
         return {
             "incident_id": self.incident_id, "title": self.title, "status": self.status,
             "severity": self.severity, "summary": self.summary, "service": self.service, "since": self.since,
-            "user": self.user, "ack_link": self.ack_link, "runbooks": list(self.runbooks),
+            "user": self.user, "ack_link": self.ack_link, "runbooks": list(self.runbooks), "link": self.link,
+            "ack_command": self.ack_command, "runbook_links": list(self.runbook_links),
+            "escalation": self.escalation, "escalated": bool(self.escalation and self.escalation.escalated),
         }
 
     def tags(self) -> Tags:
@@ -137,7 +170,10 @@ class IncidentPage(Message):
         return Tags(self.severity, self.service, incident_id=self.incident_id, refs=refs)
 
     def essentials(self) -> dict[str, str]:
-        return {self.ack_link: f"Acknowledge: {self.ack_link}"}
+        lines = {self.ack_link: f"Acknowledge: {self.ack_link}"}
+        if self.link:
+            lines[self.link] = f"Incident: {self.link}"
+        return lines
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ Variables (all optional; missing ones render empty):
   (datetime), `resolved_at` (datetime), `runbook`, `runbook_url`, `runbook_steps` (its first steps),
   `detail` (the check's last message), `link` (into opsbook), `labels` (dict), `alert_id`
 - incident (a page): `incident_id`, `title`, `status`, `severity`, `summary`, `service`, `since`,
-  `user`, `ack_link`, `runbooks`
+  `user`, `link` (the incident's page), `ack_link`, `ack_command`, `runbooks` (names), `runbook_links`
+  (each `name`, `url`, `command`, `steps`: the first runbook's first steps), `escalated`, `escalation`
+  (`level` and `levels` from 1, `round`, `paged_before`, `reason`, `reminder`, `acknowledged_by`)
 - update / sla: `incident_id`, `title`, `where` (service or services), `others` (further services),
   `status`, `severity`, `impact`, `eta`, `customer_facing`, `updates` (newest first, each `ts`, `text`);
   sla also `deadline`
@@ -23,7 +25,7 @@ Variables (all optional; missing ones render empty):
   `description`, `last_rotated`, `due_at` (datetimes or none), `rotation` (its procedure)
 - test: `channel`, `now`
 - group: `service`, `severity` (the most urgent), `kind`, `count`, `items` (each with `subject`, `body`)
-- always: `opsbook` (the config title), `base_url`, `timezone`
+- always: `opsbook` (the config title), `base_url` (without a trailing /), `timezone`
 Filters: `when` formats a datetime in the team's time zone (`{{ since|when }}`, or with a strftime format
 and a zone: `{{ start|when("%a %H:%M", zone) }}`), `local_date` is its date there, `ago` a duration
 (`1 h 10 min`), `num` a measured value without float noise (`3`, not `3.0`).
@@ -57,7 +59,8 @@ Updates:
 {% set several_days = (updates|map(attribute="ts")|map("local_date")|unique|list|length) > 1 %}
 {%- for update in updates %}- {{ update.ts|when("%Y-%m-%d %H:%M %Z" if several_days else "%H:%M %Z") }}  \
 {{ update.text }}
-{% endfor %}{% endif %}"""
+{% endfor %}{% endif %}
+Incident: {{ base_url }}/ui/incidents/{{ incident_id }}"""
 """The incident update in the runbooks' communication format (also the body of an SLA breach)."""
 LONG = "%Y-%m-%d %H:%M:%S %Z"
 
@@ -75,7 +78,7 @@ Service:  {{ service }}
 {% endif %}{% if detail %}Last:     {{ detail }}
 {% endif %}{% if link %}Details:  {{ link }}
 {% endif %}{% if runbook %}
-Runbook:  {{ runbook }}{% if runbook_url %} ({{ runbook_url }}){% endif %}
+Runbook:  {{ runbook }}{% if runbook_url and runbook_url != runbook %} ({{ runbook_url }}){% endif %}
 {% for step in runbook_steps or [] %}  {{ loop.index }}. {{ step }}
 {% endfor %}{% endif %}""",
     ),
@@ -93,9 +96,18 @@ Service:  {{ service }}
 {% endif %}""",
     ),
     "incident": (
-        "[{{ severity }}] Incident{% if incident_id %} #{{ incident_id }}{% endif %}"
-        " {{ status }}: {{ title }}",
-        """{{ title }}
+        "[{{ severity }}] {% if escalated %}ESCALATED to level {{ escalation.level }}: "
+        "{% elif escalation and escalation.reminder %}REMINDER: {% endif %}"
+        "Incident{% if incident_id %} #{{ incident_id }}{% endif %} {{ status }}: {{ title }}",
+        """{% if escalated %}Escalation, level {{ escalation.level }} of {{ escalation.levels }}\
+{% if escalation.round > 1 %} (round {{ escalation.round }}){% endif %}\
+{% if escalation.reason %}: {{ escalation.reason }}{% endif %}.
+Paged before, not acknowledged: {{ escalation.paged_before|join(", ") or "nobody could be reached" }}.
+
+{% elif escalation and escalation.reminder %}Reminder {{ escalation.reminder }}: acknowledged\
+{% if escalation.acknowledged_by %} by {{ escalation.acknowledged_by }}{% endif %}, still not resolved.
+
+{% endif %}{{ title }}
 {% if summary %}
 {{ summary }}
 {% endif %}
@@ -103,12 +115,15 @@ Status:   {{ status }}
 Severity: {{ severity }}
 {% if service %}Service:  {{ service }}
 {% endif %}{% if since %}Since:    {{ since|when }}
-{% endif %}{% if link %}Details:  {{ link }}
+{% endif %}{% if link %}Incident: {{ link }}
 {% endif %}{% if ack_link %}
 Acknowledge: {{ ack_link }}
-{% endif %}{% for runbook in runbooks or [] %}Runbook: {{ runbook }}
-  opsbook runbook run "{{ runbook }}" --incident {{ incident_id }}
-{% endfor %}""",
+{% if ack_command %}  or: {{ ack_command }}
+{% endif %}{% endif %}{% for rb in runbook_links or [] %}
+Runbook: {{ rb.name }}{% if rb.url %} ({{ rb.url }}){% endif %}
+{% for step in rb.steps %}  {{ loop.index }}. {{ step }}
+{% endfor %}{% if rb.command %}  Run it: {{ rb.command }}
+{% endif %}{% endfor %}""",
     ),
     "update": (
         "[{{ severity }}] Incident #{{ incident_id }} {{ where }}: {{ title }} — {{ status|capitalize }}",
@@ -230,7 +245,9 @@ def render(
     if kind not in DEFAULTS:
         raise ValueError(f"unknown message kind {kind!r}; one of {', '.join(KINDS)}")
     env = _environment(timezone)
-    values = {"opsbook": opsbook, "base_url": base_url, "timezone": timezone, "kind": kind, **context}
+    values = {
+        "opsbook": opsbook, "base_url": base_url.rstrip("/"), "timezone": timezone, "kind": kind, **context,
+    }
     default_subject, default_body = DEFAULTS[kind]
     override = templates.override(kind) if templates else None
     notes: list[str] = []

@@ -45,6 +45,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from opsbook.config.types import Duration, Model, Name
 from opsbook.rules.expr import Expr, ExprError, parse
 from opsbook.rules.severity import Severity
+from opsbook.runbooks.config import ProcedureName
 
 DEFAULT_RULE = "failures"
 """The name of the consecutive-failures rule every check gets."""
@@ -85,7 +86,9 @@ class RuleConfig(Model):
     when: When = Field(description="The condition, e.g. 'p95(latency_ms) > 500 for 5m' (see the docs).")
     severity: SeverityLevel | None = Field(default=None, description="P0-P4; default: see alerting.")
     summary: str = Field(default="", description="Jinja2: {{ value }}, {{ threshold }}, {{ check }}...")
-    runbook: str = Field(default="", description="Runbook (procedure title or URL) to follow when it fires.")
+    runbook: ProcedureName = Field(
+        default="", description="Procedure to follow when it fires: its name as for `runbook run`, or a URL."
+    )
     labels: dict[str, str] = Field(default_factory=dict, description="Extra labels for routing and silences.")
     min_firing: Duration | None = Field(
         default=None, description="Flap damping: least time firing before a resolve (default resolve_after)."

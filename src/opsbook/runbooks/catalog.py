@@ -2,7 +2,9 @@ r"""The runbooks of the configured folders, and finding a procedure by the name 
 
 `resolve("API Not Responding")`, `resolve('"Service is down"')`, a path such as
 "Troubleshooting \u203a API Not Responding" (or with `>` or `/`), or a ref `runbook-id/procedure-slug`:
-case and punctuation do not matter. An ambiguous or unknown name raises `ProcedureNotFound`
+case and punctuation do not matter. A heading whose only content is sub-sections (`## API Not Responding`
+over `### Steps`) is found by its own name too, as the procedure of its sub-sections' steps
+(`sections.py`), when no procedure has that name. An ambiguous or unknown name raises `ProcedureNotFound`
 whose message lists the close matches.
 
 `current_catalog` is how everything reads the folders (dispatcher, API, CLI, web UI): one parsed catalog
@@ -23,6 +25,7 @@ from opsbook.errors import NotFound
 from opsbook.runbooks.config import RunbooksSettings
 from opsbook.runbooks.document import Procedure, Runbook
 from opsbook.runbooks.parse import RunbookUnreadable, decode, parse_runbook
+from opsbook.runbooks.sections import sections
 from opsbook.runbooks.text import slugify
 
 
@@ -36,11 +39,12 @@ class ProcedureNotFound(NotFound):
 
 @dataclass(frozen=True)
 class Entry:
-    """One runbook file in the catalog."""
+    """One runbook file in the catalog; `sections` are its headings made of sub-sections only."""
 
     id: str
     path: str
     runbook: Runbook
+    sections: tuple[Procedure, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,11 +69,24 @@ class Catalog:
     def all(self) -> list[Found]:
         return [Found(e, p) for e in self.entries for p in e.runbook.procedures]
 
+    def headings(self) -> list[Found]:
+        """The headings of sub-sections only, as procedures (found by name, not listed)."""
+        return [Found(e, p) for e in self.entries for p in e.sections]
+
     def runbook(self, runbook_id: str) -> Entry | None:
         return next((e for e in self.entries if e.id == runbook_id), None)
 
     def resolve(self, name: str) -> Found:
-        return resolve(self.all(), name)
+        return resolve(self.all(), name, self.headings())
+
+    def name_of(self, found: Found) -> str:
+        """What to type to get `found`: its heading path ("Database > Backups"), or its ref if that path
+        names something else too."""
+        path = " > ".join(found.procedure.path)
+        try:
+            return path if self.resolve(path).ref == found.ref else found.ref
+        except ProcedureNotFound:
+            return found.ref
 
 
 def _keys(found: Found) -> set[str]:
@@ -81,14 +98,14 @@ def _keys(found: Found) -> set[str]:
     return keys
 
 
-def resolve(procedures: list[Found], name: str) -> Found:
-    """The one procedure called `name` (see the module docstring)."""
+def resolve(procedures: list[Found], name: str, headings: list[Found] | None = None) -> Found:
+    """The one procedure called `name`, else the one heading of sub-sections (see the module docstring)."""
     wanted = name.strip()
-    exact = [f for f in procedures if f.ref == wanted]
+    exact = [f for f in (*procedures, *(headings or ())) if f.ref == wanted]
     if exact:
         return exact[0]
     key = slugify(wanted.replace("\u203a", " ").replace(">", " ").replace("/", " "), 400)
-    matches = [f for f in procedures if key in _keys(f)]
+    matches = [f for f in procedures if key in _keys(f)] or [f for f in headings or () if key in _keys(f)]
     if len(matches) == 1:
         return matches[0]
     if len(matches) > 1:
@@ -98,10 +115,11 @@ def resolve(procedures: list[Found], name: str) -> Found:
             + "\n  ".join(listed),
             listed,
         )
-    titles = {slugify(f.procedure.title, 400): f for f in procedures}
+    everything = [*procedures, *(headings or ())]
+    titles = {slugify(f.procedure.title, 400): f for f in reversed(everything)}
     close = difflib.get_close_matches(key, list(titles), n=5, cutoff=0.5)
     near = [titles[c] for c in close]
-    near += [f for f in procedures if key and key in slugify(f.procedure.display, 400) and f not in near]
+    near += [f for f in everything if key and key in slugify(f.procedure.display, 400) and f not in near]
     listed = [f"{f.procedure.display}  ({f.ref})" for f in near[:8]]
     hint = ("; close matches:\n  " + "\n  ".join(listed)) if listed else ""
     raise ProcedureNotFound(f"no procedure named {name!r}{hint}", listed)
@@ -152,7 +170,8 @@ def _load(settings: RunbooksSettings, folders: list[_Folder]) -> Catalog:
                 rb_id = f"{base}-{n}"
                 n += 1
             used.add(rb_id)
-            catalog.entries.append(Entry(rb_id, str(path), parse_runbook(text, str(path))))
+            runbook = parse_runbook(text, str(path))
+            catalog.entries.append(Entry(rb_id, str(path), runbook, sections(runbook.procedures)))
     _mark_auto(catalog, settings.auto)
     return catalog
 
@@ -169,7 +188,9 @@ def _mark_auto(catalog: Catalog, names: list[str]) -> None:
                 procs = tuple(
                     dc_replace(p, auto=True) if p is found.procedure else p for p in entry.runbook.procedures
                 )
-                catalog.entries[i] = Entry(entry.id, entry.path, dc_replace(entry.runbook, procedures=procs))
+                heads = tuple(dc_replace(p, auto=True) if p is found.procedure else p for p in entry.sections)
+                catalog.entries[i] = Entry(
+                    entry.id, entry.path, dc_replace(entry.runbook, procedures=procs), heads)
 
 
 # --- the current catalog ---------------------------------------------------------------------------
@@ -231,3 +252,8 @@ def current_catalog(settings: RunbooksSettings, config_dir: str | Path) -> Catal
         while len(_cache) > CACHED:
             del _cache[next(iter(_cache))]
         return catalog
+
+
+def catalog_of(settings: RunbooksSettings) -> Catalog:
+    """The current catalog of a loaded config's runbook folders (relative ones from the config's folder)."""
+    return current_catalog(settings, settings.base_dir)

@@ -1,12 +1,29 @@
-"""The `runbooks:` section of opsbook.yaml: where the Markdown runbooks are, databases for SQL steps."""
+"""The `runbooks:` section of opsbook.yaml: where the Markdown runbooks are, databases for SQL steps.
+
+Relative folders are relative to the config file's folder, which the loader tells the section
+(`located_in`), so whatever holds the config can read its runbooks (`base_dir`)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
 
 from opsbook.config.types import Duration, Model, Name
+
+
+class _NamesProcedure:
+    """Marks a config string that names a runbook procedure (runbooks/references.py finds them)."""
+
+    def __repr__(self) -> str:
+        return "ProcedureName"
+
+
+NAMES_PROCEDURE = _NamesProcedure()
+ProcedureName = Annotated[str, NAMES_PROCEDURE]
+"""A config value naming a runbook procedure as people type it for `opsbook runbook run` (or a URL):
+`opsbook validate` says where one names nothing."""
 
 
 class RunbooksSettings(Model):
@@ -28,11 +45,22 @@ class RunbooksSettings(Model):
         default=timedelta(seconds=5), description="After a timeout, how long SIGTERM has before SIGKILL."
     )
     shell: str = Field(default="/bin/bash", description="Shell that runs shell steps (`-c SCRIPT`).")
-    auto: list[str] = Field(
+    auto: list[ProcedureName] = Field(
         default_factory=list,
         description="Procedures opsbook may run unattended (remediation), by name as for `runbook run`.",
     )
     output_limit: int = Field(default=65536, ge=1024, description="Characters of each step's output kept.")
+    _base_dir: str = PrivateAttr(default=".")
+
+    @property
+    def base_dir(self) -> str:
+        """The folder relative `folders` are in: that of the config file (the working directory if the
+        section was not loaded from a file)."""
+        return self._base_dir
+
+    def located_in(self, folder: str) -> None:
+        """Called by the loader with the config file's folder."""
+        self._base_dir = folder
 
     @model_validator(mode="after")
     def _known_default(self) -> RunbooksSettings:

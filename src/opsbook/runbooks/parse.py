@@ -35,7 +35,7 @@ from opsbook.errors import Invalid
 from opsbook.runbooks import placeholders
 from opsbook.runbooks.blocks import CHECKBOX, CHECKED_GLYPHS, block_steps, parse_info
 from opsbook.runbooks.document import Procedure, Runbook, Step
-from opsbook.runbooks.text import clean_title, repair_mojibake, slugify
+from opsbook.runbooks.text import clean_title, repair_mojibake, slugify, unique
 
 _MD = MarkdownIt("commonmark").enable("table")
 _BLOCKS = MarkdownIt("commonmark").enable("table").disable(["inline", "text_join"])
@@ -400,22 +400,12 @@ def _checkbox_step(raw: str, group: str, line: int, title: str | None = None) ->
     return Step(kind="confirm", title=shown, group=group, checked=checked, line=line)
 
 
-def _unique(base: str, used: set[str]) -> str:
-    name = base
-    n = 2
-    while name in used:
-        name = f"{base}-{n}"
-        n += 1
-    used.add(name)
-    return name
-
-
 def _procedure(section: _Section, used_slugs: set[str], auto: bool) -> Procedure:
     names: set[str] = set()
     steps: list[Step] = []
     for step in section.steps:
         base = step.name or slugify(step.title, 40)
-        steps.append(dc_replace(step, name=_unique(base, names)))
+        steps.append(dc_replace(step, name=unique(base, names)))
     params = placeholders.merge(
         [placeholders.find(s.command, "shell" if s.kind == "shell" else "sql") for s in steps if s.runnable]
     )
@@ -423,7 +413,7 @@ def _procedure(section: _Section, used_slugs: set[str], auto: bool) -> Procedure
     return Procedure(
         title=path[-1],
         path=path,
-        slug=_unique(slugify(" ".join(path), 80), used_slugs),
+        slug=unique(slugify(" ".join(path), 80), used_slugs),
         level=section.level,
         line=section.line,
         steps=tuple(steps),

@@ -91,11 +91,15 @@ def steps_of(session: Session, run_id: int) -> list[RunStepRow]:
     return list(session.scalars(query))
 
 
-def list_runs(session: Session, *, limit: int = 50, incident_id: str | None = None) -> list[RunRow]:
-    """Newest first."""
+def list_runs(
+    session: Session, *, limit: int = 50, incident_id: str | None = None, procedure_ref: str | None = None
+) -> list[RunRow]:
+    """Newest first; only those for an incident, or of a procedure (by ref), if given."""
     query = select(RunRow)
     if incident_id is not None:
         query = query.where(RunRow.incident_id == str(incident_id))
+    if procedure_ref is not None:
+        query = query.where(RunRow.procedure_ref == procedure_ref)
     return list(session.scalars(query.order_by(RunRow.id.desc()).limit(limit)))
 
 

@@ -47,13 +47,14 @@ from opsbook.runbooks.steps import (
     marked_status,
     may_run_unattended,
 )
+from opsbook.runbooks.text import shorten
 from opsbook.runtime import Runtime
 from opsbook.usecase import Tx, transaction
 
 __all__ = [
     "RunNotFound", "RunState", "StepTaken", "abort_run", "automatable", "catalog_for", "find_procedure",
-    "finish_run", "first_steps", "get_run", "list_runs", "procedure_link", "procedure_of", "resume_run",
-    "run_unattended", "start_run", "steps_of", "take_step",
+    "finish_run", "first_steps", "get_run", "list_runs", "procedure_link", "procedure_of", "procedure_path",
+    "resume_run", "run_unattended", "start_run", "steps_of", "take_step",
 ]
 
 
@@ -341,8 +342,13 @@ def _refuse(runtime: Runtime, run_id: int, position: int) -> None:
 # --- for notifications -------------------------------------------------------------------------------
 
 
-def first_steps(procedure: Procedure, count: int = 3) -> list[str]:
-    """The first actionable steps as one-line texts, for a notification that links its runbook."""
+STEP_CHARS = 100
+"""A step in a notification is cut to this many characters (a page is read on a phone)."""
+
+
+def first_steps(procedure: Procedure, count: int = 3, limit: int = STEP_CHARS) -> list[str]:
+    """The first `count` actionable steps as one-line texts of at most `limit` characters (a command's first
+    line after its title), for a notification that links its runbook."""
     out: list[str] = []
     for step in procedure.steps:
         if not step.actionable:
@@ -350,12 +356,17 @@ def first_steps(procedure: Procedure, count: int = 3) -> list[str]:
         text = step.title
         if step.runnable and step.command and step.command.splitlines()[0] != step.title:
             text += f": {step.command.splitlines()[0]}"
-        out.append(text)
+        out.append(shorten(text, limit))
         if len(out) == count:
             break
     return out
 
 
+def procedure_path(found: Found) -> str:
+    """The web UI page of a procedure (its steps, commands, parameters and runs)."""
+    return f"/ui/procedures/{found.ref}"
+
+
 def procedure_link(found: Found, base_url: str) -> str:
-    """Where a procedure is shown over HTTP (the API path; the web UI may mount a page there later)."""
-    return f"{base_url.rstrip('/')}/api/v1/procedures/{found.ref}"
+    """The web UI page of a procedure as a link for messages."""
+    return base_url.rstrip("/") + procedure_path(found)

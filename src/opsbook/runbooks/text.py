@@ -80,3 +80,14 @@ def shorten(text: str, limit: int = 72) -> str:
     """One line, at most `limit` characters."""
     line = " ".join(text.split())
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def unique(base: str, used: set[str]) -> str:
+    """`base`, or `base-2`, `base-3`... the first not in `used` (which it is added to)."""
+    name = base
+    n = 2
+    while name in used:
+        name = f"{base}-{n}"
+        n += 1
+    used.add(name)
+    return name

@@ -1,4 +1,5 @@
-"""Alerts, silences and maintenance windows in the browser.
+"""Alerts (the list, and one alert: the page the "Details" link of a message opens), silences and
+maintenance windows in the browser.
 
 Reading needs a signed-in user. Creating and expiring silences and maintenance windows are the use cases
 of `opsbook.silences.service` (responder role, audit row, event): bad input or what has ended already is
@@ -9,13 +10,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from opsbook.alerts.service import list_alerts
+from opsbook.alerts.models import AlertRow
+from opsbook.alerts.service import events_of, list_alerts
 from opsbook.auth.roles import Principal, Role
 from opsbook.config.types import parse_duration
 from opsbook.errors import Conflict, NotFound
+from opsbook.incidents.queries import incidents_of_alert
+from opsbook.runbooks import service as runbooks
+from opsbook.runbooks.catalog import ProcedureNotFound
 from opsbook.silences import service as silences
 from opsbook.silences import store
 from opsbook.silences.matchers import parse_matcher
@@ -24,6 +29,8 @@ from opsbook.web.ui.pages import back, needs, render, runtime_of, viewer
 
 responder = needs(Role.RESPONDER)  # the use cases check it too; declared for early refusal
 router = APIRouter(prefix="/ui", include_in_schema=False)
+old_links = APIRouter(include_in_schema=False)
+"""`/alerts/N`: where the "Details" link of messages sent by earlier versions points."""
 ALERT_STATES = ("firing", "pending", "resolved")
 SHOWN = (ValueError, NotFound, Conflict)
 """Refusals shown on the page (bad input, unknown id, ended already); `Forbidden` is answered 403."""
@@ -53,6 +60,46 @@ def alerts_page(
         last_id=rows[-1].id if rows else None,
         redact=runtime.redact,
     )
+
+
+def _runbook_link(request: Request, name: str) -> str:
+    """Where the alert's runbook is: its procedure page, the URL it is, or '' when it names nothing."""
+    if name.startswith(("https://", "http://")):
+        return name
+    if not name:
+        return ""
+    runtime = runtime_of(request)
+    try:
+        return runbooks.procedure_path(runbooks.find_procedure(runtime, name))
+    except ProcedureNotFound:
+        return ""
+
+
+@router.get("/alerts/{alert_id}", response_class=HTMLResponse)
+def alert_page(request: Request, alert_id: Id, principal: Principal = Depends(viewer)) -> HTMLResponse:
+    runtime = runtime_of(request)
+    with runtime.sessions() as session:
+        row = session.get(AlertRow, alert_id)
+        if row is None:
+            raise HTTPException(404, f"no alert {alert_id}")
+        events = events_of(session, alert_id)
+        incidents = incidents_of_alert(session, alert_id)
+    return render(
+        request,
+        "ui/alert.html",
+        title=f"Alert {alert_id}",
+        section="Alerts",
+        alert=row,
+        events=events,
+        incidents=incidents,
+        runbook_link=_runbook_link(request, row.runbook),
+        redact=runtime.redact,
+    )
+
+
+@old_links.get("/alerts/{alert_id}")
+def old_alert_link(alert_id: Id) -> RedirectResponse:
+    return RedirectResponse(f"/ui/alerts/{alert_id}", status_code=308)
 
 
 @router.get("/silences", response_class=HTMLResponse)

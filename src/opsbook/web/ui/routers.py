@@ -6,7 +6,15 @@ from fastapi import APIRouter
 
 
 def all_routers() -> list[APIRouter]:
-    from opsbook.web.ui import alert_pages, auth_pages, check_page, dashboard, incident_pages, ops_pages
+    from opsbook.web.ui import (
+        alert_pages,
+        auth_pages,
+        check_page,
+        dashboard,
+        incident_pages,
+        ops_pages,
+        runbook_pages,
+    )
 
     return [
         auth_pages.router,
@@ -14,5 +22,7 @@ def all_routers() -> list[APIRouter]:
         check_page.router,
         incident_pages.router,
         alert_pages.router,
+        alert_pages.old_links,
         ops_pages.router,
+        runbook_pages.router,
     ]

@@ -1,0 +1,64 @@
+"""Headings whose only content is sub-sections, as procedures of their own (pure: procedures in, out).
+
+A runbook often says
+
+    ## API Not Responding
+    ### Symptoms          (facts, no steps)
+    ### Steps             (the steps)
+
+The parser makes a procedure of each heading with steps under it, so the steps above are the procedure
+"API Not Responding › Steps", while the alert rule says `runbook: "API Not Responding"`. `sections`
+gives every heading above a procedure that has no steps of its own a procedure too: its sub-sections'
+steps in document order (labelled with the sub-section they come from when there are several), their
+parameters merged. The catalog resolves a name to these only when no procedure of the parser has it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from opsbook.runbooks import placeholders
+from opsbook.runbooks.document import PATH_SEP, Procedure, Step
+from opsbook.runbooks.text import slugify, unique
+
+
+def _steps(prefix: tuple[str, ...], children: list[Procedure]) -> tuple[Step, ...]:
+    names: set[str] = set()
+    out: list[Step] = []
+    for child in children:
+        label = PATH_SEP.join(child.path[len(prefix):])
+        for step in child.steps:
+            group = step.group
+            if len(children) > 1:
+                group = f"{label}: {group}" if group else label
+            out.append(replace(step, group=group, name=unique(step.name or slugify(step.title, 40), names)))
+    return tuple(out)
+
+
+def _combined(prefix: tuple[str, ...], children: list[Procedure], used_slugs: set[str]) -> Procedure:
+    first = children[0]
+    return Procedure(
+        title=prefix[-1],
+        path=prefix,
+        slug=unique(slugify(" ".join(prefix), 80), used_slugs),
+        level=max(1, first.level - (len(first.path) - len(prefix))),
+        line=first.line,
+        steps=_steps(prefix, children),
+        parameters=tuple(placeholders.merge([list(c.parameters) for c in children])),
+        description=first.description if len(children) == 1 else "",
+        auto=all(c.auto for c in children),
+    )
+
+
+def sections(procedures: tuple[Procedure, ...]) -> tuple[Procedure, ...]:
+    """A procedure for each heading above `procedures` that is not one of them (see the module docstring),
+    in the order of their first sub-section; slugs unique among all of them."""
+    own = {p.path for p in procedures}
+    under: dict[tuple[str, ...], list[Procedure]] = {}
+    for procedure in procedures:
+        for k in range(1, len(procedure.path)):
+            prefix = procedure.path[:k]
+            if prefix not in own:
+                under.setdefault(prefix, []).append(procedure)
+    used = {p.slug for p in procedures}
+    return tuple(_combined(prefix, children, used) for prefix, children in under.items())

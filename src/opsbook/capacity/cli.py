@@ -26,7 +26,7 @@ def capacity(config: ConfigOption = None) -> None:
     table = Table("resource", "current", "capacity", "use", "trend/week", "reaches", "action")
     notes: list[str] = []
     for view in views:
-        table.add_row(*row(view, zone))
+        table.add_row(*(escape(cell) for cell in cells(view, zone)))
         if isinstance(view.trend, NoTrend):
             notes.append(f"{view.resource.label()}: {view.trend.reason}")
     console.print(table)
@@ -34,10 +34,11 @@ def capacity(config: ConfigOption = None) -> None:
         console.print(f"[dim]{escape(note)}[/]")
 
 
-def row(view: ResourceView, zone: str) -> list[str]:
+def cells(view: ResourceView, zone: str) -> list[str]:
+    """The table's row of one resource, plain text (the web UI shows the same)."""
     resource = view.resource
     unit = resource.unit
-    current = "–" if view.current is None else f"{view.current:g}{unit}"
+    current = "–" if view.current is None else f"{round(view.current, 1):g}{unit}"
     use = "–" if view.utilisation is None else f"{view.utilisation:.0f}%"
     trend = "–" if isinstance(view.trend, NoTrend) else f"{view.trend.slope_per_day * 7:+.1f}{unit}"
     upcoming = view.next_crossing
@@ -46,5 +47,4 @@ def row(view: ResourceView, zone: str) -> list[str]:
     else:
         date = show_time(upcoming.when, zone, fmt="%Y-%m-%d")
         reaches = f"{upcoming.level:g}{unit} {date}"
-    return [escape(resource.label()), current, f"{resource.capacity:g}{unit}", use, trend, reaches,
-            escape(view.action)]
+    return [resource.label(), current, f"{resource.capacity:g}{unit}", use, trend, reaches, view.action]

@@ -77,11 +77,13 @@ def _routers() -> list[Any]:
     """Every domain's router, in one list (each domain's api.py exposes `router`)."""
     from opsbook.alerts.api import router as alerts_router
     from opsbook.alerts.ingest import router as ingest_router
+    from opsbook.capacity.api import router as capacity_router
     from opsbook.incidents.api import ack_router
     from opsbook.incidents.api import router as incidents_router
     from opsbook.notify.api import router as notify_router
     from opsbook.oncall.api import router as oncall_router
     from opsbook.oplog.api import router as oplog_router
+    from opsbook.postgres.api import router as postgres_router
     from opsbook.runbooks.api import router as runbooks_router
     from opsbook.silences.api import router as silences_router
 
@@ -95,6 +97,8 @@ def _routers() -> list[Any]:
         silences_router,
         notify_router,
         oncall_router,
+        postgres_router,
+        capacity_router,
         runbooks_router,
         oplog_router,
     ]

@@ -21,6 +21,8 @@ NAV = [
     ("/ui/oncall", "On-call"),
     ("/ui/runbooks", "Runbooks"),
     ("/ui/oplog", "Ops log"),
+    ("/ui/postgres", "Databases"),
+    ("/ui/capacity", "Capacity"),
     ("/ui/audit", "Audit"),
     ("/status", "Status page"),
 ]

@@ -11,6 +11,7 @@ def all_routers() -> list[APIRouter]:
         auth_pages,
         check_page,
         dashboard,
+        database_pages,
         incident_pages,
         ops_pages,
         runbook_pages,
@@ -24,5 +25,6 @@ def all_routers() -> list[APIRouter]:
         alert_pages.router,
         alert_pages.old_links,
         ops_pages.router,
+        database_pages.router,
         runbook_pages.router,
     ]

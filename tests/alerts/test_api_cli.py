@@ -118,7 +118,7 @@ def test_cli_alert_list(tmp_path: Path) -> None:
     runner = CliRunner()
     out = runner.invoke(main_app, ["alert", "list", "--state", "firing"], env=env)
     assert out.exit_code == 0, out.output
-    assert "api/health / failures" in out.output and "Disk [full] on db-1" in out.output
+    assert "api/health · rule failures" in out.output and "Disk [full] on db-1" in out.output
     assert "resolved" not in out.output
     everything = runner.invoke(main_app, ["alert", "list"], env=env)
     assert "resolved" in everything.output and "slow" in everything.output

@@ -50,7 +50,7 @@ def test_the_import_command(tmp_path: Path) -> None:
     utf16 = tmp_path / "utf16.md"
     utf16.write_bytes(RUNBOOK.encode("utf-16"))
     res = _import(utf16)
-    assert res.returncode == 0 and "Ops — café: 1 procedure(s)" in res.stdout
+    assert res.returncode == 0 and "Ops — café: 1 procedure" in res.stdout
     assert "docker restart api" in res.stdout
 
     binary = tmp_path / "logo.md"

@@ -12,6 +12,7 @@ from rich.table import Table
 from opsbook.alerts.service import list_alerts
 from opsbook.alerts.state import AlertState
 from opsbook.cli.common import ConfigOption, console, runtime_or_exit
+from opsbook.incidents.words import alert_name
 from opsbook.rules.severity import Severity
 from opsbook.timefmt import show_span, show_time
 
@@ -53,7 +54,7 @@ def list_command(
     for row in rows:
         started = row.fired_at or row.pending_since or row.created_at
         since = row.resolved_at if row.state == "resolved" else started
-        what = " / ".join(p for p in (row.check_id, row.rule) if p) or row.source
+        what = alert_name(None, row.check_id, row.rule) if row.check_id or row.rule else row.source
         value = "" if row.value is None else f"{row.value:g}"
         state_text = f"[{STATE_STYLE.get(row.state, '')}]{row.state}[/]"
         if row.silenced:

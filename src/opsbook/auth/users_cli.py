@@ -16,6 +16,7 @@ from opsbook.auth import service, sessions
 from opsbook.auth.web_models import UserPasswordRow, WebSessionRow
 from opsbook.cli.common import AuthorOption, ConfigOption, cli_actor, cli_errors, console, runtime_or_exit
 from opsbook.timefmt import show_time
+from opsbook.words import count
 
 app = typer.Typer(
     help="Users of the web UI: passwords (users and roles are declared in opsbook.yaml).",
@@ -37,7 +38,8 @@ def set_password(
     password = typer.prompt("New password", hide_input=True, confirmation_prompt="Repeat the password")
     with cli_errors(runtime):
         ended = service.set_user_password(runtime, actor, name, password)
-    console.print(f"password of {name} set" + (f"; {ended} session(s) ended" if ended else ""), markup=False)
+    ended_note = f"; {count(ended, 'session')} ended" if ended else ""
+    console.print(f"password of {name} set{ended_note}", markup=False)
 
 
 @app.command("list")

@@ -18,6 +18,7 @@ from opsbook.config.schema import OpsbookConfig
 from opsbook.incidents.models import EscalationStepRow, IncidentAlertRow, IncidentRow
 from opsbook.incidents.queries import TimelineItem, alerts_of, get_incident, steps_of, timeline
 from opsbook.incidents.words import escalation_step, timeline_label
+from opsbook.words import count
 
 TODO = "_To be written._"
 
@@ -142,7 +143,7 @@ def _response_section(incident: IncidentRow, steps: Sequence[EscalationStepRow],
     if incident.responders:
         lines.append(f"- Responders: {', '.join(incident.responders)}")
     if steps:
-        lines.append(f"- Pages: {len(steps)} escalation step(s)")
+        lines.append(f"- Pages: {count(len(steps), 'escalation step')}")
         lines += [f"  - {_when(step.sent_at, zone)}: {escalation_step(step.level, step.round, step.kind)} → "
                   f"{', '.join(step.users) or 'nobody'}"
                   for step in steps]

@@ -33,6 +33,7 @@ from opsbook.runbooks.interactive import ask_parameters, print_procedure, walk
 from opsbook.runbooks.parse import decode, parse_runbook
 from opsbook.runtime import Runtime
 from opsbook.timefmt import show_time
+from opsbook.words import count
 
 app = typer.Typer(help="Runbooks: Markdown procedures, run step by step.", no_args_is_help=True)
 
@@ -89,7 +90,7 @@ def import_(
         typer.echo(json.dumps(runbook.to_dict(), indent=2, ensure_ascii=False))
         return
     console.print(
-        f"[bold]{escape(runbook.title or str(file))}[/bold]: {len(runbook.procedures)} procedure(s)"
+        f"[bold]{escape(runbook.title or str(file))}[/bold]: {count(len(runbook.procedures), 'procedure')}"
     )
     if len(runbook.procedures) > DETAILED:
         typer.echo("\n".join(_summary(p) for p in runbook.procedures))

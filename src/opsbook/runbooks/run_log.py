@@ -13,6 +13,7 @@ from opsbook.oplog.models import OplogEntryRow
 from opsbook.redact import redact
 from opsbook.runbooks.models import RunRow, RunStepRow
 from opsbook.runbooks.records import FAILED, is_open
+from opsbook.words import count
 
 
 def final_status(steps: list[RunStepRow]) -> str:
@@ -42,12 +43,12 @@ def _summary(run: RunRow, steps: list[RunStepRow]) -> tuple[str, str, str]:
     skipped = sum(1 for s in steps if s.status == "skipped")
     pending = [s for s in steps if is_open(s) and s.status not in FAILED]
     impact = (
-        f"{len(ran)} command(s) run ({ok} succeeded, {len(ran) - ok} failed), "
-        f"{confirmed} item(s) confirmed, {skipped} skipped; run {run.status}."
+        f"{count(len(ran), 'command')} run ({ok} succeeded, {len(ran) - ok} failed), "
+        f"{count(confirmed, 'item')} confirmed, {skipped} skipped; run {run.status}."
     )
     issues = [issue for s in steps if (issue := _issue(s))]
     if run.status == "aborted":
-        issues.append(f"aborted with {len(pending)} step(s) not done")
+        issues.append(f"aborted with {count(len(pending), 'step')} not done")
     follow: list[str] = []
     if run.status in ("failed", "aborted", "running"):
         follow.append(f"resume with `opsbook runbook resume {run.id}`")

@@ -11,6 +11,7 @@ from fastapi.responses import RedirectResponse, Response
 from opsbook.auth import service, sessions
 from opsbook.auth.roles import Principal
 from opsbook.web.ui.pages import render, runtime_of, viewer
+from opsbook.words import count
 
 router = APIRouter(include_in_schema=False)
 
@@ -61,7 +62,8 @@ async def login_submit(
         wait = int(result.retry_after.total_seconds()) if result.retry_after else 60
         minutes = max(1, -(-wait // 60))
         return _login_page(
-            request, next, f"Too many failed sign-ins. Try again in {minutes} minute(s).", username, 429,
+            request, next, f"Too many failed sign-ins. Try again in {count(minutes, 'minute')}.", username,
+            429,
             headers={"Retry-After": str(wait)},
         )
     if result.outcome is sessions.LoginOutcome.INVALID:

@@ -236,7 +236,7 @@ async def test_changes_are_audited_and_announced_after_commit(
         ("alice", "runbook.run.finish", subject),
     ]
     assert audit[0][3] == {"run_id": run_id, "incident_id": "42"}
-    assert audit[1][3] == {"position": 0, "status": "skipped", "exit_code": None}
+    assert audit[1][3] == {"step": 1, "status": "skipped", "exit_code": None}  # the audit log counts from 1
 
 
 async def test_a_viewer_is_refused(

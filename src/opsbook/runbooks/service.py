@@ -226,7 +226,7 @@ def _stepped(
     steps = steps_of(tx.session, run.id)
     status = steps[position].status
     subject = _subject(run.id)
-    tx.audit(f"runbook.step.{action}", subject, position=position, status=status, exit_code=exit_code)
+    tx.audit(f"runbook.step.{action}", subject, step=position + 1, status=status, exit_code=exit_code)
     tx.emit(DomainEvent(Topic.RUNS, "stepped", subject, {"position": position, "status": status}))
     if next_step(steps) is not None:
         return RunState(run, steps)

@@ -10,9 +10,9 @@ accepted too). The payload is kept on the alert without its routing key (a secre
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from opsbook.alerts.external import ExternalEvent, InvalidEvent, ToolPayload, severity_of
 from opsbook.alerts.models import SOURCE_PAGERDUTY
@@ -58,17 +58,27 @@ class PdEvent(ToolPayload):
     images: list[PdImage] = Field(default_factory=list)
 
 
-def translate(data: Any, alerting: AlertingSettings) -> ExternalEvent:
-    """The event a parsed PagerDuty v2 body describes, or InvalidEvent with what is wrong."""
+M = TypeVar("M", bound=BaseModel)
+
+
+def routed(data: Any, model: type[M], alerting: AlertingSettings) -> tuple[M, str]:
+    """A parsed PagerDuty body (alert or change event) as `model`, and the service its `routing_key`
+    selects; InvalidEvent with what is wrong."""
     if not isinstance(data, dict):
         raise InvalidEvent(["the body must be a JSON object"])
     try:
-        event = PdEvent.model_validate(data)
+        event = model.model_validate(data)
     except ValidationError as exc:
         raise InvalidEvent.of(exc) from None
-    service = alerting.service_for_key(event.routing_key)
+    service = alerting.service_for_key(getattr(event, "routing_key", ""))
     if service is None:
         raise InvalidEvent(["routing_key is not known to this opsbook (see alerting.routing_keys)"])
+    return event, service
+
+
+def translate(data: Any, alerting: AlertingSettings) -> ExternalEvent:
+    """The event a parsed PagerDuty v2 body describes, or InvalidEvent with what is wrong."""
+    event, service = routed(data, PdEvent, alerting)
     action = ExternalAction(event.event_action)
     severity, summary = alerting.default_severity, ""
     if action is ExternalAction.TRIGGER:

@@ -64,6 +64,10 @@ COMMANDS: dict[str, Entry] = {
         "opsbook.incidents.cli:app", "Incidents: open, acknowledge, update, resolve, post-mortems."
     ),
     "report": Entry("opsbook.incidents.cli:report_app", "Reports over a period."),
+    "deploy": Entry(
+        "opsbook.deploys.cli:app",
+        "Deploys: run, verify and roll back; record changes made elsewhere; freezes.",
+    ),
     "user": Entry(
         "opsbook.auth.users_cli:app",
         "Users of the web UI: passwords (users and roles are declared in opsbook.yaml).",

@@ -48,6 +48,7 @@ class Topic(StrEnum):
     RUNS = "runs"  # runbook runs started, stepped, finished or aborted
     ACCESS = "access"  # users, passwords and API tokens
     OPLOG = "oplog"  # operations log entries written by a person
+    DEPLOYS = "deploys"  # deploys started, finished, recorded; freezes declared
 
 
 class Event(Protocol):

@@ -1,0 +1,155 @@
+"""The deploys' test bench: a real versioned HTTP service process, its deploy script, a console that
+answers checklists and counts verification rounds, and a driver that moves a FakeClock one round at a
+time while real I/O runs."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from opsbook.checks.result import StoredResult
+from opsbook.checks.runner import run_check
+from opsbook.checks.spec import RunContext
+from opsbook.checks.store import write_batch
+from opsbook.clock import FakeClock
+from opsbook.runtime import Runtime
+
+HERE = Path(__file__).parent
+
+DEPLOY_SCRIPT = """#!/bin/sh
+# deploy.sh VERSION: switch the service to VERSION
+echo "switching to $1"
+printf '%s' "$1" > "$VERSION_FILE"
+echo "now on $1"
+"""
+
+
+@dataclass
+class Versioned:
+    """The service process, the file holding its version, and the folder of its deploy script."""
+
+    port: int
+    version_file: Path
+    folder: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/health"
+
+    @property
+    def version(self) -> str:
+        return self.version_file.read_text().strip()
+
+
+def start_versioned(folder: Path, version: str = "1.9") -> tuple[subprocess.Popen[str], Versioned]:
+    version_file = folder / "version.txt"
+    version_file.write_text(version)
+    (folder / "deploy.sh").write_text(DEPLOY_SCRIPT)
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "versioned_service.py"), str(version_file)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("listening "), line
+    return proc, Versioned(int(line.split()[1]), version_file, folder)
+
+
+@pytest.fixture
+def versioned(tmp_path: Path) -> Iterator[Versioned]:
+    proc, found = start_versioned(tmp_path)
+    try:
+        yield found
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def deploy_yaml(
+    service: Versioned,
+    *,
+    environments: str = "[staging, production]",
+    extra: str = "",
+    verification: str = "",
+) -> str:
+    """api with one http check on the versioned service and its deploy section (10 s rounds, 10 min)."""
+    return f"""
+timezone: Europe/Berlin
+services:
+  - name: api
+    checks:
+      - {{name: health, kind: http, url: "{service.url}", interval: 30s, timeout: 2s}}
+    deploy:
+      command: "sh deploy.sh {{version}}"
+      rollback_command: "sh deploy.sh {{version}}"
+      cwd: "{service.folder}"
+      env: {{VERSION_FILE: "{service.version_file}"}}
+      environments: {environments}
+      verification:
+        {{window: 10m, interval: 10s, baseline: 1h, min_samples: 5, healthy_samples: 3{verification}}}
+{extra}"""
+
+
+@dataclass
+class Answers:
+    """A Console: says into `said`, output into `lines`, answers checklist items from `replies`."""
+
+    replies: dict[str, bool] = field(default_factory=dict)
+    said: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    asked: list[tuple[str, str]] = field(default_factory=list)
+
+    def output(self, line: str) -> None:
+        self.lines.append(line)
+
+    def say(self, text: str) -> None:
+        self.said.append(text)
+
+    def confirm(self, item: str, phase: str) -> bool:
+        self.asked.append((phase, item))
+        return self.replies.get(item, True)
+
+    @property
+    def rounds(self) -> int:
+        return sum(1 for s in self.said if s.startswith("  "))
+
+
+async def drive(
+    clock: FakeClock, console: Answers, work: Any, step: timedelta = timedelta(seconds=10)
+) -> Any:
+    """Run `work` (a walk), moving the clock on by `step` after each verification round it reports; real
+    I/O (the commands, the probes) runs in real time meanwhile."""
+    task = asyncio.ensure_future(work)
+    seen = 0
+    while not task.done():
+        if console.rounds > seen:
+            seen = console.rounds
+            await clock.advance(step)
+        else:
+            await asyncio.sleep(0.002)
+    return task.result()
+
+
+async def seed_baseline(
+    runtime: Runtime,
+    clock: FakeClock,
+    check_id: str = "api/health",
+    runs: int = 12,
+    every: timedelta = timedelta(minutes=5),
+) -> None:
+    """Probe the check for real `runs` times, `every` apart on the fake clock: the hour before a deploy."""
+    spec = runtime.config.checks()[check_id]
+    for _ in range(runs):
+        result = await run_check(spec, RunContext(clock=clock))
+        with runtime.sessions.begin() as session:
+            write_batch(session, [StoredResult(check_id, clock.now(), result)])
+        await clock.advance(every)

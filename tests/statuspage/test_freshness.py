@@ -52,7 +52,11 @@ def test_incident_changes_from_every_surface_show_on_the_next_read(
     assert rick.post(f"/ui/incidents/{number}/status", data=form).status_code == 200
     shown = incident()
     assert shown is not None and shown["status"] == "identified"
-    assert any("bad deploy" in u["text"] for u in shown["updates"])
+    assert not any("bad deploy" in u["text"] for u in shown["updates"])  # a status message is the team's
+    form = {"csrf_token": csrf, "text": "Card payments fail; a fix is on its way.", "status": "identified"}
+    assert rick.post(f"/ui/incidents/{number}/public-updates", data=form).status_code == 200
+    shown = incident()
+    assert shown is not None and shown["updates"][0]["text"] == "Card payments fail; a fix is on its way."
 
     config = tmp_path / "opsbook.yaml"
     config.write_text(CONFIG)

@@ -16,6 +16,7 @@ from opsbook.checks.result import Status
 from opsbook.clock import FakeClock
 from opsbook.events import DomainEvent, Topic
 from opsbook.incidents import lifecycle as incidents
+from opsbook.incidents import public
 from opsbook.runtime import Runtime
 from opsbook.silences.store import create_maintenance
 from opsbook.statuspage.cache import StatusCache
@@ -118,8 +119,20 @@ def seed(runtime: Runtime) -> None:
             old.id,
             now - timedelta(days=5) + timedelta(hours=1),
             SYSTEM,
-            "Rolled back.",
+            "ZEBRA-LEAK rolled back.",  # status and resolution messages are internal
         )
+        earlier = incidents.open_incident(
+            session, runtime.config, now - timedelta(days=4), title="ZEBRA-LEAK pool exhausted",
+            severity="P1", service="web",
+        )
+        public.publish(session, earlier.id, now - timedelta(days=4), SYSTEM, "Checkout errors")
+        public.post(session, earlier.id, "Some payments fail; we are on it.", now - timedelta(days=4), SYSTEM)
+        incidents.set_status(session, runtime.config, earlier.id, "monitoring", now - timedelta(days=4),
+                             SYSTEM, "ZEBRA-LEAK pool raised")
+        public.post(session, earlier.id, "Payments work again.", now - timedelta(days=4) + timedelta(hours=1),
+                    SYSTEM, "resolved")
+        incidents.resolve(session, runtime.config, earlier.id, now - timedelta(days=4) + timedelta(hours=1),
+                          SYSTEM)
         create_maintenance(
             session,
             now,
@@ -162,13 +175,22 @@ def test_page_json_and_feed_show_public_services_only(runtime: Runtime) -> None:
     assert down_day["uptime_percent"] == pytest.approx(100 * (1 - 72 * 60 / (2 * 86400)), abs=0.001)
     assert api["bars"][0]["uptime_percent"] is None and api["bars"][0]["level"] == "no_data"
     assert api["state"] == "degraded"  # an open P2 incident on it, its checks up
-    assert [i["title"] for i in body["active_incidents"]] == ["Degraded service: api"]
-    assert [u["text"] for u in body["active_incidents"][0]["updates"]] == ["We are investigating a problem."]
+    assert api["state_label"] == "Degraded performance"
+    active = body["active_incidents"]
+    assert [i["title"] for i in active] == ["Degraded performance: api"]  # the page's words for its state
+    assert (active[0]["state"], active[0]["state_label"]) == ("degraded", "Degraded performance")
+    assert body["sentence"] == "Degraded performance: api"
+    assert [u["text"] for u in active[0]["updates"]] == ["We are investigating a problem."]
     past = body["past_incidents"]
-    assert [i["title"] for i in past] == ["Slow checkout"]
-    assert [u["text"] for u in past[0]["updates"]] == [
-        "Rolled back.",
-        "A bad deploy; rolling back.",
+    assert [i["title"] for i in past] == ["Checkout errors", "Slow checkout"]
+    assert [(u["status"], u["text"]) for u in past[0]["updates"]] == [  # written for customers, and the
+        ("resolved", "Payments work again."),  # monitoring change nobody wrote about, in generic words
+        ("monitoring", "A fix has been applied; we are monitoring the results."),
+        ("investigating", "Some payments fail; we are on it."),
+    ]
+    assert [u["text"] for u in past[1]["updates"]] == [
+        "This incident has been resolved.",
+        "The cause has been identified and a fix is being worked on.",
         "We are investigating a problem.",
     ]
     assert [(m["title"], m["services"]) for m in body["maintenance"]] == [("Web server upgrade", ["web"])]

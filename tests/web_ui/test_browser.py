@@ -58,6 +58,11 @@ async def test_sign_in_dashboard_acknowledge_and_status_page(
     await page.click('form[action$="/status"] button')
     await page.wait_for_selector("#flash")
     assert "Identified: The database pool is exhausted" in await page.inner_text("#timeline")
+    await page.fill("#public-update-form textarea", "Some API requests fail; a fix is being rolled out.")
+    await page.select_option("#public-update-form select", "identified")
+    await page.click("#public-update-form button")
+    await page.wait_for_selector("#flash")
+    assert "Some API requests fail" in await page.inner_text("#public")
     await page.screenshot(path=str(SHOTS / "incident.png"), full_page=True)
     with runtime.sessions() as session:
         row_ = get_incident(session, site.api)
@@ -68,7 +73,9 @@ async def test_sign_in_dashboard_acknowledge_and_status_page(
     public = await anonymous.new_page()
     await public.goto(f"{url}/status")
     assert "API health check failing" in await public.inner_text("#active-incidents")
-    assert "The database pool is exhausted" in await public.inner_text("#active-incidents")
+    shown = await public.inner_text("#active-incidents")
+    assert "Some API requests fail; a fix is being rolled out." in shown
+    assert "The database pool is exhausted" not in shown  # the status message was the team's
     api = public.locator('.service[data-service="api"]')
     assert await api.get_attribute("data-state") == "partial_outage"
     assert await api.locator(".bars span").count() == 90

@@ -86,6 +86,21 @@ class StateChangeRow(Base):
     __table_args__ = (Index("ix_check_state_changes_check_ts", "check_id", "ts"),)
 
 
+class PingRow(Base):
+    """A ping a heartbeat check received (start, success, fail, exit code, or a log message that changes no
+    state), with the text the job sent; the newest `heartbeat_watch.KEEP_PINGS` per check are kept."""
+
+    __tablename__ = "heartbeat_pings"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    check_id: Mapped[str] = mapped_column(String(140))
+    ts: Mapped[datetime]
+    kind: Mapped[str] = mapped_column(String(10))  # start | success | fail | exit | log
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    message: Mapped[str] = mapped_column(Text, default="")
+
+    __table_args__ = (Index("ix_heartbeat_pings_check_ts", "check_id", "ts"),)
+
+
 class MetaRow(Base):
     """Small named values the program keeps for itself (e.g. how far rollups have got)."""
 

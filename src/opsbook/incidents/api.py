@@ -1,11 +1,11 @@
 """HTTP API of incidents (`/api/v1/incidents`) and the signed acknowledgement pages (`/ack/{token}`).
 
 Reading (list, show with alerts, pages and timeline, post-mortem draft) needs the viewer role; opening,
-acknowledging, resolving, notes, status, severity and details are the use cases of service.py (the
-responder role, an audit row and an event each). Their errors are answered by the app's handler.
-`/ack/{token}` needs no login: GET shows a confirmation page, POST acknowledges (once, as the person the
-link was sent to; see signed.py); for an incident acknowledged or resolved already both say so, and when.
-Mount `router` and `ack_router`.
+acknowledging, resolving, notes, status, severity, details, publishing on the status page and public
+updates are the use cases of service.py (the responder role, an audit row and an event each). Their
+errors are answered by the app's handler. `/ack/{token}` needs no login: GET shows a confirmation page,
+POST acknowledges (once, as the person the link was sent to; see signed.py); for an incident acknowledged
+or resolved already both say so, and when. Mount `router` and `ack_router`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Principal, Role
 from opsbook.errors import OpsbookError, http_status
-from opsbook.incidents import postmortem, queries, service, signed
+from opsbook.incidents import postmortem, public, queries, service, signed
 from opsbook.incidents.models import RESOLVED, IncidentRow
 from opsbook.runtime import Runtime
 from opsbook.timefmt import show_time
@@ -44,7 +44,8 @@ class IncidentOut(BaseModel):
     summary: str
     impact: str
     eta: str
-    customer_facing: bool
+    customer_facing: bool = Field(description="Published on the status page (its public title and updates).")
+    public_title: str | None = Field(description="The status page's title of it; null: its title.")
     commander: str | None
     responders: list[str]
     source: str
@@ -93,10 +94,21 @@ class TimelineOut(BaseModel):
     source: str
 
 
+class PublicUpdateOut(BaseModel):
+    number: int = Field(description="Counted from 1 per incident (PATCH .../public-updates/{number}).")
+    ts: datetime
+    status: str = Field(description="investigating, identified, monitoring or resolved")
+    text: str
+    author: str
+    edited_at: datetime | None
+    edited_by: str | None
+
+
 class IncidentDetail(IncidentOut):
     alerts: list[AlertLinkOut]
     pages: list[StepOut]
     timeline: list[TimelineOut]
+    public_updates: list[PublicUpdateOut]
 
 
 class OpenIn(BaseModel):
@@ -135,6 +147,17 @@ class DetailsIn(BaseModel):
     customer_facing: bool | None = None
 
 
+class PublishIn(BaseModel):
+    title: str | None = Field(default=None, max_length=500, description="The public title (else its title).")
+    message: str = Field(default="", max_length=5000, description="A first public update, if any.")
+    status: str | None = Field(default=None, description="The update's status; default: the incident's.")
+
+
+class PublicUpdateIn(BaseModel):
+    text: str = Field(min_length=1, max_length=5000)
+    status: str | None = Field(default=None, description="investigating, identified, monitoring, resolved")
+
+
 def _out(row: IncidentRow) -> IncidentOut:
     return IncidentOut.model_validate(queries.incident_dict(row))
 
@@ -146,7 +169,10 @@ def _detail(session: Session, row: IncidentRow) -> IncidentDetail:
                      due_at=s.due_at, sent_at=s.sent_at) for s in queries.steps_of(session, row.id)]
     timeline = [TimelineOut(ts=i.ts, kind=i.kind, actor=i.actor, message=i.message, source=i.source)
                 for i in queries.timeline(session, row.id)]
-    return IncidentDetail(**_out(row).model_dump(), alerts=alerts, pages=pages, timeline=timeline)
+    said = [PublicUpdateOut.model_validate(u, from_attributes=True)
+            for u in public.updates_of(session, row.id)]
+    return IncidentDetail(**_out(row).model_dump(), alerts=alerts, pages=pages, timeline=timeline,
+                          public_updates=said)
 
 
 @router.get("", response_model=list[IncidentOut])
@@ -224,6 +250,38 @@ def update_details(incident_id: Id, body: DetailsIn, runtime: Runtime = Depends(
     return _out(service.update_incident_details(
         runtime, who, incident_id, title=body.title, commander=body.commander,
         customer_facing=body.customer_facing))
+
+
+@router.post("/{incident_id}/publish", response_model=IncidentOut)
+def publish_incident(incident_id: Id, body: PublishIn, runtime: Runtime = Depends(get_runtime),
+                     who: Principal = Depends(responder)) -> IncidentOut:
+    """Show the incident on the status page under its public title; `message` posts a first update."""
+    return _out(service.publish_incident(runtime, who, incident_id, title=body.title, message=body.message,
+                                         status=body.status))
+
+
+@router.post("/{incident_id}/unpublish", response_model=IncidentOut)
+def unpublish_incident(incident_id: Id, runtime: Runtime = Depends(get_runtime),
+                       who: Principal = Depends(responder)) -> IncidentOut:
+    """Take its title and public updates off the status page (it shows under a generic name again)."""
+    return _out(service.unpublish_incident(runtime, who, incident_id))
+
+
+@router.post("/{incident_id}/public-updates", response_model=PublicUpdateOut, status_code=201)
+def post_public_update(incident_id: Id, body: PublicUpdateIn, runtime: Runtime = Depends(get_runtime),
+                       who: Principal = Depends(responder)) -> PublicUpdateOut:
+    """Post an update for customers (the incident must be published: 409 otherwise)."""
+    update = service.post_public_update(runtime, who, incident_id, body.text, status=body.status)
+    return PublicUpdateOut.model_validate(update, from_attributes=True)
+
+
+@router.patch("/{incident_id}/public-updates/{number}", response_model=PublicUpdateOut)
+def edit_public_update(incident_id: Id, number: Id, body: PublicUpdateIn,
+                       runtime: Runtime = Depends(get_runtime),
+                       who: Principal = Depends(responder)) -> PublicUpdateOut:
+    """Correct a public update's text (and status, if given)."""
+    update = service.edit_public_update(runtime, who, incident_id, number, body.text, status=body.status)
+    return PublicUpdateOut.model_validate(update, from_attributes=True)
 
 
 # --- /ack/{token}: no login, the signed link is the credential ---------------------------------------------

@@ -1,5 +1,5 @@
-"""`opsbook incident open|ack|resolve|note|status|severity|list|show|postmortem` and
-`opsbook report incidents`.
+"""`opsbook incident open|ack|resolve|note|status|severity|publish|unpublish|update|list|show|postmortem`
+and `opsbook report incidents`.
 
 Changes are the use cases of service.py, made as `cli_actor` (`--as`, $OPSBOOK_USER, the login name) and
 audit-logged like the API's. Pages and update messages are written to the outbox; the running
@@ -11,10 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -26,29 +25,33 @@ from opsbook.cli.common import (
     cli_errors,
     console,
     fail,
+    parse_since,
     runtime_or_exit,
 )
-from opsbook.config.types import parse_duration
 from opsbook.incidents import queries
-from opsbook.incidents.models import STATUSES, IncidentRow
+from opsbook.incidents.models import STATUSES, IncidentRow, PublicUpdateRow
+from opsbook.incidents.words import timeline_label
 from opsbook.lazy import lazy_modules
 from opsbook.runtime import Runtime
+from opsbook.timefmt import show_span, show_time
 
 if TYPE_CHECKING:
-    from opsbook.incidents import postmortem, report, service
+    from opsbook.incidents import postmortem, public, report, service
 else:  # loaded by the commands that use them: `incident list` needs none (see opsbook.lazy)
-    postmortem, report, service = lazy_modules(
-        "opsbook.incidents.postmortem", "opsbook.incidents.report", "opsbook.incidents.service"
+    postmortem, public, report, service = lazy_modules(
+        "opsbook.incidents.postmortem", "opsbook.incidents.public", "opsbook.incidents.report",
+        "opsbook.incidents.service",
     )
 
 app = typer.Typer(no_args_is_help=True, help="Incidents: open, acknowledge, update, resolve, post-mortems.")
 report_app = typer.Typer(no_args_is_help=True, help="Reports over a period.")
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+PUBLIC_STATUS_HELP = "investigating, identified, monitoring or resolved (default: the incident's)."
 
 
 def _when(t: datetime | None, tz: str) -> str:
-    return t.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M") if t is not None else "—"
+    return show_time(t, tz)
 
 
 def _said(verb: str, row: IncidentRow) -> None:
@@ -153,6 +156,55 @@ def severity_cmd(
     _said("severity set", row)
 
 
+@app.command("publish")
+def publish_cmd(
+    incident_id: int,
+    title: Annotated[str | None, typer.Option("--title", "-t", help="Its title on the status page.")] = None,
+    message: Annotated[str, typer.Option("--message", "-m", help="A first update for customers.")] = "",
+    status: Annotated[str | None, typer.Option("--status", help=PUBLIC_STATUS_HELP)] = None,
+    author: AuthorOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Show the incident on the status page under a public title (again: change the title)."""
+    actor = cli_actor(author)
+    with _acting(config) as runtime:
+        row = service.publish_incident(runtime, actor, incident_id, title=title, message=message,
+                                       status=status)
+    console.print(f"incident {row.id} is on the status page as “{row.public_title or row.title}”"
+                  + (" with a first update" if message.strip() else ""), markup=False, highlight=False)
+
+
+@app.command("unpublish")
+def unpublish_cmd(incident_id: int, author: AuthorOption = None, config: ConfigOption = None) -> None:
+    """Take the incident's title and public updates off the status page."""
+    actor = cli_actor(author)
+    with _acting(config) as runtime:
+        row = service.unpublish_incident(runtime, actor, incident_id)
+    console.print(f"incident {row.id} shows on the status page under a generic name only", markup=False,
+                  highlight=False)
+
+
+@app.command("update")
+def update_cmd(
+    incident_id: int,
+    text: Annotated[str, typer.Option("--public", "-p", help="The update for customers, as /status shows.")],
+    status: Annotated[str | None, typer.Option("--status", help=PUBLIC_STATUS_HELP)] = None,
+    edit: Annotated[int | None, typer.Option("--edit", min=1, help="Correct public update N.")] = None,
+    author: AuthorOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Post an update for customers on a published incident (or correct one with --edit N)."""
+    actor = cli_actor(author)
+    with _acting(config) as runtime:
+        if edit is None:
+            update = service.post_public_update(runtime, actor, incident_id, text, status=status)
+        else:
+            update = service.edit_public_update(runtime, actor, incident_id, edit, text, status=status)
+    verb = "corrected" if edit is not None else "posted"
+    console.print(f"public update {update.number} of incident {incident_id} {verb} ({update.status})",
+                  markup=False, highlight=False)
+
+
 @app.command("list")
 def list_cmd(
     all_: Annotated[bool, typer.Option("--all", "-a", help="Resolved ones too.")] = False,
@@ -187,7 +239,7 @@ def list_cmd(
         console.print("no incidents" if all_ else "no open incidents")
         return
     tz = runtime.config.timezone
-    table = Table("ID", "Sev", "Status", "Service", "Title", f"Opened ({tz})", "Ack by")
+    table = Table("ID", "Sev", "Status", "Service", "Title", "Opened", "Ack by")
     for r in rows:
         table.add_row(
             str(r.id),
@@ -210,8 +262,14 @@ def show_cmd(incident_id: int, as_json: JsonOption = False, config: ConfigOption
         items = queries.timeline(session, row.id)
         steps = queries.steps_of(session, row.id)
         alerts = queries.alerts_of(session, row.id)
+        said = public.updates_of(session, row.id)
     tz = runtime.config.timezone
     if as_json:
+        data["public_updates"] = [
+            {"number": u.number, "ts": u.ts.isoformat(), "status": u.status, "text": u.text,
+             "author": u.author, "edited_at": u.edited_at.isoformat() if u.edited_at else None}
+            for u in said
+        ]
         data["timeline"] = [
             {
                 "ts": i.ts.isoformat(),
@@ -244,12 +302,26 @@ def show_cmd(incident_id: int, as_json: JsonOption = False, config: ConfigOption
         out.append(f"ETA: {row.eta}")
     if row.commander:
         out.append(f"Commander: {row.commander}")
-    out += ["", f"Timeline ({tz}):"]
+    out += _public_lines(row, said, tz)
+    out += ["", "Timeline:"]
     out += [
-        f"  {_when(i.ts, tz)}  {i.kind:<20} {i.message}" + (f"  ({i.actor})" if i.actor else "")
+        f"  {_when(i.ts, tz)}  {timeline_label(i.kind):<20} {i.message}"
+        + (f"  ({i.actor})" if i.actor else "")
         for i in items
     ]
     typer.echo("\n".join(out))
+
+
+def _public_lines(row: IncidentRow, said: list[PublicUpdateRow], tz: str) -> list[str]:
+    """The incident as the status page shows it: published or not, its public title and updates."""
+    if not row.customer_facing:
+        hint = f'opsbook incident publish {row.id} --title "…"'
+        return [f"Status page: shown under a generic name (publish it: {hint})"]
+    out = [f"Status page: published as “{row.public_title or row.title}”"]
+    for u in said:
+        edited = f", corrected {_when(u.edited_at, tz)}" if u.edited_at else ""
+        out.append(f"  {u.number}. {_when(u.ts, tz)} {u.status}: {u.text} ({u.author}{edited})")
+    return out
 
 
 @app.command("postmortem")
@@ -271,25 +343,34 @@ def postmortem_cmd(
 
 
 def _secs(value: float | None) -> str:
-    return postmortem.span(timedelta(seconds=value)) if value is not None else "—"
+    return show_span(value)
 
 
-@report_app.command("incidents")
-def report_incidents(
+@report_app.command("deploys")
+def report_deploys(
     since: Annotated[str, typer.Option("--since", help="How far back: 30d, 12w, 24h.")] = "30d",
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
+    """DORA figures per service: deploy frequency, lead time, change failure rate, time to restore."""
+    from opsbook.deploys.cli import report_deploys as run_report  # the deploys domain, only when asked
+
+    run_report(since, as_json, config)
+
+
+@report_app.command("incidents")
+def report_incidents(
+    since: Annotated[str, typer.Option("--since", help="How far back (30d, 12w) or since when.")] = "30d",
+    as_json: JsonOption = False,
+    config: ConfigOption = None,
+) -> None:
     """MTTA and MTTR by severity and service, SLA breaches and pages per person."""
-    try:
-        back = parse_duration(since)
-    except ValueError as exc:
-        raise fail(f"--since: {exc}") from None
     runtime = runtime_or_exit(config)
     now = runtime.clock.now()
     try:
+        start = parse_since(since, runtime, "--since")
         with runtime.sessions() as session:
-            found = report.incident_report(session, now - back, now)
+            found = report.incident_report(session, start, now)
     finally:
         runtime.close()
     if as_json:
@@ -297,16 +378,18 @@ def report_incidents(
         return
     tz = runtime.config.timezone
     console.print(
-        f"Incidents opened {_when(found.since, tz)} – {_when(found.until, tz)} ({tz}): "
-        f"{found.total.count}, MTTA {_secs(found.total.mtta_s)}, MTTR {_secs(found.total.mttr_s)}, "
+        f"Incidents opened {_when(found.since, tz)} – {_when(found.until, tz)}: "
+        f"{found.total.count}, MTTA {_secs(found.total.mtta_s)} "
+        f"({found.total.never_acknowledged} never acknowledged), MTTR {_secs(found.total.mttr_s)}, "
         f"SLA breaches {found.total.breaches}",
         markup=False,
         highlight=False,
     )
     for title, groups in (("By severity", found.by_severity), ("By service", found.by_service)):
-        table = Table("", "Incidents", "Open", "MTTA", "MTTR", "SLA breaches", title=title)
+        table = Table("", "Incidents", "Open", "MTTA", "Never acked", "MTTR", "SLA breaches", title=title)
         for g in groups:
-            table.add_row(g.key, str(g.count), str(g.open), _secs(g.mtta_s), _secs(g.mttr_s), str(g.breaches))
+            table.add_row(g.key, str(g.count), str(g.open), _secs(g.mtta_s), str(g.never_acknowledged),
+                          _secs(g.mttr_s), str(g.breaches))
         console.print(table)
     if found.breaches:
         console.print("SLA breaches:", markup=False)

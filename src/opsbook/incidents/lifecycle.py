@@ -252,14 +252,12 @@ def update_details(session: Session, incident_id: int, now: datetime, actor: Pri
 
 def resolve(session: Session, config: OpsbookConfig, incident_id: int, now: datetime, actor: Principal,
             message: str = "") -> list[Change]:
-    """Resolve: ends the escalation and any re-notification. Resolving an unacknowledged incident
-    acknowledges it too (a missed deadline is recorded first)."""
+    """Resolve: ends the escalation and any re-notification. An incident resolved without an
+    acknowledgement stays unacknowledged (its time to acknowledge is "never", not its time to resolve);
+    a missed deadline is recorded first."""
     row = lock(session, incident_id)
     _still_open(row)
     check_sla(session, config, row, now, escalate=False)
-    if row.acknowledged_at is None:
-        row.acknowledged_at = now
-        row.acknowledged_by = actor.name
     before = row.status
     row.status = RESOLVED
     row.resolved_at = now

@@ -20,6 +20,7 @@ from opsbook.auth.roles import SYSTEM, Principal, Role
 from opsbook.config.schema import OpsbookConfig
 from opsbook.events import DomainEvent, Topic
 from opsbook.incidents import lifecycle
+from opsbook.incidents.detection import detected_at
 from opsbook.incidents.lifecycle import Change
 from opsbook.incidents.models import RESOLVED, IncidentAlertRow, IncidentRow
 from opsbook.incidents.paging import advance
@@ -112,7 +113,8 @@ def _fired(session: Session, config: OpsbookConfig, t: AlertTransition, now: dat
         severity=t.severity, service=t.service, summary=t.message, source=t.source,
         # with no update channels of their own, the alert's firing message already told the channels
         announce=config.incidents.update_channels is not None,
-        detected_at=(alert.pending_since if alert is not None else None) or t.since,
+        detected_at=detected_at(session, t.check_id or None, alert.pending_since if alert else None,
+                                t.since),
         page=False,  # paged below, once the alert (and so its runbook) is linked
     )
     _link_alert(session, row, t, now)

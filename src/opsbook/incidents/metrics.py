@@ -1,7 +1,8 @@
 """Incident gauges for /metrics, computed from the database at each scrape over `window` (30 days by
 default): `opsbook_incidents_open{severity}`, `opsbook_incidents{severity,service}`,
 `opsbook_incident_mtta_seconds{severity,service}`, `opsbook_incident_mttr_seconds{severity,service}`,
-`opsbook_incident_sla_breaches{severity}`, `opsbook_incident_pages{user}`.
+`opsbook_incident_sla_breaches{severity}`, `opsbook_incidents_never_acknowledged{severity}` (resolved
+without an acknowledgement: left out of MTTA), `opsbook_incident_pages{user}`.
 
 `register_metrics(registry, sessions, clock)` adds the collector to a prometheus CollectorRegistry.
 """
@@ -65,9 +66,14 @@ class IncidentCollector(Collector):
         breaches = GaugeMetricFamily("opsbook_incident_sla_breaches",
                                      f"Incidents that missed their acknowledgement SLA in the last {days}",
                                      labels=["severity"])
+        never = GaugeMetricFamily("opsbook_incidents_never_acknowledged",
+                                  f"Incidents resolved without an acknowledgement in the last {days}",
+                                  labels=["severity"])
         for stats in report.by_severity:
             breaches.add_metric([stats.key], float(stats.breaches))
+            never.add_metric([stats.key], float(stats.never_acknowledged))
         yield breaches
+        yield never
         pages = GaugeMetricFamily("opsbook_incident_pages", f"Escalation pages per person in the last {days}",
                                   labels=["user"])
         for user, n in report.pages.items():

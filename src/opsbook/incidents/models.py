@@ -38,7 +38,8 @@ class IncidentRow(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
     impact: Mapped[str] = mapped_column(Text, default="")
     eta: Mapped[str] = mapped_column(String(200), default="")
-    customer_facing: Mapped[bool] = mapped_column(Boolean, default=False)
+    customer_facing: Mapped[bool] = mapped_column(Boolean, default=False)  # published on the status page
+    public_title: Mapped[str | None] = mapped_column(String(500))  # the status page's title; None: `title`
     commander: Mapped[str | None] = mapped_column(String(100))
     responders: Mapped[list[str]] = mapped_column(Json, default=list)
     source: Mapped[str] = mapped_column(String(20), default="manual")  # manual | rule | pagerduty | ...
@@ -109,6 +110,26 @@ class EscalationStepRow(Base):
     sent_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("incident_id", "step_key", name="uq_incident_escalation_steps_key"),)
+
+
+class PublicUpdateRow(Base):
+    """An update written for customers, shown on the status page while its incident is published.
+
+    `number` counts an incident's public updates from 1; a responder may correct the text later
+    (`edited_at`, `edited_by`), the timeline keeping what was changed."""
+
+    __tablename__ = "incident_public_updates"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    incident_id: Mapped[int] = mapped_column(BigId, ForeignKey("incidents.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # investigating | identified | monitoring | resolved
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(100), default="")
+    edited_at: Mapped[datetime | None]
+    edited_by: Mapped[str | None] = mapped_column(String(100))
+
+    __table_args__ = (UniqueConstraint("incident_id", "number", name="uq_incident_public_updates_number"),)
 
 
 class AckTokenRow(Base):

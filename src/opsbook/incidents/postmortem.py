@@ -1,26 +1,30 @@
 """The post-mortem draft, pure: Markdown from an incident, its alerts, its pages and its full timeline.
 
-Sections: summary, impact, duration, detection (which alert, time to detect = the alert's first sign of
-trouble → incident opened), response (time to acknowledge and who, pages, time to resolve), the full
-timeline, and headings for root cause, what went well, what went wrong and action items, for people to
-write. `build(session, config, id, now)` gathers the data.
+Sections: summary, impact, duration, detection (which alert, its check's first failed result, time to
+detect = first sign of trouble → incident opened, the first sign being the first failed result before the
+alert fired: see detection.py), response (time to acknowledge and who, or "never acknowledged" for an
+incident resolved without one, pages, time to resolve), the full timeline, and headings for root cause,
+what went well, what went wrong and action items, for people to write. `build(session, config, id, now)`
+gathers the data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
 from opsbook.config.schema import OpsbookConfig
+from opsbook.incidents.detection import first_failure
 from opsbook.incidents.models import EscalationStepRow, IncidentAlertRow, IncidentRow
 from opsbook.incidents.queries import TimelineItem, alerts_of, get_incident, steps_of, timeline
 from opsbook.incidents.words import escalation_step, timeline_label
 from opsbook.words import count
 
 TODO = "_To be written._"
+NEVER_ACKNOWLEDGED = "never acknowledged"
 
 
 def span(delta: timedelta | None) -> str:
@@ -99,26 +103,35 @@ def _duration_section(incident: IncidentRow, zone: ZoneInfo, duration: timedelta
         ("Resolved", incident.resolved_at, duration if incident.resolved_at else None),
     ]
     lines = ["", "## Duration", "", "| | Time | After opening |", "|---|---|---|"]
-    lines += [f"| {label} | {_when(t, zone)} | {_signed_span(after)} |" for label, t, after in rows]
+    never = _never_acknowledged(incident)
+    for label, t, after in rows:
+        when = NEVER_ACKNOWLEDGED if label == "Acknowledged" and never else _when(t, zone)
+        lines.append(f"| {label} | {when} | {_signed_span(after)} |")
     not_yet = "" if incident.resolved_at else " (not resolved yet)"
     return [*lines, "", f"Total duration: {span(duration)}{not_yet}"]
 
 
-def _alert_line(alert: IncidentAlertRow, zone: ZoneInfo) -> str:
+def _never_acknowledged(incident: IncidentRow) -> bool:
+    return incident.acknowledged_at is None and incident.resolved_at is not None
+
+
+def _alert_line(alert: IncidentAlertRow, zone: ZoneInfo, failed: datetime | None) -> str:
     what = alert.check_id or alert.service
     rule = f", rule `{alert.rule}`" if alert.rule else ""
     ended = f"resolved {_when(alert.resolved_at, zone)}" if alert.resolved_at else "not resolved"
+    first = f"first failed result {_when(failed, zone)}, " if failed is not None else ""
     return (f"- Alert #{alert.alert_id} on `{what}`{rule} ({alert.severity}, {alert.source}): "
-            f"{alert.summary}; first sign {_when(alert.pending_since, zone)}, "
+            f"{alert.summary}; {first}condition met {_when(alert.pending_since, zone)}, "
             f"fired {_when(alert.fired_at, zone)}, {ended}")
 
 
 def _detection_section(
-    incident: IncidentRow, alerts: Sequence[IncidentAlertRow], zone: ZoneInfo
+    incident: IncidentRow, alerts: Sequence[IncidentAlertRow], zone: ZoneInfo,
+    failures: Mapping[int, datetime | None],
 ) -> list[str]:
     lines = ["", "## Detection", ""]
     if alerts:
-        lines += [_alert_line(alert, zone) for alert in alerts]
+        lines += [_alert_line(alert, zone, failures.get(alert.alert_id)) for alert in alerts]
     else:
         lines.append(f"- Opened by hand by {incident.opened_by or 'someone'} (source: {incident.source}).")
     detected = incident.detected_at
@@ -127,14 +140,22 @@ def _detection_section(
     return [*lines, "", f"Time to detect: {span(ttd)}{how}"]
 
 
+def _sla_outcome(incident: IncidentRow) -> str:
+    if incident.sla_breached_at is not None:
+        return "missed"
+    if incident.acknowledged_at is not None:
+        return "met"
+    return "not acknowledged, resolved in time" if incident.resolved_at is not None else "pending"
+
+
 def _response_section(incident: IncidentRow, steps: Sequence[EscalationStepRow], zone: ZoneInfo) -> list[str]:
     tta = (incident.acknowledged_at - incident.opened_at) if incident.acknowledged_at else None
     who = f" by {incident.acknowledged_by}" if incident.acknowledged_by else ""
-    lines = ["", "## Response", "", f"- Time to acknowledge: {span(tta)}{who}"]
+    ack = NEVER_ACKNOWLEDGED if _never_acknowledged(incident) else f"{span(tta)}{who}"
+    lines = ["", "## Response", "", f"- Time to acknowledge: {ack}"]
     if incident.ack_deadline is not None:
-        missed = incident.sla_breached_at is not None
         lines.append(f"- Response SLA: acknowledge by {_when(incident.ack_deadline, zone)}: "
-                     f"{'missed' if missed else 'met' if incident.acknowledged_at else 'pending'}")
+                     f"{_sla_outcome(incident)}")
     ttr = (incident.resolved_at - incident.opened_at) if incident.resolved_at else None
     by = f" by {incident.resolved_by}" if incident.resolved_by else ""
     lines.append(f"- Time to resolve: {span(ttr)}{by}")
@@ -172,7 +193,9 @@ def render(
     items: Sequence[TimelineItem],
     timezone: str = "UTC",
     now: datetime | None = None,
+    failures: Mapping[int, datetime | None] | None = None,
 ) -> str:
+    """The draft; `failures`: alert id → its check's first failed result before it fired."""
     zone = ZoneInfo(timezone)
     end = incident.resolved_at or now
     duration = (end - incident.opened_at) if end is not None else None
@@ -180,7 +203,7 @@ def render(
         *_summary_section(incident, zone, duration),
         *_impact_section(incident),
         *_duration_section(incident, zone, duration),
-        *_detection_section(incident, alerts, zone),
+        *_detection_section(incident, alerts, zone, failures or {}),
         *_response_section(incident, steps, zone),
         *_timeline_section(items, zone, timezone),
         *_sections_to_write(),
@@ -190,5 +213,8 @@ def render(
 def build(session: Session, config: OpsbookConfig, incident_id: int, now: datetime | None = None) -> str:
     """The Markdown draft of one incident's post-mortem (raises NotFound)."""
     row = get_incident(session, incident_id)
-    return render(row, alerts_of(session, row.id), steps_of(session, row.id), timeline(session, row.id),
-                  config.timezone, now)
+    alerts = alerts_of(session, row.id)
+    failures = {a.alert_id: first_failure(session, a.check_id, a.fired_at) for a in alerts
+                if a.check_id and a.fired_at is not None}
+    return render(row, alerts, steps_of(session, row.id), timeline(session, row.id), config.timezone, now,
+                  failures)

@@ -118,6 +118,7 @@ def incident_dict(row: IncidentRow) -> dict[str, Any]:
         "id": row.id, "title": row.title, "severity": row.severity, "status": row.status,
         "service": row.service, "services": list(row.services or []), "summary": row.summary,
         "impact": row.impact, "eta": row.eta, "customer_facing": row.customer_facing,
+        "public_title": row.public_title,
         "commander": row.commander, "responders": list(row.responders or []), "source": row.source,
         "opened_by": row.opened_by, "policy": row.policy_name, "detected_at": iso(row.detected_at),
         "opened_at": iso(row.opened_at), "acknowledged_at": iso(row.acknowledged_at),

@@ -1,9 +1,10 @@
 """Incident figures over a period: MTTA and MTTR by severity and by service, SLA breaches, pages per
 person, for `opsbook report incidents --since 30d` and for Prometheus (incidents/metrics.py).
 
-MTTA is the mean of (acknowledged − opened) over the incidents acknowledged; MTTR the mean of
-(resolved − opened) over those resolved. An incident counts in the period it opened in. Pages per person
-count the escalation steps sent in the period that paged the person.
+MTTA is the mean of (acknowledged − opened) over the incidents acknowledged (one resolved without an
+acknowledgement is counted as `never_acknowledged` and left out of MTTA, never counted with its time to
+resolve); MTTR the mean of (resolved − opened) over those resolved. An incident counts in the period it
+opened in. Pages per person count the escalation steps sent in the period that paged the person.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ class Stats:
     resolved: int = 0
     open: int = 0
     breaches: int = 0
+    never_acknowledged: int = 0
     mtta_s: float | None = None
     mttr_s: float | None = None
 
@@ -71,6 +73,7 @@ def _stats(key: str, rows: Iterable[IncidentRow]) -> Stats:
         key=key, count=len(items), acknowledged=len(acks), resolved=len(fixes),
         open=sum(1 for r in items if r.status != RESOLVED),
         breaches=sum(1 for r in items if r.sla_breached_at is not None),
+        never_acknowledged=sum(1 for r in items if r.resolved_at and not r.acknowledged_at),
         mtta_s=fmean(acks) if acks else None, mttr_s=fmean(fixes) if fixes else None,
     )
 

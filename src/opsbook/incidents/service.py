@@ -17,8 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from opsbook.auth.roles import Principal, Role
 from opsbook.errors import Invalid
 from opsbook.events import DomainEvent, Topic
-from opsbook.incidents import lifecycle
-from opsbook.incidents.models import RESOLVED, AckTokenRow, IncidentRow, TimelineRow
+from opsbook.incidents import lifecycle, public
+from opsbook.incidents.models import RESOLVED, AckTokenRow, IncidentRow, PublicUpdateRow, TimelineRow
 from opsbook.incidents.queries import get_incident
 from opsbook.incidents.signed import LinkUsed, claim_of
 from opsbook.runtime import Runtime
@@ -139,3 +139,44 @@ def acknowledge_with_link(
         else:
             tx.audit("incident.ack_link", f"incident:{row.id}", already=row.status)
         return row
+
+
+def publish_incident(
+    runtime: Runtime, actor: Principal, incident_id: int, *, title: str | None = None, message: str = "",
+    status: str | None = None,
+) -> IncidentRow:
+    """Show the incident on the status page under its public title (`title` sets or changes it); with a
+    `message`, post it as a public update in the same change."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        changes = public.publish(tx.session, incident_id, tx.now, actor, title)
+        if message.strip():
+            changes += public.post(tx.session, incident_id, message, tx.now, actor, status)[1]
+        lifecycle.record(tx, changes)
+        return get_incident(tx.session, incident_id)
+
+
+def unpublish_incident(runtime: Runtime, actor: Principal, incident_id: int) -> IncidentRow:
+    """Take the incident's title and public updates off the status page."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        lifecycle.record(tx, public.unpublish(tx.session, incident_id, tx.now, actor))
+        return get_incident(tx.session, incident_id)
+
+
+def post_public_update(
+    runtime: Runtime, actor: Principal, incident_id: int, text: str, *, status: str | None = None
+) -> PublicUpdateRow:
+    """Post an update for customers on a published incident (Conflict if it is not published)."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        update, changes = public.post(tx.session, incident_id, text, tx.now, actor, status)
+        lifecycle.record(tx, changes)
+        return update
+
+
+def edit_public_update(
+    runtime: Runtime, actor: Principal, incident_id: int, number: int, text: str, *, status: str | None = None
+) -> PublicUpdateRow:
+    """Correct public update `number` (from 1) of the incident: its text, and its status if given."""
+    with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
+        update, changes = public.edit(tx.session, incident_id, number, text, tx.now, actor, status)
+        lifecycle.record(tx, changes)
+        return update

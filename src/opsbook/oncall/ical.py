@@ -1,38 +1,46 @@
-"""iCalendar feeds of on-call shifts, one per schedule and one per user, built with `icalendar`."""
+"""iCalendar feeds of on-call shifts, one per schedule and one per user, built with `icalendar`.
+
+Each shift is a VEVENT in the calendar's zone (the schedule's, or the user's), whose VTIMEZONE the
+calendar carries; so a calendar with no shift still holds one component, as RFC 5545 requires. A shift's
+UID is made of the schedule, the person and the shift's start, and `domain` (the host of `base_url`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone
 
 from opsbook.oncall.config import User
 from opsbook.oncall.rotation import Shift
 
 PRODID = "-//opsbook//on-call//EN"
+ZONE_SPAN = timedelta(days=400)
+"""The VTIMEZONE lists the zone's offset changes this far either side of now (not 1970 to 2038)."""
 
 
-def _calendar(name: str, timezone: str | None) -> Calendar:
+def _calendar(name: str, timezone: str) -> Calendar:
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
     cal.add("x-wr-calname", name)
-    if timezone:
-        cal.add("x-wr-timezone", timezone)
+    cal.add("x-wr-timezone", timezone)
     return cal
 
 
-def _event(schedule: str, shift: Shift, users: Mapping[str, User], now: datetime) -> Event:
+def _event(schedule: str, shift: Shift, users: Mapping[str, User], now: datetime, zone: ZoneInfo,
+           domain: str) -> Event:
     user = users.get(shift.user)
     who = user.display if user else shift.user
     event = Event()
-    event.add("uid", f"{schedule}-{shift.user}-{shift.start:%Y%m%dT%H%M%SZ}@opsbook")
+    event.add("uid", f"{schedule}-{shift.user}-{shift.start.astimezone(UTC):%Y%m%dT%H%M%SZ}@{domain}")
     event.add("dtstamp", now)
-    event.add("dtstart", shift.start)
-    event.add("dtend", shift.end)
+    event.add("dtstart", shift.start.astimezone(zone))
+    event.add("dtend", shift.end.astimezone(zone))
     event.add("summary", f"On call: {who} ({schedule})")
     detail = f"{who} is on call for {schedule}."
     if shift.is_override:
@@ -43,21 +51,37 @@ def _event(schedule: str, shift: Shift, users: Mapping[str, User], now: datetime
     return event
 
 
-def schedule_calendar(
-    schedule: str, timezone: str, shifts: Iterable[Shift], users: Mapping[str, User], now: datetime
-) -> bytes:
-    """A VCALENDAR with one event per shift of `schedule`."""
-    cal = _calendar(f"On call: {schedule}", timezone)
-    for shift in shifts:
-        cal.add_component(_event(schedule, shift, users, now))
+def _finish(cal: Calendar, timezone: str, now: datetime) -> bytes:
+    """Add the VTIMEZONE of the calendar's zone (always: the one component of an empty calendar)."""
+    first: date = (now - ZONE_SPAN).date()
+    last: date = (now + ZONE_SPAN).date()
+    if timezone != "UTC":  # UTC times are written with Z: they need no VTIMEZONE, but an empty calendar does
+        cal.add_missing_timezones(first_date=first, last_date=last)
+    if not cal.timezones:
+        cal.add_component(Timezone.from_tzid(timezone, first_date=first, last_date=last))
     return cal.to_ical()
+
+
+def schedule_calendar(
+    schedule: str, timezone: str, shifts: Iterable[Shift], users: Mapping[str, User], now: datetime,
+    domain: str = "opsbook",
+) -> bytes:
+    """A VCALENDAR with one event per shift of `schedule`, in its zone."""
+    cal = _calendar(f"On call: {schedule}", timezone)
+    zone = ZoneInfo(timezone)
+    for shift in shifts:
+        cal.add_component(_event(schedule, shift, users, now, zone, domain))
+    return _finish(cal, timezone, now)
 
 
 def user_calendar(
-    user: User, shifts: Iterable[tuple[str, Shift]], users: Mapping[str, User], now: datetime
+    user: User, timezone: str, shifts: Iterable[tuple[str, Shift]], users: Mapping[str, User], now: datetime,
+    domain: str = "opsbook",
 ) -> bytes:
-    """A VCALENDAR with one event per shift of `user`, over every schedule: (schedule, shift) pairs."""
-    cal = _calendar(f"On call: {user.display}", user.timezone)
+    """A VCALENDAR with one event per shift of `user` over every schedule ((schedule, shift) pairs), in
+    `timezone` (the user's)."""
+    cal = _calendar(f"On call: {user.display}", timezone)
+    zone = ZoneInfo(timezone)
     for schedule, shift in shifts:
-        cal.add_component(_event(schedule, shift, users, now))
-    return cal.to_ical()
+        cal.add_component(_event(schedule, shift, users, now, zone, domain))
+    return _finish(cal, timezone, now)

@@ -17,16 +17,19 @@ from opsbook.checks.models import StateChangeRow
 from opsbook.config.schema import OpsbookConfig
 from opsbook.silences.service import upcoming_maintenance
 from opsbook.statuspage import incidents
+from opsbook.statuspage.figures import uptime_text
 from opsbook.statuspage.snapshot import (
     PublicMaintenance,
     PublicService,
     Snapshot,
     daily_uptime,
     day_starts,
+    incident_named,
     merge_days,
     overall,
-    period_percent,
+    period_uptime,
     service_state,
+    watched_since,
 )
 
 
@@ -88,16 +91,23 @@ def build_snapshot(session: Session, config: OpsbookConfig, now: datetime, versi
         per_check = [daily_uptime(inside.get(c, []), befores.get(c), starts, now) for c in ids]
         bars = merge_days(per_check, starts)
         statuses = [states[c].status if c in states else None for c in ids]
+        period = period_uptime(per_check)
         services.append(
             PublicService(
                 name=service.name,
                 description=service.description,
                 state=service_state(statuses, service.name in maintenance_now, open_severities[service.name]),
-                uptime_percent=period_percent(per_check),
+                uptime_percent=period.percent,
                 bars=bars,
+                uptime_text=uptime_text(period.up_seconds, period.known_seconds),
+                watched_since=watched_since([befores.get(c) for c in ids], [inside.get(c, []) for c in ids],
+                                            config.timezone),
             )
         )
-    state, sentence = overall(s.state for s in services)
+    state, sentence = overall((s.name, s.state) for s in services)
+    shown_states = {s.name: s.state for s in services}
+    active = [incident_named(i, shown_states) for i in active]
+    past = [incident_named(i, shown_states) for i in past]
     return Snapshot(
         title=settings.title or config.title,
         description=settings.description,

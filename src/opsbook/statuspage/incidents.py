@@ -2,10 +2,11 @@
 
 What is shown of an incident:
 - only the public services among those it affects (an incident of private services only is not shown);
-- if a responder marked it customer-facing: its title and the messages written with its status changes
-  ("Identified: the database pool is exhausted") and with its resolution — they are written for customers;
-- otherwise: a generic title ("Degraded service: api") and the status changes without any text.
-Notes, acknowledgements, pages and who did what never appear.
+- if a responder published it (incidents/public.py): its public title and the updates written for
+  customers, and the generic sentence of each status change none of them announced;
+- otherwise: a generic title naming its state in the page's words ("Major outage: api", given by
+  build.py once the services' states are known) and the generic sentence of each status change.
+Notes, status messages, acknowledgements, pages and who did what never appear.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsbook.statuspage.snapshot import PublicIncident, PublicUpdate
+from opsbook.statuspage.snapshot import PublicIncident, PublicUpdate, incident_state
 
 PUBLIC_KINDS = ("opened", "status", "resolved")
 GENERIC = {
@@ -30,32 +31,31 @@ GENERIC = {
 }
 
 
-def _text_after_colon(message: str) -> str:
-    _, sep, rest = message.partition(": ")
-    return rest.strip() if sep else ""
+def _public_status(status: str) -> str:
+    return "investigating" if status in ("opened", "triggered", "acknowledged") else status
 
 
-def _update(
-    kind: str, message: str, detail: dict[str, object], ts: datetime, public_text: bool
-) -> PublicUpdate:
-    if kind == "opened":
-        status = "investigating"
-        text = ""  # the opening entry names who opened it and the escalation policy: internal
-    elif kind == "resolved":
-        status = "resolved"
-        text = _text_after_colon(message) if public_text else ""
-    else:
-        status = str(detail.get("after") or "update")
-        text = _text_after_colon(message) if public_text else ""
-    return PublicUpdate(ts, status, text or GENERIC.get(status, "Status updated."))
+def _generic(kind: str, detail: dict[str, object], ts: datetime) -> PublicUpdate:
+    """A status change as the generic sentence of its status (the text typed with it stays internal)."""
+    status = "resolved" if kind == "resolved" else _public_status(str(detail.get("after") or kind))
+    return PublicUpdate(ts, status, GENERIC.get(status, "Status updated."))
+
+
+def _published(generic: list[PublicUpdate], written: list[PublicUpdate]) -> list[PublicUpdate]:
+    """A published incident's updates: those written for customers, and the generic line of each status
+    change whose status none of them announced."""
+    said = {u.status for u in written}
+    return sorted([*written, *(u for u in generic if u.status not in said)], key=lambda u: u.ts)
 
 
 def public_incidents(
     session: Session, public_services: Collection[str], now: datetime, since: datetime
 ) -> tuple[list[PublicIncident], list[PublicIncident]]:
-    """(open incidents, incidents resolved since `since`), newest first, public services only."""
+    """(open incidents, incidents resolved since `since`), newest first, public services only.
+
+    An unpublished incident's title is left empty here: build.py names it by its state on the page."""
     try:
-        from opsbook.incidents.models import RESOLVED, IncidentRow, TimelineRow
+        from opsbook.incidents.models import RESOLVED, IncidentRow, PublicUpdateRow, TimelineRow
     except ImportError:  # the incidents domain is not there
         return [], []
     rows = list(
@@ -73,38 +73,44 @@ def public_incidents(
         )
         if services:
             shown.append((row, services))
-    updates: dict[int, list[PublicUpdate]] = defaultdict(list)
-    public_text = {row.id: bool(row.customer_facing) for row, _ in shown}
-    if shown:
+    generic: dict[int, list[PublicUpdate]] = defaultdict(list)
+    written: dict[int, list[PublicUpdate]] = defaultdict(list)
+    published = [row.id for row, _ in shown if row.customer_facing]
+    ids = [row.id for row, _ in shown]
+    if ids:
         for entry in session.scalars(
             select(TimelineRow)
-            .where(
-                TimelineRow.incident_id.in_([row.id for row, _ in shown]), TimelineRow.kind.in_(PUBLIC_KINDS)
-            )
+            .where(TimelineRow.incident_id.in_(ids), TimelineRow.kind.in_(PUBLIC_KINDS))
             .order_by(TimelineRow.ts, TimelineRow.id)
         ):
-            updates[entry.incident_id].append(
-                _update(
-                    entry.kind,
-                    entry.message,
-                    dict(entry.detail or {}),
-                    entry.ts,
-                    public_text[entry.incident_id],
-                )
+            said = generic[entry.incident_id]
+            line = _generic(entry.kind, dict(entry.detail or {}), entry.ts)
+            if not said or said[-1].status != line.status:  # acknowledged after opened: still investigating
+                said.append(line)
+    if published:
+        for update in session.scalars(
+            select(PublicUpdateRow).where(PublicUpdateRow.incident_id.in_(published))
+            .order_by(PublicUpdateRow.ts, PublicUpdateRow.number)
+        ):
+            written[update.incident_id].append(
+                PublicUpdate(update.ts, update.status, update.text, edited=update.edited_at is not None)
             )
     active: list[PublicIncident] = []
     past: list[PublicIncident] = []
     for row, services in shown:
-        title = row.title if row.customer_facing else f"Degraded service: {', '.join(services)}"
+        resolved_at = row.resolved_at if row.status == RESOLVED else None
+        updates = _published(generic[row.id], written[row.id]) if row.customer_facing else generic[row.id]
         incident = PublicIncident(
             id=str(row.id),
-            title=title,
+            title=(row.public_title or row.title) if row.customer_facing else "",
             severity=row.severity,
-            status=row.status,
+            status=_public_status(row.status),
             started_at=row.opened_at,
-            resolved_at=row.resolved_at if row.status == RESOLVED else None,
+            resolved_at=resolved_at,
             services=services,
-            updates=list(reversed(updates[row.id])),  # newest first, as status pages read
+            updates=list(reversed(updates)),  # newest first, as status pages read
+            state=incident_state(row.severity),
+            published=bool(row.customer_facing),
         )
         (past if row.status == RESOLVED else active).append(incident)
     return active, past

@@ -3,18 +3,24 @@
 A `Snapshot` holds only what may be shown to the public: public services by name and description, their
 state, daily uptime, public incidents and maintenance of public services. Check names and messages are
 never copied into it, so nothing rendered from it can leak them.
+
+One vocabulary: `PublicState.label` is the only wording of a state. A service's label, the banner
+(`overall`: "Major outage: api") and the generic name of an incident nobody published (`incident_named`:
+"Major outage: api") all come from it, and an incident's severity maps to a state in one place
+(`incident_state`), so the page never calls one thing by two names.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from opsbook.checks.uptime import Uptime, uptime_from_changes
+from opsbook.statuspage.figures import uptime_text
 
 
 class PublicState(StrEnum):
@@ -45,6 +51,11 @@ INCIDENT_IMPACT = {"P0": PublicState.MAJOR_OUTAGE, "P1": PublicState.PARTIAL_OUT
 severity raises it to degraded."""
 
 
+def incident_state(severity: str) -> PublicState:
+    """The state an incident of `severity` means for the services it affects."""
+    return INCIDENT_IMPACT.get(severity.upper(), PublicState.DEGRADED)
+
+
 def service_state(
     check_statuses: Sequence[str | None], in_maintenance: bool, incident_severities: Sequence[str] = ()
 ) -> PublicState:
@@ -64,26 +75,20 @@ def service_state(
     elif "degraded" in known:
         state = PublicState.DEGRADED
     for severity in incident_severities:
-        floor = INCIDENT_IMPACT.get(severity.upper(), PublicState.DEGRADED)
+        floor = incident_state(severity)
         if floor.weight > state.weight:
             state = floor
     return state
 
 
-def overall(states: Iterable[PublicState]) -> tuple[PublicState, str]:
-    """The banner: the worst state and its sentence."""
+def overall(states: Iterable[tuple[str, PublicState]]) -> tuple[PublicState, str]:
+    """The banner from each service's (name, state): the worst state and its label, naming the services in
+    it ("Major outage: api"); "All systems operational" when all are."""
     found = list(states)
-    if not found:
-        return PublicState.OPERATIONAL, "All systems operational"
-    worst = max(found, key=lambda s: s.weight)
-    sentence = {
-        PublicState.OPERATIONAL: "All systems operational",
-        PublicState.MAINTENANCE: "Scheduled maintenance in progress",
-        PublicState.DEGRADED: "Some systems degraded",
-        PublicState.PARTIAL_OUTAGE: "Partial outage",
-        PublicState.MAJOR_OUTAGE: "Major outage",
-    }[worst]
-    return worst, sentence
+    worst = max((state for _, state in found), key=lambda s: s.weight, default=PublicState.OPERATIONAL)
+    if worst is PublicState.OPERATIONAL:
+        return worst, "All systems operational"
+    return worst, f"{worst.label}: {', '.join(name for name, state in found if state is worst)}"
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,7 @@ class DayBar:
     day: date
     uptime_percent: float | None  # None: no data that day
     down_seconds: float
+    uptime_text: str = "no data"  # as people read it: "99.98%" (figures.uptime_text)
 
     @property
     def level(self) -> str:
@@ -159,15 +165,26 @@ def merge_days(per_check: Sequence[Sequence[Uptime]], starts: Sequence[datetime]
         up = sum(days[n].up_seconds for days in per_check)
         down = sum(days[n].down_seconds for days in per_check)
         known = up + down
-        bars.append(DayBar(start.date(), round(100 * up / known, 3) if known else None, down))
+        bars.append(DayBar(start.date(), round(100 * up / known, 4) if known else None, down,
+                           uptime_text(up, known)))
     return bars
 
 
-def period_percent(per_check: Sequence[Sequence[Uptime]]) -> float | None:
-    """Uptime over the whole period, summed over a service's checks."""
-    up = sum(u.up_seconds for days in per_check for u in days)
-    known = sum(u.known_seconds for days in per_check for u in days)
-    return round(100 * up / known, 3) if known else None
+def period_uptime(per_check: Sequence[Sequence[Uptime]]) -> Uptime:
+    """Up and down time over the whole period, summed over a service's checks (only while watched)."""
+    return Uptime(sum(u.up_seconds for days in per_check for u in days),
+                  sum(u.down_seconds for days in per_check for u in days))
+
+
+def watched_since(
+    befores: Sequence[str | None], changes: Sequence[Sequence[tuple[datetime, str]]], timezone: str
+) -> date | None:
+    """The day (in `timezone`) a service was first watched inside the period: None if a check of it had a
+    state at its start (watched all along) or nothing is known; else the day of its first state change."""
+    if any(before is not None for before in befores):
+        return None
+    firsts = [found[0][0] for found in changes if found]
+    return min(firsts).astimezone(ZoneInfo(timezone)).date() if firsts else None
 
 
 @dataclass(frozen=True)
@@ -177,6 +194,8 @@ class PublicService:
     state: PublicState
     uptime_percent: float | None
     bars: list[DayBar]
+    uptime_text: str = "no data"  # over the period, from `watched_since` if the service is younger
+    watched_since: date | None = None  # first watched inside the period (team's zone); None: all along
 
 
 @dataclass(frozen=True)
@@ -184,6 +203,7 @@ class PublicUpdate:
     ts: datetime
     status: str
     text: str
+    edited: bool = False  # its text was corrected after it was posted
 
 
 @dataclass(frozen=True)
@@ -196,10 +216,22 @@ class PublicIncident:
     resolved_at: datetime | None
     services: list[str]
     updates: list[PublicUpdate] = field(default_factory=list)
+    state: PublicState = PublicState.DEGRADED  # what it means for its services, in the page's words
+    published: bool = False  # a responder published it: `title` is its public title
 
     @property
     def active(self) -> bool:
         return self.resolved_at is None
+
+
+def incident_named(incident: PublicIncident, states: dict[str, PublicState]) -> PublicIncident:
+    """The incident with the state it shows in: an open one the worst state of its services now (the
+    state the services and the banner show), a past one its severity's; unpublished, it is named by it."""
+    state = incident_state(incident.severity)
+    if incident.active:
+        state = max([state, *(states[s] for s in incident.services if s in states)], key=lambda s: s.weight)
+    title = incident.title if incident.published else f"{state.label}: {', '.join(incident.services)}"
+    return replace(incident, state=state, title=title)
 
 
 @dataclass(frozen=True)
@@ -238,6 +270,9 @@ class Snapshot:
             return value
 
         data = conv(asdict(self))
+        for incident, raw_incident in zip(data["active_incidents"] + data["past_incidents"],
+                                          self.active_incidents + self.past_incidents, strict=True):
+            incident["state_label"] = raw_incident.state.label
         for service, raw in zip(data["services"], self.services, strict=True):
             service["state_label"] = raw.state.label
             for bar, raw_bar in zip(service["bars"], raw.bars, strict=True):

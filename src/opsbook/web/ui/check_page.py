@@ -15,7 +15,8 @@ from opsbook.checks import rollup
 from opsbook.checks.models import CheckStateRow, ResultRow, StateChangeRow
 from opsbook.config.types import format_duration
 from opsbook.runtime import Runtime
-from opsbook.statuspage.snapshot import daily_uptime, day_starts, merge_days, period_percent
+from opsbook.statuspage.figures import uptime_text
+from opsbook.statuspage.snapshot import daily_uptime, day_starts, merge_days, period_uptime
 from opsbook.web.ui.charts import Series, line_chart
 from opsbook.web.ui.pages import render, runtime_of, viewer
 
@@ -66,6 +67,7 @@ def check_context(runtime: Runtime, session: Session, check_id: str, range_: str
     days = daily_uptime(changes, before, starts, now)
     bars = merge_days([days], starts)
     week = daily_uptime(changes, before, starts[-7:], now) if len(starts) >= 7 else days
+    ninety, seven = period_uptime([days]), period_uptime([week])
 
     failures = list(
         session.scalars(
@@ -98,8 +100,8 @@ def check_context(runtime: Runtime, session: Session, check_id: str, range_: str
         "runs_in": runs_in,
         "failures_in": failures_in,
         "bars": bars,
-        "uptime_90d": period_percent([days]),
-        "uptime_7d": period_percent([week]),
+        "uptime_90d": uptime_text(ninety.up_seconds, ninety.known_seconds),
+        "uptime_7d": uptime_text(seven.up_seconds, seven.known_seconds),
         "failures": [(r.ts, r.status, runtime.redact(r.message)) for r in failures],
         "changes": [(c.ts, c.from_status, c.to_status, runtime.redact(c.message)) for c in recent_changes],
         "redact": runtime.redact,

@@ -1,5 +1,6 @@
 """Incidents in the browser: the list, one incident (timeline, alerts, responders, escalation, runs) and its
-actions — acknowledge, change status, resolve, add a note, change severity, start a runbook run.
+actions — acknowledge, change status, resolve, add a note, change severity, start a runbook run, publish
+it on the status page and post or correct its public updates.
 
 Every action needs the responder role and is a use case of the incidents service (timeline entry, audit
 row and event in one transaction); the page shows what happened, or why not.
@@ -16,8 +17,9 @@ from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Principal, Role
 from opsbook.errors import NotFound, OpsbookError
-from opsbook.incidents import queries, service
+from opsbook.incidents import public, queries, service
 from opsbook.incidents.models import STATUSES, IncidentRow
+from opsbook.incidents.public import PUBLIC_STATUSES
 from opsbook.rules.severity import Severity
 from opsbook.runbooks import service as runbooks
 from opsbook.runtime import Runtime
@@ -52,6 +54,8 @@ def incident_context(runtime: Runtime, session: Session, incident_id: int) -> di
         "statuses": [s for s in STATUSES if s not in ("triggered", "resolved")],
         "severities": SEVERITIES,
         "redact": runtime.redact,
+        "public_updates": public.updates_of(session, incident_id),
+        "public_statuses": PUBLIC_STATUSES,
     }
 
 
@@ -158,6 +162,53 @@ def set_severity(
     return _act(request, incident_id, f"Severity set to {severity}.",
                 lambda rt: service.set_incident_severity(rt, who, incident_id, severity,
                                                          message=message.strip()))
+
+
+@router.post("/incidents/{incident_id}/publish")
+def publish(
+    request: Request,
+    incident_id: Id,
+    title: str = Form(""),
+    message: str = Form(""),
+    status: str = Form(""),
+    who: Principal = Depends(responder),
+) -> Response:
+    """Publish on the status page (or change the public title), with an optional first public update."""
+    return _act(request, incident_id, "On the status page.",
+                lambda rt: service.publish_incident(rt, who, incident_id, title=title.strip() or None,
+                                                    message=message, status=status or None))
+
+
+@router.post("/incidents/{incident_id}/unpublish")
+def unpublish(request: Request, incident_id: Id, who: Principal = Depends(responder)) -> Response:
+    return _act(request, incident_id, "Taken off the status page: it shows under a generic name.",
+                lambda rt: service.unpublish_incident(rt, who, incident_id))
+
+
+@router.post("/incidents/{incident_id}/public-updates")
+def post_public_update(
+    request: Request,
+    incident_id: Id,
+    text: str = Form(...),
+    status: str = Form(""),
+    who: Principal = Depends(responder),
+) -> Response:
+    return _act(request, incident_id, "Public update posted: it is on the status page.",
+                lambda rt: service.post_public_update(rt, who, incident_id, text, status=status or None))
+
+
+@router.post("/incidents/{incident_id}/public-updates/{number}")
+def edit_public_update(
+    request: Request,
+    incident_id: Id,
+    number: Id,
+    text: str = Form(...),
+    status: str = Form(""),
+    who: Principal = Depends(responder),
+) -> Response:
+    return _act(request, incident_id, f"Public update {number} corrected.",
+                lambda rt: service.edit_public_update(rt, who, incident_id, number, text,
+                                                      status=status or None))
 
 
 @router.post("/incidents/{incident_id}/runbook")

@@ -166,7 +166,7 @@ def test_help_lists_every_command_without_importing_any(tmp_path: Path) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"}
     )
     *listing, modules, libraries = shown.stdout.splitlines()
-    assert (modules, libraries) == ("['opsbook.cli']", "[]")
+    assert (modules, libraries) == ("['opsbook.cli', 'opsbook.cli.startup']", "[]")
     for name, entry in COMMANDS.items():
         assert any(name in line and entry.help in line for line in listing), name
 

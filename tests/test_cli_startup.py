@@ -10,12 +10,15 @@ A failure names the chain of imports that brought the module in.
 
 from __future__ import annotations
 
+import gc
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from opsbook.cli.startup import collector_held
 
 OPSBOOK = str(Path(sys.executable).parent / "opsbook")
 
@@ -150,3 +153,26 @@ def test_a_changed_config_is_read_again_by_the_next_command(team: dict[str, str]
     finally:
         config.write_text(original)
     assert "CET" in _run(["incident", "list"], team).stdout
+
+
+def test_the_collector_is_held_while_a_command_loads_and_frozen_out_after() -> None:
+    gc.unfreeze()
+    try:
+        with collector_held():
+            assert not gc.isenabled()
+            loaded = [object() for _ in range(1000)]
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(loaded)
+    finally:
+        gc.unfreeze()
+
+
+def test_a_collector_someone_else_turned_off_stays_off() -> None:
+    gc.disable()
+    try:
+        with collector_held():
+            pass
+        assert not gc.isenabled()
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.enable()

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from opsbook.auth.roles import Principal, Role
+from opsbook.cli.startup import collector_held
 from opsbook.config.yamlpos import ConfigError
 from opsbook.errors import OpsbookError, exit_code
 from opsbook.runtime import Runtime, open_runtime
@@ -33,7 +34,8 @@ def runtime_or_exit(config: str | None, *, create: bool = True) -> Runtime:
     `create=False` for commands that only read: a database that is not there is an error (exit 1)
     rather than a new empty one that shows "no data"."""
     try:
-        return open_runtime(config, create=create, cached=True)
+        with collector_held():  # the config's objects and the database's tables live as long as the command
+            return open_runtime(config, create=create, cached=True)
     except ConfigError as exc:
         print_config_error(exc)
         raise typer.Exit(2) from None

@@ -16,6 +16,8 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from opsbook.cli.startup import collector_held
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -99,7 +101,8 @@ class LazyCommand(TyperCommand):
     """Stands for a command in `opsbook --help`; the real one is loaded when the command is invoked."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
-        return load(self.name or "").make_context(info_name, args, parent=parent, **extra)
+        with collector_held():  # loading the module and reading the arguments: cli/startup.py
+            return load(self.name or "").make_context(info_name, args, parent=parent, **extra)
 
 
 class LazyGroup(TyperGroup):

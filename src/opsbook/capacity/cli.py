@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from opsbook.capacity.forecast import NoTrend
 from opsbook.capacity.service import ResourceView, capacity_table
@@ -23,7 +23,8 @@ def capacity(config: ConfigOption = None) -> None:
         console.print("no capacity resources: add a `capacity: resources:` table to opsbook.yaml")
         return
     zone = runtime.config.timezone
-    table = Table("resource", "current", "capacity", "use", "trend/week", "reaches", "action")
+    table = Table("current", "capacity", "use", "trend/week", "reaches", "action")
+    table.columns.insert(0, Column("resource", overflow="fold"))
     notes: list[str] = []
     for view in views:
         table.add_row(*(escape(cell) for cell in cells(view, zone)))

@@ -69,7 +69,10 @@ class ResourceView:
             if passed:
                 return passed[-1].action
         upcoming = self.next_crossing
-        return upcoming.action if upcoming else ""
+        if upcoming is not None:
+            return upcoming.action
+        first = self.resource.plan[0] if self.resource.plan else None
+        return f"at {first.at:g}{self.resource.unit}: {first.action}" if first else ""
 
 
 @dataclass(frozen=True)

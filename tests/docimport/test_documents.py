@@ -68,7 +68,7 @@ def test_template_tables_escalation_channels_and_placeholders() -> None:
     config = validated(result)
     assert rules(config) == {
         "api/error-rate": ("error_rate > 0.5% over 5m", None),
-        "api/api-response-time": ("p95(latency_ms over 5m) > 2000", None),
+        "api/api-response-time-p95": ("p95(latency_ms over 5m) > 2000", None),
         "host/cpu-usage": ("cpu_pct > 80", None),
         "host/memory-usage": ("memory_pct > 85", None),
         "host/database-disk": ("disk_pct > 80", None),
@@ -150,7 +150,7 @@ def test_tables() -> None:
     result = imported(DOCS / "tables.md")
     config = validated(result)
     assert rules(config) == {
-        "gateway/gateway-latency": ("p95(latency_ms) > 300 for 10m", "P2"),
+        "gateway/gateway-latency-p95": ("p95(latency_ms) > 300 for 10m", "P2"),
         "gateway/gateway-error-rate": ("error_rate > 5% over 5m for 5m", "P1"),
         "ledger-db/ledger-db-connections": ("connections_pct > 80 for 2m", "P2"),
         "host/host-cpu": ("cpu_pct > 90 for 15m", "P3"),
@@ -312,3 +312,26 @@ def test_rendering_twice_gives_the_same_draft(name: str) -> None:
 
     result = imported(DOCS / name)
     assert render(result.draft, ["."]) == result.yaml
+
+
+def test_setext_headings_severity_sections_and_an_arrow_chain() -> None:
+    result = imported(DOCS / "headings-per-severity.md")
+    config = validated(result)
+    assert rules(config) == {
+        "host/high-cpu": ("cpu_pct > 90 for 10m", "P2"),
+        "web/api-5xx": ("error_rate > 1% over 5m for 5m", "P1"),
+        "web/website-down": ("failures >= 3", "P1"),
+    }
+    # "### SEV-1 — Critical" over "Response: 15 minutes …"
+    assert slas(config) == {"P0": "300s", "P1": "900s", "P2": "3600s", "P3": "next_business_day", "P4": None}
+    assert config.config.routing.P2.business_hours_only
+    assert config.config.routing.P2.channels == ["slack-acme-incidents"]
+    assert levels(config) == [
+        (["schedule:primary"], 15 * MINUTE),
+        (["user:engineering-manager"], 30 * MINUTE),
+        (["user:cto"], None),
+    ]
+    assert str(config.config.schedules[0].layers[0].handoff) == "monday 09:00"
+    [window] = config.config.maintenance_windows
+    assert window.cron == "0 3 * * 0#1"  # the first Sunday of each month, not every Sunday
+    assert unknown_lines(result) == [16, 22, 38]

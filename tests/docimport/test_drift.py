@@ -21,6 +21,7 @@ FIXTURES = [
     [DOCS / "crlf-mojibake.md"],
     [DOCS / "legacy-cp1252.md"],
     [DOCS / "code-heavy.md"],
+    [DOCS / "headings-per-severity.md"],
     [DOCS / "split" / "monitoring.md", DOCS / "split" / "oncall.md"],
 ]
 

@@ -89,7 +89,7 @@ _SUBJECTS = [
 
 def recognise(statements: list[Statement], draft: Draft) -> None:
     for index, statement in enumerate(statements):
-        if statement.kind not in ("item", "text", "row", "line") or index in draft.fates:
+        if statement.kind not in ("item", "text", "row", "line") or not _open(draft, index):
             continue
         if statement.kind == "row" and not statement.cells:
             continue
@@ -101,10 +101,19 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
             draft.mark(index, statement, "mapped", f"rule {rule.service}/{rule.name}: {rule.when}{shown}")
 
 
+def _open(draft: Draft, index: int) -> bool:
+    """Not yet read, or read only as naming a check ("https://…/health fails 3 times in a row")."""
+    fate = draft.fates.get(index)
+    return fate is None or bool(re.match(r"(the )?\w+ check |TLS expiry check", fate.what))
+
+
+_THRESHOLD_COLUMN = re.compile(r"threshold|alert|when|condition|limit|trigger|value|fires|rule")
+
+
 def _columns(statement: Statement) -> dict[str, str]:
-    """A table row's cells by role: metric, threshold, duration, severity, paged."""
+    """A table row's cells by role: metric (the first column), threshold, duration, severity, paged."""
     roles: dict[str, str] = {}
-    for title, cell in zip(statement.header, statement.cells, strict=False):
+    for position, (title, cell) in enumerate(zip(statement.header, statement.cells, strict=False)):
         lowered = title.lower()
         if re.search(r"sever|priority|level|sev\b", lowered):
             roles["severity"] = cell
@@ -112,8 +121,8 @@ def _columns(statement: Statement) -> dict[str, str]:
             roles["paged"] = cell
         elif re.search(r"duration|for\b|window|sustain|period", lowered):
             roles["duration"] = cell
-        elif re.search(r"threshold|alert|when|condition|limit|trigger|value", lowered):
-            roles["threshold"] = cell
+        elif position and _THRESHOLD_COLUMN.search(lowered):
+            roles.setdefault("threshold", cell)
         else:
             roles.setdefault("metric", cell)
     return roles
@@ -321,7 +330,9 @@ def _name(draft: Draft, rule: Rule, subject: str, statement: Statement) -> str:
         subject,
         maxsplit=1,
     )[0]
-    if statement.kind in ("row", "item", "line") and 0 < len(words.split()) <= 6:
+    if statement.kind == "row" and 0 < len(subject.split()) <= 6:
+        base = slug(subject, "rule")[:40].strip("-")
+    elif statement.kind in ("item", "line") and 0 < len(words.split()) <= 6:
         base = slug(words, "rule")[:40].strip("-")
     else:
         expr = rule.when

@@ -123,6 +123,9 @@ def _handoff(schedule: Schedule, text: str, draft: Draft, statement: Statement) 
     at = clock_time(text)
     if at is None:
         at = _hour_word(text)
+    if at is None:
+        bare = re.search(r"(?<![\d:])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])", text)
+        at = int(bare.group(1)) * 60 + int(bare.group(2)) if bare else None
     if at is not None:
         clock = f"{at // 60:02d}:{at % 60:02d}"
         if day and schedule.turn.endswith("w"):
@@ -239,6 +242,8 @@ def _steps(statement: Statement) -> list[tuple[str, float | None]]:
     if statement.kind == "row":
         return _row_step(statement)
     text = re.sub(r"\([^)\d]*\)", " ", statement.text)  # asides, not "(after 20 minutes)"
+    if re.search(r"→|->|⇒|=>", text):
+        return _chain(text)
     out: list[tuple[str, float | None]] = []
     for clause in re.split(r";|\.\s|,?\s+then\s+", text):
         waiting = _NOT_ACK.search(clause)
@@ -252,6 +257,19 @@ def _steps(statement: Statement) -> list[tuple[str, float | None]]:
             role = _STOP.split(clause.strip(), maxsplit=1)[0].strip()
         else:
             continue
+        role = re.sub(r"^(the|an?|our)\s+", "", role, flags=re.I).strip()
+        if role and len(role) <= 40 and not placeholders.bracketed(role):
+            out.append((role, times[-1] if times else None))
+    return out
+
+
+def _chain(text: str) -> list[tuple[str, float | None]]:
+    """'primary on-call → engineering manager (15 min) → CTO (45 min)': a role and its time per link."""
+    out: list[tuple[str, float | None]] = []
+    for link in re.split(r"\s*(?:→|->|⇒|=>)\s*", text):
+        times = [t for _, t in durations(link)]
+        verb = _VERB.search(link)
+        role = _STOP.split(link[verb.end() :] if verb else link.strip(), maxsplit=1)[0].strip()
         role = re.sub(r"^(the|an?|our)\s+", "", role, flags=re.I).strip()
         if role and len(role) <= 40 and not placeholders.bracketed(role):
             out.append((role, times[-1] if times else None))

@@ -36,7 +36,7 @@ _WORDS = "|".join(
     )
 )
 _DEFINES = [
-    re.compile(rf"\bP([0-4])\b\s*[(:\-–—=]\s*\(?({_WORDS})\b", re.I),
+    re.compile(rf"\b(?:P|SEV[- ]?)([0-4])\b\s*[(:\-–—=]+\s*\(?({_WORDS})\b", re.I),
     re.compile(rf"\b({_WORDS})\b\s*\(\s*P([0-4])\s*\)", re.I),
 ]
 _ACK_SENTENCE = re.compile(
@@ -133,6 +133,10 @@ def _levels_and_response(statement: Statement) -> list[_Said]:
         return [_Said(severities(match.group(1)), match.group(2), match.group(2), around)]
     if severities(statement.text) and _ACK_SENTENCE.search(statement.text):
         return _segments(statement.text)
+    heading = severities(statement.heading())
+    if len(heading) == 1 and re.search(r"respon|acknowledg|\back\b|sla\b", statement.label, re.I):
+        # "### SEV-1 — Critical" over "Response: 15 minutes"
+        return [_Said(heading, statement.text, statement.text, f"{statement.label} {around}")]
     return []
 
 

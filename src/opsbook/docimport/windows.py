@@ -12,6 +12,9 @@ from opsbook.docimport.words import WEEKDAYS, duration_text, slug, time_range, t
 
 _MAINTENANCE = re.compile(r"maintenance|downtime window|change window|patch window", re.I)
 _DAILY = re.compile(r"\b(daily|nightly|every (day|night))\b", re.I)
+_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4}
+_NTH = re.compile(r"\b(first|1st|second|2nd|third|3rd|fourth|4th)\s+\w+day\b", re.I)
+_MONTHLY = re.compile(r"\b(monthly|each month|every month|of the month|last \w+day)\b", re.I)
 _DATABASE = re.compile(r"database|\bdb\b|postgres\w*|migration|vacuum|index", re.I)
 
 
@@ -48,6 +51,11 @@ def _window(text: str, statement: Statement, draft: Draft) -> Window | None:
     zone = time_zone(text)
     notes = [] if zone else [f"no time zone named: {draft.timezone or 'UTC'}"]
     day_field = ",".join(str(d) for d in sorted(days)) if days else "*"
+    nth = _NTH.search(text)
+    if nth and len(days) == 1:  # "the first Sunday of each month": croniter's day#n
+        day_field = f"{days[0]}#{_ORDINALS[nth.group(1).lower()]}"
+    elif nth or _MONTHLY.search(text):
+        return None  # a monthly rhythm this cannot say exactly: reported, not guessed
     cron = f"{start % 60} {start // 60 % 24} * * {day_field}"
     named = "-".join(WEEKDAYS[(d - 1) % 7][:3] for d in days) if days else "daily"
     name = slug(f"maintenance-{named}", "maintenance")

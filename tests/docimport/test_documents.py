@@ -335,3 +335,29 @@ def test_setext_headings_severity_sections_and_an_arrow_chain() -> None:
     [window] = config.config.maintenance_windows
     assert window.cron == "0 3 * * 0#1"  # the first Sunday of each month, not every Sunday
     assert unknown_lines(result) == [16, 22, 38]
+
+
+def test_front_matter_nested_lists_and_a_contacts_table() -> None:
+    result = imported(DOCS / "nested-and-contacts.md")
+    config = validated(result)
+    assert result.draft.title == "Quill — operating the service"  # the front matter is not a heading
+    # severities from the parent item ("- P1 (page the on-call):" over the rules)
+    assert rules(config) == {
+        "web/api-returns": ("error_rate > 2% over 5m for 5m", "P1"),
+        "db/database-unreachable": ("failures >= 3", "P1"),
+        "host/disk": ("disk_pct > 80", "P2"),
+        "redis/redis-memory": ("used_memory_pct > 75 for 10m", "P2"),
+    }
+    assert (config.config.routing.P1.action, config.config.routing.P2.channels) == ("page", ["slack"])
+    users = {u.name: u for u in config.config.users}
+    assert (users["priya-shah"].full_name, users["priya-shah"].email) == ("Priya Shah", "priya@quill.dev")
+    # the roles the escalation path names are the people the contacts table gives them to
+    assert levels(config) == [
+        (["schedule:primary"], 10 * MINUTE),
+        (["user:priya-shah"], 20 * MINUTE),
+        (["user:tom-berg"], None),
+    ]
+    assert slas(config)["P1"] == "600s" and slas(config)["P2"] == "14400s"
+    assert [f.statement.line for f in result.report.unsupported["uptime target"]] == [35]
+    assert [f.statement.line for f in result.report.unsupported["backups"]] == [40]
+    assert unknown_lines(result) == []

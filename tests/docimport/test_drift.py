@@ -22,6 +22,7 @@ FIXTURES = [
     [DOCS / "legacy-cp1252.md"],
     [DOCS / "code-heavy.md"],
     [DOCS / "headings-per-severity.md"],
+    [DOCS / "nested-and-contacts.md"],
     [DOCS / "split" / "monitoring.md", DOCS / "split" / "oncall.md"],
 ]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from opsbook.docimport.model import Draft, Part, Schedule
+from opsbook.docimport.model import Draft, Part, Schedule, User
 from opsbook.docimport.oncall import level_after
 from opsbook.docimport.statements import Statement
 from opsbook.docimport.yamlwrite import Noted, dump
@@ -137,7 +137,7 @@ def _oncall(draft: Draft, out: dict[str, Any]) -> None:
     for schedule in draft.schedules.values():
         _fill_users(draft, schedule)
     if draft.users:
-        out["users"] = [_noted(_user(u.name, u.full_name, u.contact), u) for u in draft.users.values()]
+        out["users"] = [_noted(_user(u), u) for u in draft.users.values()]
     if draft.schedules:
         out["schedules"] = [_noted(_schedule(s), s) for s in draft.schedules.values()]
     if draft.policies:
@@ -156,8 +156,6 @@ def _oncall(draft: Draft, out: dict[str, Any]) -> None:
 
 def _fill_users(draft: Draft, schedule: Schedule) -> None:
     """A rotation naming nobody gets one placeholder user (a layer needs someone)."""
-    from opsbook.docimport.model import User
-
     if schedule.users:
         return
     name = "on-call-engineer"
@@ -171,12 +169,14 @@ def _fill_users(draft: Draft, schedule: Schedule) -> None:
     schedule.users = [name]
 
 
-def _user(name: str, full_name: str, contact: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {"name": name}
-    if full_name:
-        entry["full_name"] = full_name
-    if contact:
-        entry["contacts"] = [{"url": contact}]
+def _user(user: User) -> dict[str, Any]:
+    entry: dict[str, Any] = {"name": user.name}
+    if user.full_name:
+        entry["full_name"] = user.full_name
+    if user.email:
+        entry["email"] = user.email
+    if user.contact:
+        entry["contacts"] = [{"url": user.contact}]
     return entry
 
 

@@ -74,6 +74,7 @@ class User(Part):
     name: str = ""
     full_name: str = ""
     contact: str = ""
+    email: str = ""
 
 
 @dataclass
@@ -140,6 +141,8 @@ class Draft:
     policies: dict[str, Policy] = field(default_factory=dict)
     windows: list[Window] = field(default_factory=list)
     glossary: dict[str, Severity] = field(default_factory=dict)
+    roles: dict[str, str] = field(default_factory=dict)
+    """A role as the document names it (as a name: 'engineering-lead') → the user who holds it."""
     procedures: dict[str, int] = field(default_factory=dict)
     """Runbook procedure steps per section (read by `opsbook runbook import`)."""
     fates: dict[int, Fate] = field(default_factory=dict)

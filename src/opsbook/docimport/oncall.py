@@ -56,6 +56,9 @@ _NOT_ACK = re.compile(
 
 def recognise(statements: list[Statement], draft: Draft) -> None:
     for index, statement in enumerate(statements):
+        if statement.kind == "row" and statement.cells and index not in draft.fates:
+            _contact(index, statement, draft)
+    for index, statement in enumerate(statements):
         if statement.kind in ("item", "text", "row", "line") and index not in draft.fates:
             _rotation(index, statements, draft)
     for index, statement in enumerate(statements):
@@ -170,7 +173,36 @@ def _names(text: str) -> list[str]:
     return [p.strip() for p in parts if p.strip() and p.strip()[0].isupper()]
 
 
+_EMAIL = re.compile(r"^[\w.+-]+@[\w-]+(\.[\w-]+)+$")
+
+
+def _contact(index: int, statement: Statement, draft: Draft) -> None:
+    """A row of a contacts table (Name | Role | Email | Phone): a user, and the role they hold."""
+    columns = {title.lower(): cell for title, cell in zip(statement.header, statement.cells, strict=False)}
+    name = next(
+        (cell for title, cell in columns.items() if re.search(r"\bname\b|person|engineer|who", title)), ""
+    )
+    reach = [
+        cell for title, cell in columns.items() if re.search(r"e-?mail|phone|mobile|slack|contact", title)
+    ]
+    if not name or not reach or not re.match(r"^[A-Z][\w'-]+( [A-Z][\w'-]+)*$", name):
+        return
+    user = _user(draft, name, statement, name)
+    email = next((cell for cell in reach if _EMAIL.match(cell)), "")
+    if email and not draft.users[user].email:
+        draft.users[user].email = email
+    role = next(
+        (cell for title, cell in columns.items() if re.search(r"role|title|position|responsib", title)), ""
+    )
+    if role:
+        draft.roles.setdefault(slug(role), user)
+    draft.mark(index, statement, "mapped", f"user {user}" + (f" ({role})" if role else ""))
+
+
 def _user(draft: Draft, role: str, statement: Statement | None, full_name: str = "") -> str:
+    held = draft.roles.get(slug(role))
+    if held:
+        return held  # the contacts table names who holds the role
     name = slug(role, "someone")
     if name not in draft.users:
         contact = draft.variable(

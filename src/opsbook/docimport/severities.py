@@ -128,7 +128,9 @@ def _levels_and_response(statement: Statement) -> list[_Said]:
     label_levels = severities(statement.label)
     if label_levels:
         return [_Said(label_levels, statement.text, statement.text, around)]
-    match = re.match(r"^\s*((?:P[0-4]\s*(?:[/,&+-]|and|or|to)?\s*)+)\s*[:\-–—]\s*(.+)$", statement.text, re.I)
+    match = re.match(
+        r"^\s*((?:(?:P|SEV[- ]?)[0-4]\s*(?:[/,&+-]|and|or|to)?\s*)+)\s*[(:\-–—]\s*(.+)$", statement.full, re.I
+    )
     if match:
         return [_Said(severities(match.group(1)), match.group(2), match.group(2), around)]
     if severities(statement.text) and _ACK_SENTENCE.search(statement.text):
@@ -159,39 +161,37 @@ def _segments(text: str) -> list[_Said]:
 def _response(index: int, statement: Statement, draft: Draft) -> None:
     said: list[str] = []
     for part in _levels_and_response(statement):
-        if part.levels and part.response.strip():
+        if part.levels:
             said += _one_response(part, statement, draft)
     if said:
         draft.mark(index, statement, "mapped", "; ".join(said))
 
 
 def _one_response(part: _Said, statement: Statement, draft: Draft) -> list[str]:
-    if statement.kind != "row" and not _RESPONSE_CONTEXT.search(" ".join((part.around, part.response))):
-        return []
-    value, note = _sla_value(part.response)
-    if value is False:
-        return []
-    action = _action(part.routing)
+    """The response time and the routing a statement gives its severities (either may be missing)."""
     said = []
-    for level in part.levels:
-        sla = Sla(
-            statement, [note] if note else [], severity=level, value=value if isinstance(value, str) else None
-        )
-        draft.slas.setdefault(level, sla)
-        said.append(f"{level.value} acknowledged within {value or 'no deadline'}")
-        if action:
-            route = Route(
+    value, note = _sla_value(part.response) if part.response.strip() else (False, "")
+    in_context = statement.kind == "row" or _RESPONSE_CONTEXT.search(" ".join((part.around, part.response)))
+    if value is not False and in_context:
+        for level in part.levels:
+            sla = Sla(
                 statement,
+                [note] if note else [],
                 severity=level,
-                action=action,
-                business_hours_only=bool(
-                    re.search(r"business (hours|day)|working hours", part.routing, re.I)
-                ),
+                value=value if isinstance(value, str) else None,
             )
-            kinds = _channel_kinds(part.routing) if action != "log" else []
-            route.channels = _channels_in(draft, kinds, part.routing, statement)
-            draft.routes.setdefault(level, route)
-            said.append(f"{level.value} routed: {action}")
+            draft.slas.setdefault(level, sla)
+            said.append(f"{level.value} acknowledged within {value or 'no deadline'}")
+    action = _action(part.routing)
+    if action is None:
+        return said
+    hours = bool(re.search(r"business (hours|day)|working hours", part.routing, re.I))
+    kinds = _channel_kinds(part.routing) if action != "log" else []
+    for level in part.levels:
+        route = Route(statement, severity=level, action=action, business_hours_only=hours)
+        route.channels = _channels_in(draft, kinds, part.routing, statement)
+        draft.routes.setdefault(level, route)
+        said.append(f"{level.value} routed: {action}")
     return said
 
 

@@ -80,6 +80,8 @@ class _State:
     context: str = ""
     block: int = 0
     lists: list[tuple[bool, str]] = field(default_factory=list)
+    """Open lists, innermost last: (ordered, the text of the item the list is nested in)."""
+    last_item: str = ""
     header: tuple[str, ...] = ()
 
     @property
@@ -95,6 +97,7 @@ _PARSER = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrou
 
 def read(text: str, file: str) -> list[Statement]:
     """Every statement of the document, in order."""
+    text = without_front_matter(text)
     state = _State(file=file, lines=text.split("\n"))
     try:
         tokens = _PARSER.parse(text)
@@ -102,6 +105,17 @@ def read(text: str, file: str) -> list[Statement]:
         return _plain(state)
     _walk(tokens, state)
     return state.out
+
+
+def without_front_matter(text: str) -> str:
+    """YAML front matter (`---` … `---` at the top) blanked, its lines kept so the others keep theirs."""
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        return text
+    for end in range(1, min(len(lines), 60)):
+        if lines[end].strip() in ("---", "..."):
+            return "\n" * end + "\n" + "\n".join(lines[end + 1 :])
+    return text
 
 
 def _plain(state: _State) -> list[Statement]:
@@ -130,7 +144,7 @@ def _walk(tokens: list[Token], state: _State) -> None:
         if kind in ("bullet_list_open", "ordered_list_open"):
             if not state.lists:
                 state.block += 1
-            parent = state.lists[-1][1] if state.lists else ""
+            parent = state.last_item if state.lists else ""
             state.lists.append((kind == "ordered_list_open", parent))
         elif kind in ("bullet_list_close", "ordered_list_close"):
             if state.lists:
@@ -213,8 +227,8 @@ def _list_item(tokens: list[Token], i: int, state: _State) -> int:
                     block=state.block,
                 )
             )
-            if first and state.lists:
-                state.lists[-1] = (state.lists[-1][0], (f"{label}: {clean}" if label else clean).strip())
+            if first:
+                state.last_item = (f"{label}: {clean}" if label else clean).strip()
             first = False
     return i + 1 if inline is None else j + 3
 

@@ -21,9 +21,7 @@ import re
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from opsbook.config.types import parse_duration
 from opsbook.errors import Invalid
-from opsbook.oncall.rotation import local_to_utc
 
 WHEN_FORMS = (
     "now, +2h, -30m, in 2 hours, 2 hours ago, today 14:00, tomorrow 09:00, "
@@ -50,6 +48,8 @@ class TimeInputError(Invalid):
 
 def parse_span(text: str) -> timedelta:
     """A length of time a person typed: `2h`, `1h30m`, `90 minutes`, `1 day 2 hours` (never negative)."""
+    from opsbook.config.types import parse_duration  # pydantic: only when something is parsed (CLI start-up)
+
     given = text.strip().lower()
     try:
         return parse_duration(given)
@@ -123,7 +123,7 @@ def _on_day(given: str, now: datetime, zone: str) -> datetime | None:
             raise TimeInputError(f"{clock!r} is not a time of day (use HH:MM)")
         wall = time(h, m, s)
     local_day: date = now.astimezone(ZoneInfo(zone)).date() + timedelta(days=_DAYS[word])
-    return local_to_utc(datetime.combine(local_day, wall), ZoneInfo(zone))
+    return _wall_clock(datetime.combine(local_day, wall), zone)
 
 
 def _iso(given: str, zone: str) -> datetime | None:
@@ -135,8 +135,15 @@ def _iso(given: str, zone: str) -> datetime | None:
     except ValueError:
         raise TimeInputError("not an ISO 8601 date-time") from None
     if parsed.tzinfo is None:
-        return local_to_utc(parsed, ZoneInfo(zone))
+        return _wall_clock(parsed, zone)
     return parsed.astimezone(UTC)
+
+
+def _wall_clock(naive: datetime, zone: str) -> datetime:
+    """The instant `zone`'s clocks show `naive` (the first of two; the jump itself for a skipped time)."""
+    from opsbook.oncall.rotation import local_to_utc  # its config models only when a time is parsed
+
+    return local_to_utc(naive, ZoneInfo(zone))
 
 
 def zone_label(local: datetime) -> str:

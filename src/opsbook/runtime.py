@@ -29,6 +29,8 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     clock: Clock = field(default_factory=SystemClock)
+    made_database: bool = False
+    """Whether opening it made a new, empty database (none was where the config leads)."""
     _redactor: Redactor | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
@@ -90,16 +92,23 @@ def open_runtime(
     engine = make_engine(
         db_url or database_url(loaded.config.database_url, FsPath(loaded.path).resolve().parent)
     )
-    if not create and not database_exists(engine):
-        where = sqlite_path(engine.url.render_as_string(hide_password=False)) or engine.url
+    existed = database_exists(engine)
+    if not create and not existed:
         engine.dispose()
         raise NoDatabase(
-            f"no database at {where}: is this the right config ({loaded.path})? serve creates it"
+            f"no database at {database_place(engine)}: is this the right config ({loaded.path})? "
+            "serve creates it"
         )
     if migrate and not at_head(engine):
         from opsbook.db.migrate import upgrade  # Alembic only when there is something to apply: start-up
 
         upgrade(engine)
     return Runtime(
-        loaded=loaded, engine=engine, sessions=make_sessionmaker(engine), clock=clock or SystemClock()
+        loaded=loaded, engine=engine, sessions=make_sessionmaker(engine), clock=clock or SystemClock(),
+        made_database=migrate and not existed,
     )
+
+
+def database_place(engine: Engine) -> str:
+    """Where a database is, for people: a SQLite file's path, else its URL (password hidden)."""
+    return str(sqlite_path(engine.url.render_as_string(hide_password=False)) or engine.url)

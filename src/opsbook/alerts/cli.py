@@ -31,7 +31,7 @@ def list_command(
     limit: Annotated[int, typer.Option("--limit", "-n", help="At most this many, newest first.")] = 50,
 ) -> None:
     """Alerts newest first (cleared pendings are left out unless --state inactive)."""
-    runtime = runtime_or_exit(config)
+    runtime = runtime_or_exit(config, create=False)
     level = None
     if severity is not None:
         try:

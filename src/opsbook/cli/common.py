@@ -15,7 +15,7 @@ from opsbook.auth.roles import Principal, Role
 from opsbook.cli.startup import collector_held
 from opsbook.config.yamlpos import ConfigError
 from opsbook.errors import OpsbookError, exit_code
-from opsbook.runtime import Runtime, open_runtime
+from opsbook.runtime import Runtime, database_place, open_runtime
 
 console = Console()
 err_console = Console(stderr=True)
@@ -32,15 +32,22 @@ def runtime_or_exit(config: str | None, *, create: bool = True) -> Runtime:
     """Open the runtime, or print every config error as FILE:LINE: field: message and exit 2.
 
     `create=False` for commands that only read: a database that is not there is an error (exit 1)
-    rather than a new empty one that shows "no data"."""
+    rather than a new empty one that shows "no data". Any other command that finds none makes a new
+    one and says so, and where, on stderr."""
     try:
         with collector_held():  # the config's objects and the database's tables live as long as the command
-            return open_runtime(config, create=create, cached=True)
+            runtime = open_runtime(config, create=create, cached=True)
     except ConfigError as exc:
         print_config_error(exc)
         raise typer.Exit(2) from None
     except OpsbookError as exc:
         raise fail(str(exc), exit_code(exc)) from None
+    if runtime.made_database:  # what it shows is empty because it is new: say so, and where
+        err_console.print(
+            f"note: there was no database at {database_place(runtime.engine)}, so a new, empty one was made "
+            f"(is {runtime.loaded.path} the right config?)", markup=False, highlight=False,
+        )
+    return runtime
 
 
 def print_config_error(exc: ConfigError) -> None:

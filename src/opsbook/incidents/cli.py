@@ -60,9 +60,10 @@ def _said(verb: str, row: IncidentRow) -> None:
 
 
 @contextmanager
-def _acting(config: str | None) -> Iterator[Runtime]:
-    """The runtime, with the use case's errors shown as `error: ...` and their exit code; closed after."""
-    runtime = runtime_or_exit(config)
+def _acting(config: str | None, *, create: bool = True) -> Iterator[Runtime]:
+    """The runtime, with the use case's errors shown as `error: ...` and their exit code; closed after.
+    `create=False` for what only reads (see runtime_or_exit)."""
+    runtime = runtime_or_exit(config, create=create)
     try:
         with cli_errors(runtime):
             yield runtime
@@ -256,7 +257,7 @@ def list_cmd(
 @app.command("show")
 def show_cmd(incident_id: int, as_json: JsonOption = False, config: ConfigOption = None) -> None:
     """An incident with its alerts, pages and full timeline."""
-    with _acting(config) as runtime, runtime.sessions() as session:
+    with _acting(config, create=False) as runtime, runtime.sessions() as session:
         row = queries.get_incident(session, incident_id)
         data = queries.incident_dict(row)
         items = queries.timeline(session, row.id)
@@ -331,7 +332,7 @@ def postmortem_cmd(
     config: ConfigOption = None,
 ) -> None:
     """A Markdown post-mortem draft from the incident's timeline."""
-    with _acting(config) as runtime, runtime.sessions() as session:
+    with _acting(config, create=False) as runtime, runtime.sessions() as session:
         text = postmortem.build(session, runtime.config, incident_id, runtime.clock.now())
     if output is None:
         typer.echo(text)
@@ -365,7 +366,7 @@ def report_incidents(
     config: ConfigOption = None,
 ) -> None:
     """MTTA and MTTR by severity and service, SLA breaches and pages per person."""
-    runtime = runtime_or_exit(config)
+    runtime = runtime_or_exit(config, create=False)
     now = runtime.clock.now()
     try:
         start = parse_since(since, runtime, "--since")

@@ -8,15 +8,12 @@ shown on the page, a viewer's attempt is answered 403 by the app.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from opsbook.alerts.models import AlertRow
 from opsbook.alerts.service import events_of, list_alerts
 from opsbook.auth.roles import Principal, Role
-from opsbook.config.types import parse_duration
 from opsbook.errors import Conflict, NotFound
 from opsbook.incidents.queries import incidents_of_alert
 from opsbook.runbooks import service as runbooks
@@ -24,6 +21,7 @@ from opsbook.runbooks.catalog import ProcedureNotFound
 from opsbook.silences import service as silences
 from opsbook.silences import store
 from opsbook.silences.matchers import parse_matcher
+from opsbook.timefmt import parse_span, parse_when
 from opsbook.web.params import Id
 from opsbook.web.ui.pages import back, needs, render, runtime_of, viewer
 
@@ -119,19 +117,6 @@ def silences_page(request: Request, principal: Principal = Depends(viewer)) -> H
     )
 
 
-def _when(value: str, now: datetime) -> datetime:
-    """'now', a duration from now ('2h'), or an ISO date-time (UTC if no zone)."""
-    text = value.strip()
-    if not text or text == "now":
-        return now
-    try:
-        return now + parse_duration(text)
-    except ValueError:
-        pass
-    parsed = datetime.fromisoformat(text)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=now.tzinfo)
-
-
 @router.post("/silences")
 def create_silence(
     request: Request,
@@ -142,7 +127,7 @@ def create_silence(
 ) -> Response:
     try:
         parsed = [parse_matcher(m.strip()) for m in matchers.replace("\n", ",").split(",") if m.strip()]
-        length = parse_duration(duration.strip())
+        length = parse_span(duration)
         row = silences.add_silence(runtime_of(request), who, parsed, comment=comment, duration=length)
     except SHOWN as exc:
         return back("/ui/silences", str(exc), "error")
@@ -189,8 +174,8 @@ def create_maintenance(
     runtime = runtime_of(request)
     try:
         row = silences.add_maintenance(
-            runtime, who, services, starts_at=_when(starts, runtime.clock.now()), title=title,
-            duration=parse_duration(duration.strip()), description=description,
+            runtime, who, services, title=title, description=description, duration=parse_span(duration),
+            starts_at=parse_when(starts or "now", now=runtime.clock.now(), zone=runtime.config.timezone),
         )
     except SHOWN as exc:
         return back("/ui/maintenance", str(exc), "error")

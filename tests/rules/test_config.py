@@ -76,7 +76,7 @@ def test_rules_compile_per_check() -> None:
     assert health["error_rate-over-5m-gt-10-pct-for-5m"].severity is Severity.P2
     assert health["heartbeat-missing-for-2m"].min_firing == timedelta(minutes=10)
     pg = {r.name: r for r in rules["db/pg"]}
-    assert pg["failures"].expr.threshold == 4.0
+    assert pg["failures"].expr.threshold == 1.0  # a heartbeat alerts on its first bad signal, not on 4
     assert "beat" in pg
     assert loaded.config.alerting.service_for_key("R0UT1NG") == "api"
     assert loaded.config.alerting.service_for_key("nope") is None

@@ -1,4 +1,5 @@
-"""REST routes of the checks domain: services, checks, results, rollups, uptime; and heartbeat pings."""
+"""REST routes of the checks domain: services, checks, results, rollups, uptime, a heartbeat's ping log;
+and the heartbeat pings themselves (`/ping/<token>[/start|/fail|/log|/<exit code>]`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Role
 from opsbook.checks import rollup, store
+from opsbook.checks.heartbeat_watch import KEEP_PINGS, SIGNALS, ping_values, recent_pings
 from opsbook.checks.models import CheckStateRow
 from opsbook.checks.spec import CheckSpec
 from opsbook.checks.uptime import uptime, uptime_many
@@ -191,6 +193,29 @@ def get_results(
     ]
 
 
+class PingOut(BaseModel):
+    ts: datetime
+    kind: str  # start | success | fail | exit | log
+    exit_code: int | None
+    message: str
+
+
+@router.get("/checks/{service}/{check}/pings", response_model=list[PingOut])
+def get_pings(
+    service: str,
+    check: str,
+    runtime: Runtime = Depends(get_runtime),
+    session: Session = Depends(get_session),
+    limit: Annotated[int, Query(ge=1, le=KEEP_PINGS)] = KEEP_PINGS,
+) -> list[PingOut]:
+    """A heartbeat's ping log, newest first: every ping with what the job sent, `/log` messages included."""
+    spec = _spec(runtime, service, check)
+    if not spec.push:
+        raise HTTPException(404, f"{service}/{check} is a {spec.kind} check: it receives no pings")
+    return [PingOut(ts=p.ts, kind=p.kind, exit_code=p.exit_code, message=runtime.redact(p.message))
+            for p in recent_pings(session, f"{service}/{check}", limit)]
+
+
 @router.get("/checks/{service}/{check}/rollups")
 def get_rollups(
     service: str,
@@ -253,14 +278,17 @@ def get_uptime(
 
 
 async def ping(token: str, request: Request, signal: str = "") -> dict[str, str]:
-    """Heartbeat: `/ping/<token>` (done), `/start`, `/fail`, or `/<exit code>`; a POST body is kept."""
-    if signal not in ("", "start", "fail") and not (signal.isdigit() and len(signal) <= 3):
-        raise HTTPException(404, "unknown ping path; use /ping/<token>, /start, /fail or /<exit code>")
+    """Heartbeat: `/ping/<token>` (done), `/start`, `/fail`, `/<exit code>` (0–255), or `/log` (a message
+    kept in the ping log that changes nothing); a POST body is kept."""
+    if signal not in ("", *SIGNALS) and not (signal.isdigit() and int(signal) <= 255):
+        raise HTTPException(
+            404, "unknown ping path; use /ping/<token>, /start, /fail, /log or /<exit code 0-255>"
+        )
     heartbeats = request.app.state.pipeline.heartbeats
     if not heartbeats.knows(token):  # before a byte of the body is read
         raise HTTPException(404, "no heartbeat check has this token")
     body = (await request.body())[:10_000].decode("utf-8", "replace") if request.method == "POST" else ""
-    outcome = await heartbeats.ping(token, signal, body)
+    outcome = await heartbeats.ping(token, signal, body, ping_values(request.query_params, body))
     if outcome is None:
         raise HTTPException(404, "no heartbeat check has this token")
     return {"status": outcome}

@@ -2,25 +2,87 @@
 
 Deadlines live in memory (rebuilt from the last pings in the database at start), so one loop waits
 for the earliest; a ping moves its check's deadline. Tokens come from the config or are generated
-once and stored.
+once and stored. Every ping is also kept in the check's ping log (`PingRow`, the newest `KEEP_PINGS`),
+with what the job sent: a `/log` ping only goes there (it changes no state and moves no deadline).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
-from opsbook.checks.models import CheckStateRow
+from opsbook.checks.models import CheckStateRow, PingRow
 from opsbook.checks.result import CheckResult, StoredResult
 from opsbook.checks.scheduler import ResultSink
 from opsbook.clock import Clock
+
+KEEP_PINGS = 100
+"""Pings kept per check in its ping log (older ones are deleted as new ones come)."""
+MAX_PING_TEXT = 10_000
+SIGNALS = ("start", "fail", "log")
+"""What may follow `/ping/<token>/`, besides an exit code (0–255)."""
+MISSED_PREFIX = "no ping by"
+"""How the result of a missed ping begins (a backup job's missed ping is no backup)."""
+PING_VALUES = {"size": "size_bytes", "size_bytes": "size_bytes", "duration": "duration_s",
+               "duration_s": "duration_s"}
+"""Numbers a ping may report, in its query or body, and the values they become (backup jobs)."""
+
+
+def ping_values(query: Mapping[str, str], body: str) -> dict[str, float]:
+    """`size=BYTES` / `duration=SECONDS` from the query string, a JSON object body or `key=value` lines."""
+    found: dict[str, str] = {k: v for k, v in query.items() if k in PING_VALUES}
+    text = body.strip()
+    if text.startswith("{"):
+        with contextlib.suppress(ValueError):
+            document = json.loads(text)
+            if isinstance(document, dict):
+                found.update({k: str(v) for k, v in document.items() if k in PING_VALUES})
+    else:
+        for line in text.splitlines():
+            key, sep, value = line.partition("=")
+            if sep and key.strip() in PING_VALUES:
+                found[key.strip()] = value.strip()
+    out: dict[str, float] = {}
+    for key, value in found.items():
+        with contextlib.suppress(ValueError):
+            number = float(value)
+            if number >= 0 and number == number and number != float("inf"):
+                out[PING_VALUES[key]] = number
+    return out
+
+
+def ping_record(check_id: str, now: datetime, signal: str, body: str) -> PingRow:
+    """The ping log's row of a ping: its kind (start, success, fail, exit, log), exit code and text."""
+    code = int(signal) if signal.isdigit() else None
+    kind = signal or "success" if code is None else "success" if code == 0 else "exit"
+    return PingRow(check_id=check_id, ts=now, kind=kind, exit_code=code, message=body.strip()[:MAX_PING_TEXT])
+
+
+def keep_log(session: Session, logged: PingRow) -> None:
+    """Add a ping to its check's log and drop the pings older than the newest `KEEP_PINGS`."""
+    session.add(logged)
+    session.flush()
+    oldest_kept = session.scalar(
+        select(PingRow.id).where(PingRow.check_id == logged.check_id)
+        .order_by(PingRow.id.desc()).offset(KEEP_PINGS - 1).limit(1)
+    )
+    if oldest_kept is not None:
+        session.execute(delete(PingRow).where(PingRow.check_id == logged.check_id, PingRow.id < oldest_kept))
+
+
+def recent_pings(session: Session, check_id: str, limit: int = KEEP_PINGS) -> list[PingRow]:
+    """The check's ping log, newest first."""
+    return list(session.scalars(select(PingRow).where(PingRow.check_id == check_id)
+                                .order_by(PingRow.id.desc()).limit(limit)))
 
 
 @dataclass
@@ -92,19 +154,26 @@ class HeartbeatWatch:
     def knows(self, token: str) -> bool:
         return token in self.by_token
 
-    async def ping(self, token: str, signal: str = "", body: str = "") -> str | None:
-        """Record a ping; `signal` is '', 'start', 'fail' or an exit code. None for an unknown token."""
+    async def ping(
+        self, token: str, signal: str = "", body: str = "", reported: Mapping[str, float] | None = None
+    ) -> str | None:
+        """Record a ping; `signal` is '', 'start', 'fail', 'log' or an exit code; `reported`: numbers the job
+        sent (`ping_values`), kept as the result's values. None for an unknown token."""
         check_id = self.by_token.get(token)
         if check_id is None:
             return None
         beat = self.beats[check_id]
         now = self.clock.now()
+        logged = ping_record(check_id, now, signal, body)
         detail = f": {body.strip()[:500]}" if body.strip() else ""
+        if signal == "log":
+            await asyncio.to_thread(self._persist, logged, None, None)
+            return "logged"
         if signal == "start":
             beat.started_at = now
-            await asyncio.to_thread(self._persist, check_id, None, now)
+            await asyncio.to_thread(self._persist, logged, None, now)
             return "started"
-        values: dict[str, float] = {}
+        values: dict[str, float] = dict(reported or {})
         if beat.started_at is not None:
             values["duration_s"] = (now - beat.started_at).total_seconds()
             beat.started_at = None
@@ -117,12 +186,13 @@ class HeartbeatWatch:
         beat.deadline = beat.expected + beat.spec.grace
         self.sink(StoredResult(check_id, now, result))
         self._changed.set()
-        await asyncio.to_thread(self._persist, check_id, now, None)
+        await asyncio.to_thread(self._persist, logged, now, None)
         return "ok" if result.ok else "failed"
 
-    def _persist(self, check_id: str, pinged: datetime | None, started: datetime | None) -> None:
+    def _persist(self, logged: PingRow, pinged: datetime | None, started: datetime | None) -> None:
         with self.sessions.begin() as session:
-            row = session.get(CheckStateRow, check_id)
+            keep_log(session, logged)
+            row = session.get(CheckStateRow, logged.check_id)
             if row is None:
                 return
             if pinged is not None:
@@ -133,7 +203,7 @@ class HeartbeatWatch:
 
     def missed(self, beat: Beat) -> StoredResult:
         result = CheckResult.down(
-            f"no ping by {beat.deadline:%Y-%m-%d %H:%M:%S} UTC ({beat.spec.expectation()})"
+            f"{MISSED_PREFIX} {beat.deadline:%Y-%m-%d %H:%M:%S} UTC ({beat.spec.expectation()})"
         )
         stored = StoredResult(beat.check_id, beat.deadline, result)
         beat.expected = beat.spec.next_expected(beat.expected)

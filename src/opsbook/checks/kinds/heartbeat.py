@@ -1,9 +1,14 @@
 """The `heartbeat` check kind (push): a job pings a secret URL; a missed ping is a failure.
 
 Like healthchecks.io: `/ping/<token>` says "done", `/ping/<token>/start` "started" (so the run time
-is measured), `/ping/<token>/fail` "failed", `/ping/<token>/<exit code>` either. The job is expected
-every `period`, or at each time of a `cron` expression in `timezone`; once `grace` has passed after
-an expected ping without one, a DOWN result is recorded at exactly that moment.
+is measured), `/ping/<token>/fail` "failed", `/ping/<token>/<exit code>` either, and `/ping/<token>/log`
+sends a message that is kept and shown without changing anything. The job is expected every `period`, or
+at each time of a `cron` expression in `timezone`; once `grace` has passed after an expected ping without
+one, a DOWN result is recorded at exactly that moment.
+
+Like healthchecks.io too, a heartbeat alerts on the first bad signal: a `/fail`, a non-zero exit code or a
+missed ping fires its consecutive-failures rule at once (`failures: 1` by default for this kind, whatever
+`alerting.default_failures` says; set `failures:` on the check to wait for more).
 """
 
 from __future__ import annotations
@@ -12,7 +17,6 @@ from datetime import datetime, timedelta
 from typing import ClassVar, Literal, Self
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
 from pydantic import Field, model_validator
 
 from opsbook.checks.spec import CheckSpec
@@ -31,6 +35,11 @@ class HeartbeatCheck(CheckSpec):
     timezone: TimeZone = Field(default="UTC", description="Time zone the cron expression is read in.")
     grace: Duration = Field(
         default=timedelta(minutes=5), description="How late a ping may be before it counts as missed."
+    )
+    failures: int | None = Field(
+        default=1, ge=0,
+        description="Consecutive failures that fire (0: never). A heartbeat alerts on the first /fail, "
+        "non-zero exit code or missed ping: 1 by default, not alerting.default_failures.",
     )
     token: str | None = Field(
         default=None,
@@ -52,6 +61,8 @@ class HeartbeatCheck(CheckSpec):
             return after + self.period
         assert self.cron is not None
         local = after.astimezone(ZoneInfo(self.timezone))
+        from croniter import croniter  # loaded when used, not with the config's classes (see config/cron.py)
+
         nxt: datetime = croniter(self.cron, local).get_next(datetime)
         return nxt.astimezone(after.tzinfo)
 

@@ -323,10 +323,10 @@ class GapWarning(Message):
     may_last_longer: bool
     lookback_days: int
     days_ahead: int
+    users: tuple[str, ...] = ()  # the schedule's people, one of whom the suggested override names
 
     def destination(self, config: OpsbookConfig, now: datetime) -> Destination:
         found = by_severity(config, self.SEVERITY, now)
-    users: tuple[str, ...] = ()  # the schedule's people, one of whom the suggested override names
         if found.send_after is not None and found.send_after >= self.start:
             return replace(found, send_after=None)  # a warning arriving after the gap began is of no use
         return found

@@ -78,7 +78,7 @@ def open_cmd(
     service_name: Annotated[str | None, typer.Option("--service", help="The service affected.")] = None,
     summary: Annotated[str, typer.Option("--summary", help="What is known.")] = "",
     impact: Annotated[str, typer.Option("--impact", help="Who is affected and how.")] = "",
-    customer_facing: Annotated[bool, typer.Option("--customer-facing", help="Customers see it.")] = False,
+    customer_facing: Annotated[bool, typer.Option("--customer-facing", help="Publish on /status.")] = False,
     commander: Annotated[str | None, typer.Option("--commander", help="Incident commander.")] = None,
     author: AuthorOption = None,
     config: ConfigOption = None,

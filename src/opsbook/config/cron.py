@@ -10,7 +10,6 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated
 
-from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
 from pydantic import AfterValidator
 
 ALIASES = {
@@ -35,6 +34,10 @@ def _value(text: str, position: int) -> int | None:
 
 def check_cron(expr: str) -> str:
     """The expression with aliases expanded and spaces normalised, or ValueError saying what is wrong."""
+    # croniter (with dateutil) is loaded by the first check, not with the config's classes: a command
+    # handed a validated config by opsbook.config.cache checks none
+    from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
+
     text = " ".join(str(expr).split())
     text = ALIASES.get(text.lower(), text)
     fields = text.split(" ")

@@ -20,8 +20,6 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
-
 from opsbook.silences.matchers import AlertAttrs, Matcher, matches_all
 
 _ALIASES = {
@@ -38,6 +36,9 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 def check_cron(expr: str) -> str:
     """The expression with aliases expanded, or ValueError saying what is wrong with it."""
+    # loaded when used, not with the config's classes (see config/cron.py)
+    from croniter import CroniterBadCronError, CroniterBadDateError, CroniterError, croniter
+
     text = " ".join(str(expr).split())
     text = _ALIASES.get(text.lower(), text)
     if len(text.split(" ")) != 5:
@@ -96,6 +97,8 @@ class RecurringWindow:
 
 def _starts(window: RecurringWindow, start: datetime, forward: bool) -> Iterator[datetime]:
     """Occurrence starts strictly after (forward) or strictly before (backward) `start`, in UTC."""
+    from croniter import croniter  # loaded when used, not with the config's classes (see config/cron.py)
+
     _aware(start)
     it = croniter(window.cron, start.astimezone(window.zone))
     while True:

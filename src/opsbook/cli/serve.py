@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import uvicorn
@@ -12,6 +12,9 @@ from opsbook.auth.tokens import ensure_admin_token
 from opsbook.cli.common import ConfigOption, console, runtime_or_exit
 from opsbook.logs import setup_logging
 from opsbook.redact import redact
+
+if TYPE_CHECKING:
+    from opsbook.runtime import Runtime
 
 
 def serve(
@@ -47,12 +50,28 @@ def serve(
     checks = runtime.config.checks()
     db = runtime.engine.url.render_as_string(hide_password=True)
     console.print(f"opsbook: {len(runtime.config.services)} services, {len(checks)} checks, database {db}")
+    _warn_of_missing_runbooks(runtime)
     console.print(f"opsbook is serving at [bold]http://{host}:{port}[/] (API docs at /docs)")
     proxies = runtime.config.server.trusted_proxies
     uvicorn.run(
         create_app(runtime), host=host, port=port, log_config=None, access_log=False,
         proxy_headers=bool(proxies), forwarded_allow_ips=",".join(proxies) or None,
     )
+
+
+def _warn_of_missing_runbooks(runtime: Runtime) -> None:
+    """What `opsbook validate` says of the runbooks the config names, as warnings: serving goes on (the
+    runbook files may be fixed while it runs), and messages name such a runbook without a link."""
+    from pathlib import Path
+
+    from opsbook.runbooks.references import reference_issues
+
+    try:
+        text = Path(runtime.loaded.path).read_text(encoding="utf-8")
+    except OSError:
+        return
+    for issue in reference_issues(runtime.loaded, text):
+        console.print(f"warning: {issue}", markup=False, highlight=False)
 
 
 db_app = typer.Typer(help="The database: migrations.", no_args_is_help=True)

@@ -5,6 +5,8 @@ time while real I/O runs."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,16 +27,16 @@ from opsbook.runtime import Runtime
 HERE = Path(__file__).parent
 
 DEPLOY_SCRIPT = """#!/bin/sh
-# deploy.sh VERSION: switch the service to VERSION
-echo "switching to $1"
-printf '%s' "$1" > "$VERSION_FILE"
-echo "now on $1"
+# deploy.sh ENV VERSION: switch the service of ENV to VERSION
+echo "switching $1 to $2"
+printf '%s' "$2" > "$VERSIONS/$1.txt"
+echo "$1 now on $2"
 """
 
 
 @dataclass
 class Versioned:
-    """The service process, the file holding its version, and the folder of its deploy script."""
+    """The service process of one environment, the file holding its version, the folder of the script."""
 
     port: int
     version_file: Path
@@ -49,14 +51,17 @@ class Versioned:
         return self.version_file.read_text().strip()
 
 
-def start_versioned(folder: Path, version: str = "1.9") -> tuple[subprocess.Popen[str], Versioned]:
-    version_file = folder / "version.txt"
+def start_versioned(
+    folder: Path, env: str = "production", version: str = "1.9", bad: str = "2.0", delay: float = 0.5
+) -> tuple[subprocess.Popen[str], Versioned]:
+    """The service of `env` at `version` (a real process; versions in `bad` fail 1 in 4 and take `delay`
+    seconds: slow enough that no outlier of a loaded machine in the baseline hides it)."""
+    version_file = folder / f"{env}.txt"
     version_file.write_text(version)
     (folder / "deploy.sh").write_text(DEPLOY_SCRIPT)
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "versioned_service.py"), str(version_file)],
-        stdout=subprocess.PIPE,
-        text=True,
+        stdout=subprocess.PIPE, text=True, env={**os.environ, "BAD_VERSIONS": bad, "BAD_DELAY": str(delay)},
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -64,14 +69,20 @@ def start_versioned(folder: Path, version: str = "1.9") -> tuple[subprocess.Pope
     return proc, Versioned(int(line.split()[1]), version_file, folder)
 
 
-@pytest.fixture
-def versioned(tmp_path: Path) -> Iterator[Versioned]:
-    proc, found = start_versioned(tmp_path)
+@contextlib.contextmanager
+def running(folder: Path, env: str = "production", bad: str = "2.0") -> Iterator[Versioned]:
+    proc, found = start_versioned(folder, env, bad=bad)
     try:
         yield found
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def versioned(tmp_path: Path) -> Iterator[Versioned]:
+    with running(tmp_path) as found:
+        yield found
 
 
 def deploy_yaml(
@@ -89,13 +100,14 @@ services:
     checks:
       - {{name: health, kind: http, url: "{service.url}", interval: 30s, timeout: 2s}}
     deploy:
-      command: "sh deploy.sh {{version}}"
-      rollback_command: "sh deploy.sh {{version}}"
+      command: "sh deploy.sh {{env}} {{version}}"
+      rollback_command: "sh deploy.sh {{env}} {{version}}"
       cwd: "{service.folder}"
-      env: {{VERSION_FILE: "{service.version_file}"}}
+      env: {{VERSIONS: "{service.folder}"}}
       environments: {environments}
       verification:
-        {{window: 10m, interval: 10s, baseline: 1h, min_samples: 5, healthy_samples: 3{verification}}}
+        {{window: 10m, interval: 10s, baseline: 1h, min_samples: 5, healthy_samples: 3,
+        min_p95_increase: 300ms{verification}}}
 {extra}"""
 
 

@@ -54,13 +54,13 @@ async def test_a_good_deploy_passes_verification_and_records_its_checklists(
     console = Answers()
     staged = await good_deploy(runtime, clock, console, "1.9.1", "staging")
     assert (staged.status, staged.exit_code) == ("succeeded", 0)
-    assert versioned.version == "1.9.1"
+    assert (versioned.folder / "staging.txt").read_text() == "1.9.1" and versioned.version == "1.9"
     assert console.asked == [
         ("pre", "All tests passing"),
         ("pre", "Rollback plan documented"),
         ("post", "Smoke tests pass"),
     ]
-    assert "switching to 1.9.1" in console.lines  # the command's output, live
+    assert "switching staging to 1.9.1" in console.lines  # the command's output, live
     assert console.rounds == 60  # 10 minutes of 10 s rounds
 
     with runtime.sessions() as session:
@@ -74,7 +74,7 @@ async def test_a_good_deploy_passes_verification_and_records_its_checklists(
         [check] = row.verdict["checks"]
         assert check["check"] == "api/health" and check["window"]["count"] == 60
         assert check["baseline"]["count"] == 12 and check["window"]["failures"] == 0
-        assert "switching to 1.9.1" in row.output and row.ended_at == clock.now()
+        assert "switching staging to 1.9.1" in row.output and row.ended_at == clock.now()
         oplog = session.scalars(select(OplogEntryRow).where(OplogEntryRow.source == "deploy")).one()
         assert oplog.operation == "Deploy api 1.9.1 to staging" and oplog.impact == "succeeded"
         audit = [a.action for a in session.scalars(select(AuditRow).order_by(AuditRow.id))]
@@ -83,7 +83,7 @@ async def test_a_good_deploy_passes_verification_and_records_its_checklists(
     # production takes it now that staging passed; --confirm answers for ana, recorded as such
     console = Answers(replies={"All tests passing": False})  # would refuse if asked
     prod = await good_deploy(runtime, clock, console, "1.9.1", "production", confirmed=True)
-    assert prod.exit_code == 0 and console.asked == []
+    assert prod.exit_code == 0 and console.asked == [] and versioned.version == "1.9.1"
     with runtime.sessions() as session:
         row = queries.get_deploy(session, prod.deploy_id)
         assert {a["how"] for a in row.checklist} == {"--confirm"}

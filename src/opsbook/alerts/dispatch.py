@@ -23,6 +23,7 @@ from opsbook.alerts.models import AlertRow
 from opsbook.alerts.types import AlertTransition, TransitionKind
 from opsbook.checks.models import CheckStateRow
 from opsbook.config.schema import OpsbookConfig
+from opsbook.deploys.queries import recent_line
 from opsbook.notify.messages import AlertMessage
 from opsbook.notify.service import send
 from opsbook.runbooks.catalog import Catalog, current_catalog
@@ -108,7 +109,9 @@ class Dispatcher:
             state = session.get(CheckStateRow, transition.check_id)
             detail = state.last_message.splitlines()[0][:300] if state and state.last_message else ""
         link = f"{self.config.base_url.rstrip('/')}/ui/alerts/{transition.alert_id}"
-        send(session, self.config, AlertMessage(transition, url, steps, detail, link), now)
+        fired = transition.kind is TransitionKind.FIRED
+        recent = recent_line(session, transition.service, now) if fired else ""
+        send(session, self.config, AlertMessage(transition, url, steps, detail, link, recent), now)
 
     def unmute(self, session: Session, now: datetime) -> tuple[Mutes, list[AlertTransition]]:
         """Alerts that still fire and are no longer muted: unmarked, and returned as fresh `fired`

@@ -237,3 +237,31 @@ def deploy_dict(row: DeployRow) -> dict[str, Any]:
         "incident_id": row.incident_id,
         "detail": dict(row.detail or {}),
     }
+
+
+def marks(
+    session: Session, services: Sequence[str], opened_at: datetime, until: datetime | None
+) -> list[tuple[datetime, str, str, int]]:
+    """Deploys of an incident's services from RECENT before it opened until it ended, for its timeline:
+    (when, who, "api 1.4.2 deployed by ana (production) 6 min before this incident", deploy id)."""
+    rows = near(session, services, opened_at - RECENT, until)
+    return [(r.started_at, r.actor, f"{relative_to(r, opened_at, 'this incident')} (deploy #{r.id})", r.id)
+            for r in rows]
+
+
+def window_lines(
+    session: Session, services: Sequence[str], opened_at: datetime, until: datetime | None, timezone: str
+) -> list[str]:
+    """The post-mortem's list of deploys in its window (from RECENT before the incident opened)."""
+    from opsbook.timefmt import show_time
+
+    return [f"- {show_time(ts, timezone)}: {text}" for ts, _who, text, _id in marks(session, services,
+                                                                                   opened_at, until)]
+
+
+def chart_markers(
+    session: Session, service: str, start: datetime, end: datetime
+) -> list[tuple[datetime, str, str]]:
+    """Deploys of `service` in [start, end) as chart markers: (when, the version, what happened)."""
+    return [(r.started_at, f"↩ {r.version}" if r.kind == ROLLBACK else r.version or "change", describe(r))
+            for r in near(session, [service], start, end)]

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.config.schema import OpsbookConfig
 from opsbook.config.types import format_duration
+from opsbook.deploys.queries import recent_line
 from opsbook.events import DomainEvent, Topic, emit
 from opsbook.incidents import sla
 from opsbook.incidents.models import RESOLVED, EscalationStepRow, IncidentRow
@@ -190,7 +191,7 @@ def page_user(session: Session, config: OpsbookConfig, row: IncidentRow, user: s
         ack_link=link_url(config.base_url, make_token(secret, row.id, now, user)),
         runbooks=tuple(names), link=incident_link(config, row.id),
         ack_command=f"opsbook incident ack {row.id}", runbook_links=runbook_links(config, names, row.id),
-        escalation=escalation,
+        escalation=escalation, recent_deploy=recent_line(session, row.service, now),
     )
     return bool(send(session, config, page, now))
 

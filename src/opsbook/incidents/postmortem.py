@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session
 
 from opsbook.config.schema import OpsbookConfig
+from opsbook.deploys.queries import window_lines
 from opsbook.incidents.detection import first_failure
 from opsbook.incidents.models import EscalationStepRow, IncidentAlertRow, IncidentRow
 from opsbook.incidents.queries import TimelineItem, alerts_of, get_incident, steps_of, timeline
@@ -194,8 +195,10 @@ def render(
     timezone: str = "UTC",
     now: datetime | None = None,
     failures: Mapping[int, datetime | None] | None = None,
+    deploys: Sequence[str] = (),
 ) -> str:
-    """The draft; `failures`: alert id → its check's first failed result before it fired."""
+    """The draft; `failures`: alert id → its check's first failed result before it fired; `deploys`: lines
+    naming the deploys of its services in its window."""
     zone = ZoneInfo(timezone)
     end = incident.resolved_at or now
     duration = (end - incident.opened_at) if end is not None else None
@@ -205,6 +208,7 @@ def render(
         *_duration_section(incident, zone, duration),
         *_detection_section(incident, alerts, zone, failures or {}),
         *_response_section(incident, steps, zone),
+        "", "## Deploys", "", *(deploys or ["No deploys of these services from an hour before it opened."]),
         *_timeline_section(items, zone, timezone),
         *_sections_to_write(),
     ])
@@ -216,5 +220,7 @@ def build(session: Session, config: OpsbookConfig, incident_id: int, now: dateti
     alerts = alerts_of(session, row.id)
     failures = {a.alert_id: first_failure(session, a.check_id, a.fired_at) for a in alerts
                 if a.check_id and a.fired_at is not None}
+    services = row.services or ([row.service] if row.service else [])
+    deploys = window_lines(session, services, row.opened_at, row.resolved_at or now, config.timezone)
     return render(row, alerts, steps_of(session, row.id), timeline(session, row.id), config.timezone, now,
-                  failures)
+                  failures, deploys)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.models import AlertRow
+from opsbook.deploys.queries import marks as deploy_marks
 from opsbook.errors import NotFound
 from opsbook.incidents.models import RESOLVED, EscalationStepRow, IncidentAlertRow, IncidentRow, TimelineRow
 from opsbook.oplog.service import entries_for_incident
@@ -107,6 +108,11 @@ def timeline(session: Session, incident_id: int) -> list[TimelineItem]:
         kind = "runbook" if op.run_id is not None else "operation"
         items.append(TimelineItem(op.ts, kind, op.operator, text, "oplog", op.id,
                                   {"run_id": op.run_id, "duration_s": op.duration_s}))
+    incident = session.get(IncidentRow, incident_id)
+    if incident is not None:  # deploys of its services from an hour before it opened
+        services = incident.services or ([incident.service] if incident.service else [])
+        for ts, who, text, ref in deploy_marks(session, services, incident.opened_at, incident.resolved_at):
+            items.append(TimelineItem(ts, "deploy", who, text, "deploy", ref, {"deploy_id": ref}))
     return sorted(items, key=lambda i: (i.ts, 0 if i.source == "incident" else 1, i.ref or 0))
 
 

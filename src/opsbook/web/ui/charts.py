@@ -125,12 +125,29 @@ def _legend(plot: _Plot, series: Sequence[Series]) -> list[str]:
     return parts
 
 
+def _markers(plot: _Plot, markers: Sequence[tuple[datetime, str, str]]) -> list[str]:
+    """A dashed vertical line at each marker inside the chart, with its tag and its title as a tooltip."""
+    parts: list[str] = []
+    for ts, tag, title in markers:
+        if not plot.start <= ts <= plot.end:
+            continue
+        x, bottom = f"{plot.x(ts):.1f}", plot.top + plot.plot_h
+        parts.append(
+            f'<g class="marker"><line x1="{x}" x2="{x}" y1="{plot.top}" y2="{bottom}" stroke="#8a4fd8" '
+            f'stroke-dasharray="4 3"/><text x="{x}" y="{plot.top + 8}" dx="3" fill="#8a4fd8">'
+            f"{escape(tag)}</text>"
+            f"<title>{escape(title)}</title></g>"
+        )
+    return parts
+
+
 def line_chart(
     series: Sequence[Series], start: datetime, end: datetime, unit: str = "ms",
     width: int = 900, height: int = 220, time_format: str = "%H:%M", zone: str = "UTC",
+    markers: Sequence[tuple[datetime, str, str]] = (),
 ) -> Markup:
     """An SVG of lines over [start, end) with a y axis from 0 to a round maximum and 5 time labels in
-    `zone` (the team's time zone)."""
+    `zone` (the team's time zone); `markers` (when, tag, title) are dashed vertical lines (deploys)."""
     values = [v for s in series for _, v in s.points if v is not None]
     plot = _Plot(start, end, _nice_max(max(values) if values else 0.0), width, height)
     parts = [
@@ -144,6 +161,6 @@ def line_chart(
     if not values:
         cx, cy = plot.left + plot.plot_w / 2, plot.top + plot.plot_h / 2
         parts.append(f'<text x="{cx}" y="{cy}" text-anchor="middle">no data</text>')
-    parts += [*_legend(plot, series), "</svg>"]
+    parts += [*_markers(plot, markers), *_legend(plot, series), "</svg>"]
     # Every part is markup of our own with numbers and escape()d strings (unit, colours, names, time labels).
     return Markup("".join(parts))  # noqa: S704 - built from numbers and escaped strings only, see above

@@ -14,6 +14,7 @@ from opsbook.auth.roles import Principal
 from opsbook.checks import rollup
 from opsbook.checks.models import CheckStateRow, ResultRow, StateChangeRow
 from opsbook.config.types import format_duration
+from opsbook.deploys.queries import chart_markers as deploy_markers
 from opsbook.runtime import Runtime
 from opsbook.statuspage.figures import uptime_text
 from opsbook.statuspage.snapshot import daily_uptime, day_starts, merge_days, period_uptime
@@ -41,9 +42,10 @@ def check_context(runtime: Runtime, session: Session, check_id: str, range_: str
     rows = rollup.rollups(session, check_id, resolution, start, now)
     p50 = [(r.bucket, r.latency_percentile(0.50)) for r in rows]
     p95 = [(r.bucket, r.latency_percentile(0.95)) for r in rows]
+    service = check_id.partition("/")[0]
     chart = line_chart(
         [Series("p50", "#2f6fdb", p50), Series("p95", "#e8772e", p95)], start, now, time_format=time_format,
-        zone=runtime.config.timezone,
+        zone=runtime.config.timezone, markers=deploy_markers(session, service, start, now),
     )
     failures_in = sum(r.failures for r in rows)
     runs_in = sum(r.count for r in rows)

@@ -21,6 +21,7 @@ NAV = [
     ("/ui/oncall", "On-call"),
     ("/ui/runbooks", "Runbooks"),
     ("/ui/oplog", "Ops log"),
+    ("/ui/deploys", "Deploys"),
     ("/ui/postgres", "Databases"),
     ("/ui/capacity", "Capacity"),
     ("/ui/audit", "Audit"),

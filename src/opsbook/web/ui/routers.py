@@ -12,6 +12,7 @@ def all_routers() -> list[APIRouter]:
         check_page,
         dashboard,
         database_pages,
+        deploy_pages,
         incident_pages,
         ops_pages,
         runbook_pages,
@@ -27,4 +28,5 @@ def all_routers() -> list[APIRouter]:
         ops_pages.router,
         database_pages.router,
         runbook_pages.router,
+        deploy_pages.router,
     ]

@@ -173,3 +173,7 @@ def test_the_incident_page_publishes_and_posts_public_updates(
     assert incident["title"] == "Slow API"
     assert [u["text"] for u in incident["updates"]] == ["A fix is deployed; watching.",
                                                         "Requests are slow; we are on it."]
+
+    answer = rick.post(f"/ui/incidents/{number}/resolve", data={"csrf_token": csrf, "message": "fixed"})
+    acked = re.search(r'<td id="acked">(.*?)</td>', answer.text, re.S)
+    assert acked is not None and "never (resolved without an acknowledgement)" in acked.group(1)

@@ -292,7 +292,8 @@ def show_cmd(incident_id: int, as_json: JsonOption = False, config: ConfigOption
     out = [
         f"Incident {row.id}: [{row.severity}] {row.title}",
         f"Status: {row.status}    Service: {', '.join(row.services or []) or '—'}    Source: {row.source}",
-        f"Opened {_when(row.opened_at, tz)}  Acknowledged {_when(row.acknowledged_at, tz)}"
+        f"Opened {_when(row.opened_at, tz)}  Acknowledged "
+        + ("never" if row.resolved_at and not row.acknowledged_at else _when(row.acknowledged_at, tz))
         + (f" by {row.acknowledged_by}" if row.acknowledged_by else "")
         + f"  Resolved {_when(row.resolved_at, tz)}",
         f"Ack deadline {_when(row.ack_deadline, tz)}" + ("  (SLA missed)" if row.sla_breached_at else ""),

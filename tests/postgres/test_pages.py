@@ -86,6 +86,7 @@ def test_the_database_page_shows_the_report_and_its_history(runtime: Runtime) ->
     assert page.status_code == 200, page.text
     html = page.text
     for expected in ("public.bloated", "public.orders_customer_again", "duplicate of public.orders_customer",
+                     "Growth 1 d", "+0 kB",
                      "public.orders_note", "never scanned", "index?", "8 samples",
                      "Dead tuples, worst table"):
         assert expected in html, expected

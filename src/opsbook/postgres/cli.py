@@ -125,7 +125,7 @@ def _blocked(found: Report) -> Table | None:
 
 
 def _tables(found: Report) -> Table:
-    table = Table("table", "size", "dead", "vacuumed", "analyzed", "seq scans", title="Tables",
+    table = Table("table", "size", "1 day", "dead", "vacuumed", "analyzed", "seq scans", title="Tables",
                   title_justify="left")
     rows: Sequence[dict[str, Any]] = found.snapshot["tables"]
     worst = sorted(rows, key=lambda t: (-t["dead_pct"], -t["bytes"]))[:TOP]
@@ -133,8 +133,9 @@ def _tables(found: Report) -> Table:
         seq = f"{t['seq_pct']:.0f}%"
         if measures.seq_heavy(t, found.seq_scan_min_rows):
             seq += " [yellow]index?[/]"
-        table.add_row(escape(t["name"]), _mb(t["bytes"]), f"{t['dead_pct']:.0f}%", _age(t["vacuum_age_s"]),
-                      _age(t["analyze_age_s"]), seq)
+        grew = t.get("growth_1d")
+        table.add_row(escape(t["name"]), _mb(t["bytes"]), "–" if grew is None else f"+{_mb(grew)}",
+                      f"{t['dead_pct']:.0f}%", _age(t["vacuum_age_s"]), _age(t["analyze_age_s"]), seq)
     return table
 
 

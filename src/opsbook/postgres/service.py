@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -52,7 +52,6 @@ class Report:
     growth: dict[str, float | None]  # "1d" / "7d" → bytes gained over that span (None: no sample then)
     queries: QueriesWindow
     seq_scan_min_rows: int
-    history: list[tuple[datetime, dict[str, float]]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -114,19 +113,21 @@ def live_snapshot(spec: PostgresCheck) -> dict[str, Any]:
 # --- use cases ---------------------------------------------------------------------------------------
 
 
-def report(runtime: Runtime, actor: Principal, name: str | None, window: timedelta = timedelta(hours=1),
-           history: timedelta = timedelta(days=1)) -> Report:
-    """The database's report now: every measurement, growth, top queries of the last `window`."""
+def report(
+    runtime: Runtime, actor: Principal, name: str | None, window: timedelta = timedelta(hours=1)
+) -> Report:
+    """The database's report now: every measurement, growth (the database's, and each table's as
+    `growth_1d` / `growth_7d`), top queries of the last `window`."""
     require(actor, Role.VIEWER)
     check_id, spec = find_database(runtime, name)
     snap = live_snapshot(spec)
     now = runtime.clock.now()
     with runtime.sessions() as session:
-        growth = {f"{span.days}d": _growth(session, check_id, snap, now - span) for span in GROWTH_SPANS}
+        growth = {f"{span.days}d": _growth(session, check_id, snap, now - span, f"{span.days}d")
+                  for span in GROWTH_SPANS}
         queries = _window(session, check_id, snap.get("statements"), now, window)
-        past = _history(session, check_id, spec, now - history)
     vals = measures.values(snap, spec.tables_top, spec.seq_scan_min_rows)
-    return Report(check_id, spec.target(), now, snap, vals, growth, queries, spec.seq_scan_min_rows, past)
+    return Report(check_id, spec.target(), now, snap, vals, growth, queries, spec.seq_scan_min_rows)
 
 
 def top_queries(runtime: Runtime, actor: Principal, name: str | None, since: timedelta) -> QueriesWindow:
@@ -164,10 +165,16 @@ def _sample_at(session: Session, check_id: str, at: datetime) -> SnapshotRow | N
     ).first()
 
 
-def _growth(session: Session, check_id: str, snap: dict[str, Any], at: datetime) -> float | None:
+def _growth(session: Session, check_id: str, snap: dict[str, Any], at: datetime, label: str) -> float | None:
+    """Bytes the database gained since the sample at `at` (None without one within 12 h of it); each
+    table's gain is set on it as `growth_<label>`."""
     old = _sample_at(session, check_id, at)
     if old is None or at - old.ts > timedelta(hours=12):
         return None
+    before = {t["name"]: int(t["bytes"]) for t in old.data.get("tables", [])}
+    for table in snap.get("tables", []):
+        if table["name"] in before:
+            table[f"growth_{label}"] = int(table["bytes"]) - before[table["name"]]
     return float(snap["size_bytes"] - int(old.data.get("size_bytes", 0)))
 
 

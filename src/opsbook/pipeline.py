@@ -35,6 +35,7 @@ from opsbook.alerts.loop import DueAlerts
 from opsbook.alerts.selfalert import SELF, clear_self_alert, raise_self_alert
 from opsbook.alerts.service import AlertEngine
 from opsbook.alerts.types import AlertHook, AlertTransition, TransitionKind
+from opsbook.backups.watch import BackupWatch, heartbeat_hook
 from opsbook.capacity.service import history_reader
 from opsbook.checks.heartbeat_watch import HeartbeatWatch
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
@@ -45,8 +46,6 @@ from opsbook.checks.rollup import roll_up
 from opsbook.checks.scheduler import Scheduler
 from opsbook.checks.store import BatchOutcome
 from opsbook.checks.writer import HookFailure, ResultWriter, Written
-from opsbook.deploys.metrics import DeployCollector
-from opsbook.deploys.service import mark_interrupted
 from opsbook.events import Event, Topic
 from opsbook.incidents.escalation import EscalationEngine
 from opsbook.incidents.linking import alert_hook
@@ -60,6 +59,7 @@ from opsbook.postgres.duties import DatabaseCare
 from opsbook.rules.severity import Severity
 from opsbook.runbooks.service import automatable, find_procedure, run_unattended
 from opsbook.runtime import Runtime
+from opsbook.secrets.watch import SecretWatch
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ class Pipeline:
             clock,
             batch_size=cfg.scheduler.batch_size,
             flush_interval=cfg.scheduler.flush_interval.total_seconds(),
-            hooks=[self._evaluate],
+            hooks=[heartbeat_hook(cfg.backups), self._evaluate],  # a backup job's ping is a backup
         )
         self.writer.after_commit.append(self._after_write)
         self.writer.on_hook_failure = self._hooks_failed
@@ -105,10 +105,11 @@ class Pipeline:
         )
         beats = {cid: spec for cid, spec in checks.items() if isinstance(spec, HeartbeatCheck)}
         self.heartbeats = HeartbeatWatch(beats, clock, self.record, runtime.sessions)
+        self.backups = BackupWatch(runtime, self.record, self.supervisor)
+        self.secrets = SecretWatch(runtime, self.record, self.supervisor)
         self.metrics.register_store(StoreCollector(runtime.sessions))
         self.metrics.registry.register(PipelineCollector(self.supervisor, self.writer, clock))
         self.metrics.register_store(IncidentCollector(runtime.sessions, clock, INCIDENT_WINDOW))
-        self.metrics.register_store(DeployCollector(runtime))
         self.unmute = self._loop("unmute", self._unmute_step)
         self.loops: list[Loop] = [
             self._loop("scheduler", self._forever(self.scheduler.run)),
@@ -118,6 +119,8 @@ class Pipeline:
             self.unmute,
             self.oncall.loop,
             self._loop("change feed", lambda: runtime.feed.watch_step(clock)),
+            self.backups.loop,
+            self.secrets.loop,
         ]
         care = DatabaseCare(runtime, self.run_hooks)
         self.loops += [self._loop("pg maintenance", care.maintenance), self._loop("pg samples", care.samples),
@@ -290,6 +293,8 @@ class Pipeline:
         on(Topic.INCIDENTS, self.escalation.wake, self.notifier.wake)
         on(Topic.MUTES, self.unmute.wake)
         on(Topic.ONCALL, self.oncall.wake)
+        on(Topic.BACKUPS, self.backups.wake)
+        on([Topic.SECRETS, Topic.RUNS], self.secrets.wake)
 
     # --- lifecycle --------------------------------------------------------------------------
 
@@ -307,7 +312,6 @@ class Pipeline:
     def _startup(self) -> None:
         self.runtime.feed.sync()  # what is in the store now is not news
         self.heartbeats.load()
-        mark_interrupted(self.runtime)  # deploys whose walk died with its process: never re-run
         with self.runtime.sessions.begin() as session:
             now = self.runtime.clock.now()
             self.run_hooks(session, self.alerts.reconcile(session, now), now)

@@ -8,9 +8,9 @@ from typing import Any
 from pydantic import Field
 
 from opsbook.capacity.config import Capacity, CapacitySettings
+from opsbook.backups.config import Backups
 from opsbook.checks.kinds import CheckConfig
 from opsbook.config.types import Model, Name, PositiveDuration, TimeZone
-from opsbook.deploys.config import DeploysSettings, ServiceDeploy
 from opsbook.incidents.config import Incidents, IncidentsSettings
 from opsbook.notify.config import (
     BusinessHours,
@@ -24,6 +24,7 @@ from opsbook.oncall.config import EscalationPolicies, Schedules, Users
 from opsbook.postgres.config import Postgres, PostgresSettings
 from opsbook.rules.config import Alerting, AlertingSettings, ServiceRules
 from opsbook.runbooks.config import RunbooksSettings
+from opsbook.secrets.config import Secrets
 from opsbook.silences.config import MaintenanceWindows
 from opsbook.statuspage.config import StatusPageSettings
 
@@ -59,7 +60,6 @@ class Service(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     checks: list[CheckConfig] = Field(default_factory=list)
     rules: ServiceRules = Field(default_factory=list, description="Alert rules for the service's checks.")
-    deploy: ServiceDeploy | None = Field(default=None, description="How it is deployed, checked, rolled back.")
 
 
 class ServerSettings(Model):
@@ -116,14 +116,49 @@ class OpsbookConfig(Model):
     runbooks: RunbooksSettings = Field(default_factory=RunbooksSettings)
     incidents: Incidents = Field(default_factory=IncidentsSettings, description="SLAs, grouping, escalation.")
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings, description="Public /status.")
+    backups: Backups = Field(default_factory=list, description="Backup jobs: RPO, retention, restore drills.")
+    secrets: Secrets = Field(default_factory=list, description="Secrets inventory (never values): rotation.")
     postgres: Postgres = Field(
         default_factory=PostgresSettings, description="Database report sampling and maintenance tasks."
     )
     capacity: Capacity = Field(
         default_factory=CapacitySettings, description="The capacity table, scaling plan and forecasts."
     )
-    deploys: DeploysSettings = Field(default_factory=DeploysSettings, description="Freezes, DORA reports.")
 
     def checks(self) -> dict[str, Any]:
-        """Every check by its id `service/check`."""
-        return {f"{s.name}/{c.name}": c for s in self.services for c in s.checks}
+        """Every check by its id `service/check`, those derived from backup jobs and secrets included."""
+        return {f"{s.name}/{c.name}": c for s in self.all_services() for c in s.checks}
+
+    def all_services(self) -> list[Service]:
+        """The configured services, then `backups` and `secrets`: the checks opsbook derives from the
+        backup jobs and the secrets inventory (not public; see backups/checks.py, secrets/checks.py)."""
+        return [*self.services, *derived_services(self)]
+
+def derived_services(config: OpsbookConfig) -> list[Service]:
+    """The services whose checks come from other sections (built once per loaded config)."""
+    found = _DERIVED.get(id(config))
+    if found is not None and found[0] is config:
+        return found[1]
+    from opsbook.backups.checks import SERVICE as BACKUPS
+    from opsbook.backups.checks import derived_checks as backup_checks
+    from opsbook.secrets.checks import SERVICE as SECRETS
+    from opsbook.secrets.checks import derived_checks as secret_checks
+
+    services = []
+    if config.backups:
+        services.append(Service.model_construct(
+            name=BACKUPS, description="Backup jobs and restore drills", public=False, labels={},
+            checks=backup_checks(config.backups), rules=[],
+        ))
+    if config.secrets:
+        services.append(Service.model_construct(
+            name=SECRETS, description="Secret rotation", public=False, labels={},
+            checks=secret_checks(config.secrets), rules=[],
+        ))
+    if len(_DERIVED) > 64:
+        _DERIVED.clear()
+    _DERIVED[id(config)] = (config, services)
+    return services
+
+
+_DERIVED: dict[int, tuple[OpsbookConfig, list[Service]]] = {}

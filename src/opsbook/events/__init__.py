@@ -48,6 +48,8 @@ class Topic(StrEnum):
     RUNS = "runs"  # runbook runs started, stepped, finished or aborted
     ACCESS = "access"  # users, passwords and API tokens
     OPLOG = "oplog"  # operations log entries written by a person
+    BACKUPS = "backups"  # backups recorded or listed, restore drills run
+    SECRETS = "secrets"  # rotations recorded, compromises and rotation failures reported
     DEPLOYS = "deploys"  # deploys started, finished, recorded; freezes declared
 
 
@@ -138,7 +140,7 @@ _BUMP = text(
 @sa_event.listens_for(Session, "before_commit")
 def _bump_counters(session: Session) -> None:
     pending = _pending(session)
-    if not pending:
+    if not pending or session.in_nested_transaction():  # a savepoint: the outer commit counts
         return
     versions: dict[Topic, int] = {}
     postgres = session.get_bind().dialect.name == "postgresql"
@@ -152,6 +154,8 @@ def _bump_counters(session: Session) -> None:
 
 @sa_event.listens_for(Session, "after_commit")
 def _publish(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # SQLAlchemy calls after_commit when a savepoint is released too: nothing is committed yet
     pending = _pending(session)
     session.info.pop(_PENDING_KEY, None)
     versions: dict[Topic, int] = session.info.pop(_VERSIONS_KEY, None) or {}

@@ -310,6 +310,9 @@ class Templates(Model):
     sla: TemplateOverride | None = Field(default=None, description="An incident missed its response SLA.")
     handoff: TemplateOverride | None = Field(default=None, description="The brief at the start of a shift.")
     gap: TemplateOverride | None = Field(default=None, description="Nobody is on call soon.")
+    secret: TemplateOverride | None = Field(
+        default=None, description="A secret's rotation is due (its owner)."
+    )
     test: TemplateOverride | None = None
     group: TemplateOverride | None = None
 

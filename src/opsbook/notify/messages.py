@@ -76,7 +76,6 @@ class AlertMessage(Message):
     runbook_steps: tuple[str, ...] = ()
     detail: str = ""
     link: str = ""
-    recent_deploy: str = ""  # the service's deploy in the last hour and how to roll it back
 
     @property
     def kind(self) -> str:
@@ -95,7 +94,7 @@ class AlertMessage(Message):
         return {
             "severity": t.severity.value, "service": t.service, **t.template_context(),
             "runbook_url": self.runbook_url, "runbook_steps": list(self.runbook_steps),
-            "detail": self.detail, "link": self.link, "recent_deploy": self.recent_deploy,
+            "detail": self.detail, "link": self.link,
         }
 
     def tags(self) -> Tags:
@@ -150,7 +149,6 @@ class IncidentPage(Message):
     ack_command: str = ""  # `opsbook incident ack N`
     runbook_links: tuple[RunbookLink, ...] = ()
     escalation: Escalation | None = None
-    recent_deploy: str = ""  # the service's deploy in the last hour and how to roll it back
 
     def destination(self, config: OpsbookConfig, now: datetime) -> Destination:
         return to_person(config, self.user, (self.severity,))
@@ -165,7 +163,6 @@ class IncidentPage(Message):
             "user": self.user, "ack_link": self.ack_link, "runbooks": list(self.runbooks), "link": self.link,
             "ack_command": self.ack_command, "runbook_links": list(self.runbook_links),
             "escalation": self.escalation, "escalated": bool(self.escalation and self.escalation.escalated),
-            "recent_deploy": self.recent_deploy,
         }
 
     def tags(self) -> Tags:
@@ -369,3 +366,39 @@ class ChannelTest(Message):
 
     def context(self) -> dict[str, Any]:
         return {"channel": self.channel, "now": self.at}
+
+
+@dataclass(frozen=True)
+class SecretReminder(Message):
+    """A secret's rotation is due soon, overdue, or its last rotation unknown: its owner is told, on their
+    contacts for the severity (the secret's alert tells the team by routing)."""
+
+    kind: ClassVar[str] = "secret"
+    secret: str
+    owner: str
+    state: str  # "due soon" | "overdue" | "unknown"
+    severity: str
+    protects: str
+    every: str
+    description: str  # the secret's age against its policy, in words
+    last_rotated: datetime | None
+    due_at: datetime | None
+    rotation: str = ""  # the procedure that rotates it
+
+    def destination(self, config: OpsbookConfig, now: datetime) -> Destination:
+        return to_person(config, self.owner, [self.severity], action="notify")
+
+    def dedup_key(self) -> str:
+        last = self.last_rotated.isoformat() if self.last_rotated else "never"
+        return f"secret:{self.secret}:{self.state}:{last}"
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "secret": self.secret, "owner": self.owner, "state": self.state, "severity": self.severity,
+            "protects": self.protects, "every": self.every, "description": self.description,
+            "last_rotated": self.last_rotated, "due_at": self.due_at, "rotation": self.rotation,
+        }
+
+    def tags(self) -> Tags:
+        return Tags(self.severity, "secrets", f"secrets/{self.secret}",
+                    refs={"secret": self.secret, "user": self.owner, "notify_type": "warning"})

@@ -85,7 +85,11 @@ class RuleConfig(Model):
     name: Name | None = Field(default=None, description="Unique per check; defaults to a name from `when`.")
     when: When = Field(description="The condition, e.g. 'p95(latency_ms) > 500 for 5m' (see the docs).")
     severity: SeverityLevel | None = Field(default=None, description="P0-P4; default: see alerting.")
-    summary: str = Field(default="", description="Jinja2: {{ value }}, {{ threshold }}, {{ check }}...")
+    summary: str = Field(
+        default="",
+        description="Jinja2: {{ value }}, {{ threshold }}, {{ check }}, {{ detail }} (the result's own "
+        "message)...",
+    )
     runbook: ProcedureName = Field(
         default="", description="Procedure to follow when it fires: its name as for `runbook run`, or a URL."
     )

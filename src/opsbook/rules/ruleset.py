@@ -58,6 +58,7 @@ class RuleSpec:
             "rule": self.name,
             "severity": self.severity.value,
             "message": ev.message,
+            "detail": ev.detail,
             "when": self.expr.text,
             "labels": dict(self.labels),
         }
@@ -97,7 +98,7 @@ def compile_rules(config: OpsbookConfig) -> dict[str, list[RuleSpec]]:
     alerting = config.alerting
     limit = config.retention.raw
     out: dict[str, list[RuleSpec]] = {}
-    for service in config.services:
+    for service in config.all_services():  # with the backup and secret checks
         for check in service.checks:
             if not check.enabled:
                 continue

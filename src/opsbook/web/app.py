@@ -77,8 +77,8 @@ def _routers() -> list[Any]:
     """Every domain's router, in one list (each domain's api.py exposes `router`)."""
     from opsbook.alerts.api import router as alerts_router
     from opsbook.alerts.ingest import router as ingest_router
+    from opsbook.backups.api import router as backups_router
     from opsbook.capacity.api import router as capacity_router
-    from opsbook.deploys.api import router as deploys_router
     from opsbook.incidents.api import ack_router
     from opsbook.incidents.api import router as incidents_router
     from opsbook.notify.api import router as notify_router
@@ -86,6 +86,7 @@ def _routers() -> list[Any]:
     from opsbook.oplog.api import router as oplog_router
     from opsbook.postgres.api import router as postgres_router
     from opsbook.runbooks.api import router as runbooks_router
+    from opsbook.secrets.api import router as secrets_router
     from opsbook.silences.api import router as silences_router
 
     return [
@@ -98,9 +99,10 @@ def _routers() -> list[Any]:
         silences_router,
         notify_router,
         oncall_router,
+        backups_router,
+        secrets_router,
         postgres_router,
         capacity_router,
-        deploys_router,
         runbooks_router,
         oplog_router,
     ]

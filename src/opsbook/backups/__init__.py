@@ -1,0 +1,1 @@
+"""Backups: backup jobs, what opsbook learns of their backups, RPO/RTO, retention and restore drills."""

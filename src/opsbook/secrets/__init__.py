@@ -1,0 +1,1 @@
+"""Secrets: an inventory of secrets (never their values), rotation policies, compromises and failures."""

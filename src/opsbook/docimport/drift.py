@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any
 
 from opsbook.config.schema import OpsbookConfig
@@ -22,7 +23,6 @@ from opsbook.docimport.model import Check, Draft, Rule
 from opsbook.docimport.oncall import level_after
 from opsbook.incidents.config import parse_sla
 from opsbook.rules.expr import Expr, ExprError, parse
-from opsbook.rules.severity import Severity
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,10 @@ class _Placed:
     rule: Any
     expr: Expr
     path: tuple[str | int, ...]
+    canonical: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "canonical", self.expr.canonical())
 
 
 def compare(draft: Draft, view: ConfigView) -> list[Drift]:
@@ -71,14 +75,37 @@ def compare(draft: Draft, view: ConfigView) -> list[Drift]:
     found += _slas(draft, view)
     found += _routes(draft, view)
     matched = _check_matches(draft, view, found)
-    placed = list(_config_rules(view))
-    used: set[int] = set()
+    rules = _Rules(list(_config_rules(view)))
+    positions = {(c.service, c.name): i for i, c in enumerate(draft.checks)}
     for rule in draft.rules:
-        found += _rule(rule, draft, view, matched, placed, used)
-    found += _unmentioned(view, placed, used)
+        position = positions.get((rule.service, rule.check))
+        target = matched.get(position) if position is not None else None
+        if target is not None:  # else its check is missing: reported once, as a check
+            found += _rule(rule, view, target, rules)
+    found += _unmentioned(view, rules)
     found += _escalation(draft, view)
     found += _windows(draft, view)
     return found
+
+
+@dataclass
+class _Rules:
+    """The config's rules, indexed by check and what they measure, and those a document rule matched."""
+
+    placed: list[_Placed]
+    used: set[int] = field(default_factory=set)
+    by_operand: dict[tuple[int, tuple[str, str, str]], list[int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for n, hit in enumerate(self.placed):
+            self.by_operand.setdefault((id(hit.check), _operand(hit.expr)), []).append(n)
+
+    def like(self, check: Any, expr: Expr) -> list[int]:
+        return self.by_operand.get((id(check), _operand(expr)), [])
+
+
+def _operand(expr: Expr) -> tuple[str, str, str]:
+    return expr.operand.kind, expr.operand.func, expr.operand.field
 
 
 def _where(part: Any) -> str:
@@ -120,6 +147,7 @@ def _routes(draft: Draft, view: ConfigView) -> Iterator[Drift]:
             )
 
 
+@lru_cache(maxsize=4096)
 def _pattern(template: str) -> re.Pattern[str]:
     """A draft value with ${VARIABLES} as a pattern matching any value put in their place."""
     parts = re.split(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", template)
@@ -144,10 +172,12 @@ def _check_matches(draft: Draft, view: ConfigView, found: list[Drift]) -> dict[i
     of the same kind in the same service that probes something else is reported and still matched, so
     the rules on it are compared."""
     matched: dict[int, tuple[str, Any]] = {}
+    by_kind: dict[str, list[tuple[str, Any]]] = {}
+    for entry in view.config.services:
+        for candidate in entry.checks:
+            by_kind.setdefault(candidate.kind, []).append((entry.name, candidate))
     for position, check in enumerate(draft.checks):
-        hit = next(
-            ((s.name, c) for s in view.config.services for c in s.checks if _same_check(check, c)), None
-        )
+        hit = next(((n, c) for n, c in by_kind.get(check.kind, []) if _same_check(check, c)), None)
         if hit is not None:
             matched[position] = hit
             continue
@@ -202,27 +232,12 @@ def _failures_of(view: ConfigView, service: str, check: Any) -> tuple[int, tuple
     return view.config.alerting.default_failures, ("alerting", "default_failures")
 
 
-def _rule(
-    rule: Rule,
-    draft: Draft,
-    view: ConfigView,
-    matched: dict[int, tuple[str, Any]],
-    placed: list[_Placed],
-    used: set[int],
-) -> Iterator[Drift]:
+def _rule(rule: Rule, view: ConfigView, target: tuple[str, Any], rules: _Rules) -> Iterator[Drift]:
     try:
         said = parse(rule.when)
     except ExprError:
         return
-    position = next(
-        (i for i, c in enumerate(draft.checks) if c.service == rule.service and c.name == rule.check), None
-    )
-    target = matched.get(position) if position is not None else None
-    if target is None:
-        return  # its check is missing: reported once, as a check
-    candidates = [
-        (n, p) for n, p in enumerate(placed) if p.check is target[1] and _same_operand(p.expr, said)
-    ]
+    candidates = rules.like(target[1], said)
     if not candidates:
         if said.operand.kind == "failures":
             yield from _default_failures(rule, said, view, target)
@@ -235,12 +250,16 @@ def _rule(
             view.at("services"),
         )
         return
-    candidates.sort(
-        key=lambda c: (c[1].expr.canonical() != said.canonical(), c[1].rule.rule_name() != rule.name)
+    wanted = said.canonical()
+    best = min(
+        candidates,
+        key=lambda n: (
+            rules.placed[n].canonical != wanted,
+            rules.placed[n].rule.rule_name() != rule.name,
+        ),
     )
-    n, hit = candidates[0]
-    used.add(n)
-    yield from _rule_values(rule, said, hit, view)
+    rules.used.add(best)
+    yield from _rule_values(rule, said, rules.placed[best], view)
 
 
 def _default_failures(rule: Rule, said: Expr, view: ConfigView, target: tuple[str, Any]) -> Iterator[Drift]:
@@ -264,14 +283,6 @@ def _default_failures(rule: Rule, said: Expr, view: ConfigView, target: tuple[st
         )
 
 
-def _same_operand(a: Expr, b: Expr) -> bool:
-    return (a.operand.kind, a.operand.func, a.operand.field) == (
-        b.operand.kind,
-        b.operand.func,
-        b.operand.field,
-    )
-
-
 def _rule_values(rule: Rule, said: Expr, hit: _Placed, view: ConfigView) -> Iterator[Drift]:
     name = f"{hit.service}/{hit.rule.rule_name()}"
     if (said.op, said.threshold) != (hit.expr.op, hit.expr.threshold) or said.hold != hit.expr.hold:
@@ -292,16 +303,16 @@ def _rule_values(rule: Rule, said: Expr, hit: _Placed, view: ConfigView) -> Iter
         )
 
 
-def _unmentioned(view: ConfigView, placed: list[_Placed], used: set[int]) -> Iterator[Drift]:
+def _unmentioned(view: ConfigView, rules: _Rules) -> Iterator[Drift]:
     """Rules of the config that page and that the document never mentions."""
-    for n, hit in enumerate(placed):
-        if n in used:
+    mentioned = {id(rules.placed[n].rule) for n in rules.used}
+    for hit in rules.placed:
+        if id(hit.rule) in mentioned:
             continue
         severity = hit.rule.severity or view.config.alerting.default_severity
         if view.config.routing.for_severity(severity).action != "page":
             continue
-        if any(other in used for other, p in enumerate(placed) if p.rule is hit.rule):
-            continue
+        mentioned.add(id(hit.rule))  # a service rule on several checks is reported once
         yield Drift(
             "unmentioned",
             f"the config pages ({severity.value}) on {hit.service}/{hit.rule.rule_name()} "
@@ -381,7 +392,3 @@ def _windows(draft: Draft, view: ConfigView) -> Iterator[Drift]:
                 _where(window),
                 view.at("maintenance_windows", i, "duration"),
             )
-
-
-def severity_name(value: Severity | None) -> str:
-    return value.value if value else "default"

@@ -62,7 +62,7 @@ def render(report: Report, draft: Draft) -> str:
         lines.append(f"  {where}")
         steps = [f for f in fates if f.what.startswith("runbook step")]
         for fate in fates:
-            if fate in steps:
+            if fate.what.startswith("runbook step"):
                 continue
             lines.append(f"    {fate.statement.line:>4}  {fate.what}")
         if steps:

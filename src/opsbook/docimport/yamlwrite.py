@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import yaml
@@ -29,6 +30,16 @@ def dump(data: Any, header: list[str] | None = None) -> str:
 
 
 def scalar(value: Any) -> str:
+    """A scalar as YAML writes it (quoted where YAML would read it otherwise: 'yes', '08:00', '1.0')."""
+    return _scalar(value) if isinstance(value, str | int | float | bool | None) else _dumped(value)
+
+
+@lru_cache(maxsize=8192)
+def _scalar(value: str | int | float | bool | None) -> str:
+    return _dumped(value)
+
+
+def _dumped(value: Any) -> str:
     text = yaml.safe_dump(value, default_flow_style=True, width=10_000, allow_unicode=True).strip()
     return text.removesuffix("\n...").removesuffix("...").strip()
 

@@ -25,9 +25,10 @@ action for the level is in the alert's message.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationInfo, model_validator
+from pydantic import AfterValidator, Field, ValidationError, ValidationInfo, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from opsbook.config.types import Model, Name, PositiveDuration
 
@@ -75,21 +76,25 @@ class CapacitySettings(Model):
 
 
 def _check_capacity(settings: CapacitySettings, info: ValidationInfo) -> CapacitySettings:
-    """Names unique; every resource's check exists (checked when `services` parsed)."""
-    seen: set[str] = set()
-    for resource in settings.resources:
-        if resource.name in seen:
-            raise ValueError(f"capacity resource {resource.name!r} is named twice")
-        seen.add(resource.name)
+    """Every resource's check exists (when `services` parsed), each error at its line (names are unique
+    by the loader's rule for named lists)."""
     services = info.data.get("services")
     if services is None:
         return settings
     known = {f"{s.name}/{c.name}" for s in services for c in s.checks}
-    for resource in settings.resources:
-        if resource.check not in known:
-            raise ValueError(f"resource {resource.name!r}: no check {resource.check!r} "
-                             f"(write service/check; known: {', '.join(sorted(known)) or 'none'})")
+    listed = ", ".join(sorted(known)) or "none"
+    problems = [
+        _problem(("resources", i, "check"),
+                 f"no check {resource.check!r} (write service/check; known: {listed})", resource.check)
+        for i, resource in enumerate(settings.resources) if resource.check not in known
+    ]
+    if problems:
+        raise ValidationError.from_exception_data("opsbook.yaml", problems)
     return settings
+
+
+def _problem(loc: tuple[str | int, ...], message: str, value: Any) -> InitErrorDetails:
+    return InitErrorDetails(type=PydanticCustomError("capacity", message), loc=loc, input=value)
 
 
 Capacity = Annotated[CapacitySettings, AfterValidator(_check_capacity)]

@@ -116,12 +116,7 @@ def _check_postgres(settings: PostgresSettings, info: ValidationInfo) -> Postgre
         return settings
     checks = {f"{s.name}/{c.name}": c for s in services for c in s.checks}
     problems: list[InitErrorDetails] = []
-    seen: set[str] = set()
-    for i, task in enumerate(settings.maintenance):
-        if task.name in seen:
-            problems.append(_problem(("maintenance", i, "name"), f"task name {task.name!r} is used twice",
-                                     task.name))
-        seen.add(task.name)
+    for i, task in enumerate(settings.maintenance):  # names are unique by the loader's rule for named lists
         problems += _task_problems(i, task, windows, checks)
     if problems:
         raise ValidationError.from_exception_data("opsbook.yaml", problems)

@@ -94,3 +94,18 @@ def test_whole_shifts_look_further_for_a_shift_at_the_edge() -> None:
     assert len(asked) == 2  # the first span cut it at both edges: asked again, wider
     assert (shift.start, shift.end) == (long.start, long.end)
     assert all(start.weekday() == 0 and start.hour == 0 for start, _ in asked)  # edges on a weekly grid
+
+
+def test_whole_shifts_ask_once_when_the_window_cuts_no_shift_of_the_span() -> None:
+    asked: list[tuple[datetime, datetime]] = []
+    monday = datetime(2026, 1, 5, 8, tzinfo=UTC)
+
+    def find(start: datetime, end: datetime) -> list[Shift]:  # weekly turns, cut to [start, end)
+        asked.append((start, end))
+        turns = [(monday + timedelta(weeks=k), monday + timedelta(weeks=k + 1)) for k in range(40)]
+        return [Shift("ana", max(a, start), min(b, end)) for a, b in turns if b > start and a < end]
+
+    found = feeds.whole_shifts(find, NOW - feeds.FEED_PAST, NOW + feeds.FEED_FUTURE)
+    assert len(asked) == 1  # the span's own edges cut shifts outside the window: no second look
+    assert found[0].start == datetime(2026, 2, 16, 8, tzinfo=UTC) and found[-1].end == datetime(
+        2026, 6, 22, 8, tzinfo=UTC)

@@ -29,7 +29,9 @@ MARGIN = timedelta(days=35)
 REACH = timedelta(days=400)
 """Looked for beyond the window when a shift still touches the first search's edge."""
 GRID = timedelta(days=7)
-_EPOCH = datetime(2000, 1, 3, tzinfo=UTC)  # a Monday
+_EPOCH = datetime(2000, 1, 3, 0, 0, 7, tzinfo=UTC)
+"""The grid's edges: Mondays at 00:00:07 UTC, where no handoff falls (they are whole minutes), so a shift
+found starting or ending right at an edge is one the edge cut."""
 
 
 def _floor(t: datetime) -> datetime:
@@ -48,11 +50,11 @@ def whole_shifts(find: Finder, start: datetime, end: datetime) -> list[Shift]:
     so it is asked over a wider span (edges on a weekly grid), and wider still when a shift touches an
     edge of the first one."""
     lo, hi = _floor(start - MARGIN), _ceil(end + MARGIN)
-    found = find(lo, hi)
-    if found and (found[0].start <= lo or found[-1].end >= hi):
+    inside = [s for s in find(lo, hi) if s.end > start and s.start < end]
+    if inside and (inside[0].start <= lo or inside[-1].end >= hi):  # cut by the span: look further
         lo, hi = _floor(start - REACH), _ceil(end + REACH)
-        found = find(lo, hi)
-    return [s for s in found if s.end > start and s.start < end]
+        inside = [s for s in find(lo, hi) if s.end > start and s.start < end]
+    return inside
 
 
 def _finder(session: Session, config: OpsbookConfig, schedule: str) -> Finder:

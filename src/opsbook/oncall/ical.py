@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone
@@ -51,14 +52,16 @@ def _event(schedule: str, shift: Shift, users: Mapping[str, User], now: datetime
     return event
 
 
+@lru_cache(maxsize=32)
+def _vtimezone(timezone: str, first: date, last: date) -> Timezone:
+    """The VTIMEZONE of `timezone` from `first` to `last` (built once a day per zone; never changed after)."""
+    return Timezone.from_tzid(timezone, first_date=first, last_date=last)
+
+
 def _finish(cal: Calendar, timezone: str, now: datetime) -> bytes:
-    """Add the VTIMEZONE of the calendar's zone (always: the one component of an empty calendar)."""
-    first: date = (now - ZONE_SPAN).date()
-    last: date = (now + ZONE_SPAN).date()
-    if timezone != "UTC":  # UTC times are written with Z: they need no VTIMEZONE, but an empty calendar does
-        cal.add_missing_timezones(first_date=first, last_date=last)
-    if not cal.timezones:
-        cal.add_component(Timezone.from_tzid(timezone, first_date=first, last_date=last))
+    """Add the VTIMEZONE of the calendar's zone, the one every event is written in (and the one component
+    of a calendar with no shift)."""
+    cal.add_component(_vtimezone(timezone, (now - ZONE_SPAN).date(), (now + ZONE_SPAN).date()))
     return cal.to_ical()
 
 

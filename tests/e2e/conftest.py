@@ -6,11 +6,14 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import cast
 
 import pytest
 from aiohttp import web
 
+from opsbook.clock import FakeClock
+from opsbook.pipeline import Pipeline
 from tests.notify.conftest import Receiver, receiver  # noqa: F401  (fixture re-used here)
 
 
@@ -60,6 +63,30 @@ async def eventually(predicate: Callable[[], bool | Awaitable[bool]], what: str,
             return
         await asyncio.sleep(0.01)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+@dataclass
+class Intervals:
+    """Drives a pipeline on a fake clock one check interval at a time: the checks due in it run (real I/O,
+    waited for), their results are written, and what they caused is delivered."""
+
+    pipeline: Pipeline
+    clock: FakeClock
+    per_interval: int = 1  # check runs each interval brings
+    runs: int = 0
+
+    async def started(self) -> None:
+        """Wait for the first run (every check runs once when the scheduler starts, spread or not)."""
+        await eventually(lambda: self.pipeline.scheduler.stats.finished >= 1, "the first run")
+        self.runs = 1
+
+    async def next(self, step: timedelta = timedelta(seconds=30)) -> None:
+        self.runs += self.per_interval
+        await self.clock.advance(step)
+        runs = self.runs
+        await eventually(lambda: self.pipeline.scheduler.stats.finished >= runs, f"{runs} check runs")
+        await self.pipeline.writer.flush()
+        await self.pipeline.notifier.run_once()
 
 
 def team_yaml(hook: Receiver) -> str:

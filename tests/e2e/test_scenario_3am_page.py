@@ -25,7 +25,7 @@ from opsbook.oplog.models import OplogEntryRow
 from opsbook.pipeline import Pipeline
 from opsbook.runbooks.service import find_procedure, start_run, take_step
 from opsbook.web.app import create_app
-from tests.e2e.conftest import Service, eventually, team_yaml
+from tests.e2e.conftest import Intervals, Service, eventually, team_yaml
 from tests.notify.conftest import Receiver
 from tests.support import make_runtime, serving
 
@@ -71,22 +71,14 @@ async def test_the_3am_page(sqlite_engine: Engine, api: Service, receiver: Recei
     clock = FakeClock(MONDAY_0300)
     runtime = make_runtime(sqlite_engine, clock, config(api, receiver, tmp_path / "runbooks"))
     pipeline = Pipeline(runtime)
-    runs = 0
-
-    async def interval() -> None:
-        nonlocal runs
-        runs += 2
-        await clock.advance(timedelta(seconds=30))
-        await eventually(lambda: pipeline.scheduler.stats.finished >= runs, f"{runs} check runs")
-        await pipeline.writer.flush()
-        await pipeline.notifier.run_once()
+    # /health runs at :00 and :30, the port check (spread) at :15 and :45: two runs an interval
+    interval = Intervals(pipeline, clock, per_interval=2)
 
     async with serving(create_app(runtime, pipeline)) as base, httpx.AsyncClient(base_url=base) as http:
-        await eventually(lambda: pipeline.scheduler.stats.finished >= 1, "the first run")
-        runs = 1  # /health runs at :00 and :30, the port check (spread) at :15 and :45
+        await interval.started()
         api.status = 500
         for _ in range(3):
-            await interval()
+            await interval.next()
 
         # ana (on call this week, in Berlin) is paged on both contacts at once, with runbook and ack link
         both = ("/ana-slack", "/ana-sms")
@@ -104,7 +96,7 @@ async def test_the_3am_page(sqlite_engine: Engine, api: Service, receiver: Recei
 
         # nobody acknowledges for 10 minutes: the lead is paged, at exactly +10 min
         while clock.now() < opened + timedelta(minutes=10):
-            await interval()
+            await interval.next()
         await eventually(lambda: bool(receiver.bodies("/lead")), "the lead's page")
         lead_page = receiver.bodies("/lead")[0]["message"]
         with runtime.sessions() as s:
@@ -132,9 +124,9 @@ async def test_the_3am_page(sqlite_engine: Engine, api: Service, receiver: Recei
 
         # the API recovers, the alert resolves, the lead resolves the incident
         api.status = 200
-        await interval()
+        await interval.next()
         while clock.now() < opened + timedelta(minutes=45):
-            await interval()
+            await interval.next()
         service.resolve_incident(runtime, lead, 1, message="API restarted")
         resolved = clock.now()
         await pipeline.notifier.run_once()

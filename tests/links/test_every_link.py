@@ -33,7 +33,7 @@ from opsbook.notify.service import send
 from opsbook.pipeline import Pipeline
 from opsbook.runbooks.service import list_runs
 from opsbook.web.app import create_app
-from tests.e2e.conftest import Service, api, eventually  # noqa: F401  (fixture re-used here)
+from tests.e2e.conftest import Intervals, Service, api, eventually  # noqa: F401  (fixture re-used here)
 from tests.notify.conftest import MailBox, Receiver, receiver, smtp  # noqa: F401  (fixtures re-used here)
 from tests.support import free_port, make_runtime, serving
 
@@ -166,32 +166,23 @@ async def test_every_link_opens_a_page_and_every_command_works_as_typed(
     with runtime.sessions.begin() as session:
         passwords.set_password(session, "ana", PASSWORD, clock.now())
     pipeline = Pipeline(runtime)
-    runs = 0
-
-    async def interval() -> None:
-        nonlocal runs
-        runs += 1
-        await clock.advance(timedelta(seconds=30))
-        await eventually(lambda: pipeline.scheduler.stats.finished >= runs, f"{runs} check runs")
-        await pipeline.writer.flush()
-        await pipeline.notifier.run_once()
+    interval = Intervals(pipeline, clock)
 
     async with serving(create_app(runtime, pipeline), port=port):
-        await eventually(lambda: pipeline.scheduler.stats.finished >= 1, "the first run")
-        runs = 1
+        await interval.started()
         api.status = 500
         while not receiver.bodies("/ana"):  # three failures: the alert fires, the incident pages ana
-            await interval()
+            await interval.next()
         opened = clock.now()
         while clock.now() < opened + timedelta(minutes=10, seconds=30):  # nobody acknowledges
-            await interval()
+            await interval.next()
         await eventually(lambda: bool(smtp.messages), "the lead's page by mail")
         await eventually(lambda: bool(receiver.bodies("/ben")), "ben's handoff brief at 09:00 Berlin")
         with runtime.sessions.begin() as session:
             send(session, runtime.config, ChannelTest("ops", clock.now()), clock.now())
         api.status = 200
         for _ in range(2):
-            await interval()
+            await interval.next()
         await eventually(lambda: any("RESOLVED" in b["title"] for b in receiver.bodies("/ops")), "resolved")
 
         messages = delivered(receiver, smtp)

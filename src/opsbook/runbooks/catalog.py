@@ -26,7 +26,7 @@ from opsbook.runbooks.config import RunbooksSettings
 from opsbook.runbooks.document import Procedure, Runbook
 from opsbook.runbooks.parse import RunbookUnreadable, decode, parse_runbook
 from opsbook.runbooks.sections import sections
-from opsbook.runbooks.text import slugify
+from opsbook.runbooks.text import slugify, unique
 
 
 class ProcedureNotFound(NotFound):
@@ -163,13 +163,8 @@ def _load(settings: RunbooksSettings, folders: list[_Folder]) -> Catalog:
             except RunbookUnreadable as exc:
                 catalog.errors.append(str(exc))
                 continue
-            base = slugify(str(path.relative_to(folder.root).with_suffix("")).replace("/", " "), 80)
-            rb_id = base
-            n = 2
-            while rb_id in used:
-                rb_id = f"{base}-{n}"
-                n += 1
-            used.add(rb_id)
+            name = str(path.relative_to(folder.root).with_suffix("")).replace("/", " ")
+            rb_id = unique(slugify(name, 80), used)
             runbook = parse_runbook(text, str(path))
             catalog.entries.append(Entry(rb_id, str(path), runbook, sections(runbook.procedures)))
     _mark_auto(catalog, settings.auto)

@@ -20,6 +20,9 @@ from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
 from opsbook.web.app import create_app
 from tests.support import make_runtime, serving
+from tests.web_ui.test_pages import sign_in
+from tests.web_ui.ui_support import CONFIG as UI_CONFIG
+from tests.web_ui.ui_support import runtime_for, ui_app
 
 CONFIG = """
 alerting: {default_failures: 3}
@@ -105,3 +108,16 @@ def test_the_ping_log_keeps_the_newest(sqlite_engine: Engine) -> None:
     assert (kept[0].message, kept[-1].message) == ("run 5", f"run {KEEP_PINGS + 4}")
     assert {(p.kind, p.exit_code) for p in kept} == {("success", 0), ("exit", 1), ("exit", 2)}
     assert other == 1
+
+
+def test_the_check_page_shows_a_heartbeats_pings(sqlite_engine: Engine, clock: FakeClock) -> None:
+    heartbeat = "  - name: jobs\n    checks:\n      - {name: backup, kind: heartbeat, period: 1h}\nusers:\n"
+    runtime = runtime_for(sqlite_engine, clock, UI_CONFIG.replace("users:\n", heartbeat, 1))
+    with Session(sqlite_engine) as s, s.begin():
+        keep_log(s, ping_record("jobs/backup", clock.now(), "log", "copied 3 of 7 volumes"))
+        keep_log(s, ping_record("jobs/backup", clock.now(), "3", "rsync failed"))
+    vera, _ = sign_in(ui_app(runtime), "vera")
+    page = vera.get("/ui/checks/jobs/backup").text
+    pings = page.split('id="pings"', 1)[1].split("</table>", 1)[0]
+    assert "copied 3 of 7 volumes" in pings and "exit code 3" in pings and "rsync failed" in pings
+    assert 'id="pings"' not in vera.get("/ui/checks/api/health").text  # a probed check gets no pings

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Principal
 from opsbook.checks import rollup
+from opsbook.checks.heartbeat_watch import recent_pings
 from opsbook.checks.models import CheckStateRow, ResultRow, StateChangeRow
 from opsbook.config.types import format_duration
 from opsbook.deploys.queries import chart_markers as deploy_markers
@@ -106,6 +107,8 @@ def check_context(runtime: Runtime, session: Session, check_id: str, range_: str
         "uptime_7d": uptime_text(seven.up_seconds, seven.known_seconds),
         "failures": [(r.ts, r.status, runtime.redact(r.message)) for r in failures],
         "changes": [(c.ts, c.from_status, c.to_status, runtime.redact(c.message)) for c in recent_changes],
+        "pings": [(p.ts, p.kind, p.exit_code, runtime.redact(p.message))
+                  for p in recent_pings(session, check_id, 25)] if spec.push else None,
         "redact": runtime.redact,
     }
 

@@ -70,7 +70,7 @@ COMMANDS: dict[str, tuple[list[str], tuple[str, ...]]] = {
     "status": (["status"], NOT_FOR_READS),
     "incident list": (["incident", "list"], NOT_FOR_READS),
     "oncall now": (["oncall", "now"], NOT_FOR_READS),
-    "incident show": (["incident", "show", "1"], NEVER),
+    "incident show": (["incident", "show", "1"], NOT_FOR_READS),
     "incident ack": (["incident", "ack", "2"], NEVER),
 }
 

@@ -11,7 +11,6 @@ commits.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -24,26 +23,13 @@ from opsbook.events import DomainEvent, Topic
 from opsbook.incidents import sla
 from opsbook.incidents.models import ACKNOWLEDGED, RESOLVED, STATUSES, TRIGGERED, IncidentRow, TimelineRow
 from opsbook.incidents.paging import advance, check_sla
-from opsbook.incidents.records import add_entry, lock
+from opsbook.incidents.records import Change, add_entry, lock
 from opsbook.incidents.updates import post_update
 from opsbook.notify.service import cancel_pages
 from opsbook.oncall.config import EscalationPolicy
 from opsbook.oncall.escalation import snapshot
 from opsbook.rules.severity import Severity
 from opsbook.usecase import Tx
-
-
-@dataclass(frozen=True)
-class Change:
-    """One change to an incident: its timeline entry, and the audit action it is (None: not audited)."""
-
-    entry: TimelineRow
-    audit: str | None = None
-    detail: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def target(self) -> str:
-        return f"incident:{self.entry.incident_id}"
 
 
 def record(tx: Tx, changes: Iterable[Change]) -> None:

@@ -21,10 +21,9 @@ from opsbook.config.schema import OpsbookConfig
 from opsbook.events import DomainEvent, Topic
 from opsbook.incidents import lifecycle
 from opsbook.incidents.detection import detected_at
-from opsbook.incidents.lifecycle import Change
 from opsbook.incidents.models import RESOLVED, IncidentAlertRow, IncidentRow
 from opsbook.incidents.paging import advance
-from opsbook.incidents.records import add_entry, lock
+from opsbook.incidents.records import Change, add_entry, lock
 from opsbook.incidents.updates import post_update
 from opsbook.rules.severity import Severity
 from opsbook.usecase import Tx

@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Principal
 from opsbook.errors import Conflict, Invalid, NotFound
-from opsbook.incidents.lifecycle import Change
 from opsbook.incidents.models import (
     IDENTIFIED,
     INVESTIGATING,
@@ -31,7 +30,7 @@ from opsbook.incidents.models import (
     IncidentRow,
     PublicUpdateRow,
 )
-from opsbook.incidents.records import add_entry, lock
+from opsbook.incidents.records import Change, add_entry, lock
 
 PUBLIC_STATUSES = (INVESTIGATING, IDENTIFIED, MONITORING, RESOLVED)
 MAX_TITLE = 500

@@ -1,4 +1,6 @@
-"""What every incident job shares: locking an incident for a change, and appending to its timeline.
+"""What every incident job shares: locking an incident for a change, appending to its timeline, and the
+`Change` each use case records (here rather than in lifecycle.py, so that reading an incident's public
+updates does not load the escalation and the notifications: the CLI's `incident show`).
 
 A change to an incident locks its row first (`FOR UPDATE` on PostgreSQL), so two changes to one
 incident (an acknowledgement and an escalation step, say) happen one after the other. Timeline entries
@@ -7,6 +9,7 @@ are only ever added (models.TimelineRow refuses updates and deletes).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +18,19 @@ from sqlalchemy.orm import Session
 
 from opsbook.errors import NotFound
 from opsbook.incidents.models import IncidentRow, TimelineRow
+
+
+@dataclass(frozen=True)
+class Change:
+    """One change to an incident: its timeline entry, and the audit action it is (None: not audited)."""
+
+    entry: TimelineRow
+    audit: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def target(self) -> str:
+        return f"incident:{self.entry.incident_id}"
 
 
 def lock(session: Session, incident_id: int) -> IncidentRow:

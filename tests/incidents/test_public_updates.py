@@ -112,6 +112,9 @@ async def test_a_responder_publishes_an_alert_incident_and_its_updates_reach_sta
         detail = (await http.get("/api/v1/incidents/1", headers=responder)).json()
         assert detail["customer_facing"] is True and detail["public_title"] == "Login errors"
         assert [u["number"] for u in detail["public_updates"]] == [1, 2]
+        draft = (await http.get("/api/v1/incidents/1/postmortem", headers=responder)).text
+        assert "- Status page: published as “Login errors” (public updates: see the timeline)" in draft
+        assert "Public update 2 (identified): The cause is found: a full disk." in draft
 
         shown_cli = _cli(sqlite_engine, tmp_path, "show", "1")
         assert "Status page: published as “Login errors”" in shown_cli.stdout

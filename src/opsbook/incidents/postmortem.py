@@ -80,6 +80,12 @@ def _summary_section(incident: IncidentRow, zone: ZoneInfo, duration: timedelta 
     return lines
 
 
+def _on_status_page(incident: IncidentRow) -> str:
+    if not incident.customer_facing:
+        return "not published (shown under a generic name)"
+    return f"published as “{incident.public_title or incident.title}” (public updates: see the timeline)"
+
+
 def _impact_section(incident: IncidentRow) -> list[str]:
     return [
         "",
@@ -89,7 +95,7 @@ def _impact_section(incident: IncidentRow) -> list[str]:
         "",
         f"- Severity: {incident.severity}",
         f"- Services: {_services(incident)}",
-        f"- Customer-facing: {'yes' if incident.customer_facing else 'no'}",
+        f"- Status page: {_on_status_page(incident)}",
     ]
 
 

@@ -46,6 +46,8 @@ from opsbook.checks.rollup import roll_up
 from opsbook.checks.scheduler import Scheduler
 from opsbook.checks.store import BatchOutcome
 from opsbook.checks.writer import HookFailure, ResultWriter, Written
+from opsbook.deploys.metrics import DeployCollector
+from opsbook.deploys.service import mark_interrupted
 from opsbook.events import Event, Topic
 from opsbook.incidents.escalation import EscalationEngine
 from opsbook.incidents.linking import alert_hook
@@ -110,6 +112,7 @@ class Pipeline:
         self.metrics.register_store(StoreCollector(runtime.sessions))
         self.metrics.registry.register(PipelineCollector(self.supervisor, self.writer, clock))
         self.metrics.register_store(IncidentCollector(runtime.sessions, clock, INCIDENT_WINDOW))
+        self.metrics.register_store(DeployCollector(runtime))
         self.unmute = self._loop("unmute", self._unmute_step)
         self.loops: list[Loop] = [
             self._loop("scheduler", self._forever(self.scheduler.run)),
@@ -312,6 +315,7 @@ class Pipeline:
     def _startup(self) -> None:
         self.runtime.feed.sync()  # what is in the store now is not news
         self.heartbeats.load()
+        mark_interrupted(self.runtime)  # deploys whose walk died with its process: never re-run
         with self.runtime.sessions.begin() as session:
             now = self.runtime.clock.now()
             self.run_hooks(session, self.alerts.reconcile(session, now), now)

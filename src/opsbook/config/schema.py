@@ -11,6 +11,7 @@ from opsbook.capacity.config import Capacity, CapacitySettings
 from opsbook.backups.config import Backups
 from opsbook.checks.kinds import CheckConfig
 from opsbook.config.types import Model, Name, PositiveDuration, TimeZone
+from opsbook.deploys.config import DeploysSettings, ServiceDeploy
 from opsbook.incidents.config import Incidents, IncidentsSettings
 from opsbook.notify.config import (
     BusinessHours,
@@ -60,6 +61,7 @@ class Service(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     checks: list[CheckConfig] = Field(default_factory=list)
     rules: ServiceRules = Field(default_factory=list, description="Alert rules for the service's checks.")
+    deploy: ServiceDeploy | None = Field(default=None, description="How it is deployed, checked, rolled back.")
 
 
 class ServerSettings(Model):
@@ -124,6 +126,7 @@ class OpsbookConfig(Model):
     capacity: Capacity = Field(
         default_factory=CapacitySettings, description="The capacity table, scaling plan and forecasts."
     )
+    deploys: DeploysSettings = Field(default_factory=DeploysSettings, description="Freezes, DORA reports.")
 
     def checks(self) -> dict[str, Any]:
         """Every check by its id `service/check`, those derived from backup jobs and secrets included."""

@@ -8,6 +8,7 @@ from opsbook.capacity import models as capacity_models
 from opsbook.checks import models as checks_models
 from opsbook.db import probe as probe_models
 from opsbook.db.base import Base
+from opsbook.deploys import models as deploys_models
 from opsbook.events import models as events_models
 from opsbook.incidents import models as incidents_models
 from opsbook.notify import models as notify_models
@@ -22,5 +23,5 @@ __all__ = [
     "Base", "alerts_models", "auth_models", "auth_web_models", "backups_models", "capacity_models",
     "checks_models", "events_models",
     "incidents_models", "notify_models", "oncall_models", "oplog_models", "postgres_models", "probe_models",
-    "runbooks_models", "secrets_models", "silences_models",
+    "deploys_models", "runbooks_models", "secrets_models", "silences_models",
 ]

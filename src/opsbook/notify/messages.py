@@ -76,6 +76,7 @@ class AlertMessage(Message):
     runbook_steps: tuple[str, ...] = ()
     detail: str = ""
     link: str = ""
+    recent_deploy: str = ""  # the service's deploy in the last hour and how to roll it back
 
     @property
     def kind(self) -> str:
@@ -94,7 +95,7 @@ class AlertMessage(Message):
         return {
             "severity": t.severity.value, "service": t.service, **t.template_context(),
             "runbook_url": self.runbook_url, "runbook_steps": list(self.runbook_steps),
-            "detail": self.detail, "link": self.link,
+            "detail": self.detail, "link": self.link, "recent_deploy": self.recent_deploy,
         }
 
     def tags(self) -> Tags:
@@ -149,6 +150,7 @@ class IncidentPage(Message):
     ack_command: str = ""  # `opsbook incident ack N`
     runbook_links: tuple[RunbookLink, ...] = ()
     escalation: Escalation | None = None
+    recent_deploy: str = ""  # the service's deploy in the last hour and how to roll it back
 
     def destination(self, config: OpsbookConfig, now: datetime) -> Destination:
         return to_person(config, self.user, (self.severity,))
@@ -163,6 +165,7 @@ class IncidentPage(Message):
             "user": self.user, "ack_link": self.ack_link, "runbooks": list(self.runbooks), "link": self.link,
             "ack_command": self.ack_command, "runbook_links": list(self.runbook_links),
             "escalation": self.escalation, "escalated": bool(self.escalation and self.escalation.escalated),
+            "recent_deploy": self.recent_deploy,
         }
 
     def tags(self) -> Tags:

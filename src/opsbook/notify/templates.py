@@ -8,7 +8,8 @@ rendering, the default is used and the failure noted, because a page must go out
 Variables (all optional; missing ones render empty):
 - firing / resolved: `service`, `check`, `severity`, `summary`, `rule`, `value`, `threshold`, `since`
   (datetime), `resolved_at` (datetime), `runbook`, `runbook_url`, `runbook_steps` (its first steps),
-  `detail` (the check's last message), `link` (into opsbook), `labels` (dict), `alert_id`
+  `detail` (the check's last message), `link` (into opsbook), `labels` (dict), `alert_id`,
+  `recent_deploy` (the service's deploy in the last hour and its rollback command; also in incident)
 - incident (a page): `incident_id`, `title`, `status`, `severity`, `summary`, `service`, `since`,
   `user`, `link` (the incident's page), `ack_link`, `ack_command`, `runbooks` (names), `runbook_links`
   (each `name`, `url`, `command`, `steps`: the first runbook's first steps), `escalated`, `escalation`
@@ -77,6 +78,7 @@ Service:  {{ service }}
 {% endif %}{% if since %}Since:    {{ since|when }}
 {% endif %}{% if detail %}Last:     {{ detail }}
 {% endif %}{% if link %}Details:  {{ link }}
+{% endif %}{% if recent_deploy %}Deploy:   {{ recent_deploy }}
 {% endif %}{% if runbook %}
 Runbook:  {{ runbook }}{% if runbook_url and runbook_url != runbook %} ({{ runbook_url }}){% endif %}
 {% for step in runbook_steps or [] %}  {{ loop.index }}. {{ step }}
@@ -116,6 +118,7 @@ Severity: {{ severity }}
 {% if service %}Service:  {{ service }}
 {% endif %}{% if since %}Since:    {{ since|when }}
 {% endif %}{% if link %}Incident: {{ link }}
+{% endif %}{% if recent_deploy %}Deploy:   {{ recent_deploy }}
 {% endif %}{% if ack_link %}
 Acknowledge: {{ ack_link }}
 {% if ack_command %}  or: {{ ack_command }}

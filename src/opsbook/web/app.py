@@ -79,6 +79,7 @@ def _routers() -> list[Any]:
     from opsbook.alerts.ingest import router as ingest_router
     from opsbook.backups.api import router as backups_router
     from opsbook.capacity.api import router as capacity_router
+    from opsbook.deploys.api import router as deploys_router
     from opsbook.incidents.api import ack_router
     from opsbook.incidents.api import router as incidents_router
     from opsbook.notify.api import router as notify_router
@@ -99,10 +100,11 @@ def _routers() -> list[Any]:
         silences_router,
         notify_router,
         oncall_router,
-        backups_router,
-        secrets_router,
         postgres_router,
         capacity_router,
+        deploys_router,
         runbooks_router,
         oplog_router,
+        backups_router,
+        secrets_router,
     ]

@@ -361,3 +361,23 @@ def test_front_matter_nested_lists_and_a_contacts_table() -> None:
     assert [f.statement.line for f in result.report.unsupported["uptime target"]] == [35]
     assert [f.statement.line for f in result.report.unsupported["backups"]] == [40]
     assert unknown_lines(result) == []
+
+
+def test_escalation_tiers_with_ranges_and_lead_in_sentences() -> None:
+    result = imported(DOCS / "tiers.md")
+    config = validated(result)
+    # "Tier 2: team lead (15-30 min)": paged from minute 15; "30+ min": from minute 30
+    assert levels(config) == [
+        (["schedule:primary"], 15 * MINUTE),
+        (["user:team-lead"], 15 * MINUTE),
+        (["user:head-of-engineering"], None),
+    ]
+    assert rules(config) == {
+        "api/api-down": ("failures >= 1 for 2m", None),
+        "api/api-latency": ("avg(latency_ms) > 800 for 10m", "P2"),  # "over 800 ms" is the threshold
+        "api/p95-latency": ("p95(latency_ms) > 500 for 5m", "P1"),  # "(5m)" is how long
+    }
+    assert "${API_HEALTH_URL}" in result.yaml  # the API is named, its URL is not: a variable, no guess
+    [window] = config.config.maintenance_windows
+    assert (window.cron, window.duration.total_seconds()) == ("0 2 * * 0", 7200)  # "between 2 and 4 AM"
+    assert unknown_lines(result) == []

@@ -23,6 +23,7 @@ FIXTURES = [
     [DOCS / "code-heavy.md"],
     [DOCS / "headings-per-severity.md"],
     [DOCS / "nested-and-contacts.md"],
+    [DOCS / "tiers.md"],
     [DOCS / "split" / "monitoring.md", DOCS / "split" / "oncall.md"],
 ]
 

@@ -103,3 +103,22 @@ def test_severities_named_and_ranged() -> None:
 def test_yaml_comments_sit_above_their_entries() -> None:
     text = dump({"services": [Noted({"name": "api", "checks": []}, ['OPS.md:3 "curl"'])]}, ["head"])
     assert text == '# head\nservices:\n  # OPS.md:3 "curl"\n  - name: api\n    checks: []\n'
+
+
+@pytest.mark.parametrize(
+    ("text", "hold"),
+    [
+        ("latency over 500 ms", None),
+        ("error rate over 2% over 10 minutes", 600),
+        ("p95 > 500ms (5m)", 300),
+        ("CPU > 90% 10 min sustained", 600),
+        ("for 5+ minutes", 300),
+    ],
+)
+def test_how_long_a_condition_holds(text: str, hold: int | None) -> None:
+    assert words.hold_duration(text) == hold
+
+
+def test_time_ranges_said_as_their_start() -> None:
+    assert words.times_said("Tier 2: team lead (15-30 min)") == [900]
+    assert words.times_said("head of engineering (30+ min)") == [1800]

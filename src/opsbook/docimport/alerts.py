@@ -43,7 +43,9 @@ _PAGE = re.compile(
 _METRICS: list[tuple[re.Pattern[str], str, str]] = [
     (
         re.compile(
-            r"latency|response[- ]time|request (time|duration)|slow (responses|requests)|\bttfb\b", re.I
+            r"latency|response[- ]time|request (time|duration)|slow (responses|requests)|\bttfb\b"
+            r"|\bp\d{2}(\.\d+)?\b",
+            re.I,
         ),
         "http",
         "latency_ms",
@@ -304,6 +306,9 @@ def _when(field: str, limit: Threshold, text: str, notes: list[str]) -> str | No
     return f"{body} for {hold_text}" if hold_text else body
 
 
+_LEAD_IN = re.compile(
+    r"^(?:(?:page|alert|notify|wake|call|ping)\b.*?\b(?:if|when|once|whenever)\s+)?(?:the\s+)?", re.I
+)
 _FIELD_NAMES = {
     "latency_ms": "latency",
     "error_rate": "error-rate",
@@ -324,6 +329,7 @@ def _name(draft: Draft, rule: Rule, subject: str, statement: Statement) -> str:
     """A row's or list item's own words for the metric ('api-p95-response-time'); for a sentence, what it
     measures ('p99-latency', 'down')."""
     subject = re.sub(r"\[[^\]]*\]|\b(?:P|SEV[- ]?)[0-4]\b", " ", subject, flags=re.I).strip()
+    subject = _LEAD_IN.sub("", subject)
     words = re.split(
         r"\s*(?:>=|<=|>|<|≥|≤|\(|:|\babove\b|\bover\b|\bexceeds?\b|\bmore than\b|\bbelow\b|"
         r"\bunder\b|\b(?:in )?less than\b|\bfewer than\b|\bgoes\b|\bis\b|\bare\b|\bfor\b|\s\d)",
@@ -343,6 +349,10 @@ def _name(draft: Draft, rule: Rule, subject: str, statement: Statement) -> str:
             base = f"{percentile.group(1)}-latency"
     if base == "failures":
         base = "consecutive-failures"
+    if re.fullmatch(r"p\d{2}(-\d+)?", base):
+        base += "-latency"
+    if rule.when.startswith("failures") and not re.search(r"down|fail|unreach|outage|error", base):
+        base = f"{base}-down" if base != "rule" else "down"
     taken = {r.name for r in draft.rules if r.service == rule.service}
     candidate, n = base, 2
     while candidate in taken:

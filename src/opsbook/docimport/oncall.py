@@ -26,6 +26,7 @@ from opsbook.docimport.words import (
     slug,
     time_range,
     time_zone,
+    times_said,
     weekdays,
 )
 
@@ -46,6 +47,7 @@ _VERB = re.compile(
     re.I,
 )
 _STOP = re.compile(r"\s+(?:if|when|after|within|in|via|by|on|at|until|who|and then|then)\b|[,;:(.]|$", re.I)
+_TIER = re.compile(r"tier|level|step|stage|escalation|^\d+$", re.I)
 _ON_CALL = re.compile(r"\bon[- ]?call\b|\bprimary\b|\bresponder\b", re.I)
 _NOT_ACK = re.compile(
     r"\b(?:if|when)\s+(?:the\s+)?([\w\- ]{2,40}?)\s+(?:does not|doesn't|don't|did not|has not|"
@@ -281,11 +283,11 @@ def _steps(statement: Statement) -> list[tuple[str, float | None]]:
         waiting = _NOT_ACK.search(clause)
         if waiting and not out:
             out.append((waiting.group(1).strip(), 0.0))
-        times = [t for _, t in durations(clause)]
+        times = times_said(clause)
         verb = _VERB.search(clause)
         if verb:
             role = _STOP.split(clause[verb.end() :], maxsplit=1)[0].strip()
-        elif statement.ordinal is not None or statement.kind == "row":
+        elif statement.ordinal is not None or _TIER.search(statement.label):
             role = _STOP.split(clause.strip(), maxsplit=1)[0].strip()
         else:
             continue
@@ -299,7 +301,7 @@ def _chain(text: str) -> list[tuple[str, float | None]]:
     """'primary on-call → engineering manager (15 min) → CTO (45 min)': a role and its time per link."""
     out: list[tuple[str, float | None]] = []
     for link in re.split(r"\s*(?:→|->|⇒|=>)\s*", text):
-        times = [t for _, t in durations(link)]
+        times = times_said(link)
         verb = _VERB.search(link)
         role = _STOP.split(link[verb.end() :] if verb else link.strip(), maxsplit=1)[0].strip()
         role = re.sub(r"^(the|an?|our)\s+", "", role, flags=re.I).strip()

@@ -98,6 +98,18 @@ def durations(text: str) -> list[tuple[int, float]]:
     return sorted(found)
 
 
+_RANGE = re.compile(rf"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:-|–|—|to)\s*\d+(?:\.\d+)?\s*({_UNITS})(?![a-z])", re.I)
+
+
+def times_said(text: str) -> list[float]:
+    """The durations of a text in seconds, a range ('15-30 min') read as its start, '30+ min' as 30 min."""
+    text = re.sub(r"(\d)\s*\+", r"\1", text)
+    ranges = [float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()] for m in _RANGE.finditer(text)]
+    if ranges:
+        return ranges
+    return [t for _, t in durations(text)]
+
+
 def duration_text(value: float) -> str | None:
     """Seconds as opsbook writes a duration ('5m', '1h'); None if not positive or absurdly long."""
     if not 0 < value <= 3650 * 86400:
@@ -149,9 +161,16 @@ _OPS = [
 _NUMBER = r"(-?\d+(?:[.,]\d+)?)\s*(%|percent|ms|milliseconds?|msec|s|secs?|seconds?|gb|mb|tb|k)?(?![\w.])"
 _THRESHOLDS = [(re.compile(rf"(?:{words})\s*{_NUMBER}", re.IGNORECASE), op) for words, op in _OPS]
 _TRAILING = [(re.compile(rf"{_NUMBER}\s*(?:{words})", re.IGNORECASE), op) for words, op in _OPS[:2]]
+_LONG_UNITS = "|".join(sorted((u for u in _UNIT_SECONDS if _UNIT_SECONDS[u] >= 60), key=len, reverse=True))
+_HOLD_UNITS = "|".join(sorted((u for u in _UNIT_SECONDS if _UNIT_SECONDS[u] >= 1), key=len, reverse=True))
+_NUMBER_WORD = rf"(?:\d+(?:\.\d+)?|{'|'.join(_WORD_NUMBERS)})"
 _FOR = re.compile(
-    rf"\b(?:for|during|sustained|lasting|over the last|over|in the last|in)\s+(?:more than\s+)?"
-    rf"(?:\d+(?:\.\d+)?|{'|'.join(_WORD_NUMBERS)})\s*(?:{_UNITS})(?![a-z])",
+    # "over 500 ms" is a threshold; "over 10 minutes" is a window: only minutes and longer follow "over"
+    rf"(?:\b(?:for|during|sustained(?: for)?|lasting|in the last|in)\s+(?:more than\s+|at least\s+)?"
+    rf"{_NUMBER_WORD}\s*\+?\s*(?:{_HOLD_UNITS})"
+    rf"|\b(?:over the last|over)\s+{_NUMBER_WORD}\s*(?:{_LONG_UNITS})"
+    rf"|\(\s*{_NUMBER_WORD}\s*(?:{_LONG_UNITS})\s*\)"
+    rf"|\b{_NUMBER_WORD}\s*(?:{_LONG_UNITS})\s+sustained)(?![a-z])",
     re.IGNORECASE,
 )
 
@@ -159,7 +178,7 @@ _FOR = re.compile(
 def hold_duration(text: str) -> float | None:
     """How long a condition must hold: 'for 5 minutes', 'over 10m', 'sustained 2 min'."""
     match = _FOR.search(text)
-    return seconds(match.group(0)) if match else None
+    return seconds(match.group(0).replace("+", "")) if match else None
 
 
 def threshold(text: str) -> Threshold | None:
@@ -227,7 +246,9 @@ def weekdays(text: str) -> list[int]:
 
 
 _CLOCK = r"(\d{1,2})(?:[:.h](\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?"
-_TIME_RANGE = re.compile(rf"(?<![\d:]){_CLOCK}\s*(?:-|–|—|to|until|till)\s*{_CLOCK}(?![\d%])", re.IGNORECASE)
+_TIME_RANGE = re.compile(
+    rf"(?<![\d:])(?:between\s+)?{_CLOCK}\s*(?:-|–|—|to|until|till|and)\s*{_CLOCK}(?![\d%])", re.IGNORECASE
+)
 _AT_TIME = re.compile(rf"\b(?:at|from|by|@)\s+{_CLOCK}(?![\d%])", re.IGNORECASE)
 
 

@@ -61,7 +61,9 @@ def start_versioned(
     (folder / "deploy.sh").write_text(DEPLOY_SCRIPT)
     proc = subprocess.Popen(
         [sys.executable, str(HERE / "versioned_service.py"), str(version_file)],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "BAD_VERSIONS": bad, "BAD_DELAY": str(delay)},
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "BAD_VERSIONS": bad, "BAD_DELAY": str(delay)},
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -70,8 +72,10 @@ def start_versioned(
 
 
 @contextlib.contextmanager
-def running(folder: Path, env: str = "production", bad: str = "2.0") -> Iterator[Versioned]:
-    proc, found = start_versioned(folder, env, bad=bad)
+def running(
+    folder: Path, env: str = "production", bad: str = "2.0", delay: float = 0.5
+) -> Iterator[Versioned]:
+    proc, found = start_versioned(folder, env, bad=bad, delay=delay)
     try:
         yield found
     finally:

@@ -160,18 +160,18 @@ async def test_the_bad_deploy_is_rolled_back_by_itself(
         assert " before this incident (deploy #3)" in mark.message
         draft = postmortem.build(session, runtime.config, incident.id, clock.now())
         assert "## Deploys" in draft and "api 2.0 deployed by ana (production, rolled back to 1.9)" in draft
-        assert "api 2.0 deployed by ana (staging)" not in draft.split("## Timeline")[0]  # another env's, earlier
+        assert "api 2.0 deployed by ana (staging)" not in draft.split("## Timeline")[0]  # over an hour before
 
         # the check's chart carries the deploy as a marker
         chart = str(check_context(runtime, session, "api/health", "6h")["chart"])
         assert 'class="marker"' in chart and ">2.0</text>" in chart and "rolled back to 1.9" in chart
 
         # the month's DORA figures: two production deploys, one failed, restored in the measured time
-        [api, total] = dora_report(session, runtime.config, clock.now() - timedelta(days=30), clock.now())
+        [api, _total] = dora_report(session, runtime.config, clock.now() - timedelta(days=30), clock.now())
         assert (api.service, api.deployments, api.failures, api.change_failure_rate) == ("api", 2, 1, 0.5)
         assert api.time_to_restore == timedelta(seconds=row.restore_seconds or 0)
 
-    # ben, on call this week, is paged for the incident: the page names the deploy and the command that rolls it back
+    # ben, on call this week, is paged for the incident: the page names the deploy and how to roll it back
     await pipeline.notifier.run_once()
     await eventually(lambda: bool(receiver.bodies("/ben")), "ben's page")
     [page] = [b["message"] for b in receiver.bodies("/ben")]
@@ -184,6 +184,6 @@ async def test_the_bad_deploy_is_rolled_back_by_itself(
     async with serving(create_app(runtime, pipeline)) as base, httpx.AsyncClient(base_url=base) as http:
         assert (await http.post("/api/v1/events/pagerduty", json=event)).status_code == 202
     await pipeline.notifier.run_once()
-    await eventually(lambda: any("FIRING" in b["title"] for b in receiver.bodies("/ops")), "the firing message")
+    await eventually(lambda: any("FIRING" in b["title"] for b in receiver.bodies("/ops")), "the firing one")
     [firing] = [b["message"] for b in receiver.bodies("/ops") if "FIRING" in b["title"]]
     assert "roll back: opsbook deploy rollback api --env production" in firing

@@ -69,7 +69,7 @@ def _median(values: Sequence[float]) -> timedelta | None:
 
 
 def _is_deployment(c: Change, since: datetime, until: datetime) -> bool:
-    return c.kind != "rollback" and c.status in ENDED and since <= c.started_at < until
+    return c.kind != "rollback" and c.status in ENDED and since <= c.started_at <= until
 
 
 def _restore(
@@ -105,7 +105,7 @@ def figures(
     until: datetime,
     window: timedelta,
 ) -> Dora:
-    """The figures of one service's production changes in [since, until) (`service` "" for all: give
+    """The figures of one service's production changes in [since, until] (`service` "" for all: give
     every service's changes and outages)."""
     chosen = sorted(changes, key=lambda c: c.started_at)
     relevant = list(outages)

@@ -21,7 +21,7 @@ def production(config: OpsbookConfig) -> dict[str, str]:
 
 
 def dora_report(session: Session, config: OpsbookConfig, since: datetime, until: datetime) -> list[Dora]:
-    """One row per service with deploys in [since, until), then one for all services."""
+    """One row per service with deploys in [since, until], then one for all services."""
     window = config.deploys.change_failure_window
     envs = production(config)
     rows = session.scalars(

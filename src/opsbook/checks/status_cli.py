@@ -15,8 +15,9 @@ from datetime import timedelta
 from rich.table import Table
 
 from opsbook.checks import store
-from opsbook.checks.uptime import uptime_many
+from opsbook.checks.uptime import Uptime, uptime_many
 from opsbook.cli.common import ConfigOption, console, runtime_or_exit
+from opsbook.statuspage.figures import uptime_text
 
 
 def status(config: ConfigOption = None) -> None:
@@ -31,7 +32,7 @@ def status(config: ConfigOption = None) -> None:
     for check_id in checks:
         service, _, check = check_id.partition("/")
         row = states.get(check_id)
-        up_24h, up_7d, up_30d = (_percent(periods[d][check_id].percent) for d in (1, 7, 30))
+        up_24h, up_7d, up_30d = (_percent(periods[d][check_id]) for d in (1, 7, 30))
         rows.append(
             StatusRow(
                 service=service,
@@ -54,8 +55,9 @@ def status(config: ConfigOption = None) -> None:
         console.print(note, markup=False, highlight=False)
 
 
-def _percent(value: float | None) -> str:
-    return f"{value:.2f}%" if value is not None else "-"
+def _percent(up: Uptime) -> str:
+    """As the status page says it: 99.98%, never 100% with downtime; "-" with nothing known."""
+    return uptime_text(up.up_seconds, up.known_seconds) if up.known_seconds else "-"
 
 
 

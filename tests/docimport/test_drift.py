@@ -139,3 +139,14 @@ def test_a_default_counts_as_what_the_config_says() -> None:
     assert [(d.kind, d.config) for d in found] == [
         ("sla", "opsbook.yaml:" + str(line_of(text, "sla:")) + " (not set: default)")
     ]
+
+
+def test_the_rotation_changed() -> None:
+    prose = [DOCS / "prose.md"]
+    draft = imported(*prose).yaml
+    found = drift(prose, ("handoff: monday 10:00", "handoff: tuesday 10:00"))
+    assert [(d.kind, d.document) for d in found] == [("schedule", "prose.md:22")]
+    assert "handoff monday 10:00, the config says tuesday 10:00" in found[0].message
+    assert found[0].config == f"opsbook.yaml:{line_of(draft, 'handoff: monday 10:00')}"
+    [people] = drift(prose, ("          - chen\n", ""))
+    assert "the document rotates ana, ben, chen, the config ana, ben" in people.message

@@ -57,7 +57,7 @@ def health_sentences(statements: list[Statement], draft: Draft) -> None:
     for index, statement in enumerate(statements):
         if index in draft.fates or statement.kind not in ("item", "text", "line", "row"):
             continue
-        if statement.kind == "row" and not statement.cells:
+        if (statement.kind == "row" and not statement.cells) or placeholders.bracketed(statement.full):
             continue
         text = statement.full.lower()
         if re.search(r"health[- ]?checks?\b|health endpoint", text) and len(text) < 120:

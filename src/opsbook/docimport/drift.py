@@ -84,6 +84,7 @@ def compare(draft: Draft, view: ConfigView) -> list[Drift]:
             found += _rule(rule, view, target, rules)
     found += _unmentioned(view, rules)
     found += _escalation(draft, view)
+    found += _schedules(draft, view)
     found += _windows(draft, view)
     return found
 
@@ -364,6 +365,46 @@ def _escalation(draft: Draft, view: ConfigView) -> Iterator[Drift]:
                     _where(level),
                     view.at("escalation_policies", i, "levels", j, "targets"),
                 )
+
+
+def _schedules(draft: Draft, view: ConfigView) -> Iterator[Drift]:
+    """The document's rotation against the config's schedule of the same name: turn, handoff, zone, people."""
+    configured = {s.name: (i, s) for i, s in enumerate(view.config.schedules)}
+    for name, schedule in draft.schedules.items():
+        if name not in configured:
+            yield Drift(
+                "schedule",
+                f"the document's rotation '{name}' has no schedule in the config",
+                _where(schedule),
+                view.at("schedules"),
+            )
+            continue
+        i, used = configured[name]
+        layer = used.layers[0]
+        said = {"turn": format_duration(parse_duration(schedule.turn)), "timezone": schedule.timezone}
+        found = {"turn": format_duration(layer.turn), "timezone": used.timezone}
+        if schedule.handoff:
+            said["handoff"], found["handoff"] = schedule.handoff, str(layer.handoff)
+        for key, value in said.items():
+            if found[key] != value:
+                path = (
+                    ("schedules", i, "timezone") if key == "timezone" else ("schedules", i, "layers", 0, key)
+                )
+                yield Drift(
+                    "schedule",
+                    f"schedule {name}: the document says {key} {value}, the config says {found[key]}",
+                    _where(schedule),
+                    view.at(*path),
+                )
+        people = [u for u in schedule.users if u in draft.users and draft.users[u].full_name]
+        if people and sorted(people) != sorted(layer.users):
+            yield Drift(
+                "schedule",
+                f"schedule {name}: the document rotates {', '.join(people)}, the config "
+                f"{', '.join(layer.users)}",
+                _where(schedule),
+                view.at("schedules", i, "layers", 0, "users"),
+            )
 
 
 def _windows(draft: Draft, view: ConfigView) -> Iterator[Drift]:

@@ -31,9 +31,14 @@ class Report:
 
 def build(draft: Draft) -> Report:
     report = Report()
+    tops: dict[str, set[str]] = {}
+    for fate in draft.fates.values():
+        if len(fate.statement.section) > 1:
+            tops.setdefault(fate.statement.file, set()).add(fate.statement.section[0])
+    titles = {file: next(iter(found)) for file, found in tops.items() if len(found) == 1}
     for _, fate in sorted(draft.fates.items()):
         if fate.status == "mapped":
-            report.sections.setdefault(_where(fate.statement), []).append(fate)
+            report.sections.setdefault(_where(fate.statement, titles), []).append(fate)
         elif fate.status == "unsupported":
             domain = fate.what.split(" (")[0] if fate.what.startswith("uptime") else fate.what
             report.unsupported.setdefault(_domain_title(domain), []).append(fate)
@@ -46,8 +51,12 @@ def _domain_title(what: str) -> str:
     return "uptime target" if what.startswith("uptime target") else what
 
 
-def _where(statement: Statement) -> str:
-    return " › ".join((statement.file, *statement.section)) if statement.section else statement.file
+def _where(statement: Statement, titles: dict[str, str]) -> str:
+    """`file › section › subsection`, without the document's title (the one heading over all the others)."""
+    section = statement.section
+    if len(section) > 1 and titles.get(statement.file) == section[0]:
+        section = section[1:]
+    return " › ".join((statement.file, *section))
 
 
 def _quote(statement: Statement) -> str:

@@ -181,7 +181,9 @@ def _one_response(part: _Said, statement: Statement, draft: Draft) -> list[str]:
                 value=value if isinstance(value, str) else None,
             )
             draft.slas.setdefault(level, sla)
-            said.append(f"{level.value} acknowledged within {value or 'no deadline'}")
+            said.append(
+                f"{level.value} acknowledged within {value}" if value else f"{level.value}: no deadline"
+            )
     action = _action(part.routing)
     if action is None:
         return said

@@ -105,16 +105,20 @@ def test_overrides_need_a_responder_and_are_audited(api: Api) -> None:
     assert [o["id"] for o in listed] == [oid]
     bad = api.client.post("/api/v1/oncall/overrides", json={**body, "user": "dan"}, headers=api.responder)
     assert bad.status_code == 400 and "no user 'dan'" in bad.json()["detail"]
-    naive = api.client.post("/api/v1/oncall/overrides", json={**body, "start": "2026-01-16T17:00:00"},
-                            headers=api.responder)
-    assert naive.status_code == 422
+    naive = api.client.post("/api/v1/oncall/overrides", json={**body, "start": "2026-01-16 17:00"},
+                            headers=api.responder)  # no offset: the schedule's wall clock (Berlin)
+    assert naive.status_code == 201 and naive.json()["start"].startswith("2026-01-16T16:00:00"), naive.text
+    bad = api.client.post("/api/v1/oncall/overrides", json={**body, "start": "friday"}, headers=api.responder)
+    assert bad.status_code == 400 and "'friday' is not a time; use e.g. now, +2h" in bad.json()["detail"]
     assert api.client.delete(f"/api/v1/oncall/overrides/{oid}", headers=api.viewer).status_code == 403
     assert api.client.delete(f"/api/v1/oncall/overrides/{oid}", headers=api.responder).status_code == 200
     assert api.client.delete(f"/api/v1/oncall/overrides/{oid}", headers=api.responder).status_code == 404
     with make_sessionmaker(api.engine)() as s:
         assert [(a.action, a.actor) for a in s.scalars(select(AuditRow).order_by(AuditRow.id))] == [
-            ("oncall.override.add", "token:ben"), ("oncall.override.remove", "token:ben")]
-    assert [getattr(e, "action", "") for e in api.events] == ["override added", "override removed"]
+            ("oncall.override.add", "token:ben"), ("oncall.override.add", "token:ben"),
+            ("oncall.override.remove", "token:ben")]
+    assert [getattr(e, "action", "") for e in api.events] == ["override added", "override added",
+                                                             "override removed"]
 
 
 async def test_handoff_notes_reach_the_next_shift(api: Api) -> None:

@@ -25,7 +25,7 @@ from opsbook.oncall.models import HandoffNoteRow, OverrideRow
 from opsbook.oncall.rotation import Shift
 from opsbook.runtime import Runtime
 from opsbook.web.deps import current_principal, get_runtime, get_session, require_role
-from opsbook.web.params import Id
+from opsbook.web.params import Id, When, when_of
 
 MAX_RANGE = timedelta(days=400)
 
@@ -83,8 +83,8 @@ class GapOut(BaseModel):
 class OverrideIn(BaseModel):
     schedule: str
     user: str = Field(description="Who is on call instead.")
-    start: AwareDatetime
-    end: AwareDatetime
+    start: When = Field(description="From (read in the schedule's time zone when it has no offset).")
+    end: When = Field(description="Until (read in the schedule's time zone when it has no offset).")
     covers: str | None = Field(default=None, description="Whom `user` stands in for (a note).")
     reason: str = ""
 
@@ -252,8 +252,10 @@ def create_override(
     who: Principal = Depends(responder),
 ) -> OverrideOut:
     """`user` is on call on `schedule` over [start, end), over every layer."""
-    row = service.add_override(runtime, who, body.schedule, body.user, body.start, body.end,
-                               covers=body.covers, reason=body.reason)
+    zone = next((s.timezone for s in runtime.config.schedules if s.name == body.schedule), None)
+    start, end = when_of(body.start, runtime, zone), when_of(body.end, runtime, zone)
+    row = service.add_override(runtime, who, body.schedule, body.user, start, end, covers=body.covers,
+                               reason=body.reason)
     return override_out(row)
 
 

@@ -12,18 +12,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Principal, Role
-from opsbook.config.types import Duration
 from opsbook.runtime import Runtime
 from opsbook.silences import service, store
 from opsbook.silences.matchers import matcher_from_json
 from opsbook.silences.models import MaintenanceRow, SilenceRow
 from opsbook.silences.store import SilenceState
 from opsbook.web.deps import get_runtime, get_session, require_role
-from opsbook.web.params import Id
+from opsbook.web.params import Id, Length, When, length_of, when_of
 
 
 class MatcherIn(BaseModel):
@@ -43,9 +42,9 @@ class SilenceIn(BaseModel):
         description='Every matcher must match: "service=api", "severity=~P[23]" or {"name", "op", "value"}.'
     )
     comment: str = Field(description="Why: required, non-empty.")
-    starts_at: AwareDatetime | None = Field(default=None, description="Default: now.")
-    ends_at: AwareDatetime | None = Field(default=None, description="Give ends_at or duration.")
-    duration: Duration | None = Field(default=None, description="From starts_at, e.g. '2h'.")
+    starts_at: When | None = Field(default=None, description="Default: now.")
+    ends_at: When | None = Field(default=None, description="Give ends_at or duration.")
+    duration: Length | None = Field(default=None, description="From starts_at, e.g. '2h'.")
 
 
 class SilenceOut(BaseModel):
@@ -65,9 +64,9 @@ class MaintenanceIn(BaseModel):
     services: list[str] = Field(min_length=1)
     title: str
     description: str = ""
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime | None = Field(default=None, description="Give ends_at or duration.")
-    duration: Duration | None = None
+    starts_at: When
+    ends_at: When | None = Field(default=None, description="Give ends_at or duration.")
+    duration: Length | None = None
 
 
 class MaintenanceOut(BaseModel):
@@ -162,8 +161,9 @@ def create_silence(
     who: Principal = Depends(responder),
 ) -> SilenceOut:
     matchers = [matcher_from_json(m.model_dump() if isinstance(m, MatcherIn) else m) for m in body.matchers]
-    row = service.add_silence(runtime, who, matchers, comment=body.comment, starts_at=body.starts_at,
-                              ends_at=body.ends_at, duration=body.duration)
+    starts_at, ends_at = when_of(body.starts_at, runtime), when_of(body.ends_at, runtime)
+    row = service.add_silence(runtime, who, matchers, comment=body.comment, starts_at=starts_at,
+                              ends_at=ends_at, duration=length_of(body.duration))
     return silence_out(row, runtime.clock.now())
 
 
@@ -236,8 +236,10 @@ def create_maintenance(
     runtime: Runtime = Depends(get_runtime),
     who: Principal = Depends(responder),
 ) -> MaintenanceOut:
-    row = service.add_maintenance(runtime, who, body.services, starts_at=body.starts_at, title=body.title,
-                                  ends_at=body.ends_at, duration=body.duration, description=body.description)
+    row = service.add_maintenance(runtime, who, body.services, starts_at=when_of(body.starts_at, runtime),
+                                  title=body.title,
+                                  ends_at=when_of(body.ends_at, runtime), duration=length_of(body.duration),
+                                  description=body.description)
     return maintenance_out(row)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from opsbook.capacity.config import Capacity, CapacitySettings
 from opsbook.backups.config import Backups
@@ -62,6 +62,13 @@ class Service(Model):
     checks: list[CheckConfig] = Field(default_factory=list)
     rules: ServiceRules = Field(default_factory=list, description="Alert rules for the service's checks.")
     deploy: ServiceDeploy | None = Field(default=None, description="How it is deployed, checked, rolled back.")
+
+    @model_validator(mode="after")
+    def _deploy_checks(self) -> Service:
+        unknown = self.deploy.unknown_checks({c.name for c in self.checks}) if self.deploy else []
+        if unknown:
+            raise ValueError(f"deploy: verification names checks {self.name} does not have: {', '.join(unknown)}")
+        return self
 
 
 class ServerSettings(Model):

@@ -21,7 +21,6 @@ services:
         auto_rollback: true
 deploys:
   change_failure_window: 1h        # a deploy followed by a rollback or an incident within this failed
-  recent: 1h                       # pages about a service deployed this recently name the deploy
   freeze_severities: [P0, P1]      # an open incident of these severities freezes the service
   freezes:                         # declared freeze windows (cron + duration, like maintenance windows)
     - {name: friday, cron: "0 16 * * 5", duration: 64h, timezone: Europe/Berlin, reason: "weekend"}
@@ -149,6 +148,11 @@ class ServiceDeploy(Model):
             raise ValueError("environments: a name is used twice")
         return self
 
+    def unknown_checks(self, names: set[str]) -> list[str]:
+        """Checks the verification names that the service does not have (`names`: its checks)."""
+        wanted = [*self.verification.checks, *(c for e in self.environments for c in e.checks)]
+        return sorted({c for c in wanted if c not in names})
+
     def environment(self, name: str | None) -> Environment | None:
         """The environment called `name`, or the last (production) one for None."""
         if name is None:
@@ -191,15 +195,11 @@ class DeployFreeze(Model):
 
 
 class DeploysSettings(Model):
-    """What every service's deploys share: reports, freezes, mentions in pages."""
+    """What every service's deploys share: reports and freezes."""
 
     change_failure_window: PositiveDuration = Field(
         default=timedelta(hours=1),
         description="A deploy followed by a rollback or an incident on its service within this failed.",
-    )
-    recent: PositiveDuration = Field(
-        default=timedelta(hours=1),
-        description="Pages about a service deployed this recently name the deploy.",
     )
     freeze_severities: list[Severity] = Field(
         default_factory=lambda: [Severity.P0, Severity.P1],

@@ -142,6 +142,7 @@ def test_prose_sentences() -> None:
         "Europe/Berlin",
     )
     assert config.config.checks()["app/tls"].host == "app.lumen.io"
+    assert config.config.checks()["app/healthz"].interval.total_seconds() == 30  # "every thirty seconds"
     assert list(result.report.unsupported) == ["uptime target"]
     assert unknown_lines(result) == [13]
 

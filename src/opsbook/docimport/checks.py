@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from opsbook.docimport import placeholders
 from opsbook.docimport.model import Check, Draft
 from opsbook.docimport.statements import Statement
-from opsbook.docimport.words import env_name, slug, threshold
+from opsbook.docimport.words import WORD_NUMBERS, duration_text, env_name, seconds, slug, threshold
 
 _HEALTH_PATH = re.compile(r"health|status|ping|ready|live|alive|heartbeat|/up\b", re.IGNORECASE)
 _HEALTH_WORDS = re.compile(r"health|check|verify|status|smoke|up\b|alive|connectiv", re.IGNORECASE)
@@ -215,8 +215,29 @@ def add_http(draft: Draft, url: str, statement: Statement | None) -> Check:
         fields={"url": shown},
         target=url,
     )
+    every = _interval(statement)
+    if every:
+        check.fields["interval"] = every
     draft.checks.append(check)
     return check
+
+
+_EVERY = re.compile(
+    rf"\bevery\s+((?:\d+|{'|'.join(WORD_NUMBERS)})\s*(?:s|sec|secs|seconds?|m|min|mins|minutes?))\b", re.I
+)
+
+
+def _interval(statement: Statement | None) -> str | None:
+    """'polls … every thirty seconds', an Interval column: how often the check runs."""
+    if statement is None:
+        return None
+    said = ""
+    for title, cell in zip(statement.header, statement.cells, strict=False):
+        if re.search(r"interval|frequency|every|period", title, re.I):
+            said = cell
+    match = _EVERY.search(statement.full)
+    found = seconds(said) if said else (seconds(match.group(1)) if match else None)
+    return duration_text(found) if found and found >= 1 else None
 
 
 def http_check(draft: Draft, statement: Statement | None, subject: str = "") -> Check:

@@ -42,7 +42,7 @@ _UNIT_SECONDS = {
 }
 _UNITS = "|".join(sorted(_UNIT_SECONDS, key=len, reverse=True))
 DURATION = re.compile(rf"(?<![\w.])(\d+(?:\.\d+)?)\s*({_UNITS})(?![a-z])", re.IGNORECASE)
-_WORD_NUMBERS = {
+WORD_NUMBERS = {
     "one": 1,
     "two": 2,
     "three": 3,
@@ -51,12 +51,14 @@ _WORD_NUMBERS = {
     "six": 6,
     "ten": 10,
     "fifteen": 15,
+    "twenty": 20,
+    "forty-five": 45,
     "thirty": 30,
     "sixty": 60,
     "a": 1,
     "an": 1,
 }
-_WORD_DURATION = re.compile(rf"\b({'|'.join(_WORD_NUMBERS)})\s+({_UNITS})\b", re.IGNORECASE)
+_WORD_DURATION = re.compile(rf"\b({'|'.join(WORD_NUMBERS)})\s+({_UNITS})\b", re.IGNORECASE)
 _SEVERITY = re.compile(r"\b(?:P|SEV[- ]?|SEVERITY\s*)([0-4])\b", re.IGNORECASE)
 _SEVERITY_RANGE = re.compile(r"\bP([0-4])\s*(?:-|–|to|through)\s*P?([0-4])\b", re.IGNORECASE)
 
@@ -82,7 +84,7 @@ def seconds(text: str) -> float | None:
         return float(match.group(1)) * _UNIT_SECONDS[match.group(2).lower()]
     word = _WORD_DURATION.search(text)
     if word:
-        return _WORD_NUMBERS[word.group(1).lower()] * _UNIT_SECONDS[word.group(2).lower()]
+        return WORD_NUMBERS[word.group(1).lower()] * _UNIT_SECONDS[word.group(2).lower()]
     return None
 
 
@@ -92,7 +94,7 @@ def durations(text: str) -> list[tuple[int, float]]:
         (m.start(), float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()]) for m in DURATION.finditer(text)
     ]
     found += [
-        (m.start(), _WORD_NUMBERS[m.group(1).lower()] * _UNIT_SECONDS[m.group(2).lower()])
+        (m.start(), WORD_NUMBERS[m.group(1).lower()] * _UNIT_SECONDS[m.group(2).lower()])
         for m in _WORD_DURATION.finditer(text)
     ]
     return sorted(found)
@@ -163,7 +165,7 @@ _THRESHOLDS = [(re.compile(rf"(?:{words})\s*{_NUMBER}", re.IGNORECASE), op) for 
 _TRAILING = [(re.compile(rf"{_NUMBER}\s*(?:{words})", re.IGNORECASE), op) for words, op in _OPS[:2]]
 _LONG_UNITS = "|".join(sorted((u for u in _UNIT_SECONDS if _UNIT_SECONDS[u] >= 60), key=len, reverse=True))
 _HOLD_UNITS = "|".join(sorted((u for u in _UNIT_SECONDS if _UNIT_SECONDS[u] >= 1), key=len, reverse=True))
-_NUMBER_WORD = rf"(?:\d+(?:\.\d+)?|{'|'.join(_WORD_NUMBERS)})"
+_NUMBER_WORD = rf"(?:\d+(?:\.\d+)?|{'|'.join(WORD_NUMBERS)})"
 _FOR = re.compile(
     # "over 500 ms" is a threshold; "over 10 minutes" is a window: only minutes and longer follow "over"
     rf"(?:\b(?:for|during|sustained(?: for)?|lasting|in the last|in)\s+(?:more than\s+|at least\s+)?"

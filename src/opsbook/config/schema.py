@@ -61,13 +61,13 @@ class Service(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     checks: list[CheckConfig] = Field(default_factory=list)
     rules: ServiceRules = Field(default_factory=list, description="Alert rules for the service's checks.")
-    deploy: ServiceDeploy | None = Field(default=None, description="How it is deployed, checked, rolled back.")
+    deploy: ServiceDeploy | None = Field(default=None, description="How it is deployed and rolled back.")
 
     @model_validator(mode="after")
     def _deploy_checks(self) -> Service:
         unknown = self.deploy.unknown_checks({c.name for c in self.checks}) if self.deploy else []
         if unknown:
-            raise ValueError(f"deploy: verification names checks {self.name} does not have: {', '.join(unknown)}")
+            raise ValueError(f"deploy: verification names checks {self.name} lacks: {', '.join(unknown)}")
         return self
 
 

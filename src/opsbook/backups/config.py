@@ -37,6 +37,7 @@ from opsbook.config.cron import Cron
 from opsbook.config.types import Duration, Model, PositiveDuration, TimeZone
 from opsbook.rules.config import SeverityLevel
 from opsbook.rules.severity import Severity
+from opsbook.runbooks.config import ProcedureName
 
 JobName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$", min_length=1, max_length=56)]
 """A backup job's name: its checks are `backups/<name>`, `backups/<name>-state`, `backups/<name>-drill`."""
@@ -190,7 +191,7 @@ class BackupJob(Model):
     )
     drill: DrillConfig | None = Field(default=None, description="The restore drill.")
     severity: SeverityLevel = Field(default=Severity.P2, description="Severity of the job's alerts.")
-    runbook: str = Field(default="", description="Procedure to follow when its alerts fire.")
+    runbook: ProcedureName = Field(default="", description="Procedure to follow when its alerts fire.")
 
     @model_validator(mode="after")
     def _source(self) -> Self:

@@ -61,6 +61,8 @@ COMMANDS: dict[str, Entry] = {
     "oncall": Entry("opsbook.oncall.cli:app", "On-call: who is on call, schedules, overrides, handoffs."),
     "runbook": Entry("opsbook.runbooks.cli:app", "Runbooks: Markdown procedures, run step by step."),
     "oplog": Entry("opsbook.oplog.cli:app", "Operations log: what was done, why, and how it went."),
+    "backup": Entry("opsbook.backups.cli:app", "Backups: jobs, restore drills, the DR table."),
+    "secret": Entry("opsbook.secrets.cli:app", "Secrets: inventory, rotation ages, compromises."),
     "alert": Entry("opsbook.alerts.cli:app", "Alerts: what is firing, pending and recently resolved."),
     "incident": Entry(
         "opsbook.incidents.cli:app", "Incidents: open, acknowledge, update, resolve, post-mortems."

@@ -34,6 +34,7 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 from opsbook.config.types import Duration, Model, PositiveDuration
 from opsbook.rules.config import SeverityLevel
 from opsbook.rules.severity import Severity
+from opsbook.runbooks.config import ProcedureName
 
 SecretName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_\-]*$", min_length=1, max_length=64)]
 
@@ -71,7 +72,9 @@ class SecretConfig(Model):
     emergency_within: PositiveDuration = Field(
         default=timedelta(hours=24), description="Deadline of an emergency rotation after a compromise."
     )
-    rotation: str = Field(default="", description="Runbook procedure that rotates it (title).")
+    rotation: ProcedureName = Field(
+        default="", description="The procedure that rotates it, by name as for `runbook run`."
+    )
     last_rotated: RotationSource | None = Field(default=None, description="Read the last rotation from here.")
     due_severity: SeverityLevel = Field(default=Severity.P3, description="Severity of 'rotation due soon'.")
     overdue_severity: SeverityLevel = Field(

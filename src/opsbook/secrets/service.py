@@ -98,7 +98,7 @@ def learn_rotations(runtime: Runtime, read: Mapping[str, datetime]) -> list[Rota
     the last rotation its command or file shows). Each ends compromises and failures like a recorded one."""
     secrets = {s.name: s for s in runtime.config.secrets}
     with transaction(runtime, SYSTEM) as tx:
-        found = store.runbook_rotations(tx.session, list(secrets.values()), tx.now)
+        found = store.runbook_rotations(tx.session, rotation_procedures(runtime), tx.now)
         for name, at in read.items():
             configured = secrets[name].last_rotated
             source = "command" if configured is not None and configured.command else "file"
@@ -108,6 +108,23 @@ def learn_rotations(runtime: Runtime, read: Mapping[str, datetime]) -> list[Rota
         for row in found:
             _after_rotation(runtime, tx, secrets[row.secret], row)
         return found
+
+
+def rotation_procedures(runtime: Runtime) -> dict[str, list[SecretConfig]]:
+    """The rotation procedures the runbook folders have (by ref) → the secrets each rotates; a procedure
+    the folders lack is skipped (`opsbook validate` names it)."""
+    from opsbook.runbooks.service import find_procedure
+
+    out: dict[str, list[SecretConfig]] = {}
+    for secret in runtime.config.secrets:
+        if not secret.rotation:
+            continue
+        try:
+            ref = find_procedure(runtime, secret.rotation).ref
+        except LookupError:
+            continue
+        out.setdefault(ref, []).append(secret)
+    return out
 
 
 def _after_rotation(runtime: Runtime, tx: Tx, secret: SecretConfig, row: RotationRow) -> None:

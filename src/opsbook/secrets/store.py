@@ -4,7 +4,7 @@ source), open compromises, and the rotations learned from successful runbook run
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from sqlalchemy import func, select
@@ -56,24 +56,22 @@ def add_rotation(session: Session, name: str, at: datetime, source: str, now: da
     return row
 
 
-def runbook_rotations(session: Session, secrets: Sequence[SecretConfig], now: datetime) -> list[RotationRow]:
-    """Rotations from successful runs of each secret's rotation procedure not recorded yet."""
-    by_procedure: dict[str, list[SecretConfig]] = {}
-    for s in secrets:
-        if s.rotation:
-            by_procedure.setdefault(s.rotation.strip().lower(), []).append(s)
-    if not by_procedure:
+def runbook_rotations(session: Session, procedures: Mapping[str, Sequence[SecretConfig]],
+                      now: datetime) -> list[RotationRow]:
+    """Rotations from successful runs of the secrets' rotation procedures (`procedures`: a procedure's ref
+    → the secrets it rotates) that are not recorded yet."""
+    if not procedures:
         return []
     recorded = set(session.execute(select(RotationRow.secret, RotationRow.run_id)
                                    .where(RotationRow.run_id.is_not(None))).tuples())
     runs = session.scalars(
         select(RunRow).where(RunRow.status == "succeeded", RunRow.finished_at.is_not(None),
-                             func.lower(RunRow.procedure_title).in_(list(by_procedure)))
+                             RunRow.procedure_ref.in_(list(procedures)))
         .order_by(RunRow.finished_at)
     )
     added = []
     for run in runs:
-        for secret in by_procedure.get(run.procedure_title.strip().lower(), []):
+        for secret in procedures.get(run.procedure_ref, []):
             if (secret.name, run.id) in recorded or run.finished_at is None:
                 continue
             row = add_rotation(session, secret.name, run.finished_at, "runbook", now, actor=run.operator,

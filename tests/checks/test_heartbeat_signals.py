@@ -95,19 +95,22 @@ def _viewer_token(runtime: Runtime) -> str:
         return create_token(s, "wall", Role.VIEWER, runtime.clock.now())
 
 
-def test_the_ping_log_keeps_the_newest(sqlite_engine: Engine) -> None:
+def test_the_ping_log_keeps_the_newest(engine: Engine) -> None:
     start = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
-    with Session(sqlite_engine) as s, s.begin():
+    with Session(engine) as s, s.begin():
         for n in range(KEEP_PINGS + 5):
             keep_log(s, ping_record("jobs/backup", start + timedelta(minutes=n), str(n % 3), f"run {n}"))
-        keep_log(s, ping_record("jobs/other", start, "log", "kept"))
-    with Session(sqlite_engine) as s:
+        keep_log(s, ping_record("jobs/other", start, "log", "kept\x00 despite a NUL"))  # PostgreSQL takes it
+    with Session(engine) as s:
         kept = list(s.scalars(select(PingRow).where(PingRow.check_id == "jobs/backup").order_by(PingRow.id)))
         other = s.scalar(select(func.count()).select_from(PingRow).where(PingRow.check_id == "jobs/other"))
     assert len(kept) == KEEP_PINGS
     assert (kept[0].message, kept[-1].message) == ("run 5", f"run {KEEP_PINGS + 4}")
     assert {(p.kind, p.exit_code) for p in kept} == {("success", 0), ("exit", 1), ("exit", 2)}
     assert other == 1
+    with Session(engine) as s:
+        message = s.scalar(select(PingRow.message).where(PingRow.check_id == "jobs/other"))
+    assert message == "kept despite a NUL"
 
 
 def test_the_check_page_shows_a_heartbeats_pings(sqlite_engine: Engine, clock: FakeClock) -> None:

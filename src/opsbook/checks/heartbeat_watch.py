@@ -64,7 +64,8 @@ def ping_record(check_id: str, now: datetime, signal: str, body: str) -> PingRow
     """The ping log's row of a ping: its kind (start, success, fail, exit, log), exit code and text."""
     code = int(signal) if signal.isdigit() else None
     kind = signal or "success" if code is None else "success" if code == 0 else "exit"
-    return PingRow(check_id=check_id, ts=now, kind=kind, exit_code=code, message=body.strip()[:MAX_PING_TEXT])
+    text = body.replace("\x00", "").strip()[:MAX_PING_TEXT]  # PostgreSQL text holds no NUL
+    return PingRow(check_id=check_id, ts=now, kind=kind, exit_code=code, message=text)
 
 
 def keep_log(session: Session, logged: PingRow) -> None:
@@ -165,7 +166,7 @@ class HeartbeatWatch:
         beat = self.beats[check_id]
         now = self.clock.now()
         logged = ping_record(check_id, now, signal, body)
-        detail = f": {body.strip()[:500]}" if body.strip() else ""
+        detail = f": {logged.message[:500]}" if logged.message else ""
         if signal == "log":
             await asyncio.to_thread(self._persist, logged, None, None)
             return "logged"

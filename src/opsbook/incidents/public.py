@@ -52,7 +52,7 @@ def _status(value: str | None, row: IncidentRow) -> str:
 
 
 def _text(value: str) -> str:
-    text = value.strip()
+    text = value.replace("\x00", "").strip()  # PostgreSQL text holds no NUL
     if not text:
         raise Invalid("a public update needs a text")
     if len(text) > MAX_TEXT:
@@ -70,7 +70,7 @@ def publish(session: Session, incident_id: int, now: datetime, actor: Principal,
     row = lock(session, incident_id)
     changes: list[Change] = []
     if title is not None:
-        title = " ".join(title.split())
+        title = " ".join(title.replace("\x00", "").split())
         if not title:
             raise Invalid("a public title cannot be empty")
         if len(title) > MAX_TITLE:

@@ -64,6 +64,8 @@ NEVER = (
 
 NOT_FOR_READS = (*NEVER, "jinja2", "markdown_it", "opsbook.notify.service", "opsbook.incidents.lifecycle")
 """What a command that only shows something does not load either: templates, Markdown, the use cases."""
+# `incident ack` loads the use cases (and the outbox's module) but neither engine: it renders no message
+# and pages nobody.
 
 COMMANDS: dict[str, tuple[list[str], tuple[str, ...]]] = {
     "--help": (["--help"], (*NEVER, "sqlalchemy", "opsbook.runtime")),
@@ -71,7 +73,7 @@ COMMANDS: dict[str, tuple[list[str], tuple[str, ...]]] = {
     "incident list": (["incident", "list"], NOT_FOR_READS),
     "oncall now": (["oncall", "now"], NOT_FOR_READS),
     "incident show": (["incident", "show", "1"], NOT_FOR_READS),
-    "incident ack": (["incident", "ack", "2"], NEVER),
+    "incident ack": (["incident", "ack", "2"], (*NEVER, "jinja2", "markdown_it")),
 }
 
 

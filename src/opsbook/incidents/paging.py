@@ -33,9 +33,7 @@ from opsbook.notify.service import send
 from opsbook.oncall.config import EscalationPolicy, split_target
 from opsbook.oncall.escalation import Step, due_steps, escalation_state, restore
 from opsbook.oncall.service import resolve_targets
-from opsbook.runbooks.catalog import ProcedureNotFound, catalog_of
-from opsbook.runbooks.commands import run_command
-from opsbook.runbooks.service import first_steps, procedure_link
+from opsbook.timefmt import show_time
 
 
 @dataclass
@@ -157,6 +155,12 @@ def runbook_links(config: OpsbookConfig, names: list[str], incident_id: int) -> 
     """The runbooks named by an incident's alerts as a page shows them: each with its page and the command
     that runs it for the incident, the first found with its first steps; a URL as it is; a name the runbook
     folders do not have, bare."""
+    # the runbook parser (Markdown) is loaded by the first page, not with the incident use cases: an
+    # acknowledgement from the CLI pages nobody
+    from opsbook.runbooks.catalog import ProcedureNotFound, catalog_of
+    from opsbook.runbooks.commands import run_command
+    from opsbook.runbooks.service import first_steps, procedure_link
+
     catalog = catalog_of(config.runbooks)
     out: list[RunbookLink] = []
     for name in names:
@@ -210,7 +214,7 @@ def check_sla(session: Session, config: OpsbookConfig, row: IncidentRow, now: da
     allowed = row.ack_deadline - row.opened_at
     entry = add_entry(session, row, now, "sla_breach",
                       f"SLA missed: not acknowledged within {format_duration(allowed)} "
-                      f"({row.severity} deadline {row.ack_deadline:%Y-%m-%d %H:%M} UTC)", "opsbook",
+                      f"({row.severity} deadline {show_time(row.ack_deadline, config.timezone)})", "opsbook",
                       deadline=row.ack_deadline.isoformat())
     post_update(session, config, row, now, entry)
     policy = _policy(row)

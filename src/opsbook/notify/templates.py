@@ -37,14 +37,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
-
-from jinja2 import TemplateSyntaxError
-from jinja2.sandbox import SandboxedEnvironment
 
 from opsbook.notify.config import Templates
 from opsbook.timefmt import show_span
+
+if TYPE_CHECKING:
+    from jinja2.sandbox import SandboxedEnvironment
 
 SUBJECT_MAX = 250
 
@@ -229,6 +230,10 @@ def _num(value: Any) -> str:
 
 
 def _environment(tz: str) -> SandboxedEnvironment:
+    # Jinja2 is loaded by the first message rendered or template checked, not with this module: a CLI
+    # command that changes an incident imports the outbox and these templates but mostly renders nothing
+    from jinja2.sandbox import SandboxedEnvironment
+
     env = SandboxedEnvironment(autoescape=False, trim_blocks=False, keep_trailing_newline=False)
     env.filters["when"] = lambda value, fmt=None, zone=None: _when(value, zone or tz, fmt or LONG)
     env.filters["local_date"] = lambda value: value.astimezone(ZoneInfo(tz)).date()
@@ -237,13 +242,17 @@ def _environment(tz: str) -> SandboxedEnvironment:
     return env
 
 
-_CHECK_ENV = _environment("UTC")
+@cache
+def _check_environment() -> SandboxedEnvironment:
+    return _environment("UTC")
 
 
 def check_template(text: str) -> str | None:
     """None if `text` is a valid Jinja2 template, else the problem with its line."""
+    from jinja2 import TemplateSyntaxError
+
     try:
-        _CHECK_ENV.parse(text)
+        _check_environment().parse(text)
     except TemplateSyntaxError as exc:
         return f"template line {exc.lineno}: {exc.message}"
     return None

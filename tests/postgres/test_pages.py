@@ -103,6 +103,7 @@ def test_the_capacity_page_shows_the_table_and_the_forecast(runtime: Runtime) ->
     html = page.text
     assert "db /data" in html and "+14.0%" in html and "Increase volume or delete old data" in html
     assert "trend" in html and "+2.00%/day" in html and "80% 2026-03-07" in html
+    assert 'href="/ui/postgres/db/main"' in html  # the databases' pages are reached from here
 
 
 def test_the_api_answers_the_same(runtime: Runtime) -> None:

@@ -37,7 +37,7 @@ def databases_page(request: Request, principal: Principal = Depends(viewer)) -> 
     runtime = runtime_of(request)
     found = sorted(postgres.databases(runtime).items())
     rows = [(cid, runtime.redact(spec.target()), ", ".join(spec.measures())) for cid, spec in found]
-    return render(request, "ui/databases.html", title="Databases", section="Databases", databases=rows,
+    return render(request, "ui/databases.html", title="Databases", section="Capacity", databases=rows,
                   tasks=upkeep.plan(runtime), redact=runtime.redact)
 
 
@@ -68,7 +68,7 @@ def database_page(request: Request, service: str, check: str, range: str = "24h"
         report = postgres.report(runtime, principal, check_id)
     except postgres.DatabaseUnreachable as exc:
         error = runtime.redact(str(exc))
-    return render(request, "ui/database.html", title=check_id, section="Databases", check_id=check_id,
+    return render(request, "ui/database.html", title=check_id, section="Capacity", check_id=check_id,
                   target=runtime.redact(spec.target()), charts=charts, report=report, error=error,
                   range=range if range in RANGES else "24h", ranges=list(RANGES), samples=len(points),
                   mb=_mb, span=_span)
@@ -96,7 +96,7 @@ def _capacity_chart(found: capacity.ResourceHistory, zone: str, now: datetime) -
         if full is not None:
             ahead = max(min(AHEAD, full - now), timedelta(days=1))
     end = now + ahead
-    series = [Series("measured", "#2f6fdb", list(found.points))]
+    series = [Series("value", "#2f6fdb", list(found.points))]
     if isinstance(view.trend, Trend):
         series.append(Series("trend", "#e8772e", capacity.fitted_line(view, found.points, ahead)))
     for step in resource.plan:
@@ -113,4 +113,6 @@ def capacity_page(request: Request, principal: Principal = Depends(viewer)) -> H
     for view in capacity.capacity_table(runtime, principal):
         found = capacity.resource_history(runtime, principal, view.resource.name)
         resources.append((capacity_cells(view, zone), view, _capacity_chart(found, zone, now)))
-    return render(request, "ui/capacity.html", title="Capacity", section="Capacity", resources=resources)
+    databases = sorted(postgres.databases(runtime))
+    return render(request, "ui/capacity.html", title="Capacity", section="Capacity", resources=resources,
+                  databases=databases)

@@ -22,7 +22,6 @@ NAV = [
     ("/ui/runbooks", "Runbooks"),
     ("/ui/oplog", "Ops log"),
     ("/ui/deploys", "Deploys"),
-    ("/ui/postgres", "Databases"),
     ("/ui/capacity", "Capacity"),
     ("/ui/audit", "Audit"),
     ("/status", "Status page"),

@@ -382,3 +382,41 @@ def test_escalation_tiers_with_ranges_and_lead_in_sentences() -> None:
     [window] = config.config.maintenance_windows
     assert (window.cron, window.duration.total_seconds()) == ("0 2 * * 0", 7200)  # "between 2 and 4 AM"
     assert unknown_lines(result) == []
+
+
+def test_arrows_passive_voice_and_priorities_table() -> None:
+    result = imported(DOCS / "arrows-and-passive.md")
+    config = validated(result)
+    assert rules(config) == {
+        "host/cpu": ("cpu_pct > 90 for 5m", "P2"),
+        "status/error-rate": ("error_rate > 1% over 10m for 10m", "P1"),
+        "host/memory": ("memory_pct > 90", "P3"),
+        "db/down": ("failures >= 3", "P0"),
+    }
+    check = config.config.checks()["status/ping"]
+    assert (check.url, check.interval.total_seconds()) == (
+        "https://service.invalid/ping",
+        60,
+    )  # "every minute"
+    assert "${STATUS_HOST}" in result.yaml
+    assert slas(config) == {
+        "P0": "600s",
+        "P1": "1800s",
+        "P2": "14400s",
+        "P3": "next_business_day",
+        "P4": None,
+    }
+    # "2 business days" is no response time opsbook can hold: said so, and the default P3 stays
+    assert "response time '2 business days' not understood" in result.report_text
+    assert (config.config.routing.P0.action, config.config.routing.P3.action) == ("page", "notify")
+    # "if no ack in 10 minutes, the secondary is paged; after 20 more minutes, the Head of Platform"
+    assert levels(config) == [
+        (["schedule:primary"], 10 * MINUTE),
+        (["user:secondary"], 20 * MINUTE),
+        (["user:head-of-platform"], None),
+    ]
+    assert "assumed: the document names nobody before the first escalation" in result.yaml
+    layer = config.config.schedules[0].layers[0]
+    assert (layer.users, str(layer.handoff)) == (["amy", "bo", "cy", "di"], "friday 17:00")
+    assert [f.statement.line for f in result.report.unsupported["deploys"]] == [30]
+    assert unknown_lines(result) == [24]

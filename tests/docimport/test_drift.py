@@ -24,6 +24,7 @@ FIXTURES = [
     [DOCS / "headings-per-severity.md"],
     [DOCS / "nested-and-contacts.md"],
     [DOCS / "tiers.md"],
+    [DOCS / "arrows-and-passive.md"],
     [DOCS / "split" / "monitoring.md", DOCS / "split" / "oncall.md"],
 ]
 

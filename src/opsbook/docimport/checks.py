@@ -171,7 +171,7 @@ def _sentence_url(index: int, statement: Statement, draft: Draft) -> None:
     for url in re.findall(r"https?://[^\s)>\]`'\"]+", text):
         url = url.rstrip(".,;:")
         if _HEALTH_PATH.search(urlsplit(url).path or "") and re.search(
-            r"health|check|endpoint|monitor", text, re.IGNORECASE
+            r"health|check|endpoint|monitor|poll|probe|uptime|\bhit\b|watch|status", text, re.IGNORECASE
         ):
             check = add_http(draft, url, statement)
             draft.mark(index, statement, "mapped", f"http check {check.service}/{check.name}")
@@ -223,7 +223,8 @@ def add_http(draft: Draft, url: str, statement: Statement | None) -> Check:
 
 
 _EVERY = re.compile(
-    rf"\bevery\s+((?:\d+|{'|'.join(WORD_NUMBERS)})\s*(?:s|sec|secs|seconds?|m|min|mins|minutes?))\b", re.I
+    rf"\bevery\s+((?:(?:\d+|{'|'.join(WORD_NUMBERS)})\s*)?(?:s|sec|secs|seconds?|m|min|mins|minutes?))\b",
+    re.I,
 )
 
 
@@ -236,7 +237,9 @@ def _interval(statement: Statement | None) -> str | None:
         if re.search(r"interval|frequency|every|period", title, re.I):
             said = cell
     match = _EVERY.search(statement.full)
-    found = seconds(said) if said else (seconds(match.group(1)) if match else None)
+    if not said and match:
+        said = match.group(1) if re.match(r"\d|\w+\s", match.group(1)) else f"1 {match.group(1)}"
+    found = seconds(said) if said else None
     return duration_text(found) if found and found >= 1 else None
 
 

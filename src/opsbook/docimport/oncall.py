@@ -242,6 +242,21 @@ def _escalation(statements: list[Statement], draft: Draft) -> None:
             for i, steps in found
             for role, at in steps
         ]
+        if (
+            levels
+            and paging
+            and all(lv.at_seconds > 0 for lv in levels)
+            and not any(_ON_CALL.search(lv.target) for lv in levels)
+        ):
+            levels.insert(
+                0,
+                Level(
+                    statements[indexes[0]],
+                    ["the document names nobody before the first escalation: the on-call is paged first"],
+                    target="on-call",
+                    at_seconds=0.0,
+                ),
+            )
         if not paging or len(levels) < 2:
             continue
         first = statements[indexes[0]]
@@ -278,23 +293,55 @@ def _steps(statement: Statement) -> list[tuple[str, float | None]]:
     text = re.sub(r"\([^)\d]*\)", " ", statement.text)  # asides, not "(after 20 minutes)"
     if re.search(r"→|->|⇒|=>", text):
         return _chain(text)
+    listed = statement.ordinal is not None or bool(_TIER.search(statement.label))
     out: list[tuple[str, float | None]] = []
     for clause in re.split(r";|\.\s|,?\s+then\s+", text):
         waiting = _NOT_ACK.search(clause)
         if waiting and not out:
             out.append((waiting.group(1).strip(), 0.0))
-        times = times_said(clause)
-        verb = _VERB.search(clause)
-        if verb:
-            role = _STOP.split(clause[verb.end() :], maxsplit=1)[0].strip()
-        elif statement.ordinal is not None or _TIER.search(statement.label):
-            role = _STOP.split(clause.strip(), maxsplit=1)[0].strip()
-        else:
+        role = _role_in(clause, listed)
+        if not role:
             continue
-        role = re.sub(r"^(the|an?|our)\s+", "", role, flags=re.I).strip()
-        if role and len(role) <= 40 and not placeholders.bracketed(role):
-            out.append((role, times[-1] if times else None))
+        times = times_said(clause)
+        at = times[-1] if times else None
+        if at is not None and out and out[-1][1] is not None and _MORE.search(clause):
+            at += out[-1][1] or 0.0  # "after 20 more minutes": counted from the level before
+        out.append((role, at))
     return out
+
+
+_MORE = re.compile(r"\b(more|another|additional|further)\b", re.I)
+_PASSIVE = re.compile(
+    r"(?:the\s+|our\s+)?([\w\- ]{2,40}?)\s+(?:is|are|gets?|will be)\s+(?:paged|called|notified|"
+    r"alerted|woken|contacted|escalated to)\b",
+    re.I,
+)
+_ROLES = re.compile(
+    r"\b((?:primary|secondary|backup)(?: on[- ]?call)?(?: engineer)?|on[- ]?call(?: engineer)?|"
+    r"(?:engineering|team|tech|platform|dev|ops|product)?\s*(?:lead|manager|director)|"
+    r"head of [a-z]+|vp(?: of)? [a-z]+|cto|ceo|ciso|founders?|dba|incident commander|"
+    r"[a-z]+ team)\b",
+    re.I,
+)
+
+
+def _role_in(clause: str, listed: bool) -> str:
+    """Who a clause pages: after a paging verb, before 'is paged', a known role, or a list item's start."""
+    verb = _VERB.search(clause)
+    passive = _PASSIVE.search(clause)
+    known = _ROLES.search(clause)
+    if verb:
+        role = _STOP.split(clause[verb.end() :], maxsplit=1)[0]
+    elif passive:
+        role = passive.group(1)
+    elif known and (listed or _ESCALATION.search(clause) or times_said(clause)):
+        role = known.group(1)
+    elif listed:
+        role = _STOP.split(clause.strip(), maxsplit=1)[0]
+    else:
+        return ""
+    role = re.sub(r"^(the|an?|our)\s+", "", role.strip(), flags=re.I).strip(" —–-:")
+    return role if role and len(role) <= 40 and not placeholders.bracketed(role) else ""
 
 
 def _chain(text: str) -> list[tuple[str, float | None]]:

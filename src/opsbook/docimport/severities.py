@@ -184,6 +184,8 @@ def _one_response(part: _Said, statement: Statement, draft: Draft) -> list[str]:
             said.append(
                 f"{level.value} acknowledged within {value}" if value else f"{level.value}: no deadline"
             )
+    if value is False and part.response.strip() and statement.kind == "row":
+        said.append(f"response time '{part.response}' not understood")
     action = _action(part.routing)
     if action is None:
         return said
@@ -223,7 +225,7 @@ def _action(text: str) -> str | None:
     lowered = text.lower()
     if re.search(r"no (immediate )?(response|alert|page)|backlog|log only|just in logs|\blog\b", lowered):
         return "log"
-    if re.search(r"\bpag(e|ed|es|ing)\b|phone call|wake", lowered):
+    if re.search(r"\bpag(e|ed|es|ing)\b|phone call|wake|pager ?duty|ops ?genie", lowered):
         return "page"
     if re.search(r"e-?mail|slack|notif|message|ticket|teams|chat", lowered):
         return "notify"

@@ -106,6 +106,7 @@ _RANGE = re.compile(rf"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:-|–|—|to)\s*\d+(?:\.\d
 def times_said(text: str) -> list[float]:
     """The durations of a text in seconds, a range ('15-30 min') read as its start, '30+ min' as 30 min."""
     text = re.sub(r"(\d)\s*\+", r"\1", text)
+    text = re.sub(r"(\d)\s+(?:more|additional|further|extra)\s+", r"\1 ", text, flags=re.I)
     ranges = [float(m.group(1)) * _UNIT_SECONDS[m.group(2).lower()] for m in _RANGE.finditer(text)]
     if ranges:
         return ranges

@@ -23,6 +23,8 @@ NAV = [
     ("/ui/oplog", "Ops log"),
     ("/ui/deploys", "Deploys"),
     ("/ui/capacity", "Capacity"),
+    ("/ui/backups", "Backups"),
+    ("/ui/secrets", "Secrets"),
     ("/ui/audit", "Audit"),
     ("/status", "Status page"),
 ]

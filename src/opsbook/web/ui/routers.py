@@ -13,6 +13,7 @@ def all_routers() -> list[APIRouter]:
         dashboard,
         database_pages,
         deploy_pages,
+        dr_pages,
         incident_pages,
         ops_pages,
         runbook_pages,
@@ -29,4 +30,5 @@ def all_routers() -> list[APIRouter]:
         database_pages.router,
         runbook_pages.router,
         deploy_pages.router,
+        dr_pages.router,
     ]

@@ -9,7 +9,17 @@ from __future__ import annotations
 
 import pytest
 
-from tests.docimport.support import DOCS, EXAMPLES, imported, levels, rules, slas, unknown_lines, validated
+from tests.docimport.support import (
+    DOCS,
+    EXAMPLES,
+    imported,
+    imported_bytes,
+    levels,
+    rules,
+    slas,
+    unknown_lines,
+    validated,
+)
 
 MINUTE = 60
 
@@ -420,3 +430,19 @@ def test_arrows_passive_voice_and_priorities_table() -> None:
     assert (layer.users, str(layer.handoff)) == (["amy", "bo", "cy", "di"], "friday 17:00")
     assert [f.statement.line for f in result.report.unsupported["deploys"]] == [30]
     assert unknown_lines(result) == [24]
+
+
+def test_severity_words_the_document_does_not_define() -> None:
+    """Under '## Critical alerts' a rule is P0 as opsbook reads 'critical', and the draft says so; in a rule's
+    own words an undefined word is no severity ('High memory' is not P1)."""
+    text = "# X\n\n## Critical alerts\n\n- CPU > 95% for 5 minutes\n\n## Warnings\n\n- High memory > 90%\n"
+    result = imported_bytes(text.encode())
+    config = validated(result)
+    assert rules(config) == {
+        "host/cpu": ("cpu_pct > 95 for 5m", "P0"),
+        "host/high-memory": ("memory_pct > 90", "P2"),
+    }
+    assert "assumed: 'critical' read as P0, opsbook's meaning" in result.yaml
+    assert "assumed: 'warning' read as P2, opsbook's meaning" in result.yaml
+    alone = validated(imported_bytes(b"# Y\n\n## Alerts\n\n- High memory > 90%\n"))
+    assert rules(alone) == {"host/high-memory": ("memory_pct > 90", None)}

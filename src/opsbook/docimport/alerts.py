@@ -171,19 +171,25 @@ def _one(text: str, subject: str, statement: Statement, draft: Draft) -> Rule | 
 
 
 def _severity(statement: Statement, own: str, text: str, draft: Draft, rule: Rule) -> Severity | None:
-    glossary = draft.glossary
-    for place in (
-        own,
-        text,
-        statement.label,
-        statement.context,
-        statement.parent,
-        *reversed(statement.section),
-    ):
-        if place:
-            found = severity(place, glossary)
-            if found is not None:
-                return found
+    """The rule's own severity (a table cell, its sentence), else its label's, parent's or headings'.
+
+    In the rule's own words only the severity words the document defines count ("High CPU" is no P1);
+    around it, opsbook's meaning of critical / warning / info also does, and the draft says so."""
+    defined = {w: s for w, s in draft.glossary.items() if w in draft.defined}
+    places = [(own, draft.glossary), (text, defined)]
+    places += [(p, draft.glossary) for p in (statement.label, statement.context, statement.parent)]
+    places += [(p, draft.glossary) for p in reversed(statement.section)]
+    for place, glossary in places:
+        found = severity(place, glossary) if place else None
+        if found is None:
+            continue
+        if not severities(place):
+            word = next((w for w in glossary if re.search(rf"\b{re.escape(w)}s?\b", place, re.I)), "")
+            if word and word not in draft.defined:
+                rule.notes.append(
+                    f"'{word}' read as {found.value}, opsbook's meaning (the document does not define it)"
+                )
+        return found
     rule.notes.append("no severity named: alerting.default_severity applies")
     return None
 

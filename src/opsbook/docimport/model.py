@@ -141,6 +141,8 @@ class Draft:
     policies: dict[str, Policy] = field(default_factory=dict)
     windows: list[Window] = field(default_factory=list)
     glossary: dict[str, Severity] = field(default_factory=dict)
+    defined: set[str] = field(default_factory=set)
+    """Severity words the document itself defines ('P0 (Critical)'); the others read as opsbook's."""
     roles: dict[str, str] = field(default_factory=dict)
     """A role as the document names it (as a name: 'engineering-lead') → the user who holds it."""
     procedures: dict[str, int] = field(default_factory=dict)

@@ -83,6 +83,7 @@ def glossary(statements: list[Statement], draft: Draft) -> None:
                                 "mapped",
                                 f"defines {word} as P{level} (read in rules and tables)",
                             )
+    draft.defined = set(draft.glossary)
     for word, sev in DEFAULT_GLOSSARY.items():
         draft.glossary.setdefault(word, sev)
 

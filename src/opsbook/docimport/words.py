@@ -142,7 +142,7 @@ def severity(text: str, glossary: dict[str, Severity] | None = None) -> Severity
         return found[0]
     lowered = text.lower()
     for word, sev in (glossary or {}).items():
-        if re.search(rf"\b{re.escape(word)}\b", lowered):
+        if re.search(rf"\b{re.escape(word)}s?\b", lowered):
             return sev
     return None
 

@@ -4,9 +4,15 @@ Each command runs as its own process, as a person starts it, against a small tea
 database prepared here (a few services and checks, on-call, an open incident per `incident ack`), with
 bytecode cached as in an installed package (PYTHONPYCACHEPREFIX in the run's folder, one warm-up run).
 Prints the minimum and median wall time of each over --runs runs, taken in turns so a busy moment of
-the machine weighs on every command alike.
+the machine weighs on every command alike, and the load average before and after.
 
-    .venv/bin/python bench/cli.py [--runs 15]
+Two rows put the figures in context: `python3 -c pass`, and the libraries every command that opens the
+database loads (`import typer, rich, sqlalchemy.orm, pydantic`: Typer reads arguments with pydantic),
+a floor no such command goes below. `--baseline REV` also runs each command as the tree at git revision
+REV has it (its `src/`, on the same database, in the same turns), so a change is measured under the same
+load as what it replaces.
+
+    .venv/bin/python bench/cli.py [--runs 15] [--baseline REV]
 """
 
 from __future__ import annotations
@@ -16,11 +22,15 @@ import os
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
+from io import BytesIO
 from pathlib import Path
 
 OPSBOOK = str(Path(sys.executable).parent / "opsbook")
+ROOT = Path(__file__).resolve().parent.parent
+LIBRARIES = "import typer, typer.core, rich.console, rich.table, sqlalchemy.orm, pydantic"
 
 CONFIG = """\
 title: "Bench team"
@@ -61,17 +71,30 @@ services:
 """
 
 
-def commands(runs: int) -> dict[str, list[list[str]]]:
+def commands(runs: int, first_ack: int) -> dict[str, list[list[str]]]:
     """Each measured command: its argument list for every run (ack needs a fresh incident each time)."""
     return {
-        "python3 -c pass": [[sys.executable, "-c", "pass"]] * runs,
         "opsbook --help": [[OPSBOOK, "--help"]] * runs,
         "opsbook status": [[OPSBOOK, "status"]] * runs,
         "opsbook incident list": [[OPSBOOK, "incident", "list"]] * runs,
         "opsbook incident show": [[OPSBOOK, "incident", "show", "1"]] * runs,
-        "opsbook incident ack": [[OPSBOOK, "incident", "ack", str(2 + i)] for i in range(runs)],
+        "opsbook incident ack": [[OPSBOOK, "incident", "ack", str(first_ack + i)] for i in range(runs)],
         "opsbook oncall now": [[OPSBOOK, "oncall", "now"]] * runs,
     }
+
+
+def plan(runs: int, baseline: str | None) -> dict[str, tuple[list[list[str]], dict[str, str]]]:
+    """Every row: its argument lists and the environment it adds (the baseline's: its source first)."""
+    rows: dict[str, tuple[list[list[str]], dict[str, str]]] = {
+        "python3 -c pass": ([[sys.executable, "-c", "pass"]] * runs, {}),
+        "libraries (typer, rich, sqlalchemy.orm, pydantic)": ([[sys.executable, "-c", LIBRARIES]] * runs, {}),
+    }
+    rows.update({name: (argvs, {}) for name, argvs in commands(runs, first_ack=2).items()})
+    if baseline is not None:
+        source = {"PYTHONPATH": str(Path(baseline) / "src")}
+        for name, argvs in commands(runs, first_ack=2 + runs).items():
+            rows[f"{name} ({Path(baseline).name})"] = (argvs, source)
+    return rows
 
 
 def prepare(folder: Path, incidents: int) -> dict[str, str]:
@@ -80,6 +103,7 @@ def prepare(folder: Path, incidents: int) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith(("OPSBOOK_", "PYTHONDONT"))}
     env.update(
         OPSBOOK_CONFIG=str(folder / "opsbook.yaml"),
+        OPSBOOK_CACHE_DIR=str(folder / "cache"),
         OPSBOOK_USER="ana",
         PYTHONPYCACHEPREFIX=str(folder / "pycache"),
         COLUMNS="100",
@@ -88,6 +112,17 @@ def prepare(folder: Path, incidents: int) -> dict[str, str]:
     for i in range(incidents):
         run([OPSBOOK, "incident", "open", f"Bench incident {i + 1}", "--service", "api"], env, folder)
     return env
+
+
+def checkout(revision: str, folder: Path) -> Path:
+    """The tree at `revision` (its src/), written under `folder`."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", "--format=tar", revision, "src"], capture_output=True, check=True
+    ).stdout
+    target = folder / f"at-{revision}"
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target
 
 
 def run(argv: list[str], env: dict[str, str], cwd: Path) -> float:
@@ -104,21 +139,30 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--runs", type=int, default=15, help="runs of each command (after one warm-up run)")
+    parser.add_argument("--baseline", metavar="REV", help="also run the commands of the tree at git REV")
     args = parser.parse_args()
-    plan = commands(args.runs + 1)
     with tempfile.TemporaryDirectory(prefix="opsbook-bench-cli-") as tmp:
         folder = Path(tmp)
-        env = prepare(folder, incidents=args.runs + 2)
-        times: dict[str, list[float]] = {name: [] for name in plan}
+        baseline = str(checkout(args.baseline, folder)) if args.baseline else None
+        rows = plan(args.runs + 1, baseline)
+        env = prepare(folder, incidents=2 * (args.runs + 1) + 2)
+        load_before = os.getloadavg()
+        times: dict[str, list[float]] = {name: [] for name in rows}
         for turn in range(args.runs + 1):
-            for name, argvs in plan.items():
-                took = run(argvs[turn], env, folder)
-                if turn:  # the first turn compiles and caches the bytecode
+            for name, (argvs, extra) in rows.items():
+                took = run(argvs[turn], {**env, **extra}, folder)
+                if turn:  # the first turn compiles and caches the bytecode (and validates the config)
                     times[name].append(took)
+        load_after = os.getloadavg()
     width = max(map(len, times))
     print(f"{'command':<{width}}  {'min':>7}  {'median':>7}   ({args.runs} runs, {os.cpu_count()} cores)")
     for name, values in times.items():
         print(f"{name:<{width}}  {min(values) * 1000:5.0f} ms  {statistics.median(values) * 1000:5.0f} ms")
+    print(f"load average (1, 5, 15 min): before {_load(load_before)}, after {_load(load_after)}")
+
+
+def _load(values: tuple[float, float, float]) -> str:
+    return " / ".join(f"{value:.1f}" for value in values)
 
 
 if __name__ == "__main__":

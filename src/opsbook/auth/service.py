@@ -16,6 +16,7 @@ from opsbook.auth.roles import Principal, Role
 from opsbook.errors import Conflict, Invalid, NotFound
 from opsbook.events import DomainEvent, Topic
 from opsbook.runtime import Runtime
+from opsbook.timefmt import show_time
 from opsbook.usecase import transaction
 
 LOGIN_AUDIT = {
@@ -54,7 +55,7 @@ def revoke_api_token(runtime: Runtime, actor: Principal, token_id: int) -> ApiTo
         if row is None:
             raise NotFound(f"no token {token_id}")
         if row.revoked_at is not None:
-            when = f"{row.revoked_at:%Y-%m-%d %H:%M}"
+            when = show_time(row.revoked_at, runtime.config.timezone)
             raise Conflict(f"token {token_id} ({row.name}) was revoked already, at {when}")
         row.revoked_at = tx.now
         tx.audit("token.revoke", f"token:{token_id}", name=row.name)

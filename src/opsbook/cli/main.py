@@ -77,7 +77,9 @@ COMMANDS: dict[str, Entry] = {
         "Users of the web UI: passwords (users and roles are declared in opsbook.yaml).",
     ),
     "audit": Entry("opsbook.auth.audit_cli:app", "The audit log of every mutating action."),
-    "pg": Entry("opsbook.postgres.cli:app", "PostgreSQL: the report, top queries over a window, maintenance."),
+    "pg": Entry(
+        "opsbook.postgres.cli:app", "PostgreSQL: the report, top queries over a window, maintenance."
+    ),
     "capacity": Entry(
         "opsbook.capacity.cli:capacity",
         "The capacity table: current, capacity, utilisation, trend, when each threshold is reached.",

@@ -17,13 +17,14 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> None:
     """Add the session/CSRF middleware, /static, /login, /logout, the /ui pages and the status page."""
     from fastapi.responses import RedirectResponse
     from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException as StarletteHTTPException
 
     from opsbook.statuspage.cache import StatusCache
     from opsbook.statuspage.routes import StatusFastPath
     from opsbook.statuspage.routes import router as status_router
     from opsbook.web.ui import routers
     from opsbook.web.ui.middleware import SessionMiddleware
-    from opsbook.web.ui.pages import LoginRequired, login_redirect
+    from opsbook.web.ui.pages import LoginRequired, error_page, login_redirect
     from opsbook.web.ui.templating import STATIC
 
     cache = StatusCache(runtime)  # kept fresh by the domain events it subscribes to
@@ -32,6 +33,7 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> None:
     app.add_middleware(SessionMiddleware, runtime=runtime)
     app.add_middleware(StatusFastPath, cache=cache)  # outermost: readers skip sessions and routing
     app.add_exception_handler(LoginRequired, login_redirect)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, error_page)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(status_router)
     for router in routers.all_routers():

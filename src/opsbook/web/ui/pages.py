@@ -1,4 +1,5 @@
-"""What every UI page shares: the signed-in user (or a redirect to /login), role checks, and rendering."""
+"""What every UI page shares: the signed-in user (or a redirect to /login), role checks, rendering, and the
+page a person gets when something is not there or not allowed (not the API's JSON)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,9 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opsbook.auth.roles import Principal, Role
 from opsbook.runtime import Runtime
@@ -42,6 +45,20 @@ def login_redirect(request: Request, exc: LoginRequired) -> Response:
     if request.headers.get("hx-request"):
         return Response(status_code=401, headers={"HX-Redirect": target})
     return RedirectResponse(target, status_code=303)
+
+
+async def error_page(request: Request, exc: StarletteHTTPException) -> Response:
+    """Under /ui/, an HTML page saying what is not there or not allowed, with the way back (a link from an
+    old message may name an alert or a procedure that has gone); elsewhere, and for htmx, the API's JSON.
+    Who is not signed in signs in first, then sees it."""
+    if not request.url.path.startswith("/ui/") or request.headers.get("hx-request"):
+        return await http_exception_handler(request, exc)
+    if not isinstance(getattr(request.state, "principal", None), Principal):
+        query = f"?{request.url.query}" if request.url.query else ""
+        return login_redirect(request, LoginRequired(request.url.path + query))
+    titles = {403: "Not allowed", 404: "Not found"}
+    return render(request, "ui/error.html", status_code=exc.status_code, headers=dict(exc.headers or {}),
+                  title=titles.get(exc.status_code, "Something went wrong"), detail=str(exc.detail))
 
 
 def runtime_of(request: Request) -> Runtime:

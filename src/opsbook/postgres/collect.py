@@ -28,8 +28,6 @@ import psycopg
 from opsbook.postgres import indexes
 from opsbook.postgres.masking import mask_literals
 
-PARTS = ("connections", "long_queries", "locks", "tables", "indexes", "cache", "wraparound", "replication",
-         "size", "statements")
 STATEMENTS_KEPT = 500
 
 _CONNECTIONS = """

@@ -82,8 +82,3 @@ def decide(task: RecurringWindow, window: RecurringWindow, after: datetime, now:
 def next_firing(task: RecurringWindow, now: datetime) -> datetime:
     return next_occurrences(task, now, 1)[0].start
 
-
-def period(task: RecurringWindow, now: datetime) -> timedelta:
-    """The time between the task's next two firings (its period, for "not run for two periods")."""
-    first, second = next_occurrences(task, now, 2)
-    return second.start - first.start

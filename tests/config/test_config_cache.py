@@ -202,3 +202,25 @@ def test_concurrent_processes_each_get_their_own_environments_config(loads: Coun
         assert out.split() == [title] * 5
     assert len(list(folder.glob("*.bin"))) == 1
     assert not list(folder.glob(".new-*"))
+
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = [*sorted((ROOT / "examples").glob("*.yaml")), ROOT / "src/opsbook/config/starter.yaml"]
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda path: path.name)
+def test_every_section_comes_back_from_the_cache_as_validated(
+    example: Path, folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever sections the config grows, a served config equals a freshly validated one."""
+    for name in ("DATABASE_URL", "REDIS_PASSWORD", "SLACK_WEBHOOK_URL", "PAGERDUTY_KEY"):
+        monkeypatch.setenv(name, f"value-of-{name.lower()}")
+    validated = load_config(str(example))
+    load_config(str(example), cached=True)
+    assert list(folder.glob("*.bin")), "the example's config could not be kept"
+    served = load_config(str(example), cached=True)
+    assert served.config == validated.config
+    assert served.config.model_dump() == validated.config.model_dump()
+    assert (served.path, served.secrets, served.all_secrets()) == (
+        validated.path, validated.secrets, validated.all_secrets()
+    )

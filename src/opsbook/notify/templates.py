@@ -29,7 +29,8 @@ Variables (all optional; missing ones render empty):
 - always: `opsbook` (the config title), `base_url` (without a trailing /), `timezone`
 Filters: `when` formats a datetime in the team's time zone (`{{ since|when }}`, or with a strftime format
 and a zone: `{{ start|when("%a %H:%M", zone) }}`), `local_date` is its date there, `ago` a duration
-(`1 h 10 min`), `num` a measured value without float noise (`3`, not `3.0`).
+(`1 h 10 min`), `num` a measured value without float noise (`3`, not `3.0`), `shell` a value as one word
+of a command line people paste into a shell (`opsbook runbook run {{ rotation|shell }}`).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from opsbook.notify.config import Templates
+from opsbook.runbooks.commands import shell_word
 from opsbook.timefmt import show_span
 
 if TYPE_CHECKING:
@@ -184,7 +186,7 @@ Fill it with an override{% if users %} (one of {{ users|join(", ") }}){% endif %
 rotate \
 every {{ every }}: {{ description }}.
 {% if due_at %}Rotation due: {{ due_at|when }}.
-{% endif %}{% if rotation %}Rotate it with: opsbook runbook run "{{ rotation }}"
+{% endif %}{% if rotation %}Rotate it with: opsbook runbook run {{ rotation|shell }}
 {% endif %}Afterwards, if no runbook run recorded it: opsbook secret rotated {{ secret }}""",
     ),
     "test": (
@@ -238,6 +240,7 @@ def _environment(tz: str) -> SandboxedEnvironment:
     env.filters["when"] = lambda value, fmt=None, zone=None: _when(value, zone or tz, fmt or LONG)
     env.filters["local_date"] = lambda value: value.astimezone(ZoneInfo(tz)).date()
     env.filters["ago"] = _ago
+    env.filters["shell"] = lambda value: shell_word(str(value))
     env.filters["num"] = _num
     return env
 

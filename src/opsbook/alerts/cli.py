@@ -66,9 +66,9 @@ def list_command(
 
 
 def _when(ts: datetime | None, now: datetime, zone: str) -> str:
-    """`2026-03-09 04:12 CET (10 min ago)` in the team's time zone."""
+    """`2026-03-09 04:12 CET` in the team's time zone, and on a second line `10 min ago`."""
     if ts is None:
         return ""
     local = show_time(ts, zone)
     ago = (now - ts).total_seconds()
-    return f"{local} ({show_span(ago)} ago)" if ago >= 1 else local
+    return f"{local}\n{show_span(ago)} ago" if ago >= 1 else local

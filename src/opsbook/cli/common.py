@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Column
 
 from opsbook.auth.roles import Principal, Role
 from opsbook.cli.startup import collector_held
@@ -120,6 +121,12 @@ def parse_time(text: str, runtime: Runtime, what: str, zone: str | None = None) 
         return parse_when(text, now=runtime.clock.now(), zone=zone or runtime.config.timezone)
     except TimeInputError as exc:
         raise fail(f"{what}: {exc}") from None
+
+
+def time_column(header: str) -> Column:
+    """A table column of times (`2026-03-09 04:01 CET`): never wrapped, so at 80 columns the text columns
+    give way rather than a time breaking over two lines."""
+    return Column(header, no_wrap=True)
 
 
 def parse_since(text: str, runtime: Runtime, what: str) -> datetime:

@@ -27,6 +27,7 @@ from opsbook.cli.common import (
     fail,
     parse_since,
     runtime_or_exit,
+    time_column,
 )
 from opsbook.incidents import queries
 from opsbook.incidents.models import STATUSES, IncidentRow, PublicUpdateRow
@@ -240,7 +241,7 @@ def list_cmd(
         console.print("no incidents" if all_ else "no open incidents")
         return
     tz = runtime.config.timezone
-    table = Table("ID", "Sev", "Status", "Service", "Title", "Opened", "Ack by")
+    table = Table("ID", "Sev", "Status", "Service", "Title", time_column("Opened"), "Ack by")
     for r in rows:
         table.add_row(
             str(r.id),

@@ -25,6 +25,7 @@ from opsbook.cli.common import (
     err_console,
     fail,
     runtime_or_exit,
+    time_column,
 )
 from opsbook.runbooks import service
 from opsbook.runbooks.catalog import Found
@@ -260,7 +261,7 @@ def runs(
 ) -> None:
     """Recent runs and their state."""
     runtime = runtime_or_exit(config)
-    table = Table("id", "procedure", "status", "operator", "incident", "started")
+    table = Table("id", "procedure", "status", "operator", "incident", time_column("started"))
     with runtime.sessions() as session:
         for row in service.list_runs(session, limit=limit):
             table.add_row(

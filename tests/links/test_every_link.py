@@ -209,6 +209,8 @@ async def test_every_link_opens_a_page_and_every_command_works_as_typed(
                 assert expected[kind] in shown.text, (kind, url, shown.text[:2000])
         runbook_page = (await open_page(next(iter(found["runbook"])))).text
         assert "Check the error dashboard" in runbook_page and "Run 1" not in runbook_page
+        ack_page = await open_page(next(iter(found["ack"])))
+        assert 'href="/ui/incidents/1"' in ack_page.text  # the phone goes on to the incident from there
         alert_page = await open_page(next(iter(found["alert"])))
         assert 'href="/ui/procedures/api/api-not-responding"' in alert_page.text  # its runbook
         assert 'href="/ui/incidents/1"' in alert_page.text  # and its incident

@@ -313,7 +313,9 @@ def _link_error(exc: OpsbookError) -> HTMLResponse:
 def _describe(row: IncidentRow, zone: str) -> str:
     return (f"<p><strong>[{html.escape(row.severity)}] #{row.id} {html.escape(row.title)}</strong></p>"
             f"<p class=muted>Service: {html.escape(row.service or '—')} · Status: {html.escape(row.status)}"
-            f" · Opened {show_time(row.opened_at, zone)}</p>")
+            f" · Opened {show_time(row.opened_at, zone)}</p>"
+            f'<p><a href="/ui/incidents/{row.id}">Open the incident</a> '
+            "<span class=muted>(timeline, alerts, runbook; after signing in)</span></p>")
 
 
 def _nothing_to_acknowledge(row: IncidentRow, zone: str, status: int = 200) -> HTMLResponse | None:

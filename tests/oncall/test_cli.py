@@ -45,8 +45,8 @@ def run(*args: str) -> tuple[int, str]:
 def test_now_shows_who_until_when_and_who_is_next(env: dict[str, str]) -> None:
     code, out = run("now", "--at", "2026-01-14T12:00")
     assert code == 0, out
-    assert ("primary: ben (Ben Okafor) since Mon 2026-01-12 09:00 CET until Mon 2026-01-19 09:00 CET (Europe/Berlin)"
-            in out)
+    assert ("primary: ben (Ben Okafor) since Mon 2026-01-12 09:00 CET until Mon 2026-01-19 09:00 CET "
+            "(Europe/Berlin)" in out)
     assert "next: chen from Mon 2026-01-19 09:00 CET" in out
     assert "business: lead since Wed 2026-01-14 09:00 CET until Wed 2026-01-14 18:00 CET" in out
     code, out = run("now", "business", "--at", "2026-01-14T20:00")
@@ -59,7 +59,8 @@ def test_override_add_list_remove(env: dict[str, str]) -> None:
     code, out = run("override", "add", "primary", "chen", "--from", "2026-01-16T18:00", "--to",
                     "2026-01-19T09:00", "--covers", "ben", "-m", "ben travels")
     assert code == 0, out
-    assert "override 1: chen on call on primary from Fri 2026-01-16 18:00 CET to Mon 2026-01-19 09:00 CET" in out
+    assert ("override 1: chen on call on primary from Fri 2026-01-16 18:00 CET to Mon 2026-01-19 09:00 CET"
+            in out)
     code, out = run("now", "primary", "--at", "2026-01-17T12:00")
     assert "primary: chen since Fri 2026-01-16 18:00 CET until Mon 2026-01-26 09:00 CET" in out
     assert "(override)" in out

@@ -78,8 +78,8 @@ async def test_a_corrupted_dump_fails_the_drill_and_the_alert_carries_the_restor
         alert = firing(sqlite_engine)["drill-failed"]
         assert alert.severity == "P2" and alert.fired_at == START
         assert alert.summary.startswith(
-            "Backup shop of shop database: restore drill failed: restore drill of 2026-03-02 12:00 UTC failed: "
-            "restore failed (exit code 1): pg_restore")
+            "Backup shop of shop database: restore drill failed: restore drill of 2026-03-02 12:00 UTC "
+            "failed: restore failed (exit code 1): pg_restore")
         assert "pg_restore: error:" in alert.summary
         with Session(sqlite_engine) as s:
             entry = s.get(OplogEntryRow, row.oplog_id)

@@ -209,6 +209,9 @@ async def test_every_link_opens_a_page_and_every_command_works_as_typed(
                 assert expected[kind] in shown.text, (kind, url, shown.text[:2000])
         runbook_page = (await open_page(next(iter(found["runbook"])))).text
         assert "Check the error dashboard" in runbook_page and "Run 1" not in runbook_page
+        incident_page = (await open_page(next(iter(found["incident"])))).text
+        assert '<a href="/ui/procedures/api/api-not-responding">API Not Responding</a>' in incident_page
+        assert "opsbook runbook run &#34;API Not Responding&#34; --incident 1" in incident_page
         ack_page = await open_page(next(iter(found["ack"])))
         assert 'href="/ui/incidents/1"' in ack_page.text  # the phone goes on to the incident from there
         alert_page = await open_page(next(iter(found["alert"])))

@@ -151,10 +151,12 @@ def escalation_of(session: Session, row: IncidentRow, step: Step, reason: str = 
                       round=step.round + 1, paged_before=tuple(before), reason=reason)
 
 
-def runbook_links(config: OpsbookConfig, names: list[str], incident_id: int) -> tuple[RunbookLink, ...]:
-    """The runbooks named by an incident's alerts as a page shows them: each with its page and the command
-    that runs it for the incident, the first found with its first steps; a URL as it is; a name the runbook
-    folders do not have, bare."""
+def runbook_links(
+    config: OpsbookConfig, names: list[str], incident_id: int, base_url: str | None = None
+) -> tuple[RunbookLink, ...]:
+    """The runbooks named by an incident's alerts as a page shows them: each with its page (under `base_url`,
+    default the config's) and the command that runs it for the incident, the first found with its first
+    steps; a URL as it is; a name the runbook folders do not have, bare."""
     # the runbook parser (Markdown) is loaded by the first page, not with the incident use cases: an
     # acknowledgement from the CLI pages nobody
     from opsbook.runbooks.catalog import ProcedureNotFound, catalog_of
@@ -173,8 +175,8 @@ def runbook_links(config: OpsbookConfig, names: list[str], incident_id: int) -> 
             out.append(RunbookLink(name))
             continue
         steps = () if any(link.steps for link in out) else tuple(first_steps(found.procedure))
-        out.append(RunbookLink(name, procedure_link(found, config.base_url), run_command(name, incident_id),
-                               steps))
+        url = procedure_link(found, config.base_url if base_url is None else base_url)
+        out.append(RunbookLink(name, url, run_command(name, incident_id), steps))
     return tuple(out)
 
 

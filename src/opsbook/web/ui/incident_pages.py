@@ -19,6 +19,7 @@ from opsbook.auth.roles import Principal, Role
 from opsbook.errors import NotFound, OpsbookError
 from opsbook.incidents import public, queries, service
 from opsbook.incidents.models import STATUSES, IncidentRow
+from opsbook.incidents.paging import runbook_links
 from opsbook.incidents.public import PUBLIC_STATUSES
 from opsbook.rules.severity import Severity
 from opsbook.runbooks import service as runbooks
@@ -51,6 +52,8 @@ def incident_context(runtime: Runtime, session: Session, incident_id: int) -> di
         "paged": queries.users_paged(steps),
         "runs": runbooks.list_runs(session, limit=20, incident_id=str(incident_id)),
         "procedures": [(f.ref, f.procedure.display) for f in catalog.all()],
+        "named_runbooks": runbook_links(  # relative links: this server, whatever base_url says
+            runtime.config, queries.runbooks_of(session, incident_id), incident_id, base_url=""),
         "statuses": [s for s in STATUSES if s not in ("triggered", "resolved")],
         "severities": SEVERITIES,
         "redact": runtime.redact,

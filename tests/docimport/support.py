@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from opsbook.config.loader import LoadedConfig, parse_config
 from opsbook.docimport.importer import Imported, import_documents
@@ -29,6 +30,11 @@ def rules(config: LoadedConfig) -> dict[str, tuple[str, str | None]]:
         for s in config.config.services
         for r in s.rules
     }
+
+
+def checks(config: LoadedConfig) -> dict[str, Any]:
+    """The checks of the configured services (not those opsbook derives from backups and secrets)."""
+    return {f"{s.name}/{c.name}": c for s in config.config.services for c in s.checks}
 
 
 def slas(config: LoadedConfig) -> dict[str, str | None]:

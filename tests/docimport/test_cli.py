@@ -25,7 +25,7 @@ def test_init_from_writes_a_draft_that_validates_once_the_variables_are_set(tmp_
     done = run(["init", "--from", "OPERATIONS.md"], tmp_path)
     assert done.returncode == 0, done.stderr
     assert "Not understood (" in done.stdout and "OPERATIONS.md:142  Request Queue" in done.stdout
-    assert "Understood, not yet supported by opsbook.yaml:" in done.stdout
+    assert "Understood, not mapped onto opsbook.yaml (the domain each belongs to):" in done.stdout
     draft = (tmp_path / "opsbook.yaml").read_text()
     assert draft.startswith("# Draft opsbook.yaml read from OPERATIONS.md")
     unset = run(["validate"], tmp_path)

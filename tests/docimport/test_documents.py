@@ -7,11 +7,14 @@ fences, and one team's document split over two files.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.docimport.support import (
     DOCS,
     EXAMPLES,
+    checks,
     imported,
     imported_bytes,
     levels,
@@ -37,16 +40,16 @@ def test_pazpaz_thresholds_severities_and_window() -> None:
         "host/disk-space": ("disk_pct > 85", "P1"),
     }
     assert slas(config) == {"P0": "300s", "P1": "900s", "P2": "3600s", "P3": "next_business_day", "P4": None}
-    assert sorted(config.config.checks()) == [
+    assert sorted(checks(config)) == [
         "api/health",
         "db/select-1",
         "docker/compose-ps",
         "host/system",
         "redis/ping",
     ]
-    checks = config.config.checks()
-    assert checks["api/health"].url == "https://api.pazpaz.com/health"
-    assert checks["docker/compose-ps"].command == "docker compose ps"
+    found = checks(config)
+    assert found["api/health"].url == "https://api.pazpaz.com/health"
+    assert found["docker/compose-ps"].command == "docker compose ps"
     [window] = config.config.maintenance_windows
     assert (window.cron, window.duration.total_seconds(), window.timezone, window.services) == (
         "0 2 * * 0",
@@ -56,9 +59,24 @@ def test_pazpaz_thresholds_severities_and_window() -> None:
     )
     # the Redis password keeps the document's own variable name; nothing literal is copied
     assert "${REDIS_PASSWORD}" in result.yaml and "${DATABASE_URL}" in result.yaml
-    assert result.report.unsupported["secrets"][0].statement.line == 9
-    assert {f.statement.line for f in result.report.unsupported["secrets"]} >= {29, 30, 31, 32, 38}
-    assert 47 in [f.statement.line for f in result.report.unsupported["backups"]]
+    # the rotation schedule and the backups, on the secrets and backups domains' sections
+    assert [(s.name, s.every.days, s.emergency_within.total_seconds()) for s in config.config.secrets] == [
+        ("jwt-secrets", 90, 86400),
+        ("database-credentials", 90, 86400),
+        ("s3-credentials", 90, 86400),
+        ("redis-password", 180, 86400),
+    ]
+    assert {s.owner for s in config.config.secrets} == {"secrets-owner"}  # a placeholder: no owner is named
+    [job] = config.config.backups
+    assert (job.name, job.schedule, job.retention.days if job.retention else None) == (
+        "database",
+        "0 2 * * *",
+        7,
+    )
+    assert "${DATABASE_BACKUP_CRON}" in result.yaml  # "Daily", but not when: a variable, not a guess
+    assert "emergency_within: pazpaz-operations.md:38" in result.yaml
+    # understood but not mapped: "Encryption Keys: Versioned (not rotated)", links to other documents
+    assert {9, 28} <= {f.statement.line for f in result.report.unsupported["secrets"]}
     # metrics listed without a threshold are reported, not turned into rules
     assert {165, 166, 171, 172, 189} <= set(unknown_lines(result))
 
@@ -110,14 +128,28 @@ def test_template_tables_escalation_channels_and_placeholders() -> None:
         "ONCALL_START_DATE",
     ):
         assert f"export {name}=" in header
-    assert config.config.checks()["api/health"].url == "https://service.invalid/health"
+    assert checks(config)["api/health"].url == "https://service.invalid/health"
     assert [u.name for u in config.config.users][:3] == [
         "on-call-engineer-1",
         "on-call-engineer-2",
         "on-call-engineer-3",
     ]
     assert result.report.unsupported["uptime target"][0].statement.line == 18
-    assert [f.statement.line for f in result.report.unsupported["recurring chores"]][:3] == [312, 313, 314]
+    assert [f.statement.line for f in result.report.unsupported["recurring chores"]][:3] == [313, 314, 325]
+    # "Monthly: Rotate database passwords" is a rotation policy; the backup table and the scaling plan too
+    assert [(s.name, s.every.days) for s in config.config.secrets] == [("database-passwords", 30)]
+    assert "assumed: monthly read as every 30 days" in result.yaml
+    [job] = config.config.backups
+    assert (job.name, job.retention.days if job.retention else None) == ("database", 30)
+    assert {269, 270} <= {
+        f.statement.line for f in result.report.unsupported["backups"]
+    }  # continuous, manual
+    plan = {r.name: (r.check, r.value, list(r.actions().items())) for r in config.config.capacity.resources}
+    assert plan == {
+        "cpu": ("host/system", "cpu_pct", [(80.0, "Add more web servers")]),
+        "memory": ("host/system", "memory_pct", [(85.0, "Optimize code or add memory")]),
+        "disk": ("host/system", "disk_pct", [(80.0, "Increase volume or delete old data")]),
+    }
     assert 142 in unknown_lines(result)  # "Request Queue >1000 pending": no check measures a queue
 
 
@@ -151,8 +183,8 @@ def test_prose_sentences() -> None:
         5400,
         "Europe/Berlin",
     )
-    assert config.config.checks()["app/tls"].host == "app.lumen.io"
-    assert config.config.checks()["app/healthz"].interval.total_seconds() == 30  # "every thirty seconds"
+    assert checks(config)["app/tls"].host == "app.lumen.io"
+    assert checks(config)["app/healthz"].interval.total_seconds() == 30  # "every thirty seconds"
     assert list(result.report.unsupported) == ["uptime target"]
     assert unknown_lines(result) == [13]
 
@@ -180,11 +212,19 @@ def test_tables() -> None:
     ]
     [window] = config.config.maintenance_windows
     assert (window.cron, window.services) == ("0 1 * * 6", ["ledger-db"])
-    checks = config.config.checks()
-    assert checks["queue/ping"].password == "opsbook-draft-value"  # ${QUEUE_PASSWORD}, named by the document
+    found = checks(config)
+    assert found["queue/ping"].password == "opsbook-draft-value"  # ${QUEUE_PASSWORD}, named by the document
     assert "${QUEUE_PASSWORD}" in result.yaml
-    assert checks["ledger-db/select-1"].kind == "postgres"
-    assert list(result.report.unsupported) == ["backups"]
+    assert found["ledger-db/select-1"].kind == "postgres"
+    [job] = config.config.backups
+    assert (job.name, job.schedule, job.rto, job.rpo) == (
+        "ledger",
+        "0 * * * *",
+        timedelta(hours=1),
+        timedelta(minutes=5),
+    )
+    assert job.retention is not None and job.retention.days == 35
+    assert list(result.report.unsupported) == []
     assert unknown_lines(result) == [19]  # "Refund backlog > 200 items": nothing measures it
 
 
@@ -200,7 +240,7 @@ def test_emoji_headings_and_lists() -> None:
         "host/disk": ("disk_pct > 80", "P2"),
         "host/swap": ("swap_pct > 50", "P3"),  # "Info" is P3 in this document, not opsbook's P4
     }
-    assert config.config.checks()["db/select-1"].measure == ["long_queries"]
+    assert checks(config)["db/select-1"].measure == ["long_queries"]
     assert slas(config) == {"P0": "300s", "P1": "600s", "P2": "1800s", "P3": "next_business_day", "P4": None}
     assert config.config.routing.P2.channels == ["slack-nimbus-alerts"]
     [schedule] = config.config.schedules
@@ -224,7 +264,11 @@ def test_emoji_headings_and_lists() -> None:
         1800,
         {"service": ".*"},
     )
-    assert [f.statement.line for f in result.report.unsupported["secrets"]] == [52, 53]
+    assert [(s.name, s.every.days) for s in config.config.secrets] == [
+        ("stripe-api-key", 90),
+        ("database-password", 180),
+    ]
+    assert list(result.report.unsupported) == []
     assert unknown_lines(result) == [15, 57]
 
 
@@ -276,9 +320,9 @@ def test_windows_1252_file() -> None:
 def test_commands_in_fences() -> None:
     result = imported(DOCS / "code-heavy.md")
     config = validated(result)
-    checks = config.config.checks()
-    assert sorted(checks) == ["api/healthz", "db/select-1", "docker/ps", "host/system", "redis/ping"]
-    assert checks["docker/ps"].command == "docker-compose ps"
+    found = checks(config)
+    assert sorted(found) == ["api/healthz", "db/select-1", "docker/ps", "host/system", "redis/ping"]
+    assert found["docker/ps"].command == "docker-compose ps"
     assert rules(config) == {
         "api/api-p95-latency": ("p95(latency_ms) > 750 for 5m", "P1"),
         "api/api-error-rate": ("error_rate > 4% over 5m for 5m", "P1"),
@@ -370,7 +414,12 @@ def test_front_matter_nested_lists_and_a_contacts_table() -> None:
     ]
     assert slas(config)["P1"] == "600s" and slas(config)["P2"] == "14400s"
     assert [f.statement.line for f in result.report.unsupported["uptime target"]] == [35]
-    assert [f.statement.line for f in result.report.unsupported["backups"]] == [40]
+    [job] = config.config.backups  # "Nightly at 02:00 UTC, kept for 30 days"
+    assert (job.schedule, job.timezone, job.retention.days if job.retention else None) == (
+        "0 2 * * *",
+        "UTC",
+        30,
+    )
     assert unknown_lines(result) == []
 
 
@@ -403,7 +452,7 @@ def test_arrows_passive_voice_and_priorities_table() -> None:
         "host/memory": ("memory_pct > 90", "P3"),
         "db/down": ("failures >= 3", "P0"),
     }
-    check = config.config.checks()["status/ping"]
+    check = checks(config)["status/ping"]
     assert (check.url, check.interval.total_seconds()) == (
         "https://service.invalid/ping",
         60,

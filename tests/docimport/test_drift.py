@@ -151,3 +151,11 @@ def test_the_rotation_changed() -> None:
     assert found[0].config == f"opsbook.yaml:{line_of(draft, 'handoff: monday 10:00')}"
     [people] = drift(prose, ("          - chen\n", ""))
     assert "the document rotates ana, ben, chen, the config ana, ben" in people.message
+
+
+def test_a_rotation_period_changed() -> None:
+    draft = imported(*PAZPAZ).yaml
+    found = drift(PAZPAZ, ("every: 180d", "every: 365d"))
+    assert [(d.kind, d.document) for d in found] == [("secret", "pazpaz-operations.md:32")]
+    assert "redis-password: the document rotates it every 180d, the config every 365d" in found[0].message
+    assert found[0].config == f"opsbook.yaml:{line_of(draft, 'every: 180d')}"

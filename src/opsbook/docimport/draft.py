@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from opsbook.docimport.domains import secret_owner
 from opsbook.docimport.model import Draft, Part, Schedule, User
 from opsbook.docimport.oncall import level_after
 from opsbook.docimport.statements import Statement
@@ -59,9 +60,12 @@ def data(draft: Draft, runbook_folders: list[str]) -> dict[str, Any]:
     if draft.timezone:
         out["timezone"] = draft.timezone
     out["services"] = _services(draft)
+    if draft.secrets:
+        secret_owner(draft)  # a user, so written with the others
     _oncall(draft, out)
     if draft.windows:
         out["maintenance_windows"] = [_noted(_window(w), w) for w in draft.windows]
+    _domains(draft, out)
     if draft.channels:
         out["channels"] = [_noted({"name": c.name, "url": c.url}, c) for c in draft.channels.values()]
     if draft.routes:
@@ -75,6 +79,25 @@ def data(draft: Draft, runbook_folders: list[str]) -> dict[str, Any]:
     if incidents:
         out["incidents"] = incidents
     return out
+
+
+def _domains(draft: Draft, out: dict[str, Any]) -> None:
+    """`secrets:`, `backups:` and `capacity:`."""
+    if draft.secrets:
+        owner = secret_owner(draft)
+        entries = []
+        for secret in draft.secrets:
+            entry: dict[str, Any] = {"name": secret.name, "owner": owner, "every": secret.every}
+            noted = _noted(entry, secret)
+            if draft.emergency:
+                entry["emergency_within"] = draft.emergency[0]
+                noted.comments.append(f"emergency_within: {cite(draft.emergency[1])}")
+            entries.append(noted)
+        out["secrets"] = entries
+    if draft.jobs:
+        out["backups"] = [_noted(dict(job.fields), job) for job in draft.jobs]
+    if draft.resources:
+        out["capacity"] = {"resources": [_noted(dict(r.fields), r) for r in draft.resources]}
 
 
 def _routing(draft: Draft) -> dict[str, Any]:

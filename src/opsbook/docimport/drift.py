@@ -86,6 +86,7 @@ def compare(draft: Draft, view: ConfigView) -> list[Drift]:
     found += _escalation(draft, view)
     found += _schedules(draft, view)
     found += _windows(draft, view)
+    found += _secrets(draft, view)
     return found
 
 
@@ -365,6 +366,30 @@ def _escalation(draft: Draft, view: ConfigView) -> Iterator[Drift]:
                     _where(level),
                     view.at("escalation_policies", i, "levels", j, "targets"),
                 )
+
+
+def _secrets(draft: Draft, view: ConfigView) -> Iterator[Drift]:
+    """Rotation periods: the document's secret against the config's secret of the same name."""
+    configured = {s.name: (i, s) for i, s in enumerate(view.config.secrets)}
+    for secret in draft.secrets:
+        if secret.name not in configured:
+            yield Drift(
+                "secret",
+                f"the document's secret '{secret.name}' (rotated every {secret.every}) is not in "
+                "the config's inventory",
+                _where(secret),
+                view.at("secrets"),
+            )
+            continue
+        i, used = configured[secret.name]
+        if used.every != parse_duration(secret.every):
+            yield Drift(
+                "secret",
+                f"secret {secret.name}: the document rotates it every {secret.every}, the "
+                f"config every {format_duration(used.every)}",
+                _where(secret),
+                view.at("secrets", i, "every"),
+            )
 
 
 def _schedules(draft: Draft, view: ConfigView) -> Iterator[Drift]:

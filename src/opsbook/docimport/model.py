@@ -112,6 +112,26 @@ class Window(Part):
 
 
 @dataclass
+class Secret(Part):
+    name: str = ""
+    every: str = ""
+
+
+@dataclass
+class Job(Part):
+    """A backup job: its `backups:` entry as written."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Resource(Part):
+    """A capacity resource: its `capacity.resources` entry as written."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Fate:
     """What became of one statement."""
 
@@ -140,6 +160,11 @@ class Draft:
     schedules: dict[str, Schedule] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
     windows: list[Window] = field(default_factory=list)
+    secrets: list[Secret] = field(default_factory=list)
+    emergency: tuple[str, Statement] | None = None
+    """Every secret's emergency rotation deadline, and where the document says it."""
+    jobs: list[Job] = field(default_factory=list)
+    resources: list[Resource] = field(default_factory=list)
     glossary: dict[str, Severity] = field(default_factory=dict)
     defined: set[str] = field(default_factory=set)
     """Severity words the document itself defines ('P0 (Critical)'); the others read as opsbook's."""

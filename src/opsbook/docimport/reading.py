@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opsbook.docimport import alerts, checks, oncall, others, severities, windows
+from opsbook.docimport import alerts, checks, domains, oncall, others, severities, windows
 from opsbook.docimport.encoding import decode
 from opsbook.docimport.model import Draft
 from opsbook.docimport.statements import Statement, read
@@ -39,5 +39,6 @@ def understand(documents: list[Document]) -> tuple[Draft, list[Statement]]:
     checks.health_sentences(statements, draft)
     oncall.recognise(statements, draft)
     windows.recognise(statements, draft)
+    domains.recognise(statements, draft)
     others.recognise(statements, draft)
     return draft, statements

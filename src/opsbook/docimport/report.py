@@ -80,7 +80,7 @@ def render(report: Report, draft: Draft) -> str:
             lines.append(f"          {len(steps)} runbook steps ({span}): read by `opsbook runbook import`")
     if report.unsupported:
         lines.append("")
-        lines.append("Understood, not yet supported by opsbook.yaml:")
+        lines.append("Understood, not mapped onto opsbook.yaml (the domain each belongs to):")
         for domain, fates in report.unsupported.items():
             lines.append(f"  {domain} ({len(fates)}):")
             for fate in fates:

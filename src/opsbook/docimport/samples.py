@@ -18,6 +18,8 @@ def sample(variable: Variable) -> str:
         return "https://service.invalid/health"
     if name.endswith("_HOST"):
         return "service.invalid"
+    if name.endswith("_CRON"):
+        return "0 2 * * *"
     if "yyyy-mm-dd" in hint:
         return "2026-01-05"
     return "opsbook-draft-value"

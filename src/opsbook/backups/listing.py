@@ -3,8 +3,9 @@
 
 JSON: `items` is the dotted path to the list (`DBSnapshots`, `0.backup`; numbers index lists), and in
 each item `time`, `size`, `status` and `id` are dotted paths. A time is ISO 8601 (a naive one is UTC) or
-epoch seconds. Lines: whitespace-separated columns; the time is the column given (1-based) or the first
-that reads as a time; the size the column given or the nearest whole number before the time.
+epoch seconds. Lines: whitespace-separated columns (a date and the clock time after it are one); the time
+is the column given (1-based) or the first that reads as a time; the size the column given or the nearest
+whole number before the time.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ def _column(columns: Sequence[str], spec: str) -> str | None:
 
 
 def _line(columns: list[str], source: ListSource) -> tuple[datetime, float | None] | None:
-    if source.time:
+    if source.time.isdigit():  # a column; any other value (the JSON default 'time') means find it
         raw = _column(columns, source.time)
         ts = parse_time(raw) if raw is not None else None
         at = int(source.time) - 1
@@ -121,7 +122,7 @@ def _line(columns: list[str], source: ListSource) -> tuple[datetime, float | Non
     if ts is None:
         return None
     size: float | None = None
-    if source.size:
+    if source.size.isdigit():
         raw = _column(columns, source.size)
         size = _number(raw) if raw is not None else None
     else:
@@ -132,11 +133,26 @@ def _line(columns: list[str], source: ListSource) -> tuple[datetime, float | Non
     return ts, size
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_CLOCK = re.compile(r"\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+def columns_of(line: str) -> list[str]:
+    """Whitespace-separated columns; a date and a clock time after it (`ls --time-style=long-iso`) are one."""
+    out: list[str] = []
+    for word in line.split():
+        if out and _CLOCK.fullmatch(word) and _DATE.fullmatch(out[-1]):
+            out[-1] = f"{out[-1]} {word}"
+        else:
+            out.append(word)
+    return out
+
+
 def parse_lines(text: str, source: ListSource) -> list[Listed]:
     unit = SIZE_UNITS[source.size_unit]
     out: list[Listed] = []
     for line in text.splitlines():
-        columns = line.split()
+        columns = columns_of(line)
         if not columns or columns[0] == "total":  # `ls -l` starts with "total N"
             continue
         read = _line(columns, source)

@@ -23,14 +23,14 @@ from opsbook.runbooks.text import slugify, unique
 
 
 def _steps(prefix: tuple[str, ...], children: list[Procedure]) -> tuple[Step, ...]:
+    if len(children) == 1:
+        return children[0].steps  # one sub-section: its steps as they are (their names are unique already)
     names: set[str] = set()
     out: list[Step] = []
     for child in children:
         label = PATH_SEP.join(child.path[len(prefix):])
         for step in child.steps:
-            group = step.group
-            if len(children) > 1:
-                group = f"{label}: {group}" if group else label
+            group = f"{label}: {step.group}" if step.group else label
             out.append(replace(step, group=group, name=unique(step.name or slugify(step.title, 40), names)))
     return tuple(out)
 
@@ -44,7 +44,8 @@ def _combined(prefix: tuple[str, ...], children: list[Procedure], used_slugs: se
         level=max(1, first.level - (len(first.path) - len(prefix))),
         line=first.line,
         steps=_steps(prefix, children),
-        parameters=tuple(placeholders.merge([list(c.parameters) for c in children])),
+        parameters=first.parameters if len(children) == 1 else tuple(
+            placeholders.merge([list(c.parameters) for c in children])),
         description=first.description if len(children) == 1 else "",
         auto=all(c.auto for c in children),
     )

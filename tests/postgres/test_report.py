@@ -117,6 +117,8 @@ async def test_the_report_finds_each_problem(trouble: Troubled, sqlite_engine: E
     assert blocked["blockers"][0]["app"] == "migration"
     top = found.queries.queries[0]
     assert top.calls == 100 and "customer = $1" in top.query  # the window's calls, not since reset
+    own = [q.query for q in found.queries.queries if "pg_stat_" in q.query or "pg_class" in q.query]
+    assert own == []  # opsbook's own catalog queries are not the application's
 
 
 def test_pg_report_prints_it_in_80_columns(troubled_db: Troubled, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ Query texts are masked (opsbook.postgres.masking) before they leave this module.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -108,6 +109,23 @@ ORDER BY total_exec_time DESC LIMIT %s
 """
 
 Conn = psycopg.AsyncConnection[Any]
+
+
+_EXTRACT = re.compile(r"extract\(\s*[\w?]+\s+FROM", re.IGNORECASE)
+
+
+def _shape(sql: str) -> str:
+    """A statement's shape: literals, parameters (ours `%s`, pg_stat_statements' `$n`) and the field of
+    `extract(epoch FROM ...)` (a constant to pg_stat_statements) all `?`."""
+    masked = mask_literals(sql.replace("%%", "%").replace("%s", "$0"), limit=100_000)
+    return _EXTRACT.sub("extract(? FROM", re.sub(r"\$\d+", "?", masked))
+
+
+_OWN = frozenset(_shape(sql) for sql in (
+    _CONNECTIONS, _LONG, _BLOCKED, _BLOCKERS, _TABLES, _TABLE_SIZES, _UNUSED, _INDEXES, _CACHE, _WRAPAROUND,
+    _REPLICATION, _REPLICA_LAG, _SIZE, _HAS_STATEMENTS, _STATEMENTS,
+))
+"""opsbook's own catalog queries: left out of the top queries (they are not the application's)."""
 
 
 async def _rows(conn: Conn, sql: str, params: Iterable[Any] | None = None) -> list[tuple[Any, ...]]:
@@ -240,4 +258,4 @@ async def statements(conn: Conn) -> dict[str, list[Any]] | None:
     except psycopg.errors.ObjectNotInPrerequisiteState:  # installed but not in shared_preload_libraries
         return None
     return {qid: [int(calls), round(float(total), 3), int(n), mask_literals(query)]
-            for qid, calls, total, n, query in rows}
+            for qid, calls, total, n, query in rows if _shape(query) not in _OWN}

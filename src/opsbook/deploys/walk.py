@@ -102,6 +102,7 @@ class Walker:
         checks = runtime.config.checks()
         self.specs: dict[str, CheckSpec] = {cid: checks[cid] for cid in plan.checks}
         self.started = self.clock.now()
+        self.confirmed_at: datetime | None = None
         self.baseline = self._baseline()
 
     # --- reading and probing ---------------------------------------------------------------------
@@ -224,7 +225,7 @@ class Walker:
 
     async def restored(self) -> datetime | None:
         """After a rollback: when health was restored (the first of `healthy_samples` healthy rounds in a
-        row), or None if the window passed without."""
+        row), or None if the window passed without. The last of those rounds is `self.confirmed_at`."""
         end = self.clock.now() + self.verification.window
         streak_start: datetime | None = None
         streak = 0
@@ -241,6 +242,7 @@ class Walker:
                 f"({streak}/{self.verification.healthy_samples})"
             )
             if streak_start is not None and streak >= self.verification.healthy_samples:
+                self.confirmed_at = samples[0].ts
                 return streak_start
             due += self.verification.interval
             await self.clock.sleep_until(due)
@@ -298,14 +300,16 @@ class Walker:
                 )
             )
         took = (restored - detected).total_seconds()
+        confirmed = ((self.confirmed_at or restored) - detected).total_seconds()
         self.console.say(
-            f"rolled back to {good}: health restored {took:.0f}s after the regression was detected"
+            f"rolled back to {good}: health restored {took:.1f}s after the regression was detected "
+            f"(confirmed by {self.verification.healthy_samples} healthy rounds {confirmed:.1f}s after it)"
         )
         title = f"{plan.service} {plan.version} rolled back"
         return self._finish(
             Ending(
                 ROLLED_BACK,
-                {**verdict, "rollback": "health restored"},
+                {**verdict, "rollback": "health restored", "healthy_confirmed_after_s": confirmed},
                 f"rolled back to {good}: {reasons}",
                 good,
                 detected,

@@ -180,6 +180,8 @@ async def test_numbers_count_from_one_and_labels_are_words(pages: Pages) -> None
     run = _text(pages.html["/ui/runbooks/runs/1"])
     assert "1. Check the health endpoint" in run and "2. Restart the API" in run
     assert "1. 1." not in run and "0. " not in run
+    assert any("  1. Check the health endpoint" in m for m in pages.messages)  # the runbook's first steps
+    assert not any("1. 1." in m for m in pages.messages)
     for path in ("/ui/oplog", "/ui/incidents/1"):
         assert not re.search(r"run #1\W+run #1", _text(pages.html[path])), path
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from opsbook.incidents.words import TIMELINE_WORDS, alert_name, escalation_step, step_of_key, timeline_label
-from opsbook.words import count
+from opsbook.words import count, unnumbered
 
 
 def test_every_timeline_kind_reads_as_words() -> None:
@@ -44,3 +44,11 @@ def test_counts() -> None:
     assert count(1, "command") == "1 command"
     assert count(0, "item") == "0 items"
     assert count(2, "entry", "entries") == "2 entries"
+
+
+def test_step_titles_under_opsbooks_own_numbering() -> None:
+    assert unnumbered("1. Check the health endpoint") == "Check the health endpoint"
+    assert unnumbered("2) Restart the API") == "Restart the API"
+    assert unnumbered("Restart 2 pods") == "Restart 2 pods"
+    assert unnumbered("2026. Year in review") == "Year in review"  # a number and a dot at the start
+    assert unnumbered("3.5 GB free?") == "3.5 GB free?"  # no space after the dot: not a list number

@@ -29,6 +29,7 @@ from opsbook.runbooks.errors import ConfirmationRequired, RunInputError
 from opsbook.runbooks.records import FAILED, next_step, procedure_of
 from opsbook.runbooks.service import RunState, StepTaken
 from opsbook.runtime import Runtime
+from opsbook.words import unnumbered
 
 KIND_LABEL = {
     "confirm": "checklist",
@@ -72,7 +73,7 @@ def describe_step(
     group = f" [dim]({escape(step.group)})[/dim]" if step.group else ""
     console.print(
         f"\n[bold]Step {position + 1}/{total}[/bold] [cyan]{KIND_LABEL[step.kind]}[/cyan]  "
-        f"{escape(step.title)}{group}  [dim]name: {escape(step.name)}[/dim]"
+        f"{escape(unnumbered(step.title))}{group}  [dim]name: {escape(step.name)}[/dim]"
     )
     for note in step.notes:
         console.print(f"  [dim]{escape(note)}[/dim]")
@@ -122,9 +123,8 @@ def print_procedure(
         extra = f"  [red]{escape('; '.join(flags))}[/red]" if flags else ""
         mark = "x" if step.checked else " "
         box = f"[{mark}] " if step.kind == "confirm" else ""
-        console.print(
-            f"  {position + 1:>2}. [cyan]{KIND_LABEL[step.kind]:<9}[/cyan] {escape(box + step.title)}{extra}"
-        )
+        title = escape(box + unnumbered(step.title))
+        console.print(f"  {position + 1:>2}. [cyan]{KIND_LABEL[step.kind]:<9}[/cyan] {title}{extra}")
         if step.runnable:
             for line in step.command.splitlines():
                 console.print(f"        [dim]{escape(line)}[/dim]", soft_wrap=True)

@@ -50,6 +50,7 @@ from opsbook.runbooks.steps import (
 from opsbook.runbooks.text import shorten
 from opsbook.runtime import Runtime
 from opsbook.usecase import Tx, transaction
+from opsbook.words import unnumbered
 
 __all__ = [
     "RunNotFound", "RunState", "StepTaken", "abort_run", "automatable", "catalog_for", "find_procedure",
@@ -353,7 +354,7 @@ def first_steps(procedure: Procedure, count: int = 3, limit: int = STEP_CHARS) -
     for step in procedure.steps:
         if not step.actionable:
             continue
-        text = step.title
+        text = unnumbered(step.title)  # the message numbers the steps itself
         if step.runnable and step.command and step.command.splitlines()[0] != step.title:
             text += f": {step.command.splitlines()[0]}"
         out.append(shorten(text, limit))

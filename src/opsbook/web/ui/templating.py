@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -11,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from opsbook.incidents.words import escalation_step, timeline_label
 from opsbook.timefmt import show_span, show_time
+from opsbook.words import unnumbered
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 STATIC = Path(__file__).resolve().parent.parent / "static"
@@ -22,12 +22,6 @@ def fmt_dt(value: datetime | None, timezone: str = "UTC", fmt: str = "%Y-%m-%d %
     if value is not None and "%Z" in fmt:
         return value.astimezone(ZoneInfo(timezone)).strftime(fmt)
     return show_time(value, timezone, fmt=fmt)
-
-
-def step_title(title: str) -> str:
-    """A step's title under opsbook's own numbering: the author's `1. ` or `2) ` in front is left out,
-    so a page never reads "1. 1. Check the health endpoint"."""
-    return re.sub(r"^\s*\d+[.)]\s+", "", title) or title
 
 
 def fmt_ms(value: float | None) -> str:
@@ -52,7 +46,7 @@ def make_environment() -> Environment:
     env.filters["ms"] = fmt_ms
     env.filters["pct"] = fmt_pct
     env.filters["event"] = timeline_label  # all_alerts_resolved -> All alerts resolved
-    env.filters["step_title"] = step_title
+    env.filters["step_title"] = unnumbered  # "1. Check the health endpoint" -> "Check the health endpoint"
     env.globals["escalation_step"] = escalation_step  # level 1, level 2, round 2, reminder 1
     return env
 

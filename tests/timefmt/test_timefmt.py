@@ -153,3 +153,12 @@ def test_times_are_shown_in_the_zone_with_its_abbreviation() -> None:
 )
 def test_lengths_of_time_in_words(value: float | timedelta | None, shown: str) -> None:
     assert show_span(value) == shown
+
+
+@given(st.integers(min_value=10, max_value=3650 * 86400))
+def test_a_length_shown_reads_back_to_what_it_was_rounded_to(seconds: int) -> None:
+    """`2 h 5 min` typed back in is the length it showed: less than its smallest unit below the exact one."""
+    shown = show_span(seconds)
+    back = parse_span(shown).total_seconds()
+    smallest = {"s": 1, "min": 60, "h": 3600, "d": 86400}[shown.split()[-1]]
+    assert 0 <= seconds - back < smallest

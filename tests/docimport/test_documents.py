@@ -477,7 +477,10 @@ def test_arrows_passive_voice_and_priorities_table() -> None:
     assert "assumed: the document names nobody before the first escalation" in result.yaml
     layer = config.config.schedules[0].layers[0]
     assert (layer.users, str(layer.handoff)) == (["amy", "bo", "cy", "di"], "friday 17:00")
-    assert [f.statement.line for f in result.report.unsupported["deploys"]] == [30]
+    [freeze] = config.config.deploys.freezes  # "No deploys on Fridays after 15:00."
+    assert (freeze.cron, freeze.duration.total_seconds()) == ("0 15 * * 5", 9 * 3600)
+    assert "assumed: 'after' read as until the end of the day" in result.yaml
+    assert list(result.report.unsupported) == []
     assert unknown_lines(result) == [24]
 
 

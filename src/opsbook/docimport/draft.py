@@ -98,6 +98,18 @@ def _domains(draft: Draft, out: dict[str, Any]) -> None:
         out["backups"] = [_noted(dict(job.fields), job) for job in draft.jobs]
     if draft.resources:
         out["capacity"] = {"resources": [_noted(dict(r.fields), r) for r in draft.resources]}
+    if draft.freezes:
+        freezes = []
+        for freeze in draft.freezes:
+            entry = {
+                "name": freeze.name,
+                "cron": freeze.cron,
+                "duration": freeze.duration,
+                "timezone": freeze.timezone,
+                "reason": freeze.source.full if freeze.source else "",
+            }
+            freezes.append(_noted(entry, freeze))
+        out["deploys"] = {"freezes": freezes}
 
 
 def _routing(draft: Draft) -> dict[str, Any]:

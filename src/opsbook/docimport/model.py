@@ -160,6 +160,8 @@ class Draft:
     schedules: dict[str, Schedule] = field(default_factory=dict)
     policies: dict[str, Policy] = field(default_factory=dict)
     windows: list[Window] = field(default_factory=list)
+    freezes: list[Window] = field(default_factory=list)
+    """Deploy freezes: windows in which deploys are refused."""
     secrets: list[Secret] = field(default_factory=list)
     emergency: tuple[str, Statement] | None = None
     """Every secret's emergency rotation deadline, and where the document says it."""

@@ -24,6 +24,9 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
             continue
         text = statement.full
         where = " ".join((text, statement.context, *statement.section[-2:]))
+        if _FREEZE.search(text) or (_FREEZE.search(where) and statement.kind != "heading"):
+            _freeze(index, statement, draft)
+            continue
         if not _MAINTENANCE.search(where):
             continue
         window = _window(text, statement, draft)
@@ -38,8 +41,44 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
             )
 
 
-def _window(text: str, statement: Statement, draft: Draft) -> Window | None:
+_FREEZE = re.compile(
+    r"\b(change|deploy\w*) freeze|\bno (deploy\w*|releases?|changes)\b|\b(don't|do not|never) "
+    r"(deploy|release)",
+    re.I,
+)
+_AFTER = re.compile(r"\b(?:after|from)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm)?(?![\d:])", re.I)
+
+
+def _freeze(index: int, statement: Statement, draft: Draft) -> None:
+    """'No deploys on Fridays after 15:00' → a deploy freeze (to the end of the day, said so)."""
+    text = statement.full
+    notes: list[str] = []
     span = time_range(text)
+    after = _AFTER.search(text)
+    if span is None and after:
+        hour, meridiem = int(after.group(1)), (after.group(3) or "").lower()
+        if meridiem:
+            hour = hour % 12 + (12 if meridiem == "pm" else 0)
+        span = (hour * 60 + int(after.group(2) or 0), 1440)
+        notes.append("'after' read as until the end of the day")
+    window = _window(text, statement, draft, span, "freeze")
+    if window is None:
+        return
+    window.notes = notes + [n for n in window.notes if "covers" not in n]
+    draft.freezes.append(window)
+    draft.mark(
+        index, statement, "mapped", f"deploy freeze {window.name}: cron '{window.cron}' for {window.duration}"
+    )
+
+
+def _window(
+    text: str,
+    statement: Statement,
+    draft: Draft,
+    span: tuple[int, int] | None = None,
+    kind: str = "maintenance",
+) -> Window | None:
+    span = span or time_range(text)
     days = weekdays(text)
     if span is None or not (days or _DAILY.search(text)):
         return None
@@ -58,8 +97,8 @@ def _window(text: str, statement: Statement, draft: Draft) -> Window | None:
         return None  # a monthly rhythm this cannot say exactly: reported, not guessed
     cron = f"{start % 60} {start // 60 % 24} * * {day_field}"
     named = "-".join(WEEKDAYS[(d - 1) % 7][:3] for d in days) if days else "daily"
-    name = slug(f"maintenance-{named}", "maintenance")
-    taken = {w.name for w in draft.windows}
+    name = slug(f"{kind}-{named}", kind)
+    taken = {w.name for w in (draft.windows if kind == "maintenance" else draft.freezes)}
     candidate, n = name, 2
     while candidate in taken:
         candidate, n = f"{name}-{n}", n + 1

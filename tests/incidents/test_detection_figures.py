@@ -35,8 +35,8 @@ async def test_time_to_detect_starts_at_the_first_failed_result(team: Team) -> N
         assert row.detected_at == start
         assert row.opened_at == start + timedelta(minutes=1)
         text = postmortem.build(s, team.config, 1, team.clock.now())
-    assert "Time to detect: 1m (first sign of trouble → incident opened)" in text
-    assert "| First sign of trouble | 2026-01-05 09:00:00 UTC | -1m |" in text
+    assert "Time to detect: 1 min (first sign of trouble → incident opened)" in text
+    assert "| First sign of trouble | 2026-01-05 09:00:00 UTC | -1 min |" in text
     assert "first failed result 2026-01-05 09:00:00 UTC, condition met 2026-01-05 09:01:00 UTC" in text
 
 
@@ -76,11 +76,12 @@ async def test_an_incident_resolved_without_acknowledgement_has_no_time_to_ackno
         figures = report.incident_report(s, now - timedelta(days=1), now)
     assert "- Time to acknowledge: never acknowledged\n" in text
     assert "| Acknowledged | never acknowledged | — |" in text
-    assert "- Time to resolve: 3m by ben" in text
+    assert "- Time to resolve: 3 min by ben" in text
     assert figures.total.never_acknowledged == 1
     assert figures.total.acknowledged == 1
     assert figures.total.mtta_s == 120.0  # incident 2 only; incident 1's 3 minutes are not an ack time
     assert figures.total.mttr_s == (180.0 + 360.0) / 2
+    assert figures.total.mttd_s == 60.0 / 2  # api: first failure 1 min before it opened; db: at once
     by_service = {g.key: g for g in figures.by_service}
     assert by_service["api"].mtta_s is None and by_service["api"].mttr_s == 180.0
 
@@ -91,3 +92,4 @@ async def test_an_incident_resolved_without_acknowledgement_has_no_time_to_ackno
     assert 'opsbook_incident_mtta_seconds{service="api"' not in metrics
     assert 'opsbook_incident_mttr_seconds{service="api",severity="P2"} 180.0' in metrics
     assert 'opsbook_incidents_never_acknowledged{severity="P2"} 1.0' in metrics
+    assert 'opsbook_incident_mttd_seconds{service="api",severity="P2"} 60.0' in metrics

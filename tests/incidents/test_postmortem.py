@@ -36,18 +36,18 @@ async def test_postmortem_has_the_real_timeline_and_figures(team: Team) -> None:
 
     assert text.startswith("# Post-mortem: incident #1 — API p95 900 ms > 500 ms\n")
     assert ("A P1 incident on api: API p95 900 ms > 500 ms. It opened 2026-01-05 09:05:00 UTC and was "
-            "resolved 2026-01-05 09:47:00 UTC after 42m.") in text
+            "resolved 2026-01-05 09:47:00 UTC after 42 min.") in text
     assert "API slow for every customer" in text
-    for row in ("| First sign of trouble | 2026-01-05 09:00:00 UTC | -5m |",
-                "| Opened | 2026-01-05 09:05:00 UTC | 0s |",
-                "| Acknowledged | 2026-01-05 09:17:00 UTC | 12m |",
-                "| Resolved | 2026-01-05 09:47:00 UTC | 42m |"):
+    for row in ("| First sign of trouble | 2026-01-05 09:00:00 UTC | -5 min |",
+                "| Opened | 2026-01-05 09:05:00 UTC | 0 s |",
+                "| Acknowledged | 2026-01-05 09:17:00 UTC | 12 min |",
+                "| Resolved | 2026-01-05 09:47:00 UTC | 42 min |"):
         assert row in text
     assert "- Alert #1 on `api/health`, rule `api-p95` (P1, rule): API p95 900 ms > 500 ms" in text
-    assert "Time to detect: 5m (first sign of trouble → incident opened)" in text
-    assert "- Time to acknowledge: 12m by ben" in text
+    assert "Time to detect: 5 min (first sign of trouble → incident opened)" in text
+    assert "- Time to acknowledge: 12 min by ben" in text
     assert "- Response SLA: acknowledge by 2026-01-05 09:20:00 UTC: met" in text
-    assert "- Time to resolve: 42m by ben" in text
+    assert "- Time to resolve: 42 min by ben" in text
     assert "  - 2026-01-05 09:15:00 UTC: level 2 → lead" in text  # counted from 1, not the key r0-l1
     timeline = text.split("## Timeline", 1)[1].split("## Root cause", 1)[0]
     rows = [line for line in timeline.splitlines() if line.startswith("| 2026")]

@@ -22,6 +22,7 @@ from opsbook.incidents.detection import first_failure
 from opsbook.incidents.models import EscalationStepRow, IncidentAlertRow, IncidentRow
 from opsbook.incidents.queries import TimelineItem, alerts_of, get_incident, steps_of, timeline
 from opsbook.incidents.words import escalation_step, timeline_label
+from opsbook.timefmt import show_span
 from opsbook.words import count
 
 TODO = "_To be written._"
@@ -29,18 +30,8 @@ NEVER_ACKNOWLEDGED = "never acknowledged"
 
 
 def span(delta: timedelta | None) -> str:
-    """'4m 30s', '1h 5m', '2d 3h'; '—' for None."""
-    if delta is None:
-        return "—"
-    seconds = int(delta.total_seconds())
-    if seconds < 60:
-        return f"{seconds}s"
-    parts: list[str] = []
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            parts.append(f"{seconds // size}{unit}")
-            seconds %= size
-    return " ".join(parts[:2])
+    """'4 min 30 s', '1 h 5 min', '2 d 3 h' as every surface shows lengths (opsbook.timefmt); '—' for None."""
+    return show_span(None if delta is None else timedelta(seconds=int(delta.total_seconds())))
 
 
 def _cell(text: str) -> str:

@@ -382,7 +382,7 @@ def report_incidents(
     tz = runtime.config.timezone
     console.print(
         f"Incidents opened {_when(found.since, tz)} – {_when(found.until, tz)}: "
-        f"{found.total.count}, MTTA {_secs(found.total.mtta_s)} "
+        f"{found.total.count}, MTTD {_secs(found.total.mttd_s)}, MTTA {_secs(found.total.mtta_s)} "
         f"({found.total.never_acknowledged} never acknowledged), MTTR {_secs(found.total.mttr_s)}, "
         f"SLA breaches {found.total.breaches}",
         markup=False,

@@ -1,5 +1,6 @@
 """Incident gauges for /metrics, computed from the database at each scrape over `window` (30 days by
 default): `opsbook_incidents_open{severity}`, `opsbook_incidents{severity,service}`,
+`opsbook_incident_mttd_seconds{severity,service}` (first failed result → opened),
 `opsbook_incident_mtta_seconds{severity,service}`, `opsbook_incident_mttr_seconds{severity,service}`,
 `opsbook_incident_sla_breaches{severity}`, `opsbook_incidents_never_acknowledged{severity}` (resolved
 without an acknowledgement: left out of MTTA), `opsbook_incident_pages{user}`.
@@ -50,17 +51,22 @@ class IncidentCollector(Collector):
         count = GaugeMetricFamily("opsbook_incidents", f"Incidents opened in the last {days}",
                                   labels=["severity", "service"])
         pair = ["severity", "service"]
+        mttd = GaugeMetricFamily("opsbook_incident_mttd_seconds",
+                                 f"Mean time to detect over the last {days}", labels=pair)
         mtta = GaugeMetricFamily("opsbook_incident_mtta_seconds",
                                  f"Mean time to acknowledge over the last {days}", labels=pair)
         mttr = GaugeMetricFamily("opsbook_incident_mttr_seconds",
                                  f"Mean time to resolve over the last {days}", labels=pair)
         for sev, svc, stats in report.by_severity_service:
             count.add_metric([sev, svc], float(stats.count))
+            if stats.mttd_s is not None:
+                mttd.add_metric([sev, svc], stats.mttd_s)
             if stats.mtta_s is not None:
                 mtta.add_metric([sev, svc], stats.mtta_s)
             if stats.mttr_s is not None:
                 mttr.add_metric([sev, svc], stats.mttr_s)
         yield count
+        yield mttd
         yield mtta
         yield mttr
         breaches = GaugeMetricFamily("opsbook_incident_sla_breaches",

@@ -1,10 +1,12 @@
-"""Incident figures over a period: MTTA and MTTR by severity and by service, SLA breaches, pages per
+"""Incident figures over a period: MTTD, MTTA and MTTR by severity and by service, SLA breaches, pages per
 person, for `opsbook report incidents --since 30d` and for Prometheus (incidents/metrics.py).
 
 MTTA is the mean of (acknowledged − opened) over the incidents acknowledged (one resolved without an
 acknowledgement is counted as `never_acknowledged` and left out of MTTA, never counted with its time to
-resolve); MTTR the mean of (resolved − opened) over those resolved. An incident counts in the period it
-opened in. Pages per person count the escalation steps sent in the period that paged the person.
+resolve); MTTR the mean of (resolved − opened) over those resolved; MTTD the mean of (opened − first sign
+of trouble) over those with one (an alert's check's first failed result: detection.py). An incident
+counts in the period it opened in. Pages per person count the escalation steps sent in the period that
+paged the person.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ class Stats:
     open: int = 0
     breaches: int = 0
     never_acknowledged: int = 0
+    mttd_s: float | None = None
     mtta_s: float | None = None
     mttr_s: float | None = None
 
@@ -69,12 +72,14 @@ def _stats(key: str, rows: Iterable[IncidentRow]) -> Stats:
     items = list(rows)
     acks = [(r.acknowledged_at - r.opened_at).total_seconds() for r in items if r.acknowledged_at]
     fixes = [(r.resolved_at - r.opened_at).total_seconds() for r in items if r.resolved_at]
+    detections = [(r.opened_at - r.detected_at).total_seconds() for r in items if r.detected_at]
     return Stats(
         key=key, count=len(items), acknowledged=len(acks), resolved=len(fixes),
         open=sum(1 for r in items if r.status != RESOLVED),
         breaches=sum(1 for r in items if r.sla_breached_at is not None),
         never_acknowledged=sum(1 for r in items if r.resolved_at and not r.acknowledged_at),
-        mtta_s=fmean(acks) if acks else None, mttr_s=fmean(fixes) if fixes else None,
+        mttd_s=fmean(detections) if detections else None, mtta_s=fmean(acks) if acks else None,
+        mttr_s=fmean(fixes) if fixes else None,
     )
 
 

@@ -10,6 +10,8 @@ from datetime import datetime, timedelta
 from typing import Annotated
 
 import typer
+from rich import box
+from rich.markup import escape
 from rich.table import Table
 
 from opsbook.backups import service, store
@@ -48,20 +50,23 @@ def list_jobs(config: ConfigOption = None) -> None:
                                runtime.clock.now())
         newest = {j.name: store.backups_of(session, j.name)[-1:] for j in jobs}
     base = runtime.config.base_url.rstrip("/")
-    table = Table("job", "component", "schedule", "newest backup", "learned from")
+    table = Table("job", "component", "schedule", "newest backup")
     for job in jobs:
         last = newest[job.name][0] if newest[job.name] else None
         seen = "none yet" if last is None else (
             f"{_when(last.ts, runtime)}" + (f", {human_size(last.size_bytes)}" if last.size_bytes else "")
             + ("" if last.ok else " (failed)"))
-        sources = []
+        table.add_row(job.name, job.component, f"{job.schedule} {job.timezone}", seen)
+    console.print(table)
+    for job in jobs:  # whole lines, never cut by the table: they are copied into the job's script
         token = tokens.get(f"{SERVICE}/{job.name}")
         if token is not None:
-            sources.append(f"ping {base}/ping/{token.ping_token}")
+            url = f"{base}/ping/{token.ping_token}"
+            console.print(f"{job.name} pings: {url}/start, then {url}?size=BYTES (or {url}/fail)",
+                          markup=False, highlight=False, soft_wrap=True)
         if job.list is not None:
-            sources.append(f"list: {runtime.redact(job.list.command)}")
-        table.add_row(job.name, job.component, f"{job.schedule} {job.timezone}", seen, "\n".join(sources))
-    console.print(table)
+            console.print(f"{job.name} is listed by: {runtime.redact(job.list.command)}", markup=False,
+                          highlight=False, soft_wrap=True)
 
 
 @app.command("report")
@@ -72,18 +77,22 @@ def report(config: ConfigOption = None) -> None:
     if not rows:
         console.print("no backup jobs: add them under `backups:` in opsbook.yaml")
         return
-    table = Table("component", "RTO target", "last RTO", "RPO target", "RPO now", "last drill", "verdict")
+    table = Table("job (component)", "RTO: target / last", "RPO: target / now", "last drill", "verdict",
+                  box=box.SIMPLE_HEAD, pad_edge=False)
     for row in rows:
         last_rto = f"{row.last_rto_s:.1f} s" if row.last_rto_s is not None else "-"
         rpo_now = human_age(row.rpo_now) if row.rpo_now is not None else "-"
-        drilled = _when(row.last_drill, runtime) + ("" if row.last_drill_ok in (None, True) else " FAILED")
+        drilled = "never" if row.last_drill is None else show_time(row.last_drill, runtime.config.timezone,
+                                                                    fmt="%m-%d %H:%M")
+        drilled += "" if row.last_drill_ok in (None, True) else " FAILED"
         colour = "green" if row.verdict == "ok" else "red" if row.verdict == "at risk" else "yellow"
-        table.add_row(f"{row.component} ({row.job})", _duration(row.rto_target), last_rto,
-                      _duration(row.rpo_target), rpo_now, drilled, f"[{colour}]{row.verdict}[/]")
+        table.add_row(f"{row.job} ({row.component})", f"{_duration(row.rto_target)} / {last_rto}",
+                      f"{_duration(row.rpo_target)} / {rpo_now}", drilled, f"[{colour}]{row.verdict}[/]")
     console.print(table)
     for row in rows:
         for problem in row.problems:
-            console.print(f"{row.job}: {runtime.redact(problem)}", markup=False, highlight=False)
+            console.print(f"{row.job}: {runtime.redact(problem)}", markup=False, highlight=False,
+                          soft_wrap=True)
 
 
 @app.command("drill")
@@ -101,7 +110,7 @@ def drill(
         row = service.run_drill(runtime, actor, name)
     for step in row.steps:
         mark = "[green]ok[/]" if step["ok"] else "[red]FAILED[/]"
-        console.print(f"{mark} {step['name']} ({step['duration_s']:.2f} s)", highlight=False)
+        console.print(f"{mark} {escape(step['name'])} ({step['duration_s']:.2f} s)", highlight=False)
         if step["output"] and not step["ok"]:
             console.print(step["output"], markup=False, highlight=False)
     target = f" (target {format_duration(job.rto)})" if job.rto else ""
@@ -109,5 +118,5 @@ def drill(
         console.print(f"[green]drill passed[/]: RTO {row.rto_s:.1f} s{target}; operations log entry "
                       f"{row.oplog_id}", highlight=False)
         return
-    console.print(f"[red]drill failed[/]: {row.error}", highlight=False)
+    console.print(f"[red]drill failed[/]: {escape(row.error)}", highlight=False, soft_wrap=True)
     raise typer.Exit(1)

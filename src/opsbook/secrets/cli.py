@@ -25,7 +25,7 @@ from opsbook.cli.common import (
 from opsbook.config.types import format_duration
 from opsbook.runtime import Runtime
 from opsbook.secrets import service, store
-from opsbook.timefmt import show_time
+from opsbook.timefmt import show_span, show_time
 
 app = typer.Typer(no_args_is_help=True, help="Secrets: inventory, rotation ages, compromises.")
 
@@ -64,14 +64,14 @@ def show(name: Annotated[str, typer.Argument(help="The secret.")], config: Confi
     console.print(f"[bold]{cfg.name}[/] — {state.status_word}", highlight=False)
     lines = [f"Owner: {cfg.owner}", f"Protects: {cfg.protects or '-'}",
              f"Policy: rotate every {format_duration(cfg.every)} "
-             f"(owner told {format_duration(cfg.warn_before)} ahead)", f"State: {state.describe(cfg.every)}",
+             f"(owner told {show_span(cfg.warn_before)} ahead)", f"State: {state.describe(cfg.every)}",
              f"Rotation procedure: {cfg.rotation or '-'}"]
     if view.compromise is not None:
         lines.append(f"Compromised: reported {_when(view.compromise.reported_at, runtime)} by "
                      f"{view.compromise.reported_by} ({view.compromise.reason}); rotate by "
                      f"{_when(view.compromise.due_at, runtime)}; incident {view.compromise.incident_id}")
     for line in lines:
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     with runtime.sessions() as session:
         rows = store.rotations(session, name)
     if rows:
@@ -97,7 +97,7 @@ def rotated(
         row = service.record_rotation(runtime, actor, name, at=when, note=note)
         [view] = service.secret_views(runtime, name)
     console.print(f"{name}: rotation recorded at {_when(row.rotated_at, runtime)}; next due "
-                  f"{_when(view.state.due_at, runtime)}", highlight=False)
+                  f"{_when(view.state.due_at, runtime)}", highlight=False, soft_wrap=True)
 
 
 @app.command("compromised")
@@ -116,8 +116,8 @@ def compromised(
         row = service.report_compromise(runtime, actor, name, reason)
         cfg = service.secret_of(runtime, name)
     console.print(f"incident {row.incident_id} opened: rotate {name} by {_when(row.due_at, runtime)}",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     if cfg.rotation:
         console.print(f'rotate it: opsbook runbook run "{cfg.rotation}" --incident {row.incident_id}',
-                      markup=False, highlight=False)
+                      markup=False, highlight=False, soft_wrap=True)
     console.print(f"or, rotated another way: opsbook secret rotated {name}", markup=False, highlight=False)

@@ -66,7 +66,8 @@ def test_backup_list_drill_and_report(tmp_path: Path, pg_url: str) -> None:
     assert row.split()[-1] == "ok"  # drilled, and not a day without a backup since opsbook began watching
     assert max(len(line) for line in report.stdout.splitlines()) <= 80
     with psycopg.connect(libpq_dsn(pg_url)) as conn:
-        left = conn.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'opsbook_drill_db_nightly_%'")
+        left = conn.execute("SELECT count(*) FROM pg_database "
+                            "WHERE datname LIKE 'opsbook_drill_db_nightly_%'")
         assert left.fetchone() == (0,)
 
 

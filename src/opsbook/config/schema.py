@@ -156,14 +156,16 @@ def derived_services(config: OpsbookConfig) -> list[Service]:
 
     services = []
     if config.backups:
+        checks: list[Any] = backup_checks(config.backups)  # kinds of their own, not in CheckConfig
         services.append(Service.model_construct(
             name=BACKUPS, description="Backup jobs and restore drills", public=False, labels={},
-            checks=backup_checks(config.backups), rules=[],
+            checks=checks, rules=[],
         ))
     if config.secrets:
+        checks = secret_checks(config.secrets)
         services.append(Service.model_construct(
             name=SECRETS, description="Secret rotation", public=False, labels={},
-            checks=secret_checks(config.secrets), rules=[],
+            checks=checks, rules=[],
         ))
     if len(_DERIVED) > 64:
         _DERIVED.clear()

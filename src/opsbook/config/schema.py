@@ -162,10 +162,10 @@ def derived_services(config: OpsbookConfig) -> list[Service]:
             checks=checks, rules=[],
         ))
     if config.secrets:
-        checks = secret_checks(config.secrets)
+        inventory: list[Any] = secret_checks(config.secrets)
         services.append(Service.model_construct(
             name=SECRETS, description="Secret rotation", public=False, labels={},
-            checks=checks, rules=[],
+            checks=inventory, rules=[],
         ))
     if len(_DERIVED) > 64:
         _DERIVED.clear()

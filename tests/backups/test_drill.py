@@ -154,3 +154,23 @@ def test_a_command_drill_runs_its_cleanup_whatever_happens(tmp_path: Path) -> No
 ])
 def test_judging_a_smoke_value(value: object, floor: float | None, ok: bool) -> None:
     assert judge(value, SmokeQuery(sql="select 1", min=floor))[0] is ok
+
+
+def test_a_database_is_dumped_at_the_drill_and_restored(pg_url: str, source: str) -> None:
+    live = BackupJob.model_validate({
+        "name": "shop-live", "component": "shop-db", "schedule": "0 2 * * *", "heartbeat": {},
+        "drill": {"schedule": "0 4 * * 0", "postgres": {"dsn": pg_url, "database": source}, "smoke": SMOKE},
+    })
+    outcome = run_drill(live, str)
+    assert outcome.ok, outcome.output
+    assert [s["name"] for s in outcome.steps][:3] == [
+        "pg_dump of the database", outcome.steps[1]["name"], "pg_restore shop-live.dump"]
+    assert outcome.restored.startswith("a fresh pg_dump of ") and outcome.rto_s is not None
+    assert _databases(pg_url, outcome.scratch) == []
+
+
+def test_a_drill_source_is_a_dump_or_a_database() -> None:
+    with pytest.raises(ValueError, match="exactly one of 'dump'"):
+        BackupJob.model_validate(
+            {"name": "x", "component": "x", "schedule": "@daily", "heartbeat": {},
+             "drill": {"schedule": "@weekly", "postgres": {"dsn": "postgresql://x@127.0.0.1/postgres"}}})

@@ -129,15 +129,27 @@ class SmokeQuery(Model):
 
 
 class PostgresRestore(Model):
-    """Built in: restore the newest pg_dump file matching `dump` into a scratch database on `dsn`'s server,
-    which opsbook creates before and drops after."""
+    """Built in: restore the newest pg_dump file matching `dump` (or a fresh dump of `database`) into a
+    scratch database on `dsn`'s server, which opsbook creates before and drops after."""
 
     dsn: str = Field(
         min_length=1, description="A server opsbook may create and drop databases on (use ${ENV})."
     )
-    dump: str = Field(min_length=1, description="Path or glob of pg_dump files (custom, tar or plain SQL).")
+    dump: str | None = Field(
+        default=None, min_length=1,
+        description="Path or glob of pg_dump files (custom, tar or plain SQL); the newest is used.",
+    )
+    database: str | None = Field(
+        default=None, description="Or a database (DSN) dumped now with pg_dump, then restored (use ${ENV})."
+    )
     bin_dir: str | None = Field(default=None, description="Folder of pg_restore and psql (default: PATH).")
     jobs: int = Field(default=1, ge=1, le=64, description="pg_restore --jobs (custom format only).")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Self:
+        if (self.dump is None) == (self.database is None):
+            raise ValueError("give exactly one of 'dump' (files) or 'database' (dumped at the drill)")
+        return self
 
 
 class DrillConfig(Model):

@@ -498,3 +498,27 @@ def test_severity_words_the_document_does_not_define() -> None:
     assert "assumed: 'warning' read as P2, opsbook's meaning" in result.yaml
     alone = validated(imported_bytes(b"# Y\n\n## Alerts\n\n- High memory > 90%\n"))
     assert rules(alone) == {"host/high-memory": ("memory_pct > 90", None)}
+
+
+def test_html_in_tables_a_quote_block_and_time_first_arrows() -> None:
+    result = imported(DOCS / "notion-export.md")
+    config = validated(result)
+    # "≥ 1,000 ms<br>for 5 min": a tag separates words, 1,000 is a thousand
+    assert rules(config) == {
+        "payments/latency-p99": ("p99(latency_ms) >= 1000 for 5m", "P2"),
+        "payments/5xx": ("error_rate >= 5% over 2m for 2m", "P1"),
+    }
+    # "after 15 min → team lead; after 45 min → CTO", the on-call first
+    assert levels(config) == [
+        (["schedule:primary"], 15 * MINUTE),
+        (["user:team-lead"], 30 * MINUTE),
+        (["user:cto"], None),
+    ]
+    layer = config.config.schedules[0].layers[0]
+    assert (layer.users, str(layer.handoff), config.config.schedules[0].timezone) == (
+        ["jo", "kim", "lou"],
+        "monday 10:00",
+        "Europe/Paris",
+    )
+    assert slas(config) == {"P0": "300s", "P1": "600s", "P2": "3600s", "P3": "next_business_day", "P4": None}
+    assert unknown_lines(result) == []

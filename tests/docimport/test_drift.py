@@ -25,6 +25,7 @@ FIXTURES = [
     [DOCS / "nested-and-contacts.md"],
     [DOCS / "tiers.md"],
     [DOCS / "arrows-and-passive.md"],
+    [DOCS / "notion-export.md"],
     [DOCS / "split" / "monitoring.md", DOCS / "split" / "oncall.md"],
 ]
 

@@ -122,3 +122,10 @@ def test_how_long_a_condition_holds(text: str, hold: int | None) -> None:
 def test_time_ranges_said_as_their_start() -> None:
     assert words.times_said("Tier 2: team lead (15-30 min)") == [900]
     assert words.times_said("head of engineering (30+ min)") == [1800]
+
+
+def test_thousands_and_symbols_after_a_name() -> None:
+    found = words.threshold("Latency p99 ≥ 1,000 ms for 5 min")
+    assert found is not None and (found.op, found.value, found.unit) == (">=", 1000.0, "ms")
+    found = words.threshold("disk 85% or more")
+    assert found is not None and (found.op, found.value) == (">=", 85.0)

@@ -121,6 +121,8 @@ def _columns(statement: Statement) -> dict[str, str]:
             roles["severity"] = cell
         elif re.search(r"paged|who|notif|escalat|owner|contact|responder", lowered):
             roles["paged"] = cell
+        elif position and re.search(r"threshold|condition|trigger|limit", lowered):
+            roles.setdefault("threshold", cell)
         elif re.search(r"duration|for\b|window|sustain|period", lowered):
             roles["duration"] = cell
         elif position and _THRESHOLD_COLUMN.search(lowered):

@@ -292,7 +292,7 @@ def _steps(statement: Statement) -> list[tuple[str, float | None]]:
         return _row_step(statement)
     text = re.sub(r"\([^)\d]*\)", " ", statement.text)  # asides, not "(after 20 minutes)"
     if re.search(r"→|->|⇒|=>", text):
-        return _chain(text)
+        return [step for clause in re.split(r";|\.\s", text) for step in _chain(clause)]
     listed = statement.ordinal is not None or bool(_TIER.search(statement.label))
     out: list[tuple[str, float | None]] = []
     for clause in re.split(r";|\.\s|,?\s+then\s+", text):
@@ -347,7 +347,16 @@ def _role_in(clause: str, listed: bool) -> str:
 def _chain(text: str) -> list[tuple[str, float | None]]:
     """'primary on-call → engineering manager (15 min) → CTO (45 min)': a role and its time per link."""
     out: list[tuple[str, float | None]] = []
-    for link in re.split(r"\s*(?:→|->|⇒|=>)\s*", text):
+    links = re.split(r"\s*(?:→|->|⇒|=>)\s*", text.strip())
+    if (
+        len(links) == 2
+        and times_said(links[0])
+        and not _ROLES.search(links[0])
+        and not _VERB.search(links[0])
+    ):
+        role = _role_in(links[1], True)  # "after 15 min → team lead": a time, then who
+        return [(role, times_said(links[0])[-1])] if role else []
+    for link in links:
         times = times_said(link)
         verb = _VERB.search(link)
         role = _STOP.split(link[verb.end() :] if verb else link.strip(), maxsplit=1)[0].strip()

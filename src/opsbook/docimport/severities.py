@@ -40,7 +40,7 @@ _DEFINES = [
     re.compile(rf"\b({_WORDS})\b\s*\(\s*P([0-4])\s*\)", re.I),
 ]
 _ACK_SENTENCE = re.compile(
-    r"\backnowledg\w*|\b(respond\w*|response|reply|ack(ed)?)\s+(within|in|by)\b"
+    r"\backnowledg\w*|\b(respond\w*|response|reply|ack(ed)?)\s+(within|in|by)\b|\back\s+\d"
     r"|\bresponse times?\s*(is|are|:)",
     re.I,
 )
@@ -134,7 +134,10 @@ def _levels_and_response(statement: Statement) -> list[_Said]:
     )
     if match:
         return [_Said(severities(match.group(1)), match.group(2), match.group(2), around)]
-    if severities(statement.text) and _ACK_SENTENCE.search(statement.text):
+    if severities(statement.text) and (
+        _ACK_SENTENCE.search(statement.text)
+        or re.search(r"\bsla|respon|acknowledg|\back\b", statement.label, re.I)
+    ):
         return _segments(statement.text)
     heading = severities(statement.heading())
     if len(heading) == 1 and re.search(r"respon|acknowledg|\back\b|sla\b", statement.label, re.I):

@@ -485,8 +485,10 @@ def _is_label(label: str, inline: Token, close: Token) -> bool:
 
 
 def _piece(child: Token) -> str:
-    if child.type in ("text", "code_inline", "html_inline"):
-        return child.content if child.type != "html_inline" else ""
+    if child.type in ("text", "code_inline"):
+        return child.content
+    if child.type == "html_inline":
+        return " "  # <br>, <b>: a tag separates words
     if child.type == "image":
         return child.content or ""
     return ""

@@ -161,9 +161,13 @@ _OPS = [
     (r">|above|over|exceeds?|exceeding|more than|greater than|higher than|beyond|reaches|hits|passes", ">"),
     (r"<|below|under|less than|lower than|drops? below|falls? below|fewer than", "<"),
 ]
-_NUMBER = r"(-?\d+(?:[.,]\d+)?)\s*(%|percent|ms|milliseconds?|msec|s|secs?|seconds?|gb|mb|tb|k)?(?![\w.])"
+_NUMBER = r"(-?\d{1,3}(?:,\d{3})+(?![\d.])|-?\d+(?:[.,]\d+)?)"
+_NUMBER += r"\s*(%|percent|ms|milliseconds?|msec|s|secs?|seconds?|gb|mb|tb|k)?(?![\w.])"
 _THRESHOLDS = [(re.compile(rf"(?:{words})\s*{_NUMBER}", re.IGNORECASE), op) for words, op in _OPS]
-_TRAILING = [(re.compile(rf"{_NUMBER}\s*(?:{words})", re.IGNORECASE), op) for words, op in _OPS[:2]]
+_TRAILING = [  # "85% or more", "3 and above": the words after the number
+    (re.compile(rf"(?<![\w.]){_NUMBER}\s*(?:or more|and above|and up|or higher)\b", re.IGNORECASE), ">="),
+    (re.compile(rf"(?<![\w.]){_NUMBER}\s*(?:or less|and below|or lower)\b", re.IGNORECASE), "<="),
+]
 _LONG_UNITS = "|".join(sorted((u for u in _UNIT_SECONDS if _UNIT_SECONDS[u] >= 60), key=len, reverse=True))
 _HOLD_UNITS = "|".join(sorted((u for u in _UNIT_SECONDS if _UNIT_SECONDS[u] >= 1), key=len, reverse=True))
 _NUMBER_WORD = rf"(?:\d+(?:\.\d+)?|{'|'.join(WORD_NUMBERS)})"
@@ -211,6 +215,8 @@ def _threshold(op: str, number: str, unit: str | None) -> Threshold:
         "second": "s",
         "seconds": "s",
     }.get(unit, unit)
+    if re.fullmatch(r"-?\d{1,3}(,\d{3})+", number):
+        number = number.replace(",", "")  # 1,000: thousands
     return Threshold(op, float(number.replace(",", ".")), unit)
 
 

@@ -133,3 +133,36 @@ def test_record_freeze_and_report(setup: tuple[Path, Versioned]) -> None:
     table = opsbook(config, "report", "deploys")
     assert "Failure rate" in table.stdout and max(len(line) for line in table.stdout.splitlines()) <= 80
     assert total["service"] == "all"
+
+
+def test_a_killed_deploy_is_marked_interrupted_at_the_next_start_and_never_rerun(
+    setup: tuple[Path, Versioned],
+) -> None:
+    config, service = setup
+    short = config.read_text()
+    config.write_text(short.replace("window: 1s", "window: 10m"))
+    env = {**os.environ, "OPSBOOK_USER": "ana"}
+    env.pop("OPSBOOK_DATABASE_URL", None)
+    walk = subprocess.Popen(
+        [OPSBOOK, "deploy", "api", "1.9.1", "--env", "staging", "--confirm", "-c", str(config)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+        stdin=subprocess.DEVNULL,
+    )
+    assert walk.stdout is not None
+    for line in walk.stdout:  # killed while it watches the window
+        if line.startswith("verifying for 10m"):
+            break
+    walk.kill()
+    walk.wait()
+    [held] = json.loads(opsbook(config, "deploy", "list", "--json").stdout)
+    assert held["status"] == "running"  # nothing has started since
+
+    config.write_text(short)
+    again = opsbook(config, "deploy", "api", "1.9.2", "--env", "staging", "--confirm")
+    assert again.returncode == 0, again.stdout + again.stderr  # the dead walk no longer holds staging
+    second, first = json.loads(opsbook(config, "deploy", "list", "--json").stdout)
+    assert (first["id"], first["status"], second["status"]) == (held["id"], "interrupted", "succeeded")
+    assert first["verdict"]["interrupted"] == "opsbook stopped during the deploy; it is not re-run"
+    assert (service.folder / "staging.txt").read_text() == "1.9.2"  # 1.9.1 was never deployed again

@@ -5,7 +5,6 @@ the service) and a forced deploy with its reason audited; an interrupted walk ma
 from __future__ import annotations
 
 import asyncio
-import os
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,6 +20,7 @@ from opsbook.deploys.plan import DeployRefused
 from opsbook.errors import Invalid
 from opsbook.incidents import service as incidents
 from opsbook.oplog.models import OplogEntryRow
+from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
 from tests.deploys.conftest import Answers, Versioned, deploy_yaml, drive, seed_baseline
 from tests.support import make_runtime
@@ -193,7 +193,9 @@ async def test_a_deploy_whose_process_died_is_marked_interrupted_and_not_rerun(
     plan, _, _ = service.plan_for(runtime, "api", "2.0", None)
     row = service.begin(runtime, ANA, plan)
     with runtime.sessions.begin() as session:  # as if its process (on this host) had been killed
-        session.get(DeployRow, row.id).pid = 2**22 + 12345  # type: ignore[union-attr]
+        killed = session.get(DeployRow, row.id)
+        assert killed is not None
+        killed.pid = 2**22 + 12345
     assert service.mark_interrupted(runtime) == [row.id]
     with runtime.sessions() as session:
         dead = queries.get_deploy(session, row.id)
@@ -205,5 +207,9 @@ async def test_a_deploy_whose_process_died_is_marked_interrupted_and_not_rerun(
     again = service.begin(runtime, ANA, plan)
     assert service.mark_interrupted(runtime) == []
     await clock.advance(service.STALE + timedelta(seconds=1))
-    assert service.mark_interrupted(runtime) == [again.id]
-    assert os.getpid() > 0
+    pipeline = Pipeline(runtime)  # what `opsbook serve` does when it starts
+    await pipeline.start()
+    await pipeline.stop()
+    with runtime.sessions() as session:
+        assert queries.get_deploy(session, again.id).status == "interrupted"
+    assert "opsbook_deploys_running 0.0" in pipeline.metrics.render().decode()

@@ -170,6 +170,9 @@ async def test_the_bad_deploy_is_rolled_back_by_itself(
         [api, _total] = dora_report(session, runtime.config, clock.now() - timedelta(days=30), clock.now())
         assert (api.service, api.deployments, api.failures, api.change_failure_rate) == ("api", 2, 1, 0.5)
         assert api.time_to_restore == timedelta(seconds=row.restore_seconds or 0)
+    metrics = pipeline.metrics.render().decode()  # the same figures on /metrics
+    assert 'opsbook_change_failure_rate{service="api"} 0.5' in metrics
+    assert 'opsbook_deploys{service="api"} 2.0' in metrics and "opsbook_deploys_running 0.0" in metrics
 
     # ben, on call this week, is paged for the incident: the page names the deploy and how to roll it back
     await pipeline.notifier.run_once()

@@ -4,7 +4,11 @@ says), `failures:` on the check still waits for more, and `/log` keeps a message
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 from sqlalchemy import Engine, func, select
@@ -16,6 +20,8 @@ from opsbook.auth.tokens import create_token
 from opsbook.checks.heartbeat_watch import KEEP_PINGS, keep_log, ping_record
 from opsbook.checks.models import PingRow, ResultRow, StateChangeRow
 from opsbook.clock import FakeClock
+from opsbook.db.engine import make_engine
+from opsbook.db.migrate import upgrade
 from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
 from opsbook.web.app import create_app
@@ -24,6 +30,7 @@ from tests.web_ui.test_pages import sign_in
 from tests.web_ui.ui_support import CONFIG as UI_CONFIG
 from tests.web_ui.ui_support import runtime_for, ui_app
 
+OPSBOOK = str(Path(sys.executable).parent / "opsbook")
 CONFIG = """
 alerting: {default_failures: 3}
 services:
@@ -124,3 +131,28 @@ def test_the_check_page_shows_a_heartbeats_pings(sqlite_engine: Engine, clock: F
     pings = page.split('id="pings"', 1)[1].split("</table>", 1)[0]
     assert "copied 3 of 7 volumes" in pings and "exit code 3" in pings and "rsync failed" in pings
     assert 'id="pings"' not in vera.get("/ui/checks/api/health").text  # a probed check gets no pings
+
+
+def test_check_pings_lists_the_ping_log_at_80_columns(tmp_path: Path) -> None:
+    config = tmp_path / "opsbook.yaml"
+    config.write_text("timezone: Europe/Berlin\n" + CONFIG)
+    engine = make_engine(f"sqlite:///{tmp_path}/var/opsbook.db")
+    upgrade(engine)
+    at = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)
+    with Session(engine) as s, s.begin():
+        keep_log(s, ping_record("jobs/backup", at, "start", ""))
+        note = "copied 3 of 7 volumes " * 5  # longer than the column: wrapped
+        keep_log(s, ping_record("jobs/backup", at + timedelta(minutes=1), "log", note))
+        keep_log(s, ping_record("jobs/backup", at + timedelta(minutes=2), "3", "rsync failed"))
+    engine.dispose()
+    env = {**os.environ, "COLUMNS": "80"}
+    done = subprocess.run([OPSBOOK, "check", "pings", "backup", "-c", str(config)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert max(map(len, done.stdout.splitlines())) <= 80
+    assert "2026-03-02 13:02:00 CET" in done.stdout and "exit code 3" in done.stdout
+    assert "rsync failed" in done.stdout and "copied 3 of 7 volumes" in done.stdout
+    assert done.stdout.index("exit code 3") < done.stdout.index("start")  # newest first
+    probed = subprocess.run([OPSBOOK, "check", "pings", "jobs/report", "-c", str(config)], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert probed.returncode == 0 and "no pings yet" in probed.stdout

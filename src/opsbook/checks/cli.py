@@ -1,4 +1,4 @@
-"""`opsbook check list|run`: the checks from a terminal (`opsbook status` is in status_cli.py)."""
+"""`opsbook check list|run|pings`: the checks from a terminal (`opsbook status` is in status_cli.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from opsbook.checks.heartbeat_watch import ensure_tokens
+from opsbook.checks.heartbeat_watch import KEEP_PINGS, ensure_tokens, recent_pings
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
 from opsbook.checks.runner import run_check
 from opsbook.checks.spec import CheckSpec, RunContext
@@ -16,6 +16,7 @@ from opsbook.checks.status_cli import styled
 from opsbook.cli.common import ConfigOption, console, runtime_or_exit
 from opsbook.config.types import format_duration
 from opsbook.runtime import Runtime
+from opsbook.timefmt import show_time
 
 app = typer.Typer(help="Checks: list them, run one now.", no_args_is_help=True)
 
@@ -77,3 +78,28 @@ def run(
     for key, value in result.values.items():
         console.print(f"  {key} = {value:g}")
     raise typer.Exit(0 if result.ok else 1)
+
+
+@app.command("pings")
+def pings(
+    name: Annotated[str, typer.Argument(help="service/check of a heartbeat, or a unique check name")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=KEEP_PINGS, help="How many.")] = 20,
+    config: ConfigOption = None,
+) -> None:
+    """A heartbeat's latest pings, newest first, with what the job sent (/log messages included)."""
+    runtime = runtime_or_exit(config, create=False)
+    check_id, spec = find_check(runtime, name)
+    if not spec.push:
+        console.print(f"{check_id} is a {spec.kind} check: it receives no pings")
+        raise typer.Exit(1)
+    with runtime.sessions() as session:
+        found = recent_pings(session, check_id, limit)
+    if not found:
+        console.print(f"{check_id} has had no pings yet", highlight=False)
+        return
+    table = Table("when", "ping", "message")
+    for ping in found:
+        kind = f"exit code {ping.exit_code}" if ping.kind == "exit" else ping.kind
+        table.add_row(show_time(ping.ts, runtime.config.timezone, seconds=True), kind,
+                      runtime.redact(ping.message))
+    console.print(table)

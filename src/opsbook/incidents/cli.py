@@ -367,7 +367,7 @@ def report_incidents(
     as_json: JsonOption = False,
     config: ConfigOption = None,
 ) -> None:
-    """MTTA and MTTR by severity and service, SLA breaches and pages per person."""
+    """MTTD, MTTA and MTTR by severity and service, SLA breaches and pages per person."""
     runtime = runtime_or_exit(config, create=False)
     now = runtime.clock.now()
     try:

@@ -114,7 +114,7 @@ def _view(
     current, current_at = latest_value(session, resource.check, resource.value)
     levels = [(step.at, step.action) for step in resource.plan]
     if resource.capacity not in {at for at, _ in levels}:
-        levels.append((resource.capacity, "full"))
+        levels.append((resource.capacity, "capacity reached"))
     crossings = [
         Crossing(at, action, trend.reaches(at) if isinstance(trend, Trend) else None) for at, action in levels
     ]

@@ -522,3 +522,29 @@ def test_html_in_tables_a_quote_block_and_time_first_arrows() -> None:
     )
     assert slas(config) == {"P0": "300s", "P1": "600s", "P2": "3600s", "P3": "next_business_day", "P4": None}
     assert unknown_lines(result) == []
+
+
+def test_monitors_heartbeats_and_a_members_list() -> None:
+    result = imported(DOCS / "monitors-and-heartbeats.md")
+    config = validated(result)
+    found = checks(config)
+    assert sorted(found) == ["api/health", "db/select-1", "web/http", "worker/heartbeat"]
+    assert (found["web/http"].url, found["web/http"].interval.total_seconds()) == (
+        "https://www.shoply.io",
+        30,
+    )
+    assert found["worker/heartbeat"].cron == "0 4 * * *"  # "the nightly job pings healthchecks at 04:00"
+    assert rules(config) == {
+        "api/p90-latency": ("p90(latency_ms) > 1200 for 3m", "P2"),
+        "web/down": ("failures >= 1 for 5m", "P1"),
+    }
+    assert slas(config) == {"P0": "300s", "P1": "300s", "P2": "1800s", "P3": "next_business_day", "P4": None}
+    assert config.config.routing.P2.action == "page"
+    [schedule] = config.config.schedules
+    layer = schedule.layers[0]
+    assert (layer.users, str(layer.handoff), schedule.timezone) == (
+        ["rae", "sam", "tia", "uma"],
+        "monday 09:00",
+        "America/Chicago",
+    )
+    assert unknown_lines(result) == []

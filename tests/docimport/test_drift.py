@@ -26,6 +26,7 @@ FIXTURES = [
     [DOCS / "tiers.md"],
     [DOCS / "arrows-and-passive.md"],
     [DOCS / "notion-export.md"],
+    [DOCS / "monitors-and-heartbeats.md"],
     [DOCS / "split" / "monitoring.md", DOCS / "split" / "oncall.md"],
 ]
 

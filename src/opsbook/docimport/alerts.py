@@ -85,7 +85,14 @@ _SUBJECTS = [
     (re.compile(r"\b(database|db|postgres\w*|rds|sql)\b", re.I), "postgres"),
     (re.compile(r"\bredis|cache\b", re.I), "redis"),
     (re.compile(r"certificate|\bcert\b|\btls\b|\bssl\b", re.I), "tls"),
-    (re.compile(r"\bapi\b|health[- ]?check|endpoint|website|\bsite\b|\bweb\b|\bapp\b|http", re.I), "http"),
+    (
+        re.compile(
+            r"\bapi\b|health[- ]?check|endpoint|website|\bsite\b|\bweb\b|\bapp\b|http|home ?page"
+            r"|front[- ]?end|landing page",
+            re.I,
+        ),
+        "http",
+    ),
 ]
 
 

@@ -11,12 +11,22 @@ from __future__ import annotations
 
 import re
 import shlex
+from typing import Any
 from urllib.parse import urlsplit
 
 from opsbook.docimport import placeholders
 from opsbook.docimport.model import Check, Draft
 from opsbook.docimport.statements import Statement
-from opsbook.docimport.words import WORD_NUMBERS, duration_text, env_name, seconds, slug, threshold
+from opsbook.docimport.words import (
+    WORD_NUMBERS,
+    clock_time,
+    duration_text,
+    env_name,
+    seconds,
+    slug,
+    threshold,
+    time_zone,
+)
 
 _HEALTH_PATH = re.compile(r"health|status|ping|ready|live|alive|heartbeat|/up\b", re.IGNORECASE)
 _HEALTH_WORDS = re.compile(r"health|check|verify|status|smoke|up\b|alive|connectiv", re.IGNORECASE)
@@ -41,6 +51,8 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
     for index, statement in enumerate(statements):
         if statement.kind in ("item", "text", "row", "line") and not placeholders.bracketed(statement.full):
             _sentence_url(index, statement, draft)
+            if index not in draft.fates:
+                _heartbeat(index, statement, draft)
     for index, statement in enumerate(statements):
         if (
             statement.kind in ("item", "text", "row", "line", "comment")
@@ -60,7 +72,7 @@ def health_sentences(statements: list[Statement], draft: Draft) -> None:
         if (statement.kind == "row" and not statement.cells) or placeholders.bracketed(statement.full):
             continue
         text = statement.full.lower()
-        if re.search(r"health[- ]?checks?\b|health endpoint", text) and len(text) < 120:
+        if re.search(r"health[- ]checks?\b|\bhealthcheck\b|health endpoint", text) and len(text) < 120:
             check = http_check(draft, statement)
             draft.mark(index, statement, "mapped", f"the http check {check.service}/{check.name}")
 
@@ -170,11 +182,58 @@ def _sentence_url(index: int, statement: Statement, draft: Draft) -> None:
     text = statement.full
     for url in re.findall(r"https?://[^\s)>\]`'\"]+", text):
         url = url.rstrip(".,;:")
-        if _HEALTH_PATH.search(urlsplit(url).path or "") and re.search(
-            r"health|check|endpoint|monitor|poll|probe|uptime|\bhit\b|watch|status", text, re.IGNORECASE
+        answers = re.search(
+            r"return\w*\s+(a\s+)?(200|2xx)|status\s+200|200 ok|must (respond|answer)|is up\b", text, re.I
+        )
+        if (answers or _HEALTH_PATH.search(urlsplit(url).path or "")) and re.search(
+            r"health|check|endpoint|monitor|poll|probe|uptime|\bhit\b|watch|status|return|respond|answer",
+            text,
+            re.IGNORECASE,
         ):
             check = add_http(draft, url, statement)
             draft.mark(index, statement, "mapped", f"http check {check.service}/{check.name}")
+
+
+_PINGS = re.compile(
+    r"heartbeat|\bpings?\b.*\b(healthchecks|opsbook|monitor|dead man|cronitor)|dead man'?s switch", re.I
+)
+
+
+def _heartbeat(index: int, statement: Statement, draft: Draft) -> None:
+    """'The nightly job pings healthchecks at 04:00', 'backup heartbeat every 6 hours' → a heartbeat check."""
+    text = statement.full
+    if not _PINGS.search(text):
+        return
+    fields: dict[str, Any] = {}
+    at = clock_time(text) or _bare_clock(text)
+    every = re.search(r"\bevery\s+(\d+\s*(?:m|min|minutes?|h|hours?))\b", text, re.I)
+    if re.search(r"\b(nightly|daily|every (day|night))\b", text, re.I) and at is not None:
+        fields["cron"] = f"{at % 60} {at // 60} * * *"
+        zone = time_zone(text)
+        if zone:
+            fields["timezone"] = zone[0]
+    elif every and seconds(every.group(1)):
+        fields["period"] = duration_text(seconds(every.group(1)) or 0)
+    else:
+        return
+    subject = re.sub(r"heartbeats?", "", statement.label, flags=re.I).strip() if statement.label else "jobs"
+    service = slug(subject or "jobs", "jobs")
+    check = Check(
+        statement,
+        ["the job pings opsbook's ping URL (opsbook check list shows it) instead"],
+        service=service,
+        name=_free(draft, service, "heartbeat"),
+        kind="heartbeat",
+        fields=fields,
+        target="heartbeat",
+    )
+    draft.checks.append(check)
+    draft.mark(index, statement, "mapped", f"heartbeat check {check.service}/{check.name}")
+
+
+def _bare_clock(text: str) -> int | None:
+    bare = re.search(r"(?<![\d:])([01]?\d|2[0-3]):([0-5]\d)(?![\d:])", text)
+    return int(bare.group(1)) * 60 + int(bare.group(2)) if bare else None
 
 
 def service_for_host(host: str) -> str:

@@ -33,7 +33,14 @@ from opsbook.docimport.words import (
 _ROTATION = re.compile(r"rotat|rotation|on[- ]?call schedule|hand ?off|hand(?:s|ing)? over|handover", re.I)
 _TURN = [
     (re.compile(r"\b(bi-?weekly|fortnight\w*|every (two|2) weeks)\b", re.I), "2w"),
-    (re.compile(r"\bweekly\b|\bevery week\b|\beach week\b|\bper week\b", re.I), "1w"),
+    (
+        re.compile(
+            r"\bweekly\b|\bevery week\b|\beach week\b|\bper week\b"
+            r"|\bevery (mon|tues|wednes|thurs|fri|satur|sun)day\b",
+            re.I,
+        ),
+        "1w",
+    ),
     (re.compile(r"\bdaily\b|\bevery day\b|\beach day\b", re.I), "1d"),
 ]
 _NAMES = re.compile(
@@ -87,9 +94,18 @@ def _rotation(index: int, statements: list[Statement], draft: Draft) -> None:
     if every:
         turn = f"{every.group(1)}{every.group(2)[0].lower()}"
     names = _names(text)
-    if turn is None and not names:
+    people = [
+        (i, s)
+        for i, s in _siblings(index, statements)
+        if _PEOPLE_LABEL.match(s.label) and _names(": " + s.text)
+    ]
+    if turn is None and not names and not people:
         return
-    name = "secondary" if re.search(r"\bsecondary\b", text, re.I) else "primary"
+    name = (
+        "secondary"
+        if re.search(r"\bsecondary\b", text, re.I) and not re.search(r"\bprimary\b", text, re.I)
+        else ("primary")
+    )
     if name in draft.schedules:
         return
     schedule = Schedule(statement, name=name, turn=turn or "1w")

@@ -23,7 +23,7 @@ from opsbook.config.types import format_duration
 from opsbook.deploys.queries import recent_line
 from opsbook.events import DomainEvent, Topic, emit
 from opsbook.incidents import sla
-from opsbook.incidents.models import RESOLVED, EscalationStepRow, IncidentRow
+from opsbook.incidents.models import RESOLVED, EscalationStepRow, IncidentRow, TimelineRow
 from opsbook.incidents.queries import runbooks_of
 from opsbook.incidents.records import add_entry
 from opsbook.incidents.signed import link_secret, link_url, make_token
@@ -135,18 +135,18 @@ def send_step(
 
 
 def escalation_of(session: Session, row: IncidentRow, step: Step, reason: str = "") -> Escalation:
-    """Where `step` stands in the escalation: its level and round from 1, and who the level steps sent
-    before it paged (nobody acknowledged, or it would not be sent)."""
+    """Where `step` stands in the escalation: its level and round from 1, and whom the level steps sent
+    before it reached (as their timeline entries record; nobody acknowledged, or it would not be sent)."""
     policy = _policy(row)
     if step.kind == "renotify":
         return Escalation(level=1, levels=len(policy.levels) if policy else 1, reminder=step.round,
                           acknowledged_by=row.acknowledged_by or "", reason=reason)
     before: list[str] = []
-    earlier = select(EscalationStepRow).where(
-        EscalationStepRow.incident_id == row.id, EscalationStepRow.kind == "level",
-        EscalationStepRow.step_key != step.key)
-    for sent in session.scalars(earlier.order_by(EscalationStepRow.sent_at, EscalationStepRow.id)):
-        before += [u for u in sent.users if u not in before]
+    pages = select(TimelineRow).where(TimelineRow.incident_id == row.id, TimelineRow.kind == "page")
+    for entry in session.scalars(pages.order_by(TimelineRow.ts, TimelineRow.id)):
+        if str(entry.detail.get("step", "")).startswith("renotify"):
+            continue
+        before += [u for u in entry.detail.get("paged", ()) if u not in before]
     return Escalation(level=step.level + 1, levels=len(policy.levels) if policy else step.level + 1,
                       round=step.round + 1, paged_before=tuple(before), reason=reason)
 

@@ -213,3 +213,40 @@ async def test_a_deploy_whose_process_died_is_marked_interrupted_and_not_rerun(
     with runtime.sessions() as session:
         assert queries.get_deploy(session, again.id).status == "interrupted"
     assert "opsbook_deploys_running 0.0" in pipeline.metrics.render().decode()
+
+
+async def test_a_runbook_procedure_deploys_and_rolls_back(
+    sqlite_engine: Engine, clock: FakeClock, versioned: Versioned
+) -> None:
+    folder = versioned.folder / "runbooks"
+    folder.mkdir()
+    script = f"VERSIONS={versioned.folder} sh {versioned.folder}/deploy.sh <env> <version>"
+    (folder / "deploys.md").write_text(f"""# Deploys
+
+## Deploy API
+<!-- opsbook: auto=true -->
+
+```bash
+# Switch the environment to the version
+{script}
+```
+""")
+    text = deploy_yaml(versioned, environments="[production]", extra=f'runbooks: {{folders: ["{folder}"]}}\n')
+    text = text.replace('      command: "sh deploy.sh {env} {version}"\n', '      procedure: "Deploy API"\n')
+    text = text.replace(
+        '      rollback_command: "sh deploy.sh {env} {version}"\n', '      rollback_procedure: "Deploy API"\n'
+    )
+    runtime = make_runtime(sqlite_engine, clock, text)
+    await seed_baseline(runtime, clock)
+    console = Answers()
+    good = await drive(clock, console, walk.deploy(runtime, ANA, console, "api", "1.9.1"))
+    assert good.exit_code == 0 and versioned.version == "1.9.1"
+    assert any(line.startswith("runbook run #1 of 'Deploy API': succeeded") for line in console.lines)
+    console = Answers()
+    bad = await drive(clock, console, walk.deploy(runtime, ANA, console, "api", "2.0"))
+    assert (bad.status, bad.exit_code) == ("rolled_back", 4) and versioned.version == "1.9.1"
+    with runtime.sessions() as session:
+        row = queries.get_deploy(session, bad.deploy_id)
+        assert "runbook run #2 of 'Deploy API': succeeded" in row.output  # 2.0 deployed
+        assert "runbook run #3 of 'Deploy API': succeeded" in row.output  # 1.9.1 back
+        assert "production now on 1.9.1" in row.output

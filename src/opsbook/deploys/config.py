@@ -5,6 +5,7 @@ services:
   - name: api
     deploy:
       command: "./deploy.sh {env} {version}"            # {version}, {previous_version}, {env}, {service}
+      # procedure: "Deploy API"                         # or a runbook procedure (steps marked auto)
       rollback_command: "./deploy.sh {env} {version}"   # {version} is the known-good version
       environments: [staging, production]                # in order: production needs staging passed
       pre_checklist: "Pre-Deployment Checklist"          # a runbook procedure's confirm steps, or a list
@@ -43,12 +44,11 @@ PLACEHOLDERS = ("version", "previous_version", "env", "service")
 
 def _percent(value: Any) -> float:
     """'2%' or 0.02 → 0.02."""
-    if isinstance(value, str) and value.strip().endswith("%"):
-        try:
-            return float(value.strip()[:-1]) / 100
-        except ValueError:
-            raise ValueError(f"{value!r} is not a percentage (e.g. '2%')") from None
-    return float(value)
+    text = str(value).strip()
+    try:
+        return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a percentage (e.g. '2%' or 0.02)") from None
 
 
 Fraction = Annotated[float, BeforeValidator(_percent), Field(ge=0, le=1)]
@@ -122,6 +122,14 @@ class ServiceDeploy(Model):
     rollback_command: Command = Field(
         default=None, description="Shell command run with {version} = the last version that passed."
     )
+    procedure: str | None = Field(
+        default=None,
+        description="Instead of command: a runbook procedure run unattended (steps marked auto), its "
+        "placeholders version, previous_version, env and service given.",
+    )
+    rollback_procedure: str | None = Field(
+        default=None, description="Instead of rollback_command: a runbook procedure, as for procedure."
+    )
     environments: list[Annotated[Environment, BeforeValidator(_environment)]] = Field(
         default_factory=lambda: [Environment(name="production")],
         description="In order: each needs this version verified in the one before.",
@@ -139,14 +147,20 @@ class ServiceDeploy(Model):
 
     @model_validator(mode="after")
     def _valid(self) -> ServiceDeploy:
-        if self.command is None:
-            raise ValueError("say how to deploy: command: '...'")
+        if (self.command is None) == (self.procedure is None):
+            raise ValueError("say how to deploy: command: '...' or procedure: NAME (one of them)")
+        if self.rollback_command is not None and self.rollback_procedure is not None:
+            raise ValueError("roll back with rollback_command or rollback_procedure, not both")
         names = [e.name for e in self.environments]
         if not names:
             raise ValueError("environments: at least one")
         if len(set(names)) != len(names):
             raise ValueError("environments: a name is used twice")
         return self
+
+    @property
+    def can_roll_back(self) -> bool:
+        return self.rollback_command is not None or self.rollback_procedure is not None
 
     def unknown_checks(self, names: set[str]) -> list[str]:
         """Checks the verification names that the service does not have (`names`: its checks)."""

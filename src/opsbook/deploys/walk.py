@@ -36,7 +36,7 @@ from opsbook.deploys.models import DEPLOY, FAILED, ROLLBACK, ROLLED_BACK, SUCCEE
 from opsbook.deploys.plan import DeployRefused, Plan, plan_deploy
 from opsbook.deploys.service import Answer, Ending
 from opsbook.deploys.verify import Limits, Sample, Verdict, healthy_round, judge
-from opsbook.errors import Invalid
+from opsbook.errors import Invalid, OpsbookError
 from opsbook.runtime import Runtime
 
 EXIT_CODES = {SUCCEEDED: 0, FAILED: 1, "interrupted": 1, ROLLED_BACK: 4}
@@ -182,6 +182,57 @@ class Walker:
         flush()
         return ran
 
+    async def step(self, rollback: bool, version: str, previous: str, what: str) -> Ran:
+        """The deploy (or the rollback): its shell command, or its runbook procedure run unattended."""
+        spec = self.plan.spec
+        command, procedure = (
+            (spec.rollback_command, spec.rollback_procedure) if rollback else (spec.command, spec.procedure)
+        )
+        if procedure is not None:
+            return await self.procedure(procedure, version, previous, what)
+        return await self.run(command or "", version, previous, what)
+
+    async def procedure(self, name: str, version: str, previous: str, what: str) -> Ran:
+        """Run a runbook procedure as opsbook (its steps marked auto), its placeholders version,
+        previous_version, env and service given; its steps' output goes to the record when it ends."""
+        from opsbook.runbooks.records import get_run, steps_of
+        from opsbook.runbooks.service import find_procedure, run_unattended
+
+        self.console.say(f"{what}: runbook procedure {name!r}")
+        given = {
+            "version": version,
+            "previous_version": previous,
+            "env": self.plan.env,
+            "service": self.plan.service,
+        }
+        try:
+            found = find_procedure(self.runtime, name)
+            wanted = {
+                k: v for k, v in given.items() if (p := found.procedure.parameter(k)) and p.kind != "env"
+            }
+            run_id = await run_unattended(
+                self.runtime, found, params=wanted, reason=f"{what} (deploy #{self.deploy_id})"
+            )
+        except (OpsbookError, LookupError) as exc:
+            text = f"cannot run the procedure {name!r}: {exc}"
+            self.console.output(text)
+            service.note(self.runtime, self.deploy_id, text + "\n")
+            return Ran(None, text, text)
+        with self.runtime.sessions() as session:
+            run, steps = get_run(session, run_id), steps_of(session, run_id)
+            lines = [f"runbook run #{run_id} of {name!r}: {run.status}"]
+            for st in steps:
+                lines.append(
+                    f"[{st.status}] {st.title}"
+                    + (f" (exit {st.exit_code})" if st.exit_code is not None else "")
+                )
+                lines += [f"  {line}" for line in (st.output or "").splitlines()]
+        for line in lines:
+            self.console.output(self.runtime.redact(line))
+        service.note(self.runtime, self.deploy_id, "\n".join(lines) + "\n")
+        ok = run.status == "succeeded"
+        return Ran(0 if ok else 1, "\n".join(lines), "" if ok else f"runbook run #{run_id} {run.status}")
+
     def _cwd(self) -> str:
         from pathlib import Path
 
@@ -252,7 +303,7 @@ class Walker:
 
     async def deploy(self, confirmed: bool) -> Outcome:
         plan = self.plan
-        ran = await self.run(plan.spec.command or "", plan.version, plan.previous_version or "", "deploying")
+        ran = await self.step(False, plan.version, plan.previous_version or "", "deploying")
         if not ran.ok:
             reasons = [f"the deploy command failed ({ran.error})"]
             return await self.regressed(self.clock.now(), {"regression": True, "reasons": reasons})
@@ -284,7 +335,7 @@ class Walker:
                 )
             )
         good = plan.known_good or ""
-        ran = await self.run(plan.spec.rollback_command or "", good, plan.version, f"rolling back to {good}")
+        ran = await self.step(True, good, plan.version, f"rolling back to {good}")
         restored = await self.restored() if ran.ok else None
         if restored is None:
             why = "the rollback command failed" if not ran.ok else "health was not restored in the window"
@@ -321,8 +372,8 @@ class Walker:
     def _no_rollback(self) -> str:
         if not self.verification.auto_rollback:
             return "automatic rollback is off (verification.auto_rollback)"
-        if not self.plan.spec.rollback_command:
-            return "no rollback_command is configured"
+        if not self.plan.spec.can_roll_back:
+            return "no rollback_command or rollback_procedure is configured"
         if self.plan.known_good is None:
             return f"no version of {self.plan.service} passed in {self.plan.env} before: nothing known-good"
         return ""
@@ -331,11 +382,8 @@ class Walker:
         """A rollback asked for by hand: to the last version that passed, verified."""
         plan = self.plan
         started = self.clock.now()
-        ran = await self.run(
-            plan.spec.rollback_command or "",
-            plan.version,
-            plan.previous_version or "",
-            f"rolling back to {plan.version}",
+        ran = await self.step(
+            True, plan.version, plan.previous_version or "", f"rolling back to {plan.version}"
         )
         restored = await self.restored() if ran.ok else None
         if restored is None:
@@ -402,8 +450,8 @@ async def rollback(
         probe = plan_deploy(runtime, session, service_name, "-", env)
         current = queries.current_version(session, service_name, probe.env)
         good = queries.known_good(session, service_name, probe.env, current)
-    if not probe.spec.rollback_command:
-        raise Invalid(f"{service_name} has no rollback_command in opsbook.yaml")
+    if not probe.spec.can_roll_back:
+        raise Invalid(f"{service_name} has no rollback_command or rollback_procedure in opsbook.yaml")
     if good is None:
         raise Invalid(
             f"no version of {service_name} other than {current or 'the current one'} passed in "

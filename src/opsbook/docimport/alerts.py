@@ -124,7 +124,9 @@ def _columns(statement: Statement) -> dict[str, str]:
     roles: dict[str, str] = {}
     for position, (title, cell) in enumerate(zip(statement.header, statement.cells, strict=False)):
         lowered = title.lower()
-        if re.search(r"sever|priority|level|sev\b", lowered):
+        if re.search(r"runbook|playbook|procedure|what to do|response steps", lowered):
+            roles["runbook"] = cell
+        elif re.search(r"sever|priority|level|sev\b", lowered):
             roles["severity"] = cell
         elif re.search(r"paged|who|notif|escalat|owner|contact|responder", lowered):
             roles["paged"] = cell
@@ -156,6 +158,9 @@ def _rules(statement: Statement, draft: Draft) -> list[Rule]:
             return []
         rule.severity = _severity(statement, roles.get("severity", ""), "", draft, rule)
         rule.paged = roles.get("paged", "")
+        rule.runbook = re.sub(
+            r"^(see|run|follow)\s+", "", roles.get("runbook", "").strip(), flags=re.I
+        ).strip('"“”')
         return [rule]
     found = _PAGE.search(statement.full)
     paged = found.group(1).strip() if found else ""

@@ -159,6 +159,8 @@ def _services(draft: Draft) -> list[Any]:
             body: dict[str, Any] = {"name": rule.name, "check": rule.check, "when": rule.when}
             if rule.severity is not None:
                 body["severity"] = rule.severity.value
+            if rule.runbook:
+                body["runbook"] = rule.runbook
             if rule.paged:
                 body["labels"] = {"paged": rule.paged}
             rules.append(_noted(body, rule))

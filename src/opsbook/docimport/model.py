@@ -45,6 +45,8 @@ class Rule(Part):
     when: str = ""
     severity: Severity | None = None
     paged: str = ""
+    runbook: str = ""
+    """The procedure to follow when it fires, as the document names it."""
 
 
 @dataclass

@@ -553,7 +553,8 @@ def test_monitors_heartbeats_and_a_members_list() -> None:
 def test_a_runbook_column_names_the_rules_procedure() -> None:
     text = (
         "# R\n\n## Alerts\n\n| Alert | Condition | Severity | Runbook |\n|---|---|---|---|\n"
-        '| API slow | p95 latency > 800ms for 5m | P2 | "API is slow" |\n| Disk | disk > 90% | P1 | See Out of disk space |\n'
+        '| API slow | p95 latency > 800ms for 5m | P2 | "API is slow" |\n'
+        "| Disk | disk > 90% | P1 | See Out of disk space |\n"
     )
     config = validated(imported_bytes(text.encode()))
     found = {r.name: (r.when, r.runbook) for s in config.config.services for r in s.rules}

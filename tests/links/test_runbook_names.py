@@ -67,6 +67,7 @@ def test_a_heading_of_one_sub_section_is_that_sub_section_by_its_own_name(folder
     found = catalog.resolve("API Not Responding")
     assert found.ref == "api/api-not-responding"
     assert found.procedure.display == "API Not Responding"
+    assert found.procedure.line == 3  # its own heading's line
     steps = catalog.resolve("API Not Responding > Steps").procedure.steps
     assert found.procedure.steps == steps  # the same steps, the same names and groups
     assert [p.name for p in found.procedure.parameters] == ["container-id"]
@@ -81,6 +82,7 @@ def test_a_heading_of_several_sub_sections_runs_them_all_in_order_labelled(folde
     found = current_catalog(RunbooksSettings(folders=["runbooks"]), folder).resolve("database")
     assert [(s.group, s.title) for s in found.procedure.steps] == [
         ("Diagnose", "Count connections"), ("Fix", "Kill the long queries")]
+    assert RUNBOOK.splitlines()[found.procedure.line - 1] == "## Database"
 
 
 def test_a_procedure_of_the_parser_wins_over_a_heading_and_unknown_names_list_headings(folder: Path) -> None:
@@ -99,6 +101,9 @@ def test_sections_keep_slugs_unique_and_skip_headings_with_steps_of_their_own() 
     procedures = parse_runbook(text).procedures
     heads = sections(procedures)
     assert [h.path for h in heads] == [("X",)]  # "Deploy" has a step of its own: it is a procedure already
+    fenced = "# T\n\n## A\n\n```text\n## A\n```\n\n### B\n\n- [ ] Y\n"
+    (head,) = sections(parse_runbook(fenced).procedures, fenced.split("\n"))
+    assert head.line == 3  # a comment in a code block that reads like the heading is not it
     assert len({p.slug for p in (*procedures, *heads)}) == len(procedures) + len(heads)
 
 

@@ -15,6 +15,7 @@ the next notification without a restart. Telling a change costs a `stat` per fil
 from __future__ import annotations
 
 import difflib
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,8 @@ from opsbook.runbooks.document import Procedure, Runbook
 from opsbook.runbooks.parse import RunbookUnreadable, decode, parse_runbook
 from opsbook.runbooks.sections import sections
 from opsbook.runbooks.text import slugify, unique
+
+_LINES = re.compile(r"\r\n?|\n")
 
 
 class ProcedureNotFound(NotFound):
@@ -166,7 +169,8 @@ def _load(settings: RunbooksSettings, folders: list[_Folder]) -> Catalog:
             name = str(path.relative_to(folder.root).with_suffix("")).replace("/", " ")
             rb_id = unique(slugify(name, 80), used)
             runbook = parse_runbook(text, str(path))
-            catalog.entries.append(Entry(rb_id, str(path), runbook, sections(runbook.procedures)))
+            heads = sections(runbook.procedures, _LINES.split(text))
+            catalog.entries.append(Entry(rb_id, str(path), runbook, heads))
     _mark_auto(catalog, settings.auto)
     return catalog
 

@@ -1,11 +1,14 @@
 """The importer never raises, whatever it is given: arbitrary text, arbitrary Markdown, arbitrary bytes;
-and whatever it drafts from them validates with opsbook's own loader."""
+whatever it drafts from them validates with opsbook's own loader, and agrees with its document."""
 
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from opsbook.config.yamlpos import load_with_lines
+from opsbook.docimport.drift import ConfigView, compare
+from opsbook.docimport.samples import environment
 from tests.docimport.support import imported_bytes, validated
 
 _PIECES = st.sampled_from(
@@ -86,9 +89,13 @@ _MARKDOWN = st.lists(st.one_of(_PIECES, st.text(max_size=12)), max_size=60).map(
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_MARKDOWN)
 def test_markdown_like_text(text: str) -> None:
+    """…and `opsbook doc check` finds no drift between any document and its own fresh draft."""
     result = imported_bytes(text.encode("utf-8", errors="surrogatepass"))
-    validated(result)
+    loaded = validated(result)
     assert result.report_text.endswith("\n")
+    env = environment(result.draft.variables)
+    view = ConfigView(loaded.config, "opsbook.yaml", load_with_lines(result.yaml, "opsbook.yaml", env).lines)
+    assert compare(result.draft, view) == []
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

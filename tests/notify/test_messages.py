@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from opsbook.config.loader import parse_config
@@ -91,7 +92,8 @@ def test_an_sla_breach_is_an_update_that_says_so() -> None:
 
 
 RUNBOOK = RunbookLink("API Not Responding", "http://opsbook.test/ui/procedures/api/api-not-responding",
-                      'opsbook runbook run "API Not Responding" --incident 3', ("Check /health", "Restart the API"))
+                      'opsbook runbook run "API Not Responding" --incident 3',
+                      ("Check /health", "Restart the API"))
 
 
 def page(user: str = "ana", severity: str = "P1", escalation: Escalation | None = None) -> IncidentPage:
@@ -114,6 +116,9 @@ def test_a_page_goes_to_the_persons_contacts_for_its_severity_with_ack_link_and_
                '  Run it: opsbook runbook run "API Not Responding" --incident 3')
     assert runbook in message.body
     assert "scalat" not in message.body  # the first level's page is no escalation
+    wiki = RunbookLink("https://wiki.example.com/api-down", "https://wiki.example.com/api-down")
+    linked = render_message(team(), replace(page(), runbook_links=(wiki,))).body
+    assert "Runbook: https://wiki.example.com/api-down\n" in linked + "\n"  # a URL once, not twice
 
 
 def test_an_escalated_page_says_so_with_its_level_and_who_did_not_acknowledge() -> None:

@@ -172,8 +172,9 @@ def test_a_gap_next_week_is_warned_on_friday_once(runtime: Runtime) -> None:
     assert warning.dedup_key == f"gap:primary:{berlin(2026, 3, 31, 2, 0).isoformat()}"
     assert "nobody is on call on primary Tue 2026-03-31 02:00 - 09:00 (Europe/Berlin)" in warning.body
     assert "That is 7 h without anyone to page." in warning.body
-    assert "Fill it with an override (one of chen, ana, ben), e.g.\n  opsbook oncall override add primary chen " \
-        "--from 2026-03-31T02:00 --to 2026-03-31T09:00" in warning.body
+    assert ("Fill it with an override (one of chen, ana, ben), e.g.\n"
+            "  opsbook oncall override add primary chen --from 2026-03-31T02:00 --to 2026-03-31T09:00"
+            in warning.body)
     assert "on-call gap on primary from Tue 2026-03-31 02:00" in warning.subject
 
     # later the same hour, a restarted process, the next days' checks: never warned again

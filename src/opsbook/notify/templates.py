@@ -126,7 +126,7 @@ Severity: {{ severity }}
 Acknowledge: {{ ack_link }}
 {% if ack_command %}  or: {{ ack_command }}
 {% endif %}{% endif %}{% for rb in runbook_links or [] %}
-Runbook: {{ rb.name }}{% if rb.url %} ({{ rb.url }}){% endif %}
+Runbook: {{ rb.name }}{% if rb.url and rb.url != rb.name %} ({{ rb.url }}){% endif %}
 {% for step in rb.steps %}  {{ loop.index }}. {{ step }}
 {% endfor %}{% if rb.command %}  Run it: {{ rb.command }}
 {% endif %}{% endfor %}""",

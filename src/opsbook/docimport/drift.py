@@ -44,14 +44,15 @@ class ConfigView:
     lines: dict[Path, int]
 
     def at(self, *path: str | int) -> str:
-        """`opsbook.yaml:LINE` of a path, or of the nearest value around it; '(default)' if not written."""
+        """`opsbook.yaml:LINE` of a path, or of the nearest value around it ('not set: default'), or the file
+        and the section it lacks."""
         probe: tuple[str | int, ...] = tuple(path)
         while probe:
             if probe in self.lines:
                 suffix = "" if probe == tuple(path) else " (not set: default)"
                 return f"{self.file}:{self.lines[probe]}{suffix}"
             probe = probe[:-1]
-        return f"{self.file} (not set: default)"
+        return f"{self.file} (no `{path[0]}:` section)" if path else self.file
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,10 @@ opsbook.yaml yet, by domain; and every statement that could not be mapped, with 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
+from opsbook.docimport import placeholders
 from opsbook.docimport.model import Draft, Fate
 from opsbook.docimport.statements import Statement
 
@@ -59,6 +61,19 @@ def _where(statement: Statement, titles: dict[str, str]) -> str:
     return " › ".join((statement.file, *section))
 
 
+def placeholders_left(draft: Draft) -> dict[str, list[str]]:
+    """Each `[PLACEHOLDER]` of the document (upper case, a template's), with the lines it stands on."""
+    found: dict[str, list[str]] = {}
+    for _, fate in sorted(draft.fates.items()):
+        for name in placeholders.bracketed(fate.statement.source):
+            if re.fullmatch(r"[A-Z][A-Z0-9_ ]{2,40}", name.strip()):
+                where = fate.statement.where
+                found.setdefault(name.strip(), [])
+                if where not in found[name.strip()]:
+                    found[name.strip()].append(where)
+    return found
+
+
 def _quote(statement: Statement) -> str:
     words = " ".join(statement.full.split())
     return words if len(words) <= _QUOTE else words[: _QUOTE - 1] + "…"
@@ -90,6 +105,15 @@ def render(report: Report, draft: Draft) -> str:
     lines.append(f"Not understood ({len(report.unknown)}):" if report.unknown else "Not understood: nothing.")
     for fate in report.unknown:
         lines.append(f"  {fate.statement.where}  {_quote(fate.statement)}")
+    left = placeholders_left(draft)
+    if left:
+        lines.append("")
+        lines.append(
+            f"Placeholders still in the document ({len(left)}; runbook steps ask for them as parameters):"
+        )
+        for name, where in left.items():
+            shown = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
+            lines.append(f"  [{name}]  {shown}")
     if draft.variables:
         lines.append("")
         lines.append(

@@ -2,7 +2,9 @@
 
 A shell block whose commands are separated by comment lines becomes one step per comment, titled by it;
 a comment with nothing under it is a manual step; a plainly-SQL statement inside a shell block is an SQL
-step. Unlabelled blocks are read by what they look like: checklist, numbered flow, commands, or text.
+step. Numbered comments (`# 1. Announce the deploy`, `# Step 2: Wait`) each open a step of their own, also
+when no command stands between them (unnumbered comment lines under one are its notes). Unlabelled
+blocks are read by what they look like: checklist, numbered flow, commands, or text.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ SQL_LANGS = frozenset({"sql", "postgresql", "postgres", "psql", "pgsql", "plpgsq
 CHECKBOX = re.compile(r"^\s*(?:[-*+]\s+)?(?:\[(?P<mark>[ xX])\]|(?P<glyph>[☐☑☒✅✔✓□■⬜◻]))\s+(?P<text>\S.*)$")
 CHECKED_GLYPHS = frozenset("☑☒✅✔✓■")
 _NUMBERED = re.compile(r"^\s*\d+[.)]\s+(?P<text>\S.*)$")
+_NUMBERED_COMMENT = re.compile(r"^(?:step\s+)?\d+\s*[.):]\s*\S", re.I)
 _EXPECT = re.compile(r"^(?:should\b|expect|expected\b|output\b|result\b|returns?\b|e\.g\.|→|=>|->)", re.I)
 _HEREDOC = re.compile(r"<<-?\s*(['\"]?)([A-Za-z_][A-Za-z0-9_]*)\1")
 _SQL_START = re.compile(
@@ -215,11 +218,24 @@ def classify_unlabelled(content: str) -> str:
     if len(numbered) >= 2 and not any(re.search(r"[A-Za-z0-9]{2,}", line) for line in others):
         return "flow"
     logical = [ll for ll in logical_lines(content, 0, "#") if not ll.blank and ll.comment is None]
+    if not logical and _numbered_comments(content) >= 2:
+        return "commands"
     if logical:
         commandish = sum(1 for ll in logical if looks_like_command(ll.text.splitlines()[0]))
         if commandish and commandish / len(logical) >= 0.6:
             return "commands"
     return "text"
+
+
+def is_numbered_comment(text: str) -> bool:
+    """A comment that numbers a step: `1. Announce the deploy`, `2) Wait`, `Step 3: Check health`."""
+    return bool(_NUMBERED_COMMENT.match(text))
+
+
+def _numbered_comments(content: str) -> int:
+    """How many of the block's lines are numbered `#` comments."""
+    comments = [ll.comment for ll in logical_lines(content, 0, "#") if ll.comment is not None]
+    return sum(1 for comment in comments if is_numbered_comment(comment))
 
 
 def _command_step(
@@ -250,7 +266,10 @@ def _dedent(text: str) -> str:
 
 def _is_note(cur: _Chunk, text: str) -> bool:
     """Whether comment `text` belongs to chunk `cur` as a note (an expectation after its commands, or a
-    further comment line above them) rather than opening a chunk of its own."""
+    further comment line above them) rather than opening a chunk of its own. A numbered comment always
+    opens its own."""
+    if is_numbered_comment(text):
+        return False
     if cur.commands:
         return bool(_EXPECT.match(text))
     return not cur.closed

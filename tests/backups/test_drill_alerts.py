@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from opsbook.checks.kinds.postgres import libpq_dsn
 from opsbook.clock import FakeClock
 from opsbook.oplog.models import OplogEntryRow
 from opsbook.pipeline import Pipeline
+from tests.backups.support import settle
 from tests.support import make_runtime
 
 RICK = Principal("rick", Role.RESPONDER, "test")
@@ -41,15 +40,6 @@ backups:
       postgres: {{dsn: "{dsn}", dump: "{dump}"}}
       smoke: [{{sql: "select true"}}]
 """
-
-
-async def settle(pipeline: Pipeline, predicate: Callable[[], bool], limit: float = 30.0) -> None:
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the pipeline")
-        await asyncio.sleep(0.02)
-        await pipeline.writer.flush()
 
 
 def firing(engine: Engine) -> dict[str, AlertRow]:
@@ -97,7 +87,7 @@ async def test_a_drill_not_done_by_its_time_and_grace_is_overdue(
                                                        str(tmp_path / "none-*.dump")))
     pipeline = Pipeline(runtime)
     hung: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    pipeline.backups.drilling["shop"] = hung  # type: ignore[assignment]  # a restore that never ends
+    pipeline.backups.drilling["shop"] = hung  # a restore that never ends
     await pipeline.start()
     try:
         # Sunday 04:00 the drill is due; at 09:59:59 it is still within its 6 h grace

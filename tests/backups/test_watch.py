@@ -3,9 +3,7 @@ records the `backups/<job>-state` results at the instants they change, and the r
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,6 +16,7 @@ from opsbook.alerts.models import AlertRow
 from opsbook.backups.models import BackupRow
 from opsbook.clock import FakeClock
 from opsbook.pipeline import Pipeline
+from tests.backups.support import settle
 from tests.support import make_runtime
 
 TOKEN = "nightly-db-token-0123456789"
@@ -37,21 +36,6 @@ backups:
     heartbeat: {{token: {TOKEN}, grace: 1h}}
 {extra}
 """
-
-
-async def settle(pipeline: Pipeline, predicate: object = None, limit: float = 10.0) -> None:
-    """Let the watch's round (a thread) and the writer catch up with the fake clock's instant."""
-    deadline = time.monotonic() + limit
-    while True:
-        await asyncio.sleep(0.02)
-        await pipeline.writer.flush()
-        if predicate is None or predicate():  # type: ignore[operator]
-            if predicate is None:
-                await asyncio.sleep(0.05)
-                await pipeline.writer.flush()
-            return
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the pipeline")
 
 
 def alerts(engine: Engine, check: str) -> dict[str, AlertRow]:

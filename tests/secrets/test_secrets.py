@@ -4,10 +4,8 @@ runbook run, a command and a file, and the rotation-failure hook."""
 
 from __future__ import annotations
 
-import asyncio
 import os
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -31,6 +29,7 @@ from opsbook.secrets import service
 from opsbook.secrets.age import judge
 from opsbook.secrets.config import SecretConfig
 from opsbook.web.app import create_app
+from tests.backups.support import settle
 from tests.support import make_runtime, serving
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -63,15 +62,6 @@ secrets:
     rotation: Rotate the JWT secret
 {extra}
 """
-
-
-async def settle(pipeline: Pipeline, predicate: Callable[[], bool], limit: float = 10.0) -> None:
-    deadline = time.monotonic() + limit
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("timed out waiting for the pipeline")
-        await asyncio.sleep(0.02)
-        await pipeline.writer.flush()
 
 
 def firing(engine: Engine, check: str) -> dict[str, AlertRow]:

@@ -109,10 +109,11 @@ def render(report: Report, draft: Draft) -> str:
     if left:
         lines.append("")
         lines.append(
-            f"Placeholders still in the document ({len(left)}; runbook steps ask for them as parameters):"
+            f"Placeholders still in the document ({len(left)}; fill them in there: a runbook step asks for "
+            "its own as parameters):"
         )
-        for name, where in left.items():
-            shown = ", ".join(where[:4]) + (f" and {len(where) - 4} more" if len(where) > 4 else "")
+        for name, found in left.items():
+            shown = ", ".join(found[:4]) + (f" and {len(found) - 4} more" if len(found) > 4 else "")
             lines.append(f"  [{name}]  {shown}")
     if draft.variables:
         lines.append("")

@@ -564,3 +564,16 @@ def test_a_runbook_column_names_the_rules_procedure() -> None:
         "api-slow": ("p95(latency_ms) > 800 for 5m", "API is slow"),
         "disk": ("disk_pct > 90", "Out of disk space"),
     }
+
+
+def test_percentiles_in_words() -> None:
+    text = (
+        "# T\n\n## Alerts (P2)\n\n- 99th percentile response time > 1.5 s for 10 mins\n"
+        "- median latency > 200ms over 15 minutes\n- peak latency above 3000 ms for 1 minute\n"
+    )
+    config = validated(imported_bytes(text.encode()))
+    assert sorted(when for when, _ in rules(config).values()) == [
+        "max(latency_ms) > 3000 for 1m",
+        "p50(latency_ms) > 200 for 15m",
+        "p99(latency_ms) > 1500 for 10m",
+    ]

@@ -311,8 +311,7 @@ def _when(field: str, limit: Threshold, text: str, notes: list[str]) -> str | No
         value = value * 1000 if limit.unit == "s" else value
         if limit.unit == "":
             notes.append("no unit given: milliseconds assumed")
-        percentile = re.search(r"\bp(\d{2}(?:\.\d+)?)\b", text, re.I)
-        aggregate = f"p{percentile.group(1)}" if percentile else "avg"
+        aggregate = _aggregate(text)
         if hold_text:
             return f"{aggregate}(latency_ms) {limit.op} {number_text(value)} for {hold_text}"
         notes.append(f"the document gives no duration: measured over {DEFAULT_WINDOW}")
@@ -343,6 +342,20 @@ _FIELD_NAMES = {
     "connected_clients": "clients",
     "days_left": "certificate",
 }
+
+
+def _aggregate(text: str) -> str:
+    """p95 / '95th percentile' / median / max / average (the default) of the latencies."""
+    percentile = re.search(
+        r"\bp(\d{2}(?:\.\d+)?)\b|\b(\d{2}(?:\.\d+)?)(?:th|st|nd|rd)?[- ]percentile", text, re.I
+    )
+    if percentile:
+        return f"p{percentile.group(1) or percentile.group(2)}"
+    if re.search(r"\bmedian\b", text, re.I):
+        return "p50"
+    if re.search(r"\b(max|maximum|peak|worst)\b", text, re.I):
+        return "max"
+    return "avg"
 
 
 def _name(draft: Draft, rule: Rule, subject: str, statement: Statement) -> str:

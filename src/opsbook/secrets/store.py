@@ -62,8 +62,8 @@ def runbook_rotations(session: Session, procedures: Mapping[str, Sequence[Secret
     → the secrets it rotates) that are not recorded yet."""
     if not procedures:
         return []
-    recorded = set(session.execute(select(RotationRow.secret, RotationRow.run_id)
-                                   .where(RotationRow.run_id.is_not(None))).tuples())
+    recorded = {(secret, run_id) for secret, run_id in session.execute(
+        select(RotationRow.secret, RotationRow.run_id).where(RotationRow.run_id.is_not(None)))}
     runs = session.scalars(
         select(RunRow).where(RunRow.status == "succeeded", RunRow.finished_at.is_not(None),
                              RunRow.procedure_ref.in_(list(procedures)))

@@ -577,3 +577,21 @@ def test_percentiles_in_words() -> None:
         "p50(latency_ms) > 200 for 15m",
         "p99(latency_ms) > 1500 for 10m",
     ]
+
+
+def test_an_on_call_calendar_table() -> None:
+    result = imported(DOCS / "oncall-calendar.md")
+    config = validated(result)
+    schedules = {s.name: s.layers[0] for s in config.config.schedules}
+    assert (schedules["primary"].users, str(schedules["primary"].start)) == (
+        ["ana", "ben", "cleo"],
+        "2026-01-05",
+    )
+    assert schedules["secondary"].users == ["ben", "cleo", "ana"]
+    assert "ONCALL_START_DATE" not in result.yaml  # the table gives the first week
+    assert levels(config) == [
+        (["schedule:primary"], 10 * MINUTE),
+        (["schedule:secondary"], 20 * MINUTE),
+        (["user:cto"], None),
+    ]
+    assert unknown_lines(result) == []

@@ -27,6 +27,7 @@ FIXTURES = [
     [DOCS / "arrows-and-passive.md"],
     [DOCS / "notion-export.md"],
     [DOCS / "monitors-and-heartbeats.md"],
+    [DOCS / "oncall-calendar.md"],
     [DOCS / "split" / "monitoring.md", DOCS / "split" / "oncall.md"],
 ]
 

@@ -67,6 +67,7 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
     for index, statement in enumerate(statements):
         if statement.kind == "row" and statement.cells and index not in draft.fates:
             _contact(index, statement, draft)
+    _rotation_table(statements, draft)
     for index, statement in enumerate(statements):
         if statement.kind in ("item", "text", "row", "line") and index not in draft.fates:
             _rotation(index, statements, draft)
@@ -75,6 +76,71 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
         if count and _ON_CALL.search(statement.full) and index not in draft.fates:
             _people_placeholder(index, statement, count, draft)
     _escalation(statements, draft)
+
+
+_MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
+
+
+def _rotation_table(statements: list[Statement], draft: Draft) -> None:
+    """| Week of | Primary | Secondary |: the people of each column in turn; the first week its start."""
+    blocks: dict[int, list[int]] = {}
+    for index, statement in enumerate(statements):
+        if (
+            statement.kind == "row"
+            and statement.cells
+            and index not in draft.fates
+            and any(
+                re.fullmatch(r"\s*(primary|secondary)(\s+on[- ]?call)?\s*", title, re.I)
+                for title in statement.header
+            )
+        ):
+            blocks.setdefault(statement.block, []).append(index)
+    for indexes in blocks.values():
+        if len(indexes) < 2:
+            continue
+        rows = [statements[i] for i in indexes]
+        for column, title in enumerate(rows[0].header):
+            role = re.match(r"\s*(primary|secondary)", title, re.I)
+            if not role or role.group(1).lower() in draft.schedules:
+                continue
+            people = [r.cells[column] for r in rows if column < len(r.cells) and r.cells[column].strip()]
+            names: list[str] = []
+            for person in people:
+                name = _user(draft, person, rows[0], person)
+                if name not in names:
+                    names.append(name)
+            schedule = Schedule(
+                rows[0], name=role.group(1).lower(), users=names, turn="1w", timezone=draft.timezone or "UTC"
+            )
+            start = _date(rows[0].cells[0]) if rows[0].cells else None
+            schedule.start = start or draft.variable(
+                "ONCALL_START_DATE", "the date the rotation begins, YYYY-MM-DD", rows[0]
+            )
+            schedule.notes.append("one row a week (weekly turns), in the table's order")
+            draft.schedules[schedule.name] = schedule
+        for i in indexes:
+            draft.mark(i, statements[i], "mapped", "a week of the on-call rotation table")
+
+
+def _date(text: str) -> str | None:
+    """'2026-01-05', 'Jan 5, 2026', '5 Jan 2026' → '2026-01-05'."""
+    iso = re.search(r"\b(\d{4})-(\d{2})-(\d{2})\b", text)
+    if iso:
+        return iso.group(0)
+    words = re.search(
+        r"\b([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),?\s+(\d{4})\b|\b(\d{1,2})\s+([A-Za-z]{3})[a-z]*\.?\s+(\d{4})\b",
+        text,
+    )
+    if not words:
+        return None
+    month, day, year = (
+        (words.group(1), words.group(2), words.group(3))
+        if words.group(1)
+        else (words.group(5), words.group(4), words.group(6))
+    )
+    if month.lower() not in _MONTHS or not 1 <= int(day) <= 31:
+        return None
+    return f"{int(year):04d}-{_MONTHS.index(month.lower()) + 1:02d}-{int(day):02d}"
 
 
 _PEOPLE_LABEL = re.compile(

@@ -5,6 +5,7 @@ and roll the capacity values up — on a fake clock, against the real PostgreSQL
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -51,17 +52,27 @@ async def test_the_loops_sample_maintain_and_roll_up(troubled_db: Troubled, sqli
                 query = query.where(getattr(model, name) == value)
             return int(session.scalar(query) or 0)
 
+    def samples_are(n: int) -> bool:
+        return count(SnapshotRow) == n
+
     await pipeline.start()
     try:
-        await eventually(lambda: count(SnapshotRow) == 1, "the first sample")
+        await eventually(lambda: count(SnapshotRow) == 1, "the first sample", limit=60)
         await clock.advance_to(SUNDAY + timedelta(minutes=14))
         assert count(MaintenanceRunRow) == 0  # not before its firing
         await clock.advance_to(SUNDAY + timedelta(minutes=15))
-        await eventually(lambda: count(MaintenanceRunRow, outcome="ok") == 1, "the 02:15 run")
+        await eventually(lambda: count(MaintenanceRunRow, outcome="ok") == 1, "the 02:15 run", limit=60)
+        # a loop's round runs its database work in a thread: each half hour is waited for before the next
+        for n, minutes in ((2, 30), (3, 60)):
+            await clock.advance_to(SUNDAY + timedelta(minutes=minutes))
+            await eventually(partial(samples_are, n), f"sample {n}", limit=60)
         await clock.advance_to(SUNDAY + timedelta(hours=1, minutes=10))
-        await eventually(lambda: count(SnapshotRow) >= 3, "a sample every 30 minutes")
-        with Session(sqlite_engine) as session:
-            mark = session.get(MetaRow, "capacity.hour_until")
-        assert mark is not None and mark.value.startswith("2026-03-08T03:00")
+
+        def rolled_up() -> bool:
+            with Session(sqlite_engine) as session:
+                mark = session.get(MetaRow, "capacity.hour_until")
+            return mark is not None and mark.value.startswith("2026-03-08T03:00")
+
+        await eventually(rolled_up, "the capacity rollup of 02:00-03:00", limit=60)
     finally:
         await pipeline.stop()

@@ -12,10 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.models import AlertRow
-from opsbook.deploys.queries import marks as deploy_marks
 from opsbook.errors import NotFound
 from opsbook.incidents.models import RESOLVED, EscalationStepRow, IncidentAlertRow, IncidentRow, TimelineRow
-from opsbook.oplog.service import entries_for_incident
 from opsbook.rules.severity import Severity
 
 
@@ -96,6 +94,11 @@ class TimelineItem:
 
 def timeline(session: Session, incident_id: int) -> list[TimelineItem]:
     """The full timeline, oldest first: incident entries plus runbook runs and operations log entries."""
+    # the operations log and the deploys (their use cases and tables) only where a timeline is read:
+    # `incident list` loads neither
+    from opsbook.deploys.queries import marks as deploy_marks
+    from opsbook.oplog.service import entries_for_incident
+
     items = [
         TimelineItem(e.ts, e.kind, e.actor, e.message, "incident", e.id, dict(e.detail or {}))
         for e in session.scalars(select(TimelineRow).where(TimelineRow.incident_id == incident_id)

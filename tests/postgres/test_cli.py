@@ -18,6 +18,7 @@ from opsbook.oplog.models import OplogEntryRow
 from opsbook.postgres import service
 from opsbook.runtime import open_runtime
 from tests.postgres.conftest import HOT, Troubled
+from tests.support import free_port
 
 
 def write_config(tmp_path: Path, dsn: str) -> Path:
@@ -71,3 +72,11 @@ def test_pg_maintain_runs_what_is_due_now(troubled_db: Troubled, tmp_path: Path)
     runtime.close()
     assert entry.operation == "PostgreSQL maintenance analyze on db/main"
     assert entry.steps[0]["output"] == "ANALYZE"
+
+
+def test_an_unreachable_database_is_an_error_without_its_password(tmp_path: Path) -> None:
+    port = free_port()  # nothing listens there
+    cfg = write_config(tmp_path, f"postgresql://app:Sup3r-Secret@127.0.0.1:{port}/app")
+    result = CliRunner().invoke(app, ["pg", "report", "-c", str(cfg)])
+    assert result.exit_code == 2
+    assert "error: postgresql://app@127.0.0.1" in result.output and "Sup3r-Secret" not in result.output

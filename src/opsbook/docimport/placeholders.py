@@ -11,17 +11,11 @@ _EXAMPLE_HOST = re.compile(
     r"(?:^|\.)(?:example\.(?:com|org|net)|[\w-]+\.example|localhost\.localdomain|[\w-]*your[\w-]*\.[\w.]+)$",
     re.IGNORECASE,
 )
-_YOUR = re.compile(r"\byour[-_][\w\-]+", re.IGNORECASE)
 
 
 def bracketed(text: str) -> list[str]:
     """The placeholders in brackets or angle brackets, without the brackets."""
     return [m.group("inner") or m.group("angle") for m in _BRACKETED.finditer(text)]
-
-
-def has_placeholder(text: str) -> bool:
-    """True if the text still holds something for the reader to fill in."""
-    return bool(bracketed(text) or _YOUR.search(text) or re.search(r"\bYYYY-MM-DD\b|\bX{2,}\b", text))
 
 
 def is_example_host(host: str) -> bool:

@@ -23,10 +23,6 @@ class Report:
     """Understood statements by the domain that would hold them."""
     unknown: list[Fate] = field(default_factory=list)
 
-    @property
-    def mapped_count(self) -> int:
-        return sum(len(f) for f in self.sections.values())
-
     def unknown_lines(self) -> list[tuple[str, int]]:
         return [(f.statement.file, f.statement.line) for f in self.unknown]
 

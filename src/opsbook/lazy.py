@@ -12,7 +12,9 @@ returned as it is.
     else:
         (service,) = lazy_modules("opsbook.incidents.service")
 
-mypy checks the real module; at run time the name is bound without loading it.
+mypy checks the real module; at run time the name is bound without loading it. Python 3.11's
+LazyLoader is not safe when two threads make the first access at once, so bind lazily only in modules
+first used on one thread: the CLI's command modules, not what `opsbook serve` shares between threads.
 """
 
 from __future__ import annotations

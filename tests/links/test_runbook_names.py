@@ -158,3 +158,16 @@ def test_validate_names_the_file_and_line_of_every_runbook_that_does_not_exist(f
                       .replace("Restart everything", "Database > Fix"), encoding="utf-8")
     good = _validate(folder)
     assert good.returncode == 0, good.stdout + good.stderr
+
+
+def test_a_page_carries_a_few_first_steps_each_on_one_short_line() -> None:
+    from opsbook.runbooks.service import STEP_CHARS, first_steps
+
+    long = "curl -fsS " + "https://api.example.com/v1/health?verbose=true&region=eu-central-1 " * 5
+    text = (f"## Restart\n\n1. Look at the graphs\n\n```bash\n# Probe the API\n{long}\n```\n\n"
+            "- [ ] Tell the team\n- [ ] Write it down\n")
+    steps = first_steps(parse_runbook(text).procedures[0])
+    assert len(steps) == 3 and steps[0] == "Look at the graphs"
+    assert steps[1].startswith("Probe the API: curl -fsS https://api.example.com") and steps[1].endswith("…")
+    assert len(steps[1]) == STEP_CHARS and "\n" not in steps[1]
+    assert steps[2] == "Tell the team"

@@ -595,3 +595,18 @@ def test_an_on_call_calendar_table() -> None:
         (["user:cto"], None),
     ]
     assert unknown_lines(result) == []
+
+
+def test_one_rule_per_severity_column() -> None:
+    result = imported(DOCS / "severity-columns.md")
+    config = validated(result)
+    assert rules(config) == {
+        "host/cpu-warning": ("cpu_pct > 70 for 10m", "P2"),
+        "host/cpu-critical": ("cpu_pct > 90 for 10m", "P0"),
+        "api/api-p95-latency-warning": ("p95(latency_ms) > 400 for 5m", "P2"),
+        "api/api-p95-latency-critical": ("p95(latency_ms) > 1000 for 5m", "P0"),
+        "host/disk-warning": ("disk_pct > 80", "P2"),
+        "host/disk-critical": ("disk_pct > 95", "P0"),
+    }
+    assert "assumed: the column 'Critical' read as P0, opsbook's meaning" in result.yaml
+    assert unknown_lines(result) == []

@@ -28,6 +28,7 @@ FIXTURES = [
     [DOCS / "notion-export.md"],
     [DOCS / "monitors-and-heartbeats.md"],
     [DOCS / "oncall-calendar.md"],
+    [DOCS / "severity-columns.md"],
     [DOCS / "split" / "monitoring.md", DOCS / "split" / "oncall.md"],
 ]
 

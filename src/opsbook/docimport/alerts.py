@@ -147,6 +147,9 @@ _CLAUSES = re.compile(r";|\.\s+|,\s*(?:and|while|but|or)\s+|\s+and\s+(?=so\b|als
 def _rules(statement: Statement, draft: Draft) -> list[Rule]:
     """The rules a statement states: one per table row, one per clause of a sentence."""
     if statement.kind == "row":
+        by_severity = _severity_columns(statement, draft)
+        if by_severity:
+            return by_severity
         roles = _columns(statement)
         if "threshold" not in roles:
             return []
@@ -173,6 +176,34 @@ def _rules(statement: Statement, draft: Draft) -> list[Rule]:
         own = severity(clause, draft.glossary) if severities(clause) else None
         rule.severity = own or _severity(statement, "", statement.full, draft, rule)
         rule.paged = paged
+        rules.append(rule)
+    return rules
+
+
+def _severity_columns(statement: Statement, draft: Draft) -> list[Rule]:
+    """| Metric | Warning | Critical |: one rule per severity column, each with that column's threshold."""
+    columns = [
+        (position, sev, title)
+        for position, title in enumerate(statement.header)
+        if position and (sev := severity(title, draft.glossary)) is not None and threshold(title) is None
+    ]
+    if not columns:
+        return []
+    roles = _columns(statement)
+    metric = statement.cells[0] if statement.cells else ""
+    hold = f" for {roles['duration']}" if roles.get("duration") and seconds(roles["duration"]) else ""
+    rules = []
+    for position, sev, title in columns:
+        cell = statement.cells[position] if position < len(statement.cells) else ""
+        if not cell.strip() or threshold(cell) is None:
+            continue
+        rule = _one(f"{metric} {cell}{hold}", f"{metric} {title}", statement, draft)
+        if rule is None:
+            continue
+        rule.severity = sev
+        if not severities(title) and title.lower().strip() not in draft.defined:
+            rule.notes.append(f"the column '{title}' read as {sev.value}, opsbook's meaning")
+        rule.paged = roles.get("paged", "")
         rules.append(rule)
     return rules
 

@@ -71,7 +71,7 @@ class SecretState:
         policy = f"policy every {format_duration(every)}"
         if self.last_rotated is None or self.due_at is None:
             text = (f"last rotation unknown ({policy}): record it with "
-                    f"`opsbook secret rotated {self.name} --at DATE`")
+                    f"`opsbook secret rotated {self.name}` (--at for an earlier time)")
         else:
             days = (self.now - self.last_rotated).total_seconds() / DAY
             left = (self.due_at - self.now).total_seconds() / DAY

@@ -610,3 +610,23 @@ def test_one_rule_per_severity_column() -> None:
     }
     assert "assumed: the column 'Critical' read as P0, opsbook's meaning" in result.yaml
     assert unknown_lines(result) == []
+
+
+def test_severities_inline_and_a_silent_worker() -> None:
+    result = imported(DOCS / "inline-severities.md")
+    config = validated(result)
+    assert rules(config) == {
+        "api/p99-latency": ("p99(latency_ms) > 2000 for 10m", "P2"),
+        "api/search-api-returns": ("error_rate > 5% over 5m", "P1"),
+        "redis/redis-memory-usage": ("used_memory_pct > 80", None),
+    }
+    # "Page if the queue worker has not sent a heartbeat for 15 minutes"
+    assert checks(config)["queue-worker/heartbeat"].period.total_seconds() == 15 * MINUTE
+    assert slas(config)["P1"] == "600s" and slas(config)["P2"] == "3600s"
+    layer = config.config.schedules[0].layers[0]
+    assert (layer.users, str(layer.handoff), config.config.schedules[0].timezone) == (
+        ["aki", "ren", "sora"],
+        "tuesday 11:00",
+        "Asia/Tokyo",
+    )
+    assert unknown_lines(result) == []

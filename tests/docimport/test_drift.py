@@ -29,6 +29,7 @@ FIXTURES = [
     [DOCS / "monitors-and-heartbeats.md"],
     [DOCS / "oncall-calendar.md"],
     [DOCS / "severity-columns.md"],
+    [DOCS / "inline-severities.md"],
     [DOCS / "split" / "monitoring.md", DOCS / "split" / "oncall.md"],
 ]
 

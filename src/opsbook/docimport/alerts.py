@@ -357,7 +357,9 @@ def _when(field: str, limit: Threshold, text: str, notes: list[str]) -> str | No
 
 
 _LEAD_IN = re.compile(
-    r"^(?:(?:page|alert|notify|wake|call|ping)\b.*?\b(?:if|when|once|whenever)\s+)?(?:the\s+)?", re.I
+    r"^(?:(?:page|alert|notify|wake|call|ping|warn)\b.*?\b(?:if|when|once|whenever)\s+|(?:if|when|once|whenever)\s+)?"
+    r"(?:the\s+)?",
+    re.I,
 )
 _FIELD_NAMES = {
     "latency_ms": "latency",
@@ -395,8 +397,8 @@ def _name(draft: Draft, rule: Rule, subject: str, statement: Statement) -> str:
     subject = re.sub(r"\[[^\]]*\]|\b(?:P|SEV[- ]?)[0-4]\b", " ", subject, flags=re.I).strip()
     subject = _LEAD_IN.sub("", subject)
     words = re.split(
-        r"\s*(?:>=|<=|>|<|≥|≤|\(|:|\babove\b|\bover\b|\bexceeds?\b|\bmore than\b|\bbelow\b|"
-        r"\bunder\b|\b(?:in )?less than\b|\bfewer than\b|\bgoes\b|\bis\b|\bare\b|\bfor\b|\s\d)",
+        r"\s*(?:>=|<=|>|<|≥|≤|\(|:|\babove\b|\bover\b|\bexceeds?\b|\bpasses\b|\breaches\b|\bhits\b|\bcrosses\b"
+        r"|\bmore than\b|\bbelow\b|\bunder\b|\b(?:in )?less than\b|\bfewer than\b|\bgoes\b|\bis\b|\bare\b|\bfor\b|\s\d)",
         subject,
         maxsplit=1,
     )[0]

@@ -206,7 +206,9 @@ def _heartbeat(index: int, statement: Statement, draft: Draft) -> None:
         return
     fields: dict[str, Any] = {}
     at = clock_time(text) or _bare_clock(text)
-    every = re.search(r"\bevery\s+(\d+\s*(?:m|min|minutes?|h|hours?))\b", text, re.I)
+    every = re.search(r"\bevery\s+(\d+\s*(?:m|min|minutes?|h|hours?))\b", text, re.I) or re.search(
+        r"\bheartbeat\s+(?:for|in|within)\s+(\d+\s*(?:m|min|minutes?|h|hours?))\b", text, re.I
+    )
     if re.search(r"\b(nightly|daily|every (day|night))\b", text, re.I) and at is not None:
         fields["cron"] = f"{at % 60} {at // 60} * * *"
         zone = time_zone(text)
@@ -216,7 +218,18 @@ def _heartbeat(index: int, statement: Statement, draft: Draft) -> None:
         fields["period"] = duration_text(seconds(every.group(1)) or 0)
     else:
         return
-    subject = re.sub(r"heartbeats?", "", statement.label, flags=re.I).strip() if statement.label else "jobs"
+    silent = re.search(
+        r"\b(?:the\s+)?([\w -]{2,30}?)\s+(?:has not|hasn't|does not|doesn't|stops?|misses)\b", text, re.I
+    )
+    subject = (
+        re.sub(r"heartbeats?", "", statement.label, flags=re.I).strip()
+        if statement.label
+        else (
+            re.sub(r"^(page|alert|notify|warn)\b.*?\b(if|when)\s+(the\s+)?", "", silent.group(1), flags=re.I)
+            if silent
+            else "jobs"
+        )
+    )
     service = slug(subject or "jobs", "jobs")
     check = Check(
         statement,

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from opsbook.checks.kinds.probes.http import close_sessions
 from opsbook.checks.result import StoredResult
 from opsbook.checks.runner import run_check
 from opsbook.checks.spec import RunContext
@@ -146,13 +147,16 @@ async def drive(
     I/O (the commands, the probes) runs in real time meanwhile."""
     task = asyncio.ensure_future(work)
     seen = 0
-    while not task.done():
-        if console.rounds > seen:
-            seen = console.rounds
-            await clock.advance(step)
-        else:
-            await asyncio.sleep(0.002)
-    return task.result()
+    try:
+        while not task.done():
+            if console.rounds > seen:
+                seen = console.rounds
+                await clock.advance(step)
+            else:
+                await asyncio.sleep(0.002)
+        return task.result()
+    finally:
+        await close_sessions()  # the probes' HTTP sessions of this loop
 
 
 async def seed_baseline(

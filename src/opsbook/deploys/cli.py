@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -27,6 +27,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
+from opsbook.checks.kinds.probes.http import close_sessions
 from opsbook.cli.common import (
     AuthorOption,
     ConfigOption,
@@ -92,6 +93,18 @@ def _needs_answers(runtime: Runtime, service_name: str, confirmed: bool) -> None
         )
 
 
+def _walk(work: Coroutine[Any, Any, walk.Outcome]) -> walk.Outcome:
+    """Run a walk to its end; the probes' HTTP sessions are closed with it."""
+
+    async def whole() -> walk.Outcome:
+        try:
+            return await work
+        finally:
+            await close_sessions()
+
+    return asyncio.run(whole())
+
+
 def _ended(outcome: walk.Outcome, timezone: str) -> None:
     words = {"succeeded": "succeeded", "failed": "FAILED", "rolled_back": "ROLLED BACK"}
     text = f"deploy #{outcome.deploy_id} {words.get(outcome.status, outcome.status)}"
@@ -126,7 +139,7 @@ def run_cmd(
     with acting(config) as runtime:
         _needs_answers(runtime, service_name, confirm)
         committed = parse_time(committed_at, runtime, "--committed-at") if committed_at else None
-        outcome = asyncio.run(
+        outcome = _walk(
             walk.deploy(
                 runtime,
                 actor,
@@ -155,7 +168,7 @@ def rollback_cmd(
     """Roll SERVICE back to the last version that passed in the environment, and verify it."""
     actor = cli_actor(author)
     with acting(config) as runtime:
-        outcome = asyncio.run(walk.rollback(runtime, actor, Terminal(), service_name, env))
+        outcome = _walk(walk.rollback(runtime, actor, Terminal(), service_name, env))
         _ended(outcome, runtime.config.timezone)
     raise typer.Exit(outcome.exit_code)
 

@@ -398,7 +398,8 @@ def _name(draft: Draft, rule: Rule, subject: str, statement: Statement) -> str:
     subject = _LEAD_IN.sub("", subject)
     words = re.split(
         r"\s*(?:>=|<=|>|<|≥|≤|\(|:|\babove\b|\bover\b|\bexceeds?\b|\bpasses\b|\breaches\b|\bhits\b|\bcrosses\b"
-        r"|\bmore than\b|\bbelow\b|\bunder\b|\b(?:in )?less than\b|\bfewer than\b|\bgoes\b|\bis\b|\bare\b|\bfor\b|\s\d)",
+        r"|\bmore than\b|\bbelow\b|\bunder\b|\b(?:in )?less than\b|\bfewer than\b|\bgoes\b|\bis\b|\bare\b"
+        r"|\bfor\b|\s\d)",
         subject,
         maxsplit=1,
     )[0]

@@ -410,7 +410,7 @@ async def test_pagerduty_escalates_at_ten_minutes_and_its_acknowledge_stops_it(
         await clock.advance_to(opened + timedelta(minutes=10))
         await eventually(lambda: bool(receiver.bodies("/lead")), "the lead's page")
         assert step_times(runtime, 1, opened) == {"r0-l0": timedelta(0), "r0-l1": timedelta(minutes=10)}
-        assert receiver.bodies("/lead")[0]["title"].startswith("[P1] Incident #1")
+        assert receiver.bodies("/lead")[0]["title"].startswith("[P1] ESCALATED to level 2: Incident #1")
 
         answer = await http.post(url, json=pd_event("acknowledge"))
         assert answer.status_code == 202

@@ -30,8 +30,9 @@ from opsbook.cli.common import (
 from opsbook.runbooks import service
 from opsbook.runbooks.catalog import Found
 from opsbook.runbooks.document import Procedure
-from opsbook.runbooks.interactive import ask_parameters, print_procedure, walk
+from opsbook.runbooks.interactive import ask_parameters, ask_withheld, print_procedure, walk
 from opsbook.runbooks.parse import decode, parse_runbook
+from opsbook.runbooks.session import SessionState
 from opsbook.runtime import Runtime
 from opsbook.timefmt import show_time
 from opsbook.words import count
@@ -237,6 +238,8 @@ def _resume(run_id: int, config: str | None, keep_going: bool, author: str | Non
             interactive=sys.stdin.isatty(),
             console=console,
         )
+        withheld = SessionState.from_record(state.run.session_state).withheld
+        env |= ask_withheld(withheld, os.environ, interactive=sys.stdin.isatty(), console=console)
     console.print(f"[bold]Resuming run {run_id}[/bold]: {escape(state.run.procedure_title)}")
     with cli_errors(runtime):
         code = walk(runtime, actor, run_id, env=env, console=console, keep_going=keep_going)

@@ -26,6 +26,7 @@ from opsbook.runbooks import params as parameters
 from opsbook.runbooks import placeholders, service
 from opsbook.runbooks.document import Procedure, Step
 from opsbook.runbooks.errors import ConfirmationRequired, RunInputError
+from opsbook.runbooks.masking import mask_command
 from opsbook.runbooks.records import FAILED, next_step, procedure_of
 from opsbook.runbooks.service import RunState, StepTaken
 from opsbook.runtime import Runtime
@@ -78,7 +79,7 @@ def describe_step(
     for note in step.notes:
         console.print(f"  [dim]{escape(note)}[/dim]")
     if step.command:
-        text = (
+        text = mask_command(
             placeholders.fill(step.command, procedure.parameters, params) if step.runnable else step.command
         )
         lexer = (
@@ -126,7 +127,7 @@ def print_procedure(
         title = escape(box + unnumbered(step.title))
         console.print(f"  {position + 1:>2}. [cyan]{KIND_LABEL[step.kind]:<9}[/cyan] {title}{extra}")
         if step.runnable:
-            for line in step.command.splitlines():
+            for line in mask_command(step.command).splitlines():
                 console.print(f"        [dim]{escape(line)}[/dim]", soft_wrap=True)
 
 
@@ -156,6 +157,24 @@ def ask_parameters(
             answer = Prompt.ask(f"Value for {escape(param.tokens[0])}", default=default, console=console)
             values[param.name] = answer or ""
     return values, env
+
+
+def ask_withheld(
+    names: tuple[str, ...], environ: Mapping[str, str], *, interactive: bool, console: Console
+) -> dict[str, str]:
+    """Values for the secret variables earlier steps of a resumed run set (runs never store them): asked
+    for (hidden) at a terminal, else taken from the environment when set there."""
+    values: dict[str, str] = {}
+    for name in names:
+        if interactive:
+            values[name] = Prompt.ask(
+                f"{name} was set by an earlier step and is not kept with the run; enter its value (hidden)",
+                password=True,
+                console=console,
+            )
+        elif name in environ:
+            values[name] = environ[name]
+    return values
 
 
 class _Hangup(Exception):
@@ -233,9 +252,13 @@ class _Walk:
                 return closed
 
     def take(self, position: int, action: str, **kw: Any) -> StepTaken:
-        return asyncio.run(
+        taken = asyncio.run(
             service.take_step(self.runtime, self.actor, self.run_id, position, action, env=self.env, **kw)
         )
+        if taken.held:  # secret variables the step set: kept for the next steps, never stored
+            self.env = {**self.env, **taken.held}
+            self.secrets |= set(taken.held.values())
+        return taken
 
     def step(self, position: int, previous: str) -> RunState | None:
         """Ask about one step and do it; the run's final state when this closed it."""

@@ -1,7 +1,8 @@
 """Tables of the runbooks domain: a run of a procedure and the state of each of its steps.
 
 A run keeps a snapshot of the procedure it runs, so it can be resumed (after the terminal was closed)
-even if the Markdown file changed since.
+even if the Markdown file changed since, and its terminal session (the folder and the variables its steps
+set, secrets left out: see session.py).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class RunRow(Base):
     status: Mapped[str] = mapped_column(String(20))
     unattended: Mapped[bool] = mapped_column(Boolean, default=False)
     keep_going: Mapped[bool] = mapped_column(Boolean, default=False)
+    session_state: Mapped[dict[str, Any] | None] = mapped_column(Json)
     started_at: Mapped[datetime]
     finished_at: Mapped[datetime | None]
 

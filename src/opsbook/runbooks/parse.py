@@ -8,6 +8,7 @@ r"""Markdown runbook -> procedures and steps (pure: text in, plain data out; no 
 - Fenced and indented code blocks (also inside list items) are command or reference steps (blocks.py).
 - A paragraph that is only bold text (`**Checklist:**`) labels the steps after it (their `group`).
 - `<!-- opsbook: auto=true -->` in a section, or `auto: true` in front matter, allows unattended runs.
+- A procedure's parameters are what its commands need, but not a `$VAR` an earlier step sets.
 
 Time and memory grow linearly with the document: a long one is parsed in pieces of at least
 `CHUNK_LINES` lines, cut before top-level `#` headings (so the tokens of one piece are alive at a time),
@@ -34,7 +35,7 @@ from markdown_it.token import Token
 from opsbook.errors import Invalid
 from opsbook.runbooks import placeholders
 from opsbook.runbooks.blocks import CHECKBOX, CHECKED_GLYPHS, block_steps, parse_info
-from opsbook.runbooks.document import Procedure, Runbook, Step
+from opsbook.runbooks.document import Parameter, Procedure, Runbook, Step
 from opsbook.runbooks.text import clean_title, repair_mojibake, slugify, unique
 
 _MD = MarkdownIt("commonmark").enable("table")
@@ -400,15 +401,28 @@ def _checkbox_step(raw: str, group: str, line: int, title: str | None = None) ->
     return Step(kind="confirm", title=shown, group=group, checked=checked, line=line)
 
 
+def _parameters(steps: list[Step]) -> list[Parameter]:
+    """The parameters the steps' commands need, but not a `$VAR` an earlier shell step sets (a run is one
+    terminal session: the variable carries)."""
+    groups: list[list[Parameter]] = []
+    set_before: set[str] = set()
+    for step in steps:
+        if not step.runnable:
+            continue
+        found = placeholders.find(step.command, "shell" if step.kind == "shell" else "sql")
+        groups.append([p for p in found if not (p.kind == "env" and p.name in set_before)])
+        if step.kind == "shell":
+            set_before |= placeholders.assigned(step.command)
+    return placeholders.merge(groups)
+
+
 def _procedure(section: _Section, used_slugs: set[str], auto: bool) -> Procedure:
     names: set[str] = set()
     steps: list[Step] = []
     for step in section.steps:
         base = step.name or slugify(step.title, 40)
         steps.append(dc_replace(step, name=unique(base, names)))
-    params = placeholders.merge(
-        [placeholders.find(s.command, "shell" if s.kind == "shell" else "sql") for s in steps if s.runnable]
-    )
+    params = _parameters(steps)
     path = section.path or (section.title or "Untitled",)
     return Procedure(
         title=path[-1],

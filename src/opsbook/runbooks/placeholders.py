@@ -97,12 +97,16 @@ def _bracket_hits(command: str) -> list[_Hit]:
     return hits
 
 
+def assigned(command: str) -> set[str]:
+    """The variables a shell command sets (`FOO=…`, `export FOO=…`, `for FOO in`, `read FOO`)."""
+    names = {m.group(1) for m in _ASSIGN.finditer(command)}
+    return names | {m.group(1) for m in _FOR.finditer(command)}
+
+
 def _shell_hits(command: str) -> list[_Hit]:
     """`$ENV` variables and bare UPPER_CASE words outside quotes, but not the shell's own variables nor
     those the command sets itself."""
-    assigned = {m.group(1) for m in _ASSIGN.finditer(command)}
-    assigned |= {m.group(1) for m in _FOR.finditer(command)}
-    skip = SHELL_VARIABLES | assigned
+    skip = SHELL_VARIABLES | assigned(command)
     hits: list[_Hit] = []
     for m in _ENV.finditer(command):
         name = m.group(1) or m.group(2)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,10 +16,12 @@ from opsbook.runbooks.catalog import Found
 from opsbook.runbooks.document import Procedure, Step
 from opsbook.runbooks.errors import RunError, RunNotFound
 from opsbook.runbooks.executor import Outcome
+from opsbook.runbooks.masking import mask_command, written_secrets
 from opsbook.runbooks.models import RunRow, RunStepRow
 from opsbook.runbooks.params import filled_command
 
 FAILED = frozenset({"failed", "timed_out"})
+MASKED = "masked_steps"
 CONTINUED = "continued after failure"
 
 
@@ -39,12 +42,13 @@ def new_run(
 ) -> RunRow:
     """Record a new run of `found` with one pending row per step (commands stored filled and redacted)."""
     procedure = found.procedure
+    written = {value for step in procedure.steps for value in written_secrets(step.command)}
     run = RunRow(
         runbook=found.entry.path,
         runbook_title=found.entry.runbook.title,
         procedure_ref=found.ref,
         procedure_title=procedure.display,
-        procedure=procedure.to_dict(),
+        procedure=masked_snapshot(procedure),
         params=dict(params),
         operator=operator,
         incident_id=None if incident_id is None else str(incident_id),
@@ -66,12 +70,50 @@ def new_run(
                 name=step.name,
                 title=step.title,
                 kind=step.kind,
-                command=redact(filled_command(procedure, step, params), secrets),
+                command=mask_command(filled_command(procedure, step, params), secrets | written),
                 status="pending",
             )
         )
     session.flush()
     return run
+
+
+def masked_snapshot(procedure: Procedure) -> dict[str, Any]:
+    """The procedure as the run keeps it: secrets written in commands masked, the masked steps listed (the
+    command they run is read again from the runbook: see `real_command`)."""
+    data = procedure.to_dict()
+    written = {value for step in procedure.steps for value in written_secrets(step.command)}
+    masked: list[int] = []
+    for position, step in enumerate(data["steps"]):
+        shown = mask_command(step["command"], written)
+        if shown != step["command"]:
+            step["command"] = shown
+            masked.append(position)
+    data[MASKED] = masked
+    return data
+
+
+def _masked_steps(procedure: Procedure) -> list[str]:
+    return [str(step["command"]) for step in masked_snapshot(procedure)["steps"]]
+
+
+def is_masked(run: RunRow, position: int) -> bool:
+    """Whether the run's copy of step `position` has a secret masked in its command."""
+    return position in run.procedure.get(MASKED, ())
+
+
+def real_command(run: RunRow, position: int, current: Procedure) -> Step:
+    """The step as the runbook holds it now (`current`), for a step whose secret the run did not keep;
+    RunError when the runbook changed that step since the run started."""
+    kept = procedure_of(run).steps[position]
+    shown = dict(zip((step.name for step in current.steps), _masked_steps(current), strict=True))
+    for step in current.steps:
+        if step.name == kept.name and shown[step.name] == kept.command:
+            return step
+    raise RunError(
+        f"step {position + 1} ({kept.name}) has a secret in its command, which runs do not keep, and the "
+        "runbook changed it since this run started: start a new run"
+    )
 
 
 def get_run(session: Session, run_id: int) -> RunRow:

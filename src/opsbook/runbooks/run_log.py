@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from opsbook.oplog import service as oplog
 from opsbook.oplog.models import OplogEntryRow
 from opsbook.redact import redact
+from opsbook.runbooks.masking import mask_command
 from opsbook.runbooks.models import RunRow, RunStepRow
 from opsbook.runbooks.records import FAILED, is_open
 from opsbook.words import count
@@ -88,7 +89,7 @@ def write_oplog(
             "title": s.title,
             "kind": s.kind,
             "status": s.status,
-            "command": redact(s.command, secrets),
+            "command": mask_command(s.command, secrets),
             "exit_code": s.exit_code,
             "duration_s": s.duration_s,
             "output": redact(s.output, secrets),

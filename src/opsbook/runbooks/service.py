@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from opsbook.auth.roles import SYSTEM, Principal, Role
@@ -26,8 +26,9 @@ from opsbook.oplog.models import OplogEntryRow
 from opsbook.runbooks import records
 from opsbook.runbooks.catalog import Catalog, Found, current_catalog
 from opsbook.runbooks.config import RunbooksSettings
-from opsbook.runbooks.document import Procedure
+from opsbook.runbooks.document import Procedure, Step
 from opsbook.runbooks.errors import ConfirmationRequired, NotAutomatable, RunError, RunInputError, RunNotFound
+from opsbook.runbooks.masking import StreamMask, written_secrets
 from opsbook.runbooks.models import RunRow, RunStepRow
 from opsbook.runbooks.params import (
     env_values,
@@ -38,6 +39,7 @@ from opsbook.runbooks.params import (
 )
 from opsbook.runbooks.records import FAILED, get_run, list_runs, next_step, procedure_of, steps_of
 from opsbook.runbooks.run_log import close_run
+from opsbook.runbooks.session import SessionState, advance
 from opsbook.runbooks.steps import (
     ACTIONS,
     RunContext,
@@ -70,8 +72,12 @@ class RunState:
 
 @dataclass(frozen=True)
 class StepTaken:
+    """A step's result and the run after it; `held`: the secret variables the step set, which the caller
+    keeps and passes back in `env` (they are never stored: see session.py)."""
+
     result: StepResult
     state: RunState
+    held: Mapping[str, str] = field(default_factory=dict)
 
 
 def catalog_for(settings: RunbooksSettings, config_path: str) -> Catalog:
@@ -180,7 +186,9 @@ async def take_step(
     """Take `action` (run, skip, done, not_done, continue) on one step of a running run, and record it.
 
     A destructive step runs only when `confirm` is its name (ConfirmationRequired otherwise). A command's
-    output is streamed to `on_output` as it comes; `on_start` gets the process id of a shell step."""
+    output is streamed to `on_output` a line at a time, secrets masked (also those the command writes out);
+    `on_start` gets the process id of a shell step. Shell steps run in the run's session (see session.py).
+    """
     with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
         if action not in ACTIONS:
             raise RunInputError(f"unknown action {action!r}; use {', '.join(ACTIONS)} or abort")
@@ -201,17 +209,37 @@ async def take_step(
         if reasons and (confirm or "").strip() != step.name:
             raise ConfirmationRequired(step, reasons)
         records.mark_running(row, tx.now, actor.name)
-        command = filled_command(procedure, step, run.params)
-    ctx = _context(runtime, cwd)
-    outcome = await execute(step, command, ctx, env_map, on_output, on_start)
+        command = filled_command(procedure, _unmasked(runtime, run, position, step), run.params)
+        terminal = SessionState.from_record(run.session_state)
+    ctx = _context(runtime, terminal.cwd or cwd)
+    before = terminal.environment({**ctx.environ, **env_map}, env_map)
+    written = written_secrets(command)
+    masked = _secrets(runtime, env_map) | written
+    stream = StreamMask(on_output, masked) if on_output is not None else None
+    try:
+        sink = stream.feed if stream is not None else on_output
+        outcome, dump = await execute(step, command, ctx, before, sink, on_start)
+    finally:
+        if stream is not None:
+            stream.flush()
+    terminal, held = advance(terminal, before, dump, runtime.loaded.all_secrets() | written)
     with transaction(runtime, actor) as tx:
         run = get_run(tx.session, run_id)
+        run.session_state = terminal.to_record()
         row = records.step_row(tx.session, run_id, position)
-        records.record_outcome(row, outcome, _secrets(runtime, env_map))
+        records.record_outcome(row, outcome, masked | set(held.values()))
         result = StepResult(
             position, step.name, row.status, row.exit_code, row.output, row.duration_s, row.note
         )
-        return StepTaken(result, _stepped(tx, runtime, run, position, action, env_map, row.exit_code))
+        state = _stepped(tx, runtime, run, position, action, {**env_map, **held}, row.exit_code)
+        return StepTaken(result, state, held)
+
+
+def _unmasked(runtime: Runtime, run: RunRow, position: int, step: Step) -> Step:
+    """The step to run: the run's copy, or the runbook's own when the copy has a secret masked."""
+    if not records.is_masked(run, position):
+        return step
+    return records.real_command(run, position, find_procedure(runtime, run.procedure_ref).procedure)
 
 
 def _stepped(
@@ -321,6 +349,7 @@ async def run_unattended(
             taken = await take_step(
                 runtime, SYSTEM, run_id, position, "run", confirm=step.name, env=env, cwd=cwd
             )
+            env.update(taken.held)
             if taken.result.status in FAILED:
                 break
         else:

@@ -3,12 +3,15 @@ run unattended, and running a command step (shell or SQL) with the run's setting
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from opsbook.clock import Clock
 from opsbook.redact import child_environment
-from opsbook.runbooks import executor
+from opsbook.runbooks import executor, session
 from opsbook.runbooks.config import RunbooksSettings
 from opsbook.runbooks.document import Procedure, Step
 from opsbook.runbooks.errors import RunInputError
@@ -68,6 +71,10 @@ def automatable(procedure: Procedure) -> bool:
     return any(may_run_unattended(procedure, step) for step in procedure.steps)
 
 
+Dump = tuple[str, dict[str, str]] | None
+"""The folder and environment a shell step ended with (None for SQL steps and killed shells)."""
+
+
 async def execute(
     step: Step,
     command: str,
@@ -75,9 +82,10 @@ async def execute(
     env: Mapping[str, str],
     on_output: Callable[[str], None] | None,
     on_start: Callable[[int], None] | None,
-) -> executor.Outcome:
-    """Run a command step (its command filled in): shell steps in `ctx.cwd` with the environment and the
-    procedure's `$VARS`, SQL steps against the database the step names."""
+) -> tuple[executor.Outcome, Dump]:
+    """Run a command step (its command filled in): shell steps in `ctx.cwd` with `env` (the run's session
+    over the environment) and what they leave for the next step, SQL steps against the database the step
+    names."""
     settings = ctx.settings
     timeout = step.timeout or settings.default_timeout.total_seconds()
     sink = on_output or (lambda _text: None)
@@ -88,8 +96,8 @@ async def execute(
             wanted = f"database {step.database!r}" if step.database else "a database"
             message = f"no {wanted} for SQL steps: declare it under runbooks.databases (or default_database)"
             sink(message + "\n")
-            return executor.Outcome("failed", None, message + "\n", now, now, message)
-        return await executor.run_sql(
+            return executor.Outcome("failed", None, message + "\n", now, now, message), None
+        outcome = await executor.run_sql(
             command,
             target[1],
             clock=ctx.clock,
@@ -97,15 +105,20 @@ async def execute(
             on_output=sink,
             output_limit=settings.output_limit,
         )
-    return await executor.run_shell(
-        command,
-        clock=ctx.clock,
-        timeout=timeout,
-        shell=settings.shell,
-        env={**ctx.environ, **env},
-        on_output=sink,
-        on_start=on_start,
-        output_limit=settings.output_limit,
-        kill_grace=settings.kill_grace.total_seconds(),
-        cwd=ctx.cwd,
-    )
+        return outcome, None
+    with tempfile.TemporaryDirectory(prefix="opsbook-step-") as folder:  # mode 0700: the dump is private
+        state_file = os.path.join(folder, "state")
+        outcome = await executor.run_shell(
+            session.wrap(command, state_file),
+            clock=ctx.clock,
+            timeout=timeout,
+            shell=settings.shell,
+            env=env,
+            on_output=sink,
+            on_start=on_start,
+            output_limit=settings.output_limit,
+            kill_grace=settings.kill_grace.total_seconds(),
+            cwd=ctx.cwd,
+        )
+        dump = Path(state_file).read_bytes() if os.path.exists(state_file) else b""
+    return outcome, session.read_dump(dump)

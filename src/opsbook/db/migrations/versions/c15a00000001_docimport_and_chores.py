@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
-
-import opsbook.db.base
+from sqlalchemy.dialects import postgresql
 
 revision = 'c15a00000001'
 down_revision = 'c14a00000001'
@@ -19,8 +18,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table('runbook_runs', schema=None) as batch_op:
+        json = sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
+        batch_op.add_column(sa.Column('session_state', json, nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('runbook_runs', schema=None) as batch_op:
+        batch_op.drop_column('session_state')

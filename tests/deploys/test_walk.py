@@ -203,9 +203,14 @@ async def test_a_deploy_whose_process_died_is_marked_interrupted_and_not_rerun(
         entry = session.scalars(select(OplogEntryRow)).one()
         assert entry.issues.startswith("interrupted")
     assert versioned.version == "1.9"  # never re-run
-    # a live walk of this process is left alone until it goes quiet for longer than STALE
+    # a live walk of this process is left alone, however long it waits (a checklist being answered)
     again = service.begin(runtime, ANA, plan)
+    await clock.advance(service.STALE * 3)
     assert service.mark_interrupted(runtime) == []
+    with runtime.sessions.begin() as session:  # as if it ran on another host: known by its heartbeats
+        elsewhere = session.get(DeployRow, again.id)
+        assert elsewhere is not None
+        elsewhere.host, elsewhere.heartbeat_at = "other-host", clock.now()
     await clock.advance(service.STALE + timedelta(seconds=1))
     pipeline = Pipeline(runtime)  # what `opsbook serve` does when it starts
     await pipeline.start()

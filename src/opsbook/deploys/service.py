@@ -42,7 +42,8 @@ from opsbook.runtime import Runtime
 from opsbook.usecase import Tx, transaction
 
 STALE = timedelta(minutes=2)
-"""A running deploy whose walk has not been heard of for this long (or whose process is gone) died."""
+"""A running deploy of another host whose walk has not been heard of for this long died (one of this
+host died when its process is gone)."""
 HEARTBEAT = timedelta(seconds=15)
 """How often a walk says it is alive, at least."""
 
@@ -76,8 +77,14 @@ def _subject(deploy_id: int) -> str:
 
 
 def _dead(row: DeployRow, now: datetime) -> bool:
-    if row.host == HOST and row.pid is not None and row.pid != os.getpid() and not psutil.pid_exists(row.pid):
-        return True
+    """A walk on this host is dead when its process is gone; one elsewhere when it went quiet for STALE."""
+    if row.host == HOST and row.pid is not None:
+        if row.pid == os.getpid():
+            return False
+        try:  # a process started after the deploy only reuses the walk's process id
+            return psutil.Process(row.pid).create_time() > row.started_at.timestamp() + 1
+        except psutil.NoSuchProcess:
+            return True
     last = row.heartbeat_at or row.started_at
     return now - last > STALE
 

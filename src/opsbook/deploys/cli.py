@@ -58,7 +58,12 @@ class DeployGroup(TyperGroup):
         return super().parse_args(ctx, args)
 
 
-app = typer.Typer(cls=DeployGroup, no_args_is_help=True, help=HELP)
+EPILOG = (
+    "opsbook deploy SERVICE VERSION is short for opsbook deploy run SERVICE VERSION. "
+    "Exit codes: 0 succeeded, 1 failed, 2 bad input, 3 not allowed, 4 rolled back, "
+    "5 refused (frozen, not passed before, held)."
+)
+app = typer.Typer(cls=DeployGroup, no_args_is_help=True, help=HELP, epilog=EPILOG)
 
 EnvOption = Annotated[
     str | None, typer.Option("--env", "-e", help="Environment (default: the last, production).")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from opsbook.alerts.changes import new_alert
 from opsbook.auth.models import AuditRow
 from opsbook.auth.roles import Principal, Role
 from opsbook.clock import FakeClock
@@ -255,3 +256,47 @@ async def test_a_runbook_procedure_deploys_and_rolls_back(
         assert "runbook run #2 of 'Deploy API': succeeded" in row.output  # 2.0 deployed
         assert "runbook run #3 of 'Deploy API': succeeded" in row.output  # 1.9.1 back
         assert "production now on 1.9.1" in row.output
+
+
+class RuleFires(Answers):
+    """A console that, at the second verification round, has the rule api-p95 fire on api (as the
+    running opsbook's alert engine would record it)."""
+
+    runtime: Runtime | None = None
+
+    def say(self, text: str) -> None:
+        super().say(text)
+        if self.rounds == 2 and self.runtime is not None:
+            with self.runtime.sessions.begin() as session:
+                now = self.runtime.clock.now()
+                row = new_alert(
+                    session,
+                    dedup_key="api-p95:api/health",
+                    open_key="api-p95:api/health",
+                    now=now,
+                    source="rule",
+                    rule="api-p95",
+                    check_id="api/health",
+                    service="api",
+                    condition="p95(latency_ms) > 500 for 5m",
+                    severity="P1",
+                )
+                row.state, row.fired_at = "firing", now
+
+
+async def test_a_watched_rule_firing_is_a_regression(
+    sqlite_engine: Engine, clock: FakeClock, versioned: Versioned
+) -> None:
+    text = deploy_yaml(versioned, environments="[production]", verification=", rules: [api-p95]")
+    runtime = make_runtime(sqlite_engine, clock, text)
+    await seed_baseline(runtime, clock)
+    good = Answers()
+    assert (await drive(clock, good, walk.deploy(runtime, ANA, good, "api", "1.9.1"))).exit_code == 0
+    console = RuleFires()
+    console.runtime = runtime
+    outcome = await drive(clock, console, walk.deploy(runtime, ANA, console, "api", "1.9.2"))
+    assert (outcome.status, outcome.exit_code) == ("rolled_back", 4)
+    assert versioned.version == "1.9.1"
+    with runtime.sessions() as session:
+        row = queries.get_deploy(session, outcome.deploy_id)
+        assert row.verdict["reasons"] == ["rule api-p95 fired"] and row.verdict["rules_fired"] == ["api-p95"]

@@ -50,7 +50,8 @@ deploys:
     assert deploy.verification.max_error_rate_increase == 0.005 and deploy.verification.window == timedelta(
         minutes=5
     )
-    assert deploy.environment(None) is not None and deploy.environment(None).name == "production"  # type: ignore[union-attr]
+    production = deploy.environment(None)
+    assert production is not None and production.name == "production"
     assert config.deploys.change_failure_window == timedelta(hours=2)
     assert [s.value for s in config.deploys.freeze_severities] == ["P0"]
 

@@ -53,8 +53,7 @@ class BackupWatch(Looped):
         self.sink = sink
         self.jobs = list(runtime.config.backups)
         self.loop = Loop("backups", self.step, runtime.clock, max_wait=KEEPALIVE, supervisor=supervisor)
-        self.drilling: dict[str, asyncio.Task[None]] = {}
-        self.last_round: datetime | None = None  # the instant the last round judged (tests wait for it)
+        self.drilling: dict[str, asyncio.Future[None]] = {}  # the drills running now, by job
 
     async def step(self) -> datetime | None:
         if not self.jobs:
@@ -62,7 +61,6 @@ class BackupWatch(Looped):
         results, wake_at, due = await asyncio.to_thread(self.round)
         for result in results:
             self.sink(result)
-        self.last_round = results[0].ts if results else None
         for name in due:
             if name not in self.drilling:
                 task = asyncio.create_task(self._drill(name))

@@ -164,3 +164,19 @@ def test_a_rotation_period_changed() -> None:
     assert [(d.kind, d.document) for d in found] == [("secret", "pazpaz-operations.md:32")]
     assert "redis-password: the document rotates it every 180d, the config every 365d" in found[0].message
     assert found[0].config == f"opsbook.yaml:{line_of(draft, 'every: 180d')}"
+
+
+def test_backup_retention_and_the_scaling_plan_changed() -> None:
+    template = [EXAMPLES / "operations-template.md"]
+    [kept] = drift(template, ("      days: 30", "      days: 14"))
+    assert (kept.kind, kept.document) == ("backup", "operations-template.md:268")
+    assert "backup database: the document keeps 30 days, the config 14" in kept.message
+    [plan] = drift(
+        template,
+        (
+            "        - at: 80.0\n          action: Add more web servers",
+            "        - at: 70.0\n          action: Add more web servers",
+        ),
+    )
+    assert (plan.kind, plan.document) == ("capacity", "operations-template.md:361")
+    assert "acts at 80, the config's at 70" in plan.message

@@ -88,6 +88,8 @@ def compare(draft: Draft, view: ConfigView) -> list[Drift]:
     found += _schedules(draft, view)
     found += _windows(draft, view)
     found += _secrets(draft, view)
+    found += _backups(draft, view)
+    found += _capacity(draft, view)
     return found
 
 
@@ -390,6 +392,70 @@ def _secrets(draft: Draft, view: ConfigView) -> Iterator[Drift]:
                 f"config every {format_duration(used.every)}",
                 _where(secret),
                 view.at("secrets", i, "every"),
+            )
+
+
+def _backups(draft: Draft, view: ConfigView) -> Iterator[Drift]:
+    """Backup jobs: retention, RPO and RTO as the document gives them."""
+    configured = {j.name: (i, j) for i, j in enumerate(view.config.backups)}
+    for job in draft.jobs:
+        name = job.fields["name"]
+        if name not in configured:
+            yield Drift(
+                "backup",
+                f"the document's backup '{name}' is not a backup job of the config",
+                _where(job),
+                view.at("backups"),
+            )
+            continue
+        i, used = configured[name]
+        said_days = (job.fields.get("retention") or {}).get("days")
+        used_days = used.retention.days if used.retention else None
+        if said_days is not None and said_days != used_days:
+            yield Drift(
+                "backup",
+                f"backup {name}: the document keeps {said_days} days, the config "
+                f"{used_days if used_days is not None else 'no retention'}",
+                _where(job),
+                view.at("backups", i, "retention"),
+            )
+        for key in ("rpo", "rto"):
+            said = job.fields.get(key)
+            value = getattr(used, key)
+            if said and parse_duration(said) != value:
+                yield Drift(
+                    "backup",
+                    f"backup {name}: the document's {key.upper()} is {said}, the config's "
+                    f"{format_duration(value) if value else 'none'}",
+                    _where(job),
+                    view.at("backups", i, key),
+                )
+
+
+def _capacity(draft: Draft, view: ConfigView) -> Iterator[Drift]:
+    """The scaling plan: each level of the document's plan and its action."""
+    configured = {r.name: (i, r) for i, r in enumerate(view.config.capacity.resources)}
+    for resource in draft.resources:
+        name = resource.fields["name"]
+        if name not in configured:
+            yield Drift(
+                "capacity",
+                f"the document's scaling plan for {name} is not in the config",
+                _where(resource),
+                view.at("capacity"),
+            )
+            continue
+        i, used = configured[name]
+        plan = {float(step["at"]): step["action"] for step in resource.fields["plan"]}
+        if plan != used.actions():
+            levels = ", ".join(f"{at:g}" for at in sorted(plan))
+            has = ", ".join(f"{at:g}" for at in sorted(used.actions())) or "none"
+            yield Drift(
+                "capacity",
+                f"capacity {name}: the document's plan acts at {levels}, the config's at {has} "
+                "(or with other actions)",
+                _where(resource),
+                view.at("capacity", "resources", i, "plan"),
             )
 
 

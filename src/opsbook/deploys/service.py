@@ -89,6 +89,20 @@ def _dead(row: DeployRow, now: datetime) -> bool:
     return now - last > STALE
 
 
+def _log(tx: Tx, row: DeployRow, **fields: Any) -> None:
+    """The deploy's operations-log entry: when it started, what, who, why, and `fields` (impact...)."""
+    add_entry(
+        tx.session,
+        now=tx.now,
+        ts=row.started_at,
+        operation=_operation(row),
+        operator=row.actor,
+        reason=row.force_reason or row.summary,
+        source="deploy",
+        **fields,
+    )
+
+
 def _release(tx: Tx, row: DeployRow) -> None:
     """The service and environment are free again (if this deploy held them)."""
     lock = queries.lock_of(tx.session, row.service, row.env)
@@ -104,16 +118,7 @@ def _interrupt(tx: Tx, row: DeployRow) -> None:
         "interrupted": "opsbook stopped during the deploy; it is not re-run",
     }
     _release(tx, row)
-    add_entry(
-        tx.session,
-        now=tx.now,
-        ts=row.started_at,
-        operation=_operation(row),
-        operator=row.actor,
-        reason=row.force_reason or row.summary,
-        issues="interrupted: opsbook stopped during the deploy; check the service and deploy again",
-        source="deploy",
-    )
+    _log(tx, row, issues="interrupted: opsbook stopped during the deploy; check the service and deploy again")
     tx.emit(DomainEvent(Topic.DEPLOYS, "interrupted", _subject(row.id)))
 
 
@@ -299,19 +304,14 @@ def finish(runtime: Runtime, actor: Principal, deploy_id: int, ending: Ending) -
             if row.restore_seconds
             else ""
         )
-        add_entry(
-            tx.session,
-            now=tx.now,
-            ts=row.started_at,
-            operation=_operation(row),
-            operator=row.actor,
-            reason=row.force_reason or row.summary,
+        _log(
+            tx,
+            row,
             impact=f"{row.status.replace('_', ' ')}{restore}",
             duration_s=(tx.now - row.started_at).total_seconds(),
             issues="; ".join(row.verdict.get("reasons", [])),
             follow_up=f"incident #{row.incident_id}" if row.incident_id else "",
             incident_id=row.incident_id,
-            source="deploy",
         )
         tx.audit(
             "deploy.finish",
@@ -388,16 +388,7 @@ def record_change(runtime: Runtime, actor: Principal, change: ChangeIn, *, sourc
         )
         tx.session.add(row)
         tx.session.flush()
-        add_entry(
-            tx.session,
-            now=tx.now,
-            ts=started,
-            operation=_operation(row),
-            operator=actor.name,
-            reason=row.summary,
-            impact=row.status.replace("_", " "),
-            source="deploy",
-        )
+        _log(tx, row, impact=row.status.replace("_", " "))
         tx.audit(
             "deploy.record",
             _subject(row.id),

@@ -4,7 +4,8 @@ Each command runs as its own process, as a person starts it, against a small tea
 database prepared here (a few services and checks, on-call, an open incident per `incident ack`), with
 bytecode cached as in an installed package (PYTHONPYCACHEPREFIX in the run's folder, one warm-up run).
 Prints the minimum and median wall time of each over --runs runs, taken in turns so a busy moment of
-the machine weighs on every command alike, and the load average before and after.
+the machine weighs on every command alike, the same for the CPU time the process used (user + system:
+on a busy machine the wall time also counts the waits for a core), and the load average before and after.
 
 Two rows put the figures in context: `python3 -c pass`, and the libraries every command that opens the
 database loads (`import typer, rich, sqlalchemy.orm, pydantic`: Typer reads arguments with pydantic),
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -125,13 +127,16 @@ def checkout(revision: str, folder: Path) -> Path:
     return target
 
 
-def run(argv: list[str], env: dict[str, str], cwd: Path) -> float:
+def run(argv: list[str], env: dict[str, str], cwd: Path) -> tuple[float, float]:
+    """Wall time and CPU time (user + system) of one run of `argv`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     done = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
     took = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} failed ({done.returncode}):\n{done.stdout}{done.stderr}")
-    return took
+    return took, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
 
 
 def main() -> None:
@@ -147,7 +152,7 @@ def main() -> None:
         rows = plan(args.runs + 1, baseline)
         env = prepare(folder, incidents=2 * (args.runs + 1) + 2)
         load_before = os.getloadavg()
-        times: dict[str, list[float]] = {name: [] for name in rows}
+        times: dict[str, list[tuple[float, float]]] = {name: [] for name in rows}
         for turn in range(args.runs + 1):
             for name, (argvs, extra) in rows.items():
                 took = run(argvs[turn], {**env, **extra}, folder)
@@ -155,10 +160,15 @@ def main() -> None:
                     times[name].append(took)
         load_after = os.getloadavg()
     width = max(map(len, times))
-    print(f"{'command':<{width}}  {'min':>7}  {'median':>7}   ({args.runs} runs, {os.cpu_count()} cores)")
+    print(f"{'':<{width}}  {'wall time':^17}  {'CPU time':^17}   ({args.runs} runs, {os.cpu_count()} cores)")
+    print(f"{'command':<{width}}  {'min':>7}  {'median':>8}  {'min':>7}  {'median':>8}")
     for name, values in times.items():
-        print(f"{name:<{width}}  {min(values) * 1000:5.0f} ms  {statistics.median(values) * 1000:5.0f} ms")
+        print(f"{name:<{width}}  {_ms([wall for wall, _ in values])}  {_ms([cpu for _, cpu in values])}")
     print(f"load average (1, 5, 15 min): before {_load(load_before)}, after {_load(load_after)}")
+
+
+def _ms(values: list[float]) -> str:
+    return f"{min(values) * 1000:5.0f} ms  {statistics.median(values) * 1000:5.0f} ms"
 
 
 def _load(values: tuple[float, float, float]) -> str:

@@ -46,6 +46,7 @@ from opsbook.checks.rollup import roll_up
 from opsbook.checks.scheduler import Scheduler
 from opsbook.checks.store import BatchOutcome
 from opsbook.checks.writer import HookFailure, ResultWriter, Written
+from opsbook.chores.watch import ChoreWatch
 from opsbook.deploys.metrics import DeployCollector
 from opsbook.deploys.service import mark_interrupted
 from opsbook.events import Event, Topic
@@ -109,6 +110,7 @@ class Pipeline:
         self.heartbeats = HeartbeatWatch(beats, clock, self.record, runtime.sessions)
         self.backups = BackupWatch(runtime, self.record, self.supervisor)
         self.secrets = SecretWatch(runtime, self.record, self.supervisor)
+        self.chores = ChoreWatch(runtime, self.run_hooks, self.supervisor)
         self.metrics.register_store(StoreCollector(runtime.sessions))
         self.metrics.registry.register(PipelineCollector(self.supervisor, self.writer, clock))
         self.metrics.register_store(IncidentCollector(runtime.sessions, clock, INCIDENT_WINDOW))
@@ -124,6 +126,7 @@ class Pipeline:
             self._loop("change feed", lambda: runtime.feed.watch_step(clock)),
             self.backups.loop,
             self.secrets.loop,
+            self.chores.loop,
         ]
         care = DatabaseCare(runtime, self.run_hooks)
         self.loops += [self._loop("pg maintenance", care.maintenance), self._loop("pg samples", care.samples),
@@ -298,6 +301,7 @@ class Pipeline:
         on(Topic.ONCALL, self.oncall.wake)
         on(Topic.BACKUPS, self.backups.wake)
         on([Topic.SECRETS, Topic.RUNS], self.secrets.wake)
+        on([Topic.CHORES, Topic.RUNS], self.chores.wake)
 
     # --- lifecycle --------------------------------------------------------------------------
 

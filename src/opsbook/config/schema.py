@@ -10,6 +10,7 @@ from pydantic import Field, model_validator
 from opsbook.capacity.config import Capacity, CapacitySettings
 from opsbook.backups.config import Backups
 from opsbook.checks.kinds import CheckConfig
+from opsbook.chores.config import Chores
 from opsbook.config.types import Model, Name, PositiveDuration, TimeZone
 from opsbook.deploys.config import DeploysSettings, ServiceDeploy
 from opsbook.incidents.config import Incidents, IncidentsSettings
@@ -127,6 +128,7 @@ class OpsbookConfig(Model):
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings, description="Public /status.")
     backups: Backups = Field(default_factory=list, description="Backup jobs: RPO, retention, restore drills.")
     secrets: Secrets = Field(default_factory=list, description="Secrets inventory (never values): rotation.")
+    chores: Chores = Field(default_factory=list, description="Procedures done on a schedule (cron).")
     postgres: Postgres = Field(
         default_factory=PostgresSettings, description="Database report sampling and maintenance tasks."
     )

@@ -51,6 +51,7 @@ class Topic(StrEnum):
     BACKUPS = "backups"  # backups recorded or listed, restore drills run
     SECRETS = "secrets"  # rotations recorded, compromises and rotation failures reported
     DEPLOYS = "deploys"  # deploys started, finished, recorded; freezes declared
+    CHORES = "chores"  # recurring chores due, reminded, done, skipped or overdue
 
 
 class Event(Protocol):

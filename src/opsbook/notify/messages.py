@@ -405,3 +405,36 @@ class SecretReminder(Message):
     def tags(self) -> Tags:
         return Tags(self.severity, "secrets", f"secrets/{self.secret}",
                     refs={"secret": self.secret, "user": self.owner, "notify_type": "warning"})
+
+
+@dataclass(frozen=True)
+class ChoreReminder(Message):
+    """A recurring chore fell due: its assignee is told on their contacts for the chore's reminder
+    severity (P4 unless configured); the overdue alert, if it comes to that, goes by routing."""
+
+    kind: ClassVar[str] = "chore"
+    chore: str
+    due_id: int
+    assignee: str
+    procedure: str
+    severity: str
+    due_at: datetime
+    deadline: datetime
+    link: str = ""
+
+    def destination(self, config: OpsbookConfig, now: datetime) -> Destination:
+        return to_person(config, self.assignee, [self.severity], action="notify")
+
+    def dedup_key(self) -> str:
+        return f"chore:{self.due_id}"
+
+    def context(self) -> dict[str, Any]:
+        return {
+            "chore": self.chore, "due_id": self.due_id, "assignee": self.assignee,
+            "procedure": self.procedure, "severity": self.severity, "due_at": self.due_at,
+            "deadline": self.deadline, "link": self.link,
+        }
+
+    def tags(self) -> Tags:
+        return Tags(self.severity, "chores", f"chores/{self.chore}",
+                    refs={"chore": self.chore, "user": self.assignee, "notify_type": "info"})

@@ -24,6 +24,8 @@ Variables (all optional; missing ones render empty):
   `began_long_ago`, `may_last_longer`, `lookback_days`, `days_ahead`, `users` (the schedule's people)
 - secret: `secret`, `owner`, `state` (due soon, overdue, unknown), `severity`, `protects`, `every`,
   `description`, `last_rotated`, `due_at` (datetimes or none), `rotation` (its procedure)
+- chore: `chore`, `due_id` (for `opsbook chore done|skip`), `assignee`, `procedure`, `severity`,
+  `due_at`, `deadline` (datetimes), `link` (the chores page)
 - test: `channel`, `now`
 - group: `service`, `severity` (the most urgent), `kind`, `count`, `items` (each with `subject`, `body`)
 - always: `opsbook` (the config title), `base_url` (without a trailing /), `timezone`
@@ -188,6 +190,15 @@ every {{ every }}: {{ description }}.
 {% if due_at %}Rotation due: {{ due_at|when }}.
 {% endif %}{% if rotation %}Rotate it with: opsbook runbook run {{ rotation|shell }}
 {% endif %}Afterwards, if no runbook run recorded it: opsbook secret rotated {{ secret }}""",
+    ),
+    "chore": (
+        "{{ opsbook }}: chore {{ chore }} is due",
+        """{{ assignee }}, the chore {{ chore }} is yours: do it by {{ deadline|when }}.
+Run it with: opsbook runbook run {{ procedure|shell }}
+{% if link %}{{ link }}
+{% endif %}Done another way: opsbook chore done {{ due_id }}
+Not needed this time: opsbook chore skip {{ due_id }} --reason "not needed this time"
+""",
     ),
     "test": (
         "{{ opsbook }}: test message for channel {{ channel }}",

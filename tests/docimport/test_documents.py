@@ -151,6 +151,8 @@ def test_template_tables_escalation_channels_and_placeholders() -> None:
         "disk": ("host/system", "disk_pct", [(80.0, "Increase volume or delete old data")]),
     }
     assert 142 in unknown_lines(result)  # "Request Queue >1000 pending": no check measures a queue
+    why = "(a threshold on something no opsbook check measures)"
+    assert f"Request Queue | >1000 pending | On-call engineer  {why}" in result.report_text
     lines = ", ".join(f"operations-template.md:{n}" for n in (42, 55, 79))
     assert f"  [YOUR_DEPLOY_COMMAND]  {lines}" in result.report_text
 

@@ -16,7 +16,7 @@ import re
 
 from opsbook.docimport.model import Draft
 from opsbook.docimport.statements import Statement
-from opsbook.docimport.words import time_zone
+from opsbook.docimport.words import severities, threshold, time_zone
 
 UPTIME = re.compile(
     r"\b(uptime|availability|slo)\b.*?(\d{2}(?:\.\d+)?)\s*%|(\d{2}(?:\.\d+)?)\s*%\s*(?:uptime|"
@@ -112,14 +112,26 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
             draft.mark(index, statement, "unsupported", domain)
             continue
         if statement.kind == "line" and statement.lang in _DATA_LANGS:
-            draft.mark(index, statement, "unknown", "")  # a configuration snippet of another tool
+            draft.mark(index, statement, "unknown", "another tool's configuration")
             continue
         if statement.kind == "line" or _is_checklist_item(statement):
             key = " › ".join(statement.section) or statement.file
             draft.procedures[key] = draft.procedures.get(key, 0) + 1
             draft.mark(index, statement, "mapped", "runbook step (opsbook runbook import reads it)")
             continue
-        draft.mark(index, statement, "unknown", "")
+        draft.mark(index, statement, "unknown", _why(statement))
+
+
+def _why(statement: Statement) -> str:
+    """A hint at why a statement was not mapped, where one can be told."""
+    text = statement.full
+    if threshold(text) is not None:
+        return "a threshold on something no opsbook check measures"
+    if severities(text):
+        return "names a severity but no response time, routing or rule"
+    if re.search(r"https?://", text):
+        return "a link"
+    return ""
 
 
 def _domain(statement: Statement) -> str:

@@ -100,7 +100,8 @@ def render(report: Report, draft: Draft) -> str:
     lines.append("")
     lines.append(f"Not understood ({len(report.unknown)}):" if report.unknown else "Not understood: nothing.")
     for fate in report.unknown:
-        lines.append(f"  {fate.statement.where}  {_quote(fate.statement)}")
+        why = f"  ({fate.what})" if fate.what else ""
+        lines.append(f"  {fate.statement.where}  {_quote(fate.statement)}{why}")
     left = placeholders_left(draft)
     if left:
         lines.append("")

@@ -300,3 +300,24 @@ async def test_a_watched_rule_firing_is_a_regression(
     with runtime.sessions() as session:
         row = queries.get_deploy(session, outcome.deploy_id)
         assert row.verdict["reasons"] == ["rule api-p95 fired"] and row.verdict["rules_fired"] == ["api-p95"]
+
+
+async def test_secrets_never_reach_the_record_or_the_screen(
+    sqlite_engine: Engine, clock: FakeClock, versioned: Versioned
+) -> None:
+    text = (
+        deploy_yaml(versioned, environments="[production]")
+        .replace('      env: {VERSIONS: "', '      env: {DEPLOY_TOKEN: "${DEPLOY_TOKEN}", VERSIONS: "')
+        .replace(
+            'command: "sh deploy.sh {env} {version}"',
+            'command: "echo token=$DEPLOY_TOKEN; sh deploy.sh {env} {version}"',
+        )
+    )
+    runtime = make_runtime(sqlite_engine, clock, text, env={"DEPLOY_TOKEN": "tok-9f8e7d6c5b4a"})
+    console = Answers()
+    outcome = await drive(clock, console, walk.deploy(runtime, ANA, console, "api", "1.9.1"))
+    assert outcome.exit_code == 0 and versioned.version == "1.9.1"  # the command had the token
+    with runtime.sessions() as session:
+        row = queries.get_deploy(session, outcome.deploy_id)
+    assert "token=" in row.output and "tok-9f8e7d6c5b4a" not in row.output
+    assert not any("tok-9f8e7d6c5b4a" in line for line in console.lines + console.said)

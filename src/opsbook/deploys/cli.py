@@ -217,6 +217,10 @@ def list_cmd(
         console.print(_table(rows, runtime.config.timezone))
 
 
+def _ms(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f} ms"
+
+
 def _show_lines(row: DeployRow, tz: str) -> Iterator[str]:
     yield f"deploy #{row.id}: {queries.describe(row)}"
     yield f"status:   {row.status.replace('_', ' ')}" + (f" — {row.summary}" if row.summary else "")
@@ -244,7 +248,7 @@ def _show_lines(row: DeployRow, tz: str) -> Iterator[str]:
         yield (
             f"{check['check']}: error rate {w['error_rate'] * 100:.1f} % "
             f"(baseline {b['error_rate'] * 100:.1f} %), "
-            f"p95 {w['p95_ms']} ms (baseline {b['p95_ms']} ms), {w['count']} runs"
+            f"p95 {_ms(w['p95_ms'])} (baseline {_ms(b['p95_ms'])}), {w['count']} runs"
         )
 
 

@@ -77,6 +77,9 @@ def test_a_stale_link_shows_a_page_saying_so(sqlite_engine: Engine, tmp_path: Pa
     gone = "/ui/procedures/db/database-is-gone"
     html = sign_in_at(client, gone)  # signed out: sign in first, then the page
     assert "<h1>Not found</h1>" in html and "no procedure db/database-is-gone" in html
+    renamed = client.get("/ui/procedures/db/database-slow")  # the runbook's heading was edited since
+    assert renamed.status_code == 404
+    assert '<a href="/ui/procedures/db/database-is-slow">Database is slow</a>' in renamed.text
     assert client.get(gone).status_code == 404
     alert = client.get("/ui/alerts/999")
     assert alert.status_code == 404 and "text/html" in alert.headers["content-type"]

@@ -33,11 +33,13 @@ _LINES = re.compile(r"\r\n?|\n")
 
 
 class ProcedureNotFound(NotFound):
-    """No procedure, or more than one, has the name asked for; `candidates` are close matches."""
+    """No procedure, or more than one, has the name asked for; `candidates` are close matches ("display
+    (ref)"), `near` the same as found procedures."""
 
-    def __init__(self, message: str, candidates: list[str]) -> None:
+    def __init__(self, message: str, candidates: list[str], near: list[Found] | None = None) -> None:
         super().__init__(message)
         self.candidates = candidates
+        self.near = near or []
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,7 @@ def resolve(procedures: list[Found], name: str, headings: list[Found] | None = N
             f"{name!r} matches {len(matches)} procedures; use a longer path or the ref:\n  "
             + "\n  ".join(listed),
             listed,
+            matches,
         )
     everything = [*procedures, *(headings or ())]
     titles = {slugify(f.procedure.title, 400): f for f in reversed(everything)}
@@ -125,7 +128,7 @@ def resolve(procedures: list[Found], name: str, headings: list[Found] | None = N
     near += [f for f in everything if key and key in slugify(f.procedure.display, 400) and f not in near]
     listed = [f"{f.procedure.display}  ({f.ref})" for f in near[:8]]
     hint = ("; close matches:\n  " + "\n  ".join(listed)) if listed else ""
-    raise ProcedureNotFound(f"no procedure named {name!r}{hint}", listed)
+    raise ProcedureNotFound(f"no procedure named {name!r}{hint}", listed, near[:8])
 
 
 @dataclass(frozen=True)

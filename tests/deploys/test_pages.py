@@ -20,7 +20,7 @@ from opsbook.db.migrate import upgrade
 from opsbook.deploys import service
 from opsbook.deploys.models import DeployRow
 from opsbook.incidents import queries as incidents
-from tests.web_ui.browser_support import DESKTOP, PHONE, Site, needs_chromium, served_team, sign_in
+from tests.web_ui.browser_support import DESKTOP, PHONE, SHOTS, Site, needs_chromium, served_team, sign_in
 from tests.web_ui.conftest import browser  # noqa: F401  (the module's Chromium)
 
 pytestmark = [needs_chromium, pytest.mark.asyncio(loop_scope="module")]
@@ -112,9 +112,12 @@ async def site(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[
 
 
 async def fits(page: Page, name: str) -> None:
+    """No wider than the phone, nothing scrolling sideways; the screenshot is kept in docs/screenshots/."""
     measured = await page.evaluate(WIDEST, PHONE["width"])
     assert measured["width"] <= PHONE["width"], f"{name} is {measured['width']} px wide: {measured['wide']}"
     assert not measured["scrolling"], f"{name} scrolls sideways in {measured['scrolling']}"
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}-phone.png"), full_page=True)
 
 
 async def test_the_deploys_pages_on_a_desktop_and_a_phone(site: tuple[Site, int], browser: Browser) -> None:  # noqa: F811
@@ -150,7 +153,7 @@ async def test_the_deploys_pages_on_a_desktop_and_a_phone(site: tuple[Site, int]
             "api 2.0 deployed by ana (production, rolled back to 1.9) 9 min before this incident" in timeline
         )
         if viewport == PHONE:
-            await fits(page, "incident with a deploy")
+            await fits(page, "incident-deploy")
         await page.context.close()
     with served.runtime.sessions() as session:
         assert any(i.kind == "deploy" for i in incidents.timeline(session, served.api))

@@ -135,7 +135,15 @@ def test_template_tables_escalation_channels_and_placeholders() -> None:
         "on-call-engineer-3",
     ]
     assert result.report.unsupported["uptime target"][0].statement.line == 18
-    assert [f.statement.line for f in result.report.unsupported["recurring chores"]][:3] == [313, 314, 325]
+    # the recurring checklists are chores of the on-call
+    chores = {c.name: (c.procedure, c.schedule, c.oncall) for c in config.config.chores}
+    assert chores == {
+        "review-access-logs-for-suspicious-activity": ("Regular Security Tasks", "0 9 1 * *", "primary"),
+        "audit-who-has-production-access": ("Regular Security Tasks", "0 9 1 1,4,7,10 *", "primary"),
+        "before-your-on-call-shift": ("Before Your On-Call Shift", "0 9 * * 1", "primary"),
+    }
+    assert "assumed: monthly read as '0 9 1 * *', done within 7d" in result.yaml
+    assert "recurring chores" not in result.report.unsupported
     # "Monthly: Rotate database passwords" is a rotation policy; the backup table and the scaling plan too
     assert [(s.name, s.every.days) for s in config.config.secrets] == [("database-passwords", 30)]
     assert "assumed: monthly read as every 30 days" in result.yaml
@@ -631,4 +639,22 @@ def test_severities_inline_and_a_silent_worker() -> None:
         "tuesday 11:00",
         "Asia/Tokyo",
     )
+    assert unknown_lines(result) == []
+
+
+def test_the_shift_checklist_is_due_at_the_handoff() -> None:
+    text = (
+        "# Ops\n\n## Rotation\n\n"
+        "On-call rotates weekly among Ana and Ben, handing off Wednesdays at 16:00 UTC.\n\n"
+        "## Before your on-call shift\n\n"
+        "- [ ] Check you can log in to the VPN\n- [ ] Read the handoff note\n\n"
+        "## Chores\n\n- Weekly: prune old Docker images\n"
+    )
+    result = imported_bytes(text.encode())
+    config = validated(result)
+    chores = {c.name: (c.procedure, c.schedule, c.oncall, c.within.days) for c in config.config.chores}
+    assert chores == {
+        "prune-old-docker-images": ("Chores", "0 9 * * 1", "primary", 2),
+        "before-your-on-call-shift": ("Before your on-call shift", "0 16 * * 3", "primary", 1),
+    }
     assert unknown_lines(result) == []

@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from opsbook.docimport import checks
-from opsbook.docimport.model import Draft, Job, Resource, Secret, User
+from opsbook.docimport import checks, oncall
+from opsbook.docimport.model import Chore, Draft, Job, Resource, Secret, User
 from opsbook.docimport.statements import Statement
 from opsbook.docimport.words import clock_time, duration_text, env_name, seconds, slug, threshold, time_zone
 
@@ -49,6 +49,91 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
             continue
         _secret(index, statement, draft) or _backup(index, statement, draft) or _plan(index, statement, draft)
     _emergency(statements, draft)
+    _chores(statements, draft)
+
+
+_EVERY_CRON = [  # a frequency without a day or time: 09:00, the first day of its period (said so)
+    (re.compile(r"^\W*(daily|every day|each day)\b", re.I), "0 9 * * *", "1d", "daily"),
+    (re.compile(r"^\W*(weekly|every week|each week)\b", re.I), "0 9 * * 1", "2d", "weekly"),
+    (re.compile(r"^\W*(monthly|every month|each month)\b", re.I), "0 9 1 * *", "7d", "monthly"),
+    (
+        re.compile(r"^\W*(quarterly|every quarter|each quarter)\b", re.I),
+        "0 9 1 1,4,7,10 *",
+        "14d",
+        "quarterly",
+    ),
+    (re.compile(r"^\W*(yearly|annually|every year|each year)\b", re.I), "0 9 1 1 *", "30d", "yearly"),
+]
+_SHIFT = re.compile(
+    r"before (your |the )?on-?call|start of (your |the )?(on-?call )?shift|on-?call (shift )?checklist", re.I
+)
+
+
+def _chores(statements: list[Statement], draft: Draft) -> None:
+    """'Monthly: Review access logs' → a chore of its section's procedure; a 'Before Your On-Call Shift'
+    checklist → a chore of the on-call, due at each handoff."""
+    for index, statement in enumerate(statements):
+        if index in draft.fates or statement.kind not in ("item", "text", "line"):
+            continue
+        rhythm = next((r for r in _EVERY_CRON if r[0].search(statement.label)), None)
+        task = statement.text
+        if rhythm is None:
+            rhythm = next((r for r in _EVERY_CRON if r[0].search(statement.text)), None)
+            said = rhythm[0].search(statement.text) if rhythm else None
+            task = statement.text[said.end() :].lstrip(" :,-") if said else ""
+        if rhythm is None or not task or not statement.heading():
+            continue
+        _, cron, within, word = rhythm
+        name = _free_name(slug(task, "chore")[:48], {c.fields["name"] for c in draft.chores})
+        fields = {
+            "name": name,
+            "procedure": statement.heading(),
+            "schedule": cron,
+            "oncall": oncall.primary_schedule(draft, statement),
+            "within": within,
+        }
+        notes = [
+            f"{word} read as '{cron}', done within {within}; the procedure is the section's checklist, "
+            f"this chore its item '{task}'"
+        ]
+        draft.chores.append(Chore(statement, notes, fields=fields))
+        draft.mark(index, statement, "mapped", f"chore {name}: {cron}")
+    _shift_chore(statements, draft)
+
+
+def _shift_chore(statements: list[Statement], draft: Draft) -> None:
+    steps = [
+        (i, s)
+        for i, s in enumerate(statements)
+        if i not in draft.fates and s.kind in ("item", "line") and _SHIFT.search(s.heading())
+    ]
+    if not steps:
+        return
+    first = steps[0][1]
+    schedule = oncall.primary_schedule(draft, first)
+    handoff = draft.schedules[schedule].handoff
+    notes = []
+    day, _, at = handoff.rpartition(" ") if handoff else ("", "", "")
+    if at:
+        hour, minute = at.split(":")
+        weekday = (oncall.WEEKDAYS.index(day) + 1) % 7 if day in oncall.WEEKDAYS else "*"
+        cron = f"{int(minute)} {int(hour)} * * {weekday}"
+    else:
+        cron = "0 9 * * 1"
+        notes.append("the rotation's handoff is not said: Mondays 09:00")
+    name = _free_name(slug(first.heading(), "shift"), {c.fields["name"] for c in draft.chores})
+    fields = {
+        "name": name,
+        "procedure": first.heading(),
+        "schedule": cron,
+        "oncall": schedule,
+        "within": "1d",
+    }
+    draft.chores.append(
+        Chore(first, [*notes, "due at each handoff, for whoever comes on call"], fields=fields)
+    )
+    for index, statement in steps:
+        draft.mark(index, statement, "mapped", f"a step of chore {name}")
 
 
 def _rotation_period(text: str) -> tuple[float, str] | None:

@@ -94,6 +94,8 @@ def _domains(draft: Draft, out: dict[str, Any]) -> None:
                 noted.comments.append(f"emergency_within: {cite(draft.emergency[1])}")
             entries.append(noted)
         out["secrets"] = entries
+    if draft.chores:
+        out["chores"] = [_noted(dict(c.fields), c) for c in draft.chores]
     if draft.jobs:
         out["backups"] = [_noted(dict(job.fields), job) for job in draft.jobs]
     if draft.resources:

@@ -134,6 +134,13 @@ class Resource(Part):
 
 
 @dataclass
+class Chore(Part):
+    """A recurring chore: its `chores:` entry as written."""
+
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class Fate:
     """What became of one statement."""
 
@@ -168,6 +175,7 @@ class Draft:
     emergency: tuple[str, Statement] | None = None
     """Every secret's emergency rotation deadline, and where the document says it."""
     jobs: list[Job] = field(default_factory=list)
+    chores: list[Chore] = field(default_factory=list)
     resources: list[Resource] = field(default_factory=list)
     glossary: dict[str, Severity] = field(default_factory=dict)
     defined: set[str] = field(default_factory=set)

@@ -474,6 +474,11 @@ def _target(role: str, draft: Draft, source: Statement | None = None) -> str:
     return f"user:{_user(draft, role, source)}"
 
 
+def primary_schedule(draft: Draft, source: Statement | None) -> str:
+    """The on-call schedule (a placeholder one if the document names no rotation)."""
+    return _primary(draft, source)
+
+
 def _primary(draft: Draft, source: Statement | None) -> str:
     if "primary" not in draft.schedules:
         name = _user(draft, "on-call engineer", source)
@@ -489,11 +494,17 @@ def _primary(draft: Draft, source: Statement | None) -> str:
     return "primary"
 
 
+_LONGEST = 366 * 86400.0
+
+
 def _ordered(levels: list[Level], draft: Draft) -> list[Level]:
     """Levels in paging order, times filled (an unknown first time is 0), equal times merged."""
     merged: list[Level] = []
     last = 0.0
     for level in levels:
+        if level.at_seconds > _LONGEST:
+            level.notes.append("a time longer than a year is no escalation: read as unknown")
+            level.at_seconds = -1
         at = level.at_seconds if level.at_seconds >= 0 else (last if merged else 0.0)
         level.target = _target(level.target, draft, level.source)
         if merged and at == merged[-1].at_seconds:

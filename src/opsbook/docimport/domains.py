@@ -1,5 +1,5 @@
-"""Secret rotation, backup jobs and the scaling plan: the sections of opsbook.yaml that the secrets,
-backups and capacity domains added.
+"""Secret rotation, backup jobs, the scaling plan and recurring chores: the sections of opsbook.yaml that
+the secrets, backups, capacity and chores domains added.
 
 - "JWT Secrets: 90 days", "Redis Password: 180 days (manual rotation)", "Monthly: Rotate database
   passwords" → `secrets:` entries with their rotation period; "Emergency rotation: within 24 hours of
@@ -11,6 +11,8 @@ backups and capacity domains added.
   a time of day becomes a `${…_BACKUP_CRON}` variable.
 - "If CPU > 80%: Add more web servers" under a scaling plan → a `capacity:` resource on the check that
   measures it, with the plan's level and action.
+- "Monthly: Review access logs" → a chore of its section's procedure for the on-call (the rhythm's day and
+  time are assumed and said so); a "Before your on-call shift" checklist → a chore due at each handoff.
 """
 
 from __future__ import annotations

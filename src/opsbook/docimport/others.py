@@ -1,10 +1,10 @@
 """What the draft cannot hold, and what is not configuration at all.
 
 - The team's time zone ("All times are Europe/Berlin") and the title (the first heading).
-- An uptime target ("99.9%": opsbook.yaml has no SLO section yet), recurring chores (no section yet), and
-  statements about secrets, backups, capacity, database care and deploys that `domains` and `windows` did
-  not map (a link to another document, a growth projection, "Continuous" backups) are reported as
-  understood but not mapped, with the domain each belongs to and its line.
+- An uptime target ("99.9%": opsbook.yaml has no SLO section yet), and statements about secrets, backups,
+  capacity, database care, deploys and chores that `domains` and `windows` did not map (a link to another
+  document, a growth projection, "Continuous" backups) are reported as understood but not mapped, with the
+  domain each belongs to and its line.
 - Commands, checklists and numbered steps under a heading are runbook procedures: `opsbook runbook
   import` reads them from the same document (the draft points `runbooks.folders` at it).
 Everything no recogniser took is reported as not understood.

@@ -63,6 +63,11 @@ class ChoreView:
     next_due: datetime
 
 
+def assignee_label(chore: ChoreConfig) -> str:
+    """Who the chore is for, in words: `on call: primary` or the user."""
+    return f"on call: {chore.oncall}" if chore.oncall is not None else str(chore.user)
+
+
 def _zone(runtime: Runtime, chore: ChoreConfig) -> str:
     return chore.timezone or runtime.config.timezone
 

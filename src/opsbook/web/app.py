@@ -79,6 +79,7 @@ def _routers() -> list[Any]:
     from opsbook.alerts.ingest import router as ingest_router
     from opsbook.backups.api import router as backups_router
     from opsbook.capacity.api import router as capacity_router
+    from opsbook.chores.api import router as chores_router
     from opsbook.deploys.api import router as deploys_router
     from opsbook.incidents.api import ack_router
     from opsbook.incidents.api import router as incidents_router
@@ -107,4 +108,5 @@ def _routers() -> list[Any]:
         oplog_router,
         backups_router,
         secrets_router,
+        chores_router,
     ]

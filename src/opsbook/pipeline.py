@@ -47,6 +47,8 @@ from opsbook.checks.scheduler import Scheduler
 from opsbook.checks.store import BatchOutcome
 from opsbook.checks.writer import HookFailure, ResultWriter, Written
 from opsbook.chores.watch import ChoreWatch
+from opsbook.cluster.lock import DutyLocks
+from opsbook.dependencies.release import release_due
 from opsbook.deploys.metrics import DeployCollector
 from opsbook.deploys.service import mark_interrupted
 from opsbook.events import Event, Topic
@@ -71,6 +73,9 @@ ROLLUP_LAG = timedelta(minutes=2)  # a minute is rolled up once results of slow 
 PRUNE_EVERY = timedelta(minutes=10)
 UNMUTE_EVERY = timedelta(seconds=30)  # a window's end is due by the clock, not by an event
 INCIDENT_WINDOW = timedelta(days=30)  # MTTA/MTTR gauges look this far back
+PER_PROCESS = frozenset({"scheduler", "heartbeats", "change feed"})
+"""Loops every process runs (its checks, the pings it receives, its wake-ups); on PostgreSQL every other
+loop is a singleton duty, run by the one process of the cluster that holds its advisory lock."""
 
 
 class Pipeline:
@@ -132,6 +137,10 @@ class Pipeline:
         self.loops += [self._loop("pg maintenance", care.maintenance), self._loop("pg samples", care.samples),
                        self._loop("capacity rollup", care.capacity)]
         self.writer_loop = self._loop("result writer", self._forever(self.writer.run))
+        self.duties = DutyLocks(runtime.engine, clock)
+        for duty in [self.escalation.loop, *self.loops]:
+            if duty.name not in PER_PROCESS:
+                self.duties.guard(duty)
         self._hooks_failing = False
         self._loop_ref: asyncio.AbstractEventLoop | None = None
         self._remediations: set[asyncio.Task[int | None]] = set()
@@ -338,6 +347,7 @@ class Pipeline:
         self.writer.stop()  # the producers are gone: let the writer finish what it holds
         await self.writer_loop.stop(finish_round=True)
         await self.notifier.stop()
+        await asyncio.to_thread(self.duties.close)  # another process takes the singleton duties over
 
     # --- periodic duties ----------------------------------------------------------------------
 
@@ -368,8 +378,9 @@ class Pipeline:
         with self.runtime.sessions.begin() as session:
             now = self.runtime.clock.now()
             mutes, unmuted = self.dispatcher.unmute(session, now)
-            self.run_hooks(session, unmuted, now)
-        return mutes.next_change(now)
+            released, release_at = release_due(session, self.runtime.config, now)
+            self.run_hooks(session, [*unmuted, *released], now)
+        return min((t for t in (mutes.next_change(now), release_at) if t is not None), default=None)
 
     async def _unmute_step(self) -> datetime | None:
         nxt = await asyncio.to_thread(self.unmute_once)

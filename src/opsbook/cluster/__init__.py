@@ -1,0 +1,1 @@
+"""Running opsbook as more than one process on PostgreSQL: singleton duties held by advisory locks."""

@@ -15,6 +15,9 @@ by domain events (opsbook.events), whatever surface or process committed the cha
 wake the delivery worker; incident changes wake the escalation engine; mute changes wake the unmute
 loop; on-call changes wake the handoff notifier. `Pipeline.start()` starts the loops, `stop()` stops the
 producers and lets the writer and the delivery worker finish what they hold.
+
+On PostgreSQL the singleton duties (every loop but those in `PER_PROCESS`) run in one process of the
+cluster at a time, the one holding the duty's advisory lock (opsbook.cluster.lock); on SQLite they run.
 """
 
 from __future__ import annotations

@@ -3,7 +3,6 @@ ends (terminated, or its process killed with SIGKILL); on SQLite every duty simp
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import subprocess
@@ -124,7 +123,7 @@ async def test_a_process_killed_with_sigkill_loses_its_duty(engines: list[Engine
             proc.wait()
 
 
-async def test_on_sqlite_every_duty_simply_runs(sqlite_engine: Engine) -> None:
+def test_on_sqlite_every_duty_simply_runs(sqlite_engine: Engine) -> None:
     clock = FakeClock()
     locks = DutyLocks(sqlite_engine, clock)
 
@@ -134,7 +133,7 @@ async def test_on_sqlite_every_duty_simply_runs(sqlite_engine: Engine) -> None:
     loop = Loop("escalation", step, clock)
     assert locks.guard(loop).step is step
     assert locks.holds("escalation")
-    await asyncio.sleep(0)
+    assert locks.session_pid() is None  # no lock session at all
 
 
 def _pids(locks: DutyLocks) -> set[int]:

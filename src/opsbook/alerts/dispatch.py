@@ -1,7 +1,8 @@
 """Turns alert transitions into notifications, in the transaction that decided them.
 
-For each fired or resolved alert: is it muted by a silence or a maintenance window? Then the alert is
-marked silenced (shown as such, still evaluated) and nothing is sent. Otherwise it becomes an
+For each fired or resolved alert: is it muted by a silence or a maintenance window, or caused by a
+dependency that is down (dependencies/causes.py)? Then the alert is marked silenced (shown as such, still
+evaluated) and nothing is sent; a root cause's message names the services it affects. Otherwise it becomes an
 `AlertMessage` with its runbook's first steps (read from the runbook files as they are now) and the
 check's last message, handed to notify, which routes it by severity (page / notify / business hours /
 log) and queues it. When a mute ends, `unmute` sends the alerts that still fire.
@@ -23,6 +24,7 @@ from opsbook.alerts.models import AlertRow
 from opsbook.alerts.types import AlertTransition, TransitionKind
 from opsbook.checks.models import CheckStateRow
 from opsbook.config.schema import OpsbookConfig
+from opsbook.dependencies.causes import affected_services, is_ours, mark_caused
 from opsbook.deploys.queries import recent_line
 from opsbook.notify.messages import AlertMessage
 from opsbook.notify.service import send
@@ -67,6 +69,11 @@ class Dispatcher:
         fired = [t for t in transitions if t.kind is TransitionKind.FIRED]
         if not fired:
             return list(transitions)
+        return mark_caused(session, self.config, self._mark_silenced(session, transitions, now), now)
+
+    def _mark_silenced(
+        self, session: Session, transitions: Sequence[AlertTransition], now: datetime
+    ) -> list[AlertTransition]:
         mutes = self.mutes(session, now)
         out = []
         for transition in transitions:
@@ -111,14 +118,15 @@ class Dispatcher:
         link = f"{self.config.base_url.rstrip('/')}/ui/alerts/{transition.alert_id}"
         fired = transition.kind is TransitionKind.FIRED
         recent = recent_line(session, transition.service, now) if fired else ""
-        send(session, self.config, AlertMessage(transition, url, steps, detail, link, recent), now)
+        affected = affected_services(session, transition.service, transition.check_id) if fired else ()
+        send(session, self.config, AlertMessage(transition, url, steps, detail, link, recent, affected), now)
 
     def unmute(self, session: Session, now: datetime) -> tuple[Mutes, list[AlertTransition]]:
         """Alerts that still fire and are no longer muted: unmarked, and returned as fresh `fired`
         transitions for the hooks to announce (and open incidents for). Also the mutes now in force."""
         mutes = self.mutes(session, now)
         firing = {r.id: r for r in session.scalars(select(AlertRow).where(AlertRow.state == "firing"))}
-        muted = {i for i, r in firing.items() if r.silenced}
+        muted = {i for i, r in firing.items() if r.silenced and not is_ours(r.silenced_by)}
         out = []
         for alert_id in newly_unmuted({i: attrs_of(r) for i, r in firing.items()}, muted, mutes, now):
             row = firing[alert_id]

@@ -38,6 +38,9 @@ class CheckSpec(Model):
     labels: dict[str, str] = Field(default_factory=dict)
     failures: int | None = Field(default=None, ge=0, description="Consecutive failures that fire (0: never).")
     rules: CheckRules = Field(default_factory=list, description="Alert rules of this check.")
+    depends_on: list[str] = Field(
+        default_factory=list, description="Services or checks it needs, besides its service's `depends_on`."
+    )
 
     push: ClassVar[bool] = False
     """True for kinds that are not run by the scheduler but receive pushes (heartbeat)."""

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from opsbook.capacity.config import Capacity, CapacitySettings
 from opsbook.backups.config import Backups
 from opsbook.checks.kinds import CheckConfig
 from opsbook.chores.config import Chores
 from opsbook.config.types import Model, Name, PositiveDuration, TimeZone
+from opsbook.dependencies.config import DependenciesSettings
+from opsbook.dependencies.validate import check_dependencies
 from opsbook.deploys.config import DeploysSettings, ServiceDeploy
 from opsbook.incidents.config import Incidents, IncidentsSettings
 from opsbook.notify.config import (
@@ -63,6 +65,10 @@ class Service(Model):
     checks: list[CheckConfig] = Field(default_factory=list)
     rules: ServiceRules = Field(default_factory=list, description="Alert rules for the service's checks.")
     deploy: ServiceDeploy | None = Field(default=None, description="How it is deployed and rolled back.")
+    depends_on: list[str] = Field(
+        default_factory=list, description="Services or checks ('service/check') it needs: alerts they cause "
+        "are recorded, not announced on their own.",
+    )
 
     @model_validator(mode="after")
     def _deploy_checks(self) -> Service:
@@ -108,7 +114,7 @@ class OpsbookConfig(Model):
     retention: Retention = Field(default_factory=Retention)
     server: ServerSettings = Field(default_factory=ServerSettings, description="Proxies, /metrics, API load.")
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
-    services: list[Service] = Field(default_factory=list)
+    services: Annotated[list[Service], AfterValidator(check_dependencies)] = Field(default_factory=list)
     users: Users = Field(default_factory=list, description="People who can be on call or paged.")
     schedules: Schedules = Field(default_factory=list, description="On-call schedules (rotation layers).")
     escalation_policies: EscalationPolicies = Field(
@@ -136,6 +142,9 @@ class OpsbookConfig(Model):
         default_factory=CapacitySettings, description="The capacity table, scaling plan and forecasts."
     )
     deploys: DeploysSettings = Field(default_factory=DeploysSettings, description="Freezes, DORA reports.")
+    dependencies: DependenciesSettings = Field(
+        default_factory=DependenciesSettings, description="Hold and grace of dependency-aware alerting."
+    )
 
     def checks(self) -> dict[str, Any]:
         """Every check by its id `service/check`, those derived from backup jobs and secrets included."""

@@ -14,10 +14,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from opsbook.alerts.changes import transition_of
 from opsbook.alerts.models import AlertRow
 from opsbook.alerts.types import AlertHook, AlertTransition, TransitionKind
 from opsbook.auth.roles import SYSTEM, Principal, Role
 from opsbook.config.schema import OpsbookConfig
+from opsbook.dependencies.causes import cause_of, caused_alerts
+from opsbook.dependencies.graph import service_of
 from opsbook.events import DomainEvent, Topic
 from opsbook.incidents import lifecycle
 from opsbook.incidents.detection import detected_at
@@ -88,10 +91,13 @@ def _fired(session: Session, config: OpsbookConfig, t: AlertTransition, now: dat
     settings = config.incidents
     if not settings.opens(t.severity):
         return []
-    if session.scalar(select(IncidentAlertRow.id).where(IncidentAlertRow.alert_id == t.alert_id)):
-        return []  # already linked (the hook ran twice for one transition)
+    if session.scalar(select(IncidentAlertRow.id).where(IncidentAlertRow.alert_id == t.alert_id,
+                                                        IncidentAlertRow.resolved_at.is_(None))):
+        return []  # already linked (the hook ran twice, or it joined its root cause's incident)
     system = Tx(session, now, SYSTEM)
-    row = _find_open_for_service(session, t.service, now - settings.grouping_window)
+    root = cause_of(session.scalar(select(AlertRow.silenced_by).where(AlertRow.id == t.alert_id)))
+    row = (_find_open_for_service(session, service_of(root), datetime.min.replace(tzinfo=now.tzinfo))
+           if root else None) or _find_open_for_service(session, t.service, now - settings.grouping_window)
     if row is not None:
         _link_alert(session, row, t, now)
         changes = [Change(add_entry(session, row, now, "alert_joined", f"Alert joined: {_alert_name(t)}",
@@ -117,11 +123,46 @@ def _fired(session: Session, config: OpsbookConfig, t: AlertTransition, now: dat
         page=False,  # paged below, once the alert (and so its runbook) is linked
     )
     _link_alert(session, row, t, now)
+    _attach_caused(session, row, t, now)
     advance(session, config, row, now)
     add_entry(session, row, now, "alert_joined", f"Opened by alert: {_alert_name(t)}", t.source,
               alert_id=t.alert_id, severity=t.severity.value)
     system.emit(DomainEvent(Topic.INCIDENTS, "opened", f"incident:{row.id}"))
     return [row]
+
+
+def _attach_caused(session: Session, row: IncidentRow, t: AlertTransition, now: datetime) -> None:
+    """The alerts the opening alert causes (fired in the same batch) join before anyone is paged, so the
+    page names every affected service."""
+    for alert in caused_alerts(session, t.service, t.check_id):
+        caused = transition_of(alert, TransitionKind.FIRED, now)
+        _link_alert(session, row, caused, now)
+        add_entry(session, row, now, "alert_joined", f"Alert joined: {_alert_name(caused)} "
+                  f"({alert.silenced_by})", caused.source, alert_id=alert.id, severity=caused.severity.value,
+                  silenced=True)
+
+
+def detach(session: Session, config: OpsbookConfig, alert_id: int, now: datetime, text: str) -> None:
+    """An alert leaves the incidents it is linked to (its cause recovered, it pages on its own): its links
+    end, `text` is recorded, and an incident left with no open alert resolves as if they all resolved."""
+    system = Tx(session, now, SYSTEM)
+    links = session.scalars(
+        select(IncidentAlertRow).where(IncidentAlertRow.alert_id == alert_id,
+                                       IncidentAlertRow.resolved_at.is_(None))
+    ).all()
+    for link in links:
+        link.resolved_at = now
+        row = lock(session, link.incident_id)
+        if row.status == RESOLVED:
+            continue
+        changes = [Change(add_entry(session, row, now, "alert_detached", text, "opsbook", alert_id=alert_id))]
+        session.flush()
+        open_left = session.scalar(select(IncidentAlertRow.id).where(
+            IncidentAlertRow.incident_id == row.id, IncidentAlertRow.resolved_at.is_(None)).limit(1))
+        if open_left is None and config.incidents.auto_resolve:
+            changes += lifecycle.resolve(session, config, row.id, now, SYSTEM, "all its alerts resolved")
+        row.updated_at = now
+        lifecycle.record(system, changes)
 
 
 def _resolved(

@@ -12,6 +12,7 @@ TIMELINE_WORDS = {
     "resolved": "Resolved",
     "alert_joined": "Alert joined",
     "alert_resolved": "Alert resolved",
+    "alert_detached": "Alert left (pages on its own)",
     "all_alerts_resolved": "All alerts resolved",
     "sla_breach": "Response time missed",
     "note": "Note",

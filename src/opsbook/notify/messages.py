@@ -77,6 +77,7 @@ class AlertMessage(Message):
     detail: str = ""
     link: str = ""
     recent_deploy: str = ""  # the service's deploy in the last hour and how to roll it back
+    affected: tuple[str, ...] = ()  # other services whose alerts this one causes (they depend on it)
 
     @property
     def kind(self) -> str:
@@ -96,6 +97,7 @@ class AlertMessage(Message):
             "severity": t.severity.value, "service": t.service, **t.template_context(),
             "runbook_url": self.runbook_url, "runbook_steps": list(self.runbook_steps),
             "detail": self.detail, "link": self.link, "recent_deploy": self.recent_deploy,
+            "affected": list(self.affected),
         }
 
     def tags(self) -> Tags:

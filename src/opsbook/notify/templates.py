@@ -10,6 +10,7 @@ Variables (all optional; missing ones render empty):
   (datetime), `resolved_at` (datetime), `runbook`, `runbook_url`, `runbook_steps` (its first steps),
   `detail` (the check's last message), `link` (into opsbook), `labels` (dict), `alert_id`,
   `recent_deploy` (the service's deploy in the last hour and its rollback command; also in incident)
+  firing also `affected` (the other services whose alerts it causes: they depend on it)
 - incident (a page): `incident_id`, `title`, `status`, `severity`, `summary`, `service`, `since`,
   `user`, `link` (the incident's page), `ack_link`, `ack_command`, `runbooks` (names), `runbook_links`
   (each `name`, `url`, `command`, `steps`: the first runbook's first steps), `escalated`, `escalation`
@@ -82,6 +83,8 @@ Service:  {{ service }}
 {%- if threshold is defined and threshold is not none %} (threshold {{ threshold|num }}){% endif %}
 {% endif %}{% if since %}Since:    {{ since|when }}
 {% endif %}{% if detail %}Last:     {{ detail }}
+{% endif %}{% if affected %}Affected: {{ affected|length }} service{% if affected|length != 1 %}s{% endif %} \
+affected, not paged on their own: {{ affected|join(", ") }}
 {% endif %}{% if link %}Details:  {{ link }}
 {% endif %}{% if recent_deploy %}Deploy:   {{ recent_deploy }}
 {% endif %}{% if runbook %}

@@ -1,0 +1,211 @@
+"""The dependency storm through the real pipeline on a fake clock: db fails and so do api and worker,
+which depend on it; one message goes out, for db, naming the two affected services; the incident of db
+lists all three. Recovery resolves everything and announces db's end once. A dependent still down after
+the grace pages on its own, in an incident of its own."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from opsbook.alerts.models import AlertRow
+from opsbook.clock import FakeClock
+from opsbook.incidents.models import IncidentAlertRow, IncidentRow
+from opsbook.notify.models import OutboxRow
+from opsbook.pipeline import Pipeline
+from opsbook.statuspage.build import build_snapshot
+from tests.dependencies.conftest import Fleet
+from tests.e2e.conftest import Intervals, eventually
+from tests.notify.conftest import Receiver
+from tests.support import make_runtime
+
+NAMES = ("db", "api", "worker")
+
+
+def config(fleet: Fleet, receiver: Receiver) -> str:
+    def check(name: str) -> str:
+        return (f"[{{name: health, kind: http, url: {fleet.url(name)}, interval: 30s, timeout: 2s, "
+                "failures: 1}]")
+
+    return f"""
+channels:
+  - name: ops
+    url: {receiver.url("/hook")}
+routing:
+  P2: {{action: page, channels: [ops]}}
+grouping: {{window: 0s}}
+incidents: {{auto_resolve: true}}
+dependencies: {{grace: 5m}}
+services:
+  - name: db
+    checks: {check("db")}
+  - name: api
+    public: true
+    depends_on: [db]
+    checks: {check("api")}
+  - name: worker
+    public: true
+    depends_on: [db]
+    checks: {check("worker")}
+"""
+
+
+def alerts(engine: Engine) -> list[AlertRow]:
+    with Session(engine) as s:
+        return list(s.scalars(select(AlertRow).order_by(AlertRow.id)))
+
+
+def incidents(engine: Engine) -> list[tuple[IncidentRow, list[str]]]:
+    """Each incident with the services of its alerts still linked (not resolved or detached)."""
+    with Session(engine) as s:
+        out = []
+        for row in s.scalars(select(IncidentRow).order_by(IncidentRow.id)):
+            links = s.scalars(select(IncidentAlertRow.service).where(
+                IncidentAlertRow.incident_id == row.id, IncidentAlertRow.resolved_at.is_(None)))
+            out.append((row, sorted(links)))
+        return out
+
+
+def titles(receiver: Receiver) -> list[str]:
+    return [str(b["title"]) for b in receiver.bodies("/hook")]
+
+
+def outbox(engine: Engine) -> int:
+    with Session(engine) as s:
+        return len(s.scalars(select(OutboxRow.id)).all())
+
+
+class Steps(Intervals):
+    """The three checks run 10 s apart (spread over their 30 s interval): one run per 10 s step, each
+    waited for before time moves on (a probe's 2 s timeout is on the fake clock)."""
+
+    async def next(self, step: timedelta = timedelta(seconds=30)) -> None:
+        for _ in range(3):
+            await super().next(timedelta(seconds=10))
+
+
+@dataclass
+class Storm:
+    pipeline: Pipeline
+    clock: FakeClock
+    steps: Intervals
+
+
+@pytest.fixture
+async def storm(sqlite_engine: Engine, fleet: Fleet, receiver: Receiver) -> AsyncIterator[Storm]:
+    """Started; db fails, then api and worker on their next runs; db's firing waits `hold` (1 min) for
+    them, and goes out."""
+    clock = FakeClock(datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
+    pipeline = Pipeline(make_runtime(sqlite_engine, clock, config(fleet, receiver)))
+    await pipeline.start()
+    try:
+        steps = Steps(pipeline, clock, per_interval=1)
+        await steps.started()
+        fleet.set(500, "db")
+        await steps.next()  # db's run fails: its alert fires, held for a minute
+        fleet.set(500, "api", "worker")
+        await steps.next()  # api and worker fail: caused by db
+        assert receiver.bodies("/hook") == []
+        await steps.next()
+        await steps.next()  # the hold ends: db is announced
+        await eventually(lambda: len(receiver.bodies("/hook")) == 1, "the page for db")
+        yield Storm(pipeline, clock, steps)
+    finally:
+        await pipeline.stop()
+
+
+async def test_one_page_names_the_affected_services_and_recovery_leaves_nothing_open(
+    sqlite_engine: Engine, fleet: Fleet, receiver: Receiver, storm: Storm
+) -> None:
+    pipeline, clock, steps = storm.pipeline, storm.clock, storm.steps
+    (page,) = receiver.bodies("/hook")
+    assert "FIRING: db/health" in page["title"]
+    assert "Affected: 2 services affected, not paged on their own: api, worker" in page["message"]
+    by_service = {a.service: a for a in alerts(sqlite_engine)}
+    assert {s: a.state for s, a in by_service.items()} == dict.fromkeys(NAMES, "firing")
+    assert by_service["api"].silenced_by == by_service["worker"].silenced_by == "caused by db"
+    assert not by_service["db"].silenced
+    ((incident, linked),) = incidents(sqlite_engine)
+    assert linked == ["api", "db", "worker"] and incident.services == ["db", "api", "worker"]
+    with Session(sqlite_engine) as session:  # the public page: db's outage once, under the public services
+        page = build_snapshot(session, pipeline.runtime.config, clock.now())
+    (shown,) = page.active_incidents
+    assert (shown.title, shown.services) == ("Major outage: api, worker", ["api", "worker"])
+    assert [(s.name, s.state.value) for s in page.services] == [("api", "major_outage"),
+                                                                ("worker", "major_outage")]
+
+    for _ in range(3):  # still down: nothing more
+        await steps.next()
+    assert len(receiver.bodies("/hook")) == 1
+
+    fleet.set(200, *NAMES)
+    await steps.next()
+    await steps.next()
+    await eventually(lambda: len(receiver.bodies("/hook")) == 3, "db's resolve and its incident's")
+    assert sorted(titles(receiver)) == [
+        "[P2] FIRING: db/health: db/health failed 1 times in a row",
+        "[P2] Incident #1 db: db/health failed 1 times in a row — Resolved",
+        "[P2] RESOLVED: db/health: db/health failed 1 times in a row",
+    ]
+    assert {a.state for a in alerts(sqlite_engine)} == {"resolved"}
+    ((incident, linked),) = incidents(sqlite_engine)
+    assert (incident.status, linked) == ("resolved", [])
+    clock_after = clock.now() + timedelta(minutes=10)
+    while clock.now() < clock_after:  # the grace passes: nothing is released, nothing else sent
+        await steps.next()
+    pipeline.unmute_once()
+    await pipeline.notifier.run_once()
+    assert len(receiver.bodies("/hook")) == 3 and outbox(sqlite_engine) == 3
+
+
+async def test_a_dependent_still_down_after_the_grace_pages_on_its_own(
+    sqlite_engine: Engine, fleet: Fleet, receiver: Receiver, storm: Storm
+) -> None:
+    pipeline, clock, steps = storm.pipeline, storm.clock, storm.steps
+    fleet.set(200, "db", "worker")  # api stays down
+    await steps.next()
+    await steps.next()
+    await eventually(lambda: len(receiver.bodies("/hook")) == 2, "db's resolve")
+    recovered = next(a for a in alerts(sqlite_engine) if a.service == "db").resolved_at
+    assert recovered is not None
+    ((incident, linked),) = incidents(sqlite_engine)
+    assert (incident.status, linked) == ("triggered", ["api"])  # api is still attributed to db
+
+    assert pipeline.unmute_once() == recovered + timedelta(minutes=5)  # when the grace ends
+    while clock.now() < recovered + timedelta(minutes=4, seconds=30):
+        await steps.next()
+    pipeline.unmute_once()
+    await pipeline.notifier.run_once()
+    assert len(receiver.bodies("/hook")) == 2  # within the grace: still attributed to db
+
+    while clock.now() < recovered + timedelta(minutes=5):
+        await steps.next()
+    pipeline.unmute_once()
+    await pipeline.notifier.run_once()
+    await eventually(lambda: len(receiver.bodies("/hook")) == 4, "api's own page")
+    assert sorted(titles(receiver)[2:]) == [  # db's incident ends as api leaves it; api pages itself
+        "[P2] FIRING: api/health: api/health failed 1 times in a row",
+        "[P2] Incident #1 db: db/health failed 1 times in a row — Resolved",
+    ]
+    own = next(b for b in receiver.bodies("/hook") if "FIRING: api" in str(b["title"]))
+    assert "Affected" not in own["message"]
+    api = next(a for a in alerts(sqlite_engine) if a.service == "api")
+    assert (api.state, api.silenced, api.silenced_by) == ("firing", False, None)
+    (db_incident, db_linked), (api_incident, api_linked) = incidents(sqlite_engine)
+    assert (db_incident.status, db_linked) == ("resolved", [])
+    assert (api_incident.status, api_incident.services, api_linked) == ("triggered", ["api"], ["api"])
+
+    fleet.set(200, "api")
+    await steps.next()
+    await steps.next()
+    await eventually(lambda: len(receiver.bodies("/hook")) == 6, "api's resolve and its incident's")
+    assert sorted(titles(receiver)[4:]) == [
+        "[P2] Incident #2 api: api/health failed 1 times in a row — Resolved",
+        "[P2] RESOLVED: api/health: api/health failed 1 times in a row",
+    ]
+    assert incidents(sqlite_engine)[1][0].status == "resolved"

@@ -261,6 +261,12 @@ def views(runtime: Runtime) -> list[ChoreView]:
         return out
 
 
+def open_occurrences(session: Session, limit: int = 20) -> list[ChoreDueRow]:
+    """The occurrences not yet done or skipped, the soonest deadline first (the dashboard's panel)."""
+    query = select(ChoreDueRow).where(ChoreDueRow.status.in_(OPEN)).order_by(ChoreDueRow.deadline)
+    return list(session.scalars(query.limit(limit)))
+
+
 def occurrences(runtime: Runtime, limit: int = 50) -> list[ChoreDueRow]:
     """Occurrences newest first (open and closed)."""
     with runtime.sessions() as session:

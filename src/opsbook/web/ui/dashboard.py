@@ -20,6 +20,7 @@ from opsbook.alerts.service import list_alerts
 from opsbook.auth.roles import Principal
 from opsbook.checks import store
 from opsbook.checks.uptime import uptime_many
+from opsbook.chores.service import open_occurrences
 from opsbook.oncall.service import on_call_now
 from opsbook.runbooks.service import list_runs
 from opsbook.runtime import Runtime
@@ -122,6 +123,7 @@ def dashboard_context(
         "incidents": incident_views.open_incidents(session, limit=20),
         "oncall": on_call_now(session, runtime.config, now),
         "runs": list_runs(session, limit=8),
+        "chores": open_occurrences(session, limit=8),
         "poll": POLL_SECONDS,
     }
 

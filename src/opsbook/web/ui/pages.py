@@ -28,6 +28,7 @@ NAV = [
     ("/ui/capacity", "Capacity"),
     ("/ui/backups", "Backups"),
     ("/ui/secrets", "Secrets"),
+    ("/ui/chores", "Chores"),
     ("/ui/audit", "Audit"),
     ("/status", "Status page"),
 ]

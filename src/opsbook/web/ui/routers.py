@@ -10,6 +10,7 @@ def all_routers() -> list[APIRouter]:
         alert_pages,
         auth_pages,
         check_page,
+        chore_pages,
         dashboard,
         database_pages,
         deploy_pages,
@@ -31,4 +32,5 @@ def all_routers() -> list[APIRouter]:
         runbook_pages.router,
         deploy_pages.router,
         dr_pages.router,
+        chore_pages.router,
     ]

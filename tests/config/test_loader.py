@@ -152,3 +152,9 @@ def test_an_unset_variable_with_a_default_is_no_problem() -> None:
     assert parse_config(text, "ops.yaml", {}).config.checks()["api/health"].target() == (
         "GET http://127.0.0.1:9/health"
     )
+
+
+def test_a_control_character_names_its_line() -> None:
+    text = GOOD.replace("name: health", "name: hea\x07lth")
+    (issue,) = errors(text)
+    assert issue.startswith("ops.yaml:4: bad YAML: character '\\x07' is not allowed")

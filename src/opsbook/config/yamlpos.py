@@ -81,6 +81,11 @@ def load_with_lines(text: str, filename: str, env: Mapping[str, str] | None = No
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
         raise ConfigError([ConfigIssue(filename, line, "", f"bad YAML: {exc.problem or exc}")]) from None
+    except yaml.reader.ReaderError as exc:  # a control character YAML may not hold
+        line = text[: exc.position].count("\n") + 1
+        shown = repr(chr(exc.character)) if isinstance(exc.character, int) else repr(exc.character)
+        problem = f"bad YAML: character {shown} is not allowed (remove it, or quote it as an escape)"
+        raise ConfigError([ConfigIssue(filename, line, "", problem)]) from None
     out = LoadedYaml(data=None)
     try:
         out.data = {} if root is None else _convert(root, (), out, filename, env, set())

@@ -141,9 +141,6 @@ class Pipeline:
                        self._loop("capacity rollup", care.capacity)]
         self.writer_loop = self._loop("result writer", self._forever(self.writer.run))
         self.duties = DutyLocks(runtime.engine, clock)
-        for duty in [self.escalation.loop, *self.loops]:
-            if duty.name not in PER_PROCESS:
-                self.duties.guard(duty)
         self._hooks_failing = False
         self._loop_ref: asyncio.AbstractEventLoop | None = None
         self._remediations: set[asyncio.Task[int | None]] = set()
@@ -322,6 +319,9 @@ class Pipeline:
         tune_interpreter()
         self._subscribe()
         await asyncio.to_thread(self._startup)
+        for duty in [self.escalation.loop, *self.loops]:  # loops added after __init__ too
+            if duty.name not in PER_PROCESS:
+                self.duties.guard(duty)
         self.writer_loop.start()
         self.notifier.start()
         self.escalation.start()

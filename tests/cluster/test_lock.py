@@ -140,3 +140,16 @@ def _pids(locks: DutyLocks) -> set[int]:
     """The server process of `locks`' own session (to spare it)."""
     pid = locks.session_pid()
     return set() if pid is None else {pid}
+
+
+def test_a_loop_is_guarded_once(engines: list[Engine]) -> None:
+    clock = FakeClock()
+    locks = DutyLocks(engines[0], clock)
+
+    async def step() -> datetime | None:
+        return None
+
+    loop = Loop("escalation", step, clock)
+    gated = locks.guard(loop).step
+    assert gated is not step
+    assert locks.guard(loop).step is gated  # a pipeline started again does not wrap it twice

@@ -53,6 +53,7 @@ class DutyLocks:
         self.shared = engine.dialect.name == "postgresql"
         self._conn: Connection | None = None
         self._held: set[str] = set()
+        self._guarded: set[int] = set()
         self._mutex = threading.Lock()
 
     @property
@@ -128,8 +129,9 @@ class DutyLocks:
         return gated
 
     def guard(self, loop: Loop) -> Loop:
-        """Make `loop` a singleton duty named after it (nothing changes on SQLite)."""
-        if self.shared:
+        """Make `loop` a singleton duty named after it (once; nothing changes on SQLite)."""
+        if self.shared and id(loop) not in self._guarded:
+            self._guarded.add(id(loop))
             loop.step = self.gate(loop.name, loop.step)
         return loop
 

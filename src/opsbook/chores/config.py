@@ -52,11 +52,10 @@ class ChoreConfig(Model):
 
 def _check(items: list[ChoreConfig], info: ValidationInfo) -> list[ChoreConfig]:
     """Each name once; an `oncall` names a schedule, a `user` a user."""
-    seen: set[str] = set()
-    for item in items:
-        if item.name in seen:
-            raise ValueError(f"chore name {item.name!r} is used twice")
-        seen.add(item.name)
+    names = [item.name for item in items]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"chore name {twice[0]!r} is used twice")
     schedules = info.data.get("schedules")
     users = info.data.get("users")
     for item in items:  # `schedules:` or `users:` itself invalid (None): reported there

@@ -4,12 +4,16 @@ The link in a chore's reminder opens this page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from opsbook.auth.roles import Principal, Role
 from opsbook.chores import service as chores
+from opsbook.chores.models import ChoreDueRow
 from opsbook.errors import OpsbookError
+from opsbook.runtime import Runtime
 from opsbook.web.ui.pages import back, needs, render, runtime_of, viewer
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -23,23 +27,26 @@ def chores_page(request: Request, principal: Principal = Depends(viewer)) -> HTM
                   recent=chores.occurrences(runtime, limit=30), assignee=chores.assignee_label)
 
 
+def _closing(request: Request, close: Callable[[Runtime], ChoreDueRow], said: str) -> Response:
+    """Back to the chores page saying how it went: `said` (with the chore's name), or the refusal."""
+    try:
+        row = close(runtime_of(request))
+    except OpsbookError as exc:
+        return back("/ui/chores", str(exc), "error")
+    return back("/ui/chores", said.format(chore=row.chore, entry=row.oplog_entry))
+
+
 @router.post("/chores/{due_id}/done")
 def done(
     request: Request, due_id: int, note: str = Form(""), who: Principal = Depends(responder)
 ) -> Response:
-    try:
-        row = chores.mark_done(runtime_of(request), who, due_id, note)
-    except OpsbookError as exc:
-        return back("/ui/chores", str(exc), "error")
-    return back("/ui/chores", f"Chore {row.chore} done: operations log entry #{row.oplog_entry}.")
+    return _closing(request, lambda rt: chores.mark_done(rt, who, due_id, note),
+                    "Chore {chore} done: operations log entry #{entry}.")
 
 
 @router.post("/chores/{due_id}/skip")
 def skip(
     request: Request, due_id: int, reason: str = Form(""), who: Principal = Depends(responder)
 ) -> Response:
-    try:
-        row = chores.skip(runtime_of(request), who, due_id, reason)
-    except OpsbookError as exc:
-        return back("/ui/chores", str(exc), "error")
-    return back("/ui/chores", f"Chore {row.chore} skipped this time.")
+    return _closing(request, lambda rt: chores.skip(rt, who, due_id, reason),
+                    "Chore {chore} skipped this time.")

@@ -207,3 +207,15 @@ def test_config_mistakes_are_named(tmp_path: Path) -> None:
         parse_config(text.replace("oncall: primary", "oncall: primary\n    user: ana"), "opsbook.yaml", {})
     with pytest.raises(ConfigError, match=r"opsbook\.yaml:\d+: chores\[0\]\.schedule"):
         parse_config(text.replace('"0 10 * * 1"', '"0 25 * * 1"'), "opsbook.yaml", {})
+
+
+def test_validate_names_a_chore_whose_procedure_is_missing(tmp_path: Path) -> None:
+    from opsbook.config.loader import parse_config
+    from opsbook.runbooks.references import reference_issues
+
+    (tmp_path / "runbooks").mkdir()
+    (tmp_path / "runbooks" / "chores.md").write_text(RUNBOOK)
+    text = config(tmp_path / "runbooks").replace("Rotate database passwords", "Rotate the keys")
+    [issue] = reference_issues(parse_config(text, "opsbook.yaml", {}), text)
+    line = text.splitlines().index("    procedure: Rotate the keys") + 1
+    assert str(issue).startswith(f"opsbook.yaml:{line}: chores[0].procedure: ")

@@ -19,6 +19,7 @@ from opsbook.incidents.models import IncidentAlertRow, IncidentRow
 from opsbook.notify.models import OutboxRow
 from opsbook.pipeline import Pipeline
 from opsbook.statuspage.build import build_snapshot
+from opsbook.statuspage.render import render
 from tests.dependencies.conftest import Fleet
 from tests.e2e.conftest import Intervals, eventually
 from tests.notify.conftest import Receiver
@@ -27,7 +28,7 @@ from tests.support import make_runtime
 NAMES = ("db", "api", "worker")
 
 
-def config(fleet: Fleet, receiver: Receiver) -> str:
+def config(fleet: Fleet, receiver: Receiver, db_public: bool = False) -> str:
     def check(name: str) -> str:
         return (f"[{{name: health, kind: http, url: {fleet.url(name)}, interval: 30s, timeout: 2s, "
                 "failures: 1}]")
@@ -43,6 +44,7 @@ incidents: {{auto_resolve: true}}
 dependencies: {{grace: 5m}}
 services:
   - name: db
+    public: {str(db_public).lower()}
     checks: {check("db")}
   - name: api
     public: true
@@ -97,11 +99,18 @@ class Storm:
 
 
 @pytest.fixture
-async def storm(sqlite_engine: Engine, fleet: Fleet, receiver: Receiver) -> AsyncIterator[Storm]:
+def db_public() -> bool:
+    return False
+
+
+@pytest.fixture
+async def storm(
+    sqlite_engine: Engine, fleet: Fleet, receiver: Receiver, db_public: bool
+) -> AsyncIterator[Storm]:
     """Started; db fails, then api and worker on their next runs; db's firing waits `hold` (1 min) for
     them, and goes out."""
     clock = FakeClock(datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
-    pipeline = Pipeline(make_runtime(sqlite_engine, clock, config(fleet, receiver)))
+    pipeline = Pipeline(make_runtime(sqlite_engine, clock, config(fleet, receiver, db_public)))
     await pipeline.start()
     try:
         steps = Steps(pipeline, clock, per_interval=1)
@@ -133,10 +142,10 @@ async def test_one_page_names_the_affected_services_and_recovery_leaves_nothing_
     ((incident, linked),) = incidents(sqlite_engine)
     assert linked == ["api", "db", "worker"] and incident.services == ["db", "api", "worker"]
     with Session(sqlite_engine) as session:  # the public page: db's outage once, under the public services
-        page = build_snapshot(session, pipeline.runtime.config, clock.now())
-    (shown,) = page.active_incidents
+        status = build_snapshot(session, pipeline.runtime.config, clock.now())
+    (shown,) = status.active_incidents
     assert (shown.title, shown.services) == ("Major outage: api, worker", ["api", "worker"])
-    assert [(s.name, s.state.value) for s in page.services] == [("api", "major_outage"),
+    assert [(s.name, s.state.value) for s in status.services] == [("api", "major_outage"),
                                                                 ("worker", "major_outage")]
 
     for _ in range(3):  # still down: nothing more
@@ -209,3 +218,16 @@ async def test_a_dependent_still_down_after_the_grace_pages_on_its_own(
         "[P2] RESOLVED: api/health: api/health failed 1 times in a row",
     ]
     assert incidents(sqlite_engine)[1][0].status == "resolved"
+
+
+@pytest.mark.parametrize("db_public", [True])
+async def test_the_status_page_shows_a_public_dependency_once_with_its_dependents_under_it(
+    sqlite_engine: Engine, storm: Storm
+) -> None:
+    with Session(sqlite_engine) as session:
+        page = build_snapshot(session, storm.pipeline.runtime.config, storm.clock.now())
+    (shown,) = page.active_incidents
+    assert (shown.title, shown.cause, shown.affected) == ("Major outage: db", "db", ["api", "worker"])
+    html = render(page, storm.pipeline.runtime.config).html.decode()
+    assert html.count("Major outage: db<") == 1
+    assert "<li>api (depends on db)</li><li>worker (depends on db)</li>" in html

@@ -8,7 +8,7 @@ either (its firing never was); `release.py` lifts the mark when the root recover
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -120,3 +120,16 @@ def caused_alerts(session: Session, service: str, check_id: str | None) -> list[
 def affected_services(session: Session, service: str, check_id: str | None) -> tuple[str, ...]:
     """The other services with alerts this service or check causes, by name."""
     return tuple(sorted({a.service for a in caused_alerts(session, service, check_id)} - {service}))
+
+
+def incidents_with_caused(session: Session, incident_ids: Collection[int]) -> set[int]:
+    """Those of the incidents that hold alerts a dependency caused (the incident of a root cause)."""
+    if not incident_ids:
+        return set()
+    from opsbook.incidents.models import IncidentAlertRow
+
+    return set(session.scalars(
+        select(IncidentAlertRow.incident_id).join(AlertRow, AlertRow.id == IncidentAlertRow.alert_id)
+        .where(IncidentAlertRow.incident_id.in_(incident_ids), AlertRow.silenced_by.startswith(CAUSED))
+        .distinct()
+    ))

@@ -55,6 +55,7 @@ def public_incidents(
 
     An unpublished incident's title is left empty here: build.py names it by its state on the page."""
     try:
+        from opsbook.dependencies.causes import incidents_with_caused
         from opsbook.incidents.models import RESOLVED, IncidentRow, PublicUpdateRow, TimelineRow
     except ImportError:  # the incidents domain is not there
         return [], []
@@ -95,6 +96,7 @@ def public_incidents(
             written[update.incident_id].append(
                 PublicUpdate(update.ts, update.status, update.text, edited=update.edited_at is not None)
             )
+    caused = incidents_with_caused(session, ids)
     active: list[PublicIncident] = []
     past: list[PublicIncident] = []
     for row, services in shown:
@@ -111,6 +113,7 @@ def public_incidents(
             updates=list(reversed(updates)),  # newest first, as status pages read
             state=incident_state(row.severity),
             published=bool(row.customer_facing),
+            cause=row.service if row.id in caused and row.service in services and len(services) > 1 else "",
         )
         (past if row.status == RESOLVED else active).append(incident)
     return active, past

@@ -218,10 +218,16 @@ class PublicIncident:
     updates: list[PublicUpdate] = field(default_factory=list)
     state: PublicState = PublicState.DEGRADED  # what it means for its services, in the page's words
     published: bool = False  # a responder published it: `title` is its public title
+    cause: str = ""  # the public service whose outage it is, when others fail because they depend on it
 
     @property
     def active(self) -> bool:
         return self.resolved_at is None
+
+    @property
+    def affected(self) -> list[str]:
+        """The services it affects besides its cause."""
+        return [s for s in self.services if s != self.cause]
 
 
 def incident_named(incident: PublicIncident, states: dict[str, PublicState]) -> PublicIncident:
@@ -230,7 +236,8 @@ def incident_named(incident: PublicIncident, states: dict[str, PublicState]) -> 
     state = incident_state(incident.severity)
     if incident.active:
         state = max([state, *(states[s] for s in incident.services if s in states)], key=lambda s: s.weight)
-    title = incident.title if incident.published else f"{state.label}: {', '.join(incident.services)}"
+    named = incident.cause or ", ".join(incident.services)  # a cause is named alone, its dependents under it
+    title = incident.title if incident.published else f"{state.label}: {named}"
     return replace(incident, state=state, title=title)
 
 

@@ -26,13 +26,24 @@ from tests.notify.conftest import Receiver
 from tests.support import make_runtime
 
 NAMES = ("db", "api", "worker")
+SPACING = timedelta(seconds=10)
 
 
-def config(fleet: Fleet, receiver: Receiver, db_public: bool = False) -> str:
+def config(fleet: Fleet, receiver: Receiver, db_public: bool = False,
+           dependents: tuple[str, ...] = NAMES[1:]) -> str:
+    """db and its dependents, one check each, `SPACING` apart (spread over their interval); db's firing
+    is held two intervals, so every dependent has failed by then."""
+    interval = int(SPACING.total_seconds()) * (1 + len(dependents))
+
     def check(name: str) -> str:
-        return (f"[{{name: health, kind: http, url: {fleet.url(name)}, interval: 30s, timeout: 2s, "
+        return (f"[{{name: health, kind: http, url: {fleet.url(name)}, interval: {interval}s, timeout: 2s, "
                 "failures: 1}]")
 
+    services = "".join(f"""
+  - name: {name}
+    public: true
+    depends_on: [db]
+    checks: {check(name)}""" for name in dependents)
     return f"""
 channels:
   - name: ops
@@ -41,19 +52,11 @@ routing:
   P2: {{action: page, channels: [ops]}}
 grouping: {{window: 0s}}
 incidents: {{auto_resolve: true}}
-dependencies: {{grace: 5m}}
+dependencies: {{grace: 5m, hold: {2 * interval}s}}
 services:
   - name: db
     public: {str(db_public).lower()}
-    checks: {check("db")}
-  - name: api
-    public: true
-    depends_on: [db]
-    checks: {check("api")}
-  - name: worker
-    public: true
-    depends_on: [db]
-    checks: {check("worker")}
+    checks: {check("db")}{services}
 """
 
 
@@ -82,13 +85,16 @@ def outbox(engine: Engine) -> int:
         return len(s.scalars(select(OutboxRow.id)).all())
 
 
+@dataclass
 class Steps(Intervals):
-    """The three checks run 10 s apart (spread over their 30 s interval): one run per 10 s step, each
-    waited for before time moves on (a probe's 2 s timeout is on the fake clock)."""
+    """The checks run `SPACING` apart (spread over their interval): one run per step, each waited for
+    before time moves on (a probe's 2 s timeout is on the fake clock). `next` is one interval."""
+
+    checks: int = 3
 
     async def next(self, step: timedelta = timedelta(seconds=30)) -> None:
-        for _ in range(3):
-            await super().next(timedelta(seconds=10))
+        for _ in range(self.checks):
+            await super().next(SPACING)
 
 
 @dataclass
@@ -104,21 +110,26 @@ def db_public() -> bool:
 
 
 @pytest.fixture
+def dependents() -> tuple[str, ...]:
+    return NAMES[1:]
+
+
+@pytest.fixture
 async def storm(
-    sqlite_engine: Engine, fleet: Fleet, receiver: Receiver, db_public: bool
+    sqlite_engine: Engine, fleet: Fleet, receiver: Receiver, db_public: bool, dependents: tuple[str, ...]
 ) -> AsyncIterator[Storm]:
-    """Started; db fails, then api and worker on their next runs; db's firing waits `hold` (1 min) for
-    them, and goes out."""
+    """Started; db fails, then its dependents on their next runs; db's firing waits `hold` (two
+    intervals) for them, and goes out."""
     clock = FakeClock(datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
-    pipeline = Pipeline(make_runtime(sqlite_engine, clock, config(fleet, receiver, db_public)))
+    pipeline = Pipeline(make_runtime(sqlite_engine, clock, config(fleet, receiver, db_public, dependents)))
     await pipeline.start()
     try:
-        steps = Steps(pipeline, clock, per_interval=1)
+        steps = Steps(pipeline, clock, per_interval=1, checks=1 + len(dependents))
         await steps.started()
         fleet.set(500, "db")
-        await steps.next()  # db's run fails: its alert fires, held for a minute
-        fleet.set(500, "api", "worker")
-        await steps.next()  # api and worker fail: caused by db
+        await steps.next()  # db's run fails: its alert fires, held
+        fleet.set(500, *dependents)
+        await steps.next()  # they fail: caused by db
         assert receiver.bodies("/hook") == []
         await steps.next()
         await steps.next()  # the hold ends: db is announced
@@ -231,3 +242,34 @@ async def test_the_status_page_shows_a_public_dependency_once_with_its_dependent
     html = render(page, storm.pipeline.runtime.config).html.decode()
     assert html.count("Major outage: db<") == 1
     assert "<li>api (depends on db)</li><li>worker (depends on db)</li>" in html
+
+
+EIGHT = ("api", "web", "worker", "search", "billing", "mail", "reports", "admin")
+
+
+@pytest.mark.parametrize("dependents", [EIGHT])
+async def test_the_dependency_storm_of_eight_services_is_one_page(
+    sqlite_engine: Engine, fleet: Fleet, receiver: Receiver, storm: Storm
+) -> None:
+    """The issue's scenario: a database and eight services that need it, all failing when it fails: one
+    page with "8 services affected" and nothing else; on recovery every alert resolves and db's resolve
+    (and its incident's) go out, nothing for the eight."""
+    (page,) = receiver.bodies("/hook")
+    assert "Affected: 8 services affected, not paged on their own: " in page["message"]
+    assert ", ".join(sorted(EIGHT)) in page["message"]
+    caused = [a.service for a in alerts(sqlite_engine) if a.silenced_by == "caused by db"]
+    assert sorted(caused) == sorted(EIGHT)
+    ((_, linked),) = incidents(sqlite_engine)
+    assert linked == sorted(["db", *EIGHT])
+
+    fleet.set(200, "db", *EIGHT)
+    await storm.steps.next()
+    await storm.steps.next()
+    await eventually(lambda: len(receiver.bodies("/hook")) == 3, "db's resolve and its incident's")
+    assert sorted(titles(receiver)) == [
+        "[P2] FIRING: db/health: db/health failed 1 times in a row",
+        "[P2] Incident #1 db: db/health failed 1 times in a row — Resolved",
+        "[P2] RESOLVED: db/health: db/health failed 1 times in a row",
+    ]
+    assert {a.state for a in alerts(sqlite_engine)} == {"resolved"} and len(alerts(sqlite_engine)) == 9
+    assert incidents(sqlite_engine)[0][0].status == "resolved"

@@ -30,7 +30,7 @@ SPACING = timedelta(seconds=10)
 
 
 def config(fleet: Fleet, receiver: Receiver, db_public: bool = False,
-           dependents: tuple[str, ...] = NAMES[1:]) -> str:
+           dependents: tuple[str, ...] = NAMES[1:], extra: str = "") -> str:
     """db and its dependents, one check each, `SPACING` apart (spread over their interval); db's firing
     is held two intervals, so every dependent has failed by then."""
     interval = int(SPACING.total_seconds()) * (1 + len(dependents))
@@ -57,7 +57,7 @@ services:
   - name: db
     public: {str(db_public).lower()}
     checks: {check("db")}{services}
-"""
+{extra}"""
 
 
 def alerts(engine: Engine) -> list[AlertRow]:
@@ -115,13 +115,19 @@ def dependents() -> tuple[str, ...]:
 
 
 @pytest.fixture
-async def storm(
-    sqlite_engine: Engine, fleet: Fleet, receiver: Receiver, db_public: bool, dependents: tuple[str, ...]
-) -> AsyncIterator[Storm]:
+def extra(request: pytest.FixtureRequest, receiver: Receiver) -> str:
+    """More of opsbook.yaml (`indirect` parameter); `{hook}` stands for the receiver's URL."""
+    return str(getattr(request, "param", "")).replace("{hook}", receiver.url(""))
+
+
+@pytest.fixture
+async def storm(sqlite_engine: Engine, fleet: Fleet, receiver: Receiver, db_public: bool,
+                dependents: tuple[str, ...], extra: str) -> AsyncIterator[Storm]:
     """Started; db fails, then its dependents on their next runs; db's firing waits `hold` (two
     intervals) for them, and goes out."""
     clock = FakeClock(datetime(2026, 3, 2, 3, 0, tzinfo=UTC))
-    pipeline = Pipeline(make_runtime(sqlite_engine, clock, config(fleet, receiver, db_public, dependents)))
+    text = config(fleet, receiver, db_public, dependents, extra)
+    pipeline = Pipeline(make_runtime(sqlite_engine, clock, text))
     await pipeline.start()
     try:
         steps = Steps(pipeline, clock, per_interval=1, checks=1 + len(dependents))
@@ -273,3 +279,22 @@ async def test_the_dependency_storm_of_eight_services_is_one_page(
     ]
     assert {a.state for a in alerts(sqlite_engine)} == {"resolved"} and len(alerts(sqlite_engine)) == 9
     assert incidents(sqlite_engine)[0][0].status == "resolved"
+
+
+ON_CALL = """
+users:
+  - {name: ana, contacts: [{url: "{hook}/ana"}]}
+escalation_policies:
+  - {name: default, levels: [{targets: ["user:ana"]}]}
+"""
+
+
+@pytest.mark.parametrize("extra", [ON_CALL], indirect=True)
+async def test_the_person_on_call_is_paged_once_with_the_count(
+    sqlite_engine: Engine, receiver: Receiver, storm: Storm
+) -> None:
+    await eventually(lambda: len(receiver.bodies("/ana")) == 1, "ana's page")
+    (page,) = receiver.bodies("/ana")
+    assert str(page["title"]).startswith("[P2] Incident #1")
+    affected = "Affected: 2 services affected, not paged on their own: api, worker"
+    assert f"Service:  db\n{affected}" in page["message"]

@@ -198,6 +198,7 @@ def page_user(session: Session, config: OpsbookConfig, row: IncidentRow, user: s
         runbooks=tuple(names), link=incident_link(config, row.id),
         ack_command=f"opsbook incident ack {row.id}", runbook_links=runbook_links(config, names, row.id),
         escalation=escalation, recent_deploy=recent_line(session, row.service, now),
+        affected=tuple(s for s in row.services or [] if s != row.service),
     )
     return bool(send(session, config, page, now))
 

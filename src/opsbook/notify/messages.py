@@ -153,6 +153,7 @@ class IncidentPage(Message):
     runbook_links: tuple[RunbookLink, ...] = ()
     escalation: Escalation | None = None
     recent_deploy: str = ""  # the service's deploy in the last hour and how to roll it back
+    affected: tuple[str, ...] = ()  # the other services of the incident: they depend on its service
 
     def destination(self, config: OpsbookConfig, now: datetime) -> Destination:
         return to_person(config, self.user, (self.severity,))
@@ -167,7 +168,7 @@ class IncidentPage(Message):
             "user": self.user, "ack_link": self.ack_link, "runbooks": list(self.runbooks), "link": self.link,
             "ack_command": self.ack_command, "runbook_links": list(self.runbook_links),
             "escalation": self.escalation, "escalated": bool(self.escalation and self.escalation.escalated),
-            "recent_deploy": self.recent_deploy,
+            "recent_deploy": self.recent_deploy, "affected": list(self.affected),
         }
 
     def tags(self) -> Tags:

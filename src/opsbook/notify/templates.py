@@ -10,7 +10,7 @@ Variables (all optional; missing ones render empty):
   (datetime), `resolved_at` (datetime), `runbook`, `runbook_url`, `runbook_steps` (its first steps),
   `detail` (the check's last message), `link` (into opsbook), `labels` (dict), `alert_id`,
   `recent_deploy` (the service's deploy in the last hour and its rollback command; also in incident)
-  firing also `affected` (the other services whose alerts it causes: they depend on it)
+  firing and incident also `affected` (the other services whose alerts it causes: they depend on it)
 - incident (a page): `incident_id`, `title`, `status`, `severity`, `summary`, `service`, `since`,
   `user`, `link` (the incident's page), `ack_link`, `ack_command`, `runbooks` (names), `runbook_links`
   (each `name`, `url`, `command`, `steps`: the first runbook's first steps), `escalated`, `escalation`
@@ -124,6 +124,8 @@ Paged before, not acknowledged: {{ escalation.paged_before|join(", ") or "nobody
 Status:   {{ status }}
 Severity: {{ severity }}
 {% if service %}Service:  {{ service }}
+{% endif %}{% if affected %}Affected: {{ affected|length }} service{% if affected|length != 1 %}s{% endif %} \
+affected, not paged on their own: {{ affected|join(", ") }}
 {% endif %}{% if since %}Since:    {{ since|when }}
 {% endif %}{% if link %}Incident: {{ link }}
 {% endif %}{% if recent_deploy %}Deploy:   {{ recent_deploy }}

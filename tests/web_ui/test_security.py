@@ -34,6 +34,7 @@ OPEN_ROUTES = {
     "/ping/{token}/{signal}": "heartbeat pings carry their own secret token",
     "/api/v1/events/pagerduty": "PagerDuty Events v2 carries its routing key",
     "/api/v1/events/pagerduty/v2/enqueue": "PagerDuty Events v2 carries its routing key",
+    "/api/v1/events/pagerduty/v2/change/enqueue": "PagerDuty Change Events carry their routing key",
     "/ack/{token}": "signed single-use acknowledgement link (the incidents domain checks the signature)",
 }
 CSRF_EXEMPT = {"/ack/{token}"}  # its signed token is the proof; a session cookie plays no part

@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, model_validator
 
-from opsbook.capacity.config import Capacity, CapacitySettings
 from opsbook.backups.config import Backups
+from opsbook.capacity.config import Capacity, CapacitySettings
 from opsbook.checks.kinds import CheckConfig
 from opsbook.chores.config import Chores
 from opsbook.config.types import Model, Name, PositiveDuration, TimeZone
@@ -132,15 +132,15 @@ class OpsbookConfig(Model):
     runbooks: RunbooksSettings = Field(default_factory=RunbooksSettings)
     incidents: Incidents = Field(default_factory=IncidentsSettings, description="SLAs, grouping, escalation.")
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings, description="Public /status.")
-    backups: Backups = Field(default_factory=list, description="Backup jobs: RPO, retention, restore drills.")
-    secrets: Secrets = Field(default_factory=list, description="Secrets inventory (never values): rotation.")
-    chores: Chores = Field(default_factory=list, description="Procedures done on a schedule (cron).")
     postgres: Postgres = Field(
         default_factory=PostgresSettings, description="Database report sampling and maintenance tasks."
     )
     capacity: Capacity = Field(
         default_factory=CapacitySettings, description="The capacity table, scaling plan and forecasts."
     )
+    backups: Backups = Field(default_factory=list, description="Backup jobs: RPO, retention, restore drills.")
+    secrets: Secrets = Field(default_factory=list, description="Secrets inventory (never values): rotation.")
+    chores: Chores = Field(default_factory=list, description="Procedures done on a schedule (cron).")
     deploys: DeploysSettings = Field(default_factory=DeploysSettings, description="Freezes, DORA reports.")
     dependencies: DependenciesSettings = Field(
         default_factory=DependenciesSettings, description="Hold and grace of dependency-aware alerting."
@@ -154,6 +154,7 @@ class OpsbookConfig(Model):
         """The configured services, then `backups` and `secrets`: the checks opsbook derives from the
         backup jobs and the secrets inventory (not public; see backups/checks.py, secrets/checks.py)."""
         return [*self.services, *derived_services(self)]
+
 
 def derived_services(config: OpsbookConfig) -> list[Service]:
     """The services whose checks come from other sections (built once per loaded config)."""

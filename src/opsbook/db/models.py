@@ -22,7 +22,7 @@ from opsbook.silences import models as silences_models
 
 __all__ = [
     "Base", "alerts_models", "auth_models", "auth_web_models", "backups_models", "capacity_models",
-    "checks_models", "chores_models", "events_models",
+    "checks_models", "chores_models", "deploys_models", "events_models",
     "incidents_models", "notify_models", "oncall_models", "oplog_models", "postgres_models", "probe_models",
-    "deploys_models", "runbooks_models", "secrets_models", "silences_models",
+    "runbooks_models", "secrets_models", "silences_models",
 ]

@@ -103,10 +103,10 @@ def _routers() -> list[Any]:
         oncall_router,
         postgres_router,
         capacity_router,
-        deploys_router,
         runbooks_router,
         oplog_router,
         backups_router,
         secrets_router,
         chores_router,
+        deploys_router,
     ]

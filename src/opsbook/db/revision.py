@@ -11,7 +11,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-HEAD = "c15a00000001"
+HEAD = "c20a00000001"
 """The newest migration in db/migrations/versions (update it with every new migration)."""
 
 

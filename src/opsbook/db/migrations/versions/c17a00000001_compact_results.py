@@ -1,7 +1,7 @@
 """issue 16, footprint: compact results and rollups: tables
 
-Revision ID: c18a00000001
-Revises: c17a00000001
+Revision ID: c17a00000001
+Revises: c16a00000001
 Create Date: 2026-12-03 06:50:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import opsbook.db.base
 
-revision = 'c18a00000001'
-down_revision = 'c17a00000001'
+revision = 'c17a00000001'
+down_revision = 'c16a00000001'
 branch_labels = None
 depends_on = None
 

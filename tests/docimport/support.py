@@ -11,7 +11,8 @@ from opsbook.docimport.reading import Document
 from opsbook.docimport.samples import environment
 
 DOCS = Path(__file__).parent / "docs"
-EXAMPLES = Path(__file__).resolve().parents[3] / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[1] / "runbooks" / "data" / "examples"
+"""The repository's copy of the two example runbooks (a clean clone has no shared folder beside it)."""
 
 
 def imported(*paths: Path) -> Imported:

@@ -9,9 +9,7 @@ import pytest
 from opsbook.runbooks.document import Runbook
 from opsbook.runbooks.parse import parse_runbook
 
-EXAMPLES = Path("/work/shared/examples")
-if not EXAMPLES.is_dir():  # the repository's copy, when the shared folder is not mounted
-    EXAMPLES = Path(__file__).resolve().parent / "data" / "examples"
+EXAMPLES = Path(__file__).resolve().parent / "data" / "examples"  # the repository's copy of both
 
 
 def structure(

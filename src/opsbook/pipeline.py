@@ -68,6 +68,7 @@ from opsbook.rules.severity import Severity
 from opsbook.runbooks.service import automatable, find_procedure, run_unattended
 from opsbook.runtime import Runtime
 from opsbook.secrets.watch import SecretWatch
+from opsbook.slo.watch import SloWatch
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ class Pipeline:
         self.backups = BackupWatch(runtime, self.record, self.supervisor)
         self.secrets = SecretWatch(runtime, self.record, self.supervisor)
         self.chores = ChoreWatch(runtime, self.run_hooks, self.supervisor)
+        self.slos = SloWatch(runtime, self.run_hooks, self.supervisor)
         self.metrics.register_store(StoreCollector(runtime.sessions))
         self.metrics.registry.register(PipelineCollector(self.supervisor, self.writer, clock))
         self.metrics.register_store(IncidentCollector(runtime.sessions, clock, INCIDENT_WINDOW))
@@ -135,6 +137,7 @@ class Pipeline:
             self.backups.loop,
             self.secrets.loop,
             self.chores.loop,
+            self.slos.loop,
         ]
         care = DatabaseCare(runtime, self.run_hooks)
         self.loops += [self._loop("pg maintenance", care.maintenance), self._loop("pg samples", care.samples),
@@ -311,6 +314,7 @@ class Pipeline:
         on(Topic.BACKUPS, self.backups.wake)
         on([Topic.SECRETS, Topic.RUNS], self.secrets.wake)
         on([Topic.CHORES, Topic.RUNS], self.chores.wake)
+        on([Topic.CHECKS, Topic.MUTES], self.slos.wake)
 
     # --- lifecycle --------------------------------------------------------------------------
 

@@ -13,8 +13,9 @@ from opsbook.web.app import create_app
 from tests.support import make_runtime
 
 PUBLIC = {"/health", "/ready", "/ping/{token}", "/ping/{token}/{signal}"}
-# PagerDuty's Events API authenticates by the routing_key in the body (tests/alerts cover a wrong key).
-BODY_AUTH = {"/api/v1/events/pagerduty"}
+# PagerDuty's Events and Change Events APIs authenticate by the routing_key in the body (tests/alerts and
+# tests/deploys/test_api.py cover a wrong key).
+BODY_AUTH = {"/api/v1/events/pagerduty", "/api/v1/events/pagerduty/v2/change/enqueue"}
 
 
 async def test_every_api_route_refuses_an_anonymous_caller(sqlite_engine: Engine) -> None:

@@ -81,6 +81,7 @@ COMMANDS: dict[str, Entry] = {
     "pg": Entry(
         "opsbook.postgres.cli:app", "PostgreSQL: the report, top queries over a window, maintenance."
     ),
+    "slo": Entry("opsbook.slo.cli:app", "Service level objectives: SLI, error budget left, burn rate."),
     "capacity": Entry(
         "opsbook.capacity.cli:capacity",
         "The capacity table: current, capacity, utilisation, trend, when each threshold is reached.",

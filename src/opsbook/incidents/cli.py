@@ -361,6 +361,21 @@ def report_deploys(
     run_report(since, as_json, config)
 
 
+@report_app.command("sla")
+def report_sla(
+    month: Annotated[str | None, typer.Option("--month", help="YYYY-MM (default: this month).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="md (Markdown) or csv.")] = "md",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write to this file.")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Per service over a month: uptime, downtime minutes, incidents, whether the SLO target was met."""
+    from opsbook.slo.cli import report_sla as run_report  # the slo domain, only when asked
+
+    if fmt not in ("md", "csv"):
+        raise fail(f"--format: {fmt!r} is neither md nor csv")
+    run_report(month, "csv" if fmt == "csv" else "md", output, config)
+
+
 @report_app.command("incidents")
 def report_incidents(
     since: Annotated[str, typer.Option("--since", help="How far back (30d, 12w) or since when.")] = "30d",

@@ -10,12 +10,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbook.checks.histogram import BOUNDS_MS, dense
-from opsbook.checks.models import RollupRow
-from opsbook.checks.rollup import HOUR, MINUTE, floor
+from opsbook.checks.rollup import HOUR, MINUTE, floor, rollups
 from opsbook.slo.budget import Objective
 
 
@@ -57,18 +55,11 @@ def _sum(
     below_ms: float,
 ) -> tuple[int, Fraction]:
     total, good = 0, Fraction(0)
-    rows = session.execute(
-        select(RollupRow.histogram).where(
-            RollupRow.check_id.in_(check_ids),
-            RollupRow.resolution == resolution,
-            RollupRow.bucket >= start,
-            RollupRow.bucket < end,
-        )
-    )
-    for (stored,) in rows:
-        hist = dense(stored)
-        total += sum(hist)
-        good += within(hist, below_ms)
+    for check_id in check_ids:
+        for row in rollups(session, check_id, resolution, start, end):
+            hist = dense(row.histogram)
+            total += sum(hist)
+            good += within(hist, below_ms)
     return total, good
 
 

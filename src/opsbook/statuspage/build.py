@@ -16,6 +16,7 @@ from opsbook.checks import store
 from opsbook.checks.models import StateChangeRow
 from opsbook.config.schema import OpsbookConfig
 from opsbook.silences.service import upcoming_maintenance
+from opsbook.slo.shown import public_objectives
 from opsbook.statuspage import incidents
 from opsbook.statuspage.figures import uptime_text
 from opsbook.statuspage.snapshot import (
@@ -85,6 +86,7 @@ def build_snapshot(session: Session, config: OpsbookConfig, now: datetime, versi
         for name in incident.services:
             open_severities[name].append(incident.severity)
 
+    objectives = public_objectives(session, config, now)
     services = []
     for service in public:
         ids = check_ids[service.name]
@@ -102,6 +104,7 @@ def build_snapshot(session: Session, config: OpsbookConfig, now: datetime, versi
                 uptime_text=uptime_text(period.up_seconds, period.known_seconds),
                 watched_since=watched_since([befores.get(c) for c in ids], [inside.get(c, []) for c in ids],
                                             config.timezone),
+                objective=objectives.get(service.name),
             )
         )
     state, sentence = overall((s.name, s.state) for s in services)

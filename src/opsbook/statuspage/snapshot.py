@@ -188,6 +188,16 @@ def watched_since(
 
 
 @dataclass(frozen=True)
+class PublicObjective:
+    """A public service's availability objective: its uptime over the SLO's window against the target."""
+
+    window: str  # "30 days"
+    uptime_text: str  # as people read it: "99.95%" (figures.uptime_text), or "no data"
+    target: str  # "99.9%"
+    met: bool | None  # None: nothing known over the window
+
+
+@dataclass(frozen=True)
 class PublicService:
     name: str
     description: str
@@ -196,6 +206,7 @@ class PublicService:
     bars: list[DayBar]
     uptime_text: str = "no data"  # over the period, from `watched_since` if the service is younger
     watched_since: date | None = None  # first watched inside the period (team's zone); None: all along
+    objective: PublicObjective | None = None  # its SLO's uptime against the target (slos: in opsbook.yaml)
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ def _routers() -> list[Any]:
     from opsbook.runbooks.api import router as runbooks_router
     from opsbook.secrets.api import router as secrets_router
     from opsbook.silences.api import router as silences_router
+    from opsbook.slo.api import router as slo_router
 
     return [
         checks_router,
@@ -109,4 +110,5 @@ def _routers() -> list[Any]:
         secrets_router,
         chores_router,
         deploys_router,
+        slo_router,
     ]

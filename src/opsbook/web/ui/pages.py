@@ -29,6 +29,7 @@ NAV = [
     ("/ui/backups", "Backups"),
     ("/ui/secrets", "Secrets"),
     ("/ui/chores", "Chores"),
+    ("/ui/slo", "SLOs"),
     ("/ui/audit", "Audit"),
     ("/status", "Status page"),
 ]

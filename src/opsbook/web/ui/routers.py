@@ -18,6 +18,7 @@ def all_routers() -> list[APIRouter]:
         incident_pages,
         ops_pages,
         runbook_pages,
+        slo_pages,
     )
 
     return [
@@ -33,4 +34,5 @@ def all_routers() -> list[APIRouter]:
         deploy_pages.router,
         dr_pages.router,
         chore_pages.router,
+        slo_pages.router,
     ]

@@ -69,6 +69,7 @@ from opsbook.runbooks.service import automatable, find_procedure, run_unattended
 from opsbook.runtime import Runtime
 from opsbook.secrets.watch import SecretWatch
 from opsbook.slo.watch import SloWatch
+from opsbook.subscribers.watch import SubscriberWatch
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,7 @@ class Pipeline:
         self.backups = BackupWatch(runtime, self.record, self.supervisor)
         self.secrets = SecretWatch(runtime, self.record, self.supervisor)
         self.chores = ChoreWatch(runtime, self.run_hooks, self.supervisor)
+        self.subscribers = SubscriberWatch(runtime, self.supervisor)
         self.slos = SloWatch(runtime, self.run_hooks, self.supervisor)
         self.metrics.register_store(StoreCollector(runtime.sessions))
         self.metrics.registry.register(PipelineCollector(self.supervisor, self.writer, clock))
@@ -137,6 +139,7 @@ class Pipeline:
             self.backups.loop,
             self.secrets.loop,
             self.chores.loop,
+            self.subscribers.loop,
             self.slos.loop,
         ]
         care = DatabaseCare(runtime, self.run_hooks)
@@ -314,6 +317,7 @@ class Pipeline:
         on(Topic.BACKUPS, self.backups.wake)
         on([Topic.SECRETS, Topic.RUNS], self.secrets.wake)
         on([Topic.CHORES, Topic.RUNS], self.chores.wake)
+        on([Topic.INCIDENTS, Topic.MUTES], self.subscribers.wake)
         on([Topic.CHECKS, Topic.MUTES], self.slos.wake)
 
     # --- lifecycle --------------------------------------------------------------------------

@@ -61,6 +61,9 @@ COMMANDS: dict[str, Entry] = {
     "oncall": Entry("opsbook.oncall.cli:app", "On-call: who is on call, schedules, overrides, handoffs."),
     "runbook": Entry("opsbook.runbooks.cli:app", "Runbooks: Markdown procedures, run step by step."),
     "chore": Entry("opsbook.chores.cli:app", "Recurring chores: what is due, by whom, and by when."),
+    "subscribers": Entry(
+        "opsbook.subscribers.cli:app", "Status page subscribers: who is told, and how it went."
+    ),
     "oplog": Entry("opsbook.oplog.cli:app", "Operations log: what was done, why, and how it went."),
     "backup": Entry("opsbook.backups.cli:app", "Backups: jobs, restore drills, the DR table."),
     "secret": Entry("opsbook.secrets.cli:app", "Secrets: inventory, rotation ages, compromises."),

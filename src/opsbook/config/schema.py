@@ -32,6 +32,7 @@ from opsbook.secrets.config import Secrets
 from opsbook.silences.config import MaintenanceWindows
 from opsbook.slo.config import Slos
 from opsbook.statuspage.config import StatusPageSettings
+from opsbook.subscribers.config import check_subscribers
 
 
 class Retention(Model):
@@ -132,7 +133,9 @@ class OpsbookConfig(Model):
     alerting: Alerting = Field(default_factory=AlertingSettings, description="Rule defaults, event ingest.")
     runbooks: RunbooksSettings = Field(default_factory=RunbooksSettings)
     incidents: Incidents = Field(default_factory=IncidentsSettings, description="SLAs, grouping, escalation.")
-    status_page: StatusPageSettings = Field(default_factory=StatusPageSettings, description="Public /status.")
+    status_page: Annotated[StatusPageSettings, AfterValidator(check_subscribers)] = Field(
+        default_factory=StatusPageSettings, description="Public /status."
+    )
     postgres: Postgres = Field(
         default_factory=PostgresSettings, description="Database report sampling and maintenance tasks."
     )

@@ -19,10 +19,12 @@ from opsbook.postgres import models as postgres_models
 from opsbook.runbooks import models as runbooks_models
 from opsbook.secrets import models as secrets_models
 from opsbook.silences import models as silences_models
+from opsbook.subscribers import models as subscribers_models
 
 __all__ = [
     "Base", "alerts_models", "auth_models", "auth_web_models", "backups_models", "capacity_models",
     "checks_models", "chores_models", "deploys_models", "events_models",
     "incidents_models", "notify_models", "oncall_models", "oplog_models", "postgres_models", "probe_models",
     "runbooks_models", "secrets_models", "silences_models",
+    "subscribers_models",
 ]

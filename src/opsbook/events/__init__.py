@@ -52,6 +52,7 @@ class Topic(StrEnum):
     SECRETS = "secrets"  # rotations recorded, compromises and rotation failures reported
     DEPLOYS = "deploys"  # deploys started, finished, recorded; freezes declared
     CHORES = "chores"  # recurring chores due, reminded, done, skipped or overdue
+    SUBSCRIBERS = "subscribers"  # status page subscriptions requested, confirmed, removed
 
 
 class Event(Protocol):

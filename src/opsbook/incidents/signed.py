@@ -74,8 +74,13 @@ class _ClockSigner(TimestampSigner):
         return int(self._now.timestamp())
 
 
+def serializer(secret: str, now: datetime, salt: str) -> URLSafeTimedSerializer:
+    """itsdangerous' URL-safe timed serializer for `salt` (one per kind of link), at the time given."""
+    return URLSafeTimedSerializer(secret, salt=salt, signer=_ClockSigner, signer_kwargs={"now": now})
+
+
 def _serializer(secret: str, now: datetime) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(secret, salt=SALT, signer=_ClockSigner, signer_kwargs={"now": now})
+    return serializer(secret, now, SALT)
 
 
 def make_token(secret: str, incident_id: int, now: datetime, user: str | None = None) -> str:

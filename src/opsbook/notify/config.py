@@ -313,6 +313,13 @@ class Templates(Model):
     secret: TemplateOverride | None = Field(
         default=None, description="A secret's rotation is due (its owner)."
     )
+    status_confirm: TemplateOverride | None = Field(default=None, description="A subscriber's confirmation.")
+    status_incident: TemplateOverride | None = Field(
+        default=None, description="A published incident, to subscribers."
+    )
+    status_maintenance: TemplateOverride | None = Field(
+        default=None, description="A maintenance ahead, to subscribers."
+    )
     test: TemplateOverride | None = None
     group: TemplateOverride | None = None
 

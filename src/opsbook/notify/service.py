@@ -8,14 +8,17 @@ decision commits. Nothing outside `notify/` writes outbox rows.
 
 Use cases: `retry_notification` (send a failed message again); `send_test` (a test message to one
 channel, delivered at once) is in channel_test.py, which loads Apprise. `cancel_pages` withdraws an
-incident's pages not delivered yet.
+incident's pages not delivered yet; `cancel_channel` every message to a channel that is gone
+(a status page subscriber who left), and `channel_counts` tells how delivery to channels went.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Principal, Role
@@ -24,7 +27,7 @@ from opsbook.errors import Conflict, NotFound
 from opsbook.events import DomainEvent, Topic, emit
 from opsbook.notify import outbox
 from opsbook.notify.messages import IncidentPage, Message
-from opsbook.notify.models import PENDING, OutboxRow
+from opsbook.notify.models import FAILED, PENDING, SENDING, SENT, AttemptRow, OutboxRow
 from opsbook.notify.templates import RenderedMessage, render
 from opsbook.runtime import Runtime
 from opsbook.usecase import transaction
@@ -82,6 +85,47 @@ def cancel_pages(session: Session, incident_id: int, now: datetime, reason: str)
                                    OutboxRow.status == PENDING)
     ).all()
     return outbox.cancel(session, now, ids=list(ids), reason=reason)
+
+
+def cancel_channel(session: Session, channel: str, now: datetime, reason: str) -> int:
+    """Withdraw every message to `channel` not delivered yet (its subscriber left, for one)."""
+    ids = session.scalars(
+        select(OutboxRow.id).where(OutboxRow.channel == channel, OutboxRow.status == PENDING)
+    ).all()
+    return outbox.cancel(session, now, ids=list(ids), reason=reason)
+
+
+@dataclass(frozen=True)
+class ChannelCounts:
+    """How delivery to one channel went: messages sent, given up, waiting; failed attempts."""
+
+    sent: int = 0
+    failed: int = 0
+    waiting: int = 0
+    failed_attempts: int = 0
+
+
+def channel_counts(session: Session, channels: Sequence[str]) -> dict[str, ChannelCounts]:
+    """Delivery counts of each of `channels` (two grouped queries however many)."""
+    if not channels:
+        return {}
+    by_status: dict[str, dict[str, int]] = {}
+    for channel, status, n in session.execute(
+        select(OutboxRow.channel, OutboxRow.status, func.count())
+        .where(OutboxRow.channel.in_(list(channels))).group_by(OutboxRow.channel, OutboxRow.status)
+    ):
+        by_status.setdefault(channel, {})[status] = int(n)
+    attempts = dict(session.execute(
+        select(OutboxRow.channel, func.count(AttemptRow.id))
+        .join(AttemptRow, AttemptRow.outbox_id == OutboxRow.id)
+        .where(OutboxRow.channel.in_(list(channels)), AttemptRow.ok.is_(False)).group_by(OutboxRow.channel)
+    ).tuples().all())
+    return {
+        c: ChannelCounts(by_status.get(c, {}).get(SENT, 0), by_status.get(c, {}).get(FAILED, 0),
+                         by_status.get(c, {}).get(PENDING, 0) + by_status.get(c, {}).get(SENDING, 0),
+                         int(attempts.get(c, 0)))
+        for c in channels
+    }
 
 
 def retry_notification(runtime: Runtime, actor: Principal, outbox_id: int) -> OutboxRow:

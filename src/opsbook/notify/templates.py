@@ -27,6 +27,12 @@ Variables (all optional; missing ones render empty):
   `description`, `last_rotated`, `due_at` (datetimes or none), `rotation` (its procedure)
 - chore: `chore`, `due_id` (for `opsbook chore done|skip`), `assignee`, `procedure`, `severity`,
   `due_at`, `deadline` (datetimes), `link` (the chores page)
+- status_confirm (to a status page subscriber): `page`, `kind` (email, webhook), `services` (none: all),
+  `confirm_link`, `within` (`2 d`), `change` (an existing subscription changes its services)
+- status_incident / status_maintenance (to subscribers; public text only): `page`, `page_link`,
+  `unsubscribe_link`, `services`, `title`; status_incident also `event` (opened, updated, resolved),
+  `status`, `updates` (the new public ones, oldest first, each `ts`, `status`, `text`); status_maintenance
+  also `description`, `starts_at`, `ends_at`, `calendar_link` (the maintenance .ics)
 - test: `channel`, `now`
 - group: `service`, `severity` (the most urgent), `kind`, `count`, `items` (each with `subject`, `body`)
 - always: `opsbook` (the config title), `base_url` (without a trailing /), `timezone`
@@ -203,6 +209,46 @@ Run it with: opsbook runbook run {{ procedure|shell }}
 {% if link %}{{ link }}
 {% endif %}Done another way: opsbook chore done {{ due_id }}
 Not needed this time: opsbook chore skip {{ due_id }} --reason "not needed this time"
+""",
+    ),
+    "status_confirm": (
+        "{{ page }}: confirm your subscription",
+        """Someone, we hope you, asked {% if change %}to change the status updates of {{ page }} \
+sent{% else %}for the status updates of {{ page }}{% endif %} to this \
+{{ "address" if kind == "email" else "webhook" }}, \
+for {{ services|join(", ") if services else "every service" }}.
+
+Confirm within {{ within }}: {{ confirm_link }}
+
+If it was not you, ignore this message: nothing is sent without a confirmation.
+""",
+    ),
+    "status_incident": (
+        "[{{ page }}] {{ 'Resolved' if event == 'resolved' else status|capitalize }}: {{ title }}",
+        """{{ title }}
+Affects: {{ services|join(", ") }}
+Status:  {{ "Resolved" if event == "resolved" else status|capitalize }}
+{% for update in updates %}
+{{ update.ts|when("%Y-%m-%d %H:%M %Z") }} ({{ update.status|capitalize }}): {{ update.text }}
+{% endfor %}{% if event == "resolved" %}
+This incident has been resolved.
+{% endif %}
+Status page: {{ page_link }}
+Unsubscribe: {{ unsubscribe_link }}
+""",
+    ),
+    "status_maintenance": (
+        "[{{ page }}] Scheduled maintenance: {{ title }}",
+        """{{ title }}
+From:    {{ starts_at|when("%a %Y-%m-%d %H:%M %Z") }}
+Until:   {{ ends_at|when("%a %Y-%m-%d %H:%M %Z") }}
+Affects: {{ services|join(", ") }}
+{% if description %}
+{{ description }}
+{% endif %}
+Status page: {{ page_link }}
+Calendar:    {{ calendar_link }}
+Unsubscribe: {{ unsubscribe_link }}
 """,
     ),
     "test": (

@@ -81,6 +81,10 @@ GiveUpHook = Callable[[Session, GiveUp], None]
 AttemptHook = Callable[[str, bool, float], None]
 """Called after every attempt with (channel, ok, duration_ms): for metrics."""
 
+ChannelResolver = Callable[[str], "tuple[Channel, frozenset[str]] | None"]
+"""Finds a channel that is not in the config (a status page subscriber's), with the secrets of its send;
+called in a worker thread at delivery. The channel's `name` is its rate-limit bucket."""
+
 
 class Sender(Protocol):
     def __call__(
@@ -186,8 +190,10 @@ class DeliveryWorker(Looped):
         title: str = "opsbook",
         base_url: str = "",
         supervisor: Supervisor | None = None,
+        resolve: ChannelResolver | None = None,
     ) -> None:
         self.sessions = sessions
+        self.resolve = resolve
         self.clock = clock
         self.channels = {c.name: c for c in channels}
         self.settings = settings or NotifySettings()
@@ -212,8 +218,11 @@ class DeliveryWorker(Looped):
     @classmethod
     def from_runtime(cls, runtime: Runtime, **kwargs: Any) -> DeliveryWorker:
         """A worker configured from opsbook.yaml: its channels and people's contact methods (for pages and
-        briefs), `notifications:`, time zone, title, base URL."""
+        briefs), status page subscribers' channels, `notifications:`, time zone, title, base URL."""
+        from opsbook.subscribers.channels import SubscriberChannels
+
         cfg = runtime.config
+        kwargs.setdefault("resolve", SubscriberChannels(runtime.sessions, cfg, runtime.clock))
         return cls(
             runtime.sessions,
             runtime.clock,
@@ -343,10 +352,15 @@ class DeliveryWorker(Looped):
     async def _deliver_group(self, rows: list[Claimed], now: datetime, *, final: bool) -> SendOutcome:
         name = rows[0].channel
         channel = self.channels.get(name)
+        extra: frozenset[str] = frozenset()
+        if channel is None and self.resolve is not None:
+            found = await asyncio.to_thread(self.resolve, name)
+            if found is not None:
+                channel, extra = found
         if channel is None:
             outcome = SendOutcome(False, f"channel {name!r} is not in the configuration (removed, renamed?)")
         else:
-            retry_at = None if final else self.limiter.acquire(name, channel.rate_limit, now)
+            retry_at = None if final else self.limiter.acquire(channel.name, channel.rate_limit, now)
             if retry_at is not None:
                 await asyncio.to_thread(self._defer, rows, retry_at)
                 return SendOutcome(False, f"rate limited until {retry_at.isoformat()}")
@@ -361,7 +375,7 @@ class DeliveryWorker(Looped):
                         message_id=apprise_send.message_id(r.id for r in rows),
                         notify_type=notify_type_for(rows[0].kind, rows[0].severity, rows[0].refs),
                         timeout=timeout,
-                        secrets=self._secrets,
+                        secrets=self._secrets | extra,
                     ),
                     timeout + 5,
                 )
@@ -369,7 +383,7 @@ class DeliveryWorker(Looped):
                 outcome = SendOutcome(False, f"no answer within {timeout:g}s", timeout * 1000)
             except Exception as exc:  # a sender must not raise; treat it as a failed attempt
                 outcome = SendOutcome(False, f"{type(exc).__name__}: {exc}")
-        outcome = SendOutcome(outcome.ok, self.redact(outcome.error), outcome.duration_ms)
+        outcome = SendOutcome(outcome.ok, redact(self.redact(outcome.error), extra), outcome.duration_ms)
         if self.on_attempt is not None:
             with contextlib.suppress(Exception):
                 self.on_attempt(name, outcome.ok, outcome.duration_ms)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -65,8 +64,7 @@ def _finder(session: Session, config: OpsbookConfig, schedule: str) -> Finder:
 
 
 def _domain(config: OpsbookConfig) -> str:
-    """The host of `base_url`, which makes the feeds' UIDs unique beyond this opsbook."""
-    return urlsplit(config.base_url).hostname or "opsbook"
+    return ical.domain_of(config.base_url)
 
 
 def schedule_feed(session: Session, config: OpsbookConfig, schedule: str, now: datetime) -> bytes:

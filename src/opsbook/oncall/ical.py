@@ -1,7 +1,8 @@
 """iCalendar feeds of on-call shifts, one per schedule and one per user, built with `icalendar`.
 
 Each shift is a VEVENT in the calendar's zone (the schedule's, or the user's), whose VTIMEZONE the
-calendar carries; so a calendar with no shift still holds one component, as RFC 5545 requires. A shift's
+calendar carries; so a calendar with no shift still holds one component, as RFC 5545 requires (the
+status page's maintenance feed is built with the same helpers). A shift's
 UID is made of the schedule, the person and the shift's start, and `domain` (the host of `base_url`).
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone
@@ -22,7 +24,8 @@ ZONE_SPAN = timedelta(days=400)
 """The VTIMEZONE lists the zone's offset changes this far either side of now (not 1970 to 2038)."""
 
 
-def _calendar(name: str, timezone: str) -> Calendar:
+def new_calendar(name: str, timezone: str) -> Calendar:
+    """An empty VCALENDAR named `name`, its events in `timezone` (shared with the maintenance feed)."""
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
@@ -31,6 +34,11 @@ def _calendar(name: str, timezone: str) -> Calendar:
     cal.add("x-wr-calname", name)
     cal.add("x-wr-timezone", timezone)
     return cal
+
+
+def domain_of(base_url: str) -> str:
+    """The host of `base_url`, which makes a feed's UIDs unique beyond this opsbook."""
+    return urlsplit(base_url).hostname or "opsbook"
 
 
 def _event(schedule: str, shift: Shift, users: Mapping[str, User], now: datetime, zone: ZoneInfo,
@@ -58,7 +66,7 @@ def _vtimezone(timezone: str, first: date, last: date) -> Timezone:
     return Timezone.from_tzid(timezone, first_date=first, last_date=last)
 
 
-def _finish(cal: Calendar, timezone: str, now: datetime) -> bytes:
+def finish(cal: Calendar, timezone: str, now: datetime) -> bytes:
     """Add the VTIMEZONE of the calendar's zone, the one every event is written in (and the one component
     of a calendar with no shift)."""
     cal.add_component(_vtimezone(timezone, (now - ZONE_SPAN).date(), (now + ZONE_SPAN).date()))
@@ -70,11 +78,11 @@ def schedule_calendar(
     domain: str = "opsbook",
 ) -> bytes:
     """A VCALENDAR with one event per shift of `schedule`, in its zone."""
-    cal = _calendar(f"On call: {schedule}", timezone)
+    cal = new_calendar(f"On call: {schedule}", timezone)
     zone = ZoneInfo(timezone)
     for shift in shifts:
         cal.add_component(_event(schedule, shift, users, now, zone, domain))
-    return _finish(cal, timezone, now)
+    return finish(cal, timezone, now)
 
 
 def user_calendar(
@@ -83,8 +91,8 @@ def user_calendar(
 ) -> bytes:
     """A VCALENDAR with one event per shift of `user` over every schedule ((schedule, shift) pairs), in
     `timezone` (the user's)."""
-    cal = _calendar(f"On call: {user.display}", timezone)
+    cal = new_calendar(f"On call: {user.display}", timezone)
     zone = ZoneInfo(timezone)
     for schedule, shift in shifts:
         cal.add_component(_event(schedule, shift, users, now, zone, domain))
-    return _finish(cal, timezone, now)
+    return finish(cal, timezone, now)

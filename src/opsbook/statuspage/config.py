@@ -6,6 +6,7 @@ status_page:
   logo_url: https://acme.example/logo.svg
   colors: {operational: "#2e9d5b", major_outage: "#d23c3c"}
   refresh: 30s
+  subscribers: {enabled: true, mail_channel: status-mail}   # see opsbook.subscribers.config
 ```
 Only services with `public: true` ever appear on it.
 """
@@ -18,6 +19,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints
 
 from opsbook.config.types import Duration, Model, PositiveDuration
+from opsbook.subscribers.config import SubscribersSettings
 
 Colour = Annotated[str, StringConstraints(pattern=r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")]
 """A CSS hex colour, `#2e9d5b` or `#2e5`: nothing else reaches the page's style sheet."""
@@ -51,4 +53,7 @@ class StatusPageSettings(Model):
     history_days: int = Field(default=90, ge=7, le=400, description="Days of uptime bars, history.")
     max_age: Duration = Field(
         default=timedelta(seconds=10), description="Cache-Control max-age sent to readers and proxies."
+    )
+    subscribers: SubscribersSettings = Field(
+        default_factory=SubscribersSettings, description="Visitors subscribe by e-mail or webhook."
     )

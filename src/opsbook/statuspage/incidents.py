@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -48,6 +49,11 @@ def _published(generic: list[PublicUpdate], written: list[PublicUpdate]) -> list
     return sorted([*written, *(u for u in generic if u.status not in said)], key=lambda u: u.ts)
 
 
+def public_services_of(row: Any, public_services: Collection[str]) -> list[str]:
+    """The public services an incident (an IncidentRow) affects, sorted."""
+    return sorted({*(row.services or []), *([row.service] if row.service else [])} & set(public_services))
+
+
 def public_incidents(
     session: Session, public_services: Collection[str], now: datetime, since: datetime
 ) -> tuple[list[PublicIncident], list[PublicIncident]]:
@@ -69,9 +75,7 @@ def public_incidents(
     )
     shown = []
     for row in rows:
-        services = sorted(
-            {*(row.services or []), *([row.service] if row.service else [])} & set(public_services)
-        )
+        services = public_services_of(row, public_services)
         if services:
             shown.append((row, services))
     generic: dict[int, list[PublicUpdate]] = defaultdict(list)

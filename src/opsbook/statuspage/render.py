@@ -60,7 +60,8 @@ def feed_entries(snapshot: Snapshot) -> list[dict[str, Any]]:
 def render(snapshot: Snapshot, config: OpsbookConfig) -> Rendered:
     tz = config.timezone
     html = environment.get_template("status/page.html").render(
-        s=snapshot, c=config.status_page.colors, tz=tz, tzlabel="UTC" if tz == "UTC" else tz
+        s=snapshot, c=config.status_page.colors, tz=tz, tzlabel="UTC" if tz == "UTC" else tz,
+        subscribe=config.status_page.subscribers.enabled,
     )
     body = json.dumps(snapshot.to_json(), separators=(",", ":")).encode()
     entries = feed_entries(snapshot)

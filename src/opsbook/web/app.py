@@ -91,6 +91,7 @@ def _routers() -> list[Any]:
     from opsbook.secrets.api import router as secrets_router
     from opsbook.silences.api import router as silences_router
     from opsbook.slo.api import router as slo_router
+    from opsbook.subscribers.api import router as subscribers_router
 
     return [
         checks_router,
@@ -111,4 +112,5 @@ def _routers() -> list[Any]:
         chores_router,
         deploys_router,
         slo_router,
+        subscribers_router,
     ]

@@ -36,6 +36,11 @@ def mount_ui(app: FastAPI, runtime: Runtime) -> None:
     app.add_exception_handler(StarletteHTTPException, error_page)  # type: ignore[arg-type]
     app.mount("/static", StaticFiles(directory=str(STATIC)), name="static")
     app.include_router(status_router)
+    from opsbook.subscribers.routes import router as subscribe_router
+    from opsbook.web.ui.subscriber_pages import router as subscriber_pages
+
+    app.include_router(subscribe_router)
+    app.include_router(subscriber_pages)
     for router in routers.all_routers():
         app.include_router(router)
 

@@ -6,9 +6,11 @@ and `request.state.principal` / `request.state.csrf_token` are set, so every pag
 
 - from a signed-in session: the session's CSRF token must come in the `X-CSRF-Token` header or in the
   `csrf_token` field of a url-encoded form, or the request is refused with 403 before any route runs;
-- to /login: the form's `csrf_token` must equal the login cookie (double submit);
+- to /login and /status/subscribe (public forms): the form's `csrf_token` must equal the form cookie
+  (double submit);
 - with `Authorization: Bearer` (scripts, the CLI): no cookie is consulted, so no CSRF token is needed;
-- to a signed acknowledgement link (`/ack/...`): the signed token in the URL is the proof, not the cookie.
+- to a signed acknowledgement link (`/ack/...`) or a subscriber's confirm or unsubscribe link
+  (`/status/confirm/...`, `/status/unsubscribe/...`): the signed token in the URL is the proof.
 
 A plain ASGI middleware (not BaseHTTPMiddleware), so requests without a cookie — the status page crowd —
 pass through at almost no cost.
@@ -27,8 +29,11 @@ from opsbook.auth import callers, sessions
 from opsbook.runtime import Runtime
 
 LOGIN_PATH = "/login"
-CSRF_EXEMPT = ("/ack/",)
-"""Signed, single-use acknowledgement links: the token in the URL is the credential, not the session."""
+DOUBLE_SUBMIT = (LOGIN_PATH, "/status/subscribe")
+"""Forms posted without a session, checked against the cookie their page set (`sessions.LOGIN_COOKIE`)."""
+CSRF_EXEMPT = ("/ack/", "/status/confirm/", "/status/unsubscribe/")
+"""Signed links (acknowledgements; a status page subscriber's confirm and unsubscribe links, the latter
+also posted one-click by mail clients, RFC 8058): the token in the URL is the credential, not the session."""
 MAX_FORM = 1_000_000
 
 
@@ -78,7 +83,7 @@ class SessionMiddleware:
             return
         if browser is not None:
             expected: str | None = browser.csrf_token
-        elif scope["path"] == LOGIN_PATH:
+        elif scope["path"] in DOUBLE_SUBMIT:
             expected = cookies.get(sessions.LOGIN_COOKIE)
         else:
             await self.app(scope, receive, send)  # no browser session: the route's own auth decides

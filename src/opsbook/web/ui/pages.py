@@ -30,6 +30,7 @@ NAV = [
     ("/ui/secrets", "Secrets"),
     ("/ui/chores", "Chores"),
     ("/ui/slo", "SLOs"),
+    ("/ui/subscribers", "Subscribers"),
     ("/ui/audit", "Audit"),
     ("/status", "Status page"),
 ]

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 
+from opsbook.config.loader import LoadedConfig
 from tests.docimport.support import (
     DOCS,
     EXAMPLES,
@@ -25,6 +26,11 @@ from tests.docimport.support import (
 )
 
 MINUTE = 60
+
+
+def slos(config: LoadedConfig) -> dict[str, tuple[str, int]]:
+    """`service` → (availability target, window in days) of every SLO of the draft."""
+    return {s.service: (str(s.availability), s.window.days) for s in config.config.slos}
 
 
 def test_pazpaz_thresholds_severities_and_window() -> None:
@@ -134,7 +140,10 @@ def test_template_tables_escalation_channels_and_placeholders() -> None:
         "on-call-engineer-2",
         "on-call-engineer-3",
     ]
-    assert result.report.unsupported["uptime target"][0].statement.line == 18
+    # "[99.9% / 99.99% / etc]": the first is the SLO of the service probed over HTTP, and it says so
+    assert slos(config) == {"api": ("99.9", 30)}
+    assert "the document offers 99.9%, 99.99%: the first is taken" in result.yaml
+    assert [t.source.line for t in result.draft.targets if t.source] == [18]
     # the recurring checklists are chores of the on-call
     chores = {c.name: (c.procedure, c.schedule, c.oncall) for c in config.config.chores}
     assert chores == {
@@ -197,7 +206,8 @@ def test_prose_sentences() -> None:
     )
     assert checks(config)["app/tls"].host == "app.lumen.io"
     assert checks(config)["app/healthz"].interval.total_seconds() == 30  # "every thirty seconds"
-    assert list(result.report.unsupported) == ["uptime target"]
+    assert list(result.report.unsupported) == []
+    assert slos(config) == {"app": ("99.95", 30)}  # "Our uptime target is 99.95% per calendar month."
     assert unknown_lines(result) == [13]
 
 
@@ -425,7 +435,7 @@ def test_front_matter_nested_lists_and_a_contacts_table() -> None:
         (["user:tom-berg"], None),
     ]
     assert slas(config)["P1"] == "600s" and slas(config)["P2"] == "14400s"
-    assert [f.statement.line for f in result.report.unsupported["uptime target"]] == [35]
+    assert slos(config) == {"web": ("99.5", 90)}  # "SLO: 99.5% availability per quarter" (line 35)
     [job] = config.config.backups  # "Nightly at 02:00 UTC, kept for 30 days"
     assert (job.schedule, job.timezone, job.retention.days if job.retention else None) == (
         "0 2 * * *",
@@ -658,3 +668,15 @@ def test_the_shift_checklist_is_due_at_the_handoff() -> None:
         "before-your-on-call-shift": ("Before your on-call shift", "0 16 * * 3", "primary", 1),
     }
     assert unknown_lines(result) == []
+
+
+def test_an_uptime_target_becomes_the_slo_of_the_services_probed_over_http() -> None:
+    result = imported_bytes(
+        b"# Shop operations\n\n"
+        b"We poll https://shop.example.org/healthz every minute.\n\n"
+        b"| Setting | Value |\n|---|---|\n| **Uptime Target** | 99.9% |\n"
+    )
+    config = validated(result)
+    assert slos(config) == {"shop": ("99.9", 30)}
+    assert "assumed: a rolling window of 30 days (the document names none)" in result.yaml
+    assert "uptime target" not in result.report.unsupported

@@ -60,6 +60,8 @@ def data(draft: Draft, runbook_folders: list[str]) -> dict[str, Any]:
     if draft.timezone:
         out["timezone"] = draft.timezone
     out["services"] = _services(draft)
+    if draft.targets:
+        out["slos"] = _slos(draft)
     if draft.secrets:
         secret_owner(draft)  # a user, so written with the others
     _oncall(draft, out)
@@ -170,6 +172,16 @@ def _services(draft: Draft) -> list[Any]:
             entry["rules"] = rules
         services.append(Noted(entry))
     return services
+
+
+def _slos(draft: Draft) -> list[Any]:
+    """The document's uptime target (the first, if it states several) for each service it probes over
+    HTTP, or for every service if it probes none that way."""
+    target = draft.targets[0]
+    names = draft.service_names()
+    probed = [n for n in names if any(c.service == n and c.kind == "http" for c in draft.checks)] or names
+    return [_noted({"service": name, "availability": f"{target.percent}%", "window": target.window}, target)
+            for name in probed]
 
 
 def _oncall(draft: Draft, out: dict[str, Any]) -> None:

@@ -50,6 +50,14 @@ class Rule(Part):
 
 
 @dataclass
+class Target(Part):
+    """An uptime target the document states: an availability objective of the services it probes."""
+
+    percent: str = ""
+    window: str = "30d"
+
+
+@dataclass
 class Sla(Part):
     severity: Severity = Severity.P0
     value: str | None = None
@@ -161,6 +169,8 @@ class Draft:
     checks: list[Check] = field(default_factory=list)
     rules: list[Rule] = field(default_factory=list)
     slas: dict[Severity, Sla] = field(default_factory=dict)
+    targets: list[Target] = field(default_factory=list)
+    """Uptime targets ("Uptime Target: 99.9%"): `slos:` of the services probed over HTTP."""
     routes: dict[Severity, Route] = field(default_factory=dict)
     action_channels: dict[str, list[str]] = field(default_factory=dict)
     channels: dict[str, Channel] = field(default_factory=dict)

@@ -1,8 +1,11 @@
 """What the draft cannot hold, and what is not configuration at all.
 
 - The team's time zone ("All times are Europe/Berlin") and the title (the first heading).
-- An uptime target ("99.9%": opsbook.yaml has no SLO section yet), and statements about secrets, backups,
-  capacity, database care, deploys and chores that `domains` and `windows` did not map (a link to another
+- An uptime target ("Uptime Target: 99.9%", "99.5% availability per quarter") becomes the availability
+  objective (`slos:`) of the services the document probes over HTTP (`draft._slos`); a placeholder that
+  offers several ("[99.9% / 99.99% / etc]") takes the first and says so.
+- Statements about secrets, backups, capacity, database care, deploys and chores that `domains` and
+  `windows` did not map (a link to another
   document, a growth projection, "Continuous" backups) are reported as understood but not mapped, with the
   domain each belongs to and its line.
 - Commands, checklists and numbered steps under a heading are runbook procedures: `opsbook runbook
@@ -14,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from opsbook.docimport.model import Draft
+from opsbook.docimport.model import Draft, Target
 from opsbook.docimport.statements import Statement
 from opsbook.docimport.words import severities, threshold, time_zone
 
@@ -94,13 +97,10 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
             continue  # a label over a list or table: read as the context of what follows
         uptime = UPTIME.search(statement.full)
         if uptime:
-            value = uptime.group(2) or uptime.group(3)
-            draft.mark(
-                index,
-                statement,
-                "unsupported",
-                f"uptime target {value}% (no SLO section in opsbook.yaml yet)",
-            )
+            target = _target(statement, uptime.group(2) or uptime.group(3))
+            draft.targets.append(target)
+            objective = f"slos: availability {target.percent}% over {target.window}"
+            draft.mark(index, statement, "mapped", objective)
             continue
         if statement.kind in ("command", "comment"):
             key = " › ".join(statement.section) or statement.file
@@ -120,6 +120,24 @@ def recognise(statements: list[Statement], draft: Draft) -> None:
             draft.mark(index, statement, "mapped", "runbook step (opsbook runbook import reads it)")
             continue
         draft.mark(index, statement, "unknown", _why(statement))
+
+
+_WINDOWS = (("year", "365d"), ("annual", "365d"), ("quarter", "90d"), ("week", "7d"), ("month", "30d"))
+
+
+def _target(statement: Statement, value: str) -> Target:
+    """The objective a statement of an uptime target gives: its percentage and window (default 30 days)."""
+    notes = []
+    offered = re.findall(r"\d{2}(?:\.\d+)?\s*%", statement.full)
+    if len(offered) > 1 and re.search(r"\[[^\]]*/", statement.full):
+        choices = ", ".join(o.replace(" ", "") for o in offered)
+        notes.append(f"the document offers {choices}: the first is taken")
+    text = statement.full.lower()
+    window = next((w for word, w in _WINDOWS if word in text), None)
+    if window is None:
+        notes.append("a rolling window of 30 days (the document names none)")
+    notes.append("the target is of the services the document probes over HTTP")
+    return Target(statement, notes, percent=value, window=window or "30d")
 
 
 def _why(statement: Statement) -> str:

@@ -269,3 +269,14 @@ def test_status_is_readable_at_80_columns(tmp_path: Path) -> None:
     narrow = run(["status", "-c", str(config)], tmp_path, COLUMNS="80").stdout
     assert "payments-gateway/card-authorisation-latency: connection refused" in narrow  # under the table
     assert "24 h" in narrow
+
+
+def test_the_console_measures_the_terminal_when_it_prints(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Commands run in one process one after another (tests, CliRunner) each print at their own COLUMNS."""
+    from opsbook.cli.common import console
+
+    monkeypatch.setenv("COLUMNS", "61")
+    made_at_61 = type(console)()  # as the console is when the first command imported it under COLUMNS=61
+    assert made_at_61.width == 61
+    monkeypatch.setenv("COLUMNS", "203")
+    assert made_at_61.width == console.width == 203

@@ -18,8 +18,19 @@ from opsbook.config.yamlpos import ConfigError
 from opsbook.errors import OpsbookError, exit_code
 from opsbook.runtime import Runtime, database_place, open_runtime
 
-console = Console()
-err_console = Console(stderr=True)
+
+class _Console(Console):
+    """Measures the terminal each time it prints. Rich reads COLUMNS and LINES once, when the console is
+    made: a command run in the same process after one with another COLUMNS (tests, a REPL) would print
+    at the first command's width."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        super().__init__(stderr=stderr)
+        self._width = self._height = None
+
+
+console = _Console()
+err_console = _Console(stderr=True)
 
 ConfigOption = Annotated[
     str | None,

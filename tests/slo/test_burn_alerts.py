@@ -116,9 +116,12 @@ async def test_burn_alerts_fire_and_resolve_at_their_instants(runtime: Runtime, 
 
 async def test_maintenance_excluded_burns_nothing(engine: Engine) -> None:
     change(engine, T0 - timedelta(days=10), None, "up")
-    windowed = CONFIG + """maintenance_windows:
+    windowed = (
+        CONFIG
+        + """maintenance_windows:
   - {name: upgrade, cron: "0 12 * * *", duration: 1h, services: [api]}
 """
+    )
     runtime = make_runtime(engine, FakeClock(T0), windowed)
     change(engine, T0, "up", "down")  # down inside the window: the watch waits for its end
     ends = T0 + timedelta(hours=1)
@@ -132,3 +135,17 @@ async def test_maintenance_excluded_burns_nothing(engine: Engine) -> None:
     # still down after the window: the fast burn's hour holds only the time since, all of it down
     await _at(runtime, ends + timedelta(microseconds=1))
     assert firing(engine) == {"api:fast": "firing"}  # the 6 h before the window keep the others quiet
+
+
+async def test_the_pipelines_slo_watch_raises_through_its_hooks(runtime: Runtime, engine: Engine) -> None:
+    from opsbook.pipeline import Pipeline
+
+    pipeline = Pipeline(runtime)
+    assert pipeline.slos.loop in pipeline.loops  # a duty of the pipeline, woken by check changes
+    change(engine, T0, "up", "down")
+    clock = runtime.clock
+    assert isinstance(clock, FakeClock)
+    await clock.advance_to(T0 + timedelta(minutes=1))
+    assert await pipeline.slos.step() == T0 + timedelta(seconds=129.6)  # the slow burn's instant next
+    assert firing(engine) == {"api:fast": "firing"}
+    assert sent(engine) == [("pager", "firing")]

@@ -30,7 +30,7 @@ from collections.abc import Callable, Coroutine, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.dispatch import Dispatcher, config_dir
@@ -54,7 +54,7 @@ from opsbook.cluster.lock import DutyLocks
 from opsbook.dependencies.release import release_due
 from opsbook.deploys.metrics import DeployCollector
 from opsbook.deploys.service import mark_interrupted
-from opsbook.events import Event, Topic
+from opsbook.events import Event, Topic, on_commit
 from opsbook.incidents.escalation import EscalationEngine
 from opsbook.incidents.linking import alert_hook
 from opsbook.incidents.metrics import IncidentCollector
@@ -186,12 +186,7 @@ class Pipeline:
         fired = [t for t in marked if t.kind is TransitionKind.FIRED and not t.silenced and t.runbook]
         if fired and self._loop_ref is not None:
             loop = self._loop_ref
-            event.listen(
-                session,
-                "after_commit",
-                lambda _s: loop.call_soon_threadsafe(self._remediate_all, fired),
-                once=True,
-            )
+            on_commit(session, lambda: loop.call_soon_threadsafe(self._remediate_all, fired))
 
     def _after_write(self, written: Written) -> None:
         self.metrics.results_written.inc(len(written.stored))

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import Engine, select, text
 
 from opsbook.db.engine import make_sessionmaker
-from opsbook.events import DomainEvent, Event, RemoteChange, Topic, emit
+from opsbook.events import DomainEvent, Event, RemoteChange, Topic, emit, on_commit
 from opsbook.events.feed import feed_of
 from opsbook.events.models import ChangeCounterRow
 
@@ -59,6 +59,29 @@ def test_a_rolled_back_savepoint_drops_only_its_own_events(engine: Engine) -> No
         with session.begin_nested():
             emit(session, DomainEvent(Topic.ALERTS, "kept too"))
     assert [e.action for e in seen if isinstance(e, DomainEvent)] == ["kept", "kept too"]
+
+
+def test_on_commit_waits_for_the_outer_commit_and_dies_with_its_savepoint(engine: Engine) -> None:
+    """A callback registered inside a savepoint runs after the transaction commits (SQLAlchemy's own
+    after_commit fires when the savepoint is released, while the outer transaction is still open)."""
+    sessions = make_sessionmaker(engine)
+    called: list[str] = []
+    with sessions.begin() as session:
+        with session.begin_nested():
+            on_commit(session, lambda: called.append("in a released savepoint"))
+        assert called == []
+        nested = session.begin_nested()
+        on_commit(session, lambda: called.append("in a rolled-back savepoint"))
+        nested.rollback()
+        on_commit(session, lambda: called.append("outside"))
+        assert called == []
+    assert called == ["in a released savepoint", "outside"]
+    with pytest.raises(RuntimeError), sessions.begin() as session:
+        on_commit(session, lambda: called.append("rolled back"))
+        raise RuntimeError("boom")
+    with sessions.begin() as session:
+        session.execute(text("SELECT 1"))
+    assert called == ["in a released savepoint", "outside"]
 
 
 def test_a_failing_subscriber_does_not_stop_the_others(engine: Engine) -> None:

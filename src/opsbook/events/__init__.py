@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 BUS_KEY = "opsbook.bus"
 _PENDING_KEY = "opsbook.events"
 _VERSIONS_KEY = "opsbook.event_versions"
+_CALLBACKS_KEY = "opsbook.on_commit"
 NOTIFY_CHANNEL = "opsbook_changes"
 
 
@@ -123,6 +124,14 @@ def emit(session: Session, *events: DomainEvent) -> None:
     pending.extend((current, e) for e in events)
 
 
+def on_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Call `callback` once the session's transaction has committed (not when a savepoint is released:
+    SQLAlchemy's own after_commit fires then too); dropped with the transaction or savepoint it was
+    registered in, like emitted events."""
+    current = session.get_nested_transaction() or session.get_transaction()
+    session.info.setdefault(_CALLBACKS_KEY, []).append((current, callback))
+
+
 def _pending(session: Session) -> list[DomainEvent]:
     return [e for _txn, e in session.info.get(_PENDING_KEY) or []]
 
@@ -161,6 +170,11 @@ def _publish(session: Session) -> None:
     pending = _pending(session)
     session.info.pop(_PENDING_KEY, None)
     versions: dict[Topic, int] = session.info.pop(_VERSIONS_KEY, None) or {}
+    for _txn, callback in session.info.pop(_CALLBACKS_KEY, None) or []:
+        try:
+            callback()
+        except Exception:
+            log.exception("a callback after commit failed")
     if not pending:
         return
     bus = bus_of(session)
@@ -185,8 +199,10 @@ def _within(txn: Any, outer: Any) -> bool:
 @sa_event.listens_for(Session, "after_soft_rollback")
 def _drop(session: Session, previous: Any) -> None:
     if previous.nested:  # a savepoint rolled back: only what was emitted inside it is void
-        kept = [(txn, e) for txn, e in session.info.get(_PENDING_KEY) or [] if not _within(txn, previous)]
-        session.info[_PENDING_KEY] = kept
+        for key in (_PENDING_KEY, _CALLBACKS_KEY):
+            kept = [(txn, e) for txn, e in session.info.get(key) or [] if not _within(txn, previous)]
+            session.info[key] = kept
         return
     session.info.pop(_PENDING_KEY, None)
+    session.info.pop(_CALLBACKS_KEY, None)
     session.info.pop(_VERSIONS_KEY, None)

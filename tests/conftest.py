@@ -61,7 +61,7 @@ def _admin(pg_url: str) -> Engine:
 
 
 @pytest.fixture(scope="session")
-def pg_template(pg_url: str) -> str:
+def pg_template(pg_url: str) -> Iterator[str]:
     """A PostgreSQL database migrated to head once, cloned for each test that needs a fresh one."""
     name = f"opsbook_tpl_{uuid.uuid4().hex[:10]}"
     admin = _admin(pg_url)
@@ -70,7 +70,9 @@ def pg_template(pg_url: str) -> str:
     engine = make_engine(pg_url.rsplit("/", 1)[0] + "/" + name)
     upgrade(engine)
     engine.dispose()
-    return name
+    yield name
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def fresh_pg_database(pg_url: str, template: str) -> str:
@@ -81,16 +83,21 @@ def fresh_pg_database(pg_url: str, template: str) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh database migrated to head, once on SQLite and once on PostgreSQL."""
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh database migrated to head, once on SQLite and once on PostgreSQL (dropped afterwards, so
+    the throwaway cluster stays small for the tests that copy it, e.g. a replica's base backup)."""
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path}/opsbook.db"
         engine = make_engine(url)
         upgrade(engine)
         engine.dispose()
-        return url
+        yield url
+        return
     pg = request.getfixturevalue("pg_url")
-    return fresh_pg_database(pg, request.getfixturevalue("pg_template"))
+    url = fresh_pg_database(pg, request.getfixturevalue("pg_template"))
+    yield url
+    with _admin(pg).connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
 
 
 @pytest.fixture

@@ -38,15 +38,10 @@ def build(draft: Draft) -> Report:
         if fate.status == "mapped":
             report.sections.setdefault(_where(fate.statement, titles), []).append(fate)
         elif fate.status == "unsupported":
-            domain = fate.what.split(" (")[0] if fate.what.startswith("uptime") else fate.what
-            report.unsupported.setdefault(_domain_title(domain), []).append(fate)
+            report.unsupported.setdefault(fate.what, []).append(fate)
         else:
             report.unknown.append(fate)
     return report
-
-
-def _domain_title(what: str) -> str:
-    return "uptime target" if what.startswith("uptime target") else what
 
 
 def _where(statement: Statement, titles: dict[str, str]) -> str:
@@ -95,8 +90,7 @@ def render(report: Report, draft: Draft) -> str:
         for domain, fates in report.unsupported.items():
             lines.append(f"  {domain} ({len(fates)}):")
             for fate in fates:
-                extra = f"  [{fate.what}]" if fate.what != domain else ""
-                lines.append(f"    {fate.statement.where}  {_quote(fate.statement)}{extra}")
+                lines.append(f"    {fate.statement.where}  {_quote(fate.statement)}")
     lines.append("")
     lines.append(f"Not understood ({len(report.unknown)}):" if report.unknown else "Not understood: nothing.")
     for fate in report.unknown:

@@ -1,12 +1,14 @@
 """Benchmark: N HTTP checks run by the real scheduler, results stored in the real database.
 
     .venv/bin/python bench/checks.py [--checks 5000] [--interval 1] [--seconds 30]
-                                     [--db sqlite|URL] [--keepalive]
+                                     [--db sqlite|URL] [--keepalive] [--p95-rule]
 
 A fast aiohttp server runs in its own process on 127.0.0.1. opsbook's pipeline (scheduler, writer,
 housekeeping) runs here on the system clock for the given time. Printed: checks/s sustained,
-scheduling lag p50/p99, CPU % and peak RSS of this process, and database bytes per check per day
-once results are rolled up (minute + hour rollups and state changes; raw rows are pruned after 48 h).
+scheduling lag p50/p99, CPU % and CPU ms per 1,000 checks of this process, peak RSS, and the rollup
+table's bytes per check per day. `--p95-rule` gives each service of 100 checks the rule
+`p95(latency_ms) > 500 for 5m` (evaluated on every result, as in `serve`); `bench/footprint.py` measures
+storage per kind of row properly.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from aiohttp import web
 from sqlalchemy import func, select, text
 
 from opsbook.checks.models import ResultRow, RollupRow
-from opsbook.checks.rollup import MINUTE, roll_up
+from opsbook.checks.rollup import roll_up
 from opsbook.config.loader import parse_config
 from opsbook.db.engine import make_engine, make_sessionmaker
 from opsbook.db.migrate import upgrade
@@ -43,14 +45,20 @@ def serve(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None, backlog=4096)
 
 
-def config_text(checks: int, interval: float, port: int, keepalive: bool) -> str:
+SERVICE_SIZE = 100
+
+
+def config_text(checks: int, interval: float, port: int, keepalive: bool, p95_rule: bool = False) -> str:
     lines = [
         "scheduler: {concurrency: 1000, batch_size: 2000, flush_interval: 1s}",
         "services:",
-        "  - name: bench",
-        "    checks:",
     ]
     for i in range(checks):
+        if i % SERVICE_SIZE == 0:
+            lines += [f"  - name: bench{i // SERVICE_SIZE}"]
+            if p95_rule:
+                lines += ["    rules:", "      - {name: slow, when: 'p95(latency_ms) > 500 for 5m'}"]
+            lines += ["    checks:"]
         lines += [
             f"      - name: c{i}",
             "        kind: http",
@@ -62,22 +70,18 @@ def config_text(checks: int, interval: float, port: int, keepalive: bool) -> str
     return "\n".join(lines) + "\n"
 
 
-def rollup_bytes_per_check_day(runtime: Runtime, checks: int) -> float:
-    """Bytes a check costs per day in the long-lived tables: 1,440 minute rows and 24 hour rows."""
+def rollup_bytes_per_check_day(runtime: Runtime, seconds: float) -> float:
+    """The rollup table's bytes per check per day, scaled from a short run (an upper bound: a run shorter
+    than an hour fills a day's chunk of hours partly)."""
     with runtime.sessions() as session:
-        rows = session.scalar(
-            select(func.count()).select_from(RollupRow).where(RollupRow.resolution == MINUTE)
-        )
-        if not rows:
+        keys = session.scalar(select(func.count(func.distinct(RollupRow.check_key))))
+        if not keys:
             return float("nan")
         if runtime.engine.dialect.name == "postgresql":
             size = session.scalar(text("SELECT pg_total_relation_size('check_rollups')"))
-            total = session.scalar(select(func.count()).select_from(RollupRow))
         else:
             size = session.scalar(text("SELECT SUM(pgsize) FROM dbstat WHERE name LIKE '%check_rollups%'"))
-            total = session.scalar(select(func.count()).select_from(RollupRow))
-        per_row = float(size or 0) / float(total or 1)
-    return per_row * (1440 + 24)
+    return float(size or 0) / keys * 86400 / max(seconds, 60.0)
 
 
 async def bench(args: argparse.Namespace) -> None:
@@ -97,7 +101,8 @@ async def run(args: argparse.Namespace, url: str) -> None:
             time.sleep(0.05)
     engine = make_engine(url)
     upgrade(engine)
-    loaded = parse_config(config_text(args.checks, args.interval, port, args.keepalive), "bench.yaml", {})
+    text_ = config_text(args.checks, args.interval, port, args.keepalive, args.p95_rule)
+    loaded = parse_config(text_, "bench.yaml", {})
     runtime = Runtime(loaded=loaded, engine=engine, sessions=make_sessionmaker(engine))
     pipeline = Pipeline(runtime)
     lags: list[float] = []
@@ -124,7 +129,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
     with runtime.sessions.begin() as session:
         raw = session.scalar(select(func.count()).select_from(ResultRow))
         roll_up(session, runtime.clock.now() + timedelta(minutes=1))
-    per_day = rollup_bytes_per_check_day(runtime, args.checks)
+    per_day = rollup_bytes_per_check_day(runtime, warmup + elapsed)
     cpu = (cpu1.user + cpu1.system - cpu0.user - cpu0.system) / elapsed * 100
     target_cpu = (target1.user + target1.system - target0.user - target0.system) / elapsed * 100
     db = "sqlite" if args.db == "sqlite" else runtime.engine.dialect.name
@@ -138,9 +143,11 @@ async def run(args: argparse.Namespace, url: str) -> None:
     print(f"lag p50 / p99       {p50:.1f} ms / {p99:.1f} ms")
     print(f"skipped (overlap)   {skipped}")
     print(f"cpu (opsbook)       {cpu:.0f}% of one core")
+    print(f"cpu per 1,000       {cpu * 10_000 / max(done / elapsed, 1e-9):.0f} ms per 1,000 check runs"
+          f"{' (p95 rule per service)' if args.p95_rule else ''}")
     print(f"cpu (http target)   {target_cpu:.0f}% of one core (the server the checks probe, same machine)")
     print(f"peak rss            {peak_rss / 2**20:.0f} MiB")
-    print(f"db bytes/check/day  {per_day:,.0f} (minute + hour rollups)")
+    print(f"db bytes/check/day  {per_day:,.0f} (rollups, scaled from this run)")
     print(f"machine             {os.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB")
 
 
@@ -153,6 +160,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--db", default="sqlite", help="sqlite, or a PostgreSQL URL")
     parser.add_argument("--keepalive", action="store_true")
+    parser.add_argument("--p95-rule", action="store_true", help="a p95 latency rule on every service")
     asyncio.run(bench(parser.parse_args()))
 
 

@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
+from opsbook.checks import store
 from opsbook.checks.kinds.heartbeat import HeartbeatCheck
-from opsbook.checks.models import CheckStateRow, ResultRow
+from opsbook.checks.models import CheckStateRow
 from opsbook.clock import FakeClock
 from opsbook.pipeline import Pipeline
 from opsbook.web.app import create_app
@@ -35,8 +36,8 @@ services:
 
 def results(engine: Engine, check_id: str) -> list[tuple[datetime, str, str]]:
     with Session(engine) as s:
-        rows = s.scalars(select(ResultRow).where(ResultRow.check_id == check_id).order_by(ResultRow.ts))
-        return [(r.ts, r.status, r.message) for r in rows]
+        rows = store.results(s, check_id, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC))
+        return [(r.ts, r.status, r.message) for r in reversed(rows)]
 
 
 async def test_ping_then_missed_ping_fails_exactly_when_grace_runs_out(sqlite_engine: Engine) -> None:
@@ -83,7 +84,8 @@ async def test_start_then_success_measures_the_run_time(sqlite_engine: Engine, c
         await http.get("/ping/nightly-backup-token-123")
         await pipeline.writer.flush()
     with Session(sqlite_engine) as s:
-        row = s.scalars(select(ResultRow).where(ResultRow.check_id == "backups/nightly")).one()
+        (row,) = store.results(s, "backups/nightly", datetime(2000, 1, 1, tzinfo=UTC),
+                               datetime(2100, 1, 1, tzinfo=UTC))
     assert row.values == {"duration_s": 95.0}
 
 

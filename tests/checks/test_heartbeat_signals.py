@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session
 from opsbook.alerts.models import AlertRow
 from opsbook.auth.roles import Role
 from opsbook.auth.tokens import create_token
+from opsbook.checks import store
 from opsbook.checks.heartbeat_watch import KEEP_PINGS, keep_log, ping_record
-from opsbook.checks.models import PingRow, ResultRow, StateChangeRow
+from opsbook.checks.models import PingRow, StateChangeRow
 from opsbook.clock import FakeClock
 from opsbook.db.engine import make_engine
 from opsbook.db.migrate import upgrade
@@ -82,7 +83,8 @@ async def test_log_keeps_a_message_and_changes_nothing(sqlite_engine: Engine) ->
         await clock.advance(timedelta(minutes=34, seconds=59))  # 13:04:59: the log moved no deadline
         await pipeline.writer.flush()
         with Session(sqlite_engine) as s:
-            statuses = list(s.scalars(select(ResultRow.status).where(ResultRow.check_id == "jobs/backup")))
+            statuses = [r.status for r in store.results(s, "jobs/backup", clock.now() - timedelta(days=1),
+                                                        clock.now() + timedelta(seconds=1))]
             changes = s.scalar(select(func.count()).select_from(StateChangeRow)
                                .where(StateChangeRow.check_id == "jobs/backup"))
         assert statuses == ["up"] and changes == 1  # no result and no state change from the log

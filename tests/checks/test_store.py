@@ -12,6 +12,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from opsbook.checks import histogram
+from opsbook.checks.compact import to_us, unpack_chunk
 from opsbook.checks.models import CheckStateRow, ResultRow, RollupRow, StateChangeRow
 from opsbook.checks.result import CheckResult, StoredResult
 from opsbook.checks.retention import prune
@@ -71,7 +72,9 @@ def test_rollups_count_failures_and_answer_percentiles(engine: Engine) -> None:
     (hour,) = hours
     assert (hour.count, hour.failures, hour.latency_min, hour.latency_max) == (101, 1, 1.0, 100.0)
     p95 = hour.latency_percentile(0.95)
-    assert len(hour.histogram) <= 12  # stored sparse: only the buckets that hold values
+    with Session(engine) as s:  # the day's chunk: one hour bucket, its histogram as (bucket, count) pairs
+        data = s.scalar(select(RollupRow.data).where(RollupRow.resolution == HOUR))
+    assert data is not None and len(data) < 80
     assert p95 is not None and 75 <= p95 <= 100  # the true p95 (95 ms) lies in the 75–100 ms bucket
 
 
@@ -83,7 +86,9 @@ def test_a_late_result_is_merged_into_rolled_up_minutes(engine: Engine) -> None:
         write_batch(s, [down(T0 + timedelta(seconds=20))])  # its minute is already rolled up
     with Session(engine) as s:
         (minute,) = rollups(s, "api/health", MINUTE, T0, T0 + timedelta(minutes=5))
+        stored = s.scalar(select(func.count()).select_from(RollupRow).where(RollupRow.resolution == MINUTE))
     assert (minute.count, minute.failures) == (2, 1)
+    assert stored == 1  # the minute held one result (no rollup); with two it has its own
 
 
 def test_a_week_pruned_keeps_rollups_changes_and_exact_uptime(engine: Engine) -> None:
@@ -105,13 +110,15 @@ def test_a_week_pruned_keeps_rollups_changes_and_exact_uptime(engine: Engine) ->
     with Session(engine) as s:
         oldest_raw = s.scalar(select(func.min(ResultRow.ts)))
         raw = s.scalar(select(func.count()).select_from(ResultRow))
-        hours = s.scalar(select(func.count()).select_from(RollupRow).where(RollupRow.resolution == HOUR))
-        failures = s.scalar(select(func.sum(RollupRow.failures)).where(RollupRow.resolution == HOUR))
+        hour_rows = rollups(s, "api/health", HOUR, T0, end)
+        hours, failures = len(hour_rows), sum(h.failures for h in hour_rows)
+        minute_rows = s.scalar(select(func.count()).where(RollupRow.resolution == MINUTE))
         changes = s.scalar(select(func.count()).select_from(StateChangeRow))
         week = uptime(s, "api/health", T0, end)
-    assert oldest_raw is not None and oldest_raw >= end - timedelta(hours=48)
+    assert oldest_raw is not None and oldest_raw >= to_us(end - timedelta(hours=48))
     assert raw == 48 * 60
     assert hours == 7 * 24 and failures == 30
+    assert minute_rows == 0  # a check run every minute: its raw rows are its minutes
     assert changes == 3  # first up, down, up
     assert week.down_seconds == 30 * 60
     assert week.percent == round((7 * 1440 - 30) / (7 * 1440) * 100, 4)
@@ -128,7 +135,9 @@ def test_retention_prunes_old_rollups_and_changes_but_keeps_the_last_known_state
             state_changes=timedelta(days=1),
         )
         pruned = prune(s, retention, T0 + timedelta(days=3, hours=1))
-    assert (pruned.raw, pruned.minute_rollups, pruned.hour_rollups, pruned.state_changes) == (3, 3, 2, 2)
+    # rollups go by whole chunks: the day of T0 (its chunk ended before the 2-day cutoff); the day after
+    # is kept until all of it is older. Single results per minute have no minute rollups to prune.
+    assert (pruned.raw, pruned.minute_rollups, pruned.hour_rollups, pruned.state_changes) == (3, 0, 1, 2)
     with Session(engine) as s:
         # the change of day 2 is older than a day but is the last before the cutoff: kept
         assert [c.to_status for c in s.scalars(select(StateChangeRow))] == ["up"]
@@ -189,11 +198,17 @@ def test_histogram_percentile_lies_in_the_bucket_of_the_true_value(values: list[
 
 def test_rolling_up_many_checks_at_once(engine: Engine) -> None:
     """600 checks x 20 minutes: 12,000 (check, minute) pairs, more than PostgreSQL takes in one statement."""
-    batch = [up(T0 + timedelta(minutes=m), check=f"svc/c{i}") for i in range(600) for m in range(20)]
+    batch = [up(T0 + timedelta(minutes=m, seconds=sec), check=f"svc/c{i}")
+             for i in range(600) for m in range(20) for sec in (0, 30)]
     with Session(engine) as s, s.begin():
         write_batch(s, batch)
-        assert roll_up(s, T0 + timedelta(hours=1)) == 12_000
+        assert roll_up(s, T0 + timedelta(hours=1)) == 24_000
     with Session(engine) as s:
-        minutes = s.scalar(select(func.count()).select_from(RollupRow).where(RollupRow.resolution == MINUTE))
-        hours = s.scalar(select(func.sum(RollupRow.count)).where(RollupRow.resolution == HOUR))
-    assert (minutes, hours) == (12_000, 12_000)
+        counts: dict[int, int] = {MINUTE: 0, HOUR: 0}
+        buckets = 0
+        rows = s.execute(select(RollupRow.resolution, RollupRow.chunk, RollupRow.data))
+        for resolution, chunk, data in rows:
+            unpacked = unpack_chunk(data, chunk, resolution)
+            counts[resolution] += sum(a.count for a in unpacked.values())
+            buckets += len(unpacked) if resolution == MINUTE else 0
+    assert counts == {MINUTE: 24_000, HOUR: 24_000} and buckets == 12_000

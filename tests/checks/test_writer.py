@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from opsbook.alerts.models import AlertRow
 from opsbook.alerts.types import AlertTransition
 from opsbook.auth.models import AuditRow
-from opsbook.checks.models import ResultRow
+from opsbook.checks.models import CheckKeyRow, ResultRow
 from opsbook.checks.result import CheckResult, Status, StoredResult
 from opsbook.checks.store import BatchOutcome
 from opsbook.checks.writer import Hook, HookFailure, ResultWriter
@@ -30,7 +30,11 @@ def result(check_id: str, second: int = 0, status: Status = Status.UP) -> Stored
 
 def stored(engine: Engine) -> dict[str, int]:
     with Session(engine) as s:
-        rows = s.execute(select(ResultRow.check_id, func.count()).group_by(ResultRow.check_id)).all()
+        rows = s.execute(
+            select(CheckKeyRow.name, func.count())
+            .join(ResultRow, ResultRow.check_key == CheckKeyRow.id)
+            .group_by(CheckKeyRow.name)
+        ).all()
     return {check_id: count for check_id, count in rows}
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from opsbook.alerts.models import AlertRow
 from opsbook.auth.roles import Principal, Role
 from opsbook.auth.tokens import create_token
-from opsbook.checks.models import ResultRow
+from opsbook.checks import store
 from opsbook.clock import FakeClock
 from opsbook.errors import Invalid, NotFound
 from opsbook.incidents.models import IncidentAlertRow, IncidentRow
@@ -72,7 +72,8 @@ def firing(engine: Engine, check: str) -> dict[str, AlertRow]:
 
 def results(engine: Engine, check: str) -> int:
     with Session(engine) as s:
-        return len(s.scalars(select(ResultRow.id).where(ResultRow.check_id == check)).all())
+        return len(store.results(s, check, datetime(2000, 1, 1, tzinfo=UTC), datetime(2100, 1, 1, tzinfo=UTC),
+                                 limit=100_000))
 
 
 def outbox(engine: Engine, kind: str) -> list[OutboxRow]:

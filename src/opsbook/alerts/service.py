@@ -7,12 +7,12 @@ Use (the writer's hook, inside the transaction that wrote the results):
     transitions = engine.process(session, outcome.check_ids, now)   # after each results batch
     transitions += engine.process_due(session, now)                 # on a timer: see next_due()
 
-`process` reads the rule windows of all the checks of a batch with one query per distinct look-back
-(chunks of 500 checks), and the open alerts of those checks with one more, locking them
-(`FOR UPDATE` on PostgreSQL) so two workers never move the same alert twice. All state lives in the
-`alerts` table: a new engine after a restart continues where the last one stopped, never fires an alert
-that is already firing, and announces a resolve that happened while it was down as soon as results
-(or `process_due`) show it.
+`process` takes each check's rule window from memory (`alerts.windows`: read from the store once, at
+the first evaluation after a start, then kept up to date by the results written), and reads the open
+alerts of those checks with one query, locking them (`FOR UPDATE` on PostgreSQL) so two workers never
+move the same alert twice. All alert state lives in the `alerts` table: a new engine after a restart
+continues where the last one stopped, never fires an alert that is already firing, and announces a
+resolve that happened while it was down as soon as results (or `process_due`) show it.
 
 Every state change goes through the state machine (`alerts.state`) and is written by `alerts.changes`,
 which also emits the ALERTS domain events. External events (PagerDuty, Alertmanager, opsbook's own) are
@@ -33,7 +33,8 @@ from opsbook.alerts.changes import Changes, new_alert, status_of
 from opsbook.alerts.models import SOURCE_RULE, AlertEventRow, AlertRow
 from opsbook.alerts.state import INACTIVE, AlertState, retire, step
 from opsbook.alerts.types import AlertTransition
-from opsbook.checks.models import ResultRow
+from opsbook.alerts.windows import WindowCache
+from opsbook.checks import store
 from opsbook.rules.evaluate import Evaluation, Sample, evaluate
 from opsbook.rules.forecast import HistoryReader
 from opsbook.rules.ruleset import RuleSpec, compile_rules
@@ -48,7 +49,8 @@ _OPEN_RULE = (AlertRow.source == SOURCE_RULE, AlertRow.open_key.is_not(None))
 
 
 class AlertEngine:
-    """Evaluates the configured rules and keeps the `alerts` table in step. Stateless between calls."""
+    """Evaluates the configured rules and keeps the `alerts` table in step. Between calls it keeps only
+    the checks' recent results (`windows`), never alert state."""
 
     def __init__(
         self,
@@ -65,13 +67,15 @@ class AlertEngine:
         self.lookback: dict[str, timedelta] = {
             check_id: max(r.lookback for r in specs) for check_id, specs in self.rules.items() if specs
         }
+        self.windows = WindowCache(self.lookback, self.read_samples)
 
     # --- reading ---------------------------------------------------------------------------------
 
     def read_samples(
         self, session: Session, check_ids: Iterable[str], now: datetime
     ) -> dict[str, list[Sample]]:
-        """Each check's results over its longest rule window, oldest first: one query per look-back."""
+        """Each check's results over its longest rule window, oldest first, from the store: one query per
+        look-back. The windows are built from it; evaluations read the windows."""
         groups: dict[timedelta, list[str]] = defaultdict(list)
         for check_id in check_ids:
             if check_id in self.lookback:
@@ -79,21 +83,8 @@ class AlertEngine:
         out: dict[str, list[Sample]] = {}
         for back, ids in groups.items():
             for chunk in _chunks(sorted(ids)):
-                rows = session.execute(
-                    select(
-                        ResultRow.check_id,
-                        ResultRow.ts,
-                        ResultRow.status,
-                        ResultRow.latency_ms,
-                        ResultRow.values,
-                        ResultRow.message,
-                    )
-                    .where(ResultRow.check_id.in_(chunk), ResultRow.ts > now - back, ResultRow.ts <= now)
-                    .order_by(ResultRow.check_id, ResultRow.ts, ResultRow.id)
-                )
-                for check_id, ts, status, latency, values, message in rows:
-                    sample = Sample(ts, status, latency, values or {}, message or "")
-                    out.setdefault(check_id, []).append(sample)
+                for check_id, rows in store.recent(session, chunk, now - back, now).items():
+                    out[check_id] = [row.sample() for row in rows]
         return out
 
     def _open_rule_alerts(self, session: Session, check_ids: Sequence[str]) -> dict[str, dict[str, AlertRow]]:
@@ -116,7 +107,7 @@ class AlertEngine:
         ids = sorted(set(check_ids))
         if not ids:
             return []
-        samples = self.read_samples(session, ids, now)
+        samples = self.windows.samples(session, ids, now)
         open_rows = self._open_rule_alerts(session, ids)
         changes = Changes(session)
         for check_id in ids:

@@ -17,7 +17,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from opsbook.capacity.models import ValueHourRow
-from opsbook.checks.models import MetaRow, ResultRow
+from opsbook.checks import store
+from opsbook.checks.models import MetaRow
 from opsbook.checks.rollup import HOUR, floor
 
 if TYPE_CHECKING:
@@ -68,11 +69,7 @@ def roll_up(session: Session, tracked: Tracked, now: datetime, first: timedelta)
 
 def _roll(session: Session, tracked: Tracked, start: datetime, stop: datetime) -> None:
     sums: dict[tuple[str, str, datetime], list[float]] = {}
-    rows = session.execute(
-        select(ResultRow.check_id, ResultRow.ts, ResultRow.values)
-        .where(ResultRow.check_id.in_(sorted(tracked)), ResultRow.ts >= start, ResultRow.ts < stop)
-    )
-    for check_id, ts, values in rows:
+    for check_id, ts, values in store.measured_values(session, sorted(tracked), start, stop):
         for name in tracked.get(check_id, ()):
             value = (values or {}).get(name)
             if isinstance(value, int | float) and not isinstance(value, bool):

@@ -10,14 +10,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Principal, Role
 from opsbook.capacity import rollup
 from opsbook.capacity.config import Resource
 from opsbook.capacity.forecast import NoTrend, Trend, fit
-from opsbook.checks.models import ResultRow
+from opsbook.checks import store
 from opsbook.errors import NotFound
 from opsbook.rules.expr import Operand
 from opsbook.rules.forecast import History, HistoryReader
@@ -122,13 +121,7 @@ def _view(
 
 
 def latest_value(session: Session, check_id: str, name: str) -> tuple[float | None, datetime | None]:
-    rows = session.execute(
-        select(ResultRow.ts, ResultRow.values)
-        .where(ResultRow.check_id == check_id)
-        .order_by(ResultRow.ts.desc())
-        .limit(RECENT)
-    )
-    for ts, values in rows:
+    for ts, values in store.newest_values(session, check_id, RECENT):
         value = (values or {}).get(name)
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value), ts

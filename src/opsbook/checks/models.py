@@ -3,56 +3,50 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Float, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Float, Index, Integer, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from opsbook.db.base import Base
-from opsbook.db.types import BigId, Json
+from opsbook.db.types import BigId
+
+
+class CheckKeyRow(Base):
+    """The integer a check's results and rollups are stored under; its name is stored once, here."""
+
+    __tablename__ = "check_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(140), unique=True)
 
 
 class ResultRow(Base):
-    """One run of one check, kept for `retention.raw`."""
+    """One run of one check, kept for `retention.raw`, in the compact form of `checks.compact`.
+
+    No key of its own (rows are found by check and time through the one index); `message` is NULL when
+    it is the same as the check's previous result's (see `checks.store`: stored when it changes, on
+    the check's first result of each hour, and on a late result)."""
 
     __tablename__ = "check_results"
-    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
-    check_id: Mapped[str] = mapped_column(String(140))
-    ts: Mapped[datetime]
-    status: Mapped[str] = mapped_column(String(10))
+    check_key: Mapped[int] = mapped_column(Integer)
+    ts: Mapped[int] = mapped_column(BigInteger)  # microseconds since the epoch, UTC
+    status: Mapped[int] = mapped_column(SmallInteger)  # compact.STATUSES: 0 up, 1 degraded, 2 down
     latency_ms: Mapped[float | None] = mapped_column(Float)
-    message: Mapped[str] = mapped_column(Text, default="")
-    values: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    message: Mapped[str | None] = mapped_column(Text)
+    values: Mapped[bytes | None] = mapped_column(LargeBinary)  # MessagePack map; NULL: none
 
-    __table_args__ = (
-        Index("ix_check_results_check_ts", "check_id", "ts"),
-        Index("ix_check_results_ts", "ts"),
-    )
+    __table_args__ = (Index("ix_check_results_key_ts", "check_key", "ts"),)
+    __mapper_args__ = {"primary_key": [check_key, ts]}  # for the mapper only: no such constraint
 
 
 class RollupRow(Base):
-    """Aggregate of a check's results over one minute (resolution 60) or one hour (3600)."""
+    """A chunk of one check's rollup buckets at one resolution: the minutes of an hour (resolution 60) or
+    the hours of a day (3600), packed by `checks.compact.pack_chunk`."""
 
     __tablename__ = "check_rollups"
-    check_id: Mapped[str] = mapped_column(String(140), primary_key=True)
-    resolution: Mapped[int] = mapped_column(Integer, primary_key=True)
-    bucket: Mapped[datetime] = mapped_column(primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, default=0)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
-    degraded: Mapped[int] = mapped_column(Integer, default=0)
-    latency_count: Mapped[int] = mapped_column(Integer, default=0)
-    latency_sum: Mapped[float] = mapped_column(Float, default=0.0)
-    latency_min: Mapped[float | None] = mapped_column(Float)
-    latency_max: Mapped[float | None] = mapped_column(Float)
-    histogram: Mapped[dict[str, int]] = mapped_column(Json, default=dict)  # sparse: bucket index -> count
-
-    def latency_percentile(self, q: float) -> float | None:
-        """The q-quantile (0..1) of latency in this bucket, from its histogram."""
-        from opsbook.checks.histogram import dense, percentile
-
-        return percentile(dense(self.histogram), q, self.latency_min, self.latency_max)
-
-    __table_args__ = (Index("ix_check_rollups_res_bucket", "resolution", "bucket"),)
+    check_key: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    resolution: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    chunk: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)  # epoch s
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class CheckStateRow(Base):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbook.auth.roles import Principal
-from opsbook.checks import rollup
+from opsbook.checks import rollup, store
 from opsbook.checks.heartbeat_watch import recent_pings
-from opsbook.checks.models import CheckStateRow, ResultRow, StateChangeRow
+from opsbook.checks.models import CheckStateRow, StateChangeRow
 from opsbook.config.types import format_duration
 from opsbook.deploys.queries import chart_markers as deploy_markers
 from opsbook.runtime import Runtime
@@ -31,6 +31,7 @@ RANGES = {
     "30d": (timedelta(days=30), rollup.HOUR, "%b %d"),
 }
 DAYS = 90
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def check_context(runtime: Runtime, session: Session, check_id: str, range_: str) -> dict[str, Any]:
@@ -72,14 +73,8 @@ def check_context(runtime: Runtime, session: Session, check_id: str, range_: str
     week = daily_uptime(changes, before, starts[-7:], now) if len(starts) >= 7 else days
     ninety, seven = period_uptime([days]), period_uptime([week])
 
-    failures = list(
-        session.scalars(
-            select(ResultRow)
-            .where(ResultRow.check_id == check_id, ResultRow.status != "up")
-            .order_by(ResultRow.ts.desc())
-            .limit(25)
-        )
-    )
+    failures = store.results(session, check_id, EPOCH, now + timedelta(microseconds=1), 25,
+                             statuses=("degraded", "down"))
     recent_changes = list(
         session.scalars(
             select(StateChangeRow)

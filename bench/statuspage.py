@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import multiprocessing
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from support import free_port  # bench/support.py, beside this script
+from support import free_port, wait_port  # bench/support.py, beside this script
 
 
 def target(port: int) -> None:
@@ -52,17 +51,6 @@ runtime = open_runtime(sys.argv[1])
 app = create_app(runtime)
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_config=None, access_log=False)
 """
-
-
-def wait_port(port: int, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 def config_text(checks: int, interval: float, port: int, db: str, refresh: float) -> str:

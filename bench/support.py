@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -19,6 +20,18 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_port(port: int, seconds: float = 60) -> None:
+    """Return once something listens on the loopback port (exit the benchmark if nothing does)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit(f"nothing listens on {port}")
 
 
 @contextlib.contextmanager

@@ -36,8 +36,12 @@ OPEN_ROUTES = {
     "/api/v1/events/pagerduty/v2/enqueue": "PagerDuty Events v2 carries its routing key",
     "/api/v1/events/pagerduty/v2/change/enqueue": "PagerDuty Change Events carry their routing key",
     "/ack/{token}": "signed single-use acknowledgement link (the incidents domain checks the signature)",
+    "/status/subscribe": "the public subscribe form (double-submit CSRF cookie, per-IP limit)",
+    "/status/confirm/{token}": "a status page subscriber's signed, expiring confirmation link",
+    "/status/unsubscribe/{token}": "a subscriber's signed unsubscribe link, also posted one-click (RFC 8058)",
 }
-CSRF_EXEMPT = {"/ack/{token}"}  # its signed token is the proof; a session cookie plays no part
+CSRF_EXEMPT = {"/ack/{token}", "/status/confirm/{token}", "/status/unsubscribe/{token}"}
+"""Their signed token is the proof; a session cookie plays no part."""
 
 
 def mutating_routes(app: FastAPI) -> list[tuple[str, str, Any]]:

@@ -115,11 +115,11 @@ def channel_counts(session: Session, channels: Sequence[str]) -> dict[str, Chann
         .where(OutboxRow.channel.in_(list(channels))).group_by(OutboxRow.channel, OutboxRow.status)
     ):
         by_status.setdefault(channel, {})[status] = int(n)
-    attempts = dict(session.execute(
+    attempts = {channel: int(n) for channel, n in session.execute(
         select(OutboxRow.channel, func.count(AttemptRow.id))
         .join(AttemptRow, AttemptRow.outbox_id == OutboxRow.id)
         .where(OutboxRow.channel.in_(list(channels)), AttemptRow.ok.is_(False)).group_by(OutboxRow.channel)
-    ).tuples().all())
+    )}
     return {
         c: ChannelCounts(by_status.get(c, {}).get(SENT, 0), by_status.get(c, {}).get(FAILED, 0),
                          by_status.get(c, {}).get(PENDING, 0) + by_status.get(c, {}).get(SENDING, 0),

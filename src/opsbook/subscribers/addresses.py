@@ -77,11 +77,12 @@ def digest(secret: str, what: str, value: str) -> str:
 
 
 def _mask_part(text: str, keep: int = 1) -> str:
-    return text[:keep] + "*" * max(len(text) - keep, 2) if text else ""
+    """The first `keep` characters and three stars, whatever the length (the length is not shown)."""
+    return text[:keep] + "***" if text else ""
 
 
 def mask(kind: str, address: str) -> str:
-    """`a**@e******.com`, or `https://ho***********.com/…`: enough to recognise, not to use."""
+    """`j***@e***.com`, or `https://ho***.net/…`: enough to recognise, not to use."""
     if kind == EMAIL:
         local, _, domain = address.rpartition("@")
         name, dot, tld = domain.rpartition(".")

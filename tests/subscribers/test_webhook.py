@@ -1,0 +1,75 @@
+"""Webhook subscribers against a local receiver, on the fake clock: the confirmation POSTed to the webhook,
+the maintenance notice at exactly `maintenance_lead` before the window, nothing about an incident of a
+service in maintenance (not during the window, not after it), and the other services still told."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
+
+from opsbook.auth.roles import SYSTEM
+from opsbook.clock import FakeClock
+from opsbook.incidents import service as incidents
+from opsbook.silences import service as silences
+from opsbook.subscribers.models import AnnouncementRow
+from tests.notify.conftest import MailBox, Receiver
+from tests.subscribers.support import START, link, runtime_of, served, subscribers
+
+HOOK = "/hooks/status"
+
+
+async def test_maintenance_notice_at_the_lead_and_silence_during_it(
+    sqlite_engine: Engine, smtp: MailBox, receiver: Receiver
+) -> None:
+    clock = FakeClock(START)
+    runtime = runtime_of(sqlite_engine, clock, smtp.port)
+    async with served(runtime) as site:
+        answer = await site.subscribe(f"{receiver.base}{HOOK}?token=abc123", kind="webhook")
+        assert answer.status_code == 200
+        await site.settle(lambda: len(receiver.bodies(HOOK)) == 1)
+        [asked] = receiver.bodies(HOOK)
+        assert asked["title"] == "Acme status: confirm your subscription"
+        assert receiver.requests[0]["headers"]["X-Opsbook-Message-Id"].startswith("opsbook-")
+        assert (await site.http.post(link(asked["message"], "confirm"))).status_code == 200
+        [row] = subscribers(sqlite_engine)
+        assert (row.status, row.services) == ("active", [])
+
+        starts = START + timedelta(hours=3)
+        silences.add_maintenance(runtime, SYSTEM, ["api"], starts_at=starts, duration=timedelta(hours=1),
+                                 title="Database upgrade", description="Writes pause for a minute.")
+        await site.settle()
+        await clock.advance_to(starts - timedelta(hours=1, seconds=1))
+        await site.settle()
+        assert len(receiver.bodies(HOOK)) == 1  # one second early: nothing yet
+        await clock.advance_to(starts - timedelta(hours=1))
+        await site.settle(lambda: len(receiver.bodies(HOOK)) == 2)
+        notice = receiver.bodies(HOOK)[1]
+        assert notice["title"] == "[Acme status] Scheduled maintenance: Database upgrade"
+        assert "Affects: api" in notice["message"] and "Writes pause for a minute." in notice["message"]
+        assert "/status/maintenance.ics" in notice["message"] and "/status/unsubscribe/" in notice["message"]
+        assert clock.now() == starts - timedelta(hours=1)
+
+        await clock.advance_to(starts + timedelta(minutes=10))
+        await site.settle()
+        during = incidents.open_incident(runtime, SYSTEM, title="api 500s", severity="P2", service="api")
+        incidents.publish_incident(runtime, SYSTEM, during.id, title="API errors", message="Looking.")
+        elsewhere = incidents.open_incident(runtime, SYSTEM, title="web 500s", severity="P2", service="web")
+        incidents.publish_incident(runtime, SYSTEM, elsewhere.id, title="Website errors", message="Looking.")
+        await site.settle(lambda: len(receiver.bodies(HOOK)) == 3)
+        await site.settle()
+        told = receiver.bodies(HOOK)[2]
+        assert told["title"] == "[Acme status] Investigating: Website errors"
+        assert len(receiver.bodies(HOOK)) == 3  # nothing about api during its maintenance
+
+        await clock.advance_to(starts + timedelta(hours=2))  # the window is over
+        incidents.post_public_update(runtime, SYSTEM, during.id, "Fixed the cause.", status="monitoring")
+        incidents.resolve_incident(runtime, SYSTEM, during.id)
+        await site.settle()
+        await site.settle()
+        assert len(receiver.bodies(HOOK)) == 3  # it began in the maintenance: its end is not news either
+    with Session(sqlite_engine) as s:
+        about = AnnouncementRow.key.like(f"incident:{during.id}:%")
+        quiet = s.scalars(select(AnnouncementRow).where(about)).all()
+    assert quiet and all(a.told == 0 and a.note == "in maintenance" for a in quiet)

@@ -56,15 +56,15 @@ class SubscribersSettings(Model):
     )
     per_ip: RateLimitSpec = Field(
         default_factory=lambda: RateLimit(count=10, per=timedelta(hours=1)),
-        description="Subscribe requests accepted from one IP address.",
+        description="Subscribe requests accepted from one IP address (COUNT/DURATION; default 10/1h).",
     )
     per_address: RateLimitSpec = Field(
         default_factory=lambda: RateLimit(count=3, per=timedelta(days=1)),
-        description="Confirmation messages sent to one address or webhook.",
+        description="Confirmation messages sent to one address or webhook (default 3/1d).",
     )
     webhook_rate_limit: RateLimitSpec | None = Field(
         default_factory=lambda: RateLimit(count=30, per=timedelta(minutes=1)),
-        description="Messages to one webhook subscriber (mail uses the mail channel's limit).",
+        description="Messages to one webhook subscriber (default 30/1m; mail uses the mail channel's limit).",
     )
 
 

@@ -23,7 +23,8 @@ H = timedelta(hours=1)
 ALICE = Principal("alice", Role.RESPONDER, "127.0.0.1")
 API_P2 = AlertAttrs(service="api", check="health", severity="P2")
 DB_P3 = AlertAttrs(service="db", check="conn", severity="P3")
-WINDOWS = parse_config(CONFIG, "opsbook.yaml", {}).config.maintenance_windows
+LOADED = parse_config(CONFIG, "opsbook.yaml", {}).config
+WINDOWS, SERVICES = LOADED.maintenance_windows, LOADED.services
 
 
 def audit_rows(engine: Engine) -> int:
@@ -151,7 +152,9 @@ def test_upcoming_maintenance_merges_one_off_and_recurring(engine: Engine) -> No
         store.create_maintenance(session, NOW, ALICE, ["api"], starts_at=NOW + 40 * 24 * H,
                                    ends_at=NOW + 41 * 24 * H, title="Far away")
     with sessions() as session:
-        found = service.upcoming_maintenance(session, NOW, WINDOWS, horizon=timedelta(days=14))
+        found = service.upcoming_maintenance(
+            session, NOW, WINDOWS, horizon=timedelta(days=14), services=SERVICES
+        )
     assert [(m.ref, m.starts_at.date().isoformat(), m.in_progress) for m in found] == [
         ("maintenance:#1", "2024-01-06", True),
         ("maintenance:sunday-db", "2024-01-07", False),
@@ -160,5 +163,7 @@ def test_upcoming_maintenance_merges_one_off_and_recurring(engine: Engine) -> No
     assert found[1].title == "Weekly database maintenance" and found[1].services == ("db",)
     assert found[1].description == "Vacuum and reindex"
     with sessions() as session:
-        during = service.upcoming_maintenance(session, datetime(2024, 1, 7, 3, tzinfo=UTC), WINDOWS)
+        during = service.upcoming_maintenance(
+            session, datetime(2024, 1, 7, 3, tzinfo=UTC), WINDOWS, services=SERVICES
+        )
     assert during[0].ref == "maintenance:sunday-db" and during[0].in_progress

@@ -10,9 +10,10 @@ from fractions import Fraction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opsbook.checks.uptime import StateHistory
 from opsbook.slo.budget import Counted, counted, measure
 from opsbook.slo.burn import BurnRule, Window
-from opsbook.slo.timeline import SECOND, CheckHistory, inside, micros, minus, service_time, union
+from opsbook.slo.timeline import SECOND, inside, micros, minus, service_time, union
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
 S = SECOND
@@ -27,8 +28,8 @@ def us(seconds: float) -> int:
 
 
 def test_service_down_while_any_known_check_is_down() -> None:
-    web = CheckHistory("up", [(at(100), "down"), (at(160), "up"), (at(400), "degraded")])
-    ping = CheckHistory(None, [(at(130), "down"), (at(200), "up")])  # unknown until 130
+    web = StateHistory("up", [(at(100), "down"), (at(160), "up"), (at(400), "degraded")])
+    ping = StateHistory(None, [(at(130), "down"), (at(200), "up")])  # unknown until 130
     time = service_time([web, ping], us(0), us(1000))
     assert time.down == ((us(100), us(200)),)  # 100-160 web, 130-200 ping: one span
     assert time.known == ((us(0), us(1000)),)
@@ -39,7 +40,7 @@ def test_service_down_while_any_known_check_is_down() -> None:
 
 def test_a_window_is_cut_at_its_boundaries_and_maintenance_counts_for_nothing() -> None:
     # down 10:00-11:00 (3600 s), maintenance 10:30-12:00 of a 24 h window at 99.9 %
-    time = service_time([CheckHistory("up", [(at(36000), "down"), (at(39600), "up")])], us(0), us(86400))
+    time = service_time([StateHistory("up", [(at(36000), "down"), (at(39600), "up")])], us(0), us(86400))
     found = counted(time, union([(us(37800), us(43200))]))
     target = Fraction(999, 1000)
     day = measure(found, us(0), us(86400), target)
@@ -66,7 +67,7 @@ changes = st.lists(
     target=st.sampled_from([Fraction(99, 100), Fraction(999, 1000), Fraction(9995, 10000)]),
 )
 def test_budget_used_is_downtime_over_allowed(checks, cuts, window, target) -> None:  # type: ignore[no-untyped-def]
-    histories = [CheckHistory(b, [(at(s), status) for s, status in cs]) for b, cs in checks]
+    histories = [StateHistory(b, [(at(s), status) for s, status in cs]) for b, cs in checks]
     time = service_time(histories, us(0), us(10_000))
     excluded = union((us(a), us(a + n)) for a, n in cuts)
     found = counted(time, excluded)
@@ -127,7 +128,7 @@ def test_next_change_is_the_first_instant_the_condition_flips(spans, holes, leng
 def test_fast_burn_fires_after_its_share_of_the_hour_and_stops_as_the_short_window_clears() -> None:
     # up for a day, then down from 12:00 for 10 minutes: 14.4× at 99.9 % needs 51.84 s of the hour down
     # and 4.32 s of the 5 minutes; it stops once the last 5 minutes hold under 4.32 s of downtime
-    history = CheckHistory("up", [(at(43200), "down"), (at(43800), "up")])
+    history = StateHistory("up", [(at(43200), "down"), (at(43800), "up")])
     time = service_time([history], us(0), us(90000))
     found = counted(time, ())
     rule = BurnRule.of(14.4, 3600 * S, 300 * S, Fraction(999, 1000))

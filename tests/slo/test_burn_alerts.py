@@ -114,12 +114,14 @@ async def test_burn_alerts_fire_and_resolve_at_their_instants(runtime: Runtime, 
     assert firing(engine)["api:slow"] == "resolved"
 
 
-async def test_maintenance_excluded_burns_nothing(engine: Engine) -> None:
+@pytest.mark.parametrize("scope", ["services: [api]", 'match: {service: "api|web"}', "match: {tier: edge}"])
+async def test_maintenance_excluded_burns_nothing(engine: Engine, scope: str) -> None:
+    """The window covers api by its list, by a `match:` on the name or on a label (covered_services)."""
     change(engine, T0 - timedelta(days=10), None, "up")
     windowed = (
-        CONFIG
-        + """maintenance_windows:
-  - {name: upgrade, cron: "0 12 * * *", duration: 1h, services: [api]}
+        CONFIG.replace("    public: true\n", "    public: true\n    labels: {tier: edge}\n", 1)
+        + f"""maintenance_windows:
+  - {{name: upgrade, cron: "0 12 * * *", duration: 1h, {scope}}}
 """
     )
     runtime = make_runtime(engine, FakeClock(T0), windowed)

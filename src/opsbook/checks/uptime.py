@@ -51,37 +51,47 @@ def uptime_from_changes(
     return Uptime(up, down)
 
 
-def uptime(session: Session, check_id: str, start: datetime, end: datetime) -> Uptime:
-    before = session.scalar(
-        select(StateChangeRow.to_status)
-        .where(StateChangeRow.check_id == check_id, StateChangeRow.ts <= start)
-        .order_by(StateChangeRow.ts.desc(), StateChangeRow.id.desc())
-        .limit(1)
-    )
-    rows = session.execute(
-        select(StateChangeRow.ts, StateChangeRow.to_status)
-        .where(StateChangeRow.check_id == check_id, StateChangeRow.ts > start, StateChangeRow.ts < end)
-        .order_by(StateChangeRow.ts, StateChangeRow.id)
-    )
-    return uptime_from_changes(list(rows), start, end, before)
+@dataclass(frozen=True)
+class StateHistory:
+    """One check's state at a period's start (None: not known yet) and its changes after, in time order."""
+
+    before: str | None
+    changes: Sequence[tuple[datetime, str]]
 
 
-def uptime_many(
+def state_histories(
     session: Session, check_ids: Sequence[str], start: datetime, end: datetime
-) -> dict[str, Uptime]:
-    """Uptime of many checks with two queries in all (for status tables and pages)."""
+) -> dict[str, StateHistory]:
+    """Each check's state at `start` and its changes in (start, end): two queries for all of them (the
+    status page, the SLOs and every uptime figure read the log through here)."""
     befores: dict[str, str] = {}
+    inside: dict[str, list[tuple[datetime, str]]] = {c: [] for c in check_ids}
+    if not check_ids:
+        return {}
     for check_id, status in session.execute(
         select(StateChangeRow.check_id, StateChangeRow.to_status)
         .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts <= start)
         .order_by(StateChangeRow.ts, StateChangeRow.id)
     ):
         befores[check_id] = status  # ordered ascending: the last one written wins
-    inside: dict[str, list[tuple[datetime, str]]] = {c: [] for c in check_ids}
     for check_id, ts, status in session.execute(
         select(StateChangeRow.check_id, StateChangeRow.ts, StateChangeRow.to_status)
         .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts > start, StateChangeRow.ts < end)
         .order_by(StateChangeRow.ts, StateChangeRow.id)
     ):
         inside[check_id].append((ts, status))
-    return {c: uptime_from_changes(inside[c], start, end, befores.get(c)) for c in check_ids}
+    return {c: StateHistory(befores.get(c), inside[c]) for c in check_ids}
+
+
+def uptime_many(
+    session: Session, check_ids: Sequence[str], start: datetime, end: datetime
+) -> dict[str, Uptime]:
+    """Uptime of many checks with two queries in all (for status tables and pages)."""
+    return {
+        c: uptime_from_changes(h.changes, start, end, h.before)
+        for c, h in state_histories(session, check_ids, start, end).items()
+    }
+
+
+def uptime(session: Session, check_id: str, start: datetime, end: datetime) -> Uptime:
+    return uptime_many(session, [check_id], start, end)[check_id]

@@ -220,7 +220,8 @@ def upcoming(
 ) -> list[UpcomingOut]:
     """Maintenance in progress or starting within `days`, one-off and recurring, soonest first."""
     found = service.upcoming_maintenance(
-        session, runtime.clock.now(), runtime.config.maintenance_windows, timedelta(days=days)
+        session, runtime.clock.now(), runtime.config.maintenance_windows, timedelta(days=days),
+        services=runtime.config.services,
     )
     return [
         UpcomingOut(ref=m.ref, source=m.source, title=m.title, description=m.description,

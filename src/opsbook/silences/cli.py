@@ -148,7 +148,8 @@ def maintenance_list(
         now = runtime.clock.now()
         with runtime.sessions() as session:
             found = service.upcoming_maintenance(
-                session, now, runtime.config.maintenance_windows, timedelta(days=days)
+                session, now, runtime.config.maintenance_windows, timedelta(days=days),
+                services=runtime.config.services,
             )
         table = Table("ref", "when", "until", "services", "title")
         for m in found:

@@ -19,6 +19,8 @@ from opsbook.errors import Invalid
 from opsbook.rules.severity import Severity
 
 BUILTIN = ("service", "check", "rule", "severity")
+ALERT_ONLY = ("check", "rule", "severity")
+"""Attributes of one alert, not of its service: a window matching only these is maintenance of no service."""
 _NAME = r"[A-Za-z_][A-Za-z0-9_.\-/]*"
 _TEXT = re.compile(rf"^\s*({_NAME})\s*(=~|!=|!~|=)\s*(.*?)\s*$", re.DOTALL)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from opsbook.silences.matchers import AlertAttrs, Matcher, matches_all
 from opsbook.silences.windows import RecurringWindow, occurrence_at
@@ -68,8 +68,32 @@ class OneOffWindow:
     def applies_to(self, attrs: AlertAttrs) -> bool:
         return attrs.service in self.services
 
+    def covers(self, service: str, labels: Mapping[str, str]) -> bool:
+        return service in self.services
+
 
 Window = RecurringWindow | OneOffWindow
+
+
+class Scoped(Protocol):
+    """What `covered_services` reads of a service (`config.schema.Service` is one)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+
+def covered_services(window: Window, services: Iterable[Scoped]) -> tuple[str, ...]:
+    """The services a maintenance window is maintenance of, in the order given: what the status page, its
+    subscribers and calendar, the maintenance lists and the SLOs take as "in maintenance".
+
+    A one-off window names its services. A recurring one covers those it lists in `services:` and those
+    its `match:` selects by service name or label (`match: {service: "api|web"}`, `{team: db}`); its
+    matchers on one alert's check, rule or severity narrow which alerts it mutes, not which services it
+    covers, and a window with only those (`match: {severity: P4}`) is maintenance of no service."""
+    return tuple(s.name for s in services if window.covers(s.name, s.labels))
 
 
 @dataclass(frozen=True)

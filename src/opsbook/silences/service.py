@@ -23,7 +23,7 @@ from opsbook.silences import store
 from opsbook.silences.config import MaintenanceWindowConfig
 from opsbook.silences.matchers import Matcher
 from opsbook.silences.models import MaintenanceRow, SilenceRow
-from opsbook.silences.mute import Mutes, Window
+from opsbook.silences.mute import Mutes, Scoped, Window, covered_services
 from opsbook.silences.windows import next_occurrences, occurrence_at
 from opsbook.usecase import transaction
 
@@ -149,8 +149,11 @@ def upcoming_maintenance(
     config_windows: Sequence[MaintenanceWindowConfig] = (),
     horizon: timedelta = timedelta(days=14),
     per_window: int = 20,
+    *,
+    services: Sequence[Scoped],
 ) -> list[UpcomingMaintenance]:
-    """Maintenance in progress or starting within `horizon`, soonest first (`per_window` at most each)."""
+    """Maintenance in progress or starting within `horizon`, soonest first (`per_window` at most each);
+    a recurring window's services are those of `services` (the config's) it covers (`covered_services`)."""
     until = now + horizon
     out: list[UpcomingMaintenance] = []
     for row in store.list_maintenance(session, now):
@@ -161,6 +164,7 @@ def upcoming_maintenance(
             ))
     for cfg in config_windows:
         window = cfg.to_window()
+        covered = covered_services(window, services)
         occurrences = []
         current = occurrence_at(window, now)
         if current is not None:
@@ -169,7 +173,7 @@ def upcoming_maintenance(
         for occ in occurrences[:per_window]:
             out.append(UpcomingMaintenance(
                 f"maintenance:{window.name}", "recurring", window.title, window.description,
-                tuple(cfg.services), occ.start, occ.end, occ.start <= now,
+                covered, occ.start, occ.end, occ.start <= now,
             ))
     out.sort(key=lambda m: (m.starts_at, m.ref))
     return out

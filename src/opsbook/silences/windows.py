@@ -14,13 +14,13 @@ Expressions with `*` in minute or hour (`*/30 * * * *`) fire in both copies of t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from zoneinfo import ZoneInfo
 
-from opsbook.silences.matchers import AlertAttrs, Matcher, matches_all
+from opsbook.silences.matchers import ALERT_ONLY, AlertAttrs, Matcher, matches_all
 
 _ALIASES = {
     "@yearly": "0 0 1 1 *",
@@ -93,6 +93,12 @@ class RecurringWindow:
 
     def applies_to(self, attrs: AlertAttrs) -> bool:
         return matches_all(self.matchers, attrs)
+
+    def covers(self, service: str, labels: Mapping[str, str]) -> bool:
+        """Whether this is maintenance of `service` as a whole (see `mute.covered_services`): its matchers
+        about services (`service`, labels) match the service, and there is at least one of them."""
+        scope = [m for m in self.matchers if m.name not in ALERT_ONLY]
+        return bool(scope) and matches_all(scope, AlertAttrs(service=service, labels=labels))
 
 
 def _starts(window: RecurringWindow, start: datetime, forward: bool) -> Iterator[datetime]:

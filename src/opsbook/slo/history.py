@@ -1,22 +1,21 @@
-"""What the objectives are computed from, read from the store: the SLO checks' state changes (the exact
-log `checks.store` writes) and the service's maintenance (recurring windows of the config naming it,
-one-off windows not cancelled before they began)."""
+"""What the objectives are computed from: which checks decide whether a service is up (their state
+changes, the exact log `checks.store` writes, are read by `checks.uptime.state_histories`), and the
+service's maintenance, read from the config and the store."""
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from opsbook.checks.models import StateChangeRow
 from opsbook.config.schema import OpsbookConfig
+from opsbook.silences import store
 from opsbook.silences.models import MaintenanceRow
+from opsbook.silences.mute import covered_services
 from opsbook.silences.windows import occurrences_between
 from opsbook.slo.config import SloConfig
-from opsbook.slo.timeline import CheckHistory, Spans, micros, union
+from opsbook.slo.timeline import Spans, micros, union
 
 
 def slo_checks(config: OpsbookConfig, slo: SloConfig) -> list[str]:
@@ -26,45 +25,23 @@ def slo_checks(config: OpsbookConfig, slo: SloConfig) -> list[str]:
     return [f"{slo.service}/{name}" for name in names]
 
 
-def histories(
-    session: Session, check_ids: Sequence[str], start: datetime, end: datetime
-) -> list[CheckHistory]:
-    """Each check's state at `start` and its changes in (start, end), two queries for all of them."""
-    if not check_ids:
-        return []
-    befores: dict[str, str] = {}
-    for check_id, status in session.execute(
-        select(StateChangeRow.check_id, StateChangeRow.to_status)
-        .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts <= start)
-        .order_by(StateChangeRow.ts, StateChangeRow.id)
-    ):
-        befores[check_id] = status  # ascending: the last one before start wins
-    inside: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    for check_id, ts, status in session.execute(
-        select(StateChangeRow.check_id, StateChangeRow.ts, StateChangeRow.to_status)
-        .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts > start, StateChangeRow.ts < end)
-        .order_by(StateChangeRow.ts, StateChangeRow.id)
-    ):
-        inside[check_id].append((ts, status))
-    return [CheckHistory(befores.get(c), inside[c]) for c in check_ids]
-
-
 def maintenance(
     session: Session, config: OpsbookConfig, service: str, start: datetime, end: datetime
 ) -> Spans:
-    """The service's maintenance overlapping [start, end): recurring windows listing it in `services`, and
-    one-off windows naming it (a cancelled one up to its cancellation)."""
+    """The service's maintenance overlapping [start, end): the recurring windows and the one-off ones that
+    cover it (`silences.mute.covered_services`, as the status page sees them; a one-off window cancelled
+    after it began up to its cancellation)."""
+    scoped = [s for s in config.services if s.name == service]
     found: list[tuple[int, int]] = []
-    for window in config.maintenance_windows:
-        if service in window.services:
-            found += [
-                (micros(o.start), micros(o.end)) for o in occurrences_between(window.to_window(), start, end)
-            ]
+    for cfg in config.maintenance_windows:
+        window = cfg.to_window()
+        if covered_services(window, scoped):
+            found += [(micros(o.start), micros(o.end)) for o in occurrences_between(window, start, end)]
     rows = session.scalars(
         select(MaintenanceRow).where(MaintenanceRow.starts_at < end, MaintenanceRow.ends_at > start)
     )
     for row in rows:
-        stop = row.ends_at if row.cancelled_at is None else min(row.ends_at, row.cancelled_at)
-        if service in row.services and stop > row.starts_at:
-            found.append((micros(row.starts_at), micros(stop)))
+        one_off = store.to_window(row)
+        if covered_services(one_off, scoped) and one_off.effective_end > one_off.starts_at:
+            found.append((micros(one_off.starts_at), micros(one_off.effective_end)))
     return union(found)

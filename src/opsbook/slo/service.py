@@ -25,6 +25,7 @@ from opsbook.alerts.external import ExternalEvent, apply_external
 from opsbook.alerts.state import ExternalAction
 from opsbook.alerts.types import AlertTransition
 from opsbook.auth.roles import SYSTEM
+from opsbook.checks.uptime import state_histories
 from opsbook.config.schema import OpsbookConfig
 from opsbook.config.types import format_duration
 from opsbook.errors import NotFound
@@ -51,8 +52,8 @@ def counts(
 ) -> Counted:
     """Eligible and bad time of the service over [start, end), maintenance cut out unless counted. Beyond
     the last change every check is taken to stay as it is (so `end` may lie ahead, to look for changes)."""
-    checks = history.histories(session, history.slo_checks(config, slo), start, end)
-    time = service_time(checks, micros(start), micros(end))
+    checks = state_histories(session, history.slo_checks(config, slo), start, end)
+    time = service_time(list(checks.values()), micros(start), micros(end))
     excluded: Spans = ()
     if slo.maintenance == "exclude":
         excluded = history.maintenance(session, config, slo.service, start, end)

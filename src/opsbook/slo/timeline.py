@@ -8,6 +8,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from opsbook.checks.uptime import StateHistory
+
 Spans = tuple[tuple[int, int], ...]
 """Sorted, disjoint, non-empty [start, end) intervals in microseconds since the epoch."""
 
@@ -80,14 +82,6 @@ def clip(spans: Spans, start: int, end: int) -> Spans:
 
 
 @dataclass(frozen=True)
-class CheckHistory:
-    """One check's state at `start` (None: not known yet) and its changes after, in time order."""
-
-    before: str | None
-    changes: Sequence[tuple[datetime, str]]
-
-
-@dataclass(frozen=True)
 class ServiceTime:
     """When a service was down, and when anything was known of it, over [start, end)."""
 
@@ -95,7 +89,7 @@ class ServiceTime:
     known: Spans
 
 
-def service_time(checks: Sequence[CheckHistory], start: int, end: int) -> ServiceTime:
+def service_time(checks: Sequence[StateHistory], start: int, end: int) -> ServiceTime:
     """Down while any check with a known state is down; known while any check has a state."""
     down: list[tuple[int, int]] = []
     known: list[tuple[int, int]] = []

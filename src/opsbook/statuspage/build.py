@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from opsbook.checks import store
-from opsbook.checks.models import StateChangeRow
+from opsbook.checks.uptime import state_histories
 from opsbook.config.schema import OpsbookConfig
 from opsbook.silences.service import upcoming_maintenance
 from opsbook.slo.shown import public_objectives
@@ -34,29 +33,6 @@ from opsbook.statuspage.snapshot import (
 )
 
 
-def _changes(
-    session: Session, check_ids: list[str], start: datetime, end: datetime
-) -> tuple[dict[str, str], dict[str, list[tuple[datetime, str]]]]:
-    """The state of each check at `start` and its changes in (start, end): two queries for all checks."""
-    befores: dict[str, str] = {}
-    inside: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
-    if not check_ids:
-        return befores, inside
-    for check_id, status in session.execute(
-        select(StateChangeRow.check_id, StateChangeRow.to_status)
-        .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts <= start)
-        .order_by(StateChangeRow.ts, StateChangeRow.id)
-    ):
-        befores[check_id] = status
-    for check_id, ts, status in session.execute(
-        select(StateChangeRow.check_id, StateChangeRow.ts, StateChangeRow.to_status)
-        .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts > start, StateChangeRow.ts < end)
-        .order_by(StateChangeRow.ts, StateChangeRow.id)
-    ):
-        inside[check_id].append((ts, status))
-    return befores, inside
-
-
 def build_snapshot(session: Session, config: OpsbookConfig, now: datetime, version: int = 0) -> Snapshot:
     settings = config.status_page
     public = [s for s in config.services if s.public]
@@ -66,11 +42,13 @@ def build_snapshot(session: Session, config: OpsbookConfig, now: datetime, versi
 
     states = store.states(session, every_check) if every_check else {}
     starts = day_starts(now, settings.history_days, config.timezone)
-    befores, inside = _changes(session, every_check, starts[0], now)
+    histories = state_histories(session, every_check, starts[0], now)
 
     maintenance = []
     maintenance_now: set[str] = set()
-    for m in upcoming_maintenance(session, now, config.maintenance_windows, horizon=timedelta(days=14)):
+    for m in upcoming_maintenance(
+        session, now, config.maintenance_windows, horizon=timedelta(days=14), services=config.services
+    ):
         shown = sorted(s for s in m.services if s in public_names)
         if not shown:
             continue  # concerns no public service: its title may name internal systems
@@ -90,7 +68,7 @@ def build_snapshot(session: Session, config: OpsbookConfig, now: datetime, versi
     services = []
     for service in public:
         ids = check_ids[service.name]
-        per_check = [daily_uptime(inside.get(c, []), befores.get(c), starts, now) for c in ids]
+        per_check = [daily_uptime(histories[c].changes, histories[c].before, starts, now) for c in ids]
         bars = merge_days(per_check, starts)
         statuses = [states[c].status if c in states else None for c in ids]
         period = period_uptime(per_check)
@@ -102,8 +80,8 @@ def build_snapshot(session: Session, config: OpsbookConfig, now: datetime, versi
                 uptime_percent=period.percent,
                 bars=bars,
                 uptime_text=uptime_text(period.up_seconds, period.known_seconds),
-                watched_since=watched_since([befores.get(c) for c in ids], [inside.get(c, []) for c in ids],
-                                            config.timezone),
+                watched_since=watched_since([histories[c].before for c in ids],
+                                            [histories[c].changes for c in ids], config.timezone),
                 objective=objectives.get(service.name),
             )
         )

@@ -98,7 +98,8 @@ class Maintenance:
 def maintenance(session: Session, config: OpsbookConfig, public: set[str], now: datetime) -> Maintenance:
     lead = config.status_page.subscribers.maintenance_lead
     found = Maintenance()
-    for m in upcoming_maintenance(session, now, config.maintenance_windows, horizon=lead + KEEPALIVE_AHEAD):
+    for m in upcoming_maintenance(session, now, config.maintenance_windows, horizon=lead + KEEPALIVE_AHEAD,
+                                  services=config.services):
         shown = sorted(s for s in m.services if s in public)
         if not shown:
             continue

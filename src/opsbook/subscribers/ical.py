@@ -30,7 +30,7 @@ def maintenance_feed(session: Session, config: OpsbookConfig, now: datetime) -> 
     domain = domain_of(config.base_url)
     cal = new_calendar(f"{page}: scheduled maintenance", config.timezone)
     for m in upcoming_maintenance(session, now, config.maintenance_windows, horizon=FUTURE,
-                                  per_window=PER_WINDOW):
+                                  per_window=PER_WINDOW, services=config.services):
         shown = sorted(s for s in m.services if s in public)
         if not shown:
             continue

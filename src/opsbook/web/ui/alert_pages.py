@@ -149,7 +149,9 @@ def maintenance_page(request: Request, principal: Principal = Depends(viewer)) -
     now = runtime.clock.now()
     with runtime.sessions() as session:
         one_off = store.list_maintenance(session, now, include_past=True, limit=100)
-        upcoming = silences.upcoming_maintenance(session, now, runtime.config.maintenance_windows)
+        upcoming = silences.upcoming_maintenance(
+            session, now, runtime.config.maintenance_windows, services=runtime.config.services
+        )
     return render(
         request,
         "ui/maintenance.html",

@@ -18,6 +18,9 @@ producers and lets the writer and the delivery worker finish what they hold.
 
 On PostgreSQL the singleton duties (every loop but those in `PER_PROCESS`) run in one process of the
 cluster at a time, the one holding the duty's advisory lock (opsbook.cluster.lock); on SQLite they run.
+A process's `ProcessIdentity` says what it does: a worker (`opsbook worker`, and `serve`) runs the checks
+it leases (opsbook.cluster.node), evaluates rules, delivers and holds duties; a process without the
+worker role (`serve --no-workers`) only stores what it receives (heartbeat pings) and follows the feed.
 """
 
 from __future__ import annotations
@@ -50,7 +53,9 @@ from opsbook.checks.scheduler import Scheduler
 from opsbook.checks.store import BatchOutcome
 from opsbook.checks.writer import HookFailure, ResultWriter, Written
 from opsbook.chores.watch import ChoreWatch
+from opsbook.cluster.identity import ProcessIdentity
 from opsbook.cluster.lock import DutyLocks
+from opsbook.cluster.node import ClusterNode
 from opsbook.dependencies.release import release_due
 from opsbook.deploys.metrics import DeployCollector
 from opsbook.deploys.service import mark_interrupted
@@ -79,13 +84,18 @@ PRUNE_EVERY = timedelta(minutes=10)
 UNMUTE_EVERY = timedelta(seconds=30)  # a window's end is due by the clock, not by an event
 INCIDENT_WINDOW = timedelta(days=30)  # MTTA/MTTR gauges look this far back
 PER_PROCESS = frozenset({"scheduler", "heartbeats", "change feed"})
-"""Loops every process runs (its checks, the pings it receives, its wake-ups); on PostgreSQL every other
-loop is a singleton duty, run by the one process of the cluster that holds its advisory lock."""
+"""Loops every worker runs (its leased checks, its heartbeat deadlines, its wake-ups); on PostgreSQL every
+other loop is a singleton duty, run by the one process of the cluster that holds its advisory lock."""
+RECEIVING = frozenset({"change feed"})
+"""The loops of a process without the worker role (besides the result writer)."""
 
 
 class Pipeline:
-    def __init__(self, runtime: Runtime, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self, runtime: Runtime, metrics: Metrics | None = None, identity: ProcessIdentity | None = None
+    ) -> None:
         self.runtime = runtime
+        self.identity = identity or ProcessIdentity.for_serve()
         self.metrics = metrics or Metrics()
         cfg = runtime.config
         clock = runtime.clock
@@ -113,9 +123,7 @@ class Pipeline:
         self.writer.after_commit.append(self._after_write)
         self.writer.on_hook_failure = self._hooks_failed
         self.writer.on_drop = self._results_dropped
-        self.scheduler = Scheduler(
-            checks, clock, self.record, cfg.scheduler.concurrency, on_lag=self.metrics.scheduler_lag.observe
-        )
+        self.scheduler = Scheduler(checks, clock, self.record, cfg.scheduler.concurrency, on_lag=self._lag)
         beats = {cid: spec for cid, spec in checks.items() if isinstance(spec, HeartbeatCheck)}
         self.heartbeats = HeartbeatWatch(beats, clock, self.record, runtime.sessions)
         self.backups = BackupWatch(runtime, self.record, self.supervisor)
@@ -146,7 +154,10 @@ class Pipeline:
         self.loops += [self._loop("pg maintenance", care.maintenance), self._loop("pg samples", care.samples),
                        self._loop("capacity rollup", care.capacity)]
         self.writer_loop = self._loop("result writer", self._forever(self.writer.run))
-        self.duties = DutyLocks(runtime.engine, clock)
+        self.duties = DutyLocks(runtime.engine, clock, retry=cfg.cluster.lease / 2)  # default 5 s
+        self.node = ClusterNode(runtime, self.identity, checks, duties=lambda: self.duties.held,
+                                supervisor=self.supervisor)
+        self.node.listeners += [self.scheduler.assign, self.heartbeats.assign]
         self._hooks_failing = False
         self._loop_ref: asyncio.AbstractEventLoop | None = None
         self._remediations: set[asyncio.Task[int | None]] = set()
@@ -187,6 +198,10 @@ class Pipeline:
         if fired and self._loop_ref is not None:
             loop = self._loop_ref
             on_commit(session, lambda: loop.call_soon_threadsafe(self._remediate_all, fired))
+
+    def _lag(self, seconds: float) -> None:
+        self.metrics.scheduler_lag.observe(seconds)
+        self.node.note_lag(seconds)
 
     def _after_write(self, written: Written) -> None:
         self.metrics.results_written.inc(len(written.stored))
@@ -322,10 +337,16 @@ class Pipeline:
         tune_interpreter()
         self._subscribe()
         await asyncio.to_thread(self._startup)
+        await self.node.start()  # before the scheduler: on PostgreSQL a worker runs what it leases
+        self.writer_loop.start()
+        if not self.identity.works:
+            for loop in self.loops:
+                if loop.name in RECEIVING:
+                    loop.start()
+            return
         for duty in [self.escalation.loop, *self.loops]:  # loops added after __init__ too
             if duty.name not in PER_PROCESS:
                 self.duties.guard(duty)
-        self.writer_loop.start()
         self.notifier.start()
         self.escalation.start()
         for loop in self.loops:
@@ -334,6 +355,8 @@ class Pipeline:
     def _startup(self) -> None:
         self.runtime.feed.sync()  # what is in the store now is not news
         self.heartbeats.load()
+        if not self.identity.works:
+            return
         mark_interrupted(self.runtime)  # deploys whose walk died with its process: never re-run
         with self.runtime.sessions.begin() as session:
             now = self.runtime.clock.now()
@@ -349,6 +372,7 @@ class Pipeline:
             task.cancel()
         await asyncio.gather(*self._remediations, *self._side_tasks, return_exceptions=True)
         await close_sessions()
+        await self.node.stop()  # the leases back to the other workers at once
         await self.escalation.stop()
         self.writer.stop()  # the producers are gone: let the writer finish what it holds
         await self.writer_loop.stop(finish_round=True)

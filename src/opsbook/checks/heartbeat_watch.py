@@ -4,6 +4,10 @@ Deadlines live in memory (rebuilt from the last pings in the database at start),
 for the earliest; a ping moves its check's deadline. Tokens come from the config or are generated
 once and stored. Every ping is also kept in the check's ping log (`PingRow`, the newest `KEEP_PINGS`),
 with what the job sent: a `/log` ping only goes there (it changes no state and moves no deadline).
+
+In a cluster every process with the API receives pings, but only the worker leasing a heartbeat check
+watches its deadline (`assign`, as the scheduler), and before it records a miss it reads the check's
+last ping from the database: a ping another process received moves the deadline instead.
 """
 
 from __future__ import annotations
@@ -134,6 +138,26 @@ class HeartbeatWatch:
         self.beats: dict[str, Beat] = {}
         self.by_token: dict[str, str] = {}
         self._changed = asyncio.Event()
+        self.owned: frozenset[str] | None = None  # whose deadlines this process watches (None: all)
+
+    def assign(self, owned: frozenset[str] | None) -> None:
+        """Watch the deadlines of these checks from now on (None: every one); call on the event loop."""
+        self.owned = owned  # a ping another process had since is read before any miss is recorded
+        self._changed.set()
+
+    def _catch_up(self, beat: Beat) -> bool:
+        """Move the deadline past a ping stored by another process (blocking); whether it moved."""
+        with self.sessions() as session:
+            last = session.scalar(
+                select(CheckStateRow.last_ping_at).where(CheckStateRow.check_id == beat.check_id)
+            )
+        if last is None:
+            return False
+        expected = beat.spec.next_expected(last)
+        if expected + beat.spec.grace <= beat.deadline:
+            return False
+        beat.expected, beat.deadline = expected, expected + beat.spec.grace
+        return True
 
     def load(self) -> None:
         """Read tokens and last pings from the store; call once before `run` (blocking I/O)."""
@@ -214,10 +238,14 @@ class HeartbeatWatch:
     async def run(self) -> None:
         while True:
             self._changed.clear()
-            if not self.beats:
-                await asyncio.Event().wait()
-            beat = min(self.beats.values(), key=lambda b: b.deadline)
+            watched = [b for b in self.beats.values() if self.owned is None or b.check_id in self.owned]
+            if not watched:
+                await self._changed.wait()
+                continue
+            beat = min(watched, key=lambda b: b.deadline)
             if beat.deadline <= self.clock.now():
+                if self.owned is not None and await asyncio.to_thread(self._catch_up, beat):
+                    continue  # pinged at another process
                 self.sink(self.missed(beat))
                 continue
             sleeper = asyncio.ensure_future(self.clock.sleep_until(beat.deadline))

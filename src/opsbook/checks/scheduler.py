@@ -4,6 +4,10 @@ Each check has a next-due time in a heap. Checks sharing an interval start evenl
 a global semaphore caps how many run at once; each run is its own task with its own timeout, so a hung
 or slow check never delays the others. A check still running when it is due again is not started a
 second time (the skip is counted). Lag (due time → start time) is reported for every run.
+
+In a cluster of workers (opsbook.cluster) a scheduler runs only the checks its process leases:
+`assign(check_ids)` adds the checks gained (first runs spread over their interval, as at start) and drops
+the checks lost, cancelling a run of theirs in flight; `assign(None)` (the default) runs every check.
 """
 
 from __future__ import annotations
@@ -66,38 +70,79 @@ class Scheduler:
         self._heap: list[tuple[datetime, int, str]] = []
         self._seq = itertools.count()
         self._running: set[str] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
         self._ctx = RunContext(clock=clock)
+        self.owned: frozenset[str] | None = None  # the checks this process runs (None: all of them)
+        self._queued: set[str] = set()
+        self._wake = asyncio.Event()
 
     def _push(self, due: datetime, check_id: str) -> None:
+        self._queued.add(check_id)
         heapq.heappush(self._heap, (due, next(self._seq), check_id))
+
+    def _mine(self, check_id: str) -> bool:
+        return self.owned is None or check_id in self.owned
+
+    def assign(self, owned: frozenset[str] | None) -> None:
+        """Run these checks from now on (None: every check); call on the event loop."""
+        self.owned = owned
+        gained = {c: spec for c, spec in self.checks.items() if self._mine(c) and c not in self._queued}
+        for check_id, due in initial_due(gained, self.clock.now()).items():
+            self._push(due, check_id)
+        for check_id, task in list(self._tasks.items()):
+            if not self._mine(check_id):
+                task.cancel()  # another worker runs it now
+        self._wake.set()
 
     async def run(self) -> None:
         """Run until cancelled; in-flight checks are cancelled with it. Started again (after a crash, by
         its supervisor) it schedules every check afresh."""
         self._heap.clear()
-        for check_id, due in initial_due(self.checks, self.clock.now()).items():
+        self._queued.clear()
+        mine = {cid: spec for cid, spec in self.checks.items() if self._mine(cid)}
+        for check_id, due in initial_due(mine, self.clock.now()).items():
             self._push(due, check_id)
         try:
-            while self._heap:
+            while True:
+                self._wake.clear()
+                if not self._heap:
+                    await self._wake.wait()  # nothing scheduled: idle until checks are assigned
+                    continue
                 due, _, check_id = self._heap[0]
                 if due > self.clock.now():
-                    await self.clock.sleep_until(due)
+                    await self._sleep_until(due)
                     continue
                 heapq.heappop(self._heap)
+                if not self._mine(check_id):
+                    self._queued.discard(check_id)  # lost to another worker
+                    continue
                 spec = self.checks[check_id]
                 self._push(self._next_due(due, spec.interval), check_id)
                 if check_id in self._running:
                     self.stats.skipped_overlap += 1
                     continue
                 self._running.add(check_id)
-                task = asyncio.create_task(self._run_one(check_id, spec, due))
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            await asyncio.Event().wait()  # nothing scheduled: idle until cancelled
+                task = asyncio.create_task(self._run_one(check_id, spec, due), name=check_id)
+                self._tasks[check_id] = task
+                task.add_done_callback(self._forget)
         finally:
-            for task in list(self._tasks):
+            for task in list(self._tasks.values()):
                 task.cancel()
+
+    def _forget(self, task: asyncio.Task[None]) -> None:
+        check_id = task.get_name()
+        if self._tasks.get(check_id) is task:
+            del self._tasks[check_id]
+
+    async def _sleep_until(self, due: datetime) -> None:
+        """Until `due`, or until checks are assigned."""
+        sleeper = asyncio.ensure_future(self.clock.sleep_until(due))
+        woken = asyncio.ensure_future(self._wake.wait())
+        try:
+            await asyncio.wait({sleeper, woken}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            woken.cancel()
 
     def _next_due(self, due: datetime, interval: timedelta) -> datetime:
         nxt = due + interval

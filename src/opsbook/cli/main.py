@@ -29,6 +29,11 @@ class Entry:
 
 COMMANDS: dict[str, Entry] = {
     "serve": Entry("opsbook.cli.serve:serve", "Run opsbook: checks, API, UI and status page, until stopped."),
+    "worker": Entry(
+        "opsbook.cluster.cli:worker",
+        "Run checks, rules, notifications and singleton duties, without the web server (PostgreSQL).",
+    ),
+    "cluster": Entry("opsbook.cluster.cli:app", "The processes sharing this database: workers and servers."),
     "status": Entry(
         "opsbook.checks.status_cli:status",
         "A table of every service and check: state, last latency, uptime over 24 h, 7 d and 30 d.",

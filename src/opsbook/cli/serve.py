@@ -9,7 +9,7 @@ import uvicorn
 
 from opsbook.auth.passwords import ensure_first_admin_password
 from opsbook.auth.tokens import ensure_admin_token
-from opsbook.cli.common import ConfigOption, console, runtime_or_exit
+from opsbook.cli.common import ConfigOption, console, fail, runtime_or_exit
 from opsbook.logs import setup_logging
 from opsbook.redact import redact
 
@@ -21,10 +21,20 @@ def serve(
     config: ConfigOption = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[bool, typer.Option(
+        "--workers/--no-workers",
+        help="--no-workers: only the API, UI and status page; `opsbook worker` processes run the checks "
+        "(PostgreSQL).",
+    )] = True,
 ) -> None:
     """Run opsbook: checks, API, UI and status page, until stopped."""
     runtime = runtime_or_exit(config)
+    if not workers and runtime.engine.dialect.name != "postgresql":
+        runtime.close()
+        raise fail("--no-workers needs PostgreSQL and `opsbook worker` processes: on SQLite one `opsbook "
+                   "serve` runs everything")
     setup_logging(runtime.redact)
+    from opsbook.cluster.identity import ProcessIdentity
     from opsbook.web.app import create_app
 
     admins = [u.name for u in runtime.config.users if u.role == "admin"]
@@ -51,11 +61,14 @@ def serve(
     db = runtime.engine.url.render_as_string(hide_password=True)
     console.print(f"opsbook: {len(runtime.config.services)} services, {len(checks)} checks, database {db}")
     _warn_of_missing_runbooks(runtime)
+    if not workers:
+        console.print("serving the API, UI and status page only: `opsbook worker` processes run the checks")
     console.print(f"opsbook is serving at [bold]http://{host}:{port}[/] (API docs at /docs)")
     proxies = runtime.config.server.trusted_proxies
     uvicorn.run(
-        create_app(runtime), host=host, port=port, log_config=None, access_log=False,
-        proxy_headers=bool(proxies), forwarded_allow_ips=",".join(proxies) or None,
+        create_app(runtime, identity=ProcessIdentity.for_serve(workers)), host=host, port=port,
+        log_config=None, access_log=False, proxy_headers=bool(proxies),
+        forwarded_allow_ips=",".join(proxies) or None,
     )
 
 

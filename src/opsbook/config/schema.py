@@ -11,6 +11,7 @@ from opsbook.backups.config import Backups
 from opsbook.capacity.config import Capacity, CapacitySettings
 from opsbook.checks.kinds import CheckConfig
 from opsbook.chores.config import Chores
+from opsbook.cluster.config import ClusterSettings
 from opsbook.config.types import Model, Name, PositiveDuration, TimeZone
 from opsbook.dependencies.config import DependenciesSettings
 from opsbook.dependencies.validate import check_dependencies
@@ -116,6 +117,9 @@ class OpsbookConfig(Model):
     retention: Retention = Field(default_factory=Retention)
     server: ServerSettings = Field(default_factory=ServerSettings, description="Proxies, /metrics, API load.")
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    cluster: ClusterSettings = Field(
+        default_factory=ClusterSettings, description="Workers on PostgreSQL: check leases."
+    )
     services: Annotated[list[Service], AfterValidator(check_dependencies)] = Field(default_factory=list)
     users: Users = Field(default_factory=list, description="People who can be on call or paged.")
     schedules: Schedules = Field(default_factory=list, description="On-call schedules (rotation layers).")

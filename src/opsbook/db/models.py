@@ -7,6 +7,7 @@ from opsbook.backups import models as backups_models
 from opsbook.capacity import models as capacity_models
 from opsbook.checks import models as checks_models
 from opsbook.chores import models as chores_models
+from opsbook.cluster import models as cluster_models
 from opsbook.db import probe as probe_models
 from opsbook.db.base import Base
 from opsbook.deploys import models as deploys_models
@@ -23,7 +24,7 @@ from opsbook.subscribers import models as subscribers_models
 
 __all__ = [
     "Base", "alerts_models", "auth_models", "auth_web_models", "backups_models", "capacity_models",
-    "checks_models", "chores_models", "deploys_models", "events_models",
+    "checks_models", "chores_models", "cluster_models", "deploys_models", "events_models",
     "incidents_models", "notify_models", "oncall_models", "oplog_models", "postgres_models", "probe_models",
     "runbooks_models", "secrets_models", "silences_models",
     "subscribers_models",

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from opsbook import __version__
 from opsbook.checks.api import pings
 from opsbook.checks.api import router as checks_router
+from opsbook.cluster.identity import ProcessIdentity
 from opsbook.errors import OpsbookError, http_status
 from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
@@ -19,10 +20,14 @@ from opsbook.web.health import health_router
 from opsbook.web.limits import ApiConcurrency, BodyLimit
 
 
-def create_app(runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline: bool = True) -> FastAPI:
-    """The whole HTTP side of opsbook; with `run_pipeline`, the checks run for as long as the app serves."""
+def create_app(
+    runtime: Runtime, pipeline: Pipeline | None = None, run_pipeline: bool = True,
+    identity: ProcessIdentity | None = None,
+) -> FastAPI:
+    """The whole HTTP side of opsbook; with `run_pipeline`, the pipeline runs for as long as the app serves
+    (as `identity` says: by default the checks too; `serve --no-workers` only what the API receives)."""
     own = pipeline is None
-    pipeline = pipeline or Pipeline(runtime.with_own_pool())
+    pipeline = pipeline or Pipeline(runtime.with_own_pool(), identity=identity)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

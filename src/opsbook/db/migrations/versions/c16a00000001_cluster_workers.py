@@ -19,8 +19,41 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table('cluster_members',
+    sa.Column('id', sa.String(length=100), nullable=False),
+    sa.Column('name', sa.String(length=100), nullable=False),
+    sa.Column('host', sa.String(length=255), nullable=False),
+    sa.Column('pid', sa.Integer(), nullable=False),
+    sa.Column('roles', sa.String(length=100), nullable=False),
+    sa.Column('location', sa.String(length=64), nullable=True),
+    sa.Column('version', sa.String(length=40), nullable=False),
+    sa.Column('started_at', opsbook.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('heartbeat_at', opsbook.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.Column('stopped_at', opsbook.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('duties', sa.Text(), nullable=False),
+    sa.Column('lag_s', sa.Float(), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cluster_members'))
+    )
+    with op.batch_alter_table('cluster_members', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cluster_members_heartbeat_at'), ['heartbeat_at'], unique=False)
+
+    op.create_table('check_leases',
+    sa.Column('partition', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('holder', sa.String(length=100), nullable=True),
+    sa.Column('expires_at', opsbook.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.Column('acquired_at', opsbook.db.base.UtcDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('partition', name=op.f('pk_check_leases'))
+    )
+    with op.batch_alter_table('check_leases', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_check_leases_holder'), ['holder'], unique=False)
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table('check_leases', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_check_leases_holder'))
+
+    op.drop_table('check_leases')
+    with op.batch_alter_table('cluster_members', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cluster_members_heartbeat_at'))
+
+    op.drop_table('cluster_members')

@@ -74,6 +74,7 @@ from opsbook.runbooks.service import automatable, find_procedure, run_unattended
 from opsbook.runtime import Runtime
 from opsbook.secrets.watch import SecretWatch
 from opsbook.slo.watch import SloWatch
+from opsbook.subscribers.messages import subscriber_of
 from opsbook.subscribers.watch import SubscriberWatch
 
 log = logging.getLogger(__name__)
@@ -284,6 +285,8 @@ class Pipeline:
         """Delivery gave up on a message: raise an alert on opsbook itself (once per failing channel)."""
         if failed.kind == "firing" and failed.service == SELF:
             return  # a message about opsbook's own delivery trouble: do not loop
+        if subscriber_of(failed.channel) is not None:
+            return  # a status page subscriber's address refusing mail: counted on /ui/subscribers, no alert
         summary = f"notifications to channel {failed.channel} are failing: {failed.last_error}"
         self._self_alert_in(session, f"notify-failing:{failed.channel}", summary, True, failed.given_up_at)
 

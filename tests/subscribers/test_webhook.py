@@ -1,6 +1,7 @@
 """Webhook subscribers against a local receiver, on the fake clock: the confirmation POSTed to the webhook,
 the maintenance notice at exactly `maintenance_lead` before the window, nothing about an incident of a
-service in maintenance (not during the window, not after it), and the other services still told."""
+service in maintenance (not during the window, not after it), and the other services still told; a
+webhook that refuses every message is given up on, counted for admins, and raises no alert."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ from datetime import timedelta
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from opsbook.alerts.models import AlertRow
+from opsbook.alerts.selfalert import SELF
 from opsbook.auth.roles import SYSTEM
 from opsbook.clock import FakeClock
 from opsbook.incidents import service as incidents
 from opsbook.silences import service as silences
+from opsbook.subscribers import service
 from opsbook.subscribers.models import AnnouncementRow
 from tests.notify.conftest import MailBox, Receiver
 from tests.subscribers.support import START, link, runtime_of, served, subscribers
@@ -73,3 +77,28 @@ async def test_maintenance_notice_at_the_lead_and_silence_during_it(
         about = AnnouncementRow.key.like(f"incident:{during.id}:%")
         quiet = s.scalars(select(AnnouncementRow).where(about)).all()
     assert quiet and all(a.told == 0 and a.note == "in maintenance" for a in quiet)
+
+
+async def test_a_refusing_webhook_is_counted_for_admins_and_alerts_nobody(
+    sqlite_engine: Engine, smtp: MailBox, receiver: Receiver
+) -> None:
+    clock = FakeClock(START)
+    extra = "notifications:\n  retry: {base: 10s, jitter: 0, max_attempts: 2}\n"
+    runtime = runtime_of(sqlite_engine, clock, smtp.port, extra)
+    async with served(runtime) as site:
+        await site.subscribe(f"{receiver.base}{HOOK}", kind="webhook", services=("api",))
+        await site.settle(lambda: len(receiver.bodies(HOOK)) == 1)
+        assert (await site.http.post(link(receiver.bodies(HOOK)[0]["message"], "confirm"))).status_code == 200
+        receiver.always_fail.add(HOOK)
+        opened = incidents.open_incident(runtime, SYSTEM, title="api 500s", severity="P2", service="api")
+        incidents.publish_incident(runtime, SYSTEM, opened.id, title="API errors", message="Looking.")
+        refused = lambda: [r for r in receiver.requests if r["status"] == 500]  # noqa: E731
+        await site.settle(lambda: len(refused()) == 1)
+        await clock.advance(timedelta(seconds=10))
+        await site.settle(lambda: len(refused()) == 2)
+        await site.settle(lambda: service.views(runtime)[0].delivery.failed == 1)
+        [view] = service.views(runtime)
+        assert (view.delivery.sent, view.delivery.failed, view.delivery.failed_attempts) == (1, 1, 2)
+    with Session(sqlite_engine) as s:
+        alerts = s.scalars(select(AlertRow).where(AlertRow.service == SELF)).all()
+    assert alerts == []  # a subscriber's broken webhook is not opsbook's trouble

@@ -112,7 +112,7 @@ services:
       environments: {environments}
       verification:
         {{window: 10m, interval: 10s, baseline: 1h, min_samples: 5, healthy_samples: 3,
-        min_p95_increase: 300ms{verification}}}
+        min_p95_increase: 400ms{verification}}}
 {extra}"""
 
 

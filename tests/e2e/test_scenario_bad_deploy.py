@@ -95,7 +95,7 @@ services:
         - {{name: production, checks: [health]}}
       pre_checklist: "Pre-Deployment Checklist"
       verification: {{window: 10m, interval: 10s, baseline: 1h, min_samples: 5, healthy_samples: 3,
-                      min_p95_increase: 300ms}}
+                      min_p95_increase: 400ms}}
 """
 
 

@@ -24,4 +24,5 @@ source "$state/env"
 
 echo "== ruff"; $BIN/ruff check src tests bench scripts
 echo "== mypy"; $BIN/mypy
-echo "== pytest"; $BIN/pytest "$@"
+# two workers: the suite waits on real servers, processes and a browser as much as it computes
+echo "== pytest"; $BIN/pytest -n "${OPSBOOK_TEST_WORKERS:-2}" --durations=15 "$@"

@@ -1,6 +1,7 @@
-"""The real endpoints of the notify tests (an aiosmtpd server, an aiohttp webhook receiver), for the
-subscriber tests."""
+"""The real endpoints of the notify tests (an aiosmtpd server, an aiohttp webhook receiver) and the
+browser tests' Chromium, for the subscriber tests."""
 
 from tests.notify.conftest import receiver, smtp
+from tests.web_ui.conftest import browser
 
-__all__ = ["receiver", "smtp"]
+__all__ = ["browser", "receiver", "smtp"]

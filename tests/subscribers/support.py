@@ -48,8 +48,8 @@ status_page:
     enabled: true
     mail_channel: status-mail
     private_webhooks: true
-    maintenance_lead: 1h
-    confirm_within: 2h
+    maintenance_lead: 10m
+    confirm_within: 30m
     per_ip: 6/1h
     per_address: 2/1d
 services:

@@ -37,7 +37,10 @@ KEEP = timedelta(days=30)
 KEEPALIVE_AHEAD = timedelta(hours=1)
 """Maintenance is looked for this far beyond the lead time (the watch wakes at least this often)."""
 
-LinkMaker = Callable[[Session, OpsbookConfig, SubscriberRow, datetime], str]
+LinkMaker = Callable[[Session, OpsbookConfig, int, str, datetime], str]
+"""(session, config, subscriber id, unsubscribe nonce, now) -> the subscriber's unsubscribe link."""
+CHUNK = 200
+"""Messages queued per transaction: a large fan-out never holds the (SQLite: only) writer for long."""
 
 
 @dataclass
@@ -114,27 +117,37 @@ def maintenance(session: Session, config: OpsbookConfig, public: set[str], now: 
 
 
 class Fanout:
-    """One round's sending: the active subscribers, their unsubscribe links made once each."""
+    """One round's sending: the active subscribers, their unsubscribe links made once each. Every CHUNK
+    messages the transaction is committed (`commit`): an event is recorded as announced only after all its
+    messages are queued, so a round cut short is done again, and the dedup keys keep anyone from getting a
+    message twice."""
 
-    def __init__(self, session: Session, config: OpsbookConfig, now: datetime,
-                 unsubscribe: LinkMaker) -> None:
+    def __init__(self, session: Session, config: OpsbookConfig, now: datetime, unsubscribe: LinkMaker,
+                 commit: Callable[[], None]) -> None:
         self.session, self.config, self.now, self.unsubscribe = session, config, now, unsubscribe
+        self.commit = commit
         self.page = config.status_page.title or config.title
         self.base = config.base_url.rstrip("/")
-        self.subscribers = list(session.scalars(
-            select(SubscriberRow).where(SubscriberRow.status == ACTIVE).order_by(SubscriberRow.id)))
+        self.subscribers = session.execute(
+            select(SubscriberRow.id, SubscriberRow.services, SubscriberRow.unsubscribe_nonce)
+            .where(SubscriberRow.status == ACTIVE).order_by(SubscriberRow.id)).all()
         self._links: dict[int, str] = {}
+        self._queued = 0
 
     def to(self, services: Iterable[str], make: Callable[[dict[str, Any]], ToSubscriber]) -> int:
         """Send `make(common fields)` to every subscriber of any of `services`; returns how many."""
         wanted = set(services)
-        receivers = [s for s in self.subscribers if wanted and (not s.services or wanted & set(s.services))]
-        for row in receivers:
-            if row.id not in self._links:
-                self._links[row.id] = self.unsubscribe(self.session, self.config, row, self.now)
-            common = {"subscriber_id": row.id, "page": self.page, "page_link": f"{self.base}/status",
-                      "unsubscribe_link": self._links[row.id]}
+        receivers = [s for s in self.subscribers if wanted and (not s[1] or wanted & set(s[1]))]
+        for subscriber_id, _services, nonce in receivers:
+            if subscriber_id not in self._links:
+                self._links[subscriber_id] = self.unsubscribe(self.session, self.config, subscriber_id, nonce,
+                                                              self.now)
+            common = {"subscriber_id": subscriber_id, "page": self.page, "page_link": f"{self.base}/status",
+                      "unsubscribe_link": self._links[subscriber_id]}
             send(self.session, self.config, make(common), self.now)
+            self._queued += 1
+            if self._queued % CHUNK == 0:
+                self.commit()
         return len(receivers)
 
     def record(self, key: str, services: list[str], told: int, note: str = "") -> None:
@@ -171,14 +184,16 @@ def _maintenance(fan: Fanout, key: str, m: UpcomingMaintenance, shown: list[str]
 
 
 def announce(
-    session: Session, config: OpsbookConfig, now: datetime, unsubscribe: LinkMaker
+    session: Session, config: OpsbookConfig, now: datetime, unsubscribe: LinkMaker,
+    commit: Callable[[], None] | None = None,
 ) -> datetime | None:
-    """Fan out every event not announced yet; returns when the next maintenance notice falls due."""
+    """Fan out every event not announced yet; returns when the next maintenance notice falls due. With
+    `commit`, the session's transaction is committed every CHUNK messages (the caller commits the rest)."""
     public = {s.name for s in config.services if s.public}
     planned = maintenance(session, config, public, now)
     news = incident_news(session, public, now)
     known = _known(session, [k for n in news for k in n.keys] + [k for k, _m, _s in planned.due])
-    fan = Fanout(session, config, now, unsubscribe)
+    fan = Fanout(session, config, now, unsubscribe, commit or (lambda: None))
     for item in news:
         _incident(fan, item, known, planned.now)
     for key, m, shown in planned.due:

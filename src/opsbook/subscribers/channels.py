@@ -35,8 +35,10 @@ class Resolved:
     secrets: frozenset[str]
 
 
-def unsubscribe_link(session: Session, config: OpsbookConfig, row: SubscriberRow, now: datetime) -> str:
-    token = links.make(session, config, links.UNSUBSCRIBE, row.id, row.unsubscribe_nonce, now)
+def unsubscribe_link(session: Session, config: OpsbookConfig, subscriber_id: int, nonce: str,
+                     now: datetime) -> str:
+    """The signed one-click unsubscribe link of a subscription (its id and unsubscribe nonce)."""
+    token = links.make(session, config, links.UNSUBSCRIBE, subscriber_id, nonce, now)
     return links.url(config, "unsubscribe", token)
 
 
@@ -55,7 +57,8 @@ def resolve(session: Session, config: OpsbookConfig, name: str, now: datetime) -
         mail = next((c for c in config.channels if c.name == settings.mail_channel), None)
         if mail is None:
             return None
-        headers = {"List-Unsubscribe": f"<{unsubscribe_link(session, config, row, now)}>",
+        link = unsubscribe_link(session, config, row.id, row.unsubscribe_nonce, now)
+        headers = {"List-Unsubscribe": f"<{link}>",
                    "List-Unsubscribe-Post": ONE_CLICK}
         url = addresses.mail_apprise_url(mail.url, row.address, headers)
         channel = Channel.model_construct(name=mail.name, url=url, rate_limit=mail.rate_limit,

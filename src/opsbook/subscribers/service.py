@@ -232,8 +232,13 @@ def sync(runtime: Runtime) -> datetime | None:
     config = runtime.config
     if not config.status_page.subscribers.enabled:
         return None
-    with runtime.sessions.begin() as session:
+    with runtime.sessions() as session:  # committed in chunks: see announce.Fanout
         now = runtime.clock.now()
-        due = announce.announce(session, config, now, unsubscribe_link)
-        announce.forget(session, config, now)
+        try:
+            due = announce.announce(session, config, now, unsubscribe_link, session.commit)
+            announce.forget(session, config, now)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
     return min(due, now + KEEPALIVE) if due is not None else now + KEEPALIVE

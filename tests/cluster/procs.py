@@ -95,7 +95,8 @@ class Processes:
         return self._start([OPSBOOK, "worker", "-c", str(self.config), "--name", name], name)
 
     def serve(self, port: int, name: str, *extra: str) -> subprocess.Popen[bytes]:
-        return self._start([OPSBOOK, "serve", "-c", str(self.config), "--port", str(port), *extra], name)
+        argv = [OPSBOOK, "serve", "-c", str(self.config), "--port", str(port), "--name", name, *extra]
+        return self._start(argv, name)
 
     def _start(self, argv: list[str], name: str) -> subprocess.Popen[bytes]:
         with (self.logs / f"{name}.log").open("ab") as out:

@@ -26,6 +26,9 @@ def serve(
         help="--no-workers: only the API, UI and status page; `opsbook worker` processes run the checks "
         "(PostgreSQL).",
     )] = True,
+    name: Annotated[str | None, typer.Option(
+        help="How this process is shown in `opsbook cluster status` (default serve@HOST:PID)."
+    )] = None,
 ) -> None:
     """Run opsbook: checks, API, UI and status page, until stopped."""
     runtime = runtime_or_exit(config)
@@ -66,7 +69,7 @@ def serve(
     console.print(f"opsbook is serving at [bold]http://{host}:{port}[/] (API docs at /docs)")
     proxies = runtime.config.server.trusted_proxies
     uvicorn.run(
-        create_app(runtime, identity=ProcessIdentity.for_serve(workers)), host=host, port=port,
+        create_app(runtime, identity=ProcessIdentity.for_serve(workers, name)), host=host, port=port,
         log_config=None, access_log=False, proxy_headers=bool(proxies),
         forwarded_allow_ips=",".join(proxies) or None,
     )

@@ -12,6 +12,7 @@ from rich.table import Column, Table
 from opsbook.cli.common import ConfigOption, console, fail, runtime_or_exit
 from opsbook.cluster.identity import ProcessIdentity
 from opsbook.timefmt import show_span
+from opsbook.words import count
 
 app = typer.Typer(no_args_is_help=True, help="The processes sharing this database: workers and servers.")
 
@@ -66,8 +67,8 @@ def status(config: ConfigOption = None) -> None:
         where = f"\n{m.location}" if m.location else ""
         table.add_row(f"{m.name}\n[dim]{m.host} pid {m.pid}[/]{where}", "\n".join(m.roles), leases,
                       "\n".join(m.duties) or "-", f"{state}\n{show_span(m.heartbeat_age_s)} ago",
-                      "-" if m.lag_s is None else f"{m.lag_s:.2f}s")
+                      "-" if m.lag_s is None else f"{m.lag_s:.2f} s")
     console.print(table if found.members else "no process has joined yet")
     alive = sum(1 for m in found.members if m.state == "alive" and "worker" in m.roles)
-    console.print(f"{alive} workers alive; {found.partitions} partitions of checks, "
+    console.print(f"{count(alive, 'worker')} alive; {found.partitions} partitions of checks, "
                   f"{found.unheld} held by none", markup=False, highlight=False)

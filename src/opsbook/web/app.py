@@ -85,6 +85,7 @@ def _routers() -> list[Any]:
     from opsbook.backups.api import router as backups_router
     from opsbook.capacity.api import router as capacity_router
     from opsbook.chores.api import router as chores_router
+    from opsbook.cluster.api import router as cluster_router
     from opsbook.deploys.api import router as deploys_router
     from opsbook.incidents.api import ack_router
     from opsbook.incidents.api import router as incidents_router
@@ -115,6 +116,7 @@ def _routers() -> list[Any]:
         backups_router,
         secrets_router,
         chores_router,
+        cluster_router,
         deploys_router,
         slo_router,
         subscribers_router,

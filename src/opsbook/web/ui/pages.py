@@ -31,6 +31,7 @@ NAV = [
     ("/ui/chores", "Chores"),
     ("/ui/slo", "SLOs"),
     ("/ui/subscribers", "Subscribers"),
+    ("/ui/cluster", "Cluster"),
     ("/ui/audit", "Audit"),
     ("/status", "Status page"),
 ]

@@ -11,6 +11,7 @@ def all_routers() -> list[APIRouter]:
         auth_pages,
         check_page,
         chore_pages,
+        cluster_pages,
         dashboard,
         database_pages,
         deploy_pages,
@@ -34,5 +35,6 @@ def all_routers() -> list[APIRouter]:
         deploy_pages.router,
         dr_pages.router,
         chore_pages.router,
+        cluster_pages.router,
         slo_pages.router,
     ]

@@ -49,7 +49,7 @@ async def test_slo_pages_on_a_phone(browser: Browser, sqlite_engine: Engine) -> 
         assert saved is not None and "| api | 99.9% |" in saved.read_text()
         await page.goto(url + "/ui/slo/api")
         assert await page.locator("#budget svg polyline").count() == 1
-        assert "fast · 14.4× · P1" in await page.locator("#burns").inner_text()
+        assert "fast · 14.4× · P1" in await page.locator("#burns-availability").inner_text()
         await _fits(page)
         missing = await page.goto(url + "/ui/slo/nope")
         assert missing is not None and missing.status == 404

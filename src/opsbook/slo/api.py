@@ -22,6 +22,7 @@ from opsbook.web.deps import get_runtime, require_role
 
 
 class BurnOut(BaseModel):
+    objective: Literal["availability", "latency"]
     name: str
     factor: float
     long: timedelta
@@ -40,7 +41,7 @@ class ObjectiveOut(BaseModel):
     sli: float | None = Field(description="Share good over the window (0..1); null: nothing known")
     budget_left: float | None = Field(description="Share of the error budget left (negative: overspent)")
     burn_rate: float | None = Field(
-        description="availability: over the first burn alert's long window; latency: over the last hour"
+        description="Over the first burn alert's long window (1: the budget lasts the window)"
     )
     down_seconds: float | None = None
     allowed_down_seconds: float | None = None
@@ -87,12 +88,12 @@ def slo_out(view: SloView) -> SloOut:
         found.allowed_down_seconds = float(view.availability.allowed_us / 10**6)
         objectives.append(found)
     if view.latency is not None and slo.latency is not None:
-        hour = view.latency_hour.burn_rate if view.latency_hour is not None else None
-        found = _objective("latency", view.latency, view, float(slo.latency.target), hour)
+        found = _objective("latency", view.latency, view, float(slo.latency.target), view.latency_burn_rate)
         found.below_ms = slo.latency.below.total_seconds() * 1000
         objectives.append(found)
     burns = [
         BurnOut(
+            objective=objective,
             name=b.config.name,
             factor=b.config.factor,
             long=b.config.long,
@@ -102,7 +103,8 @@ def slo_out(view: SloView) -> SloOut:
             short_rate=_f(b.short_rate),
             firing=b.firing,
         )
-        for b in view.burns
+        for objective, found_burns in (("availability", view.burns), ("latency", view.latency_burns))
+        for b in found_burns
     ]
     return SloOut(
         service=slo.service,

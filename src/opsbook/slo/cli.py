@@ -14,35 +14,42 @@ from opsbook.cli.common import ConfigOption, cli_errors, console, runtime_or_exi
 from opsbook.config.types import format_duration
 from opsbook.slo import report, service
 from opsbook.slo.service import SloView
-from opsbook.slo.shown import availability_objective, budget_text, latency_objective, rate_text, sli_text
+from opsbook.slo.shown import (
+    availability_objective,
+    budget_text,
+    latency_objective,
+    maintenance_words,
+    rate_text,
+    sli_text,
+)
 from opsbook.timefmt import show_time
 
 app = typer.Typer(invoke_without_command=True, help="Service level objectives: SLI, error budget, burn rate.")
 
 
-def _rows(view: SloView) -> list[tuple[str, str, str, str, str]]:
-    """(objective, SLI, budget left, burn rate, over) per objective of the service."""
+def _rows(view: SloView) -> list[tuple[str, str, str, str, list[str]]]:
+    """(objective, SLI, budget left, burn rate over the first burn alert's long window, burn alerts
+    firing) per objective of the service."""
     slo, out = view.config, []
+    over = f" {format_duration(view.burn_window)}" if view.burn_window else ""
     if view.availability is not None:
-        over = format_duration(view.burn_window) if view.burn_window else ""
         out.append(
             (
                 availability_objective(slo),
                 sli_text(view.availability),
                 budget_text(view.availability.budget_left),
-                rate_text(view.burn_rate),
-                over,
+                rate_text(view.burn_rate) + over,
+                [b.config.name for b in view.burns if b.firing],
             )
         )
     if view.latency is not None:
-        hour = view.latency_hour.burn_rate if view.latency_hour is not None else None
         out.append(
             (
                 latency_objective(slo),
                 sli_text(view.latency),
                 budget_text(view.latency.budget_left),
-                rate_text(hour),
-                "1h",
+                rate_text(view.latency_burn_rate) + over,
+                [b.config.name for b in view.latency_burns if b.firing],
             )
         )
     return out
@@ -69,12 +76,9 @@ def list_(ctx: typer.Context, config: ConfigOption = None) -> None:
         Column("burn", no_wrap=True),
     )
     for view in views:
-        for n, (objective, sli, left, rate, over) in enumerate(_rows(view)):
-            burning = [b.config.name for b in view.burns if b.firing] if n == 0 else []
+        for n, (objective, sli, left, rate, burning) in enumerate(_rows(view)):
             flag = f"\n[red]{', '.join(burning)} burn[/red]" if burning else ""
-            table.add_row(
-                view.config.service if n == 0 else "", objective, sli, left, f"{rate} {over}".strip() + flag
-            )
+            table.add_row(view.config.service if n == 0 else "", objective, sli, left, rate + flag)
     console.print(table)
 
 
@@ -93,7 +97,7 @@ def show(
     slo, zone = view.config, runtime.config.timezone
     checks = ", ".join(c.split("/", 1)[1] for c in view.checks)
     console.print(
-        f"{slo.service}: up while none of {checks} is down; maintenance {slo.maintenance}d; "
+        f"{slo.service}: up while none of {checks} is down; {maintenance_words(slo)}; "
         f"as of {show_time(view.at, zone)}",
         markup=False,
         highlight=False,
@@ -104,8 +108,8 @@ def show(
         Column("budget left", no_wrap=True),
         Column("burn", no_wrap=True),
     )
-    for objective, sli, left, rate, over in _rows(view):
-        table.add_row(objective, sli, left, f"{rate} {over}".strip())
+    for objective, sli, left, rate, _ in _rows(view):
+        table.add_row(objective, sli, left, rate)
     console.print(table)
     if view.availability is not None:
         figures = view.availability
@@ -115,15 +119,17 @@ def show(
             markup=False,
             highlight=False,
         )
-    if view.burns:
+    for title, burns in (("availability", view.burns), ("latency", view.latency_burns)):
+        if not burns:
+            continue
         alerts = Table(
             Column("burn alert", no_wrap=True),
             Column("long", no_wrap=True),
             Column("short", no_wrap=True),
             "state",
-            title="Burn-rate alerts",
+            title=f"Burn-rate alerts on {title}",
         )
-        for burn in view.burns:
+        for burn in burns:
             c = burn.config
             alerts.add_row(
                 f"{c.name} {c.factor:g}× {c.severity.value}",

@@ -8,7 +8,7 @@ slos:
     window: 30d                # rolling window of the objective and its error budget
     checks: [https]            # the checks that say whether it is up (default: all its enabled checks)
     maintenance: exclude       # time in its maintenance windows counts for nothing (or: count)
-    burn_alerts:               # default: the three of the Google SRE workbook, below
+    burn_alerts:               # on each objective; default: the three of the Google SRE workbook, below
       - {name: fast, factor: 14.4, long: 1h, short: 5m, severity: P1}   # pages
       - {name: slow, factor: 6, long: 6h, short: 30m, severity: P2}     # notifies
       - {name: steady, factor: 1, long: 3d, short: 6h, severity: P2}
@@ -18,6 +18,8 @@ A service is down while any of its SLO checks is down (degraded counts as up), u
 them has a state yet (unknown time counts for nothing). A burn alert fires while the budget burns at
 least `factor` times as fast as the window allows over both its `long` and its `short` window, and
 resolves when either drops below: `factor` × (1 − target) must stay under 1, or it could never fire.
+The same alerts watch the latency objective, over the share of slow results in each window (whole
+minutes: see `slo.latency`); they are told apart as `fast` and `latency:fast`.
 """
 
 from __future__ import annotations
@@ -101,7 +103,7 @@ class LatencyObjective(Model):
 
 
 class SloConfig(Model):
-    """What one service promises, over which window, and the burn alerts of its availability."""
+    """What one service promises, over which window, and the burn alerts of its objectives."""
 
     service: Name
     availability: Percent | None = Field(default=None, description="Target share of time up, e.g. 99.9%.")
@@ -115,7 +117,8 @@ class SloConfig(Model):
     )
     burn_alerts: list[BurnAlertConfig] = Field(
         default_factory=lambda: list(DEFAULT_BURN_ALERTS),
-        description="Multi-window burn-rate alerts on availability (default: the SRE workbook's three).",
+        description="Multi-window burn-rate alerts on each objective, availability and latency "
+        "(default: the SRE workbook's three).",
     )
 
     @model_validator(mode="after")
@@ -128,13 +131,14 @@ class SloConfig(Model):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"burn alert name {twice[0]!r} is used twice")
-        if self.availability is not None:
-            allowed = 1 - ratio(self.availability)
+        targets = [self.availability, self.latency.target if self.latency else None]
+        for target in (t for t in targets if t is not None):
+            allowed = 1 - ratio(target)
             for alert in self.burn_alerts:
                 if Fraction(repr(alert.factor)) * allowed >= 1:
                     raise ValueError(
                         f"burn alert {alert.name!r}: a burn rate of {alert.factor:g} can never be reached "
-                        f"with a {self.availability}% objective (factor × (100% − target) must be under 100%)"
+                        f"with a {target}% objective (factor × (100% − target) must be under 100%)"
                     )
         return self
 

@@ -1,20 +1,35 @@
 """The latency objective from the rollups: how many of a service's check results answered within the
-threshold, over a window. Per-hour rollups cover the objective's window (its first hour whole), per-minute
-rollups the last hour. A threshold on a bound of the rollup histogram (500 ms is one) is counted
-exactly; one inside a bucket takes the bucket's share linearly, as the percentiles do."""
+threshold over a window, and whether a burn alert's window burns its budget.
+
+Resolution: whole minutes. Every window ends at the last whole minute (results of the minute under way
+count once it is over). A window of at most two hours starts at a whole minute too (`now` − 5 min,
+floored) and is counted from the minute buckets, exactly. A longer one is counted from the hour
+rollups back to the start of the hour its start falls in (up to 59 minutes more than asked), and from
+minute buckets where the hours are not rolled up yet (behind the rollup watermark), so its recent end
+is exact to the minute. Minute buckets come from the minute rollups or, for minutes holding one result,
+from the raw results (kept `retention.raw`, 48 h by default: a window of at most two hours is always
+within it).
+
+A threshold on a bound of the rollup histogram (500 ms is one) is counted exactly; one inside a bucket
+takes the bucket's share linearly, as the percentiles do.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
 
 from sqlalchemy.orm import Session
 
 from opsbook.checks.histogram import BOUNDS_MS, dense
-from opsbook.checks.rollup import HOUR, MINUTE, floor, rollups
+from opsbook.checks.rollup import HOUR, MINUTE, get_watermark, rollups
 from opsbook.slo.budget import Objective
+from opsbook.slo.timeline import SECOND, instant, micros
+
+MINUTES_UP_TO = timedelta(hours=2)
+"""Windows up to this long are counted in minutes; longer ones in hours but for their recent end."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +43,14 @@ class LatencyShare(Objective):
     @property
     def sli(self) -> Fraction | None:
         return self.good / self.total if self.total else None
+
+    @property
+    def bad(self) -> Fraction:
+        return self.total - self.good
+
+    def burning(self, share: Fraction) -> bool:
+        """A burn alert's condition on this window: some results slow, at least `share` of them."""
+        return self.bad > 0 and self.bad >= share * self.total
 
 
 def within(histogram: Sequence[int], below_ms: float) -> Fraction:
@@ -46,37 +69,76 @@ def within(histogram: Sequence[int], below_ms: float) -> Fraction:
     return good
 
 
-def _sum(
+def _floor(seconds: int, size: int) -> int:
+    return seconds - seconds % size
+
+
+@dataclass(frozen=True)
+class Tallies:
+    """A service's results and good results per minute and per hour (bucket start in epoch seconds), read
+    once for every window ending at `end` (a whole minute)."""
+
+    end: int
+    hour_cut: int
+    """Hours before this (a whole hour, up to where the rollups are) come from the hour rollups."""
+    hours: dict[int, tuple[int, Fraction]] = field(default_factory=dict)
+    minutes: dict[int, tuple[int, Fraction]] = field(default_factory=dict)
+
+    def start(self, window: timedelta) -> int:
+        """Where a window ending at `end` starts: a whole minute, or the whole hour its start falls in if
+        it is longer than `MINUTES_UP_TO` and reaches back into the rolled-up hours."""
+        start = self.end - int(window.total_seconds())
+        if window <= MINUTES_UP_TO or start >= self.hour_cut:
+            return _floor(start, MINUTE)
+        return _floor(start, HOUR)
+
+    def share(self, window: timedelta, target: Fraction) -> LatencyShare:
+        """The window's results against the objective's target."""
+        start = self.start(window)
+        cut = max(start, self.hour_cut) if window > MINUTES_UP_TO else start
+        total, good = 0, Fraction(0)
+        for buckets, lo, hi in ((self.hours, start, cut), (self.minutes, cut, self.end)):
+            for bucket, (count, fast) in buckets.items():
+                if lo <= bucket < hi:
+                    total, good = total + count, good + fast
+        return LatencyShare(total, good, target)
+
+
+def _read(
     session: Session,
     check_ids: Sequence[str],
     resolution: int,
-    start: datetime,
-    end: datetime,
+    span: tuple[int, int],
     below_ms: float,
-) -> tuple[int, Fraction]:
-    total, good = 0, Fraction(0)
+    into: dict[int, tuple[int, Fraction]],
+) -> None:
+    start, end = span
+    if start >= end:
+        return
     for check_id in check_ids:
-        for row in rollups(session, check_id, resolution, start, end):
+        for row in rollups(session, check_id, resolution, instant(start * SECOND), instant(end * SECOND)):
             hist = dense(row.histogram)
-            total += sum(hist)
-            good += within(hist, below_ms)
-    return total, good
+            bucket = micros(row.bucket) // SECOND
+            count, fast = into.get(bucket, (0, Fraction(0)))
+            into[bucket] = (count + sum(hist), fast + within(hist, below_ms))
 
 
-def latency_share(
-    session: Session,
-    check_ids: Sequence[str],
-    start: datetime,
-    end: datetime,
-    below: timedelta,
-    target: Fraction,
-) -> LatencyShare:
-    """Over [start, end): hours from the per-hour rollups, a window under two hours from per-minute ones."""
-    below_ms = below.total_seconds() * 1000
-    if not check_ids:
-        return LatencyShare(0, Fraction(0), target)
-    if end - start <= timedelta(hours=2):
-        total, good = _sum(session, check_ids, MINUTE, floor(start, MINUTE), end, below_ms)
+def tallies(
+    session: Session, check_ids: Sequence[str], now: datetime, windows: Iterable[timedelta], below: timedelta
+) -> Tallies:
+    """What the `windows` ending at the last whole minute before `now` need: hours and minutes, one read
+    of each per check."""
+    windows = list(windows)
+    end = _floor(micros(now) // SECOND, MINUTE)
+    watermark = get_watermark(session)
+    if watermark is None:  # nothing rolled up into hours yet: every window from minute buckets
+        cut = min([end, *(_floor(end - int(w.total_seconds()), MINUTE) for w in windows)])
     else:
-        total, good = _sum(session, check_ids, HOUR, floor(start, HOUR), end, below_ms)
-    return LatencyShare(total, good, target)
+        cut = _floor(min(end, micros(watermark) // SECOND), HOUR)
+    found = Tallies(end, cut)
+    below_ms = below.total_seconds() * 1000
+    starts = [found.start(w) for w in windows]
+    _read(session, check_ids, HOUR, (min([cut, *starts]), cut), below_ms, found.hours)
+    first_minute = min([cut, *(s for w, s in zip(windows, starts, strict=True) if w <= MINUTES_UP_TO)])
+    _read(session, check_ids, MINUTE, (first_minute, end), below_ms, found.minutes)
+    return found

@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
+from typing import Literal
+from urllib.parse import quote
 
 from sqlalchemy.orm import Session
 
@@ -25,6 +27,7 @@ from opsbook.alerts.external import ExternalEvent, apply_external
 from opsbook.alerts.state import ExternalAction
 from opsbook.alerts.types import AlertTransition
 from opsbook.auth.roles import SYSTEM
+from opsbook.checks.rollup import MINUTE
 from opsbook.checks.uptime import state_histories
 from opsbook.config.schema import OpsbookConfig
 from opsbook.config.types import format_duration
@@ -35,8 +38,10 @@ from opsbook.slo import history
 from opsbook.slo.budget import Availability, Counted, counted, measure
 from opsbook.slo.burn import BurnRule
 from opsbook.slo.config import BurnAlertConfig, SloConfig, ratio
-from opsbook.slo.latency import LatencyShare, latency_share
-from opsbook.slo.timeline import Spans, instant, length, micros, service_time
+from opsbook.slo.latency import LatencyShare, Tallies, tallies
+from opsbook.slo.shown import budget_words, rate_text
+from opsbook.slo.timeline import SECOND, Spans, instant, length, micros, service_time
+from opsbook.timefmt import show_span
 from opsbook.usecase import transaction
 
 SOURCE = "slo"
@@ -91,7 +96,7 @@ class BurnView:
 
 @dataclass(frozen=True)
 class SloView:
-    """A service's objectives as they stand at `at`."""
+    """A service's objectives as they stand at `at`, each with its burn alerts."""
 
     config: SloConfig
     at: datetime
@@ -99,17 +104,41 @@ class SloView:
     availability: Availability | None
     burns: list[BurnView]
     latency: LatencyShare | None
-    latency_hour: LatencyShare | None
+    latency_burns: list[BurnView]
     chart: list[tuple[datetime, float | None]]
 
     @property
     def burn_rate(self) -> Fraction | None:
-        """The burn rate over the first burn alert's long window (the fastest that matters now)."""
+        """Availability's burn rate over the first burn alert's long window (the fastest that matters)."""
         return self.burns[0].long_rate if self.burns else None
 
     @property
     def burn_window(self) -> timedelta | None:
         return self.burns[0].config.long if self.burns else None
+
+    @property
+    def latency_burn_rate(self) -> Fraction | None:
+        """The latency objective's burn rate over the first burn alert's long window."""
+        return self.latency_burns[0].long_rate if self.latency_burns else None
+
+    @property
+    def firing(self) -> list[str]:
+        """The burn alerts firing now, as words: "fast burn", "latency fast burn"."""
+        return [f"{b.config.name} burn" for b in self.burns if b.firing] + [
+            f"latency {b.config.name} burn" for b in self.latency_burns if b.firing
+        ]
+
+
+def latency_windows(slo: SloConfig) -> list[timedelta]:
+    """Every window the latency objective and its burn alerts read."""
+    return [slo.window, *(w for a in slo.burn_alerts for w in (a.long, a.short))]
+
+
+def latency_burn(alert: BurnAlertConfig, found: Tallies, target: Fraction) -> BurnView:
+    """A burn alert on the latency objective: both windows' burn rates, firing while both burn."""
+    share = Fraction(repr(alert.factor)) * (1 - target)
+    long, short = found.share(alert.long, target), found.share(alert.short, target)
+    return BurnView(alert, long.burn_rate, short.burn_rate, long.burning(share) and short.burning(share))
 
 
 def _view(session: Session, config: OpsbookConfig, slo: SloConfig, now: datetime, chart: bool) -> SloView:
@@ -133,13 +162,15 @@ def _view(session: Session, config: OpsbookConfig, slo: SloConfig, now: datetime
             )
         if chart:
             points = budget_chart(found, slo.window, now, target)
-    latency = hour = None
+    latency, latency_burns = None, []
     if slo.latency is not None:
-        ids = history.slo_checks(config, slo)
         target = ratio(slo.latency.target)
-        latency = latency_share(session, ids, now - slo.window, now, slo.latency.below, target)
-        hour = latency_share(session, ids, now - timedelta(hours=1), now, slo.latency.below, target)
-    return SloView(slo, now, history.slo_checks(config, slo), availability, burns, latency, hour, points)
+        ids = history.slo_checks(config, slo)
+        tallied = tallies(session, ids, now, latency_windows(slo), slo.latency.below)
+        latency = tallied.share(slo.window, target)
+        latency_burns = [latency_burn(alert, tallied, target) for alert in slo.burn_alerts]
+    checks = history.slo_checks(config, slo)
+    return SloView(slo, now, checks, availability, burns, latency, latency_burns, points)
 
 
 def budget_chart(
@@ -188,65 +219,132 @@ def public_uptime(
 # --- the watch's round ----------------------------------------------------------------------------
 
 
-def _event(slo: SloConfig, alert: BurnAlertConfig, action: ExternalAction, summary: str) -> ExternalEvent:
+@dataclass(frozen=True)
+class Burn:
+    """One burn alert of one objective as the watch's round found it."""
+
+    slo: SloConfig
+    objective: Literal["availability", "latency"]
+    view: BurnView
+    budget_left: Fraction | None
+
+    @property
+    def name(self) -> str:
+        """`fast` (availability: as before latency had alerts) or `latency:fast`."""
+        prefix = "" if self.objective == "availability" else "latency:"
+        return prefix + self.view.config.name
+
+    @property
+    def key(self) -> str:
+        """The alert's dedup key, `api:fast` or `api:latency:fast`."""
+        return f"{self.slo.service}:{self.name}"
+
+    def target(self) -> str:
+        slo = self.slo
+        if self.objective == "availability":
+            return f"{slo.availability}% up"
+        assert slo.latency is not None
+        return f"{slo.latency.target}% under {slo.latency.below.total_seconds() * 1000:g} ms"
+
+
+def slo_link(config: OpsbookConfig, service: str) -> str:
+    """The service's SLO page (budget chart, burn alerts)."""
+    return f"{config.base_url.rstrip('/')}/ui/slo/{quote(service)}"
+
+
+def _summary(burn: Burn, link: str) -> str:
+    """What the alert, its incident and the page say: which objective of which service, how fast its
+    budget burns over the two windows, how much of the budget is left, and the SLO page."""
+    c, slo, v = burn.view.config, burn.slo, burn.view
+    return (
+        f"{slo.service} {burn.objective} ({burn.target()} over {show_span(slo.window)}): {c.name} burn "
+        f"{rate_text(v.long_rate)} over {show_span(c.long)} and {rate_text(v.short_rate)} over "
+        f"{show_span(c.short)}, alerting at {c.factor:g}×; {budget_words(burn.budget_left)}. SLO: {link}"
+    )
+
+
+def _event(burn: Burn, link: str) -> ExternalEvent:
+    c, slo = burn.view.config, burn.slo
+    firing = burn.view.firing
+    summary = (
+        _summary(burn, link)
+        if firing
+        else f"{slo.service} {burn.objective}: the {c.name} burn stopped. SLO: {link}"
+    )
     return ExternalEvent(
         SOURCE,
-        f"{slo.service}:{alert.name}",
-        action,
+        burn.key,
+        ExternalAction.TRIGGER if firing else ExternalAction.RESOLVE,
         slo.service,
-        alert.severity,
+        c.severity,
         summary,
-        labels={"slo": slo.service, "burn_alert": alert.name, "objective": f"{slo.availability}%"},
-        check_id=f"{slo.service}/slo:{alert.name}",
+        labels={"slo": slo.service, "burn_alert": c.name, "objective": burn.objective},
+        check_id=f"{slo.service}/slo:{burn.name}",
     )
 
 
-def _rate(value: Fraction | None) -> str:
-    return "—" if value is None else f"{float(value):.1f}×"
-
-
-def _summary(slo: SloConfig, alert: BurnAlertConfig, found: Counted, t: int, target: Fraction) -> str:
-    long = measure(found, t - length(alert.long), t, target)
-    short = measure(found, t - length(alert.short), t, target)
+def _availability_burns(
+    session: Session, config: OpsbookConfig, slo: SloConfig, now: datetime
+) -> tuple[list[Burn], datetime | None]:
+    """The objective's burn alerts now, and the next instant one of them changes if nothing else does."""
+    assert slo.availability is not None
+    target, t = ratio(slo.availability), micros(now)
+    longest = max([slo.window, *(a.long for a in slo.burn_alerts)])
+    found = counts(session, config, slo, now - longest, now + LOOKAHEAD)
     left = measure(found, t - length(slo.window), t, target).budget_left
-    budget = (
-        "" if left is None else f"; {float(left * 100):.1f}% of its {format_duration(slo.window)} budget left"
-    )
-    return (
-        f"{slo.service} burns its error budget too fast ({alert.name}: {_rate(long.burn_rate)} over "
-        f"{format_duration(alert.long)}, {_rate(short.burn_rate)} over {format_duration(alert.short)}, "
-        f"alerting at {alert.factor:g}×; objective {slo.availability}% over "
-        f"{format_duration(slo.window)}){budget}"
-    )
+    burns, changes = [], []
+    for alert in slo.burn_alerts:
+        rule = rule_of(alert, target)
+        view = BurnView(
+            alert,
+            measure(found, t - length(alert.long), t, target).burn_rate,
+            measure(found, t - length(alert.short), t, target).burn_rate,
+            rule.firing(found, t),
+        )
+        burns.append(Burn(slo, "availability", view, left))
+        change = rule.next_change(found, t, micros(now + LOOKAHEAD))
+        if change is not None:
+            changes.append(instant(change))
+    return burns, min(changes, default=None)
+
+
+def _latency_burns(
+    session: Session, config: OpsbookConfig, slo: SloConfig, now: datetime
+) -> tuple[list[Burn], datetime]:
+    """The latency objective's burn alerts now; they may change when the next minute closes."""
+    assert slo.latency is not None
+    target = ratio(slo.latency.target)
+    found = tallies(session, history.slo_checks(config, slo), now, latency_windows(slo), slo.latency.below)
+    left = found.share(slo.window, target).budget_left
+    burns = [Burn(slo, "latency", latency_burn(alert, found, target), left) for alert in slo.burn_alerts]
+    return burns, instant((found.end + MINUTE) * SECOND)
 
 
 def sync(runtime: Runtime, hooks: Hooks) -> datetime | None:
-    """Raise or resolve every burn alert as it stands now; the next instant one may change."""
+    """Raise or resolve every burn alert as it stands now; the next instant one may change (availability:
+    exactly, if no check changes state first; latency: the next whole minute, its resolution)."""
     wakes: list[datetime] = []
+    config = runtime.config
     with transaction(runtime, SYSTEM) as tx:
         now = tx.now
-        t = micros(now)
-        for slo in runtime.config.slos:
-            if slo.availability is None or not slo.burn_alerts:
+        for slo in config.slos:
+            if not slo.burn_alerts:
                 continue
-            target = ratio(slo.availability)
-            longest = max([slo.window, *(a.long for a in slo.burn_alerts)])
-            found = counts(tx.session, runtime.config, slo, now - longest, now + LOOKAHEAD)
-            for alert in slo.burn_alerts:
-                rule = rule_of(alert, target)
-                firing = rule.firing(found, t)
-                if firing:
-                    event = _event(slo, alert, ExternalAction.TRIGGER, _summary(slo, alert, found, t, target))
-                else:
-                    event = _event(
-                        slo, alert, ExternalAction.RESOLVE, f"{slo.service}: the {alert.name} burn stopped"
-                    )
-                transitions = apply_external(tx.session, event, now)
+            burns: list[Burn] = []
+            for objective, measured in (
+                (slo.availability, _availability_burns),
+                (slo.latency, _latency_burns),
+            ):
+                if objective is not None:
+                    found, wake = measured(tx.session, config, slo, now)
+                    burns += found
+                    if wake is not None:
+                        wakes.append(wake)
+            link = slo_link(config, slo.service)
+            for burn in burns:
+                transitions = apply_external(tx.session, _event(burn, link), now)
                 if transitions:
                     hooks(tx.session, transitions, now)
-                    word = "burning" if firing else "stopped"
-                    tx.emit(DomainEvent(Topic.ALERTS, f"slo-{word}", f"slo:{slo.service}:{alert.name}"))
-                change = rule.next_change(found, t, micros(now + LOOKAHEAD))
-                if change is not None:
-                    wakes.append(instant(change))
+                    word = "burning" if burn.view.firing else "stopped"
+                    tx.emit(DomainEvent(Topic.ALERTS, f"slo-{word}", f"slo:{burn.key}"))
     return min(wakes) if wakes else None

@@ -35,6 +35,15 @@ def budget_text(left: Fraction | None) -> str:
     return f"{sign}{abs(tenths) // 10}.{abs(tenths) % 10}%"
 
 
+def budget_words(left: Fraction | None) -> str:
+    """`73.4% of the error budget left`, `error budget overspent by 12.0%`, as a message says it."""
+    if left is None:
+        return "nothing measured yet"
+    if left < 0:
+        return f"error budget overspent by {budget_text(left).removeprefix('-')}"
+    return f"{budget_text(left)} of the error budget left"
+
+
 def rate_text(rate: Fraction | None) -> str:
     return "—" if rate is None else f"{float(rate):.2f}×"
 
@@ -48,6 +57,13 @@ def latency_objective(slo: SloConfig) -> str:
     return (
         f"{slo.latency.target}% under {format_duration(slo.latency.below)} over {format_duration(slo.window)}"
     )
+
+
+def maintenance_words(slo: SloConfig) -> str:
+    """How the objective treats the service's maintenance, as a phrase."""
+    if slo.maintenance == "exclude":
+        return "maintenance left out"
+    return "downtime in maintenance counted"
 
 
 def window_words(slo: SloConfig) -> str:

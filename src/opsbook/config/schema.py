@@ -153,7 +153,9 @@ class OpsbookConfig(Model):
     dependencies: DependenciesSettings = Field(
         default_factory=DependenciesSettings, description="Hold and grace of dependency-aware alerting."
     )
-    slos: Slos = Field(default_factory=list, description="Service level objectives, error budgets, burn alerts.")
+    slos: Slos = Field(
+        default_factory=list, description="Service level objectives, error budgets, burn alerts."
+    )
 
     def checks(self) -> dict[str, Any]:
         """Every check by its id `service/check`, those derived from backup jobs and secrets included."""

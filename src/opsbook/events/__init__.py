@@ -124,7 +124,7 @@ def emit(session: Session, *events: DomainEvent) -> None:
     pending.extend((current, e) for e in events)
 
 
-def on_commit(session: Session, callback: Callable[[], None]) -> None:
+def on_commit(session: Session, callback: Callable[[], object]) -> None:
     """Call `callback` once the session's transaction has committed (not when a savepoint is released:
     SQLAlchemy's own after_commit fires then too); dropped with the transaction or savepoint it was
     registered in, like emitted events."""

@@ -111,7 +111,7 @@ def show(
     for objective, sli, left, rate, _ in _rows(view):
         table.add_row(objective, sli, left, rate)
     console.print(table)
-    if view.availability is not None:
+    if view.availability is not None and view.availability.eligible_us:
         figures = view.availability
         console.print(
             f"down {float(figures.bad_us) / 60e6:.2f} min of {float(figures.allowed_us) / 60e6:.2f} "
@@ -119,6 +119,8 @@ def show(
             markup=False,
             highlight=False,
         )
+    elif view.availability is not None:
+        console.print("no state known in the window yet: nothing measured", markup=False, highlight=False)
     for title, burns in (("availability", view.burns), ("latency", view.latency_burns)):
         if not burns:
             continue

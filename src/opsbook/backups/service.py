@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.orm import Session
 
@@ -20,8 +21,6 @@ from opsbook.auth.roles import Principal, Role
 from opsbook.backups import shell, store
 from opsbook.backups.assess import Assessment, DrillState, assess, drill_state
 from opsbook.backups.config import BackupJob
-from opsbook.backups.drill import DrillOutcome
-from opsbook.backups.drill import run_drill as run_restore
 from opsbook.backups.listing import ListingError, parse_listing
 from opsbook.backups.models import BackupJobRow, DrillRow
 from opsbook.config.types import format_duration
@@ -30,6 +29,9 @@ from opsbook.events import DomainEvent, Topic, emit
 from opsbook.oplog.service import add_entry
 from opsbook.runtime import Runtime
 from opsbook.usecase import require, transaction
+
+if TYPE_CHECKING:
+    from opsbook.backups.drill import DrillOutcome
 
 
 class NoSuchJob(NotFound):
@@ -54,6 +56,8 @@ def run_drill(runtime: Runtime, actor: Principal, name: str, *, trigger: str = "
     job = job_of(runtime, name)
     if job.drill is None:
         raise Invalid(f"backup job {name!r} has no drill: add `drill:` to it in opsbook.yaml")
+    from opsbook.backups.drill import run_drill as run_restore  # psycopg: only when a drill runs
+
     started = runtime.clock.now()
     outcome = run_restore(job, runtime.redact)
     return record_drill(runtime, actor, job, outcome, started, trigger)

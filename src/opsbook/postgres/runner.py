@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-import psycopg
-
 from opsbook.checks.kinds.postgres import PostgresCheck, libpq_dsn
 from opsbook.redact import redact
 
@@ -33,6 +31,8 @@ def _ms(value: timedelta) -> int:
 
 def execute(spec: PostgresCheck, statements: list[str], lock_timeout: timedelta,
             statement_timeout: timedelta) -> Outcome:
+    import psycopg  # loaded when maintenance runs, not by every `serve` (bench/footprint.py)
+
     started = time.perf_counter()
     steps: list[dict[str, Any]] = []
     try:

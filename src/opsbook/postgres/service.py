@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import psycopg
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -24,7 +23,6 @@ from opsbook.auth.roles import Principal, Role
 from opsbook.checks.kinds.postgres import ALL_MEASURES, PostgresCheck, libpq_dsn
 from opsbook.errors import Invalid, NotFound
 from opsbook.postgres import measures
-from opsbook.postgres.collect import collect
 from opsbook.postgres.models import SnapshotRow
 from opsbook.postgres.statements import QueryDelta, deltas
 from opsbook.redact import redact
@@ -92,6 +90,10 @@ def find_database(runtime: Runtime, name: str | None) -> tuple[str, PostgresChec
 
 
 async def _snapshot(spec: PostgresCheck) -> dict[str, Any]:
+    import psycopg  # loaded when a database is looked at, not by every `serve` (bench/footprint.py)
+
+    from opsbook.postgres.collect import collect
+
     timeout = spec.timeout.total_seconds()
     conn = await psycopg.AsyncConnection.connect(
         libpq_dsn(spec.dsn), autocommit=True, connect_timeout=max(2, math.ceil(timeout)),
@@ -103,6 +105,8 @@ async def _snapshot(spec: PostgresCheck) -> dict[str, Any]:
 
 def live_snapshot(spec: PostgresCheck) -> dict[str, Any]:
     """Every measurement of the database now (blocking: run it in a thread from async code)."""
+    import psycopg
+
     try:
         return asyncio.run(_snapshot(spec))
     except (psycopg.Error, OSError) as exc:

@@ -330,7 +330,7 @@ class Pipeline:
         on(Topic.BACKUPS, self.backups.wake)
         on([Topic.SECRETS, Topic.RUNS], self.secrets.wake)
         on([Topic.CHORES, Topic.RUNS], self.chores.wake)
-        on([Topic.INCIDENTS, Topic.MUTES], self.subscribers.wake)
+        on([Topic.INCIDENTS, Topic.MUTES, Topic.SUBSCRIBERS], self.subscribers.wake)
         on([Topic.CHECKS, Topic.MUTES], self.slos.wake)
 
     # --- lifecycle --------------------------------------------------------------------------

@@ -23,10 +23,16 @@ from sqlalchemy.orm import Session
 from opsbook.config.schema import OpsbookConfig
 from opsbook.incidents.models import RESOLVED, IncidentRow, PublicUpdateRow
 from opsbook.incidents.public import public_status, shown_title
-from opsbook.notify.service import send
+from opsbook.notify.service import cancel_channel, send
 from opsbook.silences.service import UpcomingMaintenance, upcoming_maintenance
 from opsbook.statuspage.incidents import public_services_of
-from opsbook.subscribers.messages import IncidentNotice, MaintenanceNotice, PublicUpdateLine, ToSubscriber
+from opsbook.subscribers.messages import (
+    IncidentNotice,
+    MaintenanceNotice,
+    PublicUpdateLine,
+    ToSubscriber,
+    channel_of,
+)
 from opsbook.subscribers.models import ACTIVE, PENDING, AnnouncementRow, SubscriberRow
 
 LOOKBACK = timedelta(days=1)
@@ -202,10 +208,21 @@ def announce(
     return planned.next_due
 
 
-def forget(session: Session, config: OpsbookConfig, now: datetime) -> None:
-    """Delete announcement records older than KEEP and subscriptions never confirmed in time."""
+def forget(session: Session, config: OpsbookConfig, now: datetime) -> datetime | None:
+    """Delete announcement records older than KEEP and subscriptions never confirmed in time (with their
+    confirmation if it is still waiting to be delivered); returns when the next one left runs out."""
     session.execute(delete(AnnouncementRow).where(AnnouncementRow.ts < now - KEEP))
     expired = now - config.status_page.subscribers.confirm_within
-    session.execute(delete(SubscriberRow).where(
+    stale = list(session.scalars(select(SubscriberRow.id).where(
         SubscriberRow.status == PENDING, SubscriberRow.created_at < expired,
-        SubscriberRow.confirm_sent_at.is_(None) | (SubscriberRow.confirm_sent_at < expired)))
+        SubscriberRow.confirm_sent_at.is_(None) | (SubscriberRow.confirm_sent_at < expired))))
+    for subscriber_id in stale:
+        cancel_channel(session, channel_of(subscriber_id), now, "never confirmed")
+    if stale:
+        session.execute(delete(SubscriberRow).where(SubscriberRow.id.in_(stale)))
+    waiting = session.execute(select(SubscriberRow.created_at, SubscriberRow.confirm_sent_at)
+                              .where(SubscriberRow.status == PENDING)).all()
+    if not waiting:
+        return None
+    last_asked = min(max(created, sent or created) for created, sent in waiting)
+    return last_asked + config.status_page.subscribers.confirm_within + timedelta(seconds=1)

@@ -227,18 +227,18 @@ def views(runtime: Runtime, limit: int = 500) -> list[SubscriberView]:
 
 
 def sync(runtime: Runtime) -> datetime | None:
-    """Announce what became public since the last round; returns when the next maintenance notice is due
-    (at most KEEPALIVE ahead)."""
+    """Announce what became public since the last round and forget what expired; returns when the next
+    maintenance notice is due or the next unconfirmed subscription runs out (at most KEEPALIVE ahead)."""
     config = runtime.config
     if not config.status_page.subscribers.enabled:
         return None
     with runtime.sessions() as session:  # committed in chunks: see announce.Fanout
         now = runtime.clock.now()
         try:
-            due = announce.announce(session, config, now, unsubscribe_link, session.commit)
-            announce.forget(session, config, now)
+            due = [announce.announce(session, config, now, unsubscribe_link, session.commit),
+                   announce.forget(session, config, now)]
             session.commit()
         except BaseException:
             session.rollback()
             raise
-    return min(due, now + KEEPALIVE) if due is not None else now + KEEPALIVE
+    return min([t for t in due if t is not None] + [now + KEEPALIVE])

@@ -37,6 +37,9 @@ from opsbook.events import DomainEvent, Topic, emit
 log = logging.getLogger(__name__)
 
 Hook = Callable[[Session, Sequence[StoredResult], BatchOutcome], None]
+Store = Callable[[Session, Sequence[StoredResult]], BatchOutcome]
+"""Writes a batch in the given transaction: `checks.store.write_batch`, or one that adds to it (the
+combined verdicts of checks probed from several locations: opsbook.locations.combine)."""
 MAX_PENDING = 200_000
 """Results held while the store is away: about 5 minutes of 600 checks/s (see bench/README.md)."""
 
@@ -77,8 +80,10 @@ class ResultWriter:
         flush_interval: float = 1.0,
         hooks: Sequence[Hook] = (),
         max_pending: int = MAX_PENDING,
+        store: Store = write_batch,
     ) -> None:
         self.sessions = sessions
+        self.store = store
         self.clock = clock
         self.batch_size = batch_size
         self.flush_interval = flush_interval
@@ -170,7 +175,7 @@ class ResultWriter:
 
     def _write_all(self, batch: Sequence[StoredResult]) -> Written:
         with self.sessions.begin() as session:
-            outcome = write_batch(session, batch)
+            outcome = self.store(session, batch)
             if outcome.changes:
                 changed = sorted({c.check_id for c in outcome.changes})
                 emit(session, DomainEvent(Topic.CHECKS, "state changed", detail={"check_ids": changed}))

@@ -30,6 +30,10 @@ def validate(config: ConfigOption = None, file: Annotated[str | None, typer.Argu
         raise typer.Exit(1) from None
     cfg = loaded.config
     console.print(f"{path}: ok — {len(cfg.services)} services, {len(cfg.checks())} checks")
+    from opsbook.locations.cli import validate_notes
+
+    for note in validate_notes(cfg.checks()):
+        console.print(note, markup=False, highlight=False)
 
 
 def schema(

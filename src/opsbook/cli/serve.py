@@ -10,6 +10,7 @@ import uvicorn
 from opsbook.auth.passwords import ensure_first_admin_password
 from opsbook.auth.tokens import ensure_admin_token
 from opsbook.cli.common import ConfigOption, console, fail, runtime_or_exit
+from opsbook.locations.cli import NEEDS_POSTGRES_FOR_LOCATION, LocationOption, location_notes
 from opsbook.logs import setup_logging
 from opsbook.redact import redact
 
@@ -29,6 +30,7 @@ def serve(
     name: Annotated[str | None, typer.Option(
         help="How this process is shown in `opsbook cluster status` (default serve@HOST:PID)."
     )] = None,
+    location: LocationOption = None,
 ) -> None:
     """Run opsbook: checks, API, UI and status page, until stopped."""
     runtime = runtime_or_exit(config)
@@ -36,6 +38,9 @@ def serve(
         runtime.close()
         raise fail("--no-workers needs PostgreSQL and `opsbook worker` processes: on SQLite one `opsbook "
                    "serve` runs everything")
+    if location and runtime.engine.dialect.name != "postgresql":
+        runtime.close()
+        raise fail(NEEDS_POSTGRES_FOR_LOCATION)
     setup_logging(runtime.redact)
     from opsbook.cluster.identity import ProcessIdentity
     from opsbook.web.app import create_app
@@ -64,12 +69,16 @@ def serve(
     db = runtime.engine.url.render_as_string(hide_password=True)
     console.print(f"opsbook: {len(runtime.config.services)} services, {len(checks)} checks, database {db}")
     _warn_of_missing_runbooks(runtime)
+    for line in location_notes(checks, location if workers else None,
+                               clustered=runtime.engine.dialect.name == "postgresql", runs_checks=workers):
+        console.print(line, markup=False, highlight=False)
     if not workers:
         console.print("serving the API, UI and status page only: `opsbook worker` processes run the checks")
     console.print(f"opsbook is serving at [bold]http://{host}:{port}[/] (API docs at /docs)")
     proxies = runtime.config.server.trusted_proxies
     uvicorn.run(
-        create_app(runtime, identity=ProcessIdentity.for_serve(workers, name)), host=host, port=port,
+        create_app(runtime, identity=ProcessIdentity.for_serve(workers, name, location)), host=host,
+        port=port,
         log_config=None, access_log=False, proxy_headers=bool(proxies),
         forwarded_allow_ips=",".join(proxies) or None,
     )

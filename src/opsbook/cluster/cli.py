@@ -11,6 +11,7 @@ from rich.table import Column, Table
 
 from opsbook.cli.common import ConfigOption, console, fail, runtime_or_exit
 from opsbook.cluster.identity import ProcessIdentity
+from opsbook.locations.cli import LocationOption, location_notes
 from opsbook.timefmt import show_span
 from opsbook.words import count
 
@@ -26,6 +27,7 @@ def worker(
     config: ConfigOption = None,
     name: Annotated[str | None, typer.Option(help="How this process is shown (default worker@HOST:PID).")]
     = None,
+    location: LocationOption = None,
 ) -> None:
     """Run checks, rules, notifications and singleton duties, without the web server (PostgreSQL)."""
     runtime = runtime_or_exit(config)
@@ -36,7 +38,9 @@ def worker(
     from opsbook.logs import setup_logging
 
     setup_logging(runtime.redact)
-    identity = ProcessIdentity.for_worker(name)
+    for line in location_notes(runtime.config.checks(), location, clustered=True):
+        console.print(line, markup=False, highlight=False)
+    identity = ProcessIdentity.for_worker(name, location)
     console.print(f"opsbook worker {identity.name}: {len(runtime.config.checks())} checks in the config, "
                   f"database {runtime.engine.url.render_as_string(hide_password=True)}",
                   markup=False, highlight=False)

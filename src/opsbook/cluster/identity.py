@@ -58,8 +58,9 @@ class ProcessIdentity:
         return ",".join(sorted(self.roles))
 
     @classmethod
-    def for_serve(cls, workers: bool = True, name: str | None = None) -> ProcessIdentity:
-        return cls(name or f"serve@{_host()}:{os.getpid()}", BOTH if workers else API_ONLY)
+    def for_serve(cls, workers: bool = True, name: str | None = None, location: str | None = None
+                  ) -> ProcessIdentity:
+        return cls(name or f"serve@{_host()}:{os.getpid()}", BOTH if workers else API_ONLY, location)
 
     @classmethod
     def for_worker(cls, name: str | None = None, location: str | None = None) -> ProcessIdentity:

@@ -10,6 +10,10 @@ workers on several machines need not agree on the time:
    first and then releases it; holding less, it claims free or expired partitions with
    `SELECT … FOR UPDATE SKIP LOCKED`, so two claimers never take the same row.
 
+A keeper leases one pool of partitions (opsbook.cluster.partitions.lease_pools): the checks without
+locations are shared by every worker; each location's probes by the live workers of that location, whose
+own keeper for that pool counts only them.
+
 A worker that cannot renew stops running its checks once `lease` has passed on its own clock since its
 last successful round: by then another may hold them. So a dead worker's checks move within
 `lease + lease / 3` and a partition is never run by two live workers for longer than one check run.
@@ -57,11 +61,13 @@ class LeaseKeeper:
     """One worker's leases (rounds run in a thread: blocking I/O)."""
 
     def __init__(self, sessions: sessionmaker[Session], member_id: str, lease: timedelta, partitions: int,
-                 clock: Clock) -> None:
+                 clock: Clock, first: int = 0, location: str | None = None) -> None:
         self.sessions = sessions
         self.member_id = member_id
         self.lease = lease
         self.partitions = partitions
+        self.first = first  # this keeper's pool: partitions first … first + partitions - 1
+        self.location = location  # a location's pool is shared by its workers only (None: by all)
         self.clock = clock
         self.state = LeaseState()
 
@@ -72,8 +78,15 @@ class LeaseKeeper:
     def ensure_rows(self) -> None:
         """A row per partition in use (made once, by whoever comes first)."""
         with self.sessions.begin() as session:
-            rows = [{"partition": p} for p in range(self.partitions)]
+            rows = [{"partition": p, "location": self.location} for p in self._numbers]
             session.execute(insert(CheckLeaseRow).values(rows).on_conflict_do_nothing())
+
+    @property
+    def _numbers(self) -> range:
+        return range(self.first, self.first + self.partitions)
+
+    def _in_pool(self) -> ColumnElement[bool]:
+        return CheckLeaseRow.partition.between(self.first, self.first + self.partitions - 1)
 
     def renew(self) -> tuple[frozenset[int], int]:
         """Step 1 and the head count: the partitions still held, and this worker's fair share."""
@@ -81,14 +94,15 @@ class LeaseKeeper:
         with self.sessions.begin() as session:
             kept = session.scalars(
                 update(CheckLeaseRow)
-                .where(CheckLeaseRow.holder == self.member_id, CheckLeaseRow.partition < self.partitions)
+                .where(CheckLeaseRow.holder == self.member_id, self._in_pool())
                 .values(expires_at=func.now() + self.lease)
                 .returning(CheckLeaseRow.partition)
             ).all()
-            live = session.scalar(select(func.count()).select_from(ClusterMemberRow).where(
-                ClusterMemberRow.roles.contains("worker"), ClusterMemberRow.stopped_at.is_(None),
-                ClusterMemberRow.heartbeat_at > live_since(self.lease),
-            )) or 0
+            alive = [ClusterMemberRow.roles.contains("worker"), ClusterMemberRow.stopped_at.is_(None),
+                     ClusterMemberRow.heartbeat_at > live_since(self.lease)]
+            if self.location is not None:
+                alive.append(ClusterMemberRow.location == self.location)
+            live = session.scalar(select(func.count()).select_from(ClusterMemberRow).where(*alive)) or 0
         self.state.statements += 2
         self.state.live_workers = max(1, int(live))
         self.state.valid_until = started + self.lease
@@ -114,7 +128,7 @@ class LeaseKeeper:
         with self.sessions.begin() as session:
             free = session.scalars(
                 select(CheckLeaseRow.partition)
-                .where(CheckLeaseRow.partition < self.partitions, or_(
+                .where(self._in_pool(), or_(
                     CheckLeaseRow.holder.is_(None), CheckLeaseRow.expires_at.is_(None),
                     CheckLeaseRow.expires_at < func.now(),
                 ))
@@ -132,10 +146,10 @@ class LeaseKeeper:
         return frozenset(free)
 
     def release_all(self) -> None:
-        """A clean stop: every partition back at once, for the others' next round."""
+        """A clean stop: every partition of the pool back at once, for the others' next round."""
         with self.sessions.begin() as session:
             session.execute(
-                update(CheckLeaseRow).where(CheckLeaseRow.holder == self.member_id)
+                update(CheckLeaseRow).where(CheckLeaseRow.holder == self.member_id, self._in_pool())
                 .values(holder=None, expires_at=None, acquired_at=None)
             )
         self.state.held = frozenset()

@@ -3,7 +3,8 @@
 `cluster_members` has a row per process that ever started (`opsbook serve`, `opsbook worker`): its
 identity, roles and location, and its heartbeat, so a process that stopped beating is shown as gone.
 `check_leases` has a row per partition of the checks: the member that runs that partition's checks,
-until `expires_at` unless renewed (see opsbook.cluster.leases).
+until `expires_at` unless renewed (see opsbook.cluster.leases); a partition of a location's pool (checks
+probed from several locations) is run by that location's workers only.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ class ClusterMemberRow(Base):
 class CheckLeaseRow(Base):
     __tablename__ = "check_leases"
     partition: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    location: Mapped[str | None] = mapped_column(String(64))  # the pool of a location's probes; None: all
     holder: Mapped[str | None] = mapped_column(String(100), index=True)
     expires_at: Mapped[datetime | None]
     acquired_at: Mapped[datetime | None]

@@ -1,9 +1,11 @@
 """This process as a member of the cluster: its heartbeat, and (a worker) the checks it runs.
 
 `ClusterNode` joins `cluster_members` at start, then every `lease / 3` beats (with the duties it holds
-and its scheduler's lag) and, as a worker, runs a lease round (opsbook.cluster.leases), telling its
-listeners the checks it runs from now on. It stops running them when it loses them, including when it
-cannot reach the database for a whole lease. A clean stop gives every partition back at once.
+and its scheduler's lag) and, as a worker, runs a lease round (opsbook.cluster.leases) for each pool it
+takes part in (the checks without locations; with `--location`, that location's probes too), telling
+its listeners the checks (probe units: opsbook.locations.units) it runs from now on. It stops running
+them when it loses them, including when it cannot reach the database for a whole lease. A clean stop
+gives every partition back at once.
 
 On SQLite there is one process and no cluster: `owned` is None (every check is this process's), nothing
 is written, and `start` does nothing.
@@ -24,7 +26,7 @@ from typing import Any
 from opsbook.cluster import members
 from opsbook.cluster.identity import ProcessIdentity
 from opsbook.cluster.leases import LeaseKeeper
-from opsbook.cluster.partitions import checks_in, leased, partition_count, partition_map
+from opsbook.cluster.partitions import checks_in, lease_pools
 from opsbook.loops import Loop, Supervisor
 from opsbook.runtime import Runtime
 
@@ -46,11 +48,15 @@ class ClusterNode:
         self.identity = identity
         self.shared = runtime.engine.dialect.name == "postgresql"
         settings = runtime.config.cluster
-        self.by_check = partition_map(leased(checks), settings.partitions)
-        self.keeper = LeaseKeeper(
-            runtime.sessions, identity.member_id, settings.lease,
-            partition_count(len(self.by_check), settings.partitions), runtime.clock,
-        )
+        pools = [p for p in lease_pools(checks, settings.partitions)  # its location's probes, and the rest
+                 if p.location is None or p.location == identity.location]
+        self.by_check = {unit: part for pool in pools for unit, part in pool.units.items()}
+        self.keepers = [
+            LeaseKeeper(runtime.sessions, identity.member_id, settings.lease, pool.count, runtime.clock,
+                        first=pool.first, location=pool.location)
+            for pool in pools
+        ]
+        self.keeper = self.keepers[0]  # the checks without locations
         self.duties = duties
         self.listeners: list[Listener] = []
         self.owned: frozenset[str] | None = None if not self.shared or not identity.works else frozenset()
@@ -79,7 +85,8 @@ class ClusterNode:
         members.prune(self.runtime.sessions)
         members.join(self.runtime.sessions, self.identity)
         if self.identity.works:
-            self.keeper.ensure_rows()
+            for keeper in self.keepers:
+                keeper.ensure_rows()
 
     async def stop(self) -> None:
         if not self._joined:
@@ -92,7 +99,8 @@ class ClusterNode:
     def _leave(self) -> None:
         try:
             if self.identity.works:
-                self.keeper.release_all()
+                for keeper in self.keepers:
+                    keeper.release_all()
             members.leave(self.runtime.sessions, self.identity)
         except Exception:  # the database is gone: the leases expire on their own
             log.warning("could not leave the cluster cleanly", exc_info=True)
@@ -102,7 +110,7 @@ class ClusterNode:
     async def _step(self) -> datetime:
         clock = self.runtime.clock
         started = clock.now()
-        valid_until = self.keeper.state.valid_until
+        valid_until = min((k.state.valid_until for k in self.keepers if k.state.valid_until), default=None)
         try:
             if self.identity.works and valid_until is not None and valid_until > started:
                 # a round hung on the network must not keep this worker running checks past its lease
@@ -110,7 +118,7 @@ class ClusterNode:
             else:
                 await self._round()
         except Exception:
-            if self.identity.works and self.keeper.expired_locally(self.runtime.clock.now()):
+            if self.identity.works and any(k.expired_locally(self.runtime.clock.now()) for k in self.keepers):
                 self._set(frozenset())  # another worker may hold them by now
             raise
         return started + self.keeper.every
@@ -120,17 +128,20 @@ class ClusterNode:
         await asyncio.to_thread(members.beat, self.runtime.sessions, self.identity, self.duties(), lag)
         if not self.identity.works:
             return
-        keeper = self.keeper
-        kept, share = await asyncio.to_thread(keeper.renew)
-        excess = frozenset(sorted(kept)[share:])
-        keeper.state.held = kept - excess
-        self._set_partitions(keeper.state.held)  # stop running the excess before giving it back
-        await asyncio.to_thread(keeper.release, excess)
-        gained = await asyncio.to_thread(keeper.claim, share - len(keeper.state.held))
-        if gained:
-            keeper.state.held |= gained
-            self._set_partitions(keeper.state.held)
-        keeper.state.rounds += 1
+        for keeper in self.keepers:  # one pool after the other
+            kept, share = await asyncio.to_thread(keeper.renew)
+            excess = frozenset(sorted(kept)[share:])
+            keeper.state.held = kept - excess
+            self._set_partitions(self._held())  # stop running the excess before giving it back
+            await asyncio.to_thread(keeper.release, excess)
+            gained = await asyncio.to_thread(keeper.claim, share - len(keeper.state.held))
+            if gained:
+                keeper.state.held |= gained
+                self._set_partitions(self._held())
+            keeper.state.rounds += 1
+
+    def _held(self) -> frozenset[int]:
+        return frozenset().union(*(k.state.held for k in self.keepers))
 
     def _set_partitions(self, partitions: frozenset[int]) -> None:
         self._set(checks_in(partitions, self.by_check))

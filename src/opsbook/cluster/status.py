@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.cluster.leases import live_since
 from opsbook.cluster.models import CheckLeaseRow, ClusterMemberRow
-from opsbook.cluster.partitions import leased, partition_count
+from opsbook.cluster.partitions import lease_pools
 from opsbook.runtime import Runtime
 
 
@@ -58,7 +58,7 @@ def cluster_status(runtime: Runtime) -> ClusterStatus:
             func.count(),
             func.count(case((CheckLeaseRow.expires_at.is_(None) | (CheckLeaseRow.expires_at < func.now()),
                              1))),
-        ).select_from(CheckLeaseRow).where(CheckLeaseRow.partition < _in_use(runtime))).one()
+        ).select_from(CheckLeaseRow).where(CheckLeaseRow.partition.in_(_in_use(runtime)))).one()
     members = []
     for row, age, beating in rows:
         state = "gone" if row.stopped_at is not None else ("alive" if beating else "lost")
@@ -80,5 +80,7 @@ def _leases(session: Session) -> dict[str, tuple[int, int]]:
     return {str(holder): (int(ok), int(old)) for holder, ok, old in rows}
 
 
-def _in_use(runtime: Runtime) -> int:
-    return partition_count(len(leased(runtime.config.checks())), runtime.config.cluster.partitions)
+def _in_use(runtime: Runtime) -> list[int]:
+    """The partition numbers of every pool (the checks without locations, and each location's)."""
+    pools = lease_pools(runtime.config.checks(), runtime.config.cluster.partitions)
+    return [n for pool in pools for n in range(pool.first, pool.first + pool.count)]

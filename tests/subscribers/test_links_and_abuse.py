@@ -1,6 +1,7 @@
 """The subscribe form and links under abuse: forged and expired links refused, the form's CSRF check,
 bad input answered 400, the per-IP limit 429, the per-address limit and an address subscribed already
-answered exactly like a new one (the form tells nobody who subscribes)."""
+answered exactly like a new one (the form tells nobody who subscribes); two requests racing for one
+address make one subscriber."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.clock import FakeClock
 from opsbook.notify.models import OutboxRow
+from opsbook.subscribers import service
 from tests.notify.conftest import MailBox
 from tests.subscribers.support import ADDRESS, START, body, link, runtime_of, served, subscribers, to
 
@@ -103,3 +105,13 @@ async def test_bad_input_and_cross_site_posts(sqlite_engine: Engine, smtp: MailB
         big = await site.http.post("/status/subscribe", content=b"address=" + b"x" * 70_000,
                                    headers={"content-type": "application/x-www-form-urlencoded"})
         assert big.status_code == 413
+
+
+def test_two_requests_racing_for_one_address_make_one_subscriber(engine: Engine) -> None:
+    runtime = runtime_of(engine, FakeClock(START), 25)
+    service.subscribe(runtime, service.visitor("192.0.2.1"), "email", ADDRESS, [])
+    with runtime.sessions.begin() as s:  # the other request, having looked before the first committed
+        [first] = subscribers(engine)
+        second = service._new(s, "email", ADDRESS, first.address_key, ["api"], START)
+        assert second.id == first.id
+    assert len(subscribers(engine)) == 1

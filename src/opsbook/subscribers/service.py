@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from opsbook.auth.roles import Principal, Role
@@ -93,6 +94,28 @@ def _recent(
     return int(session.scalar(query) or 0)
 
 
+def _existing(session: Session, address_key: str) -> SubscriberRow | None:
+    return session.scalars(select(SubscriberRow).where(SubscriberRow.address_key == address_key)).first()
+
+
+def _new(session: Session, kind: str, address: str, address_key: str, services: list[str],
+         now: datetime) -> SubscriberRow:
+    """A pending subscriber; if a concurrent request made the same one first (the unique address key),
+    that one."""
+    row = SubscriberRow(kind=kind, address=address, address_key=address_key, services=services,
+                        pending_services=None, status=PENDING, confirm_nonce=secrets.token_hex(8),
+                        unsubscribe_nonce=secrets.token_hex(8), created_at=now)
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        found = _existing(session, address_key)
+        if found is None:
+            raise
+        return found
+    return row
+
+
 def page_title(config: OpsbookConfig) -> str:
     return config.status_page.title or config.title
 
@@ -128,15 +151,11 @@ def subscribe(runtime: Runtime, actor: Principal, kind: str, address: str, servi
         allowed = _recent(session, SubscribeRequestRow.address_key, address_key,
                           now - settings.per_address.per, sent_only=True) < settings.per_address.count
         session.add(SubscribeRequestRow(ts=now, ip_key=ip_key, address_key=address_key, sent=allowed))
-        row = session.scalars(select(SubscriberRow).where(SubscriberRow.address_key == address_key)).first()
-        change = row is not None and row.status == ACTIVE
+        row = _existing(session, address_key)
         if row is None:
-            row = SubscriberRow(kind=kind, address=checked, address_key=address_key, services=chosen,
-                                pending_services=None, status=PENDING, confirm_nonce=secrets.token_hex(8),
-                                unsubscribe_nonce=secrets.token_hex(8), created_at=now)
-            session.add(row)
-            session.flush()
-        elif row.status == PENDING:
+            row = _new(session, kind, checked, address_key, chosen, now)
+        change = row.status == ACTIVE
+        if row.status == PENDING:
             row.services = chosen
         else:
             row.pending_services = chosen

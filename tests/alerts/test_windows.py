@@ -10,7 +10,7 @@ from opsbook.alerts.service import AlertEngine
 from opsbook.checks.result import CheckResult, Status, StoredResult
 from opsbook.checks.store import write_batch
 from opsbook.rules.evaluate import Sample
-from tests.alerts.conftest import Harness, load
+from tests.alerts.conftest import CONFIG, Harness, load
 
 API = "api/health"  # p95(latency_ms) > 500 for 5m: a 5-minute window
 
@@ -96,3 +96,19 @@ def test_forget_reads_a_check_again(harness: Harness) -> None:
     _same(harness, engine, API)
     assert engine.windows.loads == 2
 
+
+
+def test_a_window_keeps_measured_values_only_for_checks_whose_rules_read_them(harness: Harness) -> None:
+    hot = "        rules: [{name: hot, when: 'cpu_pct > 80'}]\n"
+    config = load(CONFIG.replace("      - name: flappy", hot + "      - name: flappy", 1))
+    engine = AlertEngine(config.config)
+    harness.write(API, values={"cpu_pct": 95.0})
+    with harness.sessions.begin() as session:
+        (health,) = engine.windows.samples(session, [API], harness.clock.now())[API]
+    assert dict(health.values) == {"cpu_pct": 95.0}  # api/health now has a rule on cpu_pct
+    fired = harness.process(API, engine=engine)
+    assert [(t.rule, t.kind.value) for t in fired] == [("hot", "fired")]
+    harness.write("api/flappy", values={"cpu_pct": 95.0})
+    with harness.sessions.begin() as session:
+        (flappy,) = engine.windows.samples(session, ["api/flappy"], harness.clock.now())["api/flappy"]
+    assert dict(flappy.values) == {}  # its rules read latency and failures only

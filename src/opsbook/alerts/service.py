@@ -67,7 +67,11 @@ class AlertEngine:
         self.lookback: dict[str, timedelta] = {
             check_id: max(r.lookback for r in specs) for check_id, specs in self.rules.items() if specs
         }
-        self.windows = WindowCache(self.lookback, self.read_samples)
+        measured = {  # checks with a rule on a measured value: their windows keep the values
+            check_id for check_id, specs in self.rules.items()
+            if any(s.expr.operand.kind == "aggregate" and s.expr.operand.field != "latency_ms" for s in specs)
+        }
+        self.windows = WindowCache(self.lookback, self.read_samples, measured)
 
     # --- reading ---------------------------------------------------------------------------------
 

@@ -20,11 +20,13 @@ Results written by another process (another worker of a cluster) do not reach th
 from __future__ import annotations
 
 import bisect
+import sys
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from types import MappingProxyType
 
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -43,10 +45,22 @@ Loader = Callable[[Session, Sequence[str], datetime], Mapping[str, list[Sample]]
 """Reads the given checks' results in `(now - lookback, now]` from the store, oldest first."""
 
 
-def sample_of(stored: StoredResult) -> Sample:
-    """A result as rules see it (as it reads back from the store)."""
+_NO_VALUES: Mapping[str, float] = MappingProxyType({})
+
+
+def sample_of(stored: StoredResult, values: bool = True) -> Sample:
+    """A result as rules see it (as it reads back from the store); without its measured values when no
+    rule of the check reads one, and short messages shared, so a window costs little memory."""
     r = stored.result
-    return Sample(stored.ts, r.status.value, r.latency_ms, dict(r.values), r.message[:4000])
+    return slim(Sample(stored.ts, r.status.value, r.latency_ms, r.values, r.message[:4000]), values)
+
+
+def slim(sample: Sample, values: bool) -> Sample:
+    message = sys.intern(sample.message) if len(sample.message) <= 200 else sample.message
+    if values and message is sample.message:
+        return sample
+    kept = sample.values if values else _NO_VALUES
+    return Sample(sample.ts, sample.status, sample.latency_ms, kept, message)
 
 
 @dataclass(slots=True)
@@ -87,9 +101,9 @@ class _Overlay:
     loaded: dict[str, tuple[int, Window]] = field(default_factory=dict)  # read in this transaction
     extra: dict[str, list[Sample]] = field(default_factory=dict)  # written here, for shared windows
 
-    def absorb(self, written: Sequence[StoredResult]) -> None:
+    def absorb(self, written: Sequence[StoredResult], values: Callable[[str], bool]) -> None:
         for stored in written[self.consumed :]:
-            sample = sample_of(stored)
+            sample = sample_of(stored, values(stored.check_id))
             own = self.loaded.get(stored.check_id)
             if own is not None:
                 own[1].insert(sample)
@@ -101,8 +115,13 @@ class _Overlay:
 class WindowCache:
     """The in-memory windows of one alert engine: `samples(session, check_ids, now)`."""
 
-    def __init__(self, lookback: Mapping[str, timedelta], load: Loader) -> None:
+    def __init__(
+        self, lookback: Mapping[str, timedelta], load: Loader, values: Iterable[str] | None = None
+    ) -> None:
+        """`values`: the checks whose rules read measured values (None: all); the others' windows keep
+        none."""
         self.lookback = dict(lookback)
+        self._values = None if values is None else frozenset(values)
         self.load = load
         self.loads = 0  # checks read from the store (at start, after `forget`, after a race)
         self._windows: dict[str, Window] = {}
@@ -114,7 +133,7 @@ class WindowCache:
     def samples(self, session: Session, check_ids: Iterable[str], now: datetime) -> dict[str, list[Sample]]:
         """Each check's results in `(now - lookback, now]`, oldest first (checks without rules: none)."""
         overlay = self._overlay(session)
-        overlay.absorb(session.info.get(WRITTEN_KEY, ()))
+        overlay.absorb(session.info.get(WRITTEN_KEY, ()), self.keeps_values)
         out: dict[str, list[Sample]] = {}
         missing: list[str] = []
         with self._lock:
@@ -140,11 +159,15 @@ class WindowCache:
             read = self.load(session, missing, now)  # sees this transaction's own rows
             self.loads += len(missing)
             for check_id in missing:
-                window = Window.of(read.get(check_id, []))
+                keep = self.keeps_values(check_id)
+                window = Window.of(slim(sample, keep) for sample in read.get(check_id, []))
                 overlay.loaded[check_id] = (generations[check_id], window)
                 overlay.extra.pop(check_id, None)
                 out[check_id] = window.between(now - self.lookback[check_id], now)
         return out
+
+    def keeps_values(self, check_id: str) -> bool:
+        return self._values is None or check_id in self._values
 
     def forget(self, check_ids: Iterable[str] | None = None) -> None:
         """Drop windows (all of them without arguments): they are read from the store on next use."""
@@ -168,7 +191,7 @@ class WindowCache:
         if self._url is None or url != self._url:
             return  # this cache has read nothing from that database
         if overlay is not None:
-            overlay.absorb(written)
+            overlay.absorb(written, self.keeps_values)
         touched = {r.check_id for r in written}
         with self._lock:
             if overlay is not None:
@@ -183,7 +206,7 @@ class WindowCache:
                     continue  # already in the window read within the transaction
                 shared = self._windows.get(stored.check_id)
                 if shared is not None:
-                    shared.insert(sample_of(stored))
+                    shared.insert(sample_of(stored, self.keeps_values(stored.check_id)))
             for check_id in touched:
                 self._generation[check_id] = self._generation.get(check_id, 0) + 1
 

@@ -1,7 +1,7 @@
 """Benchmark: N HTTP checks run by the real scheduler, results stored in the real database.
 
     .venv/bin/python bench/checks.py [--checks 5000] [--interval 1] [--seconds 30]
-                                     [--db sqlite|URL] [--keepalive] [--p95-rule]
+                                     [--db sqlite|URL] [--keepalive] [--p95-rule] [--warmup S]
 
 A fast aiohttp server runs in its own process on 127.0.0.1. opsbook's pipeline (scheduler, writer,
 housekeeping) runs here on the system clock for the given time. Printed: checks/s sustained,
@@ -110,7 +110,7 @@ async def run(args: argparse.Namespace, url: str) -> None:
     proc = psutil.Process()
     target = psutil.Process(server.pid)
     await pipeline.start()
-    warmup = max(2.0, args.interval * 2)
+    warmup = args.warmup if args.warmup is not None else max(2.0, args.interval * 2)
     await asyncio.sleep(warmup)
     written0, lags_from = pipeline.writer.written + pipeline.writer.pending, len(lags)
     cpu0, target0 = proc.cpu_times(), target.cpu_times()
@@ -161,6 +161,8 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite", help="sqlite, or a PostgreSQL URL")
     parser.add_argument("--keepalive", action="store_true")
     parser.add_argument("--p95-rule", action="store_true", help="a p95 latency rule on every service")
+    parser.add_argument("--warmup", type=float, default=None,
+                        help="seconds before measuring (default 2 intervals; 300 fills a 5m rule window)")
     asyncio.run(bench(parser.parse_args()))
 
 

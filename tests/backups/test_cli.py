@@ -84,6 +84,7 @@ def test_secret_rotated_list_show_and_compromised(tmp_path: Path, pg_url: str) -
 
     shown = run(["secret", "show", "jwt-signing-key", "-c", str(path)], tmp_path, COLUMNS=WIDTH)
     assert "Policy: rotate every 90d (owner told 14 d ahead)" in shown.stdout and "new key" in shown.stdout
+    assert "State: last rotated 2026-01-05 CET, " in shown.stdout  # the team's zone, named
 
     opened = run(["secret", "compromised", "jwt-signing-key", "--reason", "key in a public gist",
                   "-c", str(path), "--as", "ana"], tmp_path, COLUMNS=WIDTH)
@@ -92,6 +93,7 @@ def test_secret_rotated_list_show_and_compromised(tmp_path: Path, pg_url: str) -
     assert "opsbook secret rotated jwt-signing-key" in opened.stdout
     incident = run(["incident", "show", "1", "-c", str(path)], tmp_path, COLUMNS=WIDTH)
     assert "jwt-signing-key compromised" in incident.stdout
+    assert "Emergency rotation due by " in incident.stdout and " UTC" not in incident.stdout
 
     assert run(["secret", "compromised", "jwt-signing-key", "-c", str(path)], tmp_path).returncode == 2
     missing = run(["secret", "show", "nope", "-c", str(path)], tmp_path)

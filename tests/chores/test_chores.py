@@ -162,6 +162,7 @@ async def test_overdue_alert_then_done_by_hand(runtime: Runtime, sqlite_engine: 
     [alert] = _alerts(sqlite_engine)
     assert (alert.state, alert.severity, alert.service) == ("firing", "P3", "chores")
     assert "overdue" in alert.summary and "ana" in alert.summary
+    assert alert.summary.endswith("was to do it by 2026-03-03 10:00 CET")  # the team's zone, named
     [row] = _rows(sqlite_engine)
     assert row.status == "overdue"
     service.mark_done(runtime, ANA, row.id, "rotated from the vault UI")
@@ -169,6 +170,7 @@ async def test_overdue_alert_then_done_by_hand(runtime: Runtime, sqlite_engine: 
     assert alert.state == "resolved"
     [entry] = _oplog(sqlite_engine)
     assert "by hand" in entry.reason and entry.impact == "rotated from the vault UI"
+    assert entry.reason.startswith("due 2026-03-02 10:00 CET;")
     with pytest.raises(Conflict, match="already done"):
         service.skip(runtime, ANA, row.id, "late")
 

@@ -37,6 +37,7 @@ from opsbook.runbooks.models import RunRow, RunStepRow
 from opsbook.runbooks.service import find_procedure
 from opsbook.runtime import Runtime
 from opsbook.secrets.alerting import deliver
+from opsbook.timefmt import show_time
 from opsbook.usecase import Tx, transaction
 
 SERVICE = "chores"
@@ -177,7 +178,8 @@ def _go_overdue(tx: Tx, runtime: Runtime, hooks: Hooks, chore: ChoreConfig, row:
     row.status = OVERDUE
     row.overdue_at = tx.now
     who = row.assignee or f"the on-call of {chore.oncall} (nobody was)"
-    summary = f"Chore {chore.name} overdue: {who} was to do it by {row.deadline:%Y-%m-%d %H:%M} UTC"
+    by = show_time(row.deadline, runtime.config.timezone)
+    summary = f"Chore {chore.name} overdue: {who} was to do it by {by}"
     event = _event(chore.name, row, ExternalAction.TRIGGER, summary, Severity(chore.overdue_severity))
     hooks(tx.session, apply_external(tx.session, event, tx.now), tx.now)
     tx.emit(DomainEvent(Topic.CHORES, "overdue", _subject(row), {"chore": chore.name}))
@@ -202,7 +204,7 @@ def _close(
         how = f"by runbook run #{run.id}" if run is not None else "marked done by hand"
         entry = oplog.add_entry(
             tx.session, now=tx.now, operation=f'Chore "{row.chore}" done ({row.procedure})',
-            operator=actor, reason=f"due {row.due_at:%Y-%m-%d %H:%M} UTC; {how}",
+            operator=actor, reason=f"due {show_time(row.due_at, runtime.config.timezone)}; {how}",
             impact=reason or ("late: it was overdue" if was_overdue else "on time"),
             duration_s=((run.finished_at or tx.now) - run.started_at).total_seconds() if run else None,
         )

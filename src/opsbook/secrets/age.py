@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from opsbook.checks.result import CheckResult, Status
 from opsbook.config.types import format_duration
 from opsbook.secrets.config import SecretConfig
+from opsbook.timefmt import show_time
 
 DAY = 86400.0
 
@@ -67,7 +68,8 @@ class SecretState:
         future = [t for t in instants if t is not None and t > self.now]
         return min(future) if future else None
 
-    def describe(self, every: timedelta) -> str:
+    def describe(self, every: timedelta, zone: str) -> str:
+        """The state in words, times in the team's `zone`."""
         policy = f"policy every {format_duration(every)}"
         if self.last_rotated is None or self.due_at is None:
             text = (f"last rotation unknown ({policy}): record it with "
@@ -76,12 +78,13 @@ class SecretState:
             days = (self.now - self.last_rotated).total_seconds() / DAY
             left = (self.due_at - self.now).total_seconds() / DAY
             when = f"overdue by {-left:.1f} days" if left <= 0 else f"due in {left:.1f} days"
-            text = f"last rotated {self.last_rotated:%Y-%m-%d} UTC, {days:.0f} days ago ({policy}); {when}"
+            text = (f"last rotated {show_time(self.last_rotated, zone, fmt='%Y-%m-%d')}, {days:.0f} days ago "
+                    f"({policy}); {when}")
         if self.compromise_due is not None:
-            text += f"; compromised: emergency rotation due by {self.compromise_due:%Y-%m-%d %H:%M} UTC"
+            text += f"; compromised: emergency rotation due by {show_time(self.compromise_due, zone)}"
         return text
 
-    def result(self, every: timedelta) -> CheckResult:
+    def result(self, every: timedelta, zone: str) -> CheckResult:
         values = {"due_soon": float(self.due_soon), "overdue": float(self.overdue),
                   "compromised": float(self.compromised), "emergency_overdue": float(self.emergency_overdue),
                   "unknown": float(self.last_rotated is None)}
@@ -94,7 +97,7 @@ class SecretState:
             status = Status.DEGRADED
         else:
             status = Status.UP
-        return CheckResult(status, None, self.describe(every), values)
+        return CheckResult(status, None, self.describe(every, zone), values)
 
 
 def judge(secret: SecretConfig, last_rotated: datetime | None, compromise_due: datetime | None,

@@ -28,6 +28,7 @@ from opsbook.incidents.records import add_entry
 from opsbook.runtime import Runtime
 from opsbook.secrets.checks import SERVICE
 from opsbook.secrets.config import SecretConfig
+from opsbook.timefmt import show_time
 from opsbook.usecase import Tx
 
 SOURCE = "secrets"
@@ -64,7 +65,8 @@ def compromised(runtime: Runtime, tx: Tx, secret: SecretConfig, reason: str,
                 due: datetime) -> tuple[IncidentRow, int | None]:
     """The compromise's alert and its own incident (SLA: the emergency deadline); pages at once."""
     session, now = tx.session, tx.now
-    summary = f"Secret {secret.name} compromised: rotate by {due:%Y-%m-%d %H:%M} UTC ({reason})"[:1000]
+    zone = runtime.config.timezone
+    summary = f"Secret {secret.name} compromised: rotate by {show_time(due, zone)} ({reason})"[:1000]
     transitions = apply_external(session, _event(secret, f"compromised-{now:%Y%m%dT%H%M%S}",
                                                  ExternalAction.TRIGGER, summary), now)
     row = lifecycle.open_incident(
@@ -82,7 +84,7 @@ def compromised(runtime: Runtime, tx: Tx, secret: SecretConfig, reason: str,
         ))
     procedure = (f"; rotation procedure: \"{secret.rotation}\" (opsbook runbook run \"{secret.rotation}\" "
                  f"--incident {row.id})") if secret.rotation else ""
-    add_entry(session, row, now, "note", f"Emergency rotation due by {due:%Y-%m-%d %H:%M} UTC (the SLA "
+    add_entry(session, row, now, "note", f"Emergency rotation due by {show_time(due, zone)} (the SLA "
               f"deadline){procedure}; recording the rotation resolves this incident", "opsbook")
     session.flush()
     advance(session, runtime.config, row, now)

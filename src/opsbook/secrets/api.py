@@ -56,12 +56,12 @@ class FailureOut(BaseModel):
     alerted: bool
 
 
-def secret_out(view: SecretView) -> SecretOut:
+def secret_out(view: SecretView, zone: str) -> SecretOut:
     state, cfg = view.state, view.config
     age = state.age
     return SecretOut(
         name=cfg.name, owner=cfg.owner, protects=cfg.protects, every=format_duration(cfg.every),
-        rotation=cfg.rotation, state=state.status_word, description=state.describe(cfg.every),
+        rotation=cfg.rotation, state=state.status_word, description=state.describe(cfg.every, zone),
         last_rotated=state.last_rotated, last_rotation_source=view.last.source if view.last else None,
         age_days=round(age.total_seconds() / 86400, 3) if age is not None else None, due_at=state.due_at,
         compromised_at=view.compromise.reported_at if view.compromise else None,
@@ -74,13 +74,13 @@ def secret_out(view: SecretView) -> SecretOut:
 def list_secrets(runtime: Runtime = Depends(get_runtime),
                  _: Principal = Depends(require_role(Role.VIEWER))) -> list[SecretOut]:
     """Every secret of the inventory with its age against its rotation policy."""
-    return [secret_out(v) for v in service.secret_views(runtime)]
+    return [secret_out(v, runtime.config.timezone) for v in service.secret_views(runtime)]
 
 
 @router.get("/{name}", response_model=SecretOut)
 def show_secret(name: str = SecretName, runtime: Runtime = Depends(get_runtime),
                 _: Principal = Depends(require_role(Role.VIEWER))) -> SecretOut:
-    return secret_out(service.secret_views(runtime, name)[0])
+    return secret_out(service.secret_views(runtime, name)[0], runtime.config.timezone)
 
 
 @router.post("/{name}/rotated", response_model=SecretOut)
@@ -88,7 +88,7 @@ def rotated(body: RotatedIn, name: str = SecretName, runtime: Runtime = Depends(
             actor: Principal = Depends(require_role(Role.RESPONDER))) -> SecretOut:
     """Record a rotation: ends a compromise (its incident resolves) and a rotation-failure alert."""
     service.record_rotation(runtime, actor, name, at=body.at, note=body.note)
-    return secret_out(service.secret_views(runtime, name)[0])
+    return secret_out(service.secret_views(runtime, name)[0], runtime.config.timezone)
 
 
 @router.post("/{name}/compromised", response_model=SecretOut, status_code=201)
@@ -96,7 +96,7 @@ def compromised(body: CompromisedIn, name: str = SecretName, runtime: Runtime = 
                 actor: Principal = Depends(require_role(Role.RESPONDER))) -> SecretOut:
     """Report a suspected compromise: an incident whose SLA is the emergency rotation deadline."""
     service.report_compromise(runtime, actor, name, body.reason)
-    return secret_out(service.secret_views(runtime, name)[0])
+    return secret_out(service.secret_views(runtime, name)[0], runtime.config.timezone)
 
 
 @router.post("/{name}/rotation-failed", response_model=FailureOut, status_code=202)

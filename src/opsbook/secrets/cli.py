@@ -64,7 +64,8 @@ def show(name: Annotated[str, typer.Argument(help="The secret.")], config: Confi
     console.print(f"[bold]{cfg.name}[/] — {state.status_word}", highlight=False)
     lines = [f"Owner: {cfg.owner}", f"Protects: {cfg.protects or '-'}",
              f"Policy: rotate every {format_duration(cfg.every)} "
-             f"(owner told {show_span(cfg.warn_before)} ahead)", f"State: {state.describe(cfg.every)}",
+             f"(owner told {show_span(cfg.warn_before)} ahead)",
+             f"State: {state.describe(cfg.every, runtime.config.timezone)}",
              f"Rotation procedure: {cfg.rotation or '-'}"]
     if view.compromise is not None:
         lines.append(f"Compromised: reported {_when(view.compromise.reported_at, runtime)} by "

@@ -29,6 +29,7 @@ from opsbook.secrets import alerting, store
 from opsbook.secrets.age import SecretState, judge
 from opsbook.secrets.config import SecretConfig
 from opsbook.secrets.models import CompromiseRow, RotationRow
+from opsbook.timefmt import show_time
 from opsbook.usecase import Tx, transaction
 
 
@@ -54,7 +55,7 @@ def record_rotation(runtime: Runtime, actor: Principal, name: str, *, at: dateti
     with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
         when = at or tx.now
         if when > tx.now:
-            raise Invalid(f"a rotation cannot be in the future ({when:%Y-%m-%d %H:%M} UTC)")
+            raise Invalid(f"a rotation cannot be in the future ({show_time(when, runtime.config.timezone)})")
         row = store.add_rotation(tx.session, name, when, "manual", tx.now, actor=actor.name, note=note)
         assert row is not None
         _after_rotation(runtime, tx, secret, row)
@@ -131,7 +132,7 @@ def _after_rotation(runtime: Runtime, tx: Tx, secret: SecretConfig, row: Rotatio
     ended = [c for c in _open(tx.session, secret.name) if c.reported_at <= row.rotated_at]
     for compromise in ended:
         compromise.rotated_at = row.rotated_at
-    note = f"secret {secret.name} rotated {row.rotated_at:%Y-%m-%d %H:%M} UTC ({row.source})"
+    note = f"secret {secret.name} rotated {show_time(row.rotated_at, runtime.config.timezone)} ({row.source})"
     alerting.rotated(runtime, tx, secret, [c.incident_id for c in ended if c.incident_id is not None], note)
     tx.emit(DomainEvent(Topic.SECRETS, "rotated", f"secret:{secret.name}", {"source": row.source}))
 

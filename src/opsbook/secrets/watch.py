@@ -76,7 +76,7 @@ class SecretWatch(Looped):
         results = []
         wakes = []
         for view in views:
-            result = view.state.result(view.config.every)
+            result = view.state.result(view.config.every, self.runtime.config.timezone)
             error = self.errors.get(view.config.name)
             if error:
                 result = type(result)(result.status, None, f"{result.message}; reading the last rotation "
@@ -102,6 +102,7 @@ class SecretWatch(Looped):
         send(session, self.runtime.config, SecretReminder(
             secret=secret.name, owner=secret.owner, state=word, severity=severity.value,
             protects=secret.protects,
-            every=format_duration(secret.every), description=state.describe(secret.every),
+            every=format_duration(secret.every),
+            description=state.describe(secret.every, self.runtime.config.timezone),
             last_rotated=state.last_rotated, due_at=state.due_at, rotation=secret.rotation,
         ), now)

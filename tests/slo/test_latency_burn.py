@@ -18,9 +18,12 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from opsbook.checks.histogram import BOUNDS_MS
 from opsbook.checks.result import CheckResult, StoredResult
 from opsbook.checks.rollup import roll_up
 from opsbook.checks.store import write_batch
@@ -28,6 +31,7 @@ from opsbook.clock import FakeClock
 from opsbook.notify.models import OutboxRow
 from opsbook.runtime import Runtime
 from opsbook.slo import service
+from opsbook.slo.latency import within
 from tests.slo.test_burn_alerts import ROUTING, _at, firing
 from tests.support import make_runtime
 
@@ -117,3 +121,21 @@ async def test_the_view_shows_the_latency_burns(runtime: Runtime, engine: Engine
     assert fast.short_rate == 100  # all 30 slow over 5 min
     assert view.latency_burn_rate == fast.long_rate
     assert view.firing == ["latency fast burn", "latency steady burn"]
+
+
+@given(
+    st.lists(st.integers(0, 50), min_size=len(BOUNDS_MS) + 1, max_size=len(BOUNDS_MS) + 1),
+    st.integers(0, len(BOUNDS_MS) - 1),
+    st.fractions(0, 1),
+)
+def test_results_within_a_threshold(histogram: list[int], bound: int, part: Fraction) -> None:
+    """On a bound: the buckets up to it exactly; inside a bucket: its share pro rata; past the last bound:
+    never the open-ended bucket."""
+    assert within(histogram, BOUNDS_MS[bound]) == sum(histogram[: bound + 1])
+    low = BOUNDS_MS[bound - 1] if bound else 0.0
+    inside = float(Fraction(repr(low)) + part * (Fraction(repr(BOUNDS_MS[bound])) - Fraction(repr(low))))
+    share = (Fraction(repr(inside)) - Fraction(repr(low))) / (
+        Fraction(repr(BOUNDS_MS[bound])) - Fraction(repr(low))
+    )
+    assert within(histogram, inside) == sum(histogram[:bound]) + histogram[bound] * share
+    assert within(histogram, BOUNDS_MS[-1] * 10) == sum(histogram[:-1])

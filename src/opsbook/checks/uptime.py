@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from opsbook.checks.models import StateChangeRow
@@ -62,18 +62,25 @@ class StateHistory:
 def state_histories(
     session: Session, check_ids: Sequence[str], start: datetime, end: datetime
 ) -> dict[str, StateHistory]:
-    """Each check's state at `start` and its changes in (start, end): two queries for all of them (the
-    status page, the SLOs and every uptime figure read the log through here)."""
+    """Each check's state at `start` and its changes in (start, end): two queries for all of them, the
+    first reading only each check's last change by `start` (the status page, the SLOs and every uptime
+    figure read the log through here)."""
     befores: dict[str, str] = {}
     inside: dict[str, list[tuple[datetime, str]]] = {c: [] for c in check_ids}
     if not check_ids:
         return {}
+    last = (
+        select(StateChangeRow.check_id, func.max(StateChangeRow.ts).label("ts"))
+        .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts <= start)
+        .group_by(StateChangeRow.check_id)
+        .subquery()
+    )
     for check_id, status in session.execute(
         select(StateChangeRow.check_id, StateChangeRow.to_status)
-        .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts <= start)
-        .order_by(StateChangeRow.ts, StateChangeRow.id)
+        .join(last, (StateChangeRow.check_id == last.c.check_id) & (StateChangeRow.ts == last.c.ts))
+        .order_by(StateChangeRow.id)
     ):
-        befores[check_id] = status  # ordered ascending: the last one written wins
+        befores[check_id] = status  # each check's last change by `start` (the last written, if two tie)
     for check_id, ts, status in session.execute(
         select(StateChangeRow.check_id, StateChangeRow.ts, StateChangeRow.to_status)
         .where(StateChangeRow.check_id.in_(check_ids), StateChangeRow.ts > start, StateChangeRow.ts < end)

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
+from functools import cache
 
 from sqlalchemy.orm import Session
 
@@ -53,20 +54,28 @@ class LatencyShare(Objective):
         return self.bad > 0 and self.bad >= share * self.total
 
 
+@cache
+def _cut(below_ms: float) -> tuple[int, Fraction]:
+    """How the threshold cuts the histogram: its first `k` buckets lie wholly within it, and this share of
+    bucket k (pro rata between its bounds; the open-ended last bucket: none)."""
+    cut = Fraction(repr(below_ms))
+    for index, upper in enumerate(BOUNDS_MS):
+        if upper > below_ms:
+            low = Fraction(repr(BOUNDS_MS[index - 1])) if index > 0 else Fraction(0)
+            return index, max(cut - low, Fraction(0)) / (Fraction(repr(upper)) - low)
+    return len(BOUNDS_MS), Fraction(0)
+
+
+def split(histogram: Sequence[int], below_ms: float) -> tuple[int, int]:
+    """(results wholly within `below_ms`, results in the bucket it cuts): integers, to add up cheaply."""
+    whole, _ = _cut(below_ms)
+    return sum(histogram[:whole]), (histogram[whole] if whole < len(histogram) else 0)
+
+
 def within(histogram: Sequence[int], below_ms: float) -> Fraction:
     """How many of a histogram's results took at most `below_ms` (a bucket it splits counts pro rata)."""
-    good = Fraction(0)
-    for index, count in enumerate(histogram):
-        if not count:
-            continue
-        lower = BOUNDS_MS[index - 1] if index > 0 else 0.0
-        upper = BOUNDS_MS[index] if index < len(BOUNDS_MS) else None
-        if upper is not None and upper <= below_ms:
-            good += count
-        elif lower < below_ms and upper is not None:
-            low, high, cut = Fraction(repr(lower)), Fraction(repr(upper)), Fraction(repr(below_ms))
-            good += count * (cut - low) / (high - low)
-    return good
+    fast, cut = split(histogram, below_ms)
+    return fast + cut * _cut(below_ms)[1]
 
 
 def _floor(seconds: int, size: int) -> int:
@@ -81,8 +90,10 @@ class Tallies:
     end: int
     hour_cut: int
     """Hours before this (a whole hour, up to where the rollups are) come from the hour rollups."""
-    hours: dict[int, tuple[int, Fraction]] = field(default_factory=dict)
-    minutes: dict[int, tuple[int, Fraction]] = field(default_factory=dict)
+    below_ms: float
+    hours: dict[int, tuple[int, int, int]] = field(default_factory=dict)
+    """Bucket → (results, results wholly within the threshold, results in the bucket it cuts)."""
+    minutes: dict[int, tuple[int, int, int]] = field(default_factory=dict)
 
     def start(self, window: timedelta) -> int:
         """Where a window ending at `end` starts: a whole minute, or the whole hour its start falls in if
@@ -96,12 +107,12 @@ class Tallies:
         """The window's results against the objective's target."""
         start = self.start(window)
         cut = max(start, self.hour_cut) if window > MINUTES_UP_TO else start
-        total, good = 0, Fraction(0)
+        total = fast = split = 0
         for buckets, lo, hi in ((self.hours, start, cut), (self.minutes, cut, self.end)):
-            for bucket, (count, fast) in buckets.items():
+            for bucket, (count, whole, cut_bucket) in buckets.items():
                 if lo <= bucket < hi:
-                    total, good = total + count, good + fast
-        return LatencyShare(total, good, target)
+                    total, fast, split = total + count, fast + whole, split + cut_bucket
+        return LatencyShare(total, fast + split * _cut(self.below_ms)[1], target)
 
 
 def _read(
@@ -110,7 +121,7 @@ def _read(
     resolution: int,
     span: tuple[int, int],
     below_ms: float,
-    into: dict[int, tuple[int, Fraction]],
+    into: dict[int, tuple[int, int, int]],
 ) -> None:
     start, end = span
     if start >= end:
@@ -119,8 +130,9 @@ def _read(
         for row in rollups(session, check_id, resolution, instant(start * SECOND), instant(end * SECOND)):
             hist = dense(row.histogram)
             bucket = micros(row.bucket) // SECOND
-            count, fast = into.get(bucket, (0, Fraction(0)))
-            into[bucket] = (count + sum(hist), fast + within(hist, below_ms))
+            fast, cut = split(hist, below_ms)
+            count, whole, part = into.get(bucket, (0, 0, 0))
+            into[bucket] = (count + sum(hist), whole + fast, part + cut)
 
 
 def tallies(
@@ -135,8 +147,8 @@ def tallies(
         cut = min([end, *(_floor(end - int(w.total_seconds()), MINUTE) for w in windows)])
     else:
         cut = _floor(min(end, micros(watermark) // SECOND), HOUR)
-    found = Tallies(end, cut)
     below_ms = below.total_seconds() * 1000
+    found = Tallies(end, cut, below_ms)
     starts = [found.start(w) for w in windows]
     _read(session, check_ids, HOUR, (min([cut, *starts]), cut), below_ms, found.hours)
     first_minute = min([cut, *(s for w, s in zip(windows, starts, strict=True) if w <= MINUTES_UP_TO)])

@@ -27,7 +27,7 @@ from opsbook.incidents.models import IncidentRow
 from opsbook.slo import history
 from opsbook.slo.budget import Availability, measure
 from opsbook.slo.config import SloConfig, ratio
-from opsbook.slo.service import counts
+from opsbook.slo.service import counts, read_log
 from opsbook.slo.timeline import SECOND, inside, micros
 from opsbook.statuspage.figures import uptime_text
 from opsbook.timefmt import show_time
@@ -137,9 +137,9 @@ def sla_report(session: Session, config: OpsbookConfig, month: str, now: datetim
     stop = min(end, now)
     slos = {s.service: s for s in config.slos}
     opened = _incidents(session, start, stop)
-    rows = []
-    for service in config.services:
-        slo = slos.get(service.name) or SloConfig.model_construct(
+    measured = [
+        slos.get(service.name)
+        or SloConfig.model_construct(
             service=service.name,
             availability=None,
             latency=None,
@@ -147,16 +147,20 @@ def sla_report(session: Session, config: OpsbookConfig, month: str, now: datetim
             maintenance="exclude",
             burn_alerts=[],
         )
-        if not history.slo_checks(config, slo):
-            continue
+        for service in config.services
+    ]
+    measured = [slo for slo in measured if history.slo_checks(config, slo)]
+    log = read_log(session, config, measured, start, stop)
+    rows = []
+    for slo in measured:
         target = slo.availability
-        found = counts(session, config, slo, start, stop)
+        found = counts(session, config, slo, start, stop, log)
         figures = measure(found, micros(start), micros(stop), ratio(target) if target else Fraction(0))
         in_maintenance = 0
         if slo.maintenance == "exclude":
-            spans = history.maintenance(session, config, service.name, start, stop)
+            spans = history.maintenance(session, config, slo.service, start, stop)
             in_maintenance = inside(spans, micros(start), micros(stop))
-        rows.append(SlaRow(service.name, target, figures, in_maintenance, opened.get(service.name, 0)))
+        rows.append(SlaRow(slo.service, target, figures, in_maintenance, opened.get(slo.service, 0)))
     return SlaReport(month, config.timezone, start, stop, stop == end, rows)
 
 

@@ -14,7 +14,7 @@ downtime in it, in the SLI, the budget, the burn rates and the reports alike.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -28,7 +28,7 @@ from opsbook.alerts.state import ExternalAction
 from opsbook.alerts.types import AlertTransition
 from opsbook.auth.roles import SYSTEM
 from opsbook.checks.rollup import MINUTE
-from opsbook.checks.uptime import state_histories
+from opsbook.checks.uptime import StateHistory, state_histories
 from opsbook.config.schema import OpsbookConfig
 from opsbook.config.types import format_duration
 from opsbook.errors import NotFound
@@ -52,13 +52,28 @@ Hooks = Callable[[Session, Sequence[AlertTransition], datetime], None]
 """What every alert change goes through (mute, notify, incidents): the pipeline's `run_hooks`."""
 
 
+def read_log(
+    session: Session, config: OpsbookConfig, slos: Iterable[SloConfig], start: datetime, end: datetime
+) -> dict[str, StateHistory]:
+    """The state-change log of every check of `slos` over [start, end), read once for all of them."""
+    ids = [check for slo in slos for check in history.slo_checks(config, slo)]
+    return state_histories(session, list(dict.fromkeys(ids)), start, end)
+
+
 def counts(
-    session: Session, config: OpsbookConfig, slo: SloConfig, start: datetime, end: datetime
+    session: Session,
+    config: OpsbookConfig,
+    slo: SloConfig,
+    start: datetime,
+    end: datetime,
+    log: Mapping[str, StateHistory] | None = None,
 ) -> Counted:
     """Eligible and bad time of the service over [start, end), maintenance cut out unless counted. Beyond
-    the last change every check is taken to stay as it is (so `end` may lie ahead, to look for changes)."""
-    checks = state_histories(session, history.slo_checks(config, slo), start, end)
-    time = service_time(list(checks.values()), micros(start), micros(end))
+    the last change every check is taken to stay as it is (so `end` may lie ahead, to look for changes).
+    `log` (`read_log`, from `start` or earlier to `end`) saves reading the log again for each service."""
+    ids = history.slo_checks(config, slo)
+    found = log if log is not None else state_histories(session, ids, start, end)
+    time = service_time([found[c] for c in ids], micros(start), micros(end))
     excluded: Spans = ()
     if slo.maintenance == "exclude":
         excluded = history.maintenance(session, config, slo.service, start, end)
@@ -141,13 +156,20 @@ def latency_burn(alert: BurnAlertConfig, found: Tallies, target: Fraction) -> Bu
     return BurnView(alert, long.burn_rate, short.burn_rate, long.burning(share) and short.burning(share))
 
 
-def _view(session: Session, config: OpsbookConfig, slo: SloConfig, now: datetime, chart: bool) -> SloView:
+def _view(
+    session: Session,
+    config: OpsbookConfig,
+    slo: SloConfig,
+    now: datetime,
+    chart: bool,
+    log: Mapping[str, StateHistory] | None = None,
+) -> SloView:
     availability, burns, points = None, [], []
     if slo.availability is not None:
         target = ratio(slo.availability)
-        longest = max([slo.window, *(a.long for a in slo.burn_alerts)])
+        longest = _longest(slo)
         start = now - (longest + slo.window if chart else longest)
-        found = counts(session, config, slo, start, now)
+        found = counts(session, config, slo, start, now, log)
         t = micros(now)
         availability = measure(found, t - length(slo.window), t, target)
         for alert in slo.burn_alerts:
@@ -173,6 +195,11 @@ def _view(session: Session, config: OpsbookConfig, slo: SloConfig, now: datetime
     return SloView(slo, now, checks, availability, burns, latency, latency_burns, points)
 
 
+def _longest(slo: SloConfig) -> timedelta:
+    """The longest look back the objective's figures and burn alerts need."""
+    return max([slo.window, *(a.long for a in slo.burn_alerts)])
+
+
 def budget_chart(
     found: Counted, window: timedelta, now: datetime, target: Fraction, points: int = CHART_POINTS
 ) -> list[tuple[datetime, float | None]]:
@@ -188,9 +215,11 @@ def budget_chart(
 
 def views(runtime: Runtime) -> list[SloView]:
     """Every service's objectives now (no chart)."""
-    now = runtime.clock.now()
+    now, config = runtime.clock.now(), runtime.config
+    longest = max((_longest(slo) for slo in config.slos), default=timedelta(0))
     with runtime.sessions() as session:
-        return [_view(session, runtime.config, slo, now, chart=False) for slo in runtime.config.slos]
+        log = read_log(session, config, config.slos, now - longest, now)
+        return [_view(session, config, slo, now, chart=False, log=log) for slo in config.slos]
 
 
 def view(runtime: Runtime, service: str) -> SloView:
@@ -205,10 +234,12 @@ def public_uptime(
 ) -> dict[str, tuple[SloConfig, Availability]]:
     """Each public service with an availability objective: its availability over the objective's window."""
     public = {s.name for s in config.services if s.public}
+    shown = [slo for slo in config.slos if slo.service in public and slo.availability is not None]
+    log = read_log(session, config, shown, now - max((s.window for s in shown), default=timedelta(0)), now)
     out = {}
-    for slo in config.slos:
-        if slo.service in public and slo.availability is not None:
-            found = counts(session, config, slo, now - slo.window, now)
+    for slo in shown:
+        if slo.availability is not None:
+            found = counts(session, config, slo, now - slo.window, now, log)
             out[slo.service] = (
                 slo,
                 measure(found, micros(now - slo.window), micros(now), ratio(slo.availability)),
@@ -284,13 +315,12 @@ def _event(burn: Burn, link: str) -> ExternalEvent:
 
 
 def _availability_burns(
-    session: Session, config: OpsbookConfig, slo: SloConfig, now: datetime
+    session: Session, config: OpsbookConfig, slo: SloConfig, now: datetime, log: Mapping[str, StateHistory]
 ) -> tuple[list[Burn], datetime | None]:
     """The objective's burn alerts now, and the next instant one of them changes if nothing else does."""
     assert slo.availability is not None
     target, t = ratio(slo.availability), micros(now)
-    longest = max([slo.window, *(a.long for a in slo.burn_alerts)])
-    found = counts(session, config, slo, now - longest, now + LOOKAHEAD)
+    found = counts(session, config, slo, now - _longest(slo), now + LOOKAHEAD, log)
     left = measure(found, t - length(slo.window), t, target).budget_left
     burns, changes = [], []
     for alert in slo.burn_alerts:
@@ -327,19 +357,20 @@ def sync(runtime: Runtime, hooks: Hooks) -> datetime | None:
     config = runtime.config
     with transaction(runtime, SYSTEM) as tx:
         now = tx.now
-        for slo in config.slos:
-            if not slo.burn_alerts:
-                continue
+        watched = [slo for slo in config.slos if slo.burn_alerts]
+        longest = max((_longest(slo) for slo in watched if slo.availability is not None), default=None)
+        log = {} if longest is None else read_log(tx.session, config, watched, now - longest, now + LOOKAHEAD)
+        for slo in watched:
             burns: list[Burn] = []
-            for objective, measured in (
-                (slo.availability, _availability_burns),
-                (slo.latency, _latency_burns),
-            ):
-                if objective is not None:
-                    found, wake = measured(tx.session, config, slo, now)
-                    burns += found
-                    if wake is not None:
-                        wakes.append(wake)
+            if slo.availability is not None:
+                found, wake = _availability_burns(tx.session, config, slo, now, log)
+                burns += found
+                if wake is not None:
+                    wakes.append(wake)
+            if slo.latency is not None:
+                found, minute = _latency_burns(tx.session, config, slo, now)
+                burns += found
+                wakes.append(minute)
             link = slo_link(config, slo.service)
             for burn in burns:
                 transitions = apply_external(tx.session, _event(burn, link), now)

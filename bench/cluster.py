@@ -1,12 +1,23 @@
-"""How long a singleton duty stays unrun after the process holding it is killed, and what holding costs.
+"""Workers on PostgreSQL: how fast 1, 2 and 3 `opsbook worker` processes run checks, what coordinating
+them costs, and how long a dead worker's checks and a dead holder's singleton duty stay unrun.
 
-A holder process takes the `escalation` duty's advisory lock (`opsbook.cluster.lock.DutyLocks`) and is
-killed with SIGKILL; a contender in this process runs a real supervised `Loop` guarded by the same
-duty on the real clock, with the default retry. Takeover is the time from the kill to the contender's
-first round. Then the cost of the look every round of a held duty makes (`holds`, one round trip), and
-of a try that finds the duty taken.
+1. Throughput (`--checks`, `--seconds`): a fast aiohttp target in its own process counts the probes it
+   answers; N HTTP checks every second (more than the workers can run) are shared by 1, 2, then 3 real
+   `opsbook worker` processes. Once each holds its fair share of the leases, the probes answered per
+   second over the window, the workers' CPU per 1,000 checks and the PostgreSQL server's (all of its
+   processes) are measured, and the statements the leases, the heartbeats and the advisory locks cost
+   (pg_stat_statements, this database only).
+2. Check takeover (`--check-kills`): two workers with the default lease (10 s); one is killed with SIGKILL;
+   takeover is the time until the survivor holds every partition (its checks run at their next due time
+   from then: within one interval).
+3. Duty takeover (`--kills`): a holder process takes the `escalation` duty's advisory lock
+   (`opsbook.cluster.lock.DutyLocks`) and is killed with SIGKILL; a contender here runs a real supervised
+   `Loop` guarded by the same duty on the real clock, with the default retry. Takeover is the time from
+   the kill to the contender's first round. Then the cost of the look every round of a held duty makes
+   (`holds`, one round trip), and of a try that finds the duty taken.
 
-    .venv/bin/python -m bench.cluster --db postgresql://postgres@127.0.0.1:PORT/postgres [--kills 10]
+    .venv/bin/python -m bench.cluster --db postgresql://postgres@127.0.0.1:PORT/postgres \
+        [--checks 3000] [--seconds 20] [--check-kills 3] [--kills 10]
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import time
 from datetime import datetime
 
 from bench.support import fresh_database
+from bench.workers import check_takeover, throughput
 
 from opsbook.clock import SystemClock
 from opsbook.cluster.lock import RETRY, DutyLocks
@@ -92,14 +104,45 @@ def look_cost(locks: DutyLocks, duty: str, n: int = 2000) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--db", required=True, help="a PostgreSQL URL (a fresh database is made next to it)")
+    parser.add_argument("--checks", type=int, default=3000, help="HTTP checks every second (0: skip)")
+    parser.add_argument("--seconds", type=float, default=20.0, help="the measured window per worker count")
+    parser.add_argument("--warmup", type=float, default=5.0)
+    parser.add_argument("--check-kills", type=int, default=3)
     parser.add_argument("--kills", type=int, default=10)
     args = parser.parse_args()
-    with fresh_database(args.db) as url:
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    if args.checks:
+        with fresh_database(args.db) as url:
+            _migrate(url)
+            for t in throughput(url, args.checks, [1, 2, 3], args.seconds, args.warmup):
+                print(f"{t.workers} workers: {t.checks_per_s:.0f} checks/s; CPU per 1,000 checks: workers "
+                      f"{t.worker_cpu_ms_per_1000:.0f} ms, PostgreSQL {t.server_cpu_ms_per_1000:.0f} ms; "
+                      f"coordination {t.coordination_per_s:.1f} statements/s")
+    if args.check_kills:
+        with fresh_database(args.db) as url:
+            _migrate(url)
+            moves = check_takeover(url, 300, args.check_kills)
+        print(f"checks moved after SIGKILL of one of two workers ({args.check_kills} kills, lease 10 s): "
+              f"min {min(moves):.2f} s, median {statistics.median(moves):.2f} s, max {max(moves):.2f} s")
+    if args.kills:
+        duties(args.db, args.kills)
+
+
+def _migrate(url: str) -> None:
+    from opsbook.db.migrate import upgrade
+
+    engine = make_engine(database_url(url))
+    upgrade(engine)
+    engine.dispose()
+
+
+def duties(db: str, kills: int) -> None:
+    with fresh_database(db) as url:
         url = database_url(url)
         engine, other = make_engine(url), make_engine(url)
         takeovers = []
-        for i in range(args.kills):  # kills spread evenly over the contender's retry period
-            phase = (i + 0.5) / args.kills
+        for i in range(kills):  # kills spread evenly over the contender's retry period
+            phase = (i + 0.5) / kills
             takeovers.append(asyncio.run(one_takeover(url, DutyLocks(engine, SystemClock()), phase)))
         holder, contender = DutyLocks(engine, SystemClock()), DutyLocks(other, SystemClock())
         holder.holds("escalation")
@@ -110,7 +153,7 @@ def main() -> None:
         engine.dispose()
         other.dispose()
     low, mid, high = min(takeovers), statistics.median(takeovers), max(takeovers)
-    print(f"takeover after SIGKILL ({args.kills} kills, retry {RETRY.total_seconds():g} s): "
+    print(f"duty takeover after SIGKILL ({kills} kills, retry {RETRY.total_seconds():g} s): "
           f"min {low:.2f} s, median {mid:.2f} s, max {high:.2f} s")
     print(f"a round's look at a held duty: {held_us:.0f} µs; a try at a taken one: {taken_us:.0f} µs")
 

@@ -12,10 +12,7 @@ edges (what the feeds did before they looked further for whole shifts), and the 
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -26,6 +23,7 @@ from opsbook.db.engine import make_engine, make_sessionmaker
 from opsbook.db.migrate import upgrade
 from opsbook.oncall import feeds, store
 from opsbook.oncall.service import schedule_shifts
+from support import timed  # bench/support.py, beside this script
 
 USERS = [f"u{n:02d}" for n in range(12)]
 CONFIG = f"""
@@ -61,15 +59,6 @@ schedules:
       - {{name: s, users: [{USERS[0]}], turn: 1w, handoff: "monday 09:00", start: 2024-01-01}}
 """
 NOW = datetime(2026, 3, 18, 11, 0, tzinfo=UTC)
-
-
-def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
-    took = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        took.append((time.perf_counter() - start) * 1000)
-    return statistics.median(took), max(took)
 
 
 def main() -> None:

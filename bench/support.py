@@ -1,15 +1,16 @@
-"""What the benchmarks share: a free loopback port, and a fresh database for one run (a SQLite file in a
-temporary folder, or a new PostgreSQL database next to the one the URL names, dropped afterwards, so runs
-never share rows)."""
+"""What the benchmarks share: a free loopback port, a timing loop, and a fresh database for one run (a
+SQLite file in a temporary folder, or a new PostgreSQL database next to the one the URL names, dropped
+afterwards, so runs never share rows)."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
+import statistics
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from sqlalchemy import create_engine, text
 
@@ -32,6 +33,16 @@ def wait_port(port: int, seconds: float = 60) -> None:
         except OSError:
             time.sleep(0.05)
     raise SystemExit(f"nothing listens on {port}")
+
+
+def timed(fn: Callable[[], object], runs: int) -> tuple[float, float]:
+    """Median and worst of `runs` calls of `fn`, in milliseconds."""
+    took = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        took.append((time.perf_counter() - start) * 1000)
+    return statistics.median(took), max(took)
 
 
 @contextlib.contextmanager

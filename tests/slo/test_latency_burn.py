@@ -31,6 +31,7 @@ from opsbook.clock import FakeClock
 from opsbook.notify.models import OutboxRow
 from opsbook.runtime import Runtime
 from opsbook.slo import service
+from opsbook.slo.api import slo_out
 from opsbook.slo.latency import within
 from tests.slo.test_burn_alerts import ROUTING, _at, firing
 from tests.support import make_runtime
@@ -121,6 +122,13 @@ async def test_the_view_shows_the_latency_burns(runtime: Runtime, engine: Engine
     assert fast.short_rate == 100  # all 30 slow over 5 min
     assert view.latency_burn_rate == fast.long_rate
     assert view.firing == ["latency fast burn", "latency steady burn"]
+    out = slo_out(view)  # the API's answer
+    assert [(o.kind, o.burn_rate) for o in out.objectives] == [("latency", float(Fraction(50, 3)))]
+    assert [(b.objective, b.name, b.firing) for b in out.burn_alerts] == [
+        ("latency", "fast", True),
+        ("latency", "slow", False),
+        ("latency", "steady", True),
+    ]
 
 
 @given(

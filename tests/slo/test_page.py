@@ -4,12 +4,14 @@ chart fit a phone without sideways scrolling, and the SLA report downloads from 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Browser, Page
 from sqlalchemy import Engine
 
 from opsbook.clock import FakeClock
+from opsbook.slo import service
 from tests.slo.test_surfaces import history
 from tests.support import serving
 from tests.web_ui.browser_support import PHONE, needs_chromium, sign_in
@@ -47,7 +49,9 @@ async def test_slo_pages_on_a_phone(browser: Browser, sqlite_engine: Engine) -> 
             await page.locator("#sla button").click()
         saved = await (await download.value).path()
         assert saved is not None and "| api | 99.9% |" in saved.read_text()
-        await page.goto(url + "/ui/slo/api")
+        link = service.slo_link(runtime.config, "api")  # what a burn alert's message links to
+        await page.goto(url + urlsplit(link).path)
+        assert await page.locator("h1").inner_text() == "SLO: api"
         assert await page.locator("#budget svg polyline").count() == 1
         assert "fast · 14.4× · P1" in await page.locator("#burns-availability").inner_text()
         await _fits(page)

@@ -64,6 +64,9 @@ from opsbook.incidents.escalation import EscalationEngine
 from opsbook.incidents.linking import alert_hook
 from opsbook.incidents.metrics import IncidentCollector
 from opsbook.incidents.models import IncidentAlertRow
+from opsbook.locations.combine import LocatedStore
+from opsbook.locations.units import probe_units
+from opsbook.locations.watch import LocationWatch
 from opsbook.loops import Loop, LoopHealth, Supervisor
 from opsbook.metrics import Metrics, PipelineCollector, StoreCollector
 from opsbook.notify.worker import DeliveryWorker, GiveUp
@@ -120,11 +123,14 @@ class Pipeline:
             batch_size=cfg.scheduler.batch_size,
             flush_interval=cfg.scheduler.flush_interval.total_seconds(),
             hooks=[heartbeat_hook(cfg.backups), self._evaluate],  # a backup job's ping is a backup
+            store=LocatedStore(checks).write,  # with the verdicts of checks probed from several locations
         )
         self.writer.after_commit.append(self._after_write)
         self.writer.on_hook_failure = self._hooks_failed
         self.writer.on_drop = self._results_dropped
-        self.scheduler = Scheduler(checks, clock, self.record, cfg.scheduler.concurrency, on_lag=self._lag)
+        clustered = runtime.engine.dialect.name == "postgresql"
+        units = probe_units(checks, self.identity.location, clustered)  # `web/api@eu`: a location's probe
+        self.scheduler = Scheduler(units, clock, self.record, cfg.scheduler.concurrency, on_lag=self._lag)
         beats = {cid: spec for cid, spec in checks.items() if isinstance(spec, HeartbeatCheck)}
         self.heartbeats = HeartbeatWatch(beats, clock, self.record, runtime.sessions)
         self.backups = BackupWatch(runtime, self.record, self.supervisor)
@@ -132,6 +138,7 @@ class Pipeline:
         self.chores = ChoreWatch(runtime, self.run_hooks, self.supervisor)
         self.subscribers = SubscriberWatch(runtime, self.supervisor)
         self.slos = SloWatch(runtime, self.run_hooks, self.supervisor)
+        self.locations = LocationWatch(runtime, self.run_hooks, self.supervisor)
         self.metrics.register_store(StoreCollector(runtime.sessions))
         self.metrics.registry.register(PipelineCollector(self.supervisor, self.writer, clock))
         self.metrics.register_store(IncidentCollector(runtime.sessions, clock, INCIDENT_WINDOW))
@@ -150,6 +157,7 @@ class Pipeline:
             self.chores.loop,
             self.subscribers.loop,
             self.slos.loop,
+            self.locations.loop,
         ]
         care = DatabaseCare(runtime, self.run_hooks)
         self.loops += [self._loop("pg maintenance", care.maintenance), self._loop("pg samples", care.samples),

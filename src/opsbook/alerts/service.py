@@ -35,6 +35,7 @@ from opsbook.alerts.state import INACTIVE, AlertState, retire, step
 from opsbook.alerts.types import AlertTransition
 from opsbook.alerts.windows import WindowCache
 from opsbook.checks import store
+from opsbook.locations.units import located
 from opsbook.rules.evaluate import Evaluation, Sample, evaluate
 from opsbook.rules.forecast import HistoryReader
 from opsbook.rules.ruleset import RuleSpec, compile_rules
@@ -72,6 +73,9 @@ class AlertEngine:
             if any(s.expr.operand.kind == "aggregate" and s.expr.operand.field != "latency_ms" for s in specs)
         }
         self.windows = WindowCache(self.lookback, self.read_samples, measured)
+        # checks probed from several locations: workers of each write their verdicts, so a window kept
+        # by one process would miss the others'; these are read from the store at each evaluation
+        self.read_always = frozenset(located(config.checks())) if config is not None else frozenset()
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -111,7 +115,9 @@ class AlertEngine:
         ids = sorted(set(check_ids))
         if not ids:
             return []
-        samples = self.windows.samples(session, ids, now)
+        samples = self.windows.samples(session, [c for c in ids if c not in self.read_always], now)
+        if self.read_always:
+            samples.update(self.read_samples(session, [c for c in ids if c in self.read_always], now))
         open_rows = self._open_rule_alerts(session, ids)
         changes = Changes(session)
         for check_id in ids:

@@ -20,6 +20,7 @@ from opsbook.alerts.types import AlertTransition, TransitionKind
 from opsbook.checks.models import CheckStateRow
 from opsbook.config.schema import OpsbookConfig
 from opsbook.dependencies.graph import Graph, build
+from opsbook.locations.units import split
 
 CAUSED = "caused by "
 HELD = "waiting for its dependents until "
@@ -69,7 +70,8 @@ def down_nodes(session: Session) -> set[str]:
     rows = session.execute(select(AlertRow.service, AlertRow.check_id).where(AlertRow.state == "firing"))
     found = {n for service, check_id in rows for n in (service, check_id) if n}
     failing = session.scalars(select(CheckStateRow.check_id).where(CheckStateRow.status == "down"))
-    return found | {n for check_id in failing for n in (check_id, check_id.split("/", 1)[0])}
+    return found | {n for check_id in failing if split(check_id)[1] is None  # one location is not the check
+                    for n in (check_id, check_id.split("/", 1)[0])}
 
 
 def mark_caused(

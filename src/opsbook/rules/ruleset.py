@@ -38,6 +38,7 @@ class RuleSpec:
     labels: Mapping[str, str] = field(default_factory=dict)
     min_firing: timedelta = timedelta(0)
     lookback: timedelta = timedelta(minutes=5)
+    located: bool = False  # probed from several locations: its results' messages say which agree
 
     @property
     def check_id(self) -> str:
@@ -67,9 +68,11 @@ class RuleSpec:
                 return str(template(self.summary).render(context)).strip()[:1000]
             except Exception as exc:  # a template error must never stop an alert
                 return f"{self.check_id}: {ev.message} (summary template failed: {exc})"[:1000]
+        where = f" ({ev.detail})" if self.located and ev.detail and ev.detail not in ev.message else ""
         if self.name == DEFAULT_RULE:
-            return f"{self.check_id} failed {context['value']} times in a row"
-        return f"{self.check_id}: {ev.message}"[:1000]
+            where = f" ({ev.detail})" if self.located and ev.detail else ""
+            return f"{self.check_id} failed {context['value']} times in a row{where}"[:1000]
+        return f"{self.check_id}: {ev.message}{where}"[:1000]
 
 
 def dedup_key(check_id: str, rule: str) -> str:
@@ -111,7 +114,7 @@ def compile_rules(config: OpsbookConfig) -> dict[str, list[RuleSpec]]:
                 specs.append(RuleSpec(
                     name=DEFAULT_RULE, service=service.name, check=check.name, expr=expr,
                     severity=alerting.default_severity, labels=labels, min_firing=alerting.resolve_after,
-                    lookback=lookback(expr, interval, timeout, limit),
+                    lookback=lookback(expr, interval, timeout, limit), located=bool(check.locations),
                 ))
             service_rules: list[RuleConfig] = [
                 r for r in service.rules if _applies(r, check.name, check.kind)
@@ -123,7 +126,7 @@ def compile_rules(config: OpsbookConfig) -> dict[str, list[RuleSpec]]:
                     severity=rule.severity or alerting.default_severity,
                     summary=rule.summary, runbook=rule.runbook, labels={**labels, **rule.labels},
                     min_firing=rule.min_firing if rule.min_firing is not None else alerting.resolve_after,
-                    lookback=lookback(expr, interval, timeout, limit),
+                    lookback=lookback(expr, interval, timeout, limit), located=bool(check.locations),
                 ))
             out[f"{service.name}/{check.name}"] = specs
     return out

@@ -147,3 +147,19 @@ def test_results_within_a_threshold(histogram: list[int], bound: int, part: Frac
     )
     assert within(histogram, inside) == sum(histogram[:bound]) + histogram[bound] * share
     assert within(histogram, BOUNDS_MS[-1] * 10) == sum(histogram[:-1])
+
+
+async def test_slow_answers_in_maintenance_burn_nothing(engine: Engine) -> None:
+    """The 30 slow minutes fall in a maintenance window of api: left out (maintenance: exclude), nothing
+    fires, and after it the last hour holds only the fast answers around it."""
+    results(engine)
+    windowed = (
+        CONFIG
+        + 'maintenance_windows:\n  - {name: upgrade, cron: "0 12 * * *", duration: 30m, services: [api]}\n'
+    )
+    runtime = make_runtime(engine, FakeClock(T0 - timedelta(hours=1)), windowed)
+    for minute in (10, 31, 35, 40):
+        await _at(runtime, T0 + minute * M)
+        assert firing(engine) == {}
+    fast = service.view(runtime, "api").latency_burns[0]
+    assert fast.long_rate == 0 and fast.short_rate == 0 and not fast.firing

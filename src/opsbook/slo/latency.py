@@ -10,6 +10,9 @@ is exact to the minute. Minute buckets come from the minute rollups or, for minu
 from the raw results (kept `retention.raw`, 48 h by default: a window of at most two hours is always
 within it).
 
+With `maintenance: exclude` a minute or hour bucket that overlaps the service's maintenance counts for
+nothing (its results are left out whole: an hour partly in maintenance too).
+
 A threshold on a bound of the rollup histogram (500 ms is one) is counted exactly; one inside a bucket
 takes the bucket's share linearly, as the percentiles do.
 """
@@ -27,7 +30,7 @@ from sqlalchemy.orm import Session
 from opsbook.checks.histogram import BOUNDS_MS, dense
 from opsbook.checks.rollup import HOUR, MINUTE, get_watermark, rollups
 from opsbook.slo.budget import Objective
-from opsbook.slo.timeline import SECOND, instant, micros
+from opsbook.slo.timeline import SECOND, Spans, inside, instant, micros
 
 MINUTES_UP_TO = timedelta(hours=2)
 """Windows up to this long are counted in minutes; longer ones in hours but for their recent end."""
@@ -136,10 +139,15 @@ def _read(
 
 
 def tallies(
-    session: Session, check_ids: Sequence[str], now: datetime, windows: Iterable[timedelta], below: timedelta
+    session: Session,
+    check_ids: Sequence[str],
+    now: datetime,
+    windows: Iterable[timedelta],
+    below: timedelta,
+    excluded: Spans = (),
 ) -> Tallies:
     """What the `windows` ending at the last whole minute before `now` need: hours and minutes, one read
-    of each per check."""
+    of each per check. A bucket that overlaps `excluded` (maintenance) is left out whole."""
     windows = list(windows)
     end = _floor(micros(now) // SECOND, MINUTE)
     watermark = get_watermark(session)
@@ -153,4 +161,7 @@ def tallies(
     _read(session, check_ids, HOUR, (min([cut, *starts]), cut), below_ms, found.hours)
     first_minute = min([cut, *(s for w, s in zip(windows, starts, strict=True) if w <= MINUTES_UP_TO)])
     _read(session, check_ids, MINUTE, (first_minute, end), below_ms, found.minutes)
+    for buckets, size in ((found.hours, HOUR), (found.minutes, MINUTE)):
+        for bucket in [b for b in buckets if inside(excluded, b * SECOND, (b + size) * SECOND)]:
+            del buckets[bucket]
     return found

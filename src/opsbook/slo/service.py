@@ -149,6 +149,18 @@ def latency_windows(slo: SloConfig) -> list[timedelta]:
     return [slo.window, *(w for a in slo.burn_alerts for w in (a.long, a.short))]
 
 
+def latency_tallies(session: Session, config: OpsbookConfig, slo: SloConfig, now: datetime) -> Tallies:
+    """The latency objective's results over every window it and its burn alerts read, maintenance left
+    out unless counted."""
+    assert slo.latency is not None
+    windows = latency_windows(slo)
+    excluded: Spans = ()
+    if slo.maintenance == "exclude":
+        excluded = history.maintenance(session, config, slo.service, now - max(windows) - LOOKAHEAD, now)
+    ids = history.slo_checks(config, slo)
+    return tallies(session, ids, now, windows, slo.latency.below, excluded)
+
+
 def latency_burn(alert: BurnAlertConfig, found: Tallies, target: Fraction) -> BurnView:
     """A burn alert on the latency objective: both windows' burn rates, firing while both burn."""
     share = Fraction(repr(alert.factor)) * (1 - target)
@@ -187,8 +199,7 @@ def _view(
     latency, latency_burns = None, []
     if slo.latency is not None:
         target = ratio(slo.latency.target)
-        ids = history.slo_checks(config, slo)
-        tallied = tallies(session, ids, now, latency_windows(slo), slo.latency.below)
+        tallied = latency_tallies(session, config, slo, now)
         latency = tallied.share(slo.window, target)
         latency_burns = [latency_burn(alert, tallied, target) for alert in slo.burn_alerts]
     checks = history.slo_checks(config, slo)
@@ -344,7 +355,7 @@ def _latency_burns(
     """The latency objective's burn alerts now; they may change when the next minute closes."""
     assert slo.latency is not None
     target = ratio(slo.latency.target)
-    found = tallies(session, history.slo_checks(config, slo), now, latency_windows(slo), slo.latency.below)
+    found = latency_tallies(session, config, slo, now)
     left = found.share(slo.window, target).budget_left
     burns = [Burn(slo, "latency", latency_burn(alert, found, target), left) for alert in slo.burn_alerts]
     return burns, instant((found.end + MINUTE) * SECOND)

@@ -91,16 +91,18 @@ class Processes:
         self.logs = logs
         self.started: list[subprocess.Popen[bytes]] = []
 
-    def worker(self, name: str) -> subprocess.Popen[bytes]:
-        return self._start([OPSBOOK, "worker", "-c", str(self.config), "--name", name], name)
+    def worker(self, name: str, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        return self._start([OPSBOOK, "worker", "-c", str(self.config), "--name", name, *extra], name, env)
 
     def serve(self, port: int, name: str, *extra: str) -> subprocess.Popen[bytes]:
         argv = [OPSBOOK, "serve", "-c", str(self.config), "--port", str(port), "--name", name, *extra]
         return self._start(argv, name)
 
-    def _start(self, argv: list[str], name: str) -> subprocess.Popen[bytes]:
+    def _start(self, argv: list[str], name: str, env: dict[str, str] | None = None
+               ) -> subprocess.Popen[bytes]:
         with (self.logs / f"{name}.log").open("ab") as out:
-            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, env=self.env)
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                    env={**self.env, **(env or {})})
         self.started.append(proc)
         return proc
 

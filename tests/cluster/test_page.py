@@ -24,9 +24,6 @@ from tests.web_ui.conftest import browser  # noqa: F401  (Chromium, one per modu
 from tests.web_ui.test_phone import WIDEST
 from tests.web_ui.ui_support import CONFIG, runtime_for, ui_app
 
-pytestmark = [pytest.mark.asyncio(loop_scope="module")]
-
-
 def three_members(runtime: Runtime) -> None:
     """alive (2 partitions, two duties), lost while holding 2 (its heartbeat a minute old), stopped."""
     alive = ProcessIdentity.for_worker("worker-eu-1-with-a-long-name")
@@ -55,6 +52,7 @@ def runtime(engines: list[Engine]) -> Runtime:
 
 
 @needs_chromium
+@pytest.mark.asyncio(loop_scope="module")
 async def test_the_cluster_page_shows_every_process_and_fits_a_phone(
     browser: Browser, runtime: Runtime  # noqa: F811
 ) -> None:

@@ -78,3 +78,12 @@ class AttemptRow(Base):
     worker: Mapped[str] = mapped_column(String(100), default="")
 
     outbox: Mapped[OutboxRow] = relationship(back_populates="attempt_rows")
+
+
+class RateBucketRow(Base):
+    """A channel's rate-limit bucket, shared by a cluster's delivery workers (notify.shared_limits)."""
+
+    __tablename__ = "notify_rate_buckets"
+    channel: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[datetime]

@@ -2,8 +2,8 @@
 
 A channel limited to `30/1m` holds up to 30 tokens, refilled at 30 per minute; each message takes one.
 When none is left the message is not dropped: the worker puts it back with `next_attempt_at` set to
-the instant the next token arrives. Buckets live in the worker process (with several workers the
-channel's limit applies per worker).
+the instant the next token arrives. On SQLite the buckets live in the worker process; on PostgreSQL in
+the database, shared by every worker of a cluster (opsbook.notify.shared_limits).
 """
 
 from __future__ import annotations

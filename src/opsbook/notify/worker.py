@@ -10,7 +10,8 @@ carries the same message id each time (`apprise_send.message_id`), so a receiver
 
 Sending: rows of one channel and one `group_key` claimed together go out as one message (the `group`
 template). A channel's rate limit defers rows (back to pending, due when a token arrives) without
-counting an attempt. A failure is retried with exponential backoff and jitter (retry.py); after
+counting an attempt; on PostgreSQL its bucket is shared by every worker (opsbook.notify.shared_limits).
+A failure is retried with exponential backoff and jitter (retry.py); after
 `max_attempts` or `max_age` the row is `failed` and `on_give_up(session, GiveUp)` is called in the same
 transaction, so the alert about it commits with the failure. All waiting uses the injected Clock.
 
@@ -41,11 +42,12 @@ from opsbook.clock import Clock
 from opsbook.loops import Loop, Looped, Supervisor
 from opsbook.notify import apprise_send
 from opsbook.notify.apprise_send import SendOutcome
-from opsbook.notify.config import Channel, NotifySettings
+from opsbook.notify.config import Channel, NotifySettings, RateLimit
 from opsbook.notify.contacts import contact_channels
 from opsbook.notify.models import FAILED, PENDING, SENDING, SENT, AttemptRow, OutboxRow
 from opsbook.notify.ratelimit import RateLimiter
 from opsbook.notify.retry import backoff_delay, should_give_up
+from opsbook.notify.shared_limits import SharedRateLimiter
 from opsbook.notify.templates import render
 from opsbook.redact import redact
 from opsbook.rules.severity import Severity
@@ -205,7 +207,11 @@ class DeliveryWorker(Looped):
         self.timezone = timezone
         self.title = title
         self.base_url = base_url
-        self.limiter = RateLimiter()
+        bind = sessions.kw.get("bind")
+        self.shared_limits = bind is not None and bind.dialect.name == "postgresql"
+        self.limiter: RateLimiter | SharedRateLimiter = (
+            SharedRateLimiter(sessions) if self.shared_limits else RateLimiter()
+        )  # on PostgreSQL a channel's limit holds across every worker of the cluster
         self._secrets = set(secrets)
         for channel in channels:
             self._secrets |= channel.secrets()
@@ -360,7 +366,7 @@ class DeliveryWorker(Looped):
         if channel is None:
             outcome = SendOutcome(False, f"channel {name!r} is not in the configuration (removed, renamed?)")
         else:
-            retry_at = None if final else self.limiter.acquire(channel.name, channel.rate_limit, now)
+            retry_at = None if final else await self._acquire(channel.name, channel.rate_limit, now)
             if retry_at is not None:
                 await asyncio.to_thread(self._defer, rows, retry_at)
                 return SendOutcome(False, f"rate limited until {retry_at.isoformat()}")
@@ -415,6 +421,12 @@ class DeliveryWorker(Looped):
             base_url=self.base_url,
         )
         return message.subject, message.body
+
+    async def _acquire(self, channel: str, limit: RateLimit | None, now: datetime) -> datetime | None:
+        """A token of the channel's rate limit, or when to try again (the shared buckets in a thread)."""
+        if self.shared_limits and limit is not None:
+            return await asyncio.to_thread(self.limiter.acquire, channel, limit, now)
+        return self.limiter.acquire(channel, limit, now)
 
     def _defer(self, rows: list[Claimed], until: datetime) -> None:
         with self.sessions.begin() as session:

@@ -1,4 +1,5 @@
-"""issue 16, workers on PostgreSQL: cluster members and check leases: tables
+"""issue 16, workers on PostgreSQL: cluster members and check leases: tables (and the channels' rate-limit
+buckets shared by the delivery workers)
 
 Revision ID: c16a00000001
 Revises: c15a00000001
@@ -47,8 +48,16 @@ def upgrade() -> None:
     with op.batch_alter_table('check_leases', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_check_leases_holder'), ['holder'], unique=False)
 
+    op.create_table('notify_rate_buckets',
+    sa.Column('channel', sa.String(length=64), nullable=False),
+    sa.Column('tokens', sa.Float(), nullable=False),
+    sa.Column('updated_at', opsbook.db.base.UtcDateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('channel', name=op.f('pk_notify_rate_buckets'))
+    )
+
 
 def downgrade() -> None:
+    op.drop_table('notify_rate_buckets')
     with op.batch_alter_table('check_leases', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_check_leases_holder'))
 

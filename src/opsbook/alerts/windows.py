@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from opsbook.checks.result import StoredResult
 from opsbook.checks.store import WRITTEN_KEY
-from opsbook.rules.evaluate import Sample
+from opsbook.rules.evaluate import Ordered, Sample
 
 SLACK = timedelta(minutes=1)
 """Kept beyond a window's start, so an evaluation with a slightly older `now` (another thread) still
@@ -82,9 +82,10 @@ class Window:
         self.times.insert(at, sample.ts)
         self.samples.insert(at, sample)
 
-    def between(self, start: datetime, end: datetime) -> list[Sample]:
+    def between(self, start: datetime, end: datetime) -> Ordered:
         """Samples with `start < ts <= end`."""
-        return self.samples[bisect.bisect_right(self.times, start) : bisect.bisect_right(self.times, end)]
+        lo, hi = bisect.bisect_right(self.times, start), bisect.bisect_right(self.times, end)
+        return Ordered(self.samples[lo:hi])
 
     def evict(self, before: datetime) -> None:
         cut = bisect.bisect_right(self.times, before)
@@ -150,8 +151,8 @@ class WindowCache:
                 chosen = window.between(now - back, now)
                 extra = overlay.extra.get(check_id) if own is None else None
                 if extra:
-                    chosen = sorted([*chosen, *(s for s in extra if now - back < s.ts <= now)],
-                                    key=lambda s: s.ts)
+                    chosen = Ordered(sorted([*chosen, *(s for s in extra if now - back < s.ts <= now)],
+                                            key=lambda s: s.ts))
                 out[check_id] = chosen
             generations = {c: self._generation.get(c, 0) for c in missing}
         if missing:

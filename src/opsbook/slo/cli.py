@@ -24,7 +24,9 @@ from opsbook.slo.shown import (
 )
 from opsbook.timefmt import show_time
 
-app = typer.Typer(invoke_without_command=True, help="Service level objectives: SLI, error budget, burn rate.")
+app = typer.Typer(
+    invoke_without_command=True, help="Service level objectives: SLI, error budget left, burn rate."
+)
 
 
 def _rows(view: SloView) -> list[tuple[str, str, str, str, list[str]]]:

@@ -28,6 +28,8 @@ from opsbook.checks.result import CheckResult, StoredResult
 from opsbook.checks.rollup import roll_up
 from opsbook.checks.store import write_batch
 from opsbook.clock import FakeClock
+from opsbook.config.loader import parse_config
+from opsbook.config.yamlpos import ConfigError
 from opsbook.notify.models import OutboxRow
 from opsbook.runtime import Runtime
 from opsbook.slo import service
@@ -163,3 +165,20 @@ async def test_slow_answers_in_maintenance_burn_nothing(engine: Engine) -> None:
         assert firing(engine) == {}
     fast = service.view(runtime, "api").latency_burns[0]
     assert fast.long_rate == 0 and fast.short_rate == 0 and not fast.firing
+
+
+def test_a_loose_latency_target_needs_burn_alerts_it_can_reach() -> None:
+    """At 90 % a burn rate of 14.4 can never be reached: the default alerts are refused for the latency
+    objective at its line, saying how to give it its own; its own alerts (or none) are taken."""
+    loose = CONFIG.replace("target: 99%}", "target: 90%}")
+    with pytest.raises(ConfigError) as refused:
+        parse_config(loose, "opsbook.yaml", {})
+    assert "slos[0]" in str(refused.value) and "burn alert 'fast': a burn rate of 14.4" in str(refused.value)
+    assert "give the latency objective its own burn_alerts" in str(refused.value)
+    own = loose.replace(
+        "target: 90%}",
+        "target: 90%, burn_alerts: [{name: fast, factor: 5, long: 1h, short: 5m, severity: P1}]}",
+    )
+    slo = parse_config(own, "opsbook.yaml", {}).config.slos[0]
+    assert [a.factor for a in slo.latency_alerts] == [5] and len(slo.burn_alerts) == 3  # the SLO's stay
+    assert parse_config(loose.replace("target: 90%}", "target: 90%, burn_alerts: []}"), "opsbook.yaml", {})

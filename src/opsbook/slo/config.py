@@ -18,8 +18,9 @@ A service is down while any of its SLO checks is down (degraded counts as up), u
 them has a state yet (unknown time counts for nothing). A burn alert fires while the budget burns at
 least `factor` times as fast as the window allows over both its `long` and its `short` window, and
 resolves when either drops below: `factor` × (1 − target) must stay under 1, or it could never fire.
-The same alerts watch the latency objective, over the share of slow results in each window (whole
-minutes: see `slo.latency`); they are told apart as `fast` and `latency:fast`.
+The same alerts watch the latency objective (unless it has its own `burn_alerts`, e.g. for a 90 % target
+the default 14.4× could never reach), over the share of slow results in each window (whole minutes: see
+`slo.latency`); they are told apart as `fast` and `latency:fast`.
 """
 
 from __future__ import annotations
@@ -100,6 +101,10 @@ class LatencyObjective(Model):
 
     below: PositiveDuration = Field(description="The latency a good result stays under, e.g. 500ms.")
     target: Percent = Field(description="Share of results under it, e.g. 99%.")
+    burn_alerts: list[BurnAlertConfig] | None = Field(
+        default=None,
+        description="Its own burn-rate alerts (default: the SLO's `burn_alerts`); [] for none.",
+    )
 
 
 class SloConfig(Model):
@@ -127,20 +132,37 @@ class SloConfig(Model):
             raise ValueError(
                 f"slo of {self.service!r}: give an `availability` target, a `latency` one, or both"
             )
-        names = [a.name for a in self.burn_alerts]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            raise ValueError(f"burn alert name {twice[0]!r} is used twice")
-        targets = [self.availability, self.latency.target if self.latency else None]
-        for target in (t for t in targets if t is not None):
+        for alerts in (self.burn_alerts, self.latency_alerts):
+            names = [a.name for a in alerts]
+            twice = sorted({n for n in names if names.count(n) > 1})
+            if twice:
+                raise ValueError(f"burn alert name {twice[0]!r} is used twice")
+        objectives = [(self.availability, self.burn_alerts, "")]
+        if self.latency is not None:
+            fix = (
+                ""
+                if self.latency.burn_alerts is not None
+                else "; give the latency objective its own burn_alerts"
+            )
+            objectives.append((self.latency.target, self.latency_alerts, fix))
+        for target, alerts, fix in objectives:
+            if target is None:
+                continue
             allowed = 1 - ratio(target)
-            for alert in self.burn_alerts:
+            for alert in alerts:
                 if Fraction(repr(alert.factor)) * allowed >= 1:
                     raise ValueError(
                         f"burn alert {alert.name!r}: a burn rate of {alert.factor:g} can never be reached "
-                        f"with a {target}% objective (factor × (100% − target) must be under 100%)"
+                        f"with a {target}% objective (factor × (100% − target) must be under 100%){fix}"
                     )
         return self
+
+    @property
+    def latency_alerts(self) -> list[BurnAlertConfig]:
+        """The burn alerts of the latency objective: its own, else the SLO's."""
+        if self.latency is not None and self.latency.burn_alerts is not None:
+            return self.latency.burn_alerts
+        return self.burn_alerts
 
 
 def _problem(index: int, field: str, message: str, value: Any) -> InitErrorDetails:

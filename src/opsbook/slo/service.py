@@ -146,7 +146,7 @@ class SloView:
 
 def latency_windows(slo: SloConfig) -> list[timedelta]:
     """Every window the latency objective and its burn alerts read."""
-    return [slo.window, *(w for a in slo.burn_alerts for w in (a.long, a.short))]
+    return [slo.window, *(w for a in slo.latency_alerts for w in (a.long, a.short))]
 
 
 def latency_tallies(session: Session, config: OpsbookConfig, slo: SloConfig, now: datetime) -> Tallies:
@@ -201,7 +201,7 @@ def _view(
         target = ratio(slo.latency.target)
         tallied = latency_tallies(session, config, slo, now)
         latency = tallied.share(slo.window, target)
-        latency_burns = [latency_burn(alert, tallied, target) for alert in slo.burn_alerts]
+        latency_burns = [latency_burn(alert, tallied, target) for alert in slo.latency_alerts]
     checks = history.slo_checks(config, slo)
     return SloView(slo, now, checks, availability, burns, latency, latency_burns, points)
 
@@ -357,7 +357,7 @@ def _latency_burns(
     target = ratio(slo.latency.target)
     found = latency_tallies(session, config, slo, now)
     left = found.share(slo.window, target).budget_left
-    burns = [Burn(slo, "latency", latency_burn(alert, found, target), left) for alert in slo.burn_alerts]
+    burns = [Burn(slo, "latency", latency_burn(alert, found, target), left) for alert in slo.latency_alerts]
     return burns, instant((found.end + MINUTE) * SECOND)
 
 
@@ -368,7 +368,7 @@ def sync(runtime: Runtime, hooks: Hooks) -> datetime | None:
     config = runtime.config
     with transaction(runtime, SYSTEM) as tx:
         now = tx.now
-        watched = [slo for slo in config.slos if slo.burn_alerts]
+        watched = [slo for slo in config.slos if slo.burn_alerts or slo.latency_alerts]
         longest = max((_longest(slo) for slo in watched if slo.availability is not None), default=None)
         log = {} if longest is None else read_log(tx.session, config, watched, now - longest, now + LOOKAHEAD)
         for slo in watched:
@@ -378,7 +378,7 @@ def sync(runtime: Runtime, hooks: Hooks) -> datetime | None:
                 burns += found
                 if wake is not None:
                     wakes.append(wake)
-            if slo.latency is not None:
+            if slo.latency is not None and slo.latency_alerts:
                 found, minute = _latency_burns(tx.session, config, slo, now)
                 burns += found
                 wakes.append(minute)

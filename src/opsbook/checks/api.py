@@ -17,6 +17,8 @@ from opsbook.checks.models import CheckStateRow
 from opsbook.checks.spec import CheckSpec
 from opsbook.checks.uptime import uptime, uptime_many
 from opsbook.config.types import format_duration
+from opsbook.locations.units import unit_id
+from opsbook.locations.views import located_views
 from opsbook.runtime import Runtime
 from opsbook.timefmt import parse_span
 from opsbook.web.deps import get_runtime, get_session, require_role
@@ -34,6 +36,26 @@ class CheckState(BaseModel):
     consecutive_failures: int
 
 
+class LocationOut(BaseModel):
+    location: str
+    status: str | None  # its newest result's (None: none yet)
+    last_run: datetime | None
+    last_latency_ms: float | None
+    last_message: str
+    reporting: bool  # its newest result is recent enough to count (about two intervals)
+    agrees: bool
+
+
+class LocationsOut(BaseModel):
+    """A check probed from several locations: the verdict as of now and each location's newest result."""
+
+    quorum: str  # "2 of 3": down when that many locations report down
+    verdict: str
+    summary: str  # "down from ap only"
+    disagreeing: list[str]
+    locations: list[LocationOut]
+
+
 class CheckOut(BaseModel):
     id: str
     service: str
@@ -46,6 +68,7 @@ class CheckOut(BaseModel):
     labels: dict[str, str]
     state: CheckState | None
     uptime_24h: float | None = None
+    locations: LocationsOut | None = None  # only for a check with `locations:`
 
 
 class ServiceOut(BaseModel):
@@ -82,6 +105,24 @@ def _check_out(runtime: Runtime, check_id: str, spec: CheckSpec, row: CheckState
     )
 
 
+def _with_locations(runtime: Runtime, session: Session, checks: list[CheckOut]) -> list[CheckOut]:
+    views = located_views(session, runtime.config.checks(), [c.id for c in checks], runtime.clock.now())
+    for item in checks:
+        view = views.get(item.id)
+        if view is None:
+            continue
+        item.locations = LocationsOut(
+            quorum=view.quorum, verdict=view.verdict.status, summary=view.summary,
+            disagreeing=view.disagreeing,
+            locations=[LocationOut(
+                location=line.location, status=line.status, last_run=line.last_ts,
+                last_latency_ms=line.latency_ms, last_message=runtime.redact(line.message),
+                reporting=line.reporting, agrees=line.agrees,
+            ) for line in view.lines],
+        )
+    return checks
+
+
 def _all_checks(runtime: Runtime, session: Session) -> list[CheckOut]:
     checks = runtime.config.checks()
     rows = store.states(session, checks)
@@ -92,7 +133,7 @@ def _all_checks(runtime: Runtime, session: Session) -> list[CheckOut]:
         item = _check_out(runtime, check_id, spec, rows.get(check_id))
         item.uptime_24h = ups[check_id].percent
         out.append(item)
-    return out
+    return _with_locations(runtime, session, out)
 
 
 def worst(statuses: list[str | None]) -> str:
@@ -164,7 +205,8 @@ def get_check(
 ) -> CheckOut:
     spec = _spec(runtime, service, check)
     check_id = f"{service}/{check}"
-    return _check_out(runtime, check_id, spec, session.get(CheckStateRow, check_id))
+    item = _check_out(runtime, check_id, spec, session.get(CheckStateRow, check_id))
+    return _with_locations(runtime, session, [item])[0]
 
 
 @router.get("/checks/{service}/{check}/results")
@@ -176,8 +218,16 @@ def get_results(
     start: datetime | None = None,
     end: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=10000)] = 500,
+    location: Annotated[str | None, Query(description="One location's own results (a check with locations)")]
+    = None,
 ) -> list[dict[str, Any]]:
-    _spec(runtime, service, check)
+    spec = _spec(runtime, service, check)
+    stored_as = f"{service}/{check}"
+    if location is not None:
+        if location not in spec.locations:
+            raise HTTPException(404, f"{service}/{check} is not probed from {location!r} (its locations: "
+                                     f"{', '.join(spec.locations) or 'none'})")
+        stored_as = unit_id(stored_as, location)
     if end is None:  # by default up to and including now: a result stamped this instant is shown
         end = runtime.clock.now() + timedelta(microseconds=1)
     start, end = _range(runtime, start, end, timedelta(hours=1))
@@ -189,7 +239,7 @@ def get_results(
             "message": runtime.redact(r.message),
             "values": r.values,
         }
-        for r in store.results(session, f"{service}/{check}", start, end, limit)
+        for r in store.results(session, stored_as, start, end, limit)
     ]
 
 

@@ -17,6 +17,7 @@ from rich.table import Table
 from opsbook.checks import store
 from opsbook.checks.uptime import Uptime, uptime_many
 from opsbook.cli.common import ConfigOption, console, runtime_or_exit
+from opsbook.locations.views import located_views
 from opsbook.statuspage.figures import uptime_text
 
 
@@ -28,11 +29,14 @@ def status(config: ConfigOption = None) -> None:
     with runtime.sessions() as session:
         states = store.states(session, checks)
         periods = {d: uptime_many(session, list(checks), now - timedelta(days=d), now) for d in (1, 7, 30)}
+        views = located_views(session, checks, checks, now)  # checks probed from several locations
     rows = []
     for check_id in checks:
         service, _, check = check_id.partition("/")
         row = states.get(check_id)
         up_24h, up_7d, up_30d = (_percent(periods[d][check_id]) for d in (1, 7, 30))
+        view = views.get(check_id)
+        message = row.last_message if row and row.last_message else ""
         rows.append(
             StatusRow(
                 service=service,
@@ -43,9 +47,10 @@ def status(config: ConfigOption = None) -> None:
                 uptime_24h=up_24h,
                 uptime_7d=up_7d,
                 uptime_30d=up_30d,
-                message=runtime.redact(row.last_message).splitlines()[0][:200]
-                if row and row.last_message
+                message=runtime.redact(view.summary if view else message).splitlines()[0][:200]
+                if view or message
                 else "",
+                disagrees=bool(view and view.disagreeing),
             )
         )
     table, notes = status_view(rows, console.width)
@@ -77,6 +82,7 @@ class StatusRow:
     uptime_7d: str
     uptime_30d: str
     message: str
+    disagrees: bool = False  # probed from several locations, some not agreeing ("down from ap only")
 
     @property
     def state(self) -> str:
@@ -135,7 +141,8 @@ def status_view(rows: list[StatusRow], width: int) -> tuple[Table | None, list[s
     for row in rows:
         cells = [styled(row.status) if field == "state" else getattr(row, field) for _, field in columns]
         table.add_row(*cells, *([row.message] if in_table else []))
-    notes = [] if in_table else [f"{r.service}/{r.check}: {r.message}" for r in messages if r.status != "up"]
+    notes = [] if in_table else [f"{r.service}/{r.check}: {r.message}" for r in messages
+                                 if r.status != "up" or r.disagrees]
     return table, notes
 
 

@@ -16,6 +16,7 @@ from opsbook.checks.heartbeat_watch import recent_pings
 from opsbook.checks.models import CheckStateRow, StateChangeRow
 from opsbook.config.types import format_duration
 from opsbook.deploys.queries import chart_markers as deploy_markers
+from opsbook.locations.views import located_views
 from opsbook.runtime import Runtime
 from opsbook.statuspage.figures import uptime_text
 from opsbook.statuspage.snapshot import daily_uptime, day_starts, merge_days, period_uptime
@@ -92,6 +93,7 @@ def check_context(runtime: Runtime, session: Session, check_id: str, range_: str
         "target": runtime.redact(spec.target()),
         "interval": None if spec.push else format_duration(spec.interval),
         "state": session.get(CheckStateRow, check_id),
+        "located": located_views(session, {check_id: spec}, [check_id], runtime.clock.now()).get(check_id),
         "chart": chart,
         "range": range_ if range_ in RANGES else "24h",
         "ranges": list(RANGES),

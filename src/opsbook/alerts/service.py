@@ -73,8 +73,9 @@ class AlertEngine:
             if any(s.expr.operand.kind == "aggregate" and s.expr.operand.field != "latency_ms" for s in specs)
         }
         self.windows = WindowCache(self.lookback, self.read_samples, measured)
-        # checks probed from several locations: workers of each write their verdicts, so a window kept
-        # by one process would miss the others'; these are read from the store at each evaluation
+        # checks probed from several locations: on PostgreSQL workers of each write their verdicts, so a
+        # window kept by one process would miss the others'; these are read from the store at each
+        # evaluation there (on SQLite they run once, in one process: kept in memory like any check)
         self.read_always = frozenset(located(config.checks())) if config is not None else frozenset()
 
     # --- reading ---------------------------------------------------------------------------------
@@ -115,9 +116,10 @@ class AlertEngine:
         ids = sorted(set(check_ids))
         if not ids:
             return []
-        samples = self.windows.samples(session, [c for c in ids if c not in self.read_always], now)
-        if self.read_always:
-            samples.update(self.read_samples(session, [c for c in ids if c in self.read_always], now))
+        shared = self.read_always if session.get_bind().dialect.name == "postgresql" else frozenset()
+        samples = self.windows.samples(session, [c for c in ids if c not in shared], now)
+        if shared:
+            samples.update(self.read_samples(session, [c for c in ids if c in shared], now))
         open_rows = self._open_rule_alerts(session, ids)
         changes = Changes(session)
         for check_id in ids:

@@ -113,3 +113,17 @@ async def test_the_check_page_shows_the_locations_on_a_phone(page_url: str, brow
     measured = await page.evaluate(WIDEST, PHONE["width"])
     assert measured["width"] <= PHONE["width"] and not measured["scrolling"], measured
     await page.context.close()
+
+
+async def test_on_sqlite_a_located_check_run_once_looks_like_any_check(sqlite_engine: Engine) -> None:
+    runtime = runtime_for(sqlite_engine, FakeClock(), LOCATED)
+    with runtime.sessions.begin() as session:  # what `serve` on SQLite writes: the check's own results
+        LocatedStore(runtime.config.checks()).write(
+            session, [StoredResult("web/edge", runtime.clock.now(), CheckResult.down("refused"))])
+        token = create_token(session, "viewer", Role.VIEWER, runtime.clock.now())
+    transport = httpx.ASGITransport(app=create_app(runtime, run_pipeline=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://opsbook",
+                                 headers={"Authorization": f"Bearer {token}"}) as http:
+        check = (await http.get("/api/v1/checks/web/edge")).json()
+    assert check["state"]["status"] == "down" and check["state"]["last_message"] == "refused"
+    assert check["locations"] is None

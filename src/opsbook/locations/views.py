@@ -1,6 +1,7 @@
 """What the check page, the API and `opsbook status` show of a check probed from several locations: each
 location's newest result (and whether it still counts), and the verdict as of now, naming the locations
-that disagree ("down from ap only")."""
+that disagree ("down from ap only"). A check no location has reported yet has no view (on SQLite a check
+with locations runs once, unnamed, and looks like any check)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,8 @@ def located_views(
     for check_id, spec in specs.items():
         bound = fresh_for(spec.interval, spec.timeout)
         latest = reports.get(check_id, {})
+        if not any(latest.values()):
+            continue  # never probed per location (SQLite runs it once, unnamed; or no worker yet)
         found = verdict(spec.locations, spec.quorum, latest, now, bound)
         lines = []
         for location in spec.locations:

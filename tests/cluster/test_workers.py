@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import signal
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.procs import (
+    OPSBOOK,
     Counting,
     Processes,
     counting_server,
@@ -127,6 +129,11 @@ services:
 
     wait_until(lambda: leases_by_member(pg_db) == {survivor: CHECKS}, "the survivor runs every check",
                limit=30)
+    shown = subprocess.run([OPSBOOK, "cluster", "status", "-c", str(procs.config)], capture_output=True,
+                           text=True, env={**procs.env, "COLUMNS": "80"}, check=True).stdout
+    rows = {line.split()[1]: line for line in shown.splitlines() if line[:1] == "│" and line.split()[1:2]}
+    assert "lost" in shown and "alive" in rows[survivor], shown  # the dead worker is shown, as lost
+    assert f"{CHECKS} partitions of checks, 0 held by none" in shown, shown
     wait_until(lambda: duty_holders(pg_db, "escalation") == [survivor], "the escalation duty moved",
                limit=30)
     wait_until(lambda: len(target.posted("/lead")) == 1, "the lead paged by the survivor", limit=30)

@@ -14,8 +14,11 @@ The page says which objective burns, the budget left and the SLO page's address,
 
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -36,6 +39,7 @@ from opsbook.slo import service
 from opsbook.slo.api import slo_out
 from opsbook.slo.latency import within
 from tests.slo.test_burn_alerts import ROUTING, _at, firing
+from tests.slo.test_surfaces import OPSBOOK
 from tests.support import make_runtime
 
 T0 = datetime(2026, 11, 10, 12, 0, tzinfo=UTC)
@@ -182,3 +186,28 @@ def test_a_loose_latency_target_needs_burn_alerts_it_can_reach() -> None:
     slo = parse_config(own, "opsbook.yaml", {}).config.slos[0]
     assert [a.factor for a in slo.latency_alerts] == [5] and len(slo.burn_alerts) == 3  # the SLO's stay
     assert parse_config(loose.replace("target: 90%}", "target: 90%, burn_alerts: []}"), "opsbook.yaml", {})
+
+
+def test_opsbook_slo_shows_the_latency_burn_at_80_columns(sqlite_engine: Engine, tmp_path: Path) -> None:
+    """The commands read the real clock: two hours of answers up to now, the last 15 minutes slow."""
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    batch = [
+        StoredResult("api/health", at, CheckResult.up(900.0 if at >= now - 15 * M else 10.0))
+        for at in (now - timedelta(seconds=10 * n) for n in range(1, 2 * 360))
+    ]
+    with Session(sqlite_engine) as s, s.begin():
+        write_batch(s, batch)
+    (tmp_path / "opsbook.yaml").write_text(CONFIG)
+    env = {**os.environ, "COLUMNS": "80", "NO_COLOR": "1", "OPSBOOK_DATABASE_URL": str(sqlite_engine.url)}
+    config = str(tmp_path / "opsbook.yaml")
+    listed = subprocess.run(
+        [OPSBOOK, "slo", "-c", config], env=env, capture_output=True, text=True, check=True
+    )
+    assert max(len(line) for line in listed.stdout.splitlines()) <= 80
+    assert "99% under 500ms" in listed.stdout and "fast, slow, steady burn" in listed.stdout
+    shown = subprocess.run(
+        [OPSBOOK, "slo", "show", "api", "-c", config], env=env, capture_output=True, text=True, check=True
+    )
+    assert max(len(line) for line in shown.stdout.splitlines()) <= 80
+    assert "Burn-rate alerts on latency" in shown.stdout and "availability" not in shown.stdout
+    assert "fast 14.4× P1" in shown.stdout and "firing" in shown.stdout

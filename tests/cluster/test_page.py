@@ -24,6 +24,7 @@ from tests.web_ui.conftest import browser  # noqa: F401  (Chromium, one per modu
 from tests.web_ui.test_phone import WIDEST
 from tests.web_ui.ui_support import CONFIG, runtime_for, ui_app
 
+
 def three_members(runtime: Runtime) -> None:
     """alive (2 partitions, two duties), lost while holding 2 (its heartbeat a minute old), stopped."""
     alive = ProcessIdentity.for_worker("worker-eu-1-with-a-long-name")

@@ -111,3 +111,12 @@ def test_a_silent_location_alerts_and_clears(pg_url: str, pg_template: str) -> N
         assert states == {"location-silent:ap": "resolved", "location-silent:eu": "firing"}
     finally:
         engine.dispose()
+
+
+def test_validate_says_what_happens_to_located_checks(tmp_path: Path) -> None:
+    config = tmp_path / "opsbook.yaml"
+    config.write_text(CONFIG)
+    result = CliRunner().invoke(app, ["validate", "-c", str(config)], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "2 checks list locations (ap, eu): on PostgreSQL each runs once per location" in result.output
+    assert "on SQLite each runs once, from `opsbook serve`, without a quorum" in result.output

@@ -48,8 +48,8 @@ class CheckSpec(Model):
     locations: list[Name] = Field(
         default_factory=list,
         description="Probe from each of these locations (workers started with `--location NAME`, on "
-        "PostgreSQL); the check is down only when `down_when` of them agree. On SQLite, or run by a process "
-        "without a location, it runs once, unnamed.",
+        "PostgreSQL); the check is down only when `down_when` of them agree. On SQLite it runs once, from "
+        "`opsbook serve`, without a quorum; on PostgreSQL only the workers of its locations run it.",
     )
     down_when: str | None = Field(
         default=None,

@@ -13,28 +13,12 @@ from __future__ import annotations
 import json
 import signal
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from tests.cluster.procs import Counting, Processes, counting_server, query
+from tests.cluster.procs import Counting, Processes, query
+from tests.cluster.test_workers import procs, target  # noqa: F401  (the same fixtures)
 from tests.support import wait_until
 
 LOCATIONS = ("eu", "us", "ap")
-
-
-@pytest.fixture
-def target() -> Iterator[Counting]:
-    with counting_server() as server:
-        yield server
-
-
-@pytest.fixture
-def procs(tmp_path: Path, pg_db: str) -> Iterator[Processes]:
-    made = Processes(tmp_path / "opsbook.yaml", pg_db, tmp_path)
-    yield made
-    made.stop_all()
 
 
 def check_state(url: str) -> tuple[str, str]:
@@ -47,13 +31,13 @@ def firing(url: str) -> list[str]:
     return [str(key) for (key,) in rows]
 
 
-def pages_about(target: Counting, words: str) -> list[str]:
-    bodies = [json.dumps(body) for body in target.posted("/ana")]
+def pages_about(receiver: Counting, words: str) -> list[str]:
+    bodies = [json.dumps(body) for body in receiver.posted("/ana")]
     return [b for b in bodies if words in b]
 
 
 def test_one_location_failing_is_not_down_two_are_and_a_dead_location_alerts(
-    procs: Processes, target: Counting, pg_db: str
+    procs: Processes, target: Counting, pg_db: str  # noqa: F811
 ) -> None:
     target.status["/ap/api"] = 500  # ap cannot reach the service
     procs.config.write_text(f"""

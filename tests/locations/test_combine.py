@@ -19,7 +19,7 @@ from opsbook.checks import store
 from opsbook.checks.result import CheckResult, Status, StoredResult
 from opsbook.clock import FakeClock
 from opsbook.config.loader import parse_config
-from opsbook.db.engine import make_sessionmaker
+from opsbook.db.engine import make_engine, make_sessionmaker
 from opsbook.dependencies.causes import down_nodes
 from opsbook.locations.combine import LocatedStore
 
@@ -146,3 +146,58 @@ def test_the_next_location_paces_when_the_first_goes_silent(probes: Probes) -> N
     # at 1:10 and 2:10 (us is not the pacer while eu is fresh), then us paces
     assert times[1:] == [190, 250, 310]
     assert probes.state() == ("up", "up from us, ap; eu not reporting")
+
+
+def test_two_workers_evaluating_each_its_own_verdicts_see_all_of_them(probes: Probes) -> None:
+    if probes.sessions.kw["bind"].dialect.name != "postgresql":
+        pytest.skip("on SQLite one process writes every verdict")
+    other = AlertEngine(parse_config(CONFIG, "opsbook.yaml", {}).config)  # the us and ap workers' engine
+    eu_engine, eu_sessions = probes.engine, probes.sessions
+    url = probes.sessions.kw["bind"].url.update_query_dict({"application_name": "us-worker"})
+    other_db = make_engine(url.render_as_string(hide_password=False))  # another process's connections:
+    other_sessions = make_sessionmaker(other_db)  # what it commits reaches only its own windows
+
+    def report(location: str, status: str, round_: int) -> None:
+        eu = location == "eu"
+        probes.engine, probes.sessions = (eu_engine, eu_sessions) if eu else (other, other_sessions)
+        probes.report(location, status, round_)
+
+    for location, status in (("eu", "up"), ("us", "up"), ("ap", "down")):
+        report(location, status, 0)
+    report("eu", "up", 1)
+    report("us", "down", 1)  # the us worker writes the first down verdict, evaluated by its engine
+    report("ap", "down", 1)
+    report("eu", "up", 2)  # eu's engine must count us's verdict: 2 in a row
+    assert probes.fired == []
+    report("us", "down", 2)
+    report("ap", "down", 2)
+    report("eu", "up", 3)  # the third down verdict in a row, two by eu's worker and one by us's
+    (fired,) = probes.fired
+    assert fired.at == probes.start + timedelta(minutes=3)
+    assert eu_engine.shared_windows.loads == 1  # read whole once, then only what is new
+    with probes.sessions.begin() as session:  # a transaction that rolls back leaves the window as it was
+        store.write_batch(session, [StoredResult(CHECK, probes.start + timedelta(minutes=3, seconds=30),
+                                                 CheckResult.up(1.0, "phantom"))])
+        eu_engine.process(session, [CHECK], probes.start + timedelta(minutes=3, seconds=30))
+        session.rollback()
+    with probes.sessions.begin() as session:
+        now = probes.start + timedelta(minutes=3, seconds=40)
+        seen = eu_engine.shared_windows.samples(session, [CHECK], now)[CHECK]
+        read = store.recent(session, [CHECK], now - timedelta(minutes=30), now)[CHECK]
+    assert "phantom" not in [s.message for s in seen]
+    stored = [(r.ts, r.status, r.message) for r in read if r.ts >= seen[0].ts]
+    assert [(s.ts, s.status, s.message) for s in seen] == stored  # messages "as before" filled in too
+    assert len({m for _, _, m in stored}) > 1
+    other_db.dispose()
+
+
+def test_recent_after_a_known_result_continues_its_message(engine: Engine, clock: FakeClock) -> None:
+    sessions = make_sessionmaker(engine)
+    t0 = clock.now()
+    with sessions.begin() as session:
+        same = CheckResult.up(1.0, "same")  # stored once, then "as before"
+        store.write_batch(session, [StoredResult("web/x", t0 + timedelta(seconds=s), same) for s in range(3)])
+    with sessions() as session:
+        rows = store.recent(session, ["web/x"], t0 - timedelta(seconds=1), t0 + timedelta(seconds=5),
+                            known={"web/x": (t0, "same")})["web/x"]
+    assert [(r.ts, r.message) for r in rows] == [(t0 + timedelta(seconds=s), "same") for s in (1, 2)]

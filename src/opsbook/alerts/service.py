@@ -36,6 +36,7 @@ from opsbook.alerts.types import AlertTransition
 from opsbook.alerts.windows import WindowCache
 from opsbook.checks import store
 from opsbook.locations.units import located
+from opsbook.locations.windows import SharedWindows
 from opsbook.rules.evaluate import Evaluation, Sample, evaluate
 from opsbook.rules.forecast import HistoryReader
 from opsbook.rules.ruleset import RuleSpec, compile_rules
@@ -74,9 +75,11 @@ class AlertEngine:
         }
         self.windows = WindowCache(self.lookback, self.read_samples, measured)
         # checks probed from several locations: on PostgreSQL workers of each write their verdicts, so a
-        # window kept by one process would miss the others'; these are read from the store at each
-        # evaluation there (on SQLite they run once, in one process: kept in memory like any check)
+        # window kept from this process's writes would miss the others'; their windows take in what the
+        # store holds since the newest verdict seen (opsbook.locations.windows). On SQLite they run once,
+        # in one process: kept in memory like any check.
         self.read_always = frozenset(located(config.checks())) if config is not None else frozenset()
+        self.shared_windows = SharedWindows(self.lookback, self.read_samples)
 
     # --- reading ---------------------------------------------------------------------------------
 
@@ -119,7 +122,7 @@ class AlertEngine:
         shared = self.read_always if session.get_bind().dialect.name == "postgresql" else frozenset()
         samples = self.windows.samples(session, [c for c in ids if c not in shared], now)
         if shared:
-            samples.update(self.read_samples(session, [c for c in ids if c in shared], now))
+            samples.update(self.shared_windows.samples(session, [c for c in ids if c in shared], now))
         open_rows = self._open_rule_alerts(session, ids)
         changes = Changes(session)
         for check_id in ids:

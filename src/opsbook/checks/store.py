@@ -14,7 +14,7 @@ in; retention deletes whole hours so the hour's first message is never gone whil
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -247,11 +247,17 @@ def results(
 
 
 def recent(
-    session: Session, check_ids: Sequence[str], since: datetime, until: datetime
+    session: Session, check_ids: Sequence[str], since: datetime, until: datetime,
+    *, known: Mapping[str, tuple[datetime, str]] | None = None,
 ) -> dict[str, list[StoredRow]]:
-    """Raw results of these checks in (since, until], oldest first (equal times in the order stored)."""
+    """Raw results of these checks in (since, until], oldest first (equal times in the order stored).
+
+    `known`: a check's newest result the caller already has (its time and message): only results after
+    it are returned, and one whose message is "as before" continues from that message (no query)."""
     key = keys.lookup(session, check_ids)
     by_key = {k: name for name, k in key.items()}
+    after = {key[name]: (compact.to_us(ts), message) for name, (ts, message) in (known or {}).items()
+             if name in key}
     out: dict[str, list[StoredRow]] = {}
     ordered = sorted(by_key)
     for i in range(0, len(ordered), keys.CHUNK):
@@ -262,15 +268,20 @@ def recent(
             .where(ResultRow.ts > compact.to_us(since), ResultRow.ts <= compact.to_us(until))
             .order_by(ResultRow.check_key, ResultRow.ts)
         ))
-        for row in _decode(session, by_key, rows):
+        if after:
+            rows = [row for row in rows if row[0] not in after or row[1] > after[row[0]][0]]
+        for row in _decode(session, by_key, rows, {k: message for k, (_ts, message) in after.items()}):
             out.setdefault(row.check_id, []).append(row)
     return out
 
 
-def _decode(session: Session, names: dict[int, str], rows: Sequence[Any]) -> list[StoredRow]:
-    """Rows (grouped by check, oldest first) as StoredRows, NULL messages filled in."""
+def _decode(
+    session: Session, names: dict[int, str], rows: Sequence[Any], carry: dict[int, str] | None = None
+) -> list[StoredRow]:
+    """Rows (grouped by check, oldest first) as StoredRows, NULL messages filled in (`carry`: the message
+    a check's first row continues from, when known)."""
     out: list[StoredRow] = []
-    carry: dict[int, str] = {}
+    carry = dict(carry or {})
     for key, ts, status, latency, message, values in rows:
         if message is None:
             if key not in carry:

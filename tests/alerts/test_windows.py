@@ -8,7 +8,7 @@ import pytest
 
 from opsbook.alerts.service import AlertEngine
 from opsbook.checks.result import CheckResult, Status, StoredResult
-from opsbook.checks.store import write_batch
+from opsbook.checks.store import WRITTEN_KEY, write_batch
 from opsbook.rules.evaluate import Sample
 from tests.alerts.conftest import CONFIG, Harness, load
 
@@ -112,3 +112,21 @@ def test_a_window_keeps_measured_values_only_for_checks_whose_rules_read_them(ha
     with harness.sessions.begin() as session:
         (flappy,) = engine.windows.samples(session, ["api/flappy"], harness.clock.now())["api/flappy"]
     assert dict(flappy.values) == {}  # its rules read latency and failures only
+
+
+def test_a_result_another_process_wrote_is_not_missed(harness: Harness) -> None:
+    """A worker that lost a check for a while and runs it again: the results another worker wrote
+    meanwhile are read from the store, since the check's state says its newest result is newer."""
+    engine = harness.engine
+    t0 = harness.clock.now()
+    harness.write(API, latency=100.0, at=t0)
+    harness.process(API)
+    with harness.sessions.begin() as session:  # another process: its commit feeds no window here
+        write_batch(session, [StoredResult(API, t0 + timedelta(seconds=30), CheckResult(Status.UP, 900.0))])
+        session.info.pop(WRITTEN_KEY)
+    harness.clock._now = t0 + timedelta(seconds=60)
+    with harness.sessions.begin() as session:  # this process writes the next result and evaluates
+        write_batch(session, [StoredResult(API, harness.clock.now(), CheckResult(Status.UP, 200.0))])
+        seen = engine.windows.samples(session, [API], harness.clock.now())[API]
+    assert [s.latency_ms for s in seen] == [100.0, 900.0, 200.0]
+    assert [s.latency_ms for s in _same(harness, engine, API)] == [100.0, 900.0, 200.0]

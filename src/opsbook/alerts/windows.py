@@ -32,7 +32,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from opsbook.checks.result import StoredResult
-from opsbook.checks.store import WRITTEN_KEY
+from opsbook.checks.store import NEWEST_KEY, WRITTEN_KEY
 from opsbook.rules.evaluate import Ordered, Sample
 
 SLACK = timedelta(minutes=1)
@@ -137,6 +137,7 @@ class WindowCache:
         overlay.absorb(session.info.get(WRITTEN_KEY, ()), self.keeps_values)
         out: dict[str, list[Sample]] = {}
         missing: list[str] = []
+        newest: Mapping[str, datetime | None] = session.info.get(NEWEST_KEY, {})
         with self._lock:
             for check_id in check_ids:
                 back = self.lookback.get(check_id)
@@ -144,7 +145,7 @@ class WindowCache:
                     continue
                 own = overlay.loaded.get(check_id)
                 window = own[1] if own is not None else self._windows.get(check_id)
-                if window is None:
+                if window is None or (own is None and _missed(window, newest.get(check_id), now - back)):
                     missing.append(check_id)
                     continue
                 window.evict(now - back - SLACK)
@@ -212,6 +213,14 @@ class WindowCache:
                 self._generation[check_id] = self._generation.get(check_id, 0) + 1
 
 
+def _missed(window: Window, newest: datetime | None, start: datetime) -> bool:
+    """Whether a result stored before this transaction (by another process: a worker that ran the check
+    while this one did not) is missing from the window."""
+    if newest is None or newest <= start:
+        return False
+    return not window.times or window.times[-1] < newest
+
+
 _CACHES: weakref.WeakSet[WindowCache] = weakref.WeakSet()
 
 
@@ -226,6 +235,7 @@ def _url_of(session: Session) -> str | None:
 def _after_commit(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint: the transaction is still open
+    session.info.pop(NEWEST_KEY, None)
     written: Sequence[StoredResult] = session.info.pop(WRITTEN_KEY, ())
     overlays: dict[int, _Overlay] = session.info.pop(_OVERLAYS, {})
     if not written and not overlays:
@@ -240,4 +250,5 @@ def _after_rollback(session: Session) -> None:
     if session.in_nested_transaction():
         return  # a savepoint rolled back: results are written outside the hooks' savepoints
     session.info.pop(WRITTEN_KEY, None)
+    session.info.pop(NEWEST_KEY, None)
     session.info.pop(_OVERLAYS, None)

@@ -32,6 +32,10 @@ MESSAGE_MAX = 4000
 STATE_MESSAGE_MAX = 1000
 
 WRITTEN_KEY = "opsbook.results_written"
+NEWEST_KEY = "opsbook.results_newest_before"
+"""`session.info` key: check → time of its newest result stored before this transaction (by any process),
+as its state said when the transaction first wrote results of it (alerts.windows: a kept window that
+lacks it missed a result another process wrote, and is read again)."""
 """`session.info` key: the results written in the session's transaction (alerts.windows takes them in)."""
 
 
@@ -86,6 +90,9 @@ def write_batch(session: Session, batch: Sequence[StoredResult]) -> BatchOutcome
     current = {
         row[0]: _State(row[1], row[2], row[3], row[4] or 0, last_message=row[5] or "") for row in found
     }
+    newest = session.info.setdefault(NEWEST_KEY, {})
+    for check_id, st in current.items():
+        newest.setdefault(check_id, st.last_ts)
     rows: list[dict[str, Any]] = []
     late: list[tuple[int, int]] = []
     for r in sorted(batch, key=lambda r: r.ts):

@@ -56,10 +56,14 @@ def test_the_capacity_table(tmp_path: Path) -> None:
     connections = StoredResult("db/main", now - timedelta(minutes=1),
                                CheckResult.up(1.0, "", connections_used=120))
     with runtime.sessions.begin() as session:
-        write_batch(session, [*disk, connections])
+        write_batch(session, disk)
     for day in range(11):  # the rollup, once a day (raw results are still there: retention is not run)
         runtime.clock = FakeClock(start + timedelta(days=day, minutes=10))
         roll_up_values(runtime, tracked_values(runtime.config))
+    # the connections' one measurement comes after the last rollup (which ran 10 minutes after `now`: it
+    # would have taken in a measurement of the minute before `now` whenever `now` is past :50)
+    with runtime.sessions.begin() as session:
+        write_batch(session, [connections])
     runtime.close()
     result = runner.invoke(app, ["capacity", "-c", str(cfg)], env={"COLUMNS": "80"})
     assert result.exit_code == 0, result.output

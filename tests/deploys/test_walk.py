@@ -295,7 +295,7 @@ async def test_a_watched_rule_firing_is_a_regression(
     console = RuleFires()
     console.runtime = runtime
     outcome = await drive(clock, console, walk.deploy(runtime, ANA, console, "api", "1.9.2"))
-    assert (outcome.status, outcome.exit_code) == ("rolled_back", 4)
+    assert (outcome.status, outcome.exit_code) == ("rolled_back", 4), (outcome.summary, console.said[-6:])
     assert versioned.version == "1.9.1"
     with runtime.sessions() as session:
         row = queries.get_deploy(session, outcome.deploy_id)

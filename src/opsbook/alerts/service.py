@@ -10,7 +10,8 @@ Use (the writer's hook, inside the transaction that wrote the results):
 `process` takes each check's rule window from memory (`alerts.windows`: read from the store once, at
 the first evaluation after a start, then kept up to date by the results written), and reads the open
 alerts of those checks with one query, locking them (`FOR UPDATE` on PostgreSQL) so two workers never
-move the same alert twice. All alert state lives in the `alerts` table: a new engine after a restart
+move the same alert twice; before that, on PostgreSQL, it takes a transaction-scoped advisory lock per
+check, so two processes evaluating one check take turns and never both open its new alert. All alert state lives in the `alerts` table: a new engine after a restart
 continues where the last one stopped, never fires an alert that is already firing, and announces a
 resolve that happened while it was down as soon as results (or `process_due`) show it.
 
@@ -26,7 +27,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from opsbook.alerts.changes import Changes, new_alert, status_of
@@ -119,6 +120,7 @@ class AlertEngine:
         ids = sorted(set(check_ids))
         if not ids:
             return []
+        _serialize(session, ids)
         shared = self.read_always if session.get_bind().dialect.name == "postgresql" else frozenset()
         samples = self.windows.samples(session, [c for c in ids if c not in shared], now)
         if shared:
@@ -187,6 +189,27 @@ class AlertEngine:
             row.condition = spec.expr.text
             row.summary = spec.render_summary(ev)
         changes.apply(row, current, new, now, message=ev.message, value=ev.value)
+
+
+_CHECK_LOCKS = 0x0A1E
+"""The first key of the two-key advisory locks that serialize evaluations of a check (a key space of
+its own: the duty locks use one 64-bit key)."""
+
+
+def _serialize(session: Session, check_ids: Sequence[str]) -> None:
+    """On PostgreSQL, evaluations of the same check by two processes take turns until the end of their
+    transactions (a lease handover, a ping stored by an API process while the leaseholder records a
+    miss): the second then reads the open alert the first made, instead of making one too and failing
+    on its unique open key. Locks are taken in hash order, so two batches never deadlock."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # SQLite has one writer at a time
+    session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(:space, h) FROM "
+            "(SELECT DISTINCT hashtext(k) AS h FROM unnest(CAST(:keys AS text[])) AS k ORDER BY h) AS s"
+        ),
+        {"space": _CHECK_LOCKS, "keys": list(check_ids)},
+    )
 
 
 def _retire(changes: Changes, row: AlertRow, now: datetime) -> None:

@@ -1,9 +1,9 @@
 """The SLOs where people read them: `opsbook slo`, `slo show` and `report sla` as real processes at 80
 columns; the API over a real HTTP server (viewer token; 401 without, 404 for a service without an SLO, 400
 for a bad month); the pages /ui/slo and /ui/slo/api with the budget chart, and the status page's uptime
-against the target. The history: api up for 40 days, down 21.6 minutes ten days ago (half its 30-day
-budget at 99.9 %), web (99.99 %) down 10 minutes an hour ago (its budget overspent, the fast burn quiet
-again)."""
+against the target. The history: api up for 40 days, down 21.6 minutes ten days ago (eleven when those
+minutes would straddle a month's end in the team's zone; half its 30-day budget at 99.9 %), web (99.99 %)
+down 10 minutes an hour ago (its budget overspent, the fast burn quiet again)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import Engine
@@ -41,11 +42,28 @@ slos:
 """
 
 
+TEAM_ZONE = ZoneInfo("Europe/Berlin")
+API_DOWN = timedelta(minutes=21.6)
+
+
+def month_of(at: datetime) -> str:
+    """`YYYY-MM` of `at` in the team's zone (the SLA report's months)."""
+    return at.astimezone(TEAM_ZONE).strftime("%Y-%m")
+
+
+def api_outage(now: datetime) -> datetime:
+    """When api went down: ten days before `now`, or eleven if its 21.6 minutes would cross a month's end in
+    the team's zone (one month's SLA report then holds them whole, whatever the real clock says)."""
+    start = now - timedelta(days=10)
+    return start if month_of(start) == month_of(start + API_DOWN) else start - timedelta(days=1)
+
+
 def history(engine: Engine, now: datetime) -> None:
+    down = api_outage(now)
     changes = [
         ("api/health", now - timedelta(days=40), "up"),
-        ("api/health", now - timedelta(days=10), "down"),
-        ("api/health", now - timedelta(days=10, minutes=-21.6), "up"),
+        ("api/health", down, "down"),
+        ("api/health", down + API_DOWN, "up"),
         ("web/home", now - timedelta(days=40), "up"),
         ("web/home", now - timedelta(minutes=70), "down"),
         ("web/home", now - timedelta(minutes=60), "up"),
@@ -56,7 +74,8 @@ def history(engine: Engine, now: datetime) -> None:
 
 
 def test_the_cli_at_80_columns(sqlite_engine: Engine, tmp_path: Path) -> None:
-    history(sqlite_engine, datetime.now(UTC))  # the command reads the real clock
+    now = datetime.now(UTC)
+    history(sqlite_engine, now)  # the command reads the real clock
     (tmp_path / "opsbook.yaml").write_text(CONFIG)
     env = {
         **os.environ,
@@ -85,7 +104,7 @@ def test_the_cli_at_80_columns(sqlite_engine: Engine, tmp_path: Path) -> None:
     assert "fast 14.4× P1" in shown.stdout and "quiet" in shown.stdout
     missing = cli("slo", "show", "db")
     assert missing.returncode != 0 and "has no SLO" in missing.stderr
-    month = (datetime.now(UTC) - timedelta(days=10)).strftime("%Y-%m")
+    month = month_of(api_outage(now))  # the month of the team's zone that holds the outage
     csv = cli("report", "sla", "--month", month, "--format", "csv")
     assert csv.returncode == 0, csv.stderr
     assert csv.stdout.startswith("service,target_percent,uptime_percent,uptime,downtime_minutes,")

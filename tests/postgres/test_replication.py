@@ -31,6 +31,14 @@ def _as_postgres(args: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *args] if ROOT else args
 
 
+LOGS: list[Path] = []
+"""The standby's server log, for the message of a failed assertion."""
+
+
+def standby_log() -> str:
+    return "\n".join(LOGS[0].read_text().splitlines()[-15:]) if LOGS and LOGS[0].exists() else ""
+
+
 @pytest.fixture(scope="module")
 def replica(pg_url: str) -> Iterator[str]:
     if not BIN:
@@ -52,6 +60,7 @@ def replica(pg_url: str) -> Iterator[str]:
                f"-c max_connections={row[0]}")
     subprocess.run(_as_postgres([str(bin_dir / "pg_ctl"), "-D", str(data), "-l", str(folder / "log"), "-w",
                                  "-t", "60", "-o", options, "start"]), check=True, capture_output=True)
+    LOGS[:] = [folder / "log"]
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
     finally:
@@ -68,11 +77,11 @@ def check(dsn: str) -> PostgresCheck:
 
 async def test_replication_lag_on_both_sides(pg_url: str, replica: str) -> None:
     ctx = RunContext(clock=SystemClock())
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + 60  # the standby replays what the other tests' databases wrote first
     primary = await probe(check(libpq_dsn(pg_url)), ctx)
     while primary.values.get("replicas", 0) < 1 and time.monotonic() < deadline:
         primary = await probe(check(libpq_dsn(pg_url)), ctx)  # until the standby has connected (real time)
-    assert primary.ok and primary.values["replicas"] >= 1
+    assert primary.ok and primary.values["replicas"] >= 1, standby_log()
     assert primary.values["replication_lag_s"] >= 0 and primary.values["replication_lag_bytes"] >= 0
     with psycopg.connect(libpq_dsn(pg_url), autocommit=True) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS replicated (x int)")

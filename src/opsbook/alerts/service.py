@@ -11,9 +11,10 @@ Use (the writer's hook, inside the transaction that wrote the results):
 the first evaluation after a start, then kept up to date by the results written), and reads the open
 alerts of those checks with one query, locking them (`FOR UPDATE` on PostgreSQL) so two workers never
 move the same alert twice; before that, on PostgreSQL, it takes a transaction-scoped advisory lock per
-check, so two processes evaluating one check take turns and never both open its new alert. All alert state lives in the `alerts` table: a new engine after a restart
-continues where the last one stopped, never fires an alert that is already firing, and announces a
-resolve that happened while it was down as soon as results (or `process_due`) show it.
+check, so two processes evaluating one check take turns and never both open its new alert. All alert
+state lives in the `alerts` table: a new engine after a restart continues where the last one stopped,
+never fires an alert that is already firing, and announces a resolve that happened while it was down as
+soon as results (or `process_due`) show it.
 
 Every state change goes through the state machine (`alerts.state`) and is written by `alerts.changes`,
 which also emits the ALERTS domain events. External events (PagerDuty, Alertmanager, opsbook's own) are

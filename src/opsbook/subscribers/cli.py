@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Column, Table
 
-from opsbook.cli.common import AuthorOption, ConfigOption, cli_actor, cli_errors, console, runtime_or_exit
+from opsbook.cli.common import AuthorOption, ConfigOption, acting, cli_actor, console, runtime_or_exit
 from opsbook.subscribers import service
 from opsbook.timefmt import show_time
 
@@ -45,10 +45,6 @@ def remove(
 ) -> None:
     """Remove a subscriber; messages to it not sent yet are withdrawn."""
     actor = cli_actor(author)
-    runtime = runtime_or_exit(config)
-    try:
-        with cli_errors(runtime):
-            service.remove(runtime, actor, subscriber_id)
-        console.print(f"subscriber {subscriber_id} removed", markup=False, highlight=False)
-    finally:
-        runtime.close()
+    with acting(config) as runtime:
+        service.remove(runtime, actor, subscriber_id)
+    console.print(f"subscriber {subscriber_id} removed", markup=False, highlight=False)

@@ -27,12 +27,13 @@ def engines(pg_db: str) -> Iterator[list[Engine]]:
 
 
 def advisory_holders(url: str) -> set[int]:
-    """The server process ids of the sessions holding advisory locks in the database."""
+    """The server process ids of the sessions holding duty locks (advisory locks on one 64-bit key,
+    objsubid 1) in the database; evaluations' per-check locks use two keys (objsubid 2) and are not duties."""
     admin = create_engine(url, isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
             rows = conn.execute(text(
-                "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted "
                 "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
             ))
             return {int(pid) for (pid,) in rows}

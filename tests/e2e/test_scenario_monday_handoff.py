@@ -20,7 +20,7 @@ from opsbook.auth.roles import Principal, Role
 from opsbook.clock import FakeClock
 from opsbook.incidents import service as incidents
 from opsbook.notify.messages import GapWarning, HandoffBrief
-from opsbook.notify.models import PENDING, OutboxRow
+from opsbook.notify.models import PENDING, SENDING, OutboxRow
 from opsbook.oncall import service as oncall
 from opsbook.pipeline import Pipeline
 from opsbook.runtime import Runtime
@@ -79,7 +79,7 @@ def outbox(runtime: Runtime, kind: str) -> list[OutboxRow]:
 
 def due(runtime: Runtime, now: datetime) -> list[int]:
     with runtime.sessions() as s:
-        return list(s.scalars(select(OutboxRow.id).where(OutboxRow.status == PENDING,
+        return list(s.scalars(select(OutboxRow.id).where(OutboxRow.status.in_([PENDING, SENDING]),
                                                          OutboxRow.next_attempt_at <= now)))
 
 
@@ -87,8 +87,9 @@ async def run_until(runtime: Runtime, clock: FakeClock, until: datetime) -> Pipe
     """Start opsbook (a new process, as after a restart), let it run until `until`, deliver what is due."""
     pipeline = Pipeline(runtime)
     await pipeline.start()
-    # what was queued while it was down goes out first: a send still in flight when the clock jumps ahead
-    # by minutes would time out on that clock (and raise a self-alert incident the brief would list)
+    # what was queued while it was down goes out first (claimed is not yet sent): a send still in flight
+    # when the clock jumps ahead by minutes would time out on that clock (and raise a self-alert incident
+    # the brief would list)
     await eventually(lambda: not due(runtime, clock.now()), "the queued notifications sent")
     await clock.advance_to(until)
     await pipeline.notifier.run_once()

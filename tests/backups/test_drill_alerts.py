@@ -27,7 +27,7 @@ START = datetime(2026, 3, 2, 12, 0, tzinfo=UTC)  # a Monday
 
 def config(dsn: str, dump: str) -> str:
     return f"""
-timezone: UTC
+timezone: Europe/Berlin
 backups:
   - name: shop
     component: shop database
@@ -68,7 +68,7 @@ async def test_a_corrupted_dump_fails_the_drill_and_the_alert_carries_the_restor
         alert = firing(sqlite_engine)["drill-failed"]
         assert alert.severity == "P2" and alert.fired_at == START
         assert alert.summary.startswith(
-            "Backup shop of shop database: restore drill failed: restore drill of 2026-03-02 12:00 UTC "
+            "Backup shop of shop database: restore drill failed: restore drill of 2026-03-02 13:00 CET "
             "failed: restore failed (exit code 1): pg_restore")
         assert "pg_restore: error:" in alert.summary
         with Session(sqlite_engine) as s:
@@ -98,7 +98,7 @@ async def test_a_drill_not_done_by_its_time_and_grace_is_overdue(
         await settle(pipeline, lambda: "drill-overdue" in firing(sqlite_engine))
         overdue = firing(sqlite_engine)["drill-overdue"]
         assert overdue.fired_at == datetime(2026, 3, 8, 10, 0, tzinfo=UTC)
-        assert "none since the one due 2026-03-08 04:00 UTC (grace 6h)" in overdue.summary
+        assert "none since the one due 2026-03-08 05:00 CET (grace 6h)" in overdue.summary
     finally:
         hung.cancel()
         pipeline.backups.drilling.clear()

@@ -17,6 +17,7 @@ from opsbook.backups.config import BackupJob, ListSource
 from opsbook.backups.listing import ListingError, parse_listing, parse_time
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+ZONE = "Europe/Berlin"  # the team's zone: the messages say their times in it (CET here), never UTC
 
 
 def job(**fields: object) -> BackupJob:
@@ -96,21 +97,24 @@ def test_epoch_seconds_read_back(seconds: int) -> None:
 def test_rpo_breaches_at_newest_good_plus_target() -> None:
     j = job(rpo="1d")
     backups = [Backup(T0, ok=True), Backup(T0 + timedelta(days=1), ok=False)]
-    assert not assess(j, backups, T0, T0 + timedelta(days=1) - timedelta(seconds=1)).rpo_breached
-    state = assess(j, backups, T0, T0 + timedelta(days=1))
+    assert not assess(j, backups, T0, T0 + timedelta(days=1) - timedelta(seconds=1), zone=ZONE).rpo_breached
+    state = assess(j, backups, T0, T0 + timedelta(days=1), zone=ZONE)
     assert state.rpo_breached and state.rpo_now == timedelta(days=1)
     # no backup ever: counted from when opsbook began watching
-    assert assess(j, [], T0, T0 + timedelta(days=1)).rpo_breached
-    assert assess(j, [], T0, T0 + timedelta(hours=23)).next_change == T0 + timedelta(days=1)
+    assert assess(j, [], T0, T0 + timedelta(days=1), zone=ZONE).rpo_breached
+    assert assess(j, [], T0, T0 + timedelta(hours=23), zone=ZONE).next_change == T0 + timedelta(days=1)
 
 
 def test_suspicious_needs_history_and_the_factor() -> None:
     j = job(suspicious={"factor": 5, "window": 7, "min_history": 3})
     normal = [Backup(T0 + timedelta(days=i), duration_s=1000, size_bytes=1e9) for i in range(3)]
-    assert suspicious(j, [*normal[:2], Backup(T0, duration_s=1, size_bytes=1)]) == ""  # too little history
-    assert suspicious(j, [*normal, Backup(T0, duration_s=201, size_bytes=2.01e8)]) == ""  # less than 5x
-    found = suspicious(j, [*normal, Backup(T0, duration_s=200, size_bytes=5e9)])
-    assert "took 200 s against a median of 1000 s" in found and "MB" not in found
+    too_little_history = [*normal[:2], Backup(T0, duration_s=1, size_bytes=1)]
+    assert suspicious(j, too_little_history, zone=ZONE) == ""
+    assert suspicious(j, [*normal, Backup(T0, duration_s=201, size_bytes=2.01e8)], zone=ZONE) == ""  # < 5x
+    found = suspicious(j, [*normal, Backup(T0, duration_s=200, size_bytes=5e9)], zone=ZONE)
+    assert found.startswith("suspicious backup at 2026-03-01 03:00 CET: it took 200 s against a median of "
+                            "1000 s")
+    assert "MB" not in found
 
 
 @given(st.lists(st.floats(min_value=1, max_value=1e6), min_size=3, max_size=20),
@@ -122,25 +126,26 @@ def test_a_backup_within_the_factor_of_the_median_is_never_suspicious(
     median = statistics.median(durations)
     backups = [Backup(T0 + timedelta(days=i), duration_s=d) for i, d in enumerate(durations)]
     newest = Backup(T0 + timedelta(days=len(durations)), duration_s=median / factor * (1.001 + where))
-    assert suspicious(j, [*backups, newest]) == ""
+    assert suspicious(j, [*backups, newest], zone=ZONE) == ""
     too_fast = Backup(T0 + timedelta(days=len(durations)), duration_s=median / factor * 0.999)
-    assert suspicious(j, [*backups, too_fast]).startswith("suspicious backup")
+    assert suspicious(j, [*backups, too_fast], zone=ZONE).startswith("suspicious backup")
 
 
 def test_retention_of_a_listed_job() -> None:
     j = job(retention={"days": 7}, list={"command": "x"}, grace="1h")
     now = datetime(2026, 3, 20, 12, 0, tzinfo=UTC)
     daily = [Backup(now.replace(hour=2) - timedelta(days=i), source="list") for i in range(10)]
-    state = assess(j, sorted(daily, key=lambda b: b.ts), now - timedelta(days=30), now, listed=True)
+    state = assess(j, sorted(daily, key=lambda b: b.ts), now - timedelta(days=30), now, listed=True,
+                   zone=ZONE)
     assert state.retention == ["3 backup(s) older than the 7-day retention still kept (oldest "
-                               "2026-03-11 02:00 UTC)"]
+                               "2026-03-11 03:00 CET)"]
     kept = sorted(daily[:7], key=lambda b: b.ts)
-    assert assess(j, kept, now - timedelta(days=30), now, listed=True).retention == []
+    assert assess(j, kept, now - timedelta(days=30), now, listed=True, zone=ZONE).retention == []
     gap = [b for b in kept if b.ts.day not in (15, 16)]
-    assert assess(j, gap, now - timedelta(days=30), now, listed=True).retention == [
+    assert assess(j, gap, now - timedelta(days=30), now, listed=True, zone=ZONE).retention == [
         "only 5 good backup(s) kept where the schedule and policy expect 7"]
     counted = job(retention={"count": 3}, list={"command": "x"})
-    assert assess(counted, kept, now - timedelta(days=30), now, listed=True).retention == [
+    assert assess(counted, kept, now - timedelta(days=30), now, listed=True, zone=ZONE).retention == [
         "7 backups kept, the policy keeps 3"]
 
 
@@ -149,8 +154,10 @@ def test_a_listed_job_without_a_heartbeat_misses_its_schedule() -> None:
                                   "list": {"command": "x"}})
     last = [Backup(T0 + timedelta(minutes=5), source="list")]
     due = datetime(2026, 3, 2, 3, 0, tzinfo=UTC)
-    assert assess(j, last, T0, due - timedelta(seconds=1)).missed == ""
-    assert assess(j, last, T0, due).missed.startswith("missed schedule: no backup since 2026-03-01 02:05 UTC")
+    assert assess(j, last, T0, due - timedelta(seconds=1), zone=ZONE).missed == ""
+    assert assess(j, last, T0, due, zone=ZONE).missed == (
+        "missed schedule: no backup since 2026-03-01 03:05 CET; one was due at 2026-03-02 03:00 CET "
+        "(grace 1h)")
 
 
 def test_drill_state() -> None:
@@ -158,11 +165,19 @@ def test_drill_state() -> None:
     assert j.drill is not None
     sunday = datetime(2026, 3, 8, 4, 0, tzinfo=UTC)
     watched = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
-    assert not drill_state(j.drill, j.rto, None, watched, sunday + timedelta(hours=5)).overdue
-    assert drill_state(j.drill, j.rto, None, watched, sunday + timedelta(hours=6)).overdue
-    passed = Drill(sunday, ok=True, rto_s=300)
-    assert drill_state(j.drill, j.rto, passed, watched, sunday + timedelta(days=3)).result().ok
-    slow = drill_state(j.drill, j.rto, Drill(sunday, ok=True, rto_s=900), watched, sunday)
+    assert not drill_state(j.drill, j.rto, None, watched, sunday + timedelta(hours=5), zone=ZONE).overdue
+    overdue = drill_state(j.drill, j.rto, None, watched, sunday + timedelta(hours=6), zone=ZONE).overdue
+    assert overdue == "restore drill overdue: none since the one due 2026-03-08 05:00 CET (grace 6h)"
+    passed = drill_state(j.drill, j.rto, Drill(sunday, ok=True, rto_s=300), watched,
+                         sunday + timedelta(days=3), zone=ZONE).result()
+    assert passed.ok and passed.message == "last drill 2026-03-08 05:00 CET passed, RTO 300.0 s"
+    slow = drill_state(j.drill, j.rto, Drill(sunday, ok=True, rto_s=900), watched, sunday, zone=ZONE)
     assert slow.rto_exceeded and "restore took 900.0 s, over the RTO target 10m" in slow.result().message
-    failed = drill_state(j.drill, j.rto, Drill(sunday, ok=False, rto_s=None, error="boom"), watched, sunday)
+    failed = drill_state(j.drill, j.rto, Drill(sunday, ok=False, rto_s=None, error="boom"), watched, sunday,
+                         zone=ZONE)
     assert failed.failed and not failed.result().ok
+    assert failed.result().message == "restore drill of 2026-03-08 05:00 CET failed: boom"
+    summer = datetime(2026, 7, 5, 4, 0, tzinfo=UTC)  # a Sunday in summer time: the zone's other name
+    failed_in_summer = drill_state(j.drill, j.rto, Drill(summer, ok=False, rto_s=None, error="boom"), watched,
+                                   summer, zone=ZONE)
+    assert failed_in_summer.result().message == "restore drill of 2026-07-05 06:00 CEST failed: boom"

@@ -27,7 +27,7 @@ RDS = "backups/rds-state"
 
 def config(extra: str = "") -> str:
     return f"""
-timezone: UTC
+timezone: Europe/Berlin
 backups:
   - name: nightly
     component: db
@@ -85,7 +85,8 @@ async def test_a_backup_ten_times_faster_and_smaller_than_the_median_alerts(
     alert = alerts(sqlite_engine, "backups/nightly-state")["suspicious"]
     assert alert.state == "firing" and alert.severity == "P2"
     assert alert.fired_at == START.replace(hour=2, minute=2) + timedelta(days=5)
-    assert "took 120 s against a median of 1200 s" in alert.summary
+    assert ("suspicious backup at 2026-03-06 03:02 CET: it took 120 s against a median of 1200 s"
+            in alert.summary)
     assert "is 200.0 MB against a median of 2.0 GB" in alert.summary
 
     await nightly(pipeline, clock, 6, 21, 2.1e9)  # a normal backup again: it resolves
@@ -155,7 +156,7 @@ async def test_retention_violations_are_found_from_the_list_commands_json(
         await settle(pipeline, lambda: "retention" in alerts(sqlite_engine, "backups/rds-state"))
         alert = alerts(sqlite_engine, "backups/rds-state")["retention"]
         assert alert.state == "firing"
-        assert ("3 backup(s) older than the 7-day retention still kept (oldest 2026-03-01 03:00 UTC)"
+        assert ("3 backup(s) older than the 7-day retention still kept (oldest 2026-03-01 04:00 CET)"
                 in alert.summary)
         with Session(sqlite_engine) as s:
             sizes = set(s.scalars(select(BackupRow.size_bytes).where(BackupRow.job == "rds")))

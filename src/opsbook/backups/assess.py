@@ -13,7 +13,7 @@
   last one took longer than the RTO target.
 
 Each assessment also says when it next changes by the clock alone (`next_change`), so the watch records
-a result at exactly that instant.
+a result at exactly that instant. Times in its messages are in the team's zone, named.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from croniter import croniter
 from opsbook.backups.config import BackupJob, DrillConfig
 from opsbook.checks.result import CheckResult
 from opsbook.config.types import format_duration
-from opsbook.timefmt import show_span
+from opsbook.timefmt import show_span, show_time
 
 MAX_OCCURRENCES = 10_000
 
@@ -141,17 +141,18 @@ class Assessment:
 
 
 def assess(job: BackupJob, backups: Sequence[Backup], watched_since: datetime, now: datetime,
-           listed: bool = False) -> Assessment:
-    """Judge `job` at `now` from its `backups` (oldest first); `listed`: a listing has been read."""
+           listed: bool = False, *, zone: str) -> Assessment:
+    """Judge `job` at `now` from its `backups` (oldest first); `listed`: a listing has been read; times in
+    the messages in the team's `zone`."""
     backups = [b for b in backups if b.ts <= now]
     out = Assessment(now=now, last=backups[-1] if backups else None)
     good = [b for b in backups if b.ok]
     _rpo(job, good, watched_since, out)
-    out.suspicious = suspicious(job, good)
+    out.suspicious = suspicious(job, good, zone=zone)
     if job.list is not None and listed:
-        _retention(job, [b for b in backups if b.present and b.source == "list"], watched_since, out)
+        _retention(job, [b for b in backups if b.present and b.source == "list"], watched_since, out, zone)
     if job.heartbeat is None:
-        _missed(job, backups, watched_since, out)
+        _missed(job, backups, watched_since, out, zone)
     return out
 
 
@@ -165,7 +166,7 @@ def _rpo(job: BackupJob, good: list[Backup], watched_since: datetime, out: Asses
         out.changes.append(breach_at)
 
 
-def suspicious(job: BackupJob, good: Sequence[Backup]) -> str:
+def suspicious(job: BackupJob, good: Sequence[Backup], *, zone: str) -> str:
     """Why the newest good backup is suspicious (faster or smaller than the median), or ''."""
     if len(good) < 2:
         return ""
@@ -184,11 +185,12 @@ def suspicious(job: BackupJob, good: Sequence[Backup]) -> str:
             found.append(f"is {human_size(newest.size_bytes)} against a median of {human_size(median)}")
     if not found:
         return ""
-    return (f"suspicious backup at {newest.ts:%Y-%m-%d %H:%M} UTC: it " + " and ".join(found)
+    return (f"suspicious backup at {show_time(newest.ts, zone)}: it " + " and ".join(found)
             + f" (the last {len(earlier)})")
 
 
-def _retention(job: BackupJob, present: list[Backup], watched_since: datetime, out: Assessment) -> None:
+def _retention(job: BackupJob, present: list[Backup], watched_since: datetime, out: Assessment,
+               zone: str) -> None:
     policy = job.retention
     out.kept = len(present)
     if policy is None:
@@ -199,7 +201,7 @@ def _retention(job: BackupJob, present: list[Backup], watched_since: datetime, o
         too_old = [b for b in present if b.ts < now - keep_for]
         if too_old:
             out.retention.append(f"{len(too_old)} backup(s) older than the {policy.days}-day retention still "
-                                 f"kept (oldest {too_old[0].ts:%Y-%m-%d %H:%M} UTC)")
+                                 f"kept (oldest {show_time(too_old[0].ts, zone)})")
         out.changes += [b.ts + keep_for for b in present]
         window_start = now - timedelta(days=policy.days)
     else:
@@ -218,14 +220,15 @@ def _retention(job: BackupJob, present: list[Backup], watched_since: datetime, o
     out.changes.append(next_time(job.schedule, job.timezone, now - job.grace) + job.grace)
 
 
-def _missed(job: BackupJob, backups: list[Backup], watched_since: datetime, out: Assessment) -> None:
+def _missed(job: BackupJob, backups: list[Backup], watched_since: datetime, out: Assessment,
+            zone: str) -> None:
     reference = backups[-1].ts if backups else watched_since
     expected = next_time(job.schedule, job.timezone, reference)
     deadline = expected + job.grace
     out.changes.append(deadline)
     if out.now >= deadline:
-        out.missed = (f"missed schedule: no backup since {reference:%Y-%m-%d %H:%M} UTC; one was due at "
-                      f"{expected:%Y-%m-%d %H:%M} UTC (grace {format_duration(job.grace)})")
+        out.missed = (f"missed schedule: no backup since {show_time(reference, zone)}; one was due at "
+                      f"{show_time(expected, zone)} (grace {format_duration(job.grace)})")
 
 
 # --- drills ---------------------------------------------------------------------------------------
@@ -235,6 +238,7 @@ def _missed(job: BackupJob, backups: list[Backup], watched_since: datetime, out:
 class DrillState:
     now: datetime
     last: Drill | None
+    zone: str
     failed: bool = False
     overdue: str = ""
     rto_exceeded: bool = False
@@ -252,7 +256,7 @@ class DrillState:
             values["rto_target_s"] = self.rto_target.total_seconds()
         problems = []
         if self.failed and self.last is not None:
-            problems.append(f"restore drill of {self.last.started_at:%Y-%m-%d %H:%M} UTC failed: "
+            problems.append(f"restore drill of {show_time(self.last.started_at, self.zone)} failed: "
                             f"{self.last.error}" + (f"\n{output_tail}" if output_tail else ""))
         if self.overdue:
             problems.append(self.overdue)
@@ -263,20 +267,20 @@ class DrillState:
             return CheckResult.down("; ".join(problems), **values)
         if self.last is None:
             return CheckResult.up(message="no drill yet", **values)
-        return CheckResult.up(message=f"last drill {self.last.started_at:%Y-%m-%d %H:%M} UTC passed, "
+        return CheckResult.up(message=f"last drill {show_time(self.last.started_at, self.zone)} passed, "
                                       f"RTO {self.last.rto_s or 0:.1f} s", **values)
 
 
 def drill_state(drill: DrillConfig, rto: timedelta | None, last: Drill | None, watched_since: datetime,
-                now: datetime) -> DrillState:
-    """The drill's state at `now` from the last drill run (None: none yet)."""
-    state = DrillState(now=now, last=last, rto_target=rto)
+                now: datetime, *, zone: str) -> DrillState:
+    """The drill's state at `now` from the last drill run (None: none yet); times said in `zone`."""
+    state = DrillState(now=now, last=last, zone=zone, rto_target=rto)
     state.failed = last is not None and not last.ok
     state.rto_exceeded = bool(last is not None and last.ok and rto is not None and last.rto_s is not None
                               and last.rto_s > rto.total_seconds())
     due = prev_time(drill.schedule, drill.timezone, now - drill.grace)
     if due >= watched_since and (last is None or last.started_at < due):
-        state.overdue = (f"restore drill overdue: none since the one due {due:%Y-%m-%d %H:%M} UTC "
+        state.overdue = (f"restore drill overdue: none since the one due {show_time(due, zone)} "
                          f"(grace {format_duration(drill.grace)})")
     state.next_change = next_time(drill.schedule, drill.timezone, now - drill.grace) + drill.grace
     return state

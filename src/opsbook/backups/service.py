@@ -140,12 +140,13 @@ class JobState:
     last_drill: DrillRow | None
 
 
-def job_state(session: Session, job: BackupJob, watched: BackupJobRow, now: datetime) -> JobState:
-    """Everything judged of one job at `now`, from the store."""
+def job_state(session: Session, job: BackupJob, watched: BackupJobRow, now: datetime, zone: str) -> JobState:
+    """Everything judged of one job at `now`, from the store; times in its messages in the team's `zone`."""
     backups = store.backups_of(session, job.name)
-    assessment = assess(job, backups, watched.watched_since, now, listed=watched.listed_at is not None)
+    assessment = assess(job, backups, watched.watched_since, now, listed=watched.listed_at is not None,
+                        zone=zone)
     last = store.last_drill(session, job.name)
-    drill = (drill_state(job.drill, job.rto, store.as_drill(last), watched.watched_since, now)
+    drill = (drill_state(job.drill, job.rto, store.as_drill(last), watched.watched_since, now, zone=zone)
              if job.drill is not None else None)
     return JobState(job, watched, assessment, drill, last)
 
@@ -190,7 +191,7 @@ def dr_report(runtime: Runtime) -> list[DrRow]:
         watched = store.job_rows(session, jobs, now)
         out = []
         for job in jobs:
-            state = job_state(session, job, watched[job.name], now)
+            state = job_state(session, job, watched[job.name], now, runtime.config.timezone)
             word, problems = verdict(state)
             last = state.last_drill
             out.append(DrRow(

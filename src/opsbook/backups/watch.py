@@ -96,7 +96,7 @@ class BackupWatch(Looped):
             now = self.runtime.clock.now()
             watched = store.job_rows(session, self.jobs, now)
             for job in self.jobs:
-                state = service.job_state(session, job, watched[job.name], now)
+                state = service.job_state(session, job, watched[job.name], now, self.runtime.config.timezone)
                 results.append(StoredResult(f"{SERVICE}/{state_check_name(job.name)}", now,
                                             state.assessment.result()))
                 wakes += [t for t in (state.assessment.next_change,) if t is not None]

@@ -22,6 +22,11 @@ from opsbook.db.migrate import upgrade
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# Every `opsbook` a test starts runs in its own process, as the test set it up: no background preloader
+# (cli/launch.py) outlives a test or serves one test's command with another's code. tests/cli/test_preload.py
+# turns it on for itself.
+os.environ["OPSBOOK_PRELOAD"] = "off"
+
 
 @pytest.fixture
 def clock() -> FakeClock:

@@ -38,6 +38,7 @@ READS = [
 def opsbook(args: list[str], team: Path, cwd: Path) -> subprocess.CompletedProcess[str]:
     """`opsbook ARGS -c team/opsbook.yaml`, run from another folder, as in the issue."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("OPSBOOK_")}
+    env["OPSBOOK_PRELOAD"] = "off"  # each command in its own process, as this test set it up
     env.update(OPSBOOK_USER="ana", OPSBOOK_CACHE_DIR=str(team / "cache"), COLUMNS="100")
     return subprocess.run(
         [OPSBOOK, *args, "-c", str(team / "opsbook.yaml")],

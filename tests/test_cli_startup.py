@@ -83,6 +83,7 @@ def team(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     folder = tmp_path_factory.mktemp("startup")
     (folder / "opsbook.yaml").write_text(CONFIG)
     env = {key: value for key, value in os.environ.items() if not key.startswith("OPSBOOK_")}
+    env["OPSBOOK_PRELOAD"] = "off"  # each command in its own process, as this test set it up
     env.update(
         OPSBOOK_CONFIG=str(folder / "opsbook.yaml"),
         OPSBOOK_CACHE_DIR=str(folder / "cache"),
@@ -143,6 +144,25 @@ def test_a_responders_command_loads_only_what_it_needs(team: dict[str, str], com
     assert not first, f"`opsbook {' '.join(args)}` loads what it must not:\n" + "\n".join(
         " <- ".join(chains[name]) for name in first
     )
+
+def test_the_program_a_person_starts_loads_only_the_standard_library() -> None:
+    """`opsbook` itself (cli/launch.py) hands a responder's command to the preloader before it imports
+    anything of its own: what it loads beyond Python's own start-up is the standard library alone."""
+
+    def loaded(code: str) -> set[str]:
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", code], capture_output=True, text=True, timeout=60,
+            check=True,
+        )
+        lines = [line for line in done.stderr.splitlines() if line.startswith("import time:")]
+        return {line.split("|")[2].strip() for line in lines}
+
+    names = loaded("import opsbook.cli.launch") - loaded("pass")
+    assert "opsbook.cli.launch" in names
+    ours = {"opsbook", "opsbook.cli", "opsbook.cli.launch"}
+    outside = sorted(name for name in names - ours if name.split(".")[0] not in sys.stdlib_module_names)
+    assert not outside, f"opsbook.cli.launch loads more than the standard library: {outside}"
+
 
 def test_a_changed_config_is_read_again_by_the_next_command(team: dict[str, str]) -> None:
     """The config cache behind these figures never answers with an older file."""

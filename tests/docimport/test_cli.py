@@ -16,6 +16,7 @@ OPSBOOK = [str(Path(sys.executable).parent / "opsbook")]
 
 def run(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     full = {k: v for k, v in os.environ.items() if not k.startswith("OPSBOOK_")} | (env or {})
+    full["OPSBOOK_PRELOAD"] = "off"  # each command in its own process, as this test set it up
     full["COLUMNS"] = "200"
     return subprocess.run([*OPSBOOK, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=60)
 

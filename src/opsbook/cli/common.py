@@ -32,6 +32,13 @@ class _Console(Console):
 console = _Console()
 err_console = _Console(stderr=True)
 
+
+def detect_terminal() -> None:
+    """Look at the terminal and the environment again (NO_COLOR, TERM...), as the consoles did when made:
+    for a process that took on another's standard streams and environment (cli/preloader.py)."""
+    console.__init__()  # type: ignore[misc]
+    err_console.__init__(stderr=True)  # type: ignore[misc]
+
 ConfigOption = Annotated[
     str | None,
     typer.Option(

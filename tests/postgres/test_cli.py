@@ -17,6 +17,7 @@ from opsbook.clock import FakeClock, SystemClock
 from opsbook.oplog.models import OplogEntryRow
 from opsbook.postgres import service
 from opsbook.runtime import open_runtime
+from opsbook.timefmt import show_time
 from tests.postgres.conftest import HOT, Troubled
 from tests.support import free_port
 
@@ -25,6 +26,7 @@ def write_config(tmp_path: Path, dsn: str) -> Path:
     cfg = tmp_path / "opsbook.yaml"
     cfg.write_text(f"""
 database_url: sqlite:///{tmp_path}/o.db
+timezone: Europe/Berlin
 services:
   - name: db
     checks:
@@ -59,6 +61,21 @@ def test_pg_queries_over_the_last_hour(troubled_db: Troubled, tmp_path: Path) ->
     assert max(len(line) for line in result.output.splitlines()) <= 80
     missing = runner.invoke(app, ["pg", "queries", "nope", "-c", str(cfg)])
     assert missing.exit_code == 1 and "databases: db/main" in missing.output
+
+
+def test_pg_queries_without_an_old_enough_sample_names_the_oldest_in_the_team_zone(
+    troubled_db: Troubled, tmp_path: Path
+) -> None:
+    cfg = write_config(tmp_path, troubled_db.dsn)
+    runtime = open_runtime(str(cfg))
+    runtime.clock = FakeClock(SystemClock().now() - timedelta(minutes=30))  # younger than the hour asked
+    sampled_at = service.store_sample(runtime, "db/main", service.databases(runtime)["db/main"]).ts
+    runtime.close()
+    result = CliRunner().invoke(app, ["pg", "queries", "--since", "1h", "-c", str(cfg)],
+                                env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    oldest = show_time(sampled_at, "Europe/Berlin")
+    assert oldest.endswith((" CET", " CEST")) and f"the oldest is from {oldest})" in result.output
 
 
 def test_pg_maintain_runs_what_is_due_now(troubled_db: Troubled, tmp_path: Path) -> None:

@@ -42,6 +42,7 @@ postgres:
       window: sunday-db
       lock_timeout: 200ms
       severity: P2
+timezone: Europe/Berlin
 """
 
 
@@ -110,6 +111,12 @@ async def test_not_a_minute_outside_the_window(troubled_db: Troubled, sqlite_eng
     done, _ = upkeep.run_due(runtime, hooks)
     assert [d.outcome for d in done] == ["ok"]
     assert [t.kind for t in hooks.seen][-1] is TransitionKind.RESOLVED
+    for sunday in (29, 5):  # two more weeks missed: the alert says when it last ran, in the team's zone
+        await clock.advance_to(datetime(2026, 3 if sunday == 29 else 4, sunday, 4, 0, tzinfo=UTC))
+        assert [d.outcome for d in upkeep.run_due(runtime, hooks)[0]] == ["missed"]
+    assert hooks.fired()[-1] == (
+        "maintenance task weekly-vacuum on db/main has not run for two periods "
+        "(last ran 2026-03-22 04:59 CET)")
 
 
 async def test_a_statement_stopped_by_lock_timeout_fails_and_alerts(

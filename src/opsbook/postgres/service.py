@@ -27,6 +27,7 @@ from opsbook.postgres.models import SnapshotRow
 from opsbook.postgres.statements import QueryDelta, deltas
 from opsbook.redact import redact
 from opsbook.runtime import Runtime
+from opsbook.timefmt import show_time
 from opsbook.usecase import require, transaction
 
 GROWTH_SPANS = (timedelta(days=1), timedelta(days=7))
@@ -129,7 +130,7 @@ def report(
     with runtime.sessions() as session:
         growth = {f"{span.days}d": _growth(session, check_id, snap, now - span, f"{span.days}d")
                   for span in GROWTH_SPANS}
-        queries = _window(session, check_id, snap.get("statements"), now, window)
+        queries = _window(session, check_id, snap.get("statements"), now, window, runtime.config.timezone)
     vals = measures.values(snap, spec.tables_top, spec.seq_scan_min_rows)
     return Report(check_id, spec.target(), now, snap, vals, growth, queries, spec.seq_scan_min_rows)
 
@@ -140,7 +141,8 @@ def top_queries(runtime: Runtime, actor: Principal, name: str | None, since: tim
     check_id, spec = find_database(runtime, name)
     snap = live_snapshot(spec)
     with runtime.sessions() as session:
-        return _window(session, check_id, snap.get("statements"), runtime.clock.now(), since)
+        return _window(session, check_id, snap.get("statements"), runtime.clock.now(), since,
+                       runtime.config.timezone)
 
 
 def stored_history(runtime: Runtime, actor: Principal, name: str | None, since: timedelta
@@ -183,7 +185,8 @@ def _growth(session: Session, check_id: str, snap: dict[str, Any], at: datetime,
 
 
 def _window(session: Session, check_id: str, now_statements: dict[str, Any] | None, now: datetime,
-            since: timedelta) -> QueriesWindow:
+            since: timedelta, zone: str) -> QueriesWindow:
+    """The statements' deltas since the stored sample `since` ago, or a note (times in the team's `zone`)."""
     if now_statements is None:
         return QueriesWindow(None, now, [], "pg_stat_statements is not installed in this database "
                              "(CREATE EXTENSION pg_stat_statements; it needs shared_preload_libraries)")
@@ -194,7 +197,7 @@ def _window(session: Session, check_id: str, now_statements: dict[str, Any] | No
         ).first()
         note = ("no stored sample is that old yet (samples are stored by `opsbook serve` every "
                 "postgres.sample_every"
-                + (f"; the oldest is from {oldest.isoformat()}" if oldest else "") + ")")
+                + (f"; the oldest is from {show_time(oldest, zone)}" if oldest else "") + ")")
         return QueriesWindow(None, now, [], note)
     return QueriesWindow(start.ts, now, deltas(start.statements, now_statements))
 

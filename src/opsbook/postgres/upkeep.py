@@ -30,6 +30,7 @@ from opsbook.postgres.models import MaintenanceRunRow
 from opsbook.postgres.runner import Outcome, execute
 from opsbook.runtime import Runtime
 from opsbook.silences.windows import RecurringWindow
+from opsbook.timefmt import show_time
 
 SOURCE = "postgres"
 Hooks = Callable[[Session, Sequence[AlertTransition], datetime], None]
@@ -112,7 +113,7 @@ def _run_task(runtime: Runtime, task: MaintenanceTask, window: RecurringWindow, 
             session.add(MaintenanceRunRow(task=task.name, scheduled_for=fired, outcome="missed", error=""))
             done.append(TaskRun(task.name, fired, "missed", None, "its window closed before it ran"))
         session.flush()
-        hooks(session, _overdue(session, task, now), now)
+        hooks(session, _overdue(session, task, now, runtime.config.timezone), now)
     if decision.due is None:
         return done
     claimed = _claim(runtime, task, decision.due, now)
@@ -178,8 +179,9 @@ def _alerts(session: Session, task: MaintenanceTask, row: MaintenanceRunRow, now
     ]
 
 
-def _overdue(session: Session, task: MaintenanceTask, now: datetime) -> list[AlertTransition]:
-    """Alert when the last two firings (whose windows closed) brought no successful run."""
+def _overdue(session: Session, task: MaintenanceTask, now: datetime, zone: str) -> list[AlertTransition]:
+    """Alert when the last two firings (whose windows closed) brought no successful run; the last run's
+    time said in the team's `zone`."""
     recent = session.scalars(
         select(MaintenanceRunRow.outcome).where(MaintenanceRunRow.task == task.name,
                                                 MaintenanceRunRow.outcome != "running")
@@ -188,9 +190,9 @@ def _overdue(session: Session, task: MaintenanceTask, now: datetime) -> list[Ale
     if len(recent) < 2 or "ok" in recent:
         return []
     last_ok = session.scalar(
-        select(func.max(MaintenanceRunRow.scheduled_for))
+        select(func.max(MaintenanceRunRow.started_at))
         .where(MaintenanceRunRow.task == task.name, MaintenanceRunRow.outcome == "ok")
     )
-    since = f"last ran {last_ok:%Y-%m-%d %H:%M} UTC" if last_ok else "it has never run"
+    since = f"last ran {show_time(last_ok, zone)}" if last_ok else "it has never run"
     summary = f"maintenance task {task.name} on {task.check} has not run for two periods ({since})"
     return apply_external(session, _event(task, "overdue", ExternalAction.TRIGGER, summary), now)

@@ -6,6 +6,7 @@ Reading (every CLI option, web form field and API parameter a person types goes 
   `…T14:00+01:00`) or without one (`2026-03-09 14:00`, `2026-03-09`), which is read on the wall clock of
   the team's time zone (DST-aware: a time the clocks skip means the instant they jump). Answers UTC.
 - `parse_span(text)`: `2h`, `90m`, `1d`, `1h30m`, `45s`, `1.5h`, `2 hours`, `90 minutes`, `1 day 2 hours`.
+- `parse_since(text, now=, zone=)`: how far back, a length before now (`30d`) or a time (`2026-03-01`).
 Bad input raises `TimeInputError` (an `Invalid`: CLI exit 2, HTTP 400) naming the accepted forms.
 
 Showing (templates through the Jinja filters of web/ui/templating.py, CLI tables, post-mortems):
@@ -79,6 +80,20 @@ def parse_when(text: str, *, now: datetime, zone: str) -> datetime:
     if found is None:
         raise TimeInputError(f"{text!r} is not a time; use e.g. {WHEN_FORMS}")
     return found
+
+
+def parse_since(text: str, *, now: datetime, zone: str) -> datetime:
+    """The instant (UTC) `text` goes back to: a length of time before `now` (`24h`, `30d`) or a time
+    (`yesterday 09:00`, `2026-03-01`, read like `parse_when`)."""
+    try:
+        return (now - parse_span(text)).astimezone(UTC)
+    except TimeInputError:
+        pass
+    try:
+        return parse_when(text, now=now, zone=zone)
+    except TimeInputError:
+        raise TimeInputError(f"{text!r} is neither a length of time ({SPAN_FORMS}) nor a time "
+                             f"({WHEN_FORMS})") from None
 
 
 def _relative(given: str, now: datetime) -> datetime | None:

@@ -112,7 +112,10 @@ async def test_record_and_list_deploys_with_roles(
         "failures": 0,
         "time_to_restore_s": None,
     }
-    assert (await http.get("/api/v1/deploys/report?since=soon", headers=tokens["viewer"])).status_code == 400
+    seven_days_back_in_berlin = "/api/v1/deploys/report?since=2026-03-03 15:00"  # NOW - 7d on Berlin clocks
+    assert (await http.get(seven_days_back_in_berlin, headers=tokens["viewer"])).json() == report
+    garbage = await http.get("/api/v1/deploys/report?since=soon", headers=tokens["viewer"])
+    assert garbage.status_code == 422 and "'since'" in garbage.json()["detail"], garbage.text
 
 
 def submit(base: str, key: str, **kw: Any) -> Any:

@@ -15,6 +15,7 @@ from opsbook.timefmt import (
     SPAN_FORMS,
     WHEN_FORMS,
     TimeInputError,
+    parse_since,
     parse_span,
     parse_when,
     show_span,
@@ -103,6 +104,26 @@ def test_bad_lengths_are_refused(text: str) -> None:
     with pytest.raises(TimeInputError) as caught:
         parse_span(text)
     assert SPAN_FORMS in str(caught.value) or "longer than ten years" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("30d", NOW - timedelta(days=30)),
+        ("24 hours", NOW - timedelta(hours=24)),
+        ("2026-03-01", datetime(2026, 2, 28, 23, 0, tzinfo=UTC)),  # midnight in Berlin
+        ("yesterday 09:00", datetime(2026, 3, 8, 8, 0, tzinfo=UTC)),
+        ("-2h", NOW - timedelta(hours=2)),
+    ],
+)
+def test_how_far_back_is_a_length_before_now_or_a_time(text: str, expected: datetime) -> None:
+    assert parse_since(text, now=NOW, zone=BERLIN) == expected
+
+
+def test_how_far_back_refuses_naming_both_kinds_of_answer() -> None:
+    with pytest.raises(TimeInputError) as refused:
+        parse_since("a while", now=NOW, zone=BERLIN)
+    assert SPAN_FORMS in str(refused.value) and WHEN_FORMS in str(refused.value)
 
 
 @given(st.integers(min_value=0, max_value=10 * 365 * 86400 - 1))

@@ -22,6 +22,7 @@ from opsbook.locations.views import located_views
 from opsbook.runtime import Runtime
 from opsbook.timefmt import parse_span
 from opsbook.web.deps import get_runtime, get_session, require_role
+from opsbook.web.params import query_when, when_query
 
 router = APIRouter(prefix="/api/v1", tags=["checks"], dependencies=[Depends(require_role(Role.VIEWER))])
 pings = APIRouter(tags=["heartbeats"])
@@ -188,15 +189,15 @@ def _spec(runtime: Runtime, service: str, check: str) -> CheckSpec:
 
 
 def _range(
-    runtime: Runtime, start: datetime | None, end: datetime | None, default: timedelta
+    runtime: Runtime, start: str | None, end: str | None, default: timedelta, until: datetime | None = None
 ) -> tuple[datetime, datetime]:
-    end = end or runtime.clock.now()
-    start = start or end - default
-    if start.tzinfo is None or end.tzinfo is None:
-        raise HTTPException(400, "start and end need a time zone, e.g. 2026-01-05T09:00:00Z")
-    if start >= end:
+    """The `start` and `end` query parameters as instants: `end` by default `until` (default now), `start`
+    by default `default` before `end`."""
+    finish = query_when("end", end, runtime) or until or runtime.clock.now()
+    begin = query_when("start", start, runtime) or finish - default
+    if begin >= finish:
         raise HTTPException(400, "start must be before end")
-    return start, end
+    return begin, finish
 
 
 @router.get("/checks/{service}/{check}", response_model=CheckOut)
@@ -215,8 +216,8 @@ def get_results(
     check: str,
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: str | None = when_query("Default: an hour before end."),
+    end: str | None = when_query("Default: now."),
     limit: Annotated[int, Query(ge=1, le=10000)] = 500,
     location: Annotated[str | None, Query(description="One location's own results (a check with locations)")]
     = None,
@@ -228,9 +229,8 @@ def get_results(
             raise HTTPException(404, f"{service}/{check} is not probed from {location!r} (its locations: "
                                      f"{', '.join(spec.locations) or 'none'})")
         stored_as = unit_id(stored_as, location)
-    if end is None:  # by default up to and including now: a result stamped this instant is shown
-        end = runtime.clock.now() + timedelta(microseconds=1)
-    start, end = _range(runtime, start, end, timedelta(hours=1))
+    up_to_now = runtime.clock.now() + timedelta(microseconds=1)  # a result stamped this instant is shown
+    begin, finish = _range(runtime, start, end, timedelta(hours=1), up_to_now)
     return [
         {
             "ts": r.ts,
@@ -239,7 +239,7 @@ def get_results(
             "message": runtime.redact(r.message),
             "values": r.values,
         }
-        for r in store.results(session, stored_as, start, end, limit)
+        for r in store.results(session, stored_as, begin, finish, limit)
     ]
 
 
@@ -273,16 +273,16 @@ def get_rollups(
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
     resolution: Literal["1m", "1h"] = "1h",
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: str | None = when_query("Default: 24 hours (1m) or 7 days (1h) before end."),
+    end: str | None = when_query("Default: now."),
 ) -> list[dict[str, Any]]:
     _spec(runtime, service, check)
     seconds = rollup.MINUTE if resolution == "1m" else rollup.HOUR
-    start, end = _range(
+    begin, finish = _range(
         runtime, start, end, timedelta(hours=24) if seconds == rollup.MINUTE else timedelta(days=7)
     )
     out = []
-    for r in rollup.rollups(session, f"{service}/{check}", seconds, start, end):
+    for r in rollup.rollups(session, f"{service}/{check}", seconds, begin, finish):
         lo, hi = r.latency_min, r.latency_max
         out.append(
             {
@@ -308,22 +308,22 @@ def get_uptime(
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
     period: str | None = Query(None, description="e.g. 24h, 7d, 30d (instead of start/end)"),
-    start: datetime | None = None,
-    end: datetime | None = None,
+    start: str | None = when_query("Default: 24 hours before end."),
+    end: str | None = when_query("Default: now."),
 ) -> dict[str, Any]:
     _spec(runtime, service, check)
     if period is not None:
-        start, end = _range(runtime, None, end, parse_span(period))  # a bad period: 400 (Invalid)
+        begin, finish = _range(runtime, None, end, parse_span(period))  # a bad period: 400 (Invalid)
     else:
-        start, end = _range(runtime, start, end, timedelta(hours=24))
-    up = uptime(session, f"{service}/{check}", start, end)
+        begin, finish = _range(runtime, start, end, timedelta(hours=24))
+    up = uptime(session, f"{service}/{check}", begin, finish)
     return {
-        "start": start,
-        "end": end,
+        "start": begin,
+        "end": finish,
         "uptime_percent": up.percent,
         "up_seconds": up.up_seconds,
         "down_seconds": up.down_seconds,
-        "unknown_seconds": (end - start).total_seconds() - up.known_seconds,
+        "unknown_seconds": (finish - begin).total_seconds() - up.known_seconds,
     }
 
 

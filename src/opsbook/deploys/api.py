@@ -23,14 +23,14 @@ from starlette.concurrency import run_in_threadpool
 
 from opsbook.alerts.external import InvalidEvent
 from opsbook.auth.roles import Principal, Role
-from opsbook.config.types import parse_duration
 from opsbook.deploys import changes, queries, service
 from opsbook.deploys.report import dora_report
 from opsbook.errors import Invalid
 from opsbook.runtime import Runtime
+from opsbook.timefmt import SPAN_FORMS, WHEN_FORMS
 from opsbook.web.deps import get_runtime, get_session, require_role
 from opsbook.web.limits import loads_limited
-from opsbook.web.params import Id, Limit
+from opsbook.web.params import Id, Limit, query_since
 
 router = APIRouter(tags=["deploys"])
 viewer = require_role(Role.VIEWER)
@@ -79,16 +79,14 @@ def list_deploys(
 
 @router.get("/api/v1/deploys/report", response_model=list[DoraOut])
 def deploys_report(
-    since: str = Query(default="30d", max_length=20, description="How far back, e.g. 30d."),
+    since: str = Query(default="30d", max_length=64, examples=["30d", "2026-03-01"], description=(
+        f"How far back: a length of time ({SPAN_FORMS}) or a time ({WHEN_FORMS}).")),
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
     _: Principal = Depends(viewer),
 ) -> list[DoraOut]:
     """The four DORA figures per service (`service` "all" for every service together)."""
-    try:
-        back = parse_duration(since)
-    except ValueError as exc:
-        raise Invalid(f"since: {exc}") from None
+    start = query_since("since", since, runtime)
     now = runtime.clock.now()
     return [
         DoraOut(
@@ -100,7 +98,7 @@ def deploys_report(
             failures=r.failures,
             time_to_restore_s=r.time_to_restore.total_seconds() if r.time_to_restore else None,
         )
-        for r in dora_report(session, runtime.config, now - back, now)
+        for r in dora_report(session, runtime.config, start, now)
     ]
 
 

@@ -13,19 +13,19 @@ from datetime import datetime, timedelta
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from opsbook.auth.callers import token_caller
 from opsbook.auth.roles import Principal, Role
 from opsbook.config.types import format_duration
 from opsbook.errors import Invalid
-from opsbook.oncall import feeds, service
+from opsbook.oncall import feeds, service, store
 from opsbook.oncall.models import HandoffNoteRow, OverrideRow
 from opsbook.oncall.rotation import Shift
 from opsbook.runtime import Runtime
 from opsbook.web.deps import current_principal, get_runtime, get_session, require_role
-from opsbook.web.params import Id, When, when_of
+from opsbook.web.params import Id, When, query_when, when_of, when_query
 
 MAX_RANGE = timedelta(days=400)
 
@@ -148,10 +148,12 @@ def note_out(row: HandoffNoteRow) -> NoteOut:
 
 
 def _range(
-    runtime: Runtime, start: datetime | None, end: datetime | None, days: int
+    runtime: Runtime, start: str | None, end: str | None, days: int, zone: str | None = None
 ) -> tuple[datetime, datetime]:
-    begin = start or runtime.clock.now()
-    finish = end or begin + timedelta(days=days)
+    """The `start` and `end` query parameters as instants (without an offset: on `zone`'s wall clock,
+    default the team's); `start` by default now, `end` `days` after it."""
+    begin = query_when("start", start, runtime, zone) or runtime.clock.now()
+    finish = query_when("end", end, runtime, zone) or begin + timedelta(days=days)
     if finish <= begin:
         raise Invalid("end must be after start")
     if finish - begin > MAX_RANGE:
@@ -177,13 +179,14 @@ def list_schedules(
 @router.get("/now", response_model=list[OnCallOut])
 def now(
     schedule: str | None = Query(default=None, description="One schedule; every schedule if absent."),
-    at: AwareDatetime | None = Query(default=None, description="Another moment than now."),
+    at: str | None = when_query("Another moment than now."),
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
     _who: Principal = Depends(viewer),
 ) -> list[OnCallOut]:
     """Who is on call (at `at`, default now), since and until when, who was before and who is next."""
-    found = service.on_call_now(session, runtime.config, at or runtime.clock.now(), schedule)
+    moment = query_when("at", at, runtime) or runtime.clock.now()
+    found = service.on_call_now(session, runtime.config, moment, schedule)
     return [
         OnCallOut(schedule=n.schedule, timezone=n.timezone, at=n.at,
                   user=n.current.user if n.current else None, current=shift_out(n.current),
@@ -195,22 +198,22 @@ def now(
 @router.get("/schedules/{name}/shifts", response_model=list[ShiftOut])
 def schedule_shifts(
     name: str,
-    start: AwareDatetime | None = Query(default=None, description="Default: now."),
-    end: AwareDatetime | None = Query(default=None, description="Default: 7 days after start."),
+    start: str | None = when_query("Default: now.", zone="the schedule's time zone"),
+    end: str | None = when_query("Default: 7 days after start.", zone="the schedule's time zone"),
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
     _who: Principal = Depends(viewer),
 ) -> list[ShiftOut]:
     """The final shifts (layers, restrictions and overrides merged) over [start, end); gaps are left out."""
-    begin, finish = _range(runtime, start, end, 7)
+    begin, finish = _range(runtime, start, end, 7, store.schedule_zone(runtime.config, name))
     return [_shift(s) for s in service.schedule_shifts(session, runtime.config, name, begin, finish)]
 
 
 @router.get("/users/{name}/shifts", response_model=list[UserShiftOut])
 def user_shifts(
     name: str,
-    start: AwareDatetime | None = Query(default=None, description="Default: now."),
-    end: AwareDatetime | None = Query(default=None, description="Default: 30 days after start."),
+    start: str | None = when_query("Default: now."),
+    end: str | None = when_query("Default: 30 days after start."),
     runtime: Runtime = Depends(get_runtime),
     session: Session = Depends(get_session),
     _who: Principal = Depends(viewer),
@@ -252,7 +255,7 @@ def create_override(
     who: Principal = Depends(responder),
 ) -> OverrideOut:
     """`user` is on call on `schedule` over [start, end), over every layer."""
-    zone = next((s.timezone for s in runtime.config.schedules if s.name == body.schedule), None)
+    zone = store.schedule_zone(runtime.config, body.schedule)
     start, end = when_of(body.start, runtime, zone), when_of(body.end, runtime, zone)
     row = service.add_override(runtime, who, body.schedule, body.user, start, end, covers=body.covers,
                                reason=body.reason)

@@ -49,11 +49,6 @@ def _fmt(t: datetime, timezone: str) -> str:
     return show_time(t, timezone, fmt="%a %Y-%m-%d %H:%M")
 
 
-def _zone(runtime: Runtime, schedule: str) -> str:
-    """The schedule's time zone; the team's for a schedule the config does not have (any more)."""
-    return next((s.timezone for s in runtime.config.schedules if s.name == schedule), runtime.config.timezone)
-
-
 def _who(runtime: Runtime, user: str | None) -> str:
     if user is None:
         return "[bold red]nobody[/]"
@@ -272,7 +267,7 @@ def _list_notes(schedule: str | None, at: str | None, config: str | None) -> Non
         if not rows:
             console.print("no handoff notes")
         for row in reversed(rows):
-            tz = _zone(runtime, row.schedule)
+            tz = store.schedule_zone(runtime.config, row.schedule)
             console.print(f"[cyan]{row.schedule}[/] {_fmt(row.created_at, tz)} {row.author}:")
             console.print(f"  {row.note}", markup=False, highlight=False)
     finally:
@@ -295,7 +290,7 @@ def override_add(
     actor = cli_actor(author)
     runtime = runtime_or_exit(config)
     try:
-        tz = _zone(runtime, schedule)  # the use case refuses an unknown schedule
+        tz = store.schedule_zone(runtime.config, schedule)  # the use case refuses an unknown schedule
         with cli_errors(runtime):
             begin, finish = parse_time(start, runtime, "--from", tz), parse_time(end, runtime, "--to", tz)
             row = service.add_override(runtime, actor, schedule, user, begin, finish, covers=covers,
@@ -324,7 +319,7 @@ def override_list(
             rows = service.list_overrides(session, schedule, since=None if all_ else moment)
         table = Table("id", "schedule", "on call", "covers", "from", "until", "by", "reason")
         for row in rows:
-            tz = _zone(runtime, row.schedule)
+            tz = store.schedule_zone(runtime.config, row.schedule)
             table.add_row(
                 str(row.id),
                 row.schedule,

@@ -38,6 +38,11 @@ def get_schedule(config: OpsbookConfig, name: str) -> Schedule:
     raise NotFound(f"no schedule {name!r} (schedules: {known})")
 
 
+def schedule_zone(config: OpsbookConfig, name: str) -> str:
+    """The time zone of schedule `name`; the team's for a schedule the config does not have (any more)."""
+    return next((s.timezone for s in config.schedules if s.name == name), config.timezone)
+
+
 def get_user(config: OpsbookConfig, name: str) -> User:
     for user in config.users:
         if user.name == name:

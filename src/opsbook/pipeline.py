@@ -130,9 +130,10 @@ class Pipeline:
         self.writer.on_drop = self._results_dropped
         clustered = runtime.engine.dialect.name == "postgresql"
         units = probe_units(checks, self.identity.location, clustered)  # `web/api@eu`: a location's probe
-        self.scheduler = Scheduler(units, clock, self.record, cfg.scheduler.concurrency, on_lag=self._lag)
+        self.scheduler = Scheduler(units, clock, self.record, cfg.scheduler.concurrency, on_lag=self._lag,
+                                   zone=cfg.timezone)
         beats = {cid: spec for cid, spec in checks.items() if isinstance(spec, HeartbeatCheck)}
-        self.heartbeats = HeartbeatWatch(beats, clock, self.record, runtime.sessions)
+        self.heartbeats = HeartbeatWatch(beats, clock, self.record, runtime.sessions, cfg.timezone)
         self.backups = BackupWatch(runtime, self.record, self.supervisor)
         self.secrets = SecretWatch(runtime, self.record, self.supervisor)
         self.chores = ChoreWatch(runtime, self.run_hooks, self.supervisor)

@@ -18,6 +18,7 @@ from opsbook.web.app import create_app
 from tests.support import make_runtime, serving
 
 CONFIG = """
+timezone: Europe/Berlin
 services:
   - name: backups
     checks:
@@ -64,7 +65,8 @@ async def test_ping_then_missed_ping_fails_exactly_when_grace_runs_out(sqlite_en
             (datetime(2026, 3, 2, 13, 7, tzinfo=UTC), "down"),
         ]
         assert "backup 1.2 GB done" in history[0][2]
-        assert history[1][2] == "no ping by 2026-03-02 13:07:00 UTC (expected every 1h, grace 5m)"
+        # the deadline in the team's zone, named
+        assert history[1][2] == "no ping by 2026-03-02 14:07:00 CET (expected every 1h, grace 5m)"
 
         assert (await http.get("/ping/nightly-backup-token-123/fail")).json() == {"status": "failed"}
         assert (await http.get("/ping/nightly-backup-token-123/0")).json() == {"status": "ok"}

@@ -8,17 +8,26 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 import trustme
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from opsbook.checks.kinds.probes.tls import probe
 from opsbook.checks.kinds.tls import TlsCheck
+from opsbook.checks.models import CheckStateRow
 from opsbook.checks.result import Status
 from opsbook.checks.spec import RunContext
 from opsbook.clock import FakeClock
 from opsbook.config.loader import parse_config
 from opsbook.config.yamlpos import ConfigError
+from opsbook.pipeline import Pipeline
+from tests.backups.support import settle
+from tests.support import make_runtime
+
+BERLIN = "Europe/Berlin"  # the team's zone in these tests: a time in a message is said in it, named
 
 
 def check(port: int, **fields: Any) -> TlsCheck:
@@ -38,6 +47,12 @@ def fake(now: datetime) -> FakeClock:
     return FakeClock(start=now)
 
 
+def in_berlin(instant: datetime) -> str:
+    """`2026-03-09 04:01 CET`: the wall clock of Berlin at `instant` and the zone's name then."""
+    local = instant.astimezone(ZoneInfo(BERLIN))
+    return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+
 def issue(ca: trustme.CA, now: datetime, *names: str, days: float) -> trustme.LeafCert:
     # trustme takes naive UTC datetimes
     start = (now - timedelta(days=1)).replace(tzinfo=None)
@@ -50,10 +65,10 @@ async def test_valid_certificate(
     tls_server: Any, ca: trustme.CA, ca_file: str, now: datetime, fake: FakeClock
 ) -> None:
     port = await tls_server(issue(ca, now, "localhost", days=90))
-    result = await probe(check(port, server_name="localhost", ca_file=ca_file), RunContext(fake))
+    result = await probe(check(port, server_name="localhost", ca_file=ca_file), RunContext(fake, BERLIN))
     assert result.status is Status.UP, result.message
     assert result.values["days_left"] == pytest.approx(90, abs=0.01)
-    expiry = (now + timedelta(days=90)).strftime("%Y-%m-%d %H:%M UTC")
+    expiry = in_berlin(now + timedelta(days=90))
     assert result.message == f"certificate issued by {_issuer(ca)}, expires {expiry} (90 days left)"
     assert result.values["handshake_ms"] > 0 and result.values["connect_ms"] > 0
 
@@ -92,9 +107,9 @@ async def test_expiry_follows_the_injected_clock(
     soon = await probe(spec, RunContext(fake))
     assert soon.status is Status.DOWN and soon.message.startswith("certificate expires in 10 days")
     await fake.advance(timedelta(days=11))
-    expired = await probe(spec, RunContext(fake))
+    expired = await probe(spec, RunContext(fake, BERLIN))
     assert expired.status is Status.DOWN
-    expiry = (now + timedelta(days=30)).strftime("%Y-%m-%d %H:%M UTC")
+    expiry = in_berlin(now + timedelta(days=30))
     assert expired.message == f"certificate expired on {expiry} (issued by {_issuer(ca)})"
     assert expired.values["days_left"] == pytest.approx(-1, abs=0.01)
 
@@ -104,9 +119,10 @@ async def test_not_yet_valid_by_the_injected_clock(
 ) -> None:
     port = await tls_server(issue(ca, now, "localhost", days=90))
     past = FakeClock(start=now - timedelta(days=3))
-    result = await probe(check(port, server_name="localhost", ca_file=ca_file), RunContext(past))
+    result = await probe(check(port, server_name="localhost", ca_file=ca_file), RunContext(past, BERLIN))
     assert result.status is Status.DOWN
-    assert result.message.startswith("certificate is not valid before ")
+    assert result.message == (f"certificate is not valid before {in_berlin(now - timedelta(days=1))} "
+                              f"(issued by {_issuer(ca)}, expires {in_berlin(now + timedelta(days=90))})")
 
 
 async def test_hostname_mismatch(
@@ -187,3 +203,30 @@ services:
         "opsbook.yaml:7: services[0].checks[0].min_days_left: Input should be greater than or equal to 0",
         "opsbook.yaml:8: services[0].checks[0].verify: unknown field",
     ]
+
+
+async def test_the_pipelines_scheduler_says_the_expiry_in_the_team_zone(
+    tls_server: Any, ca: trustme.CA, ca_file: str, now: datetime, fake: FakeClock, sqlite_engine: Engine
+) -> None:
+    """`timezone:` of the config reaches the checks the pipeline runs (RunContext.zone), not only a test's."""
+    port = await tls_server(issue(ca, now, "localhost", days=90))
+    runtime = make_runtime(sqlite_engine, fake, f"""
+timezone: {BERLIN}
+services:
+  - name: web
+    checks:
+      - {{name: cert, kind: tls, host: 127.0.0.1, port: {port}, server_name: localhost, ca_file: "{ca_file}"}}
+""")
+    pipeline = Pipeline(runtime)
+    await pipeline.start()
+    try:
+        def message() -> str | None:
+            with Session(sqlite_engine) as s:
+                row = s.get(CheckStateRow, "web/cert")
+                return row.last_message if row is not None else None
+
+        await settle(pipeline, lambda: bool(message()))
+        expiry = in_berlin(now + timedelta(days=90))
+        assert message() == f"certificate issued by {_issuer(ca)}, expires {expiry} (90 days left)"
+    finally:
+        await pipeline.stop()

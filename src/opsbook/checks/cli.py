@@ -70,7 +70,7 @@ def run(
     if spec.push:
         console.print(f"{check_id} is a {spec.kind} check: it is pushed to, not run")
         raise typer.Exit(1)
-    result = asyncio.run(run_check(spec, RunContext(clock=runtime.clock)))
+    result = asyncio.run(run_check(spec, RunContext(clock=runtime.clock, zone=runtime.config.timezone)))
     latency = f"{result.latency_ms:.1f} ms" if result.latency_ms is not None else "-"
     console.print(f"{check_id}: {styled(result.status.value)} in {latency}")
     if result.message:

@@ -28,6 +28,7 @@ from opsbook.checks.models import CheckStateRow, PingRow
 from opsbook.checks.result import CheckResult, StoredResult
 from opsbook.checks.scheduler import ResultSink
 from opsbook.clock import Clock
+from opsbook.timefmt import show_time
 
 KEEP_PINGS = 100
 """Pings kept per check in its ping log (older ones are deleted as new ones come)."""
@@ -130,9 +131,11 @@ class HeartbeatWatch:
         clock: Clock,
         sink: ResultSink,
         sessions: sessionmaker[Session],
+        zone: str = "UTC",
     ) -> None:
         self.checks = {cid: spec for cid, spec in checks.items() if spec.enabled}
         self.clock = clock
+        self.zone = zone  # the team's: a missed ping's message says its deadline in it
         self.sink = sink
         self.sessions = sessions
         self.beats: dict[str, Beat] = {}
@@ -228,7 +231,7 @@ class HeartbeatWatch:
 
     def missed(self, beat: Beat) -> StoredResult:
         result = CheckResult.down(
-            f"{MISSED_PREFIX} {beat.deadline:%Y-%m-%d %H:%M:%S} UTC ({beat.spec.expectation()})"
+            f"{MISSED_PREFIX} {show_time(beat.deadline, self.zone, seconds=True)} ({beat.spec.expectation()})"
         )
         stored = StoredResult(beat.check_id, beat.deadline, result)
         beat.expected = beat.spec.next_expected(beat.expected)

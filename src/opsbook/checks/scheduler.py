@@ -60,6 +60,7 @@ class Scheduler:
         sink: ResultSink,
         concurrency: int = 500,
         on_lag: Callable[[float], None] = lambda _seconds: None,
+        zone: str = "UTC",
     ) -> None:
         self.on_lag = on_lag
         self.clock = clock
@@ -71,7 +72,7 @@ class Scheduler:
         self._seq = itertools.count()
         self._running: set[str] = set()
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._ctx = RunContext(clock=clock)
+        self._ctx = RunContext(clock=clock, zone=zone)  # zone: the team's, for times in messages
         self.owned: frozenset[str] | None = None  # the checks this process runs (None: all of them)
         self._queued: set[str] = set()
         self._wake = asyncio.Event()

@@ -24,9 +24,11 @@ if TYPE_CHECKING:
 
 @dataclass
 class RunContext:
-    """What the runner hands a check: the injected clock (and nothing global)."""
+    """What the runner hands a check: the injected clock and the team's time zone, in which a check's
+    message says any time (and nothing global)."""
 
     clock: Clock
+    zone: str = "UTC"
 
 
 class CheckSpec(Model):

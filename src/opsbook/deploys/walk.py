@@ -121,7 +121,7 @@ class Walker:
     async def _round(self) -> list[Sample]:
         """Run every watched check once, now; store the results (they show on the check's chart)."""
         at = self.clock.now()
-        ctx = RunContext(clock=self.clock)
+        ctx = RunContext(clock=self.clock, zone=self.runtime.config.timezone)
         found = await asyncio.gather(*(run_check(spec, ctx) for spec in self.specs.values()))
         stored = [StoredResult(cid, at, result) for cid, result in zip(self.specs, found, strict=True)]
         with self.runtime.sessions.begin() as session:

@@ -19,6 +19,7 @@ from opsbook.checks.kinds.tls import TlsCheck
 from opsbook.checks.result import CheckResult
 from opsbook.checks.spec import RunContext
 from opsbook.config.types import format_duration
+from opsbook.timefmt import show_time
 
 _HOSTNAME_MISMATCH = 62  # X509_V_ERR_HOSTNAME_MISMATCH
 _IP_MISMATCH = 64  # X509_V_ERR_IP_ADDRESS_MISMATCH
@@ -58,8 +59,9 @@ def _days(count: float) -> str:
     return f"{whole} day" if whole == 1 else f"{whole} days"
 
 
-def _day(value: datetime) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+def _day(value: datetime, zone: str) -> str:
+    """A certificate's validity bound as people read it: in the team's zone, named."""
+    return show_time(value, zone)
 
 
 async def probe(check: TlsCheck, ctx: RunContext) -> CheckResult:
@@ -101,15 +103,15 @@ def _judge(
     not_before = _when(cert["notBefore"])
     days_left = (not_after - now).total_seconds() / 86400
     issuer = _name(cert.get("issuer"), "commonName", "organizationName")
-    about = f"issued by {issuer}, expires {_day(not_after)}"
+    about = f"issued by {issuer}, expires {_day(not_after, ctx.zone)}"
     measured = {**values, "days_left": round(days_left, 3)}
     if now < not_before:
         return CheckResult.down(
-            f"certificate is not valid before {_day(not_before)} ({about})", latency_ms, **measured
+            f"certificate is not valid before {_day(not_before, ctx.zone)} ({about})", latency_ms, **measured
         )
     if days_left < 0:
         return CheckResult.down(
-            f"certificate expired on {_day(not_after)} (issued by {issuer})", latency_ms, **measured
+            f"certificate expired on {_day(not_after, ctx.zone)} (issued by {issuer})", latency_ms, **measured
         )
     if days_left < check.min_days_left:
         return CheckResult.down(

@@ -7,11 +7,14 @@ Prints the minimum and median wall time of each over --runs runs, taken in turns
 the machine weighs on every command alike, the same for the CPU time the process used (user + system:
 on a busy machine the wall time also counts the waits for a core), and the load average before and after.
 
-Two rows put the figures in context: `python3 -c pass`, and the libraries every command that opens the
-database loads (`import typer, rich, sqlalchemy.orm, pydantic`: Typer reads arguments with pydantic),
-a floor no such command goes below. `--baseline REV` also runs each command as the tree at git revision
-REV has it (its `src/`, on the same database, in the same turns), so a change is measured under the same
-load as what it replaces.
+Each command is measured twice: "here", run in its own process from nothing (OPSBOOK_PRELOAD=off, as
+the first command after the preloader went idle, or with it turned off), and "served", handed to the
+preloader (cli/launch.py, cli/preloader.py), which a warm-up command started before the runs (it is
+stopped at the end). Two rows put the figures in context: `python3 -c pass`, and the libraries every
+command that opens the database loads (`import typer, rich, sqlalchemy.orm, pydantic`: Typer reads
+arguments with pydantic), a floor no command run here goes below. `--baseline REV` also runs each command
+as the tree at git revision REV has it (its `src/`, in its own process, on the same database, in the same
+turns), so a change is measured under the same load as what it replaces.
 
     .venv/bin/python bench/cli.py [--runs 15] [--baseline REV]
 """
@@ -19,8 +22,11 @@ load as what it replaces.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import resource
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -73,15 +79,19 @@ services:
 """
 
 
-def commands(runs: int, first_ack: int) -> dict[str, list[list[str]]]:
+OLD_PROGRAM = [sys.executable, "-c", "import sys; from opsbook.cli.main import app; app(prog_name='opsbook')"]
+"""`opsbook` as a tree from before cli/launch.py started it (its console script imported cli.main)."""
+
+
+def commands(runs: int, first_ack: int, program: list[str]) -> dict[str, list[list[str]]]:
     """Each measured command: its argument list for every run (ack needs a fresh incident each time)."""
     return {
-        "opsbook --help": [[OPSBOOK, "--help"]] * runs,
-        "opsbook status": [[OPSBOOK, "status"]] * runs,
-        "opsbook incident list": [[OPSBOOK, "incident", "list"]] * runs,
-        "opsbook incident show": [[OPSBOOK, "incident", "show", "1"]] * runs,
-        "opsbook incident ack": [[OPSBOOK, "incident", "ack", str(first_ack + i)] for i in range(runs)],
-        "opsbook oncall now": [[OPSBOOK, "oncall", "now"]] * runs,
+        "opsbook --help": [[*program, "--help"]] * runs,
+        "opsbook status": [[*program, "status"]] * runs,
+        "opsbook incident list": [[*program, "incident", "list"]] * runs,
+        "opsbook incident show": [[*program, "incident", "show", "1"]] * runs,
+        "opsbook incident ack": [[*program, "incident", "ack", str(first_ack + i)] for i in range(runs)],
+        "opsbook oncall now": [[*program, "oncall", "now"]] * runs,
     }
 
 
@@ -91,10 +101,15 @@ def plan(runs: int, baseline: str | None) -> dict[str, tuple[list[list[str]], di
         "python3 -c pass": ([[sys.executable, "-c", "pass"]] * runs, {}),
         "libraries (typer, rich, sqlalchemy.orm, pydantic)": ([[sys.executable, "-c", LIBRARIES]] * runs, {}),
     }
-    rows.update({name: (argvs, {}) for name, argvs in commands(runs, first_ack=2).items()})
+    here = {"OPSBOOK_PRELOAD": "off"}
+    for name, argvs in commands(runs, first_ack=2, program=[OPSBOOK]).items():
+        rows[f"{name}, here"] = (argvs, here)
+    for name, argvs in commands(runs, first_ack=2 + runs, program=[OPSBOOK]).items():
+        if name != "opsbook --help":  # not handed over: it loads no library
+            rows[f"{name}, served"] = (argvs, {})
     if baseline is not None:
-        source = {"PYTHONPATH": str(Path(baseline) / "src")}
-        for name, argvs in commands(runs, first_ack=2 + runs).items():
+        source = {"PYTHONPATH": str(Path(baseline) / "src"), **here}
+        for name, argvs in commands(runs, first_ack=2 + 2 * runs, program=OLD_PROGRAM).items():
             rows[f"{name} ({Path(baseline).name})"] = (argvs, source)
     return rows
 
@@ -108,12 +123,34 @@ def prepare(folder: Path, incidents: int) -> dict[str, str]:
         OPSBOOK_CACHE_DIR=str(folder / "cache"),
         OPSBOOK_USER="ana",
         PYTHONPYCACHEPREFIX=str(folder / "pycache"),
+        XDG_RUNTIME_DIR=str(folder),  # this run's own preloader, stopped at the end
         COLUMNS="100",
     )
     run([OPSBOOK, "db", "upgrade"], env, folder)
     for i in range(incidents):
         run([OPSBOOK, "incident", "open", f"Bench incident {i + 1}", "--service", "api"], env, folder)
     return env
+
+
+def wait_for_preloader(folder: Path) -> int:
+    """The pid of the preloader the warm-up command started, once it listens."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        for place in folder.glob("*.sock"):
+            with socket.socket(socket.AF_UNIX) as probe:
+                try:
+                    probe.connect(str(place))
+                except OSError:
+                    continue
+            return int(place.with_suffix(".lock").read_text())
+        time.sleep(0.05)
+    raise SystemExit(f"no preloader started in {folder}")
+
+
+def stop_preloaders(folder: Path) -> None:
+    for lock in folder.glob("*.lock"):
+        with contextlib.suppress(ValueError, ProcessLookupError):
+            os.kill(int(lock.read_text()), signal.SIGTERM)
 
 
 def checkout(revision: str, folder: Path) -> Path:
@@ -150,7 +187,9 @@ def main() -> None:
         folder = Path(tmp)
         baseline = str(checkout(args.baseline, folder)) if args.baseline else None
         rows = plan(args.runs + 1, baseline)
-        env = prepare(folder, incidents=2 * (args.runs + 1) + 2)
+        env = prepare(folder, incidents=3 * (args.runs + 1) + 2)
+        run([OPSBOOK, "oncall", "now"], env, folder)  # starts the preloader
+        wait_for_preloader(folder / "opsbook")
         load_before = os.getloadavg()
         times: dict[str, list[tuple[float, float]]] = {name: [] for name in rows}
         for turn in range(args.runs + 1):
@@ -159,6 +198,7 @@ def main() -> None:
                 if turn:  # the first turn compiles and caches the bytecode (and validates the config)
                     times[name].append(took)
         load_after = os.getloadavg()
+        stop_preloaders(folder / "opsbook")
     width = max(map(len, times))
     print(f"{'':<{width}}  {'wall time':^17}  {'CPU time':^17}   ({args.runs} runs, {os.cpu_count()} cores)")
     print(f"{'command':<{width}}  {'min':>7}  {'median':>8}  {'min':>7}  {'median':>8}")

@@ -4,8 +4,10 @@ services only, the snapshot cache (rebuilt on change, not per reader), and nothi
 from __future__ import annotations
 
 import json
+import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
@@ -200,6 +202,40 @@ def test_page_json_and_feed_show_public_services_only(runtime: Runtime) -> None:
     titles = [e.findtext("a:title", namespaces=ns) for e in root.findall("a:entry", ns)]
     assert "[Maintenance] Web server upgrade" in titles and "[Resolved] Slow checkout" in titles
     assert "Acme status" in html.text and "/static/favicon.svg" in html.text
+
+
+def test_the_feed_says_times_in_the_team_zone_and_its_machine_fields_in_utc(
+    engine: Engine, clock: FakeClock
+) -> None:
+    """Atom's `<updated>`/`<published>` are RFC 3339 UTC; the entries' text a person reads (update times,
+    maintenance windows) is in the team's zone (Europe/Berlin here), named, as on the HTML page."""
+    runtime = runtime_for(engine, clock, CONFIG.replace("timezone: UTC\n", "timezone: Europe/Berlin\n", 1))
+    seed(runtime)
+    client = TestClient(ui_app(runtime))
+    body = client.get("/status.json").json()
+    root = ET.fromstring(client.get("/status/feed.atom").content)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    rfc3339_utc = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z")
+    entries = root.findall("a:entry", ns)
+    stamps = [root.findtext("a:updated", namespaces=ns)] + [
+        e.findtext(f"a:{field}", namespaces=ns) for e in entries for field in ("updated", "published")]
+    assert len(stamps) > 1 and all(rfc3339_utc.fullmatch(t or "") for t in stamps), stamps
+    text = {e.findtext("a:title", namespaces=ns): e.findtext("a:content", namespaces=ns) or ""
+            for e in entries}
+    assert not any("UTC" in t for t in text.values()), text
+
+    def berlin(iso: str) -> str:
+        local = datetime.fromisoformat(iso).astimezone(ZoneInfo("Europe/Berlin"))
+        return f"{local:%Y-%m-%d %H:%M} {local.tzname()}"
+
+    [window] = body["maintenance"]
+    assert text["[Maintenance] Web server upgrade"].startswith(
+        f"{berlin(window['starts_at'])} – {berlin(window['ends_at'])}, web")
+    updates = [u for i in body["active_incidents"] + body["past_incidents"] for u in i["updates"]]
+    assert updates
+    every_line = "\n".join(text.values()).splitlines()
+    for update in updates:
+        assert f"{berlin(update['ts'])} {update['status']}: {update['text']}" in every_line
 
 
 def test_maintenance_in_progress_and_caching_headers(runtime: Runtime) -> None:

@@ -1,4 +1,8 @@
-"""Renders a Snapshot once into the three bodies every reader gets: HTML, JSON and Atom."""
+"""Renders a Snapshot once into the three bodies every reader gets: HTML, JSON and Atom.
+
+Times people read (the HTML, the feed entries' text) are in the team's zone, named; the JSON's and the
+Atom's machine fields (`<updated>`, `<published>`) are RFC 3339 UTC.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 from opsbook.config.schema import OpsbookConfig
 from opsbook.statuspage.snapshot import Snapshot
+from opsbook.timefmt import show_time
 from opsbook.web.ui.templating import environment
 
 
@@ -26,12 +31,13 @@ def _iso(ts: datetime) -> str:
     return ts.isoformat().replace("+00:00", "Z")
 
 
-def feed_entries(snapshot: Snapshot) -> list[dict[str, Any]]:
-    """One entry per incident (its updates as text) and per scheduled maintenance, newest first."""
+def feed_entries(snapshot: Snapshot, zone: str) -> list[dict[str, Any]]:
+    """One entry per incident (its updates as text) and per scheduled maintenance, newest first; the text
+    says its times in the team's `zone`."""
     entries: list[dict[str, Any]] = []
     for incident in [*snapshot.active_incidents, *snapshot.past_incidents]:
         last = max([u.ts for u in incident.updates] + [incident.resolved_at or incident.started_at])
-        lines = [f"{u.ts:%Y-%m-%d %H:%M} UTC {u.status}: {u.text}" for u in incident.updates]
+        lines = [f"{show_time(u.ts, zone)} {u.status}: {u.text}" for u in incident.updates]
         state = "Resolved" if incident.resolved_at else "Ongoing"
         entries.append({
             "id": f"incident-{incident.id}",
@@ -49,7 +55,7 @@ def feed_entries(snapshot: Snapshot) -> list[dict[str, Any]]:
             "title": f"[Maintenance] {m.title}",
             "updated": _iso(m.starts_at),
             "published": _iso(m.starts_at),
-            "text": f"{m.starts_at:%Y-%m-%d %H:%M} – {m.ends_at:%Y-%m-%d %H:%M} UTC, "
+            "text": f"{show_time(m.starts_at, zone)} – {show_time(m.ends_at, zone)}, "
             f"{', '.join(m.services)}. {m.description}".strip(),
             "sort": m.starts_at,
         })
@@ -60,11 +66,11 @@ def feed_entries(snapshot: Snapshot) -> list[dict[str, Any]]:
 def render(snapshot: Snapshot, config: OpsbookConfig) -> Rendered:
     tz = config.timezone
     html = environment.get_template("status/page.html").render(
-        s=snapshot, c=config.status_page.colors, tz=tz, tzlabel="UTC" if tz == "UTC" else tz,
+        s=snapshot, c=config.status_page.colors, tz=tz,
         subscribe=config.status_page.subscribers.enabled,
     )
     body = json.dumps(snapshot.to_json(), separators=(",", ":")).encode()
-    entries = feed_entries(snapshot)
+    entries = feed_entries(snapshot, tz)
     atom = environment.get_template("status/feed.atom").render(
         s=snapshot,
         base=config.base_url.rstrip("/"),

@@ -10,6 +10,7 @@ is the reference it must agree with.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -19,14 +20,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pexpect
 import psutil
 import pytest
 
-from opsbook.cli.launch import wanted
+from opsbook.cli.launch import HEADER, wanted
 
 OPSBOOK = str(Path(sys.executable).parent / "opsbook")
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -214,22 +215,69 @@ def test_a_signal_to_the_command_reaches_the_fork(team: Team) -> None:
             [OPSBOOK, "incident", "ack", "3"], env=team.env, cwd=team.folder, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True,
         )
-        forks: list[psutil.Process] = []
-        for _ in range(2000):
-            forks = preloader.children()
-            if forks or command.poll() is not None:
-                break
-            time.sleep(0.02)
-        assert forks, "the command was not handed to the preloader"
+        fork = _fork_of(preloader)
         command.send_signal(signal.SIGTERM)
         _, err = command.communicate(timeout=60)
         assert command.returncode == 128 + signal.SIGTERM, err
-        _gone, alive = psutil.wait_procs(forks, timeout=30)
-        assert not alive
+        fork.wait(timeout=30)
     finally:
         holder.rollback()
         holder.close()
     assert "Status: triggered" in team.run("incident", "show", "3").stdout  # the killed ack changed nothing
+
+
+def test_ctrl_z_stops_the_fork_with_the_command_and_fg_goes_on(team: Team) -> None:
+    preloader = team.warm()
+    database = next(team.folder.glob("**/*.db"))
+    holder = sqlite3.connect(database, timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")  # the ack waits for the database until the test lets it go
+    env = {key: value for key, value in team.env.items() if key != "COLUMNS"}
+    child = pexpect.spawn(OPSBOOK, ["incident", "ack", "3"], env=env, cwd=str(team.folder), encoding="utf-8")
+    try:
+        fork = _fork_of(preloader)
+        child.sendcontrol("z")
+        command = psutil.Process(child.pid)
+        _until(lambda: command.status() == psutil.STATUS_STOPPED and fork.status() == psutil.STATUS_STOPPED)
+        command.send_signal(signal.SIGCONT)  # what the shell's `fg` sends
+        _until(lambda: fork.status() != psutil.STATUS_STOPPED)
+    finally:
+        holder.rollback()
+        holder.close()
+    child.expect("acknowledged by ana", timeout=60)
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_a_request_it_cannot_take_on_is_handed_back(team: Team) -> None:
+    """A fork that cannot become the caller (its folder is gone) runs nothing and says so: the caller
+    runs the command itself."""
+    team.warm()
+    place = next((team.runtime / "opsbook").glob("*.sock"))
+    request = json.dumps(
+        {"argv": ["opsbook", "incident", "ack", "3"], "env": team.env, "cwd": "/no/such/folder", "umask": 18,
+         "streams": [None, None, None]}
+    ).encode()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.connect(str(place))
+        socket.send_fds(conn, [HEADER.pack(len(request))], [0, 1, 2])
+        conn.sendall(request)
+        reply = json.loads(conn.makefile("rb").readline())
+    assert "/no/such/folder" in reply["refused"]
+    assert "Status: triggered" in team.run("incident", "show", "3").stdout
+
+
+def _fork_of(preloader: psutil.Process) -> psutil.Process:
+    _until(lambda: bool(preloader.children()))
+    return preloader.children()[0]
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(3000):
+        if condition():
+            return
+        time.sleep(0.02)
+    raise AssertionError("the condition never held")
 
 
 def test_changed_code_is_never_served(team: Team, tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ PRELOADED = frozenset({"status", "incident", "oncall", "alert"})
 HEADER = struct.Struct("!I")
 """A request is this 4-byte length (sent with the three standard streams) and that many bytes of JSON."""
 
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGCONT)
 MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux
 
 
@@ -134,8 +134,14 @@ def wait_for(pid: int, replies: Any) -> int:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signum)
 
+    def stop(_signum: int, _frame: object) -> None:
+        """Ctrl-Z: the fork stops with this process, and both go on when the shell continues this one."""
+        pass_on(signal.SIGSTOP, None)
+        os.kill(os.getpid(), signal.SIGSTOP)
+
     for signum in FORWARDED:
         signal.signal(signum, pass_on)
+    signal.signal(signal.SIGTSTP, stop)
     while True:
         try:
             reply = read_reply(replies)

@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import io
 import json
+import locale
 import os
 import selectors
 import signal
@@ -226,10 +227,14 @@ def serve(conn: socket.socket, inherited: tuple[Any, ...]) -> int | None:
         refuse(conn, str(exc))
         return None
     pid = os.fork()
-    if pid == 0:
-        for held in inherited:
-            held.close()
-        os._exit(run(conn, fds, request))
+    if pid == 0:  # the fork: whatever happens, it never returns into the preloader's loop
+        code = 1
+        try:
+            for held in inherited:
+                held.close()
+            code = run(conn, fds, request)
+        finally:
+            os._exit(code)
     for fd in fds:
         os.close(fd)
     log(f"fork {pid}: opsbook {' '.join(str(word) for word in argv[1:3])}")
@@ -244,10 +249,14 @@ def run(conn: socket.socket, fds: list[int], request: dict[str, Any]) -> int:
     for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
         signal.signal(signum, signal.SIG_DFL)
     conn.settimeout(None)
+    try:
+        take_on(fds, request)
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:  # nothing ran: the caller runs it
+        refuse(conn, f"could not take on the caller's process: {exc}")
+        return 1
     code = 1
     try:
         conn.sendall(json.dumps({"pid": os.getpid()}).encode() + b"\n")
-        take_on(fds, request)
         code = command(request["argv"])
     finally:
         for stream in (sys.stdout, sys.stderr):
@@ -263,6 +272,8 @@ def take_on(fds: list[int], request: dict[str, Any]) -> None:
     os.umask(int(request["umask"]))
     os.environ.clear()
     os.environ.update(request["env"])
+    with contextlib.suppress(locale.Error):  # as Python does at start, with the caller's LANG and LC_*
+        locale.setlocale(locale.LC_CTYPE, "")
     for target, fd in enumerate(fds):
         os.dup2(fd, target)
         os.close(fd)

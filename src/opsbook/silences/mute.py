@@ -7,6 +7,7 @@ it must notify; `newly_unmuted` finds those alerts and `next_change` says when t
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,6 +16,7 @@ from typing import Literal, Protocol, TypeVar
 from opsbook.silences.matchers import AlertAttrs, Matcher, matches_all
 from opsbook.silences.windows import RecurringWindow, occurrence_at
 from opsbook.silences.windows import next_change as window_next_change
+from opsbook.timefmt import show_time
 
 K = TypeVar("K", bound=Hashable)
 MuteKind = Literal["silence", "maintenance"]
@@ -108,6 +110,16 @@ class MuteReason:
 
     def __str__(self) -> str:
         return f"{self.ref} until {self.until.isoformat()}: {self.title}"
+
+
+_STORED_UNTIL = re.compile(r"(?<= until )\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[+-]\d{2}:\d{2}|Z)")
+
+
+def mute_for_people(silenced_by: str, zone: str) -> str:
+    """An alert's stored mute mark as people read it: the ISO instant after ` until ` (a silence's or a
+    window's `silence:12 until …: title`, a held dependency's `waiting for its dependents until …`) in the
+    team's `zone`, named; the stored mark stays ISO (the API's, and dependencies read theirs back)."""
+    return _STORED_UNTIL.sub(lambda m: show_time(datetime.fromisoformat(m.group(0)), zone), silenced_by, 1)
 
 
 def _silence_reason(silence: Silence) -> MuteReason:

@@ -44,7 +44,7 @@ def add_silence(
     or for `duration` from its start (give one of them)."""
     with transaction(runtime, actor, needs=Role.RESPONDER) as tx:
         row = store.create_silence(tx.session, tx.now, actor, matchers, comment=comment, ends_at=ends_at,
-                                   duration=duration, starts_at=starts_at)
+                                   duration=duration, starts_at=starts_at, zone=runtime.config.timezone)
         tx.audit("silence.create", f"silence:{row.id}", matchers=[str(m) for m in matchers],
                  starts_at=row.starts_at.isoformat(), ends_at=row.ends_at.isoformat(), comment=row.comment)
         tx.emit(DomainEvent(Topic.MUTES, "silence added", f"silence:{row.id}"))
@@ -77,7 +77,7 @@ def add_maintenance(
         row = store.create_maintenance(
             tx.session, tx.now, actor, services, starts_at=starts_at, title=title, ends_at=ends_at,
             duration=duration, description=description,
-            known_services={s.name for s in runtime.config.services},
+            known_services={s.name for s in runtime.config.services}, zone=runtime.config.timezone,
         )
         tx.audit("maintenance.create", f"maintenance:{row.id}", services=row.services,
                  starts_at=row.starts_at.isoformat(), ends_at=row.ends_at.isoformat(), title=row.title)

@@ -22,6 +22,7 @@ from opsbook.errors import Conflict, Invalid, NotFound
 from opsbook.silences.matchers import Matcher, check_not_too_broad, matchers_from_json
 from opsbook.silences.models import MaintenanceRow, SilenceRow
 from opsbook.silences.mute import OneOffWindow, Silence
+from opsbook.timefmt import show_time
 
 SilenceState = Literal["active", "pending", "expired"]
 STATES: tuple[SilenceState, ...] = ("active", "pending", "expired")
@@ -43,10 +44,11 @@ def _aware(value: datetime, what: str) -> datetime:
 
 
 def _end(
-    what: str, now: datetime, start: datetime, ends_at: datetime | None, duration: timedelta | None
+    what: str, now: datetime, start: datetime, ends_at: datetime | None, duration: timedelta | None,
+    zone: str,
 ) -> datetime:
     """The end of a `what` (silence, maintenance window): `ends_at`, or `duration` after its start; it
-    must be after both now and the start."""
+    must be after both now and the start (the refusal says it in the team's `zone`)."""
     if ends_at is not None and duration is None:
         end = _aware(ends_at, "ends_at")
     elif duration is not None and ends_at is None:
@@ -54,7 +56,7 @@ def _end(
     else:
         raise SilenceError("give exactly one of ends_at and duration")
     if end <= now:
-        raise SilenceError(f"a {what} must end in the future (it would end {end.isoformat()})")
+        raise SilenceError(f"a {what} must end in the future (it would end {show_time(end, zone)})")
     if end <= start:
         raise SilenceError(f"a {what} must end after it starts")
     return end
@@ -88,15 +90,16 @@ def create_silence(
     ends_at: datetime | None = None,
     duration: timedelta | None = None,
     starts_at: datetime | None = None,
+    zone: str = "UTC",
 ) -> SilenceRow:
     """A new silence of alerts matching every matcher, from `starts_at` (default now) until `ends_at` or
-    for `duration` from its start (give one of them)."""
+    for `duration` from its start (give one of them); `zone`: the team's, for times in refusals."""
     check_not_too_broad(matchers)
     comment = (comment or "").strip()
     if not comment:
         raise SilenceError("a silence needs a comment saying why (e.g. 'deploy of api 1.4')")
     start = _aware(starts_at, "starts_at") if starts_at is not None else now
-    end = _end("silence", now, start, ends_at, duration)
+    end = _end("silence", now, start, ends_at, duration, zone)
     row = SilenceRow(
         matchers=[m.to_json() for m in matchers], starts_at=max(start, now), ends_at=end,
         created_by=_author(actor), comment=comment, created_at=now,
@@ -163,9 +166,10 @@ def create_maintenance(
     duration: timedelta | None = None,
     description: str = "",
     known_services: Collection[str] | None = None,
+    zone: str = "UTC",
 ) -> MaintenanceRow:
     """A one-off maintenance window: alerts of `services` are muted from `starts_at` until `ends_at` or
-    for `duration` (give one of them)."""
+    for `duration` (give one of them); `zone`: the team's, for times in refusals."""
     names = sorted({s.strip() for s in services if s.strip()})
     if not names:
         raise SilenceError("a maintenance window needs at least one service")
@@ -181,7 +185,7 @@ def create_maintenance(
     if len(title) > 200:
         raise SilenceError("a maintenance window's title is at most 200 characters")
     start = _aware(starts_at, "starts_at")
-    end = _end("maintenance window", now, start, ends_at, duration)
+    end = _end("maintenance window", now, start, ends_at, duration, zone)
     row = MaintenanceRow(
         services=names, starts_at=start, ends_at=end, title=title, description=description or "",
         created_by=_author(actor), created_at=now,

@@ -21,6 +21,7 @@ from opsbook.runbooks.catalog import ProcedureNotFound
 from opsbook.silences import service as silences
 from opsbook.silences import store
 from opsbook.silences.matchers import parse_matcher
+from opsbook.silences.mute import mute_for_people
 from opsbook.timefmt import parse_span, parse_when
 from opsbook.web.params import Id
 from opsbook.web.ui.pages import back, needs, render, runtime_of, viewer
@@ -91,6 +92,7 @@ def alert_page(request: Request, alert_id: Id, principal: Principal = Depends(vi
         events=events,
         incidents=incidents,
         runbook_link=_runbook_link(request, row.runbook),
+        silenced_by=mute_for_people(row.silenced_by, runtime.config.timezone) if row.silenced_by else "",
         redact=runtime.redact,
     )
 

@@ -108,7 +108,7 @@ def test_the_rule_condition_fires_with_the_date_and_the_plan() -> None:
                       actions={80: "increase volume or delete old data"}, timezone="Europe/Berlin")
     ev = evaluate(expr, [], NOW, history)
     assert ev.active and ev.value == pytest.approx(9, abs=0.5)  # at 72 % now, 90 % in 9 days
-    assert ev.message.startswith("db /data reaches 90% around 2026-03-13, in 9 days (trend +2.0%/day")
+    assert ev.message.startswith("db /data reaches 90% around 2026-03-13 CET, in 9 days (trend +2.0%/day")
     assert ev.message.endswith("; plan: increase volume or delete old data")
 
 

@@ -19,9 +19,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from opsbook.capacity.forecast import NoTrend, Trend, fit
+from opsbook.timefmt import show_time
 
 if TYPE_CHECKING:
     from opsbook.rules.evaluate import Evaluation
@@ -109,11 +109,11 @@ def evaluate(expr: Expr, history: History | None, now: datetime) -> Evaluation:
 
 
 def describe(trend: Trend, level: float, history: History, label: str) -> str:
-    """'db /data reaches 90 % around 2026-03-18, in 9 days (trend +2.1 %/day over 14 days, R² 0.99);
-    plan: increase volume or delete old data'."""
+    """'db /data reaches 90 % around 2026-03-18 CET, in 9 days (trend +2.1 %/day over 14 days, R² 0.99);
+    plan: increase volume or delete old data' (the date in the team's zone, named)."""
     when = trend.reaches(level)
     assert when is not None
-    date = when.astimezone(ZoneInfo(history.timezone)).date().isoformat()
+    date = show_time(when, history.timezone, fmt="%Y-%m-%d")
     days = (when - trend.at).total_seconds() / 86400
     soon = "now" if days <= 0 else f"in {days:.0f} day{'s' if round(days) != 1 else ''}"
     text = (f"{label} reaches {_num(level)}{history.unit} around {date}, {soon} "

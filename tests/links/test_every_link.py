@@ -9,6 +9,9 @@ aiosmtpd), then every URL in every message is followed with a real HTTP client a
 signing in where the page asks for it: each ends on an HTML page (200) with the right content, never a
 404 or a JSON 401. Every `opsbook ...` command in the messages is then run as typed, in a shell, by a real
 `opsbook` process on the same database: the incident is acknowledged and the runbook run for it recorded.
+Twice: with the config as ./opsbook.yaml of the folder the commands run in (bare `opsbook ...`), and with
+the server's config in another folder (`serve -c /elsewhere/opsbook.yaml`): then every command names it
+with `-c` and works from a folder of its own, with no $OPSBOOK_CONFIG.
 """
 
 from __future__ import annotations
@@ -23,19 +26,24 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from sqlalchemy import Engine
 
 from opsbook.auth import passwords
 from opsbook.clock import FakeClock
+from opsbook.config.loader import parse_config
+from opsbook.db.engine import make_sessionmaker
 from opsbook.incidents import queries
 from opsbook.notify.messages import ChannelTest
 from opsbook.notify.service import send
 from opsbook.pipeline import Pipeline
+from opsbook.runbooks.commands import shell_word
 from opsbook.runbooks.service import list_runs
+from opsbook.runtime import Runtime
 from opsbook.web.app import create_app
 from tests.e2e.conftest import Intervals, Service, api, eventually  # noqa: F401  (fixture re-used here)
 from tests.notify.conftest import MailBox, Receiver, receiver, smtp  # noqa: F401  (fixtures re-used here)
-from tests.support import free_port, make_runtime, serving
+from tests.support import free_port, serving
 
 MONDAY_0850_BERLIN = datetime(2026, 3, 9, 7, 50, tzinfo=UTC)  # ben takes over at 09:00 Berlin (08:00 UTC)
 PASSWORD = "a long enough password 7"
@@ -147,22 +155,32 @@ async def open_page(url: str) -> httpx.Response:
 
 
 def commands(messages: list[Delivered]) -> list[str]:
-    """Every `opsbook ...` command line the messages suggest, as written."""
+    """Every `opsbook ...` command line the messages suggest, as written (to the end of its line)."""
     found = [m.group(1).strip() for message in messages
              for m in re.finditer(r"(?m)^\s*(?:[A-Za-z ]+:\s*)?(opsbook \S.*)$", message.text)]
     return list(dict.fromkeys(found))
 
 
+@pytest.mark.parametrize("config_in", ["the working directory", "another folder"])
 async def test_every_link_opens_a_page_and_every_command_works_as_typed(
-    sqlite_engine: Engine, api: Service, receiver: Receiver, smtp: MailBox, tmp_path: Path  # noqa: F811
+    sqlite_engine: Engine, api: Service, receiver: Receiver, smtp: MailBox, tmp_path: Path,  # noqa: F811
+    config_in: str, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     (tmp_path / "runbooks").mkdir()
     (tmp_path / "runbooks" / "api.md").write_text(RUNBOOK, encoding="utf-8")
     port = free_port()
     text = config(api, receiver, smtp, tmp_path, port)
-    (tmp_path / "opsbook.yaml").write_text(text, encoding="utf-8")
+    elsewhere = config_in == "another folder"
+    config_dir = tmp_path / "etc opsbook" if elsewhere else tmp_path  # a space: the path must be quoted
+    shell_dir = tmp_path / "home" if elsewhere else tmp_path  # where the responder's shell is
+    config_dir.mkdir(exist_ok=True)
+    shell_dir.mkdir(exist_ok=True)
+    (config_dir / "opsbook.yaml").write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)  # where the server runs: `opsbook serve` or `serve -c "etc opsbook/…"`
     clock = FakeClock(MONDAY_0850_BERLIN)
-    runtime = make_runtime(sqlite_engine, clock, text)
+    given = "etc opsbook/opsbook.yaml" if elsewhere else "opsbook.yaml"
+    runtime = Runtime(loaded=parse_config(text, given, {}), engine=sqlite_engine,
+                      sessions=make_sessionmaker(sqlite_engine), clock=clock)
     with runtime.sessions.begin() as session:
         passwords.set_password(session, "ana", PASSWORD, clock.now())
     pipeline = Pipeline(runtime)
@@ -221,14 +239,16 @@ async def test_every_link_opens_a_page_and_every_command_works_as_typed(
         assert (earlier.status_code, earlier.url.path) == (200, "/ui/alerts/1")
 
         suggested = commands(messages)
-        assert 'opsbook runbook run "API Not Responding" --incident 1' in suggested, suggested
-        assert "opsbook incident ack 1" in suggested, suggested
+        named = f" -c {shell_word(str(config_dir / 'opsbook.yaml'))}" if elsewhere else ""
+        assert f'opsbook runbook run "API Not Responding" --incident 1{named}' in suggested, suggested
+        assert f"opsbook incident ack 1{named}" in suggested, suggested
+        assert all(line.endswith(named) for line in suggested), suggested
         env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "OPSBOOK_USER": "ana",
                "COLUMNS": "100"}
         env.pop("OPSBOOK_CONFIG", None)
         env.pop("OPSBOOK_DATABASE_URL", None)
         for line in suggested:
-            done = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, input="\n" * 20, text=True,
+            done = subprocess.run(["bash", "-c", line], cwd=shell_dir, env=env, input="\n" * 20, text=True,
                                   capture_output=True, timeout=120)
             assert done.returncode == 0, (line, done.stdout, done.stderr)
         with runtime.sessions() as session:

@@ -117,7 +117,7 @@ class Dispatcher:
             detail = state.last_message.splitlines()[0][:300] if state and state.last_message else ""
         link = f"{self.config.base_url.rstrip('/')}/ui/alerts/{transition.alert_id}"
         fired = transition.kind is TransitionKind.FIRED
-        recent = recent_line(session, transition.service, now) if fired else ""
+        recent = recent_line(session, transition.service, now, self.config.server) if fired else ""
         affected = affected_services(session, transition.service, transition.check_id) if fired else ()
         send(session, self.config, AlertMessage(transition, url, steps, detail, link, recent, affected), now)
 

@@ -86,6 +86,8 @@ def parse_config(text: str, filename: str, env: Mapping[str, str] | None = None)
     if issues:
         raise ConfigError(issues)
     config.runbooks.located_in(str(FsPath(filename).resolve().parent))
+    absolute = os.path.abspath(filename)
+    config.server.read_from(None if absolute == os.path.abspath(DEFAULT_CONFIG) else absolute)
     return LoadedConfig(config=config, path=filename, secrets=loaded.secrets)
 
 

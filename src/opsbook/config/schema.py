@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, PrivateAttr, model_validator
 
 from opsbook.backups.config import Backups
 from opsbook.capacity.config import Capacity, CapacitySettings
@@ -98,6 +98,28 @@ class ServerSettings(Model):
     api_queue: int = Field(
         default=16, ge=0, le=100_000, description="API requests that may wait; beyond, 503 + Retry-After."
     )
+    cli: str | None = Field(
+        default=None, min_length=1,
+        examples=["opsbook", "OPSBOOK_CONFIG=/etc/opsbook/opsbook.yaml opsbook",
+                  "ssh -t ops.example.com opsbook", "kubectl exec -it deploy/opsbook -- opsbook"],
+        description="How a responder runs opsbook in a shell: what every command opsbook suggests in "
+        "messages and on pages starts with (`opsbook incident ack 12`, `opsbook runbook run \"NAME\" "
+        "--incident 12`). Unset: `opsbook`, and when this file is not ./opsbook.yaml of the folder opsbook "
+        "was started in, the command ends with `-c <absolute path of this file>`, so it works pasted into a "
+        "shell in any folder of that machine. Set, it is used as written and no `-c` is added: `-c` is an "
+        "option of each command, so name another file with `OPSBOOK_CONFIG=/path/opsbook.yaml opsbook` here.",
+    )
+    _config_file: str | None = PrivateAttr(default=None)
+
+    @property
+    def config_file(self) -> str | None:
+        """The absolute path of the config file for suggested commands to name with `-c` (None: the file a
+        command finds by default, or `cli` is set)."""
+        return None if self.cli is not None else self._config_file
+
+    def read_from(self, config_file: str | None) -> None:
+        """Called by the loader: the file's absolute path, or None when it is where commands look first."""
+        self._config_file = config_file
 
 
 class OpsbookConfig(Model):
@@ -115,7 +137,9 @@ class OpsbookConfig(Model):
         default=None, description="SQLAlchemy URL; OPSBOOK_DATABASE_URL wins; default sqlite under ./var/."
     )
     retention: Retention = Field(default_factory=Retention)
-    server: ServerSettings = Field(default_factory=ServerSettings, description="Proxies, /metrics, API load.")
+    server: ServerSettings = Field(
+        default_factory=ServerSettings, description="Proxies, /metrics, API load, how responders run opsbook."
+    )
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     cluster: ClusterSettings = Field(
         default_factory=ClusterSettings, description="Workers on PostgreSQL: check leases."

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +21,10 @@ from opsbook.deploys.models import (
     FreezeRow,
 )
 from opsbook.errors import NotFound
+from opsbook.runbooks.commands import opsbook_command
+
+if TYPE_CHECKING:
+    from opsbook.config.schema import ServerSettings
 
 RECENT = timedelta(hours=1)
 """A deploy this recent is named in pages about its service and in the timeline of its incidents."""
@@ -189,11 +193,14 @@ def relative_to(row: DeployRow, at: datetime, what: str) -> str:
     return f"{describe(row)} {when}"
 
 
-def rollback_command(row: DeployRow) -> str:
-    return f"opsbook deploy rollback {row.service} --env {row.env}"
+def rollback_command(row: DeployRow, server: ServerSettings | None = None) -> str:
+    """`opsbook deploy rollback SERVICE --env ENV`, as a responder runs opsbook (`server.cli`)."""
+    return opsbook_command(server, "deploy", "rollback", row.service, "--env", row.env)
 
 
-def recent_line(session: Session, service: str | None, now: datetime) -> str:
+def recent_line(
+    session: Session, service: str | None, now: datetime, server: ServerSettings | None = None
+) -> str:
     """For a page or a firing message: the service's deploy in the last hour and how to roll it back; ""
     if there is none."""
     if not service:
@@ -203,7 +210,7 @@ def recent_line(session: Session, service: str | None, now: datetime) -> str:
         return ""
     return (
         f"{describe(row)} {minutes(now - row.started_at)} ago (deploy #{row.id}); "
-        f"roll back: {rollback_command(row)}"
+        f"roll back: {rollback_command(row, server)}"
     )
 
 

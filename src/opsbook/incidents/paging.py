@@ -33,6 +33,7 @@ from opsbook.notify.service import send
 from opsbook.oncall.config import EscalationPolicy, split_target
 from opsbook.oncall.escalation import Step, due_steps, escalation_state, restore
 from opsbook.oncall.service import resolve_targets
+from opsbook.runbooks.commands import ack_command
 from opsbook.timefmt import show_time
 
 
@@ -176,7 +177,7 @@ def runbook_links(
             continue
         steps = () if any(link.steps for link in out) else tuple(first_steps(found.procedure))
         url = procedure_link(found, config.base_url if base_url is None else base_url)
-        out.append(RunbookLink(name, url, run_command(name, incident_id), steps))
+        out.append(RunbookLink(name, url, run_command(config.server, name, incident_id), steps))
     return tuple(out)
 
 
@@ -196,8 +197,8 @@ def page_user(session: Session, config: OpsbookConfig, row: IncidentRow, user: s
         status=row.status, summary=row.summary, service=row.service, since=row.opened_at,
         ack_link=link_url(config.base_url, make_token(secret, row.id, now, user)),
         runbooks=tuple(names), link=incident_link(config, row.id),
-        ack_command=f"opsbook incident ack {row.id}", runbook_links=runbook_links(config, names, row.id),
-        escalation=escalation, recent_deploy=recent_line(session, row.service, now),
+        ack_command=ack_command(config.server, row.id), runbook_links=runbook_links(config, names, row.id),
+        escalation=escalation, recent_deploy=recent_line(session, row.service, now, config.server),
         affected=tuple(s for s in row.services or [] if s != row.service),
     )
     return bool(send(session, config, page, now))

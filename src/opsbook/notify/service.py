@@ -46,6 +46,7 @@ def render_message(config: OpsbookConfig, message: Message) -> RenderedMessage:
         timezone=config.timezone,
         opsbook=config.title,
         base_url=config.base_url,
+        server=config.server,
     )
     missing = [line for needle, line in message.essentials().items() if needle not in rendered.body]
     if not missing:

@@ -35,11 +35,13 @@ Variables (all optional; missing ones render empty):
   also `description`, `starts_at`, `ends_at`, `calendar_link` (the maintenance .ics)
 - test: `channel`, `now`
 - group: `service`, `severity` (the most urgent), `kind`, `count`, `items` (each with `subject`, `body`)
-- always: `opsbook` (the config title), `base_url` (without a trailing /), `timezone`
+- always: `opsbook` (the config title), `base_url` (without a trailing /), `timezone`, `command` (makes a
+  command line as a responder runs opsbook, from `server.cli`: `{{ command("chore", "done", due_id) }}`
+  is `opsbook chore done 7`, each value one shell word, `-c FILE` added where the config needs it)
 Filters: `when` formats a datetime in the team's time zone (`{{ since|when }}`, or with a strftime format
 and a zone: `{{ start|when("%a %H:%M", zone) }}`), `local_date` is its date there, `ago` a duration
 (`1 h 10 min`), `num` a measured value without float noise (`3`, not `3.0`), `shell` a value as one word
-of a command line people paste into a shell (`opsbook runbook run {{ rotation|shell }}`).
+of a command line people paste into a shell (`{{ rotation|shell }}`).
 """
 
 from __future__ import annotations
@@ -52,12 +54,14 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from opsbook.notify.config import Templates
-from opsbook.runbooks.commands import shell_word
+from opsbook.runbooks.commands import opsbook_command, shell_word
 from opsbook.timefmt import show_span
 
 if TYPE_CHECKING:
     from jinja2 import Template
     from jinja2.sandbox import SandboxedEnvironment
+
+    from opsbook.config.schema import ServerSettings
 
 SUBJECT_MAX = 250
 
@@ -190,9 +194,8 @@ nobody after that either, as far as opsbook looks ahead ({{ days_ahead }} days).
 {% else %}That is {{ length }} without anyone to page.
 {% endif %}
 Fill it with an override{% if users %} (one of {{ users|join(", ") }}){% endif %}, e.g.
-  opsbook oncall override add {{ schedule }} {{ users[0] if users else "USER" }} \
---from {{ shown_start|when("%Y-%m-%dT%H:%M", zone) }} \
---to {{ end|when("%Y-%m-%dT%H:%M", zone) }}""",
+  {{ command("oncall", "override", "add", schedule, users[0] if users else "USER", \
+"--from", shown_start|when("%Y-%m-%dT%H:%M", zone), "--to", end|when("%Y-%m-%dT%H:%M", zone)) }}""",
     ),
     "secret": (
         "{{ opsbook }}: secret {{ secret }} rotation {{ state }}",
@@ -200,16 +203,16 @@ Fill it with an override{% if users %} (one of {{ users|join(", ") }}){% endif %
 rotate \
 every {{ every }}: {{ description }}.
 {% if due_at %}Rotation due: {{ due_at|when }}.
-{% endif %}{% if rotation %}Rotate it with: opsbook runbook run {{ rotation|shell }}
-{% endif %}Afterwards, if no runbook run recorded it: opsbook secret rotated {{ secret }}""",
+{% endif %}{% if rotation %}Rotate it with: {{ command("runbook", "run", rotation) }}
+{% endif %}Afterwards, if no runbook run recorded it: {{ command("secret", "rotated", secret) }}""",
     ),
     "chore": (
         "{{ opsbook }}: chore {{ chore }} is due",
         """{{ assignee }}, the chore {{ chore }} is yours: do it by {{ deadline|when }}.
-Run it with: opsbook runbook run {{ procedure|shell }}
+Run it with: {{ command("runbook", "run", procedure) }}
 {% if link %}{{ link }}
-{% endif %}Done another way: opsbook chore done {{ due_id }}
-Not needed this time: opsbook chore skip {{ due_id }} --reason "not needed this time"
+{% endif %}Done another way: {{ command("chore", "done", due_id) }}
+Not needed this time: {{ command("chore", "skip", due_id, "--reason", "not needed this time") }}
 """,
     ),
     "status_confirm": (
@@ -340,12 +343,15 @@ def render(
     timezone: str = "UTC",
     opsbook: str = "opsbook",
     base_url: str = "",
+    server: ServerSettings | None = None,
 ) -> RenderedMessage:
-    """Render the subject and body of a `kind` message (one of KINDS)."""
+    """Render the subject and body of a `kind` message (one of KINDS); `server` says how a responder runs
+    opsbook, for the commands the message suggests."""
     if kind not in DEFAULTS:
         raise ValueError(f"unknown message kind {kind!r}; one of {', '.join(KINDS)}")
     values = {
-        "opsbook": opsbook, "base_url": base_url.rstrip("/"), "timezone": timezone, "kind": kind, **context,
+        "opsbook": opsbook, "base_url": base_url.rstrip("/"), "timezone": timezone, "kind": kind,
+        "command": lambda *args: opsbook_command(server, *args), **context,
     }
     default_subject, default_body = DEFAULTS[kind]
     override = templates.override(kind) if templates else None

@@ -25,6 +25,7 @@ from opsbook.incidents.linking import on_alert_transitions
 from opsbook.incidents.models import RESOLVED, IncidentAlertRow, IncidentRow
 from opsbook.incidents.paging import advance
 from opsbook.incidents.records import add_entry
+from opsbook.runbooks.commands import run_command
 from opsbook.runtime import Runtime
 from opsbook.secrets.checks import SERVICE
 from opsbook.secrets.config import SecretConfig
@@ -82,8 +83,8 @@ def compromised(runtime: Runtime, tx: Tx, secret: SecretConfig, reason: str,
             check_id=t.check_id, rule=t.rule, severity=t.severity.value, summary=t.summary, source=t.source,
             pending_since=None, fired_at=t.since, joined_at=now, resolved_at=None,
         ))
-    procedure = (f"; rotation procedure: \"{secret.rotation}\" (opsbook runbook run \"{secret.rotation}\" "
-                 f"--incident {row.id})") if secret.rotation else ""
+    run = run_command(runtime.config.server, secret.rotation, row.id) if secret.rotation else ""
+    procedure = f"; rotation procedure: \"{secret.rotation}\" ({run})" if secret.rotation else ""
     add_entry(session, row, now, "note", f"Emergency rotation due by {show_time(due, zone)} (the SLA "
               f"deadline){procedure}; recording the rotation resolves this incident", "opsbook")
     session.flush()

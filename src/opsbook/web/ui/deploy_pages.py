@@ -43,4 +43,5 @@ def deploy_page(request: Request, deploy_id: Id, principal: Principal = Depends(
         except NotFound as exc:
             raise HTTPException(404, str(exc)) from None
     return render(request, "ui/deploy.html", title=f"Deploy #{row.id}", section="Deploys", d=row,
-                  what=queries.describe(row), rollback=queries.rollback_command(row), redact=runtime.redact)
+                  what=queries.describe(row), rollback=queries.rollback_command(row, runtime.config.server),
+                  redact=runtime.redact)

@@ -12,6 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from opsbook.auth.roles import Principal, Role
+from opsbook.runbooks.commands import opsbook_command
 from opsbook.runtime import Runtime
 from opsbook.web.ui.templating import environment
 
@@ -110,6 +111,7 @@ def render(
         "is_admin": isinstance(principal, Principal) and principal.role.allows(Role.ADMIN),
         "flash": request.query_params.get("flash"),
         "flash_kind": request.query_params.get("kind"),
+        "opsbook_command": lambda *args: opsbook_command(runtime.config.server, *args),  # as responders type
     }
     base.update(context)
     html = environment.get_template(template).render(**base)

@@ -51,7 +51,7 @@ def procedure_page(
         section="Runbooks",
         found=found,
         procedure=procedure,
-        command=run_command(catalog.name_of(found)),
+        command=run_command(runtime.config.server, catalog.name_of(found)),
         runs=runs,
         more_runs=len(runs) == RUNS_SHOWN,
     )

@@ -267,6 +267,30 @@ def test_a_request_it_cannot_take_on_is_handed_back(team: Team) -> None:
     assert "Status: triggered" in team.run("incident", "show", "3").stdout
 
 
+MALFORMED = [
+    ([], b"\0\0\0\2", b"{}"),  # no standard streams passed
+    ([0, 1, 2], HEADER.pack(64 << 20), b""),  # larger than any environment
+    ([0, 1, 2], HEADER.pack(9), b"not json!"),
+    ([0, 1, 2], HEADER.pack(2), b"{}"),  # no arguments
+]
+
+
+def test_a_malformed_request_is_refused_and_the_next_served(team: Team) -> None:
+    preloader = team.warm()
+    place = next((team.runtime / "opsbook").glob("*.sock"))
+    for fds, head, body in MALFORMED:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.connect(str(place))
+            socket.send_fds(conn, [head], fds)
+            conn.sendall(body)
+            reply = json.loads(conn.makefile("rb").readline())
+        assert reply["refused"], (head, body)
+        before = team.served()
+        assert "API down" in team.run("incident", "list").stdout
+        assert team.served() == before + 1
+    assert preloader.is_running()
+
+
 def _fork_of(preloader: psutil.Process) -> psutil.Process:
     _until(lambda: bool(preloader.children()))
     return preloader.children()[0]

@@ -34,9 +34,12 @@ def _catalog(runtime: Runtime) -> Catalog:
     return service.catalog_for(runtime.config.runbooks, runtime.loaded.path)
 
 
-def _summary(found: Found) -> dict[str, Any]:
+def _summary(found: Found, name: str | None = None, also: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A procedure in a list: `name` is what `opsbook runbook run` takes for it, `also` its other names."""
     p = found.procedure
     return {
+        "name": name or p.display,
+        "also": list(also),
         "ref": found.ref,
         "title": p.title,
         "path": list(p.path),
@@ -51,13 +54,15 @@ def _summary(found: Found) -> dict[str, Any]:
 @router.get("/runbooks")
 def list_runbooks(runtime: Runtime = Depends(get_runtime), _: Principal = Depends(viewer)) -> dict[str, Any]:
     catalog = _catalog(runtime)
+    listing = catalog.listing()
     return {
         "runbooks": [
             {
                 "id": e.id,
                 "path": e.path,
                 "title": e.runbook.title,
-                "procedures": [_summary(Found(e, p)) for p in e.runbook.procedures],
+                "procedures": [_summary(row.found, row.name, row.also) for row in listing
+                               if row.found.entry.id == e.id],
             }
             for e in catalog.entries
         ],
@@ -81,8 +86,10 @@ def list_procedures(
 ) -> list[dict[str, Any]]:
     """Every procedure; with `q`, the one that name resolves to (404 listing close matches otherwise)."""
     if q:
-        return [_summary(service.find_procedure(runtime, q))]
-    return [_summary(f) for f in _catalog(runtime).all()]
+        catalog = _catalog(runtime)
+        found = catalog.resolve(q)
+        return [_summary(found, catalog.name_of(found))]
+    return [_summary(row.found, row.name, row.also) for row in _catalog(runtime).listing()]
 
 
 @router.get("/procedures/{runbook_id}/{slug}")

@@ -7,6 +7,10 @@ over `### Steps`) is found by its own name too, as the procedure of its sub-sect
 (`sections.py`), when no procedure has that name. An ambiguous or unknown name raises `ProcedureNotFound`
 whose message lists the close matches.
 
+`Catalog.listing()` is what every list shows (`opsbook runbook list`, the API's lists, the runbooks page):
+one row per set of steps that can be run, named by the shortest heading path that runs it, as typed for
+`opsbook runbook run` (so "API Not Responding", with "API Not Responding > Steps" as another name of it).
+
 `current_catalog` is how everything reads the folders (dispatcher, API, CLI, web UI): one parsed catalog
 per configuration, read again as soon as a runbook file is added, removed or changed, so an edit reaches
 the next notification without a restart. Telling a change costs a `stat` per file.
@@ -70,6 +74,7 @@ class Catalog:
 
     entries: list[Entry] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    _names: _Names | None = field(default=None, init=False, repr=False, compare=False)
 
     def all(self) -> list[Found]:
         return [Found(e, p) for e in self.entries for p in e.runbook.procedures]
@@ -82,7 +87,13 @@ class Catalog:
         return next((e for e in self.entries if e.id == runbook_id), None)
 
     def resolve(self, name: str) -> Found:
-        return resolve(self.all(), name, self.headings())
+        if self._names is None:  # made at the first look-up (entries do not change after _load)
+            self._names = _Names(self.all(), self.headings())
+        return self._names.resolve(name)
+
+    def listing(self) -> list[Listed]:
+        """What a list of procedures shows (see the module docstring), runbook by runbook."""
+        return [row for entry in self.entries for row in _listed(self, entry)]
 
     def name_of(self, found: Found) -> str:
         """What to type to get `found`: its heading path ("Database > Backups"), or its ref if that path
@@ -94,6 +105,37 @@ class Catalog:
             return found.ref
 
 
+@dataclass(frozen=True)
+class Listed:
+    """A row of a runbook list: the procedure that runs, the name to type for it (`Catalog.name_of`), and
+    the other names that run the same steps (a heading and its one sub-section with steps)."""
+
+    found: Found
+    name: str
+    also: tuple[str, ...] = ()
+
+
+def _listed(catalog: Catalog, entry: Entry) -> list[Listed]:
+    """`entry`'s procedures and headings of sub-sections, one row per set of procedures they run (in the
+    order of their headings), each named by the one of them with the shortest heading path."""
+    below: dict[tuple[str, ...], set[tuple[str, ...]]] = {}  # a heading: the procedures under it
+    for own in entry.runbook.procedures:
+        for k in range(1, len(own.path)):
+            below.setdefault(own.path[:k], set()).add(own.path)
+    headings = {p.path for p in entry.sections}
+    runs: dict[frozenset[tuple[str, ...]], list[Procedure]] = {}
+    in_order = sorted((*entry.runbook.procedures, *entry.sections), key=lambda p: (p.line, len(p.path)))
+    for procedure in in_order:
+        path = procedure.path
+        runs.setdefault(frozenset(below[path] if path in headings else {path}), []).append(procedure)
+    rows = []
+    for same in runs.values():
+        first, *others = sorted(same, key=lambda p: len(p.path))
+        rows.append(Listed(Found(entry, first), catalog.name_of(Found(entry, first)),
+                           tuple(catalog.name_of(Found(entry, p)) for p in others)))
+    return rows
+
+
 def _keys(found: Found) -> set[str]:
     path = found.procedure.path
     keys = {slugify(" ".join(path[k:]), 400) for k in range(len(path))}
@@ -103,32 +145,51 @@ def _keys(found: Found) -> set[str]:
     return keys
 
 
-def resolve(procedures: list[Found], name: str, headings: list[Found] | None = None) -> Found:
-    """The one procedure called `name`, else the one heading of sub-sections (see the module docstring)."""
-    wanted = name.strip()
-    exact = [f for f in (*procedures, *(headings or ())) if f.ref == wanted]
-    if exact:
-        return exact[0]
-    key = slugify(wanted.replace("\u203a", " ").replace(">", " ").replace("/", " "), 400)
-    matches = [f for f in procedures if key in _keys(f)] or [f for f in headings or () if key in _keys(f)]
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        listed = [f"{f.procedure.display}  ({f.ref})" for f in matches]
-        raise ProcedureNotFound(
-            f"{name!r} matches {len(matches)} procedures; use a longer path or the ref:\n  "
-            + "\n  ".join(listed),
-            listed,
-            matches,
-        )
-    everything = [*procedures, *(headings or ())]
-    titles = {slugify(f.procedure.title, 400): f for f in reversed(everything)}
-    close = difflib.get_close_matches(key, list(titles), n=5, cutoff=0.5)
-    near = [titles[c] for c in close]
-    near += [f for f in everything if key and key in slugify(f.procedure.display, 400) and f not in near]
-    listed = [f"{f.procedure.display}  ({f.ref})" for f in near[:8]]
-    hint = ("; close matches:\n  " + "\n  ".join(listed)) if listed else ""
-    raise ProcedureNotFound(f"no procedure named {name!r}{hint}", listed, near[:8])
+class _Names:
+    """Every name of a catalog's procedures and headings of sub-sections, for look-ups in constant time."""
+
+    def __init__(self, procedures: list[Found], headings: list[Found]) -> None:
+        self.everything = [*procedures, *headings]
+        self.refs: dict[str, Found] = {}
+        for found in reversed(self.everything):
+            self.refs[found.ref] = found  # the first one wins, a procedure over a heading
+        self.procedures = _by_key(procedures)
+        self.headings = _by_key(headings)
+
+    def resolve(self, name: str) -> Found:
+        """The one procedure called `name`, else the one heading of sub-sections (see the module
+        docstring)."""
+        wanted = name.strip()
+        if wanted in self.refs:
+            return self.refs[wanted]
+        key = slugify(wanted.replace("\u203a", " ").replace(">", " ").replace("/", " "), 400)
+        matches = self.procedures.get(key) or self.headings.get(key) or []
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            listed = [f"{f.procedure.display}  ({f.ref})" for f in matches]
+            raise ProcedureNotFound(
+                f"{name!r} matches {len(matches)} procedures; use a longer path or the ref:\n  "
+                + "\n  ".join(listed),
+                listed,
+                matches,
+            )
+        titles = {slugify(f.procedure.title, 400): f for f in reversed(self.everything)}
+        close = difflib.get_close_matches(key, list(titles), n=5, cutoff=0.5)
+        near = [titles[c] for c in close]
+        near += [f for f in self.everything
+                 if key and key in slugify(f.procedure.display, 400) and f not in near]
+        listed = [f"{f.procedure.display}  ({f.ref})" for f in near[:8]]
+        hint = ("; close matches:\n  " + "\n  ".join(listed)) if listed else ""
+        raise ProcedureNotFound(f"no procedure named {name!r}{hint}", listed, near[:8])
+
+
+def _by_key(founds: list[Found]) -> dict[str, list[Found]]:
+    keyed: dict[str, list[Found]] = {}
+    for found in founds:
+        for key in _keys(found):
+            keyed.setdefault(key, []).append(found)
+    return keyed
 
 
 @dataclass(frozen=True)
@@ -193,6 +254,7 @@ def _mark_auto(catalog: Catalog, names: list[str]) -> None:
                 heads = tuple(dc_replace(p, auto=True) if p is found.procedure else p for p in entry.sections)
                 catalog.entries[i] = Entry(
                     entry.id, entry.path, dc_replace(entry.runbook, procedures=procs), heads)
+                catalog._names = None  # its procedures changed: look them up again
 
 
 # --- the current catalog ---------------------------------------------------------------------------

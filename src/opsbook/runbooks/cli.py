@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from opsbook.cli.common import (
     AuthorOption,
@@ -62,6 +62,10 @@ def _find(runtime: Runtime, name: str) -> Found:
         return service.find_procedure(runtime, name)
 
 
+NAME_WIDTH = 44
+"""At most this wide is the list's name column kept (a longer name wraps)."""
+WITH_REFS = 100
+"""A terminal this wide or wider shows the list's refs too."""
 DETAILED = 50
 """A runbook of more procedures is listed one line per procedure (`--json` has every step)."""
 
@@ -107,31 +111,40 @@ def list_(
     config: ConfigOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Every procedure in the configured runbook folders."""
+    """Every procedure in the configured runbook folders, by the name `opsbook runbook run` takes (a
+    heading over one sub-section with steps by the heading's name, the sub-section's as another name)."""
     runtime = runtime_or_exit(config)
     catalog = service.catalog_for(runtime.config.runbooks, runtime.loaded.path)
     for problem in catalog.errors:
         err_console.print(f"warning: {problem}", markup=False)
-    found = catalog.all()
+    listing = catalog.listing()
     if as_json:
         rows = [
             {
-                "ref": f.ref,
-                "procedure": f.procedure.display,
-                "runbook": f.entry.path,
-                "steps": len(f.procedure.steps),
-                "parameters": [p.name for p in f.procedure.parameters],
-                "auto": f.procedure.auto,
+                "name": row.name,
+                "also": list(row.also),
+                "ref": row.found.ref,
+                "procedure": row.found.procedure.display,
+                "runbook": row.found.entry.path,
+                "steps": len(row.found.procedure.steps),
+                "parameters": [p.name for p in row.found.procedure.parameters],
+                "auto": row.found.procedure.auto,
             }
-            for f in found
+            for row in listing
         ]
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    table = Table("procedure", "ref", "steps", "parameters", "auto")
-    for f in found:
+    # the names are what people type: kept whole on their lines; below WITH_REFS columns the refs give way
+    # (a name that is not unique is shown as its ref already; --json has every ref)
+    widest = max((len(name) for row in listing for name in (row.name, *row.also)), default=9)
+    refs = console.width >= WITH_REFS
+    table = Table(Column("procedure", min_width=min(widest + len("also: "), NAME_WIDTH)),
+                  *(["ref"] if refs else []), "steps", "parameters", "auto")
+    for row in listing:
+        f = row.found
         table.add_row(
-            escape(f.procedure.display),
-            f.ref,
+            escape(row.name) + "".join(f"\n[dim]also: {escape(name)}[/dim]" for name in row.also),
+            *([f.ref] if refs else []),
             str(len(f.procedure.steps)),
             escape(", ".join(p.name for p in f.procedure.parameters)),
             "yes" if f.procedure.auto else "",

@@ -111,7 +111,7 @@ def runbooks_page(request: Request, principal: Principal = Depends(viewer)) -> H
         "ui/runbooks.html",
         title="Runbooks",
         section="Runbooks",
-        procedures=catalog.all(),
+        procedures=catalog.listing(),
         errors=catalog.errors,
         runs=runs,
     )

@@ -82,7 +82,8 @@ def test_incident_lifecycle_from_the_command_line(env: dict[str, str], tmp_path:
     assert data["pages_per_person"] == {oncall: 1} and oncall in ("ana", "ben")
     code, out = run("report", "incidents")
     assert code == 0 and "By severity" in out and "Pages per person" in out
-    assert run("report", "incidents", "--since", "soon")[0] == 2
+    code, out = run("report", "incidents", "--since", "soon")  # read like the API's since (timefmt)
+    assert code == 2 and "'soon' is neither a length of time" in out and "2026-03-09 14:00" in out, out
 
     sessions = make_sessionmaker(make_engine(env["OPSBOOK_DATABASE_URL"]))
     with sessions() as s:

@@ -148,13 +148,14 @@ def time_column(header: str) -> Column:
 
 
 def parse_since(text: str, runtime: Runtime, what: str) -> datetime:
-    """`--since`: a length of time back from now (`24h`, `7d`) or a time (`yesterday 09:00`, `2026-03-01`)."""
-    from opsbook.timefmt import TimeInputError, parse_span
+    """`--since`: a length of time back from now (`24h`, `7d`) or a time (`yesterday 09:00`, `2026-03-01`),
+    read by `opsbook.timefmt.parse_since` (as the API's `since`); exit 2 naming both kinds if neither."""
+    from opsbook.timefmt import TimeInputError, parse_since
 
     try:
-        return runtime.clock.now() - parse_span(text)
-    except TimeInputError:
-        return parse_time(text, runtime, what)
+        return parse_since(text, now=runtime.clock.now(), zone=runtime.config.timezone)
+    except TimeInputError as exc:
+        raise fail(f"{what}: {exc}") from None
 
 
 def parse_length(text: str, what: str) -> timedelta:

@@ -15,6 +15,8 @@ from sqlalchemy import Engine, select
 from opsbook.auth.models import AuditRow
 from opsbook.auth.roles import Principal, Role
 from opsbook.clock import SystemClock
+from opsbook.config.loader import parse_config
+from opsbook.db.engine import make_sessionmaker
 from opsbook.errors import Forbidden
 from opsbook.events import DomainEvent, Event, Topic
 from opsbook.oplog import service as oplog
@@ -279,3 +281,18 @@ async def test_unattended_runs_only_auto_steps(runtime: Runtime, catalog: Catalo
     assert steps["needs-a-human"].status == "refused" and steps["needs-a-human"].output == ""
     assert steps["look-at-the-graphs"].status == "refused"
     assert _audit(runtime) == []  # opsbook's own actions are in the oplog and timelines, not the audit log
+
+
+def test_an_unfinished_runs_follow_up_says_how_to_resume_with_the_config_elsewhere(
+    engine: Engine, catalog: Catalog, tmp_path: Path
+) -> None:
+    """The server's config is not ./opsbook.yaml: the oplog entry's resume command names it (`-c`)."""
+    where = tmp_path / "etc" / "opsbook.yaml"
+    runtime = Runtime(loaded=parse_config("runbooks:\n  default_timeout: 30s\n", str(where), {}),
+                      engine=engine, sessions=make_sessionmaker(engine), clock=SystemClock())
+    run_id = _start(runtime, catalog.resolve("rotate cache"), tmp_path)
+    aborted = service.abort_run(runtime, ALICE, run_id)
+    assert aborted.oplog_entry is not None
+    with runtime.sessions() as session:
+        follow_up = oplog.entry_dict(oplog.get_entry(session, aborted.oplog_entry))["follow_up"]
+    assert f"resume with `opsbook runbook resume {run_id} -c {where}`" in follow_up

@@ -24,6 +24,7 @@ from opsbook.auth.roles import Principal
 from opsbook.redact import redact
 from opsbook.runbooks import params as parameters
 from opsbook.runbooks import placeholders, service
+from opsbook.runbooks.commands import opsbook_command
 from opsbook.runbooks.document import Procedure, Step
 from opsbook.runbooks.errors import ConfirmationRequired, RunInputError
 from opsbook.runbooks.masking import mask_command
@@ -199,24 +200,26 @@ def walk(
     try:
         state = _Walk(runtime, actor, run_id, env, console, keep_going).until_closed()
     except (KeyboardInterrupt, _Hangup, EOFError):
-        console.print(f"\n[yellow]Interrupted. Resume with: opsbook runbook resume {run_id}[/yellow]")
+        resume = escape(opsbook_command(runtime.config.server, "runbook", "resume", run_id))
+        console.print(f"\n[yellow]Interrupted. Resume with: {resume}[/yellow]")
         return 130
     finally:
         for sig, handler in old.items():
             signal.signal(sig, handler)
-    return _report(console, state)
+    return _report(console, state, runtime)
 
 
-def _report(console: Console, state: RunState) -> int:
+def _report(console: Console, state: RunState, runtime: Runtime) -> int:
     run = state.run
     colour = "green" if run.status == "succeeded" else "red"
     entry = state.oplog_entry
     console.print(
         f"\n[bold {colour}]Run {run.id} {run.status}.[/bold {colour}] Operations log entry #{entry} "
-        f"(opsbook oplog show {entry})."
+        f"({escape(opsbook_command(runtime.config.server, 'oplog', 'show', str(entry)))})."
     )
     if run.status != "succeeded":
-        console.print(f"Resume with: opsbook runbook resume {run.id}")
+        console.print(f"Resume with: {opsbook_command(runtime.config.server, 'runbook', 'resume', run.id)}",
+                      markup=False, highlight=False)
     return 0 if run.status == "succeeded" else 1
 
 

@@ -4,17 +4,21 @@ the steps when the operator gave none; every command and output redacted)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
 from opsbook.oplog import service as oplog
 from opsbook.oplog.models import OplogEntryRow
 from opsbook.redact import redact
+from opsbook.runbooks.commands import opsbook_command
 from opsbook.runbooks.masking import mask_command
 from opsbook.runbooks.models import RunRow, RunStepRow
 from opsbook.runbooks.records import FAILED, is_open
 from opsbook.words import count
+
+if TYPE_CHECKING:
+    from opsbook.config.schema import ServerSettings
 
 
 def final_status(steps: list[RunStepRow]) -> str:
@@ -29,14 +33,18 @@ def close_run(
     now: datetime,
     secrets: set[str],
     status: str | None = None,
+    server: ServerSettings | None = None,
 ) -> OplogEntryRow:
-    """Close the run (status from its steps unless given) and write or update its oplog entry."""
+    """Close the run (status from its steps unless given) and write or update its oplog entry (`server`:
+    how a responder runs opsbook, for the command its follow-up suggests)."""
     run.status = status or final_status(steps)
     run.finished_at = now
-    return write_oplog(session, run, steps, now=now, secrets=secrets)
+    return write_oplog(session, run, steps, now=now, secrets=secrets, server=server)
 
 
-def _summary(run: RunRow, steps: list[RunStepRow]) -> tuple[str, str, str]:
+def _summary(
+    run: RunRow, steps: list[RunStepRow], server: ServerSettings | None = None
+) -> tuple[str, str, str]:
     """Impact, issues and follow-up computed from the steps (when the operator gave none)."""
     ran = [s for s in steps if s.kind in ("shell", "sql") and s.status in ("succeeded", *FAILED)]
     ok = sum(1 for s in ran if s.status == "succeeded")
@@ -52,7 +60,7 @@ def _summary(run: RunRow, steps: list[RunStepRow]) -> tuple[str, str, str]:
         issues.append(f"aborted with {count(len(pending), 'step')} not done")
     follow: list[str] = []
     if run.status in ("failed", "aborted", "running"):
-        follow.append(f"resume with `opsbook runbook resume {run.id}`")
+        follow.append(f"resume with `{opsbook_command(server, 'runbook', 'resume', run.id)}`")
     follow += [f"finish: {s.title}" for s in steps if s.status == "not_done"]
     return impact, "; ".join(issues), "; ".join(follow)
 
@@ -79,8 +87,9 @@ def write_oplog(
     *,
     now: datetime,
     secrets: set[str],
+    server: ServerSettings | None = None,
 ) -> OplogEntryRow:
-    impact, issues, follow = _summary(run, steps)
+    impact, issues, follow = _summary(run, steps, server)
     end = run.finished_at or now
     step_data: list[dict[str, Any]] = [
         {

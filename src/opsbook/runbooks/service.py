@@ -266,7 +266,8 @@ def _stepped(
 def _close(
     tx: Tx, runtime: Runtime, run: RunRow, steps: list[RunStepRow], env: Mapping[str, str], status: str | None
 ) -> OplogEntryRow:
-    entry = close_run(tx.session, run, steps, now=tx.now, secrets=_secrets(runtime, env), status=status)
+    entry = close_run(tx.session, run, steps, now=tx.now, secrets=_secrets(runtime, env), status=status,
+                      server=runtime.config.server)
     action = "aborted" if run.status == "aborted" else "finished"
     detail = {"status": run.status, "oplog_entry": entry.id}
     tx.emit(DomainEvent(Topic.RUNS, action, _subject(run.id), detail))

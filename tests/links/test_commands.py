@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from opsbook.config.loader import parse_config
 from opsbook.config.yamlpos import ConfigError
 from opsbook.notify.templates import render
 from opsbook.runbooks.commands import ack_command, opsbook_command, run_command, shell_word
+from opsbook.secrets.age import SecretState
 
 NAMES = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=40).filter(str.strip)
 
@@ -92,3 +94,6 @@ def test_every_command_of_the_templates_names_a_config_elsewhere(tmp_path: Path)
     chore = render("chore", {"chore": "c", "due_id": 4, "procedure": "P"}, server=server).body
     assert f"Done another way: opsbook chore done 4 -c {where}" in chore
     assert opsbook_command(server, "status") == f"opsbook status -c {where}"
+    unknown = SecretState("jwt", datetime(2026, 3, 9, tzinfo=UTC), None, None, None, None)  # never rotated
+    assert f"record it with `opsbook secret rotated jwt -c {where}`" in unknown.describe(timedelta(days=90),
+                                                                                       "UTC", server)

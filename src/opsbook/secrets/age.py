@@ -12,11 +12,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from opsbook.checks.result import CheckResult, Status
 from opsbook.config.types import format_duration
+from opsbook.runbooks.commands import opsbook_command
 from opsbook.secrets.config import SecretConfig
 from opsbook.timefmt import show_time
+
+if TYPE_CHECKING:
+    from opsbook.config.schema import ServerSettings
 
 DAY = 86400.0
 
@@ -68,12 +73,13 @@ class SecretState:
         future = [t for t in instants if t is not None and t > self.now]
         return min(future) if future else None
 
-    def describe(self, every: timedelta, zone: str) -> str:
-        """The state in words, times in the team's `zone`."""
+    def describe(self, every: timedelta, zone: str, server: ServerSettings | None = None) -> str:
+        """The state in words, times in the team's `zone` (`server`: how a responder runs opsbook, for the
+        command it suggests)."""
         policy = f"policy every {format_duration(every)}"
         if self.last_rotated is None or self.due_at is None:
             text = (f"last rotation unknown ({policy}): record it with "
-                    f"`opsbook secret rotated {self.name}` (--at for an earlier time)")
+                    f"`{opsbook_command(server, 'secret', 'rotated', self.name)}` (--at for an earlier time)")
         else:
             days = (self.now - self.last_rotated).total_seconds() / DAY
             left = (self.due_at - self.now).total_seconds() / DAY

@@ -65,7 +65,7 @@ def show(name: Annotated[str, typer.Argument(help="The secret.")], config: Confi
     lines = [f"Owner: {cfg.owner}", f"Protects: {cfg.protects or '-'}",
              f"Policy: rotate every {format_duration(cfg.every)} "
              f"(owner told {show_span(cfg.warn_before)} ahead)",
-             f"State: {state.describe(cfg.every, runtime.config.timezone)}",
+             f"State: {state.describe(cfg.every, runtime.config.timezone, runtime.config.server)}",
              f"Rotation procedure: {cfg.rotation or '-'}"]
     if view.compromise is not None:
         lines.append(f"Compromised: reported {_when(view.compromise.reported_at, runtime)} by "

@@ -99,10 +99,11 @@ class SecretWatch(Looped):
             word, severity = "due soon", secret.due_severity
         else:
             return
-        send(session, self.runtime.config, SecretReminder(
+        config = self.runtime.config
+        send(session, config, SecretReminder(
             secret=secret.name, owner=secret.owner, state=word, severity=severity.value,
             protects=secret.protects,
             every=format_duration(secret.every),
-            description=state.describe(secret.every, self.runtime.config.timezone),
+            description=state.describe(secret.every, config.timezone, config.server),
             last_rotated=state.last_rotated, due_at=state.due_at, rotation=secret.rotation,
         ), now)

@@ -80,14 +80,15 @@ class Catalog:
         return [Found(e, p) for e in self.entries for p in e.runbook.procedures]
 
     def headings(self) -> list[Found]:
-        """The headings of sub-sections only, as procedures (found by name, not listed)."""
+        """The headings of sub-sections only, as procedures (found by name; `listing` names a set of steps
+        by one of them when it is the shortest name of those steps)."""
         return [Found(e, p) for e in self.entries for p in e.sections]
 
     def runbook(self, runbook_id: str) -> Entry | None:
         return next((e for e in self.entries if e.id == runbook_id), None)
 
     def resolve(self, name: str) -> Found:
-        if self._names is None:  # made at the first look-up (entries do not change after _load)
+        if self._names is None:  # made at the first look-up (_mark_auto, changing entries, drops it)
             self._names = _Names(self.all(), self.headings())
         return self._names.resolve(name)
 

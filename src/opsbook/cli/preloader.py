@@ -84,6 +84,7 @@ class Preloader:
                     if not self.accept():
                         return
         self.place.unlink(missing_ok=True)
+        log(f"no command for {idle:g} s; exiting")
 
     def accept(self) -> bool:
         """Take one caller; False when this preloader must make way for a new one."""
@@ -226,6 +227,8 @@ def serve(conn: socket.socket, inherited: tuple[Any, ...]) -> int | None:
         log(f"refused a request: {exc}")
         refuse(conn, str(exc))
         return None
+    # logged before the fork, so the line is there by the time the command has answered its caller
+    log(f"forking for: opsbook {' '.join(str(word) for word in argv[1:3])}")
     pid = os.fork()
     if pid == 0:  # the fork: whatever happens, it never returns into the preloader's loop
         code = 1
@@ -237,7 +240,6 @@ def serve(conn: socket.socket, inherited: tuple[Any, ...]) -> int | None:
             os._exit(code)
     for fd in fds:
         os.close(fd)
-    log(f"fork {pid}: opsbook {' '.join(str(word) for word in argv[1:3])}")
     return pid
 
 

@@ -4,6 +4,7 @@ empty new one as "no data", and every other command that makes one says where.""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +78,23 @@ def test_another_command_that_makes_the_database_says_so_once(team: Path, args: 
     again = opsbook(args, team, team.parent / "elsewhere")
     assert again.returncode == 0 and "no database" not in again.stderr
     assert opsbook(["incident", "list"], team, team.parent / "elsewhere").returncode == 0
+
+
+@pytest.mark.parametrize(
+    "args", [["status"], ["incident", "ack", "1"], ["oncall", "now"], ["oplog", "list"]], ids=" ".join
+)
+def test_a_database_that_cannot_be_reached_is_said_in_one_line(team: Path, args: list[str]) -> None:
+    """A stopped PostgreSQL: one line that names where and why, exit 1, no traceback, no password."""
+    with socket.socket() as closed:  # a port nothing listens on: bound, never listening
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+        (team / "opsbook.yaml").write_text(
+            f'database_url: "postgresql://ops:hunter2secret@127.0.0.1:{port}/ops"\n{CONFIG}'
+        )
+        done = opsbook(args, team, team.parent / "elsewhere")
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("error: the database cannot be used: ")
+    assert f'"127.0.0.1", port {port} failed: Connection refused' in lines[0]
+    assert "hunter2secret" not in done.stdout + done.stderr

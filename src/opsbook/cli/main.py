@@ -9,6 +9,7 @@ tests/test_cli.py checks that they agree.
 from __future__ import annotations
 
 import importlib
+import sys
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -126,6 +127,35 @@ class LazyGroup(TyperGroup):
         super().__init__(**attrs)
         for name, entry in COMMANDS.items():
             self.add_command(LazyCommand(name, help=entry.help))
+
+    def invoke(self, ctx: Any) -> Any:
+        """Every command; a database that cannot be reached is said in one line, not a traceback."""
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            said = unreachable_database(exc)
+            if said is None:
+                raise
+            typer.echo(f"error: {said}", err=True)
+            raise typer.Exit(1) from None
+
+
+def unreachable_database(exc: BaseException) -> str | None:
+    """What to tell a person when `exc` says the database is down, unreachable or refusing this user
+    (SQLAlchemy's OperationalError or InterfaceError: the driver's own first line, which names the host
+    and port but never the password); None for any other error."""
+    if "sqlalchemy" not in sys.modules:  # nothing opened a database
+        return None
+    from sqlalchemy import exc as sa_exc
+
+    if not isinstance(exc, sa_exc.OperationalError | sa_exc.InterfaceError):
+        return None
+    text = str(exc.orig or exc).strip()
+    reason = text.splitlines()[0] if text else type(exc).__name__
+    return (
+        f"the database cannot be used: {reason} (is it running? the config's database_url, or "
+        "OPSBOOK_DATABASE_URL, says where it is)"
+    )
 
 
 app = typer.Typer(

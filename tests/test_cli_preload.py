@@ -28,6 +28,7 @@ import psutil
 import pytest
 
 from opsbook.cli.launch import HEADER, wanted
+from opsbook.cli.preloader import command_words
 
 OPSBOOK = str(Path(sys.executable).parent / "opsbook")
 SRC = Path(__file__).resolve().parent.parent / "src"
@@ -226,6 +227,29 @@ def test_a_signal_to_the_command_reaches_the_fork(team: Team) -> None:
     assert "Status: triggered" in team.run("incident", "show", "3").stdout  # the killed ack changed nothing
 
 
+def test_a_preloader_killed_mid_command_leaves_the_command_to_finish_once(team: Team) -> None:
+    preloader = team.warm()
+    database = next(team.folder.glob("**/*.db"))
+    holder = sqlite3.connect(database, timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")  # the ack waits for the database
+    try:
+        command = subprocess.Popen(
+            [OPSBOOK, "incident", "ack", "3"], env=team.env, cwd=team.folder, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True,
+        )
+        _fork_of(preloader)
+        preloader.kill()
+        preloader.wait(timeout=30)
+    finally:
+        holder.rollback()
+        holder.close()
+    out, err = command.communicate(timeout=120)
+    assert command.returncode == 0, err
+    assert "acknowledged by ana" in out
+    shown = team.here("incident", "show", "3").stdout
+    assert shown.count("Acknowledged by ana via cli") == 1  # run by the fork, and not again here
+
+
 def test_ctrl_z_stops_the_fork_with_the_command_and_fg_goes_on(team: Team) -> None:
     preloader = team.warm()
     database = next(team.folder.glob("**/*.db"))
@@ -370,6 +394,20 @@ def test_an_idle_preloader_exits(team: Team) -> None:
     with contextlib.suppress(psutil.NoSuchProcess):
         psutil.Process(int(lock.read_text())).wait(timeout=60)
     assert not list((team.runtime / "opsbook").glob("*.sock"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "logged"),
+    [
+        (["opsbook", "incident", "ack", "3"], ["incident", "ack"]),
+        (["opsbook", "status", "-c", "/srv/ops/opsbook.yaml"], ["status"]),
+        (["opsbook", "incident", "note", "the password is hunter2"], ["incident", "note"]),
+        (["opsbook", "oncall", "override-list"], ["oncall", "override-list"]),
+        (["opsbook", "42"], ["(no command)"]),
+    ],
+)
+def test_the_log_names_the_command_never_what_was_typed_into_it(argv: list[str], logged: list[str]) -> None:
+    assert command_words(argv) == logged
 
 
 @pytest.mark.parametrize(

@@ -101,28 +101,30 @@ def code_key(environ: Any) -> int:
 
 
 def served(place: Path, argv: list[str]) -> int | None:
-    """The command's exit status as the preloader's fork ran it, or None when no preloader took it."""
+    """The command's exit status as the preloader's fork ran it, or None when no preloader took it (then
+    nothing ran, and the caller may run it itself)."""
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        conn.connect(os.fspath(place))
-        request = json.dumps(
-            {
-                "argv": argv,
-                "env": dict(os.environ),
-                "cwd": os.getcwd(),
-                "umask": current_umask(),
-                "streams": [stream_settings(s) for s in (sys.stdin, sys.stdout, sys.stderr)],
-            }
-        ).encode()
-        socket.send_fds(conn, [HEADER.pack(len(request))], [0, 1, 2])
-        conn.sendall(request)
-        replies = conn.makefile("rb")
-        first = read_reply(replies)
+        try:
+            conn.connect(os.fspath(place))
+            request = json.dumps(
+                {
+                    "argv": argv,
+                    "env": dict(os.environ),
+                    "cwd": os.getcwd(),
+                    "umask": current_umask(),
+                    "streams": [stream_settings(s) for s in (sys.stdin, sys.stdout, sys.stderr)],
+                }
+            ).encode()
+            socket.send_fds(conn, [HEADER.pack(len(request))], [0, 1, 2])
+            conn.sendall(request)
+            replies = conn.makefile("rb")
+            first = read_reply(replies)
+        except OSError:
+            return None
         if first is None or "pid" not in first:
-            return None  # refused (its code changed) or gone: run here, and start a fresh one
-        return wait_for(int(first["pid"]), replies)
-    except OSError:
-        return None
+            return None  # refused (its code changed) or gone before a fork took it: run here
+        return wait_for(int(first["pid"]), replies)  # from here on the command is running: never twice
     finally:
         conn.close()
 
@@ -142,12 +144,10 @@ def wait_for(pid: int, replies: Any) -> int:
     for signum in FORWARDED:
         signal.signal(signum, pass_on)
     signal.signal(signal.SIGTSTP, stop)
-    while True:
-        try:
-            reply = read_reply(replies)
-            break
-        except InterruptedError:
-            continue
+    try:
+        reply = read_reply(replies)
+    except OSError:
+        reply = None
     if reply is None or "exit" not in reply:
         print("opsbook: the command ended without an exit status (was it killed?)", file=sys.stderr)
         return 1
@@ -155,8 +155,13 @@ def wait_for(pid: int, replies: Any) -> int:
 
 
 def read_reply(replies: Any) -> dict[str, Any] | None:
+    """The preloader's next line; None at the end, or for a line that is not one of its answers."""
     line = replies.readline()
-    return json.loads(line) if line else None
+    try:
+        reply = json.loads(line) if line else None
+    except ValueError:
+        return None
+    return reply if isinstance(reply, dict) else None
 
 
 def current_umask() -> int:

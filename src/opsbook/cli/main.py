@@ -133,17 +133,17 @@ class LazyGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except Exception as exc:
-            said = unreachable_database(exc)
+            said = database_error(exc)
             if said is None:
                 raise
             typer.echo(f"error: {said}", err=True)
             raise typer.Exit(1) from None
 
 
-def unreachable_database(exc: BaseException) -> str | None:
-    """What to tell a person when `exc` says the database is down, unreachable or refusing this user
-    (SQLAlchemy's OperationalError or InterfaceError: the driver's own first line, which names the host
-    and port but never the password); None for any other error."""
+def database_error(exc: BaseException) -> str | None:
+    """What to tell a person when `exc` says the database cannot be used: down, unreachable, refusing this
+    user, locked, or not opsbook's (SQLAlchemy's OperationalError or InterfaceError: the driver's own first
+    line, which names the host and port but never the password); None for any other error."""
     if "sqlalchemy" not in sys.modules:  # nothing opened a database
         return None
     from sqlalchemy import exc as sa_exc
@@ -153,8 +153,8 @@ def unreachable_database(exc: BaseException) -> str | None:
     text = str(exc.orig or exc).strip()
     reason = text.splitlines()[0] if text else type(exc).__name__
     return (
-        f"the database cannot be used: {reason} (is it running? the config's database_url, or "
-        "OPSBOOK_DATABASE_URL, says where it is)"
+        f"the database cannot be used: {reason} (the config's database_url, or OPSBOOK_DATABASE_URL, says "
+        "which database that is)"
     )
 
 

@@ -191,6 +191,14 @@ def log(line: str) -> None:
     print(f"{stamp} preloader {os.getpid()}: {line}", file=sys.stderr, flush=True)
 
 
+def command_words(argv: list[Any]) -> list[str]:
+    """The command's name as the log shows it (`incident ack`): its first two words when they are words,
+    never a value a person typed (an id, a note, a path)."""
+    words = [str(word) for word in argv[1:3]]
+    named = [word for word in words if word[:1].isalpha() and word.replace("-", "").isalpha()]
+    return named or ["(no command)"]
+
+
 def report(conn: socket.socket, code: int) -> None:
     with contextlib.suppress(OSError):
         conn.sendall(json.dumps({"exit": code}).encode() + b"\n")
@@ -228,7 +236,7 @@ def serve(conn: socket.socket, inherited: tuple[Any, ...]) -> int | None:
         refuse(conn, str(exc))
         return None
     # logged before the fork, so the line is there by the time the command has answered its caller
-    log(f"forking for: opsbook {' '.join(str(word) for word in argv[1:3])}")
+    log(f"forking for: opsbook {' '.join(command_words(argv))}")
     pid = os.fork()
     if pid == 0:  # the fork: whatever happens, it never returns into the preloader's loop
         code = 1

@@ -205,44 +205,46 @@ def _plain(text: str) -> str:
     return re.sub(r"\x1b\[[0-9;]*m", "", text)
 
 
+@contextlib.contextmanager
+def database_held(team: Team) -> Iterator[None]:
+    """The team's SQLite database locked, so a command that writes waits in its fork until the block ends."""
+    holder = sqlite3.connect(next(team.folder.glob("**/*.db")), timeout=0)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        yield
+    finally:
+        holder.rollback()
+        holder.close()
+
+
+def ack(team: Team) -> subprocess.Popen[str]:
+    """`opsbook incident ack 3`, started as a person starts it."""
+    return subprocess.Popen(
+        [OPSBOOK, "incident", "ack", "3"], env=team.env, cwd=team.folder, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
+    )
+
+
 def test_a_signal_to_the_command_reaches_the_fork(team: Team) -> None:
     """`kill` (or a closing terminal) of the command a person started ends the fork doing the work."""
     preloader = team.warm()
-    database = next(team.folder.glob("**/*.db"))
-    holder = sqlite3.connect(database, timeout=0)
-    holder.execute("BEGIN EXCLUSIVE")  # the ack waits for the database
-    try:
-        command = subprocess.Popen(
-            [OPSBOOK, "incident", "ack", "3"], env=team.env, cwd=team.folder, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
-        )
+    with database_held(team):
+        command = ack(team)
         fork = _fork_of(preloader)
         command.send_signal(signal.SIGTERM)
         _, err = command.communicate(timeout=60)
         assert command.returncode == 128 + signal.SIGTERM, err
         fork.wait(timeout=30)
-    finally:
-        holder.rollback()
-        holder.close()
     assert "Status: triggered" in team.run("incident", "show", "3").stdout  # the killed ack changed nothing
 
 
 def test_a_preloader_killed_mid_command_leaves_the_command_to_finish_once(team: Team) -> None:
     preloader = team.warm()
-    database = next(team.folder.glob("**/*.db"))
-    holder = sqlite3.connect(database, timeout=0)
-    holder.execute("BEGIN EXCLUSIVE")  # the ack waits for the database
-    try:
-        command = subprocess.Popen(
-            [OPSBOOK, "incident", "ack", "3"], env=team.env, cwd=team.folder, stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE, text=True,
-        )
+    with database_held(team):
+        command = ack(team)
         _fork_of(preloader)
         preloader.kill()
         preloader.wait(timeout=30)
-    finally:
-        holder.rollback()
-        holder.close()
     out, err = command.communicate(timeout=120)
     assert command.returncode == 0, err
     assert "acknowledged by ana" in out
@@ -252,21 +254,17 @@ def test_a_preloader_killed_mid_command_leaves_the_command_to_finish_once(team: 
 
 def test_ctrl_z_stops_the_fork_with_the_command_and_fg_goes_on(team: Team) -> None:
     preloader = team.warm()
-    database = next(team.folder.glob("**/*.db"))
-    holder = sqlite3.connect(database, timeout=0)
-    holder.execute("BEGIN EXCLUSIVE")  # the ack waits for the database until the test lets it go
     env = {key: value for key, value in team.env.items() if key != "COLUMNS"}
-    child = pexpect.spawn(OPSBOOK, ["incident", "ack", "3"], env=env, cwd=str(team.folder), encoding="utf-8")
-    try:
+    with database_held(team):  # the ack waits for the database until the test lets it go
+        child = pexpect.spawn(
+            OPSBOOK, ["incident", "ack", "3"], env=env, cwd=str(team.folder), encoding="utf-8"
+        )
         fork = _fork_of(preloader)
         child.sendcontrol("z")
         command = psutil.Process(child.pid)
         _until(lambda: command.status() == psutil.STATUS_STOPPED and fork.status() == psutil.STATUS_STOPPED)
         command.send_signal(signal.SIGCONT)  # what the shell's `fg` sends
         _until(lambda: fork.status() != psutil.STATUS_STOPPED)
-    finally:
-        holder.rollback()
-        holder.close()
     child.expect("acknowledged by ana", timeout=60)
     child.expect(pexpect.EOF, timeout=60)
     child.close()
